@@ -1,0 +1,76 @@
+"""graph-sessions: durable, multi-user sessions for LangGraph graphs."""
+
+from graph_sessions.clock import ManualClock
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.core.session import GraphSession, RunStream
+from graph_sessions.core.sweeper import SweepReport
+from graph_sessions.errors import (
+    BackendError,
+    CheckpointNotFound,
+    GraphLoadError,
+    GraphSessionError,
+    InvalidInput,
+    InvalidTransition,
+    ManagerClosed,
+    RunCancelled,
+    RunFailed,
+    SessionBusy,
+    SessionExists,
+    SessionExpired,
+    SessionNotFound,
+    SessionSuspended,
+)
+from graph_sessions.models import (
+    CheckpointInfo,
+    Event,
+    EventType,
+    InvokeResult,
+    Message,
+    MessageSummary,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionPage,
+    SessionStats,
+    SessionStatus,
+)
+from graph_sessions.sync import SyncGraphSession, SyncGraphSessionManager
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "CheckpointInfo",
+    "CheckpointNotFound",
+    "Event",
+    "EventType",
+    "GraphLoadError",
+    "GraphSession",
+    "GraphSessionError",
+    "GraphSessionManager",
+    "InvalidInput",
+    "InvalidTransition",
+    "InvokeResult",
+    "ManagerClosed",
+    "ManualClock",
+    "Message",
+    "MessageSummary",
+    "RunCancelled",
+    "RunFailed",
+    "RunInfo",
+    "RunStatus",
+    "RunStream",
+    "SessionBusy",
+    "SessionExists",
+    "SessionExpired",
+    "SessionInfo",
+    "SessionNotFound",
+    "SessionPage",
+    "SessionStats",
+    "SessionStatus",
+    "SessionSuspended",
+    "SweepReport",
+    "SyncGraphSession",
+    "SyncGraphSessionManager",
+    "__version__",
+]

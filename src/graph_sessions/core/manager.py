@@ -1,0 +1,587 @@
+"""``GraphSessionManager``: opens storage, hands out sessions, lists, deletes and expires them."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from langgraph.pregel import Pregel
+
+from graph_sessions.clock import Clock, to_utc, utcnow
+from graph_sessions.core.runs import DURABILITIES, MULTITASK_STRATEGIES, RunExecutor, interrupts_to_dicts
+from graph_sessions.core.session import GraphSession
+from graph_sessions.core.sweeper import Sweeper, SweepReport
+from graph_sessions.errors import (
+    InvalidInput,
+    ManagerClosed,
+    SessionExists,
+    SessionExpired,
+    SessionNotFound,
+)
+from graph_sessions.graphs.references import GraphSource, bind_graph, load_graph
+from graph_sessions.models import (
+    Durability,
+    EventType,
+    ExpiryStrategy,
+    MultitaskStrategy,
+    RunStatus,
+    SessionInfo,
+    SessionPage,
+    SessionStats,
+    SessionStatus,
+    TTLMode,
+)
+from graph_sessions.storage.backend import Backend, NewEvent, SessionQuery
+from graph_sessions.storage.urls import backend_from_url
+
+log = logging.getLogger("graph_sessions")
+
+_DEFAULT: Any = object()
+_LIVE_LEASES: set[str] = set()  # lease owners of managers open in this process
+_MAX_LIMIT = 1000
+_SORTS = ("created_at", "updated_at", "expires_at")
+
+
+def _backend_from_checkpointer_config(config: dict[str, Any]) -> tuple[str, float | None]:
+    """The seed's ``checkpointer_config={"type", "path"|"url", "ttl"}`` spelling."""
+    if not isinstance(config, dict):
+        raise InvalidInput("checkpointer_config must be a dict like {'type': 'sqlite', 'path': 'sessions.db'}")
+    kind = str(config.get("type", "sqlite")).lower()
+    ttl = config.get("ttl")
+    if kind == "memory":
+        return "memory://", ttl
+    if kind == "sqlite":
+        path = config.get("path") or config.get("url") or "sessions.db"
+        return (path if "://" in str(path) else f"sqlite:///{path}"), ttl
+    if kind in ("redis", "postgres", "postgresql"):
+        url = config.get("url")
+        if not url:
+            raise InvalidInput(f"checkpointer_config of type {kind!r} needs a 'url'")
+        return str(url), ttl
+    raise InvalidInput(f"unknown checkpointer_config type {kind!r}; use 'sqlite' or 'memory'")
+
+
+def _encode_cursor(info: SessionInfo, sort: str) -> str:
+    from graph_sessions.storage.codec import dump_time
+
+    raw = orjson.dumps([dump_time(getattr(info, sort)), info.session_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str | None, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, session_id = orjson.loads(raw)
+        if not isinstance(session_id, str) or not (value is None or isinstance(value, str)):
+            raise ValueError
+        return value, session_id
+    except Exception:
+        raise InvalidInput(f"cursor {cursor!r} is not one this API returned") from None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class GraphSessionManager:
+    """Durable sessions of one graph over one storage backend.
+
+    ``graph`` is a compiled graph, a ``StateGraph`` builder, ``"file.py:attr"``,
+    ``"package.module:attr"`` or a zero-argument factory. ``backend`` is a URL
+    (``sqlite:///sessions.db`` by default, ``memory://``) or a ``Backend``. Use it as
+    ``async with manager:``; see DESIGN.md for every option.
+    """
+
+    def __init__(
+        self,
+        graph: GraphSource = None,
+        backend: str | Path | Backend | None = None,
+        *,
+        graph_path: str | Path | None = None,
+        checkpointer_config: dict[str, Any] | None = None,
+        output_key: str | None = None,
+        ttl: float | None = None,
+        ttl_mode: TTLMode = "sliding",
+        on_expire: ExpiryStrategy = "delete",
+        sweep_interval: float | None = 60.0,
+        sweep_batch: int = 100,
+        checkpoint_retention: int | None = None,
+        multitask: MultitaskStrategy = "enqueue",
+        durability: Durability = "async",
+        resume_key: str | None = None,
+        recursion_limit: int | None = None,
+        graph_id: str = "default",
+        clock: Clock | None = None,
+        session_class: type[GraphSession] = GraphSession,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        if graph is not None and graph_path is not None:
+            raise InvalidInput("pass graph= or graph_path=, not both")
+        source = graph if graph is not None else graph_path
+        if checkpointer_config is not None:
+            if backend is not None:
+                raise InvalidInput("pass backend= or checkpointer_config=, not both")
+            backend, config_ttl = _backend_from_checkpointer_config(checkpointer_config)
+            if ttl is None and config_ttl is not None:
+                ttl = config_ttl
+        if multitask not in MULTITASK_STRATEGIES:
+            raise InvalidInput(f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {multitask!r}")
+        if durability not in DURABILITIES:
+            raise InvalidInput(f"durability must be one of {', '.join(DURABILITIES)}, not {durability!r}")
+        if ttl_mode not in ("sliding", "absolute"):
+            raise InvalidInput(f"ttl_mode must be 'sliding' or 'absolute', not {ttl_mode!r}")
+        if on_expire not in ("delete", "keep_latest"):
+            raise InvalidInput(f"on_expire must be 'delete' or 'keep_latest', not {on_expire!r}")
+        if ttl is not None and ttl <= 0:
+            raise InvalidInput(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+        if checkpoint_retention is not None and checkpoint_retention < 1:
+            raise InvalidInput("checkpoint_retention must be >= 1 or None")
+        if sweep_batch < 1:
+            raise InvalidInput("sweep_batch must be >= 1")
+        self._source = load_graph(source)
+        self.backend: Backend = backend_from_url(backend)
+        self.output_key = output_key
+        self.ttl = float(ttl) if ttl is not None else None
+        self.ttl_mode: TTLMode = ttl_mode
+        self.on_expire: ExpiryStrategy = on_expire
+        self.sweep_interval = sweep_interval
+        self.sweep_batch = sweep_batch
+        self.checkpoint_retention = checkpoint_retention
+        self.multitask: MultitaskStrategy = multitask
+        self.durability: Durability = durability
+        self.resume_key = resume_key
+        self.recursion_limit = recursion_limit
+        self.graph_id = graph_id
+        self.session_class = session_class
+        self.shutdown_timeout = shutdown_timeout
+        self._clock = clock or utcnow
+        self._graph: Pregel | None = None
+        self.has_static_breakpoints = False
+        self._runner = RunExecutor(self)
+        self._sweeper = Sweeper(self)
+        self.repaired: list[str] = []
+
+    # lifecycle -----------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The manager's clock (timezone-aware UTC)."""
+        return to_utc(self._clock())
+
+    @property
+    def graph(self) -> Pregel:
+        """The compiled graph bound to this manager's checkpointer and store."""
+        if self._graph is None:
+            raise ManagerClosed("the manager is not open: use 'async with manager:' or 'await manager.open()'")
+        return self._graph
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`open` and :meth:`close`."""
+        return self._graph is not None
+
+    async def open(self) -> GraphSessionManager:
+        """Open storage, bind the graph, repair sessions a dead process left running, start
+        the sweeper."""
+        if self._graph is not None:
+            return self
+        await self.backend.open()
+        try:
+            graph = bind_graph(self._source, self.backend.checkpointer, self.backend.store)
+        except Exception:
+            await self.backend.close()
+            raise
+        self.has_static_breakpoints = bool(graph.interrupt_before_nodes or graph.interrupt_after_nodes)
+        self._graph = graph
+        _LIVE_LEASES.add(self._runner.lease_owner)
+        for info in await self.backend.find_running():
+            if await self.repair_if_stale(info):
+                self.repaired.append(info.session_id)
+        if self.repaired:
+            log.warning("repaired %d session(s) left running by a process that died: %s", len(self.repaired), self.repaired)
+        self._sweeper.start()
+        return self
+
+    async def close(self) -> None:
+        """Let running runs finish (up to ``shutdown_timeout``), cancel the rest, stop the
+        sweeper and close storage. Nothing is left ``running``."""
+        if self._graph is None:
+            return
+        await self._sweeper.stop()
+        await self._runner.drain(self.shutdown_timeout)
+        _LIVE_LEASES.discard(self._runner.lease_owner)
+        self._graph = None
+        await self.backend.close()
+
+    async def cleanup(self) -> None:
+        """The seed's name for :meth:`close`."""
+        await self.close()
+
+    async def __aenter__(self) -> GraphSessionManager:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _require_open(self) -> None:
+        if self._graph is None:
+            raise ManagerClosed("the manager is not open: use 'async with manager:' or 'await manager.open()'")
+
+    # repair --------------------------------------------------------------------------
+    def _lease_is_stale(self, lease_owner: str | None) -> bool:
+        if not lease_owner:
+            return True
+        host, _, rest = lease_owner.partition(":")
+        pid_text, _, _instance = rest.partition(":")
+        if host != socket.gethostname():
+            return False  # another host: only its own lease expiry can tell (multi-host backends)
+        try:
+            pid = int(pid_text)
+        except ValueError:
+            return True
+        if pid == os.getpid():
+            return lease_owner not in _LIVE_LEASES
+        return not _pid_alive(pid)
+
+    async def repair_if_stale(self, info: SessionInfo) -> bool:
+        """If ``info`` is ``running`` but its process is gone, set its status from its latest
+        checkpoint (interrupted / completed / failed with the reason) and close its run."""
+        if info.status != SessionStatus.RUNNING or not self._lease_is_stale(info.lease_owner):
+            return False
+        snapshot = await self.graph.aget_state({"configurable": {"thread_id": info.session_id}})
+        interrupts = interrupts_to_dicts(snapshot.interrupts)
+        runs = await self.backend.list_runs(info.session_id, limit=1)
+        run = runs[0] if runs and runs[0].status == RunStatus.RUNNING else None
+        reason = (
+            f"the process running run {run.run_id if run else '?'} ({info.lease_owner}) died; "
+            "the session was repaired from its last checkpoint"
+        )
+        if interrupts:
+            status = SessionStatus.INTERRUPTED
+        elif snapshot.next:
+            status = SessionStatus.FAILED
+        else:
+            status = SessionStatus.COMPLETED if snapshot.config["configurable"].get("checkpoint_id") else SessionStatus.FAILED
+        fields = {
+            "status": status,
+            "updated_at": self.now(),
+            "interrupts": interrupts,
+            "last_error": reason if status == SessionStatus.FAILED else None,
+        }
+        event = NewEvent(EventType.REPAIRED, run.run_id if run else None, {"reason": reason, "status": str(status)})
+        if run is not None:
+            await self.backend.finish_run(
+                info.session_id, run.run_id, run_status=RunStatus.ERROR, error=reason, fields=fields, events=[event]
+            )
+        else:
+            await self.backend.update_session(info.session_id, {**fields, "lease_owner": None}, events=[event])
+        log.warning("session %s: %s (now %s)", info.session_id, reason, status)
+        return True
+
+    # sessions ------------------------------------------------------------------------
+    async def load_info(self, session_id: str) -> SessionInfo:
+        """The registry row; raises ``SessionNotFound`` or ``SessionExpired``."""
+        self._require_open()
+        info = await self.backend.get_session(session_id)
+        if info is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+        if info.is_expired(self.now()) and info.status != SessionStatus.RUNNING:
+            raise SessionExpired(f"session {session_id!r} has expired", session_id=session_id)
+        return info
+
+    def _check_id(self, session_id: Any) -> str:
+        if not isinstance(session_id, str) or not session_id.strip():
+            raise InvalidInput(f"session id must be a non-empty string, not {session_id!r}")
+        if len(session_id) > 256:
+            raise InvalidInput("session id must be at most 256 characters", session_id=session_id[:64])
+        return session_id
+
+    def _ttl(self, ttl: Any) -> float | None:
+        if ttl is _DEFAULT:
+            return self.ttl
+        if ttl is not None and (not isinstance(ttl, int | float) or ttl <= 0):
+            raise InvalidInput(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+        return float(ttl) if ttl is not None else None
+
+    async def create(
+        self,
+        session_id: str | None = None,
+        *,
+        owner: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        task_id: str | None = None,
+        ttl: float | None = _DEFAULT,
+        initial_state: dict[str, Any] | None = None,
+    ) -> GraphSession:
+        """Register a new session (id generated when not given); ``SessionExists`` if taken.
+        ``initial_state`` is written into the graph state before the first run."""
+        self._require_open()
+        session_id = self._check_id(session_id) if session_id is not None else str(uuid.uuid4())
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be a dict", session_id=session_id)
+        if initial_state is not None and not isinstance(initial_state, dict):
+            raise InvalidInput("initial_state must be a dict", session_id=session_id)
+        ttl_s = self._ttl(ttl)
+        now = self.now()
+        info = SessionInfo(
+            session_id=session_id,
+            graph_id=self.graph_id,
+            owner=owner,
+            task_id=task_id,
+            status=SessionStatus.CREATED,
+            metadata=dict(metadata or {}),
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=ttl_s) if ttl_s else None,
+            ttl=ttl_s,
+            ttl_mode=self.ttl_mode,
+        )
+        # A stale thread (checkpoints with no registry row) must not leak into a new session.
+        await self.backend.delete_checkpoints_after(session_id, None)
+        created = await self.backend.create_session(info, NewEvent(EventType.CREATED, None, {"owner": owner}))
+        if not created:
+            raise SessionExists(f"session {session_id!r} already exists", session_id=session_id)
+        if initial_state:
+            try:
+                await self.graph.aupdate_state({"configurable": {"thread_id": session_id}}, initial_state, as_node="__input__")
+            except Exception as exc:
+                await self.backend.delete_session(session_id)
+                raise InvalidInput(f"initial_state does not fit the graph: {type(exc).__name__}: {exc}", session_id=session_id) from exc
+        return self.session_class(self, info)
+
+    def _owned(self, info: SessionInfo, owner: str | None) -> bool:
+        return owner is None or info.owner == owner
+
+    async def get(self, session_id: str, *, owner: str | None = None) -> GraphSession | None:
+        """The session, or ``None`` when it does not exist, has expired, or is another owner's."""
+        self._require_open()
+        info = await self.backend.get_session(self._check_id(session_id))
+        if info is None or not self._owned(info, owner) or info.is_expired(self.now()):
+            return None
+        return self.session_class(self, info)
+
+    async def get_or_create(
+        self,
+        session_id: str | None = None,
+        *,
+        thread_id: str | None = None,
+        owner: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        task_id: str | None = None,
+        ttl: float | None = _DEFAULT,
+        initial_state: dict[str, Any] | None = None,
+    ) -> GraphSession:
+        """The existing session (its state, status and pending interrupt as left), or a new one.
+
+        An expired session reads as gone: a new one is created in its place, except with
+        ``on_expire="keep_latest"`` where the archived session is revived with its latest state.
+        Another owner's session id raises ``SessionNotFound``.
+        """
+        self._require_open()
+        if session_id is not None and thread_id is not None and session_id != thread_id:
+            raise InvalidInput("pass session_id or thread_id, not both")
+        sid = session_id if session_id is not None else thread_id
+        if sid is None:
+            return await self.create(owner=owner, metadata=metadata, task_id=task_id, ttl=ttl, initial_state=initial_state)
+        sid = self._check_id(sid)
+        info = await self.backend.get_session(sid)
+        if info is not None and not self._owned(info, owner):
+            raise SessionNotFound(f"session {sid!r} does not exist for owner {owner!r}", session_id=sid)
+        now = self.now()
+        if info is not None and info.is_expired(now) and info.status != SessionStatus.RUNNING:
+            if self.on_expire == "keep_latest":
+                return self.session_class(self, await self._revive(info, now))
+            await self.backend.delete_session(sid)
+            info = None
+        if info is None:
+            try:
+                return await self.create(
+                    sid, owner=owner, metadata=metadata, task_id=task_id, ttl=ttl, initial_state=initial_state
+                )
+            except SessionExists:  # created meanwhile by another task
+                info = await self.backend.get_session(sid)
+                if info is None or not self._owned(info, owner):
+                    raise
+        return self.session_class(self, info)
+
+    async def _revive(self, info: SessionInfo, now: datetime) -> SessionInfo:
+        status = info.previous_status or SessionStatus.COMPLETED
+        fields: dict[str, Any] = {"status": status, "previous_status": None, "updated_at": now}
+        if info.ttl:
+            fields["expires_at"] = now + timedelta(seconds=info.ttl)
+        updated = await self.backend.update_session(
+            info.session_id, fields, events=[NewEvent(EventType.UNSUSPENDED, None, {"revived_from": "expired"})]
+        )
+        if updated is None:
+            raise SessionNotFound(f"session {info.session_id!r} does not exist", session_id=info.session_id)
+        return updated
+
+    async def info(self, session_id: str, *, owner: str | None = None) -> SessionInfo:
+        """The registry row of a live session (raises ``SessionNotFound``/``SessionExpired``)."""
+        info = await self.load_info(self._check_id(session_id))
+        if not self._owned(info, owner):
+            raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+        return info
+
+    async def delete(self, session_id: str, *, owner: str | None = None) -> bool:
+        """Delete everything of the session (registry, checkpoints, writes, runs, events,
+        messages). A run in progress in this process is cancelled first. False if absent."""
+        self._require_open()
+        sid = self._check_id(session_id)
+        if owner is not None:
+            info = await self.backend.get_session(sid)
+            if info is None or info.owner != owner:
+                return False
+        gate = self._runner.gates.enter(sid)
+        try:
+            if gate.active is not None:
+                gate.active.cancel("deleted")
+            async with gate.lock:
+                return await self.backend.delete_session(sid)
+        finally:
+            self._runner.gates.leave(sid, gate)
+
+    async def update_metadata(
+        self, session_id: str, metadata: dict[str, Any], *, merge: bool = True, owner: str | None = None
+    ) -> SessionInfo:
+        """Merge (or replace) the session's metadata."""
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be a dict", session_id=session_id)
+        info = await self.info(session_id, owner=owner)
+        new = {**info.metadata, **metadata} if merge else dict(metadata)
+        updated = await self.backend.update_session(
+            session_id,
+            {"metadata": new, "updated_at": self.now()},
+            events=[NewEvent(EventType.METADATA_UPDATED, None, {"keys": sorted(metadata)})],
+        )
+        if updated is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+        return updated
+
+    # listing -------------------------------------------------------------------------
+    def _query(
+        self,
+        status: SessionStatus | str | Sequence[SessionStatus | str] | None,
+        owner: str | None,
+        graph_id: str | None,
+        task_id: str | None,
+        metadata: dict[str, Any] | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+        updated_after: datetime | None,
+        updated_before: datetime | None,
+        include_expired: bool,
+    ) -> SessionQuery:
+        statuses: list[SessionStatus] | None = None
+        if status is not None:
+            raw = [status] if isinstance(status, str) else list(status)
+            try:
+                statuses = [SessionStatus(s) for s in raw]
+            except ValueError:
+                known = ", ".join(s.value for s in SessionStatus)
+                raise InvalidInput(f"unknown status in {raw!r}; known: {known}") from None
+            if SessionStatus.EXPIRED in statuses:
+                include_expired = True
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidInput("metadata filter must be a dict")
+        return SessionQuery(
+            status=statuses,
+            owner=owner,
+            graph_id=graph_id,
+            task_id=task_id,
+            metadata=metadata,
+            created_after=to_utc(created_after) if created_after else None,
+            created_before=to_utc(created_before) if created_before else None,
+            updated_after=to_utc(updated_after) if updated_after else None,
+            updated_before=to_utc(updated_before) if updated_before else None,
+            include_expired=include_expired,
+            now=self.now(),
+        )
+
+    async def list(
+        self,
+        status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
+        *,
+        owner: str | None = None,
+        graph_id: str | None = None,
+        task_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        include_expired: bool = False,
+        sort: Literal["created_at", "updated_at", "expires_at"] = "created_at",
+        order: Literal["asc", "desc"] = "desc",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """One page of sessions matching every filter given; ``metadata`` matches sessions
+        whose metadata contains those key/value pairs. Pass ``next_cursor`` back for more."""
+        self._require_open()
+        if sort not in _SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(_SORTS)}, not {sort!r}")
+        if order not in ("asc", "desc"):
+            raise InvalidInput(f"order must be 'asc' or 'desc', not {order!r}")
+        if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {_MAX_LIMIT}, not {limit!r}")
+        query = self._query(
+            status, owner, graph_id, task_id, metadata, created_after, created_before, updated_after, updated_before, include_expired
+        )
+        query.sort = sort
+        query.descending = order == "desc"
+        query.limit = limit + 1
+        query.cursor = _decode_cursor(cursor) if cursor else None
+        rows = await self.backend.list_sessions(query)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return SessionPage(sessions=rows, next_cursor=_encode_cursor(rows[-1], sort) if more and rows else None)
+
+    async def count(
+        self,
+        status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
+        *,
+        owner: str | None = None,
+        graph_id: str | None = None,
+        task_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        include_expired: bool = False,
+    ) -> int:
+        """How many sessions match (the filters of :meth:`list`)."""
+        self._require_open()
+        query = self._query(
+            status, owner, graph_id, task_id, metadata, created_after, created_before, updated_after, updated_before, include_expired
+        )
+        return await self.backend.count_sessions(query)
+
+    async def stats(self) -> SessionStats:
+        """Totals by status, expired (not yet swept), oldest and newest, runs."""
+        self._require_open()
+        return await self.backend.stats(self.now())
+
+    async def sweep(self, now: datetime | None = None) -> SweepReport:
+        """Expire every session whose TTL has passed, now (the background sweeper does this
+        every ``sweep_interval`` seconds)."""
+        self._require_open()
+        return await self._sweeper.run_once(to_utc(now) if now else None)
+
+    def __repr__(self) -> str:
+        state = "open" if self._graph is not None else "closed"
+        return f"GraphSessionManager(backend={self.backend.url!r}, {state})"
+

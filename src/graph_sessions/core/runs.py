@@ -1,0 +1,444 @@
+"""Executing runs: one writer per session, multitask strategies, the run's bookkeeping.
+
+Each session has a :class:`Gate` in this process: an asyncio lock (FIFO, so ``enqueue``
+keeps submission order) and the run currently holding it. Across processes the registry
+row is the guard: a run starts only if the row's revision is the one this process last
+saw, so two processes can never both mark the same session running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import Command, Interrupt
+
+from graph_sessions.core.lifecycle import check_can_run
+from graph_sessions.errors import (
+    InvalidInput,
+    RunCancelled,
+    RunFailed,
+    SessionBusy,
+    SessionExpired,
+    SessionNotFound,
+)
+from graph_sessions.models import (
+    EventType,
+    InvokeResult,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStatus,
+)
+from graph_sessions.storage.backend import NewEvent
+
+if TYPE_CHECKING:
+    from graph_sessions.core.manager import GraphSessionManager
+
+MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
+DURABILITIES = ("sync", "async", "exit")
+_POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
+
+
+def new_lease_owner() -> str:
+    """``host:pid:instance``: identifies the manager holding a running session."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def interrupts_to_dicts(interrupts: Any) -> list[dict[str, Any]]:
+    """LangGraph ``Interrupt`` objects as ``{"id", "value"}`` dicts."""
+    out = []
+    for item in interrupts or ():
+        if isinstance(item, Interrupt):
+            out.append({"id": item.id, "value": item.value})
+        elif isinstance(item, dict):
+            out.append({"id": item.get("id"), "value": item.get("value")})
+    return out
+
+
+def interrupt_resume_key(value: Any) -> str | None:
+    """The ``resume_key`` an interrupt payload names (YAML-style), if any."""
+    if isinstance(value, dict):
+        key = value.get("resume_key")
+        return key if isinstance(key, str) and key else None
+    return None
+
+
+@dataclass
+class ActiveRun:
+    """The run holding a session's gate."""
+
+    run_id: str
+    task: asyncio.Task[Any]
+    cancel_reason: str | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # set once its end is recorded
+
+    def cancel(self, reason: str) -> None:
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        self.task.cancel()
+
+
+@dataclass
+class Gate:
+    """One session's lock in this process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    active: ActiveRun | None = None
+    users: int = 0
+
+
+class Gates:
+    """Per-session gates, created on demand and dropped when nobody holds or waits."""
+
+    def __init__(self) -> None:
+        self._gates: dict[str, Gate] = {}
+
+    def enter(self, session_id: str) -> Gate:
+        gate = self._gates.get(session_id)
+        if gate is None:
+            gate = self._gates[session_id] = Gate()
+        gate.users += 1
+        return gate
+
+    def leave(self, session_id: str, gate: Gate) -> None:
+        gate.users -= 1
+        if gate.users <= 0 and self._gates.get(session_id) is gate:
+            del self._gates[session_id]
+
+    def busy(self, session_id: str) -> bool:
+        gate = self._gates.get(session_id)
+        return gate is not None and gate.lock.locked()
+
+    def active_runs(self) -> list[ActiveRun]:
+        return [g.active for g in self._gates.values() if g.active is not None]
+
+
+@dataclass
+class RunRequest:
+    """What one run was asked to do."""
+
+    kind: str
+    input: Any
+    multitask: str
+    config: dict[str, Any] | None
+    durability: str
+    checkpoint_id: str | None = None
+    stream_mode: Any = None
+    subgraphs: bool = False
+    on_chunk: Callable[[Any], None] | None = None
+    explicit_resume: bool = False
+
+
+class RunExecutor:
+    """Runs the graph for sessions of one manager."""
+
+    def __init__(self, manager: GraphSessionManager) -> None:
+        self.manager = manager
+        self.gates = Gates()
+        self.lease_owner = new_lease_owner()
+
+    # entry ---------------------------------------------------------------------------
+    async def execute(self, session_id: str, info: SessionInfo, req: RunRequest) -> tuple[InvokeResult, SessionInfo]:
+        if req.multitask not in MULTITASK_STRATEGIES:
+            raise InvalidInput(
+                f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {req.multitask!r}",
+                session_id=session_id,
+            )
+        if req.durability not in DURABILITIES:
+            raise InvalidInput(
+                f"durability must be one of {', '.join(DURABILITIES)}, not {req.durability!r}",
+                session_id=session_id,
+            )
+        if req.input is not None and not isinstance(req.input, dict | Command):
+            raise InvalidInput(
+                f"graph input must be a dict, a langgraph Command or None, not {type(req.input).__name__}",
+                session_id=session_id,
+            )
+        gate = self.gates.enter(session_id)
+        try:
+            if req.multitask == "reject" and gate.lock.locked():
+                raise SessionBusy(
+                    f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
+                    session_id=session_id,
+                )
+            if req.multitask in ("interrupt", "rollback") and gate.active is not None:
+                gate.active.cancel(req.multitask)
+            async with gate.lock:
+                return await self._execute_locked(session_id, info, req, gate)
+        finally:
+            self.gates.leave(session_id, gate)
+
+    # the run -------------------------------------------------------------------------
+    async def _start(self, session_id: str, info: SessionInfo, req: RunRequest) -> tuple[SessionInfo, RunInfo, Any]:
+        """Mark the session running; returns (the row before, the run, the graph input)."""
+        m = self.manager
+        while True:
+            now = m.now()
+            check_can_run(info)
+            if info.is_expired(now):
+                raise SessionExpired(f"session {session_id!r} has expired", session_id=session_id)
+            if info.status == SessionStatus.RUNNING and info.lease_owner != self.lease_owner:
+                if await m.repair_if_stale(info):
+                    info = await m.load_info(session_id)
+                    continue
+                if req.multitask == "reject":
+                    raise SessionBusy(
+                        f"session {session_id!r} is running in another process", session_id=session_id
+                    )
+                await asyncio.sleep(_POLL_SECONDS)
+                info = await m.load_info(session_id)
+                continue
+            graph_input, resuming = self._graph_input(info, req)
+            run = RunInfo(
+                run_id=str(uuid.uuid4()),
+                session_id=session_id,
+                status=RunStatus.RUNNING,
+                kind=req.kind,
+                multitask=req.multitask,
+                started_at=now,
+            )
+            events = [NewEvent(EventType.RUN_STARTED, run.run_id, {"kind": req.kind})]
+            if resuming:
+                events.append(NewEvent(EventType.RESUMED, run.run_id, {"interrupts": [i["id"] for i in info.interrupts]}))
+            after = await m.backend.begin_run(
+                session_id,
+                run,
+                lease_owner=self.lease_owner,
+                expect_revision=info.revision,
+                fields={"updated_at": now},
+                events=events,
+            )
+            if after is not None:
+                return info, run, graph_input
+            fresh = await m.backend.get_session(session_id)
+            if fresh is None:
+                raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+            info = fresh
+
+    def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
+        """Turn the caller's input into LangGraph's: an interrupted session is resumed.
+        Returns (graph input, whether it resumes an interrupt)."""
+        if isinstance(req.input, Command):
+            return req.input, req.input.resume is not None
+        if info.status != SessionStatus.INTERRUPTED or req.checkpoint_id is not None:
+            return req.input, False
+        pending = info.interrupts
+        default_key = self.manager.resume_key
+        if not pending:  # a static breakpoint (interrupt_before/after): continue from it
+            return None, True
+        keys = [interrupt_resume_key(p["value"]) or default_key for p in pending]
+        value = req.input
+
+        def pick(key: str | None) -> Any:
+            if not req.explicit_resume and key and isinstance(value, dict) and key in value:
+                return value[key]
+            return value
+
+        if len(pending) == 1:
+            return Command(resume=pick(keys[0])), True
+        ids = [p["id"] for p in pending]
+        if isinstance(value, dict) and value and set(value) <= set(ids):
+            return Command(resume=dict(value)), True
+        return Command(resume={i: pick(k) for i, k in zip(ids, keys, strict=True)}), True
+
+    def _config(self, session_id: str, run_id: str, req: RunRequest) -> dict[str, Any]:
+        config: dict[str, Any] = dict(req.config or {})
+        configurable = dict(config.get("configurable") or {})
+        configurable["thread_id"] = session_id
+        if req.checkpoint_id is not None:
+            configurable["checkpoint_id"] = req.checkpoint_id
+        config["configurable"] = configurable
+        config.setdefault("run_id", uuid.UUID(run_id))
+        if self.manager.recursion_limit is not None:
+            config.setdefault("recursion_limit", self.manager.recursion_limit)
+        return config
+
+    async def _run_graph(self, session_id: str, graph_input: Any, config: dict[str, Any], req: RunRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        graph = self.manager.graph
+        if req.on_chunk is None:
+            out = await graph.ainvoke(graph_input, config, durability=req.durability)  # type: ignore[arg-type]
+            if isinstance(out, dict):
+                values = {k: v for k, v in out.items() if k != "__interrupt__"}
+                interrupts = interrupts_to_dicts(out.get("__interrupt__"))
+            else:
+                values, interrupts = {"output": out}, []
+            if not interrupts and self.manager.has_static_breakpoints:
+                snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
+                if snapshot.next:
+                    interrupts = interrupts_to_dicts(snapshot.interrupts)
+                    values["__breakpoint__"] = list(snapshot.next)
+            return values, interrupts
+        async for chunk in graph.astream(
+            graph_input,
+            config,
+            stream_mode=req.stream_mode,
+            subgraphs=req.subgraphs,
+            durability=req.durability,  # type: ignore[arg-type]
+        ):
+            req.on_chunk(chunk)
+        snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
+        values = dict(snapshot.values) if isinstance(snapshot.values, dict) else {"output": snapshot.values}
+        interrupts = interrupts_to_dicts(snapshot.interrupts)
+        if not interrupts and snapshot.next and self.manager.has_static_breakpoints:
+            values["__breakpoint__"] = list(snapshot.next)
+        return values, interrupts
+
+    async def _execute_locked(self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate) -> tuple[InvokeResult, SessionInfo]:
+        before, run, graph_input = await self._start(session_id, info, req)
+        config = self._config(session_id, run.run_id, req)
+        task = asyncio.ensure_future(self._run_graph(session_id, graph_input, config, req))
+        active = gate.active = ActiveRun(run.run_id, task)
+        try:
+            return await self._await_run(session_id, before, run, req, active)
+        finally:
+            gate.active = None
+            active.finished.set()
+
+    async def _await_run(
+        self, session_id: str, before: SessionInfo, run: RunInfo, req: RunRequest, active: ActiveRun
+    ) -> tuple[InvokeResult, SessionInfo]:
+        m = self.manager
+        task = active.task
+        try:
+            values, interrupts = await task
+        except asyncio.CancelledError:
+            reason = active.cancel_reason
+            outer_cancelled = (t := asyncio.current_task()) is not None and t.cancelling() > 0
+            await asyncio.shield(self._finish_cancelled(session_id, before, run, reason or "cancelled"))
+            if outer_cancelled or reason is None:
+                raise
+            raise RunCancelled(
+                f"run {run.run_id} of session {session_id!r} was cancelled by a newer run (multitask={reason!r})",
+                session_id=session_id,
+                run_id=run.run_id,
+            ) from None
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            await asyncio.shield(self._finish_failed(session_id, run, message))
+            raise RunFailed(
+                f"the graph raised in run {run.run_id} of session {session_id!r}: {message}",
+                session_id=session_id,
+                run_id=run.run_id,
+                error=exc,
+            ) from exc
+        status = SessionStatus.INTERRUPTED if interrupts else SessionStatus.COMPLETED
+        now = m.now()
+        fields = self._end_fields(before, status, now)
+        fields["interrupts"] = interrupts
+        fields["last_error"] = None
+        event = (
+            NewEvent(EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]})
+            if interrupts
+            else NewEvent(EventType.RUN_COMPLETED, run.run_id)
+        )
+        after, checkpoint_id = await asyncio.shield(
+            m.backend.finish_run(
+                session_id,
+                run.run_id,
+                run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
+                error=None,
+                fields=fields,
+                events=[event],
+            )
+        )
+        if m.checkpoint_retention:
+            await m.backend.prune_checkpoints(session_id, m.checkpoint_retention)
+        new_resume_key = None
+        if interrupts:
+            new_resume_key = interrupt_resume_key(interrupts[0]["value"]) or m.resume_key
+        result = InvokeResult(
+            status="interrupted" if interrupts else "complete",
+            state=values,
+            output=values.get(m.output_key) if m.output_key else None,
+            resume_key=new_resume_key,
+            interrupts=interrupts,
+            run_id=run.run_id,
+            checkpoint_id=checkpoint_id,
+            session_id=session_id,
+        )
+        if after is None:
+            raise SessionNotFound(f"session {session_id!r} was deleted during the run", session_id=session_id)
+        return result, after
+
+    def _end_fields(self, before: SessionInfo, status: SessionStatus, now: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"status": status, "updated_at": now, "run_count": before.run_count + 1}
+        if before.ttl is not None and before.ttl_mode == "sliding":
+            fields["expires_at"] = now + timedelta(seconds=before.ttl)
+        return fields
+
+    async def _finish_failed(self, session_id: str, run: RunInfo, message: str) -> None:
+        m = self.manager
+        info = await m.backend.get_session(session_id)
+        if info is None:
+            return
+        now = m.now()
+        fields = self._end_fields(info, SessionStatus.FAILED, now)
+        fields["last_error"] = message
+        fields["interrupts"] = []
+        await m.backend.finish_run(
+            session_id,
+            run.run_id,
+            run_status=RunStatus.ERROR,
+            error=message,
+            fields=fields,
+            events=[NewEvent(EventType.RUN_FAILED, run.run_id, {"error": message})],
+        )
+
+    async def _finish_cancelled(self, session_id: str, before: SessionInfo, run: RunInfo, reason: str) -> None:
+        m = self.manager
+        if reason == "rollback":
+            await m.backend.delete_checkpoints_after(session_id, run.checkpoint_before)
+        now = m.now()
+        fields = self._end_fields(before, before.status, now)
+        fields["run_count"] = before.run_count
+        fields["interrupts"] = before.interrupts
+        if reason != "rollback":
+            # The cancelled run's finished steps stay; read where the graph now stands.
+            snapshot = await m.graph.aget_state({"configurable": {"thread_id": session_id}})
+            interrupts = interrupts_to_dicts(snapshot.interrupts)
+            fields["interrupts"] = interrupts
+            if interrupts:
+                fields["status"] = SessionStatus.INTERRUPTED
+            elif before.status == SessionStatus.INTERRUPTED:
+                fields["status"] = SessionStatus.COMPLETED if not snapshot.next else SessionStatus.FAILED
+            if fields["status"] == SessionStatus.FAILED:
+                fields["last_error"] = f"run {run.run_id} was cancelled ({reason}) before it finished"
+        await m.backend.finish_run(
+            session_id,
+            run.run_id,
+            run_status=RunStatus.CANCELLED,
+            error=f"cancelled ({reason})",
+            fields=fields,
+            events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
+        )
+
+    async def cancel_all(self, reason: str) -> None:
+        """Cancel every run of this process and wait until each has recorded its end."""
+        runs = self.gates.active_runs()
+        for run in runs:
+            run.cancel(reason)
+        for run in runs:
+            await run.finished.wait()
+
+    async def drain(self, timeout: float | None) -> None:
+        """Wait for running runs to finish, up to ``timeout`` seconds, then cancel the rest."""
+        runs = self.gates.active_runs()
+        if runs and timeout:
+            await asyncio.wait([r.task for r in runs], timeout=timeout)
+        await self.cancel_all("shutdown")
+
+
+async def iterate_queue(queue: asyncio.Queue[Any], done: object) -> AsyncIterator[Any]:
+    """Yield items from ``queue`` until the ``done`` sentinel."""
+    while True:
+        item = await queue.get()
+        if item is done:
+            return
+        yield item

@@ -1,0 +1,382 @@
+"""``GraphSession``: one durable thread of a graph."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import StateSnapshot
+
+from graph_sessions.core.lifecycle import check_transition
+from graph_sessions.core.messages import SessionMessages
+from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
+from graph_sessions.errors import (
+    CheckpointNotFound,
+    InvalidInput,
+    InvalidTransition,
+    SessionBusy,
+)
+from graph_sessions.models import (
+    CheckpointInfo,
+    Durability,
+    Event,
+    EventType,
+    InvokeResult,
+    MultitaskStrategy,
+    RunInfo,
+    SessionInfo,
+    SessionStatus,
+)
+from graph_sessions.storage.backend import NewEvent, NewMessage
+
+if TYPE_CHECKING:
+    from graph_sessions.core.manager import GraphSessionManager
+
+_MISSING: Any = object()
+_DONE = object()
+
+
+def snapshot_to_info(snapshot: StateSnapshot) -> CheckpointInfo:
+    """Flatten a LangGraph ``StateSnapshot``."""
+    conf = snapshot.config.get("configurable", {})
+    parent = (snapshot.parent_config or {}).get("configurable", {})
+    metadata = dict(snapshot.metadata or {})
+    from datetime import datetime
+
+    created = datetime.fromisoformat(snapshot.created_at) if snapshot.created_at else None
+    return CheckpointInfo(
+        checkpoint_id=conf.get("checkpoint_id", ""),
+        parent_checkpoint_id=parent.get("checkpoint_id"),
+        created_at=created,
+        step=metadata.get("step"),
+        source=metadata.get("source"),
+        next=list(snapshot.next),
+        values=dict(snapshot.values) if isinstance(snapshot.values, dict) else {"output": snapshot.values},
+        interrupts=interrupts_to_dicts(snapshot.interrupts),
+        metadata=metadata,
+    )
+
+
+class RunStream:
+    """A streamed run: iterate it for LangGraph's chunks, then ``await stream.result()``.
+
+    The run executes in its own task: if the consumer stops iterating early, the run goes
+    on to the end (``on_disconnect="continue"``, the default) or is cancelled
+    (``on_disconnect="cancel"``).
+    """
+
+    def __init__(self, session: GraphSession, req: RunRequest, on_disconnect: str) -> None:
+        if on_disconnect not in ("continue", "cancel"):
+            raise InvalidInput("on_disconnect must be 'continue' or 'cancel'", session_id=session.session_id)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        req.on_chunk = self._queue.put_nowait
+        self._on_disconnect = on_disconnect
+        self._task = asyncio.ensure_future(session._execute(req))
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        finished = False
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _DONE:
+                    finished = True
+                    break
+                yield item
+            await self._task  # raises the run's error, if any
+        finally:
+            if not finished and self._on_disconnect == "cancel":
+                self._task.cancel()
+
+    async def result(self) -> InvokeResult:
+        """Wait for the run to end and return its result (or raise its error)."""
+        return await self._task
+
+    def cancel(self) -> None:
+        """Cancel the run."""
+        self._task.cancel()
+
+
+class GraphSession:
+    """One durable conversation or workflow with a graph. Get it from the manager.
+
+    Subclass it (and pass ``session_class=`` to the manager) to add domain behaviour.
+    """
+
+    def __init__(self, manager: GraphSessionManager, info: SessionInfo) -> None:
+        self.manager = manager
+        self.info = info
+        self.last_result: InvokeResult | None = None
+        self.messages = SessionMessages(self)
+
+    # identity ------------------------------------------------------------------------
+    @property
+    def session_id(self) -> str:
+        """The session's id (LangGraph's ``thread_id``)."""
+        return self.info.session_id
+
+    @property
+    def thread_id(self) -> str:
+        """Alias of :attr:`session_id` (the seed's name)."""
+        return self.info.session_id
+
+    @property
+    def status(self) -> SessionStatus:
+        """The status as last seen by this object (see :meth:`refresh`)."""
+        return self.info.status
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The session's metadata as last seen by this object."""
+        return self.info.metadata
+
+    @property
+    def is_complete(self) -> bool:
+        """True when the last run reached the end of the graph, or the state sets ``_complete``."""
+        if self.last_result is not None and self.last_result.state.get("_complete"):
+            return True
+        return self.info.status == SessionStatus.COMPLETED
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.session_id!r}, status={self.info.status})"
+
+    def _config(self, checkpoint_id: str | None = None) -> dict[str, Any]:
+        conf: dict[str, Any] = {"thread_id": self.session_id}
+        if checkpoint_id:
+            conf["checkpoint_id"] = checkpoint_id
+        return {"configurable": conf}
+
+    async def refresh(self) -> SessionInfo:
+        """Re-read the registry row (raises ``SessionNotFound`` / ``SessionExpired``)."""
+        self.info = await self.manager.load_info(self.session_id)
+        return self.info
+
+    async def _require(self) -> SessionInfo:
+        return await self.refresh()
+
+    # runs ----------------------------------------------------------------------------
+    async def _execute(self, req: RunRequest) -> InvokeResult:
+        result, info = await self.manager._runner.execute(self.session_id, self.info, req)
+        self.info = info
+        self.last_result = result
+        return result
+
+    def _request(
+        self,
+        kind: str,
+        input: Any,
+        multitask: MultitaskStrategy | None,
+        config: dict[str, Any] | None,
+        durability: Durability | None,
+        checkpoint_id: str | None = None,
+    ) -> RunRequest:
+        return RunRequest(
+            kind=kind,
+            input=input,
+            multitask=multitask or self.manager.multitask,
+            config=config,
+            durability=durability or self.manager.durability,
+            checkpoint_id=checkpoint_id,
+        )
+
+    async def invoke(
+        self,
+        input: Any = None,
+        *,
+        multitask: MultitaskStrategy | None = None,
+        config: dict[str, Any] | None = None,
+        durability: Durability | None = None,
+        checkpoint_id: str | None = None,
+    ) -> InvokeResult:
+        """Run the graph with ``input`` and wait for it to finish or pause.
+
+        On an interrupted session the input resumes the interrupt: the value under the
+        interrupt's ``resume_key`` (or the manager's), else the whole input. ``None`` on a
+        failed session re-runs what the failed run left pending. ``checkpoint_id`` runs from
+        a past checkpoint (a fork: the new steps become the session's head).
+        Raises ``RunFailed`` when the graph raises (the session becomes ``failed``).
+        """
+        return await self._execute(self._request("invoke", input, multitask, config, durability, checkpoint_id))
+
+    def stream(
+        self,
+        input: Any = None,
+        *,
+        mode: str | Sequence[str] = "values",
+        subgraphs: bool = False,
+        multitask: MultitaskStrategy | None = None,
+        config: dict[str, Any] | None = None,
+        durability: Durability | None = None,
+        checkpoint_id: str | None = None,
+        on_disconnect: str = "continue",
+    ) -> RunStream:
+        """Run the graph and stream LangGraph chunks of ``mode`` (values, updates, messages,
+        custom, debug, or a list of them: then each chunk is ``(mode, data)``)."""
+        req = self._request("stream", input, multitask, config, durability, checkpoint_id)
+        req.stream_mode = list(mode) if not isinstance(mode, str) else mode
+        req.subgraphs = subgraphs
+        return RunStream(self, req, on_disconnect)
+
+    async def resume(
+        self,
+        value: Any = _MISSING,
+        *,
+        multitask: MultitaskStrategy | None = None,
+        config: dict[str, Any] | None = None,
+        durability: Durability | None = None,
+    ) -> InvokeResult | None:
+        """Resume what paused the session.
+
+        On an interrupted session, ``value`` answers the interrupt (a dict of interrupt id to
+        value answers several at once) and the run's result is returned. On a suspended
+        session, ``resume()`` (no value) lifts the suspension and returns ``None``.
+        """
+        info = await self.refresh()
+        if info.status == SessionStatus.SUSPENDED:
+            if value is not _MISSING:
+                raise InvalidInput(
+                    f"session {self.session_id!r} is suspended: call resume() without a value to lift "
+                    "the suspension, then answer the interrupt",
+                    session_id=self.session_id,
+                )
+            await self._unsuspend(info)
+            return None
+        if info.status != SessionStatus.INTERRUPTED:
+            raise InvalidTransition(
+                f"session {self.session_id!r} is {info.status}: there is no interrupt to resume",
+                session_id=self.session_id,
+            )
+        req = self._request("resume", None if value is _MISSING else value, multitask, config, durability)
+        req.explicit_resume = True
+        return await self._execute(req)
+
+    # lifecycle -----------------------------------------------------------------------
+    async def suspend(self, reason: str | None = None) -> SessionInfo:
+        """Pause on purpose: runs are refused until :meth:`resume`."""
+        if self.manager._runner.gates.busy(self.session_id):
+            raise SessionBusy(f"session {self.session_id!r} is running; suspend it after the run", session_id=self.session_id)
+        info = await self.refresh()
+        check_transition(info, SessionStatus.SUSPENDED)
+        updated = await self.manager.backend.update_session(
+            self.session_id,
+            {
+                "status": SessionStatus.SUSPENDED,
+                "previous_status": info.status,
+                "suspend_reason": reason,
+                "updated_at": self.manager.now(),
+            },
+            events=[NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)})],
+            expect_status=[info.status],
+        )
+        if updated is None:
+            raise SessionBusy(f"session {self.session_id!r} changed while suspending; try again", session_id=self.session_id)
+        self.info = updated
+        return updated
+
+    async def _unsuspend(self, info: SessionInfo) -> SessionInfo:
+        target = info.previous_status or SessionStatus.CREATED
+        updated = await self.manager.backend.update_session(
+            self.session_id,
+            {"status": target, "previous_status": None, "suspend_reason": None, "updated_at": self.manager.now()},
+            events=[NewEvent(EventType.UNSUSPENDED, None, {"to": str(target)})],
+            expect_status=[SessionStatus.SUSPENDED],
+        )
+        if updated is None:
+            raise SessionBusy(f"session {self.session_id!r} changed while resuming; try again", session_id=self.session_id)
+        self.info = updated
+        return updated
+
+    # state and history ---------------------------------------------------------------
+    async def get_state(self) -> dict[str, Any]:
+        """The session's current state values (the latest checkpoint); ``{}`` before any run."""
+        snapshot = await self.manager.graph.aget_state(self._config())
+        values = snapshot.values
+        return dict(values) if isinstance(values, dict) else {"output": values}
+
+    async def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
+        """The latest (or the given) checkpoint with its next nodes and pending interrupts."""
+        snapshot = await self.manager.graph.aget_state(self._config(checkpoint_id))
+        if not snapshot.config.get("configurable", {}).get("checkpoint_id"):
+            if checkpoint_id:
+                raise CheckpointNotFound(
+                    f"session {self.session_id!r} has no checkpoint {checkpoint_id!r}", session_id=self.session_id
+                )
+            return None
+        return snapshot_to_info(snapshot)
+
+    async def checkpoints(self, limit: int = 20, before: str | None = None) -> list[CheckpointInfo]:
+        """History, newest first; pass the last id you got as ``before`` for the next page."""
+        if limit < 1:
+            raise InvalidInput("limit must be >= 1", session_id=self.session_id)
+        kwargs: dict[str, Any] = {"limit": limit}
+        if before:
+            kwargs["before"] = self._config(before)
+        return [snapshot_to_info(s) async for s in self.manager.graph.aget_state_history(self._config(), **kwargs)]
+
+    async def _after_state_change(self, event: NewEvent) -> CheckpointInfo:
+        snapshot = await self.manager.graph.aget_state(self._config())
+        info = snapshot_to_info(snapshot)
+        status = SessionStatus.INTERRUPTED if info.interrupts else (
+            SessionStatus.CREATED if self.info.status == SessionStatus.CREATED else SessionStatus.COMPLETED
+        )
+        updated = await self.manager.backend.update_session(
+            self.session_id,
+            {"status": status, "interrupts": info.interrupts, "updated_at": self.manager.now()},
+            events=[event],
+        )
+        if updated is not None:
+            self.info = updated
+        return info
+
+    async def _guard_mutation(self) -> SessionInfo:
+        info = await self.refresh()
+        if info.status == SessionStatus.SUSPENDED:
+            from graph_sessions.core.lifecycle import check_can_run
+
+            check_can_run(info)
+        if self.manager._runner.gates.busy(self.session_id) or info.status == SessionStatus.RUNNING:
+            raise SessionBusy(f"session {self.session_id!r} is running", session_id=self.session_id)
+        return info
+
+    async def fork(self, checkpoint_id: str) -> CheckpointInfo:
+        """Rewind: make a copy of past checkpoint ``checkpoint_id`` the session's head. The
+        history after it stays readable; the next run continues from the copy."""
+        await self._guard_mutation()
+        await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
+        await self.manager.graph.aupdate_state(self._config(checkpoint_id), None)
+        return await self._after_state_change(NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id}))
+
+    async def update_state(self, values: dict[str, Any] | None, as_node: str | None = None) -> CheckpointInfo:
+        """Write ``values`` into the state as if node ``as_node`` returned them."""
+        if values is not None and not isinstance(values, dict):
+            raise InvalidInput("update_state takes a dict of state values", session_id=self.session_id)
+        await self._guard_mutation()
+        try:
+            await self.manager.graph.aupdate_state(self._config(), values, as_node=as_node)
+        except Exception as exc:  # LangGraph's InvalidUpdateError and friends
+            raise InvalidInput(f"update_state failed: {type(exc).__name__}: {exc}", session_id=self.session_id) from exc
+        return await self._after_state_change(NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node}))
+
+    # logs ----------------------------------------------------------------------------
+    async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
+        """The execution log, oldest first; ``after`` an event id to page."""
+        await self._require()
+        return await self.manager.backend.list_events(self.session_id, after_id=after, limit=limit)
+
+    async def runs(self, limit: int = 50) -> list[RunInfo]:
+        """The session's runs, newest first."""
+        await self._require()
+        return await self.manager.backend.list_runs(self.session_id, limit=limit)
+
+    async def _append_messages(self, messages: list[NewMessage]) -> list[int]:
+        await self._require()
+        return await self.manager.backend.append_messages(self.session_id, messages, self.manager.now())
+
+    async def update_metadata(self, metadata: dict[str, Any], *, merge: bool = True) -> SessionInfo:
+        """Merge ``metadata`` into the session's (or replace it with ``merge=False``)."""
+        self.info = await self.manager.update_metadata(self.session_id, metadata, merge=merge)
+        return self.info

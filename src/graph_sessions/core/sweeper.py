@@ -1,0 +1,108 @@
+"""The TTL sweeper: finds expired sessions in bounded batches and deletes or archives them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from graph_sessions.models import EventType, SessionInfo, SessionStatus
+from graph_sessions.storage.backend import NewEvent
+
+if TYPE_CHECKING:
+    from graph_sessions.core.manager import GraphSessionManager
+
+log = logging.getLogger("graph_sessions.sweeper")
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    deleted: int = 0
+    archived: int = 0
+    skipped_running: int = 0
+    batches: int = 0
+
+    @property
+    def expired(self) -> int:
+        """Sessions handled (deleted or archived)."""
+        return self.deleted + self.archived
+
+
+class Sweeper:
+    """Expires sessions of one manager, never touching a running one."""
+
+    def __init__(self, manager: GraphSessionManager) -> None:
+        self.manager = manager
+        self._task: asyncio.Task[None] | None = None
+
+    async def expire_one(self, info: SessionInfo, now: datetime) -> str | None:
+        """Expire ``info`` by the manager's strategy; returns "deleted", "archived" or None."""
+        m = self.manager
+        if m._runner.gates.busy(info.session_id) or info.status == SessionStatus.RUNNING:
+            return None
+        if m.on_expire == "delete":
+            deleted = await m.backend.delete_session(info.session_id, only_if_expired_at=now)
+            return "deleted" if deleted else None
+        await m.backend.prune_checkpoints(info.session_id, 1)
+        updated = await m.backend.update_session(
+            info.session_id,
+            {"status": SessionStatus.EXPIRED, "previous_status": info.status, "updated_at": now},
+            events=[NewEvent(EventType.EXPIRED, None, {"strategy": "keep_latest"})],
+            expect_status=[info.status],
+        )
+        return "archived" if updated is not None else None
+
+    async def run_once(self, now: datetime | None = None, *, max_batches: int | None = None) -> SweepReport:
+        """Sweep every session expired at ``now`` (default: the manager's clock)."""
+        m = self.manager
+        now = now or m.now()
+        report = SweepReport()
+        seen: set[str] = set()
+        while max_batches is None or report.batches < max_batches:
+            batch = [i for i in await m.backend.find_expired(now, m.sweep_batch + len(seen)) if i.session_id not in seen]
+            if not batch:
+                break
+            report.batches += 1
+            for info in batch[: m.sweep_batch]:
+                seen.add(info.session_id)
+                outcome = await self.expire_one(info, now)
+                if outcome == "deleted":
+                    report.deleted += 1
+                elif outcome == "archived":
+                    report.archived += 1
+                else:
+                    report.skipped_running += 1
+            await asyncio.sleep(0)  # let runs interleave between batches
+        if report.expired:
+            log.info("sweep: %d deleted, %d archived, %d skipped", report.deleted, report.archived, report.skipped_running)
+        return report
+
+    def start(self) -> None:
+        """Run :meth:`run_once` every ``sweep_interval`` seconds in the background."""
+        if self._task is None and self.manager.sweep_interval:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="graph-sessions-sweeper")
+
+    async def stop(self) -> None:
+        """Stop the background loop."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        interval = float(self.manager.sweep_interval or 0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep sweeping; a bad batch must not stop expiry for good
+                log.exception("sweep failed")

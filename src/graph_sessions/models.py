@@ -1,0 +1,228 @@
+"""Public data models: session info, statuses, run results, runs, events, messages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SessionStatus(StrEnum):
+    """Where a session stands. See DESIGN.md "Session status" for the transitions."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+
+
+class RunStatus(StrEnum):
+    """Outcome of one run (one invocation of the graph inside a session)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class EventType(StrEnum):
+    """Kinds of entries in a session's execution log."""
+
+    CREATED = "created"
+    RUN_STARTED = "run_started"
+    RUN_COMPLETED = "run_completed"
+    RUN_FAILED = "run_failed"
+    RUN_CANCELLED = "run_cancelled"
+    INTERRUPTED = "interrupted"
+    RESUMED = "resumed"
+    SUSPENDED = "suspended"
+    UNSUSPENDED = "unsuspended"
+    STATE_UPDATED = "state_updated"
+    FORKED = "forked"
+    METADATA_UPDATED = "metadata_updated"
+    EXPIRED = "expired"
+    REPAIRED = "repaired"
+    DELETED = "deleted"
+
+
+MultitaskStrategy = Literal["enqueue", "reject", "interrupt", "rollback"]
+TTLMode = Literal["sliding", "absolute"]
+ExpiryStrategy = Literal["delete", "keep_latest"]
+Durability = Literal["sync", "async", "exit"]
+
+
+class SessionInfo(BaseModel):
+    """One row of the sessions registry: who a session belongs to and where it stands."""
+
+    model_config = ConfigDict(frozen=False, use_enum_values=False)
+
+    session_id: str
+    graph_id: str = "default"
+    owner: str | None = None
+    task_id: str | None = None
+    status: SessionStatus = SessionStatus.CREATED
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    ttl: float | None = None
+    ttl_mode: TTLMode = "sliding"
+    last_error: str | None = None
+    run_count: int = 0
+    revision: int = 0
+    previous_status: SessionStatus | None = None  # before suspension or expiry; restored after
+    suspend_reason: str | None = None
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    lease_owner: str | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        """True when the TTL has passed at ``now`` (or the sweeper marked it expired)."""
+        if self.status == SessionStatus.EXPIRED:
+            return True
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass
+class InvokeResult:
+    """What one run returns.
+
+    ``status`` keeps the seed's words: ``"complete"`` or ``"interrupted"``. ``output`` is
+    ``state[output_key]`` when the manager has an ``output_key``. ``resume_key`` names the
+    input key whose value resumes the pending interrupt, when the interrupt (or the manager)
+    names one.
+    """
+
+    status: Literal["complete", "interrupted"]
+    state: dict[str, Any]
+    output: Any = None
+    resume_key: str | None = None
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str | None = None
+    checkpoint_id: str | None = None
+    session_id: str | None = None
+
+    @property
+    def is_interrupted(self) -> bool:
+        """True when the run paused at an interrupt."""
+        return self.status == "interrupted"
+
+    @property
+    def interrupt(self) -> Any:
+        """The value of the first pending interrupt, or ``None``."""
+        return self.interrupts[0]["value"] if self.interrupts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON-ready when the state is)."""
+        return asdict(self)
+
+
+class RunInfo(BaseModel):
+    """One run of the graph inside a session."""
+
+    run_id: str
+    session_id: str
+    status: RunStatus
+    kind: str = "invoke"
+    multitask: str = "enqueue"
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    checkpoint_before: str | None = None
+    checkpoint_after: str | None = None
+
+
+class Event(BaseModel):
+    """One entry of a session's execution log."""
+
+    id: int
+    session_id: str
+    type: EventType
+    at: datetime
+    run_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(BaseModel):
+    """One entry of a session's append-only chat transcript."""
+
+    id: int
+    session_id: str
+    role: str
+    content: Any
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class MessageSummary(BaseModel):
+    """Counts and bounds of a session's transcript."""
+
+    count: int
+    by_role: dict[str, int]
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    last_message: Message | None = None
+
+
+class CheckpointInfo(BaseModel):
+    """One saved step of a session's history (a LangGraph ``StateSnapshot``, flattened)."""
+
+    checkpoint_id: str
+    parent_checkpoint_id: str | None = None
+    created_at: datetime | None = None
+    step: int | None = None
+    source: str | None = None
+    next: list[str] = Field(default_factory=list)
+    values: dict[str, Any] = Field(default_factory=dict)
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionStats(BaseModel):
+    """Totals over the registry."""
+
+    total: int
+    by_status: dict[str, int]
+    expired: int
+    oldest_created_at: datetime | None = None
+    newest_created_at: datetime | None = None
+    runs_total: int = 0
+
+
+class SessionPage(BaseModel):
+    """One page of ``manager.list``; pass ``next_cursor`` back to get the next."""
+
+    sessions: list[SessionInfo]
+    next_cursor: str | None = None
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.sessions)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+
+__all__ = [
+    "CheckpointInfo",
+    "Durability",
+    "Event",
+    "EventType",
+    "ExpiryStrategy",
+    "InvokeResult",
+    "Message",
+    "MessageSummary",
+    "MultitaskStrategy",
+    "RunInfo",
+    "RunStatus",
+    "SessionInfo",
+    "SessionPage",
+    "SessionStats",
+    "SessionStatus",
+    "TTLMode",
+]

@@ -1,0 +1,227 @@
+"""The one interface the core uses to reach storage.
+
+A backend owns a LangGraph checkpointer and store living in the same database as the
+sessions registry, runs, events and messages, so that one transaction can cover what
+belongs together (starting a run, finishing it, deleting a session).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+
+from graph_sessions.models import (
+    Event,
+    EventType,
+    Message,
+    MessageSummary,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStats,
+    SessionStatus,
+)
+
+SortField = Literal["created_at", "updated_at", "expires_at"]
+
+
+@dataclass
+class SessionQuery:
+    """Filters, order and page of a registry listing."""
+
+    status: Sequence[SessionStatus] | None = None
+    owner: str | None = None
+    graph_id: str | None = None
+    task_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    include_expired: bool = False
+    now: datetime | None = None
+    sort: SortField = "created_at"
+    descending: bool = True
+    limit: int = 50
+    cursor: tuple[str | None, str] | None = None  # (sort value, session_id) of the last row seen
+
+
+@dataclass
+class NewEvent:
+    """An event to append inside a backend transaction."""
+
+    type: EventType
+    run_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewMessage:
+    """A message to append to a session's transcript."""
+
+    role: str
+    content: Any
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Storage for sessions. One instance per manager; open before use, close after."""
+
+    url: str
+    checkpointer: BaseCheckpointSaver[Any]
+    store: BaseStore
+
+    # lifecycle -----------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, create or migrate the schema, build the checkpointer and store."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush and release every resource."""
+
+    async def ping(self) -> bool:
+        """True when the storage answers."""
+        return True
+
+    # registry ------------------------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
+        """Insert ``info`` (and its creation event). False when the id already exists."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        """The registry row, or ``None``."""
+
+    @abstractmethod
+    async def update_session(
+        self,
+        session_id: str,
+        fields: dict[str, Any],
+        *,
+        events: Sequence[NewEvent] = (),
+        expect_status: Sequence[SessionStatus] | None = None,
+    ) -> SessionInfo | None:
+        """Set ``fields`` (bumping ``revision`` and ``updated_at`` when not given) and append
+        ``events``, in one transaction. With ``expect_status``, only when the current status is
+        one of them. Returns the new row, or ``None`` when missing or the status did not match."""
+
+    @abstractmethod
+    async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
+        """Rows matching ``query``, at most ``query.limit``."""
+
+    @abstractmethod
+    async def count_sessions(self, query: SessionQuery) -> int:
+        """How many rows match ``query`` (limit and cursor ignored)."""
+
+    @abstractmethod
+    async def stats(self, now: datetime) -> SessionStats:
+        """Totals by status, expired count, oldest and newest."""
+
+    @abstractmethod
+    async def delete_session(
+        self, session_id: str, *, only_if_expired_at: datetime | None = None
+    ) -> bool:
+        """Remove every row of the session (registry, checkpoints, writes, runs, events,
+        messages) in one transaction. With ``only_if_expired_at``, only when the session
+        is expired at that time and not running. True when something was deleted."""
+
+    @abstractmethod
+    async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
+        """Non-running sessions whose TTL passed by ``now`` and not yet marked expired."""
+
+    @abstractmethod
+    async def find_running(self) -> list[SessionInfo]:
+        """Sessions whose registry status is ``running``."""
+
+    # runs ----------------------------------------------------------------------------
+    @abstractmethod
+    async def begin_run(
+        self,
+        session_id: str,
+        run: RunInfo,
+        *,
+        lease_owner: str,
+        expect_revision: int,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> SessionInfo | None:
+        """Mark the session running (``fields`` too), record the latest checkpoint in
+        ``run.checkpoint_before``, insert the run row and ``events``, in one transaction, if
+        the row's revision is still ``expect_revision``; otherwise (changed or gone) ``None``."""
+
+    @abstractmethod
+    async def finish_run(
+        self,
+        session_id: str,
+        run_id: str,
+        *,
+        run_status: RunStatus,
+        error: str | None,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> tuple[SessionInfo | None, str | None]:
+        """Record the run's end, the session's new fields and events, in one transaction.
+        Returns the updated row and the id of the session's latest checkpoint."""
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunInfo | None:
+        """One run row."""
+
+    @abstractmethod
+    async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
+        """The session's runs, newest first."""
+
+    # events --------------------------------------------------------------------------
+    @abstractmethod
+    async def add_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
+    ) -> None:
+        """Append to the execution log."""
+
+    @abstractmethod
+    async def list_events(
+        self, session_id: str, *, after_id: int | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Execution log entries, oldest first, with ids greater than ``after_id``."""
+
+    # messages ------------------------------------------------------------------------
+    @abstractmethod
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage], at: datetime | None = None
+    ) -> list[int]:
+        """Append to the transcript; returns the new message ids in order."""
+
+    @abstractmethod
+    async def load_messages(
+        self, session_id: str, *, limit: int | None = None, before_id: int | None = None
+    ) -> list[Message]:
+        """The last ``limit`` messages with id below ``before_id``, oldest first."""
+
+    @abstractmethod
+    async def clear_messages(self, session_id: str) -> int:
+        """Delete the transcript; returns how many were removed."""
+
+    @abstractmethod
+    async def message_summary(self, session_id: str) -> MessageSummary:
+        """Count by role, first and last timestamps, the last message."""
+
+    # checkpoints ---------------------------------------------------------------------
+    @abstractmethod
+    async def latest_checkpoint_id(self, session_id: str) -> str | None:
+        """Id of the newest root-namespace checkpoint of the session, cheaply."""
+
+    @abstractmethod
+    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
+        """Drop checkpoints (and their writes) newer than ``checkpoint_id``; all when None."""
+
+    @abstractmethod
+    async def prune_checkpoints(self, session_id: str, keep: int) -> int:
+        """Keep only the newest ``keep`` root checkpoints (and the subgraph checkpoints
+        written alongside); returns how many root checkpoints were removed."""

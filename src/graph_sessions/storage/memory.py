@@ -1,0 +1,311 @@
+"""In-process backend for tests and notebooks: ``memory://``. Nothing survives the process.
+
+Every method body runs without awaiting, so each one is atomic on the event loop, which is
+the transaction boundary here.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
+
+from graph_sessions.clock import utcnow
+from graph_sessions.models import (
+    Event,
+    Message,
+    MessageSummary,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStats,
+    SessionStatus,
+)
+from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.codec import dump_time
+
+
+def _matches(info: SessionInfo, q: SessionQuery) -> bool:
+    if q.status and info.status not in q.status:
+        return False
+    if q.owner is not None and info.owner != q.owner:
+        return False
+    if q.graph_id is not None and info.graph_id != q.graph_id:
+        return False
+    if q.task_id is not None and info.task_id != q.task_id:
+        return False
+    if q.created_after is not None and info.created_at < q.created_after:
+        return False
+    if q.created_before is not None and info.created_at >= q.created_before:
+        return False
+    if q.updated_after is not None and info.updated_at < q.updated_after:
+        return False
+    if q.updated_before is not None and info.updated_at >= q.updated_before:
+        return False
+    for key, value in (q.metadata or {}).items():
+        if key not in info.metadata or info.metadata[key] != value:
+            return False
+    return q.include_expired or q.now is None or not info.is_expired(q.now)
+
+
+def _sort_value(info: SessionInfo, field: str) -> str:
+    return dump_time(getattr(info, field)) or ""
+
+
+class MemoryBackend(Backend):
+    """Dicts in this process; LangGraph's ``InMemorySaver`` and ``InMemoryStore``."""
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self.checkpointer = InMemorySaver()
+        self.store = InMemoryStore()
+        self._sessions: dict[str, SessionInfo] = {}
+        self._runs: dict[str, RunInfo] = {}
+        self._events: dict[str, list[Event]] = {}
+        self._messages: dict[str, list[Message]] = {}
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    # registry ------------------------------------------------------------------------
+    def _append_events(self, session_id: str, events: Sequence[NewEvent], at: datetime) -> None:
+        log = self._events.setdefault(session_id, [])
+        for e in events:
+            log.append(
+                Event(id=next(self._ids), session_id=session_id, type=e.type, run_id=e.run_id, at=at, data=dict(e.data))
+            )
+
+    async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
+        if info.session_id in self._sessions:
+            return False
+        self._sessions[info.session_id] = info.model_copy(deep=True)
+        if event is not None:
+            self._append_events(info.session_id, [event], info.created_at)
+        return True
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        info = self._sessions.get(session_id)
+        return info.model_copy(deep=True) if info else None
+
+    async def update_session(
+        self,
+        session_id: str,
+        fields: dict[str, Any],
+        *,
+        events: Sequence[NewEvent] = (),
+        expect_status: Sequence[SessionStatus] | None = None,
+    ) -> SessionInfo | None:
+        info = self._sessions.get(session_id)
+        if info is None or (expect_status is not None and info.status not in expect_status):
+            return None
+        self._apply(info, fields)
+        self._append_events(session_id, events, fields.get("updated_at") or info.updated_at)
+        return info.model_copy(deep=True)
+
+    @staticmethod
+    def _apply(info: SessionInfo, fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            if name in ("session_id", "created_at") or name not in SessionInfo.model_fields:
+                raise ValueError(f"cannot update session field {name!r}")
+            setattr(info, name, copy.deepcopy(value))
+        if "revision" not in fields:
+            info.revision += 1
+
+    async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
+        rows = [s for s in self._sessions.values() if _matches(s, query)]
+        rows.sort(key=lambda s: (_sort_value(s, query.sort), s.session_id), reverse=query.descending)
+        if query.cursor is not None:
+            mark = (query.cursor[0] or "", query.cursor[1])
+            if query.descending:
+                rows = [s for s in rows if (_sort_value(s, query.sort), s.session_id) < mark]
+            else:
+                rows = [s for s in rows if (_sort_value(s, query.sort), s.session_id) > mark]
+        return [s.model_copy(deep=True) for s in rows[: query.limit]]
+
+    async def count_sessions(self, query: SessionQuery) -> int:
+        return sum(1 for s in self._sessions.values() if _matches(s, query))
+
+    async def stats(self, now: datetime) -> SessionStats:
+        by_status = Counter(str(s.status) for s in self._sessions.values())
+        created = [s.created_at for s in self._sessions.values()]
+        return SessionStats(
+            total=len(self._sessions),
+            by_status=dict(by_status),
+            expired=sum(1 for s in self._sessions.values() if s.is_expired(now)),
+            oldest_created_at=min(created, default=None),
+            newest_created_at=max(created, default=None),
+            runs_total=len(self._runs),
+        )
+
+    async def delete_session(self, session_id: str, *, only_if_expired_at: datetime | None = None) -> bool:
+        info = self._sessions.get(session_id)
+        if only_if_expired_at is not None and (
+            info is None or info.status == SessionStatus.RUNNING or not info.is_expired(only_if_expired_at)
+        ):
+            return False
+        existed = self._sessions.pop(session_id, None) is not None
+        had_data = bool(self._events.pop(session_id, None)) | bool(self._messages.pop(session_id, None))
+        for run_id in [r.run_id for r in self._runs.values() if r.session_id == session_id]:
+            del self._runs[run_id]
+        had_checkpoints = session_id in self.checkpointer.storage
+        self.checkpointer.delete_thread(session_id)
+        return existed or had_data or had_checkpoints
+
+    async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
+        rows = [
+            s
+            for s in self._sessions.values()
+            if s.expires_at is not None
+            and s.expires_at <= now
+            and s.status not in (SessionStatus.RUNNING, SessionStatus.EXPIRED)
+        ]
+        rows.sort(key=lambda s: s.expires_at or now)
+        return [s.model_copy(deep=True) for s in rows[:limit]]
+
+    async def find_running(self) -> list[SessionInfo]:
+        return [s.model_copy(deep=True) for s in self._sessions.values() if s.status == SessionStatus.RUNNING]
+
+    # runs ----------------------------------------------------------------------------
+    async def begin_run(
+        self,
+        session_id: str,
+        run: RunInfo,
+        *,
+        lease_owner: str,
+        expect_revision: int,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> SessionInfo | None:
+        info = self._sessions.get(session_id)
+        if info is None or info.revision != expect_revision:
+            return None
+        run.checkpoint_before = self._latest(session_id)
+        self._apply(info, {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner})
+        self._runs[run.run_id] = run.model_copy()
+        self._append_events(session_id, events, run.started_at)
+        return info.model_copy(deep=True)
+
+    async def finish_run(
+        self,
+        session_id: str,
+        run_id: str,
+        *,
+        run_status: RunStatus,
+        error: str | None,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> tuple[SessionInfo | None, str | None]:
+        latest = self._latest(session_id)
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.status = run_status
+            run.finished_at = fields["updated_at"]
+            run.error = error
+            run.checkpoint_after = latest
+        info = self._sessions.get(session_id)
+        if info is None:
+            return None, latest
+        self._apply(info, {**fields, "lease_owner": None})
+        self._append_events(session_id, events, fields["updated_at"])
+        return info.model_copy(deep=True), latest
+
+    async def get_run(self, run_id: str) -> RunInfo | None:
+        run = self._runs.get(run_id)
+        return run.model_copy() if run else None
+
+    async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
+        runs = [r for r in self._runs.values() if r.session_id == session_id]
+        return [r.model_copy() for r in reversed(runs)][:limit]
+
+    # events --------------------------------------------------------------------------
+    async def add_events(self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None) -> None:
+        self._append_events(session_id, events, at or utcnow())
+
+    async def list_events(self, session_id: str, *, after_id: int | None = None, limit: int = 100) -> list[Event]:
+        log = self._events.get(session_id, [])
+        return [e.model_copy() for e in log if e.id > (after_id or 0)][:limit]
+
+    # messages ------------------------------------------------------------------------
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage], at: datetime | None = None
+    ) -> list[int]:
+        stamp = at or utcnow()
+        log = self._messages.setdefault(session_id, [])
+        ids = []
+        for m in messages:
+            mid = next(self._message_ids)
+            log.append(
+                Message(
+                    id=mid,
+                    session_id=session_id,
+                    role=m.role,
+                    content=copy.deepcopy(m.content),
+                    data=dict(m.data),
+                    created_at=stamp,
+                )
+            )
+            ids.append(mid)
+        return ids
+
+    async def load_messages(
+        self, session_id: str, *, limit: int | None = None, before_id: int | None = None
+    ) -> list[Message]:
+        log = [m for m in self._messages.get(session_id, []) if before_id is None or m.id < before_id]
+        if limit is not None:
+            log = log[-limit:] if limit > 0 else []
+        return [m.model_copy(deep=True) for m in log]
+
+    async def clear_messages(self, session_id: str) -> int:
+        return len(self._messages.pop(session_id, []))
+
+    async def message_summary(self, session_id: str) -> MessageSummary:
+        log = self._messages.get(session_id, [])
+        return MessageSummary(
+            count=len(log),
+            by_role=dict(Counter(m.role for m in log)),
+            first_at=log[0].created_at if log else None,
+            last_at=log[-1].created_at if log else None,
+            last_message=log[-1].model_copy(deep=True) if log else None,
+        )
+
+    # checkpoints ---------------------------------------------------------------------
+    def _latest(self, session_id: str) -> str | None:
+        root = self.checkpointer.storage.get(session_id, {}).get("", {})
+        return max(root) if root else None
+
+    async def latest_checkpoint_id(self, session_id: str) -> str | None:
+        return self._latest(session_id)
+
+    def _drop(self, session_id: str, keep: Any) -> int:
+        removed = 0
+        for ns, checkpoints in self.checkpointer.storage.get(session_id, {}).items():
+            for cid in [c for c in checkpoints if not keep(cid)]:
+                del checkpoints[cid]
+                removed += ns == ""
+        for key in [k for k in self.checkpointer.writes if k[0] == session_id and not keep(k[2])]:
+            del self.checkpointer.writes[key]
+        return removed
+
+    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
+        if checkpoint_id is None:
+            self.checkpointer.delete_thread(session_id)
+        else:
+            self._drop(session_id, lambda cid: cid <= checkpoint_id)
+
+    async def prune_checkpoints(self, session_id: str, keep: int) -> int:
+        root = sorted(self.checkpointer.storage.get(session_id, {}).get("", {}), reverse=True)
+        if len(root) <= keep:
+            return 0
+        oldest_kept = root[max(keep, 1) - 1]
+        return self._drop(session_id, lambda cid: cid >= oldest_kept)

@@ -1,0 +1,691 @@
+"""SQLite backend: the embedded default. One file holds everything.
+
+One aiosqlite connection (one writer thread) is shared by the registry, LangGraph's
+checkpointer and LangGraph's store, and they share one asyncio lock, so there is never a
+"database is locked" between them and a registry transaction cannot interleave with a
+checkpoint write. The file runs in WAL mode with ``synchronous=NORMAL`` by default: a
+committed transaction survives a process crash; a power loss can drop the last few
+commits but never corrupts the file. Pass ``synchronous=FULL`` in the URL query
+(``sqlite:///app.db?synchronous=FULL``) to survive power loss too, at a cost per commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import orjson
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+from graph_sessions.clock import utcnow
+from graph_sessions.errors import BackendError
+from graph_sessions.models import (
+    Event,
+    EventType,
+    Message,
+    MessageSummary,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStats,
+    SessionStatus,
+)
+from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+
+T = TypeVar("T")
+
+# Ordered migrations; each runs once, in one transaction, and bumps schema_version.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE IF NOT EXISTS sessions (
+            session_id TEXT PRIMARY KEY,
+            graph_id TEXT NOT NULL,
+            owner TEXT,
+            task_id TEXT,
+            status TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT,
+            ttl REAL,
+            ttl_mode TEXT NOT NULL DEFAULT 'sliding',
+            last_error TEXT,
+            run_count INTEGER NOT NULL DEFAULT 0,
+            revision INTEGER NOT NULL DEFAULT 0,
+            previous_status TEXT,
+            suspend_reason TEXT,
+            interrupts TEXT NOT NULL DEFAULT '[]',
+            lease_owner TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_sessions_created ON sessions (created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_updated ON sessions (updated_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_status ON sessions (status, created_at);
+        CREATE INDEX IF NOT EXISTS ix_sessions_owner ON sessions (owner, created_at);
+        CREATE INDEX IF NOT EXISTS ix_sessions_graph ON sessions (graph_id, created_at);
+        CREATE INDEX IF NOT EXISTS ix_sessions_task ON sessions (task_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_expires ON sessions (expires_at)
+            WHERE expires_at IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            multitask TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            error TEXT,
+            checkpoint_before TEXT,
+            checkpoint_after TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_runs_session ON runs (session_id, started_at);
+        CREATE TABLE IF NOT EXISTS session_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            run_id TEXT,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX IF NOT EXISTS ix_events_session ON session_events (session_id, id);
+        CREATE TABLE IF NOT EXISTS messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_messages_session ON messages (session_id, id);
+        """,
+    ),
+]
+
+SESSION_COLUMNS = (
+    "session_id, graph_id, owner, task_id, status, metadata, created_at, updated_at, "
+    "expires_at, ttl, ttl_mode, last_error, run_count, revision, previous_status, "
+    "suspend_reason, interrupts, lease_owner"
+)
+_JSON_FIELDS = {"metadata", "interrupts"}
+_TIME_FIELDS = {"created_at", "updated_at", "expires_at"}
+_ENUM_FIELDS = {"status", "previous_status"}
+_UPDATABLE = set(SESSION_COLUMNS.replace(" ", "").split(",")) - {"session_id", "created_at"}
+
+
+def _row_to_info(row: Sequence[Any]) -> SessionInfo:
+    return SessionInfo.model_construct(
+        session_id=row[0],
+        graph_id=row[1],
+        owner=row[2],
+        task_id=row[3],
+        status=SessionStatus(row[4]),
+        metadata=load_json(row[5]),
+        created_at=load_time(row[6]),
+        updated_at=load_time(row[7]),
+        expires_at=load_time(row[8]),
+        ttl=row[9],
+        ttl_mode=row[10],
+        last_error=row[11],
+        run_count=row[12],
+        revision=row[13],
+        previous_status=SessionStatus(row[14]) if row[14] else None,
+        suspend_reason=row[15],
+        interrupts=load_json(row[16]),
+        lease_owner=row[17],
+    )
+
+
+def _to_column(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        return dump_json(value)
+    if name in _TIME_FIELDS:
+        return dump_time(value)
+    if name in _ENUM_FIELDS:
+        return None if value is None else str(value)
+    return value
+
+
+def _row_to_run(row: Sequence[Any]) -> RunInfo:
+    return RunInfo.model_construct(
+        run_id=row[0],
+        session_id=row[1],
+        status=RunStatus(row[2]),
+        kind=row[3],
+        multitask=row[4],
+        started_at=load_time(row[5]),
+        finished_at=load_time(row[6]),
+        error=row[7],
+        checkpoint_before=row[8],
+        checkpoint_after=row[9],
+    )
+
+
+def _row_to_message(row: Sequence[Any]) -> Message:
+    return Message.model_construct(
+        id=row[0],
+        session_id=row[1],
+        role=row[2],
+        content=orjson.loads(row[3]),
+        data=load_json(row[4]),
+        created_at=load_time(row[5]),
+    )
+
+
+class SqliteBackend(Backend):
+    """Everything in one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise BackendError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.synchronous = synchronous.upper()
+        self._db: aiosqlite.Connection | None = None
+        self._lock: asyncio.Lock | None = None
+
+    # lifecycle -----------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        if self.path != ":memory:":
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise BackendError(f"cannot open SQLite database {self.path!r}: folder {parent} does not exist")
+        try:
+            db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        self._db = db
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            await db.execute("PRAGMA busy_timeout=10000")
+            await db.execute("PRAGMA temp_store=MEMORY")
+            self.checkpointer = AsyncSqliteSaver(db)
+            await self.checkpointer.setup()
+            self.store = AsyncSqliteStore(db)
+            await self.store.setup()
+            # One lock for every user of the connection: registry, checkpointer and store.
+            self._lock = self.checkpointer.lock
+            self.store.lock = self._lock
+            await self._call(self._migrate)
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is None:
+            return
+        task = getattr(getattr(self, "store", None), "_task", None)
+        if task is not None:
+            task.cancel()
+        await db.close()
+
+    async def ping(self) -> bool:
+        try:
+            return await self._call(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
+        except Exception:
+            return False
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the raw connection on the connection's own thread, holding the
+        shared lock: one thread hop per transaction instead of one per statement."""
+        db = self._db
+        if db is None:
+            raise BackendError("the SQLite backend is not open")
+        lock = self._lock
+        raw = db._conn  # noqa: SLF001 - aiosqlite has no public hook to run a function on its thread
+        if lock is None:
+            return await db._execute(fn, raw)  # noqa: SLF001
+        async with lock:
+            return await db._execute(fn, raw)  # noqa: SLF001
+
+    @staticmethod
+    def _tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        for version, script in MIGRATIONS:
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, datetime('now'))",
+                    (version,),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        """The highest migration applied to this database."""
+        return await self._call(
+            lambda c: c.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+        )
+
+    # registry ------------------------------------------------------------------------
+    @staticmethod
+    def _insert_events(conn: sqlite3.Connection, session_id: str, events: Sequence[NewEvent], at: str) -> None:
+        if events:
+            conn.executemany(
+                "INSERT INTO session_events (session_id, type, run_id, at, data) VALUES (?, ?, ?, ?, ?)",
+                [(session_id, str(e.type), e.run_id, at, dump_json(e.data)) for e in events],
+            )
+
+    async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
+        values = tuple(_to_column(n, getattr(info, n)) for n in SESSION_COLUMNS.replace(" ", "").split(","))
+
+        def run(conn: sqlite3.Connection) -> bool:
+            def body(c: sqlite3.Connection) -> bool:
+                cur = c.execute(
+                    f"INSERT OR IGNORE INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
+                    values,
+                )
+                if cur.rowcount == 0:
+                    return False
+                if event is not None:
+                    self._insert_events(c, info.session_id, [event], dump_time(info.created_at))
+                return True
+
+            return self._tx(conn, body)
+
+        return await self._call(run)
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        row = await self._call(
+            lambda c: c.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        )
+        return _row_to_info(row) if row else None
+
+    @staticmethod
+    def _update_sql(fields: dict[str, Any], extra_where: str = "") -> tuple[str, list[Any]]:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"unknown session fields: {sorted(unknown)}")
+        sets = [f"{name} = ?" for name in fields]
+        params = [_to_column(n, v) for n, v in fields.items()]
+        if "revision" not in fields:
+            sets.append("revision = revision + 1")
+        sql = f"UPDATE sessions SET {', '.join(sets)} WHERE session_id = ?{extra_where} RETURNING {SESSION_COLUMNS}"
+        return sql, params
+
+    async def update_session(
+        self,
+        session_id: str,
+        fields: dict[str, Any],
+        *,
+        events: Sequence[NewEvent] = (),
+        expect_status: Sequence[SessionStatus] | None = None,
+    ) -> SessionInfo | None:
+        extra = ""
+        extra_params: list[Any] = []
+        if expect_status is not None:
+            extra = f" AND status IN ({', '.join('?' * len(expect_status))})"
+            extra_params = [str(s) for s in expect_status]
+        sql, params = self._update_sql(fields, extra)
+        at = dump_time(fields.get("updated_at")) if fields.get("updated_at") else None
+
+        def body(c: sqlite3.Connection) -> Any:
+            row = c.execute(sql, [*params, session_id, *extra_params]).fetchone()
+            if row is not None:
+                self._insert_events(c, session_id, events, at or row[7])
+            return row
+
+        row = await self._call(lambda conn: self._tx(conn, body))
+        return _row_to_info(row) if row else None
+
+    @staticmethod
+    def _where(query: SessionQuery) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.status:
+            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
+            params.extend(str(s) for s in query.status)
+        for column, value in (("owner", query.owner), ("graph_id", query.graph_id), ("task_id", query.task_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for column, op, value in (
+            ("created_at", ">=", query.created_after),
+            ("created_at", "<", query.created_before),
+            ("updated_at", ">=", query.updated_after),
+            ("updated_at", "<", query.updated_before),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(dump_time(value))
+        for key, value in (query.metadata or {}).items():
+            path = '$."' + str(key).replace('"', '\\"') + '"'
+            if isinstance(value, dict | list):
+                clauses.append("json(json_extract(metadata, ?)) = json(?)")
+                params.extend([path, dump_json(value)])
+            elif value is None:
+                clauses.append("json_type(metadata, ?) = 'null'")
+                params.append(path)
+            else:
+                clauses.append("json_extract(metadata, ?) = ?")
+                params.extend([path, int(value) if isinstance(value, bool) else value])
+        if not query.include_expired and query.now is not None:
+            clauses.append("status != 'expired' AND (expires_at IS NULL OR expires_at > ?)")
+            params.append(dump_time(query.now))
+        return clauses, params
+
+    async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
+        clauses, params = self._where(query)
+        column = {"created_at": "created_at", "updated_at": "updated_at", "expires_at": "COALESCE(expires_at, '')"}[query.sort]
+        direction = "DESC" if query.descending else "ASC"
+        if query.cursor is not None:
+            op = "<" if query.descending else ">"
+            clauses.append(f"({column}, session_id) {op} (?, ?)")
+            params.extend([query.cursor[0] or "", query.cursor[1]])
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = (
+            f"SELECT {SESSION_COLUMNS} FROM sessions {where} "
+            f"ORDER BY {column} {direction}, session_id {direction} LIMIT ?"
+        )
+        params.append(query.limit)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
+        return [_row_to_info(r) for r in rows]
+
+    async def count_sessions(self, query: SessionQuery) -> int:
+        clauses, params = self._where(query)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return await self._call(lambda c: c.execute(f"SELECT COUNT(*) FROM sessions {where}", params).fetchone()[0])
+
+    async def stats(self, now: datetime) -> SessionStats:
+        at = dump_time(now)
+
+        def run(c: sqlite3.Connection) -> SessionStats:
+            by_status = dict(c.execute("SELECT status, COUNT(*) FROM sessions GROUP BY status").fetchall())
+            expired = c.execute(
+                "SELECT COUNT(*) FROM sessions WHERE status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= ?)",
+                (at,),
+            ).fetchone()[0]
+            oldest, newest = c.execute("SELECT MIN(created_at), MAX(created_at) FROM sessions").fetchone()
+            runs_total = c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            return SessionStats(
+                total=sum(by_status.values()),
+                by_status=by_status,
+                expired=expired,
+                oldest_created_at=load_time(oldest),
+                newest_created_at=load_time(newest),
+                runs_total=runs_total,
+            )
+
+        return await self._call(run)
+
+    async def delete_session(self, session_id: str, *, only_if_expired_at: datetime | None = None) -> bool:
+        def body(c: sqlite3.Connection) -> bool:
+            if only_if_expired_at is not None:
+                cur = c.execute(
+                    "DELETE FROM sessions WHERE session_id = ? AND status != 'running' "
+                    "AND (status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= ?))",
+                    (session_id, dump_time(only_if_expired_at)),
+                )
+            else:
+                cur = c.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            deleted = cur.rowcount > 0
+            if only_if_expired_at is not None and not deleted:
+                return False
+            n = 0
+            for table in ("runs", "session_events", "messages"):
+                n += c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,)).rowcount
+            n += c.execute("DELETE FROM checkpoints WHERE thread_id = ?", (session_id,)).rowcount
+            n += c.execute("DELETE FROM writes WHERE thread_id = ?", (session_id,)).rowcount
+            return deleted or n > 0
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
+    async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
+        rows = await self._call(
+            lambda c: c.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ? "
+                "AND status NOT IN ('running', 'expired') ORDER BY expires_at LIMIT ?",
+                (dump_time(now), limit),
+            ).fetchall()
+        )
+        return [_row_to_info(r) for r in rows]
+
+    async def find_running(self) -> list[SessionInfo]:
+        rows = await self._call(
+            lambda c: c.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'").fetchall()
+        )
+        return [_row_to_info(r) for r in rows]
+
+    # runs ----------------------------------------------------------------------------
+    async def begin_run(
+        self,
+        session_id: str,
+        run: RunInfo,
+        *,
+        lease_owner: str,
+        expect_revision: int,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> SessionInfo | None:
+        all_fields = {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner}
+        sql, params = self._update_sql(all_fields, " AND revision = ?")
+        at = dump_time(run.started_at)
+
+        def body(c: sqlite3.Connection) -> Any:
+            before = c.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            row = c.execute(sql, [*params, session_id, expect_revision]).fetchone()
+            if row is None:
+                return None
+            run.checkpoint_before = before[0] if before else None
+            c.execute(
+                "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, run.checkpoint_before),
+            )
+            self._insert_events(c, session_id, events, at)
+            return row
+
+        row = await self._call(lambda conn: self._tx(conn, body))
+        return _row_to_info(row) if row else None
+
+    async def finish_run(
+        self,
+        session_id: str,
+        run_id: str,
+        *,
+        run_status: RunStatus,
+        error: str | None,
+        fields: dict[str, Any],
+        events: Sequence[NewEvent] = (),
+    ) -> tuple[SessionInfo | None, str | None]:
+        sql, params = self._update_sql({**fields, "lease_owner": None})
+        at = dump_time(fields["updated_at"])
+
+        def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
+            latest = c.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            checkpoint_after = latest[0] if latest else None
+            c.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, error = ?, checkpoint_after = ? WHERE run_id = ?",
+                (str(run_status), at, error, checkpoint_after, run_id),
+            )
+            row = c.execute(sql, [*params, session_id]).fetchone()
+            self._insert_events(c, session_id, events, at)
+            return row, checkpoint_after
+
+        row, checkpoint_after = await self._call(lambda conn: self._tx(conn, body))
+        return (_row_to_info(row) if row else None), checkpoint_after
+
+    async def get_run(self, run_id: str) -> RunInfo | None:
+        row = await self._call(lambda c: c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone())
+        return _row_to_run(row) if row else None
+
+    async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
+        rows = await self._call(
+            lambda c: c.execute(
+                "SELECT * FROM runs WHERE session_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                (session_id, limit),
+            ).fetchall()
+        )
+        return [_row_to_run(r) for r in rows]
+
+    # events --------------------------------------------------------------------------
+    async def add_events(self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None) -> None:
+        stamp = dump_time(at or utcnow())
+        await self._call(lambda conn: self._tx(conn, lambda c: self._insert_events(c, session_id, events, stamp)))
+
+    async def list_events(self, session_id: str, *, after_id: int | None = None, limit: int = 100) -> list[Event]:
+        rows = await self._call(
+            lambda c: c.execute(
+                "SELECT id, session_id, type, run_id, at, data FROM session_events "
+                "WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (session_id, after_id or 0, limit),
+            ).fetchall()
+        )
+        return [
+            Event.model_construct(
+                id=r[0], session_id=r[1], type=EventType(r[2]), run_id=r[3], at=load_time(r[4]), data=load_json(r[5])
+            )
+            for r in rows
+        ]
+
+    # messages ------------------------------------------------------------------------
+    async def append_messages(self, session_id: str, messages: Sequence[NewMessage], at: datetime | None = None) -> list[int]:
+        stamp = dump_time(at or utcnow())
+        rows = [(session_id, m.role, orjson.dumps(m.content, default=str), dump_json(m.data), stamp) for m in messages]
+
+        def body(c: sqlite3.Connection) -> list[int]:
+            ids = []
+            for r in rows:
+                ids.append(
+                    c.execute(
+                        "INSERT INTO messages (session_id, role, content, data, created_at) VALUES (?, ?, ?, ?, ?)", r
+                    ).lastrowid
+                )
+            return ids
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
+    async def load_messages(
+        self, session_id: str, *, limit: int | None = None, before_id: int | None = None
+    ) -> list[Message]:
+        sql = "SELECT id, session_id, role, content, data, created_at FROM messages WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(before_id)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
+        return [_row_to_message(r) for r in reversed(rows)]
+
+    async def clear_messages(self, session_id: str) -> int:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: c.execute("DELETE FROM messages WHERE session_id = ?", (session_id,)).rowcount)
+        )
+
+    async def message_summary(self, session_id: str) -> MessageSummary:
+        def run(c: sqlite3.Connection) -> MessageSummary:
+            by_role = dict(
+                c.execute("SELECT role, COUNT(*) FROM messages WHERE session_id = ? GROUP BY role", (session_id,)).fetchall()
+            )
+            first = c.execute("SELECT MIN(created_at) FROM messages WHERE session_id = ?", (session_id,)).fetchone()[0]
+            last = c.execute(
+                "SELECT id, session_id, role, content, data, created_at FROM messages WHERE session_id = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+            return MessageSummary(
+                count=sum(by_role.values()),
+                by_role=by_role,
+                first_at=load_time(first),
+                last_at=load_time(last[5]) if last else None,
+                last_message=_row_to_message(last) if last else None,
+            )
+
+        return await self._call(run)
+
+    # checkpoints ---------------------------------------------------------------------
+    async def latest_checkpoint_id(self, session_id: str) -> str | None:
+        row = await self._call(
+            lambda c: c.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (session_id,),
+            ).fetchone()
+        )
+        return row[0] if row else None
+
+    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
+        def body(c: sqlite3.Connection) -> None:
+            for table in ("checkpoints", "writes"):
+                if checkpoint_id is None:
+                    c.execute(f"DELETE FROM {table} WHERE thread_id = ?", (session_id,))
+                else:
+                    c.execute(f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?", (session_id, checkpoint_id))
+
+        await self._call(lambda conn: self._tx(conn, body))
+
+    async def prune_checkpoints(self, session_id: str, keep: int) -> int:
+        def body(c: sqlite3.Connection) -> int:
+            row = c.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?",
+                (session_id, max(keep, 1) - 1),
+            ).fetchone()
+            if row is None:
+                return 0
+            oldest_kept = row[0]
+            removed = c.execute(
+                "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ?",
+                (session_id, oldest_kept),
+            ).rowcount
+            c.execute(
+                "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns != '' AND checkpoint_id < ?",
+                (session_id, oldest_kept),
+            )
+            c.execute("DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < ?", (session_id, oldest_kept))
+            # The oldest kept checkpoint must not point at a parent that no longer exists.
+            c.execute(
+                "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? AND checkpoint_id = ?",
+                (session_id, oldest_kept),
+            )
+            return removed
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
+    def __repr__(self) -> str:
+        return f"SqliteBackend({self.path!r})"
+
