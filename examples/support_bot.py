@@ -23,11 +23,16 @@ class State(TypedDict, total=False):
 
 def draft(state: State) -> dict[str, Any]:
     text = state.get("user_input", "")
-    return {"draft": f"Thanks for writing about {text!r}. We are on it.", "history": [f"user: {text}"]}
+    return {
+        "draft": f"Thanks for writing about {text!r}. We are on it.",
+        "history": [f"user: {text}"],
+    }
 
 
 def approve(state: State) -> dict[str, Any]:
-    answer = interrupt({"message": f"Send this reply? {state['draft']}", "resume_key": "user_input"})
+    answer = interrupt(
+        {"message": f"Send this reply? {state['draft']}", "resume_key": "user_input"}
+    )
     return {"approved": str(answer).strip().lower() in ("y", "yes", "ok", "approve")}
 
 

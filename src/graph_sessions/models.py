@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -201,7 +202,8 @@ class SessionPage(BaseModel):
     sessions: list[SessionInfo]
     next_cursor: str | None = None
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[SessionInfo]:  # type: ignore[override]
+        # Iterating a page yields its sessions, not pydantic's (field, value) pairs.
         return iter(self.sessions)
 
     def __len__(self) -> int:

@@ -34,7 +34,9 @@ _MISSING: Any = object()
 class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="graph-sessions-loop", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="graph-sessions-loop", daemon=True
+        )
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -54,7 +56,9 @@ class SyncMessages:
     def __init__(self, session: SyncGraphSession) -> None:
         self._s = session
 
-    def append(self, message: Any, content: Any = None, *, data: dict[str, Any] | None = None) -> Message:
+    def append(
+        self, message: Any, content: Any = None, *, data: dict[str, Any] | None = None
+    ) -> Message:
         """See :meth:`SessionMessages.append`."""
         return self._s._run(self._s.inner.messages.append(message, content, data=data))
 
@@ -156,7 +160,9 @@ class SyncGraphSession:
         """See :meth:`GraphSession.fork`."""
         return self._run(self.inner.fork(checkpoint_id))
 
-    def update_state(self, values: dict[str, Any] | None, as_node: str | None = None) -> CheckpointInfo:
+    def update_state(
+        self, values: dict[str, Any] | None, as_node: str | None = None
+    ) -> CheckpointInfo:
         """See :meth:`GraphSession.update_state`."""
         return self._run(self.inner.update_state(values, as_node))
 
@@ -190,7 +196,9 @@ class SyncGraphSessionManager:
 
     def _loop_thread(self) -> _LoopThread:
         if self._thread is None:
-            raise RuntimeError("the manager is not open: use 'with SyncGraphSessionManager(...) as m:' or .open()")
+            raise RuntimeError(
+                "the manager is not open: use 'with SyncGraphSessionManager(...) as m:' or .open()"
+            )
         return self._thread
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -276,6 +284,8 @@ class SyncGraphSessionManager:
         """See :meth:`GraphSessionManager.sweep`."""
         return self._run(self._m().sweep(now))
 
-    def update_metadata(self, session_id: str, metadata: dict[str, Any], **kwargs: Any) -> SessionInfo:
+    def update_metadata(
+        self, session_id: str, metadata: dict[str, Any], **kwargs: Any
+    ) -> SessionInfo:
         """See :meth:`GraphSessionManager.update_metadata`."""
         return self._run(self._m().update_metadata(session_id, metadata, **kwargs))

@@ -16,7 +16,12 @@ import orjson
 from langgraph.pregel import Pregel
 
 from graph_sessions.clock import Clock, to_utc, utcnow
-from graph_sessions.core.runs import DURABILITIES, MULTITASK_STRATEGIES, RunExecutor, interrupts_to_dicts
+from graph_sessions.core.runs import (
+    DURABILITIES,
+    MULTITASK_STRATEGIES,
+    RunExecutor,
+    interrupts_to_dicts,
+)
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
 from graph_sessions.errors import (
@@ -53,7 +58,9 @@ _SORTS = ("created_at", "updated_at", "expires_at")
 def _backend_from_checkpointer_config(config: dict[str, Any]) -> tuple[str, float | None]:
     """The seed's ``checkpointer_config={"type", "path"|"url", "ttl"}`` spelling."""
     if not isinstance(config, dict):
-        raise InvalidInput("checkpointer_config must be a dict like {'type': 'sqlite', 'path': 'sessions.db'}")
+        raise InvalidInput(
+            "checkpointer_config must be a dict like {'type': 'sqlite', 'path': 'sessions.db'}"
+        )
     kind = str(config.get("type", "sqlite")).lower()
     ttl = config.get("ttl")
     if kind == "memory":
@@ -139,9 +146,13 @@ class GraphSessionManager:
             if ttl is None and config_ttl is not None:
                 ttl = config_ttl
         if multitask not in MULTITASK_STRATEGIES:
-            raise InvalidInput(f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {multitask!r}")
+            raise InvalidInput(
+                f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {multitask!r}"
+            )
         if durability not in DURABILITIES:
-            raise InvalidInput(f"durability must be one of {', '.join(DURABILITIES)}, not {durability!r}")
+            raise InvalidInput(
+                f"durability must be one of {', '.join(DURABILITIES)}, not {durability!r}"
+            )
         if ttl_mode not in ("sliding", "absolute"):
             raise InvalidInput(f"ttl_mode must be 'sliding' or 'absolute', not {ttl_mode!r}")
         if on_expire not in ("delete", "keep_latest"):
@@ -184,7 +195,9 @@ class GraphSessionManager:
     def graph(self) -> Pregel:
         """The compiled graph bound to this manager's checkpointer and store."""
         if self._graph is None:
-            raise ManagerClosed("the manager is not open: use 'async with manager:' or 'await manager.open()'")
+            raise ManagerClosed(
+                "the manager is not open: use 'async with manager:' or 'await manager.open()'"
+            )
         return self._graph
 
     @property
@@ -203,14 +216,20 @@ class GraphSessionManager:
         except Exception:
             await self.backend.close()
             raise
-        self.has_static_breakpoints = bool(graph.interrupt_before_nodes or graph.interrupt_after_nodes)
+        self.has_static_breakpoints = bool(
+            graph.interrupt_before_nodes or graph.interrupt_after_nodes
+        )
         self._graph = graph
         _LIVE_LEASES.add(self._runner.lease_owner)
         for info in await self.backend.find_running():
             if await self.repair_if_stale(info):
                 self.repaired.append(info.session_id)
         if self.repaired:
-            log.warning("repaired %d session(s) left running by a process that died: %s", len(self.repaired), self.repaired)
+            log.warning(
+                "repaired %d session(s) left running by a process that died: %s",
+                len(self.repaired),
+                self.repaired,
+            )
         self._sweeper.start()
         return self
 
@@ -237,7 +256,9 @@ class GraphSessionManager:
 
     def _require_open(self) -> None:
         if self._graph is None:
-            raise ManagerClosed("the manager is not open: use 'async with manager:' or 'await manager.open()'")
+            raise ManagerClosed(
+                "the manager is not open: use 'async with manager:' or 'await manager.open()'"
+            )
 
     # repair --------------------------------------------------------------------------
     def _lease_is_stale(self, lease_owner: str | None) -> bool:
@@ -273,20 +294,35 @@ class GraphSessionManager:
         elif snapshot.next:
             status = SessionStatus.FAILED
         else:
-            status = SessionStatus.COMPLETED if snapshot.config["configurable"].get("checkpoint_id") else SessionStatus.FAILED
+            status = (
+                SessionStatus.COMPLETED
+                if snapshot.config["configurable"].get("checkpoint_id")
+                else SessionStatus.FAILED
+            )
         fields = {
             "status": status,
             "updated_at": self.now(),
             "interrupts": interrupts,
             "last_error": reason if status == SessionStatus.FAILED else None,
         }
-        event = NewEvent(EventType.REPAIRED, run.run_id if run else None, {"reason": reason, "status": str(status)})
+        event = NewEvent(
+            EventType.REPAIRED,
+            run.run_id if run else None,
+            {"reason": reason, "status": str(status)},
+        )
         if run is not None:
             await self.backend.finish_run(
-                info.session_id, run.run_id, run_status=RunStatus.ERROR, error=reason, fields=fields, events=[event]
+                info.session_id,
+                run.run_id,
+                run_status=RunStatus.ERROR,
+                error=reason,
+                fields=fields,
+                events=[event],
             )
         else:
-            await self.backend.update_session(info.session_id, {**fields, "lease_owner": None}, events=[event])
+            await self.backend.update_session(
+                info.session_id, {**fields, "lease_owner": None}, events=[event]
+            )
         log.warning("session %s: %s (now %s)", info.session_id, reason, status)
         return True
 
@@ -305,7 +341,9 @@ class GraphSessionManager:
         if not isinstance(session_id, str) or not session_id.strip():
             raise InvalidInput(f"session id must be a non-empty string, not {session_id!r}")
         if len(session_id) > 256:
-            raise InvalidInput("session id must be at most 256 characters", session_id=session_id[:64])
+            raise InvalidInput(
+                "session id must be at most 256 characters", session_id=session_id[:64]
+            )
         return session_id
 
     def _ttl(self, ttl: Any) -> float | None:
@@ -350,15 +388,22 @@ class GraphSessionManager:
         )
         # A stale thread (checkpoints with no registry row) must not leak into a new session.
         await self.backend.delete_checkpoints_after(session_id, None)
-        created = await self.backend.create_session(info, NewEvent(EventType.CREATED, None, {"owner": owner}))
+        created = await self.backend.create_session(
+            info, NewEvent(EventType.CREATED, None, {"owner": owner})
+        )
         if not created:
             raise SessionExists(f"session {session_id!r} already exists", session_id=session_id)
         if initial_state:
             try:
-                await self.graph.aupdate_state({"configurable": {"thread_id": session_id}}, initial_state, as_node="__input__")
+                await self.graph.aupdate_state(
+                    {"configurable": {"thread_id": session_id}}, initial_state, as_node="__start__"
+                )
             except Exception as exc:
                 await self.backend.delete_session(session_id)
-                raise InvalidInput(f"initial_state does not fit the graph: {type(exc).__name__}: {exc}", session_id=session_id) from exc
+                raise InvalidInput(
+                    f"initial_state does not fit the graph: {type(exc).__name__}: {exc}",
+                    session_id=session_id,
+                ) from exc
         return self.session_class(self, info)
 
     def _owned(self, info: SessionInfo, owner: str | None) -> bool:
@@ -394,11 +439,19 @@ class GraphSessionManager:
             raise InvalidInput("pass session_id or thread_id, not both")
         sid = session_id if session_id is not None else thread_id
         if sid is None:
-            return await self.create(owner=owner, metadata=metadata, task_id=task_id, ttl=ttl, initial_state=initial_state)
+            return await self.create(
+                owner=owner,
+                metadata=metadata,
+                task_id=task_id,
+                ttl=ttl,
+                initial_state=initial_state,
+            )
         sid = self._check_id(sid)
         info = await self.backend.get_session(sid)
         if info is not None and not self._owned(info, owner):
-            raise SessionNotFound(f"session {sid!r} does not exist for owner {owner!r}", session_id=sid)
+            raise SessionNotFound(
+                f"session {sid!r} does not exist for owner {owner!r}", session_id=sid
+            )
         now = self.now()
         if info is not None and info.is_expired(now) and info.status != SessionStatus.RUNNING:
             if self.on_expire == "keep_latest":
@@ -408,7 +461,12 @@ class GraphSessionManager:
         if info is None:
             try:
                 return await self.create(
-                    sid, owner=owner, metadata=metadata, task_id=task_id, ttl=ttl, initial_state=initial_state
+                    sid,
+                    owner=owner,
+                    metadata=metadata,
+                    task_id=task_id,
+                    ttl=ttl,
+                    initial_state=initial_state,
                 )
             except SessionExists:  # created meanwhile by another task
                 info = await self.backend.get_session(sid)
@@ -422,10 +480,14 @@ class GraphSessionManager:
         if info.ttl:
             fields["expires_at"] = now + timedelta(seconds=info.ttl)
         updated = await self.backend.update_session(
-            info.session_id, fields, events=[NewEvent(EventType.UNSUSPENDED, None, {"revived_from": "expired"})]
+            info.session_id,
+            fields,
+            events=[NewEvent(EventType.UNSUSPENDED, None, {"revived_from": "expired"})],
         )
         if updated is None:
-            raise SessionNotFound(f"session {info.session_id!r} does not exist", session_id=info.session_id)
+            raise SessionNotFound(
+                f"session {info.session_id!r} does not exist", session_id=info.session_id
+            )
         return updated
 
     async def info(self, session_id: str, *, owner: str | None = None) -> SessionInfo:
@@ -454,7 +516,12 @@ class GraphSessionManager:
             self._runner.gates.leave(sid, gate)
 
     async def update_metadata(
-        self, session_id: str, metadata: dict[str, Any], *, merge: bool = True, owner: str | None = None
+        self,
+        session_id: str,
+        metadata: dict[str, Any],
+        *,
+        merge: bool = True,
+        owner: str | None = None,
     ) -> SessionInfo:
         """Merge (or replace) the session's metadata."""
         if not isinstance(metadata, dict):
@@ -538,7 +605,16 @@ class GraphSessionManager:
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {_MAX_LIMIT}, not {limit!r}")
         query = self._query(
-            status, owner, graph_id, task_id, metadata, created_after, created_before, updated_after, updated_before, include_expired
+            status,
+            owner,
+            graph_id,
+            task_id,
+            metadata,
+            created_after,
+            created_before,
+            updated_after,
+            updated_before,
+            include_expired,
         )
         query.sort = sort
         query.descending = order == "desc"
@@ -547,7 +623,9 @@ class GraphSessionManager:
         rows = await self.backend.list_sessions(query)
         more = len(rows) > limit
         rows = rows[:limit]
-        return SessionPage(sessions=rows, next_cursor=_encode_cursor(rows[-1], sort) if more and rows else None)
+        return SessionPage(
+            sessions=rows, next_cursor=_encode_cursor(rows[-1], sort) if more and rows else None
+        )
 
     async def count(
         self,
@@ -566,7 +644,16 @@ class GraphSessionManager:
         """How many sessions match (the filters of :meth:`list`)."""
         self._require_open()
         query = self._query(
-            status, owner, graph_id, task_id, metadata, created_after, created_before, updated_after, updated_before, include_expired
+            status,
+            owner,
+            graph_id,
+            task_id,
+            metadata,
+            created_after,
+            created_before,
+            updated_after,
+            updated_before,
+            include_expired,
         )
         return await self.backend.count_sessions(query)
 
@@ -584,4 +671,3 @@ class GraphSessionManager:
     def __repr__(self) -> str:
         state = "open" if self._graph is not None else "closed"
         return f"GraphSessionManager(backend={self.backend.url!r}, {state})"
-

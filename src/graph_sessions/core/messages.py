@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 _ROLE_OF_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
-def to_new_message(item: Any, content: Any = None, data: dict[str, Any] | None = None) -> NewMessage:
+def to_new_message(
+    item: Any, content: Any = None, data: dict[str, Any] | None = None
+) -> NewMessage:
     """Accept ``("role", content)``, ``{"role", "content", ...}`` or a LangChain message."""
     if isinstance(item, str):
         return NewMessage(role=item, content=content, data=dict(data or {}))
@@ -23,11 +25,17 @@ def to_new_message(item: Any, content: Any = None, data: dict[str, Any] | None =
         if "role" not in item or "content" not in item:
             raise InvalidInput("a message dict needs 'role' and 'content' keys")
         extra = {k: v for k, v in item.items() if k not in ("role", "content")}
-        return NewMessage(role=str(item["role"]), content=item["content"], data={**extra, **(data or {})})
+        return NewMessage(
+            role=str(item["role"]), content=item["content"], data={**extra, **(data or {})}
+        )
     msg_type = getattr(item, "type", None)
     if isinstance(msg_type, str) and hasattr(item, "content"):
         extra = {"id": getattr(item, "id", None)} if getattr(item, "id", None) else {}
-        return NewMessage(role=_ROLE_OF_TYPE.get(msg_type, msg_type), content=item.content, data={**extra, **(data or {})})
+        return NewMessage(
+            role=_ROLE_OF_TYPE.get(msg_type, msg_type),
+            content=item.content,
+            data={**extra, **(data or {})},
+        )
     raise InvalidInput(
         f"cannot store a {type(item).__name__} as a message: pass (role, content), a dict with "
         "'role' and 'content', or a LangChain message"
@@ -40,7 +48,9 @@ class SessionMessages:
     def __init__(self, session: GraphSession) -> None:
         self._session = session
 
-    async def append(self, message: Any, content: Any = None, *, data: dict[str, Any] | None = None) -> Message:
+    async def append(
+        self, message: Any, content: Any = None, *, data: dict[str, Any] | None = None
+    ) -> Message:
         """Append one message: ``append("user", "hi")``, ``append({"role": ..., "content": ...})``
         or ``append(HumanMessage("hi"))``. Returns it with its id."""
         new = to_new_message(message, content, data)

@@ -92,6 +92,7 @@ class Gate:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     active: ActiveRun | None = None
     users: int = 0
+    info: SessionInfo | None = None  # the row as the last run here left it
 
 
 class Gates:
@@ -145,7 +146,9 @@ class RunExecutor:
         self.lease_owner = new_lease_owner()
 
     # entry ---------------------------------------------------------------------------
-    async def execute(self, session_id: str, info: SessionInfo, req: RunRequest) -> tuple[InvokeResult, SessionInfo]:
+    async def execute(
+        self, session_id: str, info: SessionInfo, req: RunRequest
+    ) -> tuple[InvokeResult, SessionInfo]:
         if req.multitask not in MULTITASK_STRATEGIES:
             raise InvalidInput(
                 f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {req.multitask!r}",
@@ -171,12 +174,19 @@ class RunExecutor:
             if req.multitask in ("interrupt", "rollback") and gate.active is not None:
                 gate.active.cancel(req.multitask)
             async with gate.lock:
-                return await self._execute_locked(session_id, info, req, gate)
+                # Queued callers hold the row as it was when they called; the run before them
+                # left a newer one here, which saves a re-read.
+                if gate.info is not None and gate.info.revision > info.revision:
+                    info = gate.info
+                result, gate.info = await self._execute_locked(session_id, info, req, gate)
+                return result, gate.info
         finally:
             self.gates.leave(session_id, gate)
 
     # the run -------------------------------------------------------------------------
-    async def _start(self, session_id: str, info: SessionInfo, req: RunRequest) -> tuple[SessionInfo, RunInfo, Any]:
+    async def _start(
+        self, session_id: str, info: SessionInfo, req: RunRequest
+    ) -> tuple[SessionInfo, RunInfo, Any]:
         """Mark the session running; returns (the row before, the run, the graph input)."""
         m = self.manager
         while True:
@@ -190,7 +200,8 @@ class RunExecutor:
                     continue
                 if req.multitask == "reject":
                     raise SessionBusy(
-                        f"session {session_id!r} is running in another process", session_id=session_id
+                        f"session {session_id!r} is running in another process",
+                        session_id=session_id,
                     )
                 await asyncio.sleep(_POLL_SECONDS)
                 info = await m.load_info(session_id)
@@ -206,7 +217,13 @@ class RunExecutor:
             )
             events = [NewEvent(EventType.RUN_STARTED, run.run_id, {"kind": req.kind})]
             if resuming:
-                events.append(NewEvent(EventType.RESUMED, run.run_id, {"interrupts": [i["id"] for i in info.interrupts]}))
+                events.append(
+                    NewEvent(
+                        EventType.RESUMED,
+                        run.run_id,
+                        {"interrupts": [i["id"] for i in info.interrupts]},
+                    )
+                )
             after = await m.backend.begin_run(
                 session_id,
                 run,
@@ -219,7 +236,9 @@ class RunExecutor:
                 return info, run, graph_input
             fresh = await m.backend.get_session(session_id)
             if fresh is None:
-                raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+                raise SessionNotFound(
+                    f"session {session_id!r} does not exist", session_id=session_id
+                )
             info = fresh
 
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
@@ -260,10 +279,12 @@ class RunExecutor:
             config.setdefault("recursion_limit", self.manager.recursion_limit)
         return config
 
-    async def _run_graph(self, session_id: str, graph_input: Any, config: dict[str, Any], req: RunRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        graph = self.manager.graph
+    async def _run_graph(
+        self, session_id: str, graph_input: Any, config: dict[str, Any], req: RunRequest
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        graph: Any = self.manager.graph  # LangGraph's overloads do not take our plain-str modes
         if req.on_chunk is None:
-            out = await graph.ainvoke(graph_input, config, durability=req.durability)  # type: ignore[arg-type]
+            out = await graph.ainvoke(graph_input, config, durability=req.durability)
             if isinstance(out, dict):
                 values = {k: v for k, v in out.items() if k != "__interrupt__"}
                 interrupts = interrupts_to_dicts(out.get("__interrupt__"))
@@ -280,17 +301,23 @@ class RunExecutor:
             config,
             stream_mode=req.stream_mode,
             subgraphs=req.subgraphs,
-            durability=req.durability,  # type: ignore[arg-type]
+            durability=req.durability,
         ):
             req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
-        values = dict(snapshot.values) if isinstance(snapshot.values, dict) else {"output": snapshot.values}
+        values = (
+            dict(snapshot.values)
+            if isinstance(snapshot.values, dict)
+            else {"output": snapshot.values}
+        )
         interrupts = interrupts_to_dicts(snapshot.interrupts)
         if not interrupts and snapshot.next and self.manager.has_static_breakpoints:
             values["__breakpoint__"] = list(snapshot.next)
         return values, interrupts
 
-    async def _execute_locked(self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate) -> tuple[InvokeResult, SessionInfo]:
+    async def _execute_locked(
+        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate
+    ) -> tuple[InvokeResult, SessionInfo]:
         before, run, graph_input = await self._start(session_id, info, req)
         config = self._config(session_id, run.run_id, req)
         task = asyncio.ensure_future(self._run_graph(session_id, graph_input, config, req))
@@ -311,11 +338,13 @@ class RunExecutor:
         except asyncio.CancelledError:
             reason = active.cancel_reason
             outer_cancelled = (t := asyncio.current_task()) is not None and t.cancelling() > 0
-            await asyncio.shield(self._finish_cancelled(session_id, before, run, reason or "cancelled"))
+            await asyncio.shield(
+                self._finish_cancelled(session_id, before, run, reason or "cancelled")
+            )
             if outer_cancelled or reason is None:
                 raise
             raise RunCancelled(
-                f"run {run.run_id} of session {session_id!r} was cancelled by a newer run (multitask={reason!r})",
+                f"run {run.run_id} of session {session_id!r} was cancelled ({reason})",
                 session_id=session_id,
                 run_id=run.run_id,
             ) from None
@@ -334,7 +363,9 @@ class RunExecutor:
         fields["interrupts"] = interrupts
         fields["last_error"] = None
         event = (
-            NewEvent(EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]})
+            NewEvent(
+                EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]}
+            )
             if interrupts
             else NewEvent(EventType.RUN_COMPLETED, run.run_id)
         )
@@ -364,11 +395,17 @@ class RunExecutor:
             session_id=session_id,
         )
         if after is None:
-            raise SessionNotFound(f"session {session_id!r} was deleted during the run", session_id=session_id)
+            raise SessionNotFound(
+                f"session {session_id!r} was deleted during the run", session_id=session_id
+            )
         return result, after
 
     def _end_fields(self, before: SessionInfo, status: SessionStatus, now: Any) -> dict[str, Any]:
-        fields: dict[str, Any] = {"status": status, "updated_at": now, "run_count": before.run_count + 1}
+        fields: dict[str, Any] = {
+            "status": status,
+            "updated_at": now,
+            "run_count": before.run_count + 1,
+        }
         if before.ttl is not None and before.ttl_mode == "sliding":
             fields["expires_at"] = now + timedelta(seconds=before.ttl)
         return fields
@@ -391,7 +428,9 @@ class RunExecutor:
             events=[NewEvent(EventType.RUN_FAILED, run.run_id, {"error": message})],
         )
 
-    async def _finish_cancelled(self, session_id: str, before: SessionInfo, run: RunInfo, reason: str) -> None:
+    async def _finish_cancelled(
+        self, session_id: str, before: SessionInfo, run: RunInfo, reason: str
+    ) -> None:
         m = self.manager
         if reason == "rollback":
             await m.backend.delete_checkpoints_after(session_id, run.checkpoint_before)
@@ -407,9 +446,13 @@ class RunExecutor:
             if interrupts:
                 fields["status"] = SessionStatus.INTERRUPTED
             elif before.status == SessionStatus.INTERRUPTED:
-                fields["status"] = SessionStatus.COMPLETED if not snapshot.next else SessionStatus.FAILED
+                fields["status"] = (
+                    SessionStatus.COMPLETED if not snapshot.next else SessionStatus.FAILED
+                )
             if fields["status"] == SessionStatus.FAILED:
-                fields["last_error"] = f"run {run.run_id} was cancelled ({reason}) before it finished"
+                fields["last_error"] = (
+                    f"run {run.run_id} was cancelled ({reason}) before it finished"
+                )
         await m.backend.finish_run(
             session_id,
             run.run_id,

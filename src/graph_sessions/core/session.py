@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
 from graph_sessions.core.lifecycle import check_transition
@@ -42,17 +44,17 @@ def snapshot_to_info(snapshot: StateSnapshot) -> CheckpointInfo:
     conf = snapshot.config.get("configurable", {})
     parent = (snapshot.parent_config or {}).get("configurable", {})
     metadata = dict(snapshot.metadata or {})
-    from datetime import datetime
-
     created = datetime.fromisoformat(snapshot.created_at) if snapshot.created_at else None
     return CheckpointInfo(
         checkpoint_id=conf.get("checkpoint_id", ""),
         parent_checkpoint_id=parent.get("checkpoint_id"),
         created_at=created,
-        step=metadata.get("step"),
-        source=metadata.get("source"),
+        step=metadata.get("step"),  # type: ignore[arg-type]
+        source=metadata.get("source"),  # type: ignore[arg-type]
         next=list(snapshot.next),
-        values=dict(snapshot.values) if isinstance(snapshot.values, dict) else {"output": snapshot.values},
+        values=dict(snapshot.values)
+        if isinstance(snapshot.values, dict)
+        else {"output": snapshot.values},
         interrupts=interrupts_to_dicts(snapshot.interrupts),
         metadata=metadata,
     )
@@ -68,7 +70,9 @@ class RunStream:
 
     def __init__(self, session: GraphSession, req: RunRequest, on_disconnect: str) -> None:
         if on_disconnect not in ("continue", "cancel"):
-            raise InvalidInput("on_disconnect must be 'continue' or 'cancel'", session_id=session.session_id)
+            raise InvalidInput(
+                "on_disconnect must be 'continue' or 'cancel'", session_id=session.session_id
+            )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         req.on_chunk = self._queue.put_nowait
         self._on_disconnect = on_disconnect
@@ -144,7 +148,7 @@ class GraphSession:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.session_id!r}, status={self.info.status})"
 
-    def _config(self, checkpoint_id: str | None = None) -> dict[str, Any]:
+    def _config(self, checkpoint_id: str | None = None) -> RunnableConfig:
         conf: dict[str, Any] = {"thread_id": self.session_id}
         if checkpoint_id:
             conf["checkpoint_id"] = checkpoint_id
@@ -200,7 +204,9 @@ class GraphSession:
         a past checkpoint (a fork: the new steps become the session's head).
         Raises ``RunFailed`` when the graph raises (the session becomes ``failed``).
         """
-        return await self._execute(self._request("invoke", input, multitask, config, durability, checkpoint_id))
+        return await self._execute(
+            self._request("invoke", input, multitask, config, durability, checkpoint_id)
+        )
 
     def stream(
         self,
@@ -250,7 +256,9 @@ class GraphSession:
                 f"session {self.session_id!r} is {info.status}: there is no interrupt to resume",
                 session_id=self.session_id,
             )
-        req = self._request("resume", None if value is _MISSING else value, multitask, config, durability)
+        req = self._request(
+            "resume", None if value is _MISSING else value, multitask, config, durability
+        )
         req.explicit_resume = True
         return await self._execute(req)
 
@@ -258,7 +266,10 @@ class GraphSession:
     async def suspend(self, reason: str | None = None) -> SessionInfo:
         """Pause on purpose: runs are refused until :meth:`resume`."""
         if self.manager._runner.gates.busy(self.session_id):
-            raise SessionBusy(f"session {self.session_id!r} is running; suspend it after the run", session_id=self.session_id)
+            raise SessionBusy(
+                f"session {self.session_id!r} is running; suspend it after the run",
+                session_id=self.session_id,
+            )
         info = await self.refresh()
         check_transition(info, SessionStatus.SUSPENDED)
         updated = await self.manager.backend.update_session(
@@ -269,11 +280,16 @@ class GraphSession:
                 "suspend_reason": reason,
                 "updated_at": self.manager.now(),
             },
-            events=[NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)})],
+            events=[
+                NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)})
+            ],
             expect_status=[info.status],
         )
         if updated is None:
-            raise SessionBusy(f"session {self.session_id!r} changed while suspending; try again", session_id=self.session_id)
+            raise SessionBusy(
+                f"session {self.session_id!r} changed while suspending; try again",
+                session_id=self.session_id,
+            )
         self.info = updated
         return updated
 
@@ -281,12 +297,20 @@ class GraphSession:
         target = info.previous_status or SessionStatus.CREATED
         updated = await self.manager.backend.update_session(
             self.session_id,
-            {"status": target, "previous_status": None, "suspend_reason": None, "updated_at": self.manager.now()},
+            {
+                "status": target,
+                "previous_status": None,
+                "suspend_reason": None,
+                "updated_at": self.manager.now(),
+            },
             events=[NewEvent(EventType.UNSUSPENDED, None, {"to": str(target)})],
             expect_status=[SessionStatus.SUSPENDED],
         )
         if updated is None:
-            raise SessionBusy(f"session {self.session_id!r} changed while resuming; try again", session_id=self.session_id)
+            raise SessionBusy(
+                f"session {self.session_id!r} changed while resuming; try again",
+                session_id=self.session_id,
+            )
         self.info = updated
         return updated
 
@@ -303,7 +327,8 @@ class GraphSession:
         if not snapshot.config.get("configurable", {}).get("checkpoint_id"):
             if checkpoint_id:
                 raise CheckpointNotFound(
-                    f"session {self.session_id!r} has no checkpoint {checkpoint_id!r}", session_id=self.session_id
+                    f"session {self.session_id!r} has no checkpoint {checkpoint_id!r}",
+                    session_id=self.session_id,
                 )
             return None
         return snapshot_to_info(snapshot)
@@ -315,13 +340,22 @@ class GraphSession:
         kwargs: dict[str, Any] = {"limit": limit}
         if before:
             kwargs["before"] = self._config(before)
-        return [snapshot_to_info(s) async for s in self.manager.graph.aget_state_history(self._config(), **kwargs)]
+        return [
+            snapshot_to_info(s)
+            async for s in self.manager.graph.aget_state_history(self._config(), **kwargs)
+        ]
 
     async def _after_state_change(self, event: NewEvent) -> CheckpointInfo:
         snapshot = await self.manager.graph.aget_state(self._config())
         info = snapshot_to_info(snapshot)
-        status = SessionStatus.INTERRUPTED if info.interrupts else (
-            SessionStatus.CREATED if self.info.status == SessionStatus.CREATED else SessionStatus.COMPLETED
+        status = (
+            SessionStatus.INTERRUPTED
+            if info.interrupts
+            else (
+                SessionStatus.CREATED
+                if self.info.status == SessionStatus.CREATED
+                else SessionStatus.COMPLETED
+            )
         )
         updated = await self.manager.backend.update_session(
             self.session_id,
@@ -348,18 +382,28 @@ class GraphSession:
         await self._guard_mutation()
         await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
         await self.manager.graph.aupdate_state(self._config(checkpoint_id), None)
-        return await self._after_state_change(NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id}))
+        return await self._after_state_change(
+            NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id})
+        )
 
-    async def update_state(self, values: dict[str, Any] | None, as_node: str | None = None) -> CheckpointInfo:
+    async def update_state(
+        self, values: dict[str, Any] | None, as_node: str | None = None
+    ) -> CheckpointInfo:
         """Write ``values`` into the state as if node ``as_node`` returned them."""
         if values is not None and not isinstance(values, dict):
-            raise InvalidInput("update_state takes a dict of state values", session_id=self.session_id)
+            raise InvalidInput(
+                "update_state takes a dict of state values", session_id=self.session_id
+            )
         await self._guard_mutation()
         try:
             await self.manager.graph.aupdate_state(self._config(), values, as_node=as_node)
         except Exception as exc:  # LangGraph's InvalidUpdateError and friends
-            raise InvalidInput(f"update_state failed: {type(exc).__name__}: {exc}", session_id=self.session_id) from exc
-        return await self._after_state_change(NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node}))
+            raise InvalidInput(
+                f"update_state failed: {type(exc).__name__}: {exc}", session_id=self.session_id
+            ) from exc
+        return await self._after_state_change(
+            NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node})
+        )
 
     # logs ----------------------------------------------------------------------------
     async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
@@ -374,7 +418,9 @@ class GraphSession:
 
     async def _append_messages(self, messages: list[NewMessage]) -> list[int]:
         await self._require()
-        return await self.manager.backend.append_messages(self.session_id, messages, self.manager.now())
+        return await self.manager.backend.append_messages(
+            self.session_id, messages, self.manager.now()
+        )
 
     async def update_metadata(self, metadata: dict[str, Any], *, merge: bool = True) -> SessionInfo:
         """Merge ``metadata`` into the session's (or replace it with ``merge=False``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,14 +57,20 @@ class Sweeper:
         )
         return "archived" if updated is not None else None
 
-    async def run_once(self, now: datetime | None = None, *, max_batches: int | None = None) -> SweepReport:
+    async def run_once(
+        self, now: datetime | None = None, *, max_batches: int | None = None
+    ) -> SweepReport:
         """Sweep every session expired at ``now`` (default: the manager's clock)."""
         m = self.manager
         now = now or m.now()
         report = SweepReport()
         seen: set[str] = set()
         while max_batches is None or report.batches < max_batches:
-            batch = [i for i in await m.backend.find_expired(now, m.sweep_batch + len(seen)) if i.session_id not in seen]
+            batch = [
+                i
+                for i in await m.backend.find_expired(now, m.sweep_batch + len(seen))
+                if i.session_id not in seen
+            ]
             if not batch:
                 break
             report.batches += 1
@@ -78,23 +85,28 @@ class Sweeper:
                     report.skipped_running += 1
             await asyncio.sleep(0)  # let runs interleave between batches
         if report.expired:
-            log.info("sweep: %d deleted, %d archived, %d skipped", report.deleted, report.archived, report.skipped_running)
+            log.info(
+                "sweep: %d deleted, %d archived, %d skipped",
+                report.deleted,
+                report.archived,
+                report.skipped_running,
+            )
         return report
 
     def start(self) -> None:
         """Run :meth:`run_once` every ``sweep_interval`` seconds in the background."""
         if self._task is None and self.manager.sweep_interval:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="graph-sessions-sweeper")
+            self._task = asyncio.get_running_loop().create_task(
+                self._loop(), name="graph-sessions-sweeper"
+            )
 
     async def stop(self) -> None:
         """Stop the background loop."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _loop(self) -> None:
         interval = float(self.manager.sweep_interval or 0)

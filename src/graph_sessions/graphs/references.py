@@ -44,7 +44,9 @@ def _import_file(path: Path, ref: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as exc:
         sys.modules.pop(name, None)
-        raise GraphLoadError(f"importing {str(path)!r} (from {ref!r}) failed: {type(exc).__name__}: {exc}") from exc
+        raise GraphLoadError(
+            f"importing {str(path)!r} (from {ref!r}) failed: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         sys.path.remove(str(path.resolve().parent))
     return module
@@ -53,7 +55,9 @@ def _import_file(path: Path, ref: str) -> Any:
 def _resolve_string(ref: str, base_dir: Path | None) -> Any:
     text = ref.strip()
     if text.endswith((".yaml", ".yml")):
-        raise GraphLoadError(f"{ref!r}: YAML graphs are not supported yet; use 'file.py:attr' or 'module:attr'")
+        raise GraphLoadError(
+            f"{ref!r}: YAML graphs are not supported yet; use 'file.py:attr' or 'module:attr'"
+        )
     module_part, sep, attr = text.rpartition(":")
     if not sep or not module_part or not attr:
         raise GraphLoadError(
@@ -68,20 +72,26 @@ def _resolve_string(ref: str, base_dir: Path | None) -> Any:
         try:
             module = importlib.import_module(module_part)
         except Exception as exc:
-            raise GraphLoadError(f"cannot import module {module_part!r} (from {ref!r}): {type(exc).__name__}: {exc}") from exc
+            raise GraphLoadError(
+                f"cannot import module {module_part!r} (from {ref!r}): {type(exc).__name__}: {exc}"
+            ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise GraphLoadError(f"{module_part!r} has no attribute {attr!r} (from {ref!r})") from None
+            raise GraphLoadError(
+                f"{module_part!r} has no attribute {attr!r} (from {ref!r})"
+            ) from None
     return obj
 
 
 def load_graph(source: GraphSource, *, base_dir: str | Path | None = None) -> StateGraph | Pregel:
     """Resolve ``source`` to a ``StateGraph`` builder or a compiled graph (not yet bound)."""
     if source is None:
-        raise GraphLoadError("no graph given: pass graph='file.py:attr', a StateGraph or a compiled graph")
+        raise GraphLoadError(
+            "no graph given: pass graph='file.py:attr', a StateGraph or a compiled graph"
+        )
     obj: Any = source
     if isinstance(obj, Path):
         obj = str(obj)
@@ -93,7 +103,9 @@ def load_graph(source: GraphSource, *, base_dir: str | Path | None = None) -> St
         except TypeError as exc:
             raise GraphLoadError(f"graph factory {source!r} must take no arguments: {exc}") from exc
         except Exception as exc:
-            raise GraphLoadError(f"graph factory {source!r} raised {type(exc).__name__}: {exc}") from exc
+            raise GraphLoadError(
+                f"graph factory {source!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
     if not isinstance(obj, StateGraph | Pregel):
         raise GraphLoadError(
             f"{source!r} resolved to {type(obj).__name__}, not a LangGraph StateGraph or compiled graph"
@@ -101,7 +113,9 @@ def load_graph(source: GraphSource, *, base_dir: str | Path | None = None) -> St
     return obj
 
 
-def bind_graph(graph: StateGraph | Pregel, checkpointer: BaseCheckpointSaver[Any], store: BaseStore) -> Pregel:
+def bind_graph(
+    graph: StateGraph | Pregel, checkpointer: BaseCheckpointSaver[Any], store: BaseStore
+) -> Pregel:
     """Compile a builder, or re-bind a compiled graph, with the manager's checkpointer and store.
 
     A graph compiled with its own checkpointer is re-bound to the manager's (with a warning):
@@ -111,7 +125,9 @@ def bind_graph(graph: StateGraph | Pregel, checkpointer: BaseCheckpointSaver[Any
         try:
             return graph.compile(checkpointer=checkpointer, store=store)
         except Exception as exc:
-            raise GraphLoadError(f"compiling the graph failed: {type(exc).__name__}: {exc}") from exc
+            raise GraphLoadError(
+                f"compiling the graph failed: {type(exc).__name__}: {exc}"
+            ) from exc
     own = graph.checkpointer
     if own not in (None, True, False) and own is not checkpointer:
         log.warning(
@@ -121,5 +137,7 @@ def bind_graph(graph: StateGraph | Pregel, checkpointer: BaseCheckpointSaver[Any
             type(own).__name__,
         )
     if graph.store is not None and graph.store is not store:
-        log.warning("graph %r was compiled with its own store; re-bound to the manager's store", graph.name)
+        log.warning(
+            "graph %r was compiled with its own store; re-bound to the manager's store", graph.name
+        )
     return graph.copy(update={"checkpointer": checkpointer, "store": store})

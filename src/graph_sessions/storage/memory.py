@@ -63,7 +63,7 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self.url = "memory://"
-        self.checkpointer = InMemorySaver()
+        self.checkpointer: InMemorySaver = InMemorySaver()
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, RunInfo] = {}
@@ -83,7 +83,14 @@ class MemoryBackend(Backend):
         log = self._events.setdefault(session_id, [])
         for e in events:
             log.append(
-                Event(id=next(self._ids), session_id=session_id, type=e.type, run_id=e.run_id, at=at, data=dict(e.data))
+                Event(
+                    id=next(self._ids),
+                    session_id=session_id,
+                    type=e.type,
+                    run_id=e.run_id,
+                    at=at,
+                    data=dict(e.data),
+                )
             )
 
     async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
@@ -124,7 +131,9 @@ class MemoryBackend(Backend):
 
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
         rows = [s for s in self._sessions.values() if _matches(s, query)]
-        rows.sort(key=lambda s: (_sort_value(s, query.sort), s.session_id), reverse=query.descending)
+        rows.sort(
+            key=lambda s: (_sort_value(s, query.sort), s.session_id), reverse=query.descending
+        )
         if query.cursor is not None:
             mark = (query.cursor[0] or "", query.cursor[1])
             if query.descending:
@@ -148,14 +157,20 @@ class MemoryBackend(Backend):
             runs_total=len(self._runs),
         )
 
-    async def delete_session(self, session_id: str, *, only_if_expired_at: datetime | None = None) -> bool:
+    async def delete_session(
+        self, session_id: str, *, only_if_expired_at: datetime | None = None
+    ) -> bool:
         info = self._sessions.get(session_id)
         if only_if_expired_at is not None and (
-            info is None or info.status == SessionStatus.RUNNING or not info.is_expired(only_if_expired_at)
+            info is None
+            or info.status == SessionStatus.RUNNING
+            or not info.is_expired(only_if_expired_at)
         ):
             return False
         existed = self._sessions.pop(session_id, None) is not None
-        had_data = bool(self._events.pop(session_id, None)) | bool(self._messages.pop(session_id, None))
+        had_data = bool(self._events.pop(session_id, None)) | bool(
+            self._messages.pop(session_id, None)
+        )
         for run_id in [r.run_id for r in self._runs.values() if r.session_id == session_id]:
             del self._runs[run_id]
         had_checkpoints = session_id in self.checkpointer.storage
@@ -174,7 +189,11 @@ class MemoryBackend(Backend):
         return [s.model_copy(deep=True) for s in rows[:limit]]
 
     async def find_running(self) -> list[SessionInfo]:
-        return [s.model_copy(deep=True) for s in self._sessions.values() if s.status == SessionStatus.RUNNING]
+        return [
+            s.model_copy(deep=True)
+            for s in self._sessions.values()
+            if s.status == SessionStatus.RUNNING
+        ]
 
     # runs ----------------------------------------------------------------------------
     async def begin_run(
@@ -229,10 +248,14 @@ class MemoryBackend(Backend):
         return [r.model_copy() for r in reversed(runs)][:limit]
 
     # events --------------------------------------------------------------------------
-    async def add_events(self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None) -> None:
+    async def add_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
+    ) -> None:
         self._append_events(session_id, events, at or utcnow())
 
-    async def list_events(self, session_id: str, *, after_id: int | None = None, limit: int = 100) -> list[Event]:
+    async def list_events(
+        self, session_id: str, *, after_id: int | None = None, limit: int = 100
+    ) -> list[Event]:
         log = self._events.get(session_id, [])
         return [e.model_copy() for e in log if e.id > (after_id or 0)][:limit]
 
@@ -261,7 +284,9 @@ class MemoryBackend(Backend):
     async def load_messages(
         self, session_id: str, *, limit: int | None = None, before_id: int | None = None
     ) -> list[Message]:
-        log = [m for m in self._messages.get(session_id, []) if before_id is None or m.id < before_id]
+        log = [
+            m for m in self._messages.get(session_id, []) if before_id is None or m.id < before_id
+        ]
         if limit is not None:
             log = log[-limit:] if limit > 0 else []
         return [m.model_copy(deep=True) for m in log]
@@ -290,7 +315,7 @@ class MemoryBackend(Backend):
     def _drop(self, session_id: str, keep: Any) -> int:
         removed = 0
         for ns, checkpoints in self.checkpointer.storage.get(session_id, {}).items():
-            for cid in [c for c in checkpoints if not keep(cid)]:
+            for cid in [c for c in checkpoints if not keep(c)]:
                 del checkpoints[cid]
                 removed += ns == ""
         for key in [k for k in self.checkpointer.writes if k[0] == session_id and not keep(k[2])]:

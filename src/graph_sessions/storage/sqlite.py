@@ -186,7 +186,9 @@ class SqliteBackend(Backend):
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise BackendError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+            raise BackendError(
+                f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}"
+            )
         self.synchronous = synchronous.upper()
         self._db: aiosqlite.Connection | None = None
         self._lock: asyncio.Lock | None = None
@@ -198,7 +200,9 @@ class SqliteBackend(Backend):
         if self.path != ":memory:":
             parent = Path(self.path).expanduser().resolve().parent
             if not parent.is_dir():
-                raise BackendError(f"cannot open SQLite database {self.path!r}: folder {parent} does not exist")
+                raise BackendError(
+                    f"cannot open SQLite database {self.path!r}: folder {parent} does not exist"
+                )
         try:
             db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -285,12 +289,16 @@ class SqliteBackend(Backend):
     async def schema_version(self) -> int:
         """The highest migration applied to this database."""
         return await self._call(
-            lambda c: c.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            lambda c: c.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[
+                0
+            ]
         )
 
     # registry ------------------------------------------------------------------------
     @staticmethod
-    def _insert_events(conn: sqlite3.Connection, session_id: str, events: Sequence[NewEvent], at: str) -> None:
+    def _insert_events(
+        conn: sqlite3.Connection, session_id: str, events: Sequence[NewEvent], at: str | None
+    ) -> None:
         if events:
             conn.executemany(
                 "INSERT INTO session_events (session_id, type, run_id, at, data) VALUES (?, ?, ?, ?, ?)",
@@ -298,7 +306,9 @@ class SqliteBackend(Backend):
             )
 
     async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
-        values = tuple(_to_column(n, getattr(info, n)) for n in SESSION_COLUMNS.replace(" ", "").split(","))
+        values = tuple(
+            _to_column(n, getattr(info, n)) for n in SESSION_COLUMNS.replace(" ", "").split(",")
+        )
 
         def run(conn: sqlite3.Connection) -> bool:
             def body(c: sqlite3.Connection) -> bool:
@@ -368,19 +378,23 @@ class SqliteBackend(Backend):
         if query.status:
             clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
             params.extend(str(s) for s in query.status)
-        for column, value in (("owner", query.owner), ("graph_id", query.graph_id), ("task_id", query.task_id)):
+        for column, value in (
+            ("owner", query.owner),
+            ("graph_id", query.graph_id),
+            ("task_id", query.task_id),
+        ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        for column, op, value in (
+        for column, op, moment in (
             ("created_at", ">=", query.created_after),
             ("created_at", "<", query.created_before),
             ("updated_at", ">=", query.updated_after),
             ("updated_at", "<", query.updated_before),
         ):
-            if value is not None:
+            if moment is not None:
                 clauses.append(f"{column} {op} ?")
-                params.append(dump_time(value))
+                params.append(dump_time(moment))
         for key, value in (query.metadata or {}).items():
             path = '$."' + str(key).replace('"', '\\"') + '"'
             if isinstance(value, dict | list):
@@ -399,7 +413,11 @@ class SqliteBackend(Backend):
 
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
         clauses, params = self._where(query)
-        column = {"created_at": "created_at", "updated_at": "updated_at", "expires_at": "COALESCE(expires_at, '')"}[query.sort]
+        column = {
+            "created_at": "created_at",
+            "updated_at": "updated_at",
+            "expires_at": "COALESCE(expires_at, '')",
+        }[query.sort]
         direction = "DESC" if query.descending else "ASC"
         if query.cursor is not None:
             op = "<" if query.descending else ">"
@@ -417,18 +435,24 @@ class SqliteBackend(Backend):
     async def count_sessions(self, query: SessionQuery) -> int:
         clauses, params = self._where(query)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return await self._call(lambda c: c.execute(f"SELECT COUNT(*) FROM sessions {where}", params).fetchone()[0])
+        return await self._call(
+            lambda c: c.execute(f"SELECT COUNT(*) FROM sessions {where}", params).fetchone()[0]
+        )
 
     async def stats(self, now: datetime) -> SessionStats:
         at = dump_time(now)
 
         def run(c: sqlite3.Connection) -> SessionStats:
-            by_status = dict(c.execute("SELECT status, COUNT(*) FROM sessions GROUP BY status").fetchall())
+            by_status = dict(
+                c.execute("SELECT status, COUNT(*) FROM sessions GROUP BY status").fetchall()
+            )
             expired = c.execute(
                 "SELECT COUNT(*) FROM sessions WHERE status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= ?)",
                 (at,),
             ).fetchone()[0]
-            oldest, newest = c.execute("SELECT MIN(created_at), MAX(created_at) FROM sessions").fetchone()
+            oldest, newest = c.execute(
+                "SELECT MIN(created_at), MAX(created_at) FROM sessions"
+            ).fetchone()
             runs_total = c.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
             return SessionStats(
                 total=sum(by_status.values()),
@@ -441,7 +465,9 @@ class SqliteBackend(Backend):
 
         return await self._call(run)
 
-    async def delete_session(self, session_id: str, *, only_if_expired_at: datetime | None = None) -> bool:
+    async def delete_session(
+        self, session_id: str, *, only_if_expired_at: datetime | None = None
+    ) -> bool:
         def body(c: sqlite3.Connection) -> bool:
             if only_if_expired_at is not None:
                 cur = c.execute(
@@ -475,7 +501,9 @@ class SqliteBackend(Backend):
 
     async def find_running(self) -> list[SessionInfo]:
         rows = await self._call(
-            lambda c: c.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'").fetchall()
+            lambda c: c.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'"
+            ).fetchall()
         )
         return [_row_to_info(r) for r in rows]
 
@@ -507,7 +535,15 @@ class SqliteBackend(Backend):
             c.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, run.checkpoint_before),
+                (
+                    run.run_id,
+                    session_id,
+                    str(run.status),
+                    run.kind,
+                    run.multitask,
+                    at,
+                    run.checkpoint_before,
+                ),
             )
             self._insert_events(c, session_id, events, at)
             return row
@@ -547,7 +583,9 @@ class SqliteBackend(Backend):
         return (_row_to_info(row) if row else None), checkpoint_after
 
     async def get_run(self, run_id: str) -> RunInfo | None:
-        row = await self._call(lambda c: c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone())
+        row = await self._call(
+            lambda c: c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        )
         return _row_to_run(row) if row else None
 
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
@@ -560,11 +598,17 @@ class SqliteBackend(Backend):
         return [_row_to_run(r) for r in rows]
 
     # events --------------------------------------------------------------------------
-    async def add_events(self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None) -> None:
+    async def add_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
+    ) -> None:
         stamp = dump_time(at or utcnow())
-        await self._call(lambda conn: self._tx(conn, lambda c: self._insert_events(c, session_id, events, stamp)))
+        await self._call(
+            lambda conn: self._tx(conn, lambda c: self._insert_events(c, session_id, events, stamp))
+        )
 
-    async def list_events(self, session_id: str, *, after_id: int | None = None, limit: int = 100) -> list[Event]:
+    async def list_events(
+        self, session_id: str, *, after_id: int | None = None, limit: int = 100
+    ) -> list[Event]:
         rows = await self._call(
             lambda c: c.execute(
                 "SELECT id, session_id, type, run_id, at, data FROM session_events "
@@ -574,24 +618,34 @@ class SqliteBackend(Backend):
         )
         return [
             Event.model_construct(
-                id=r[0], session_id=r[1], type=EventType(r[2]), run_id=r[3], at=load_time(r[4]), data=load_json(r[5])
+                id=r[0],
+                session_id=r[1],
+                type=EventType(r[2]),
+                run_id=r[3],
+                at=load_time(r[4]),
+                data=load_json(r[5]),
             )
             for r in rows
         ]
 
     # messages ------------------------------------------------------------------------
-    async def append_messages(self, session_id: str, messages: Sequence[NewMessage], at: datetime | None = None) -> list[int]:
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage], at: datetime | None = None
+    ) -> list[int]:
         stamp = dump_time(at or utcnow())
-        rows = [(session_id, m.role, orjson.dumps(m.content, default=str), dump_json(m.data), stamp) for m in messages]
+        rows = [
+            (session_id, m.role, orjson.dumps(m.content, default=str), dump_json(m.data), stamp)
+            for m in messages
+        ]
 
         def body(c: sqlite3.Connection) -> list[int]:
-            ids = []
+            ids: list[int] = []
             for r in rows:
-                ids.append(
-                    c.execute(
-                        "INSERT INTO messages (session_id, role, content, data, created_at) VALUES (?, ?, ?, ?, ?)", r
-                    ).lastrowid
+                cur = c.execute(
+                    "INSERT INTO messages (session_id, role, content, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                    r,
                 )
+                ids.append(int(cur.lastrowid or 0))
             return ids
 
         return await self._call(lambda conn: self._tx(conn, body))
@@ -613,15 +667,25 @@ class SqliteBackend(Backend):
 
     async def clear_messages(self, session_id: str) -> int:
         return await self._call(
-            lambda conn: self._tx(conn, lambda c: c.execute("DELETE FROM messages WHERE session_id = ?", (session_id,)).rowcount)
+            lambda conn: self._tx(
+                conn,
+                lambda c: (
+                    c.execute("DELETE FROM messages WHERE session_id = ?", (session_id,)).rowcount
+                ),
+            )
         )
 
     async def message_summary(self, session_id: str) -> MessageSummary:
         def run(c: sqlite3.Connection) -> MessageSummary:
             by_role = dict(
-                c.execute("SELECT role, COUNT(*) FROM messages WHERE session_id = ? GROUP BY role", (session_id,)).fetchall()
+                c.execute(
+                    "SELECT role, COUNT(*) FROM messages WHERE session_id = ? GROUP BY role",
+                    (session_id,),
+                ).fetchall()
             )
-            first = c.execute("SELECT MIN(created_at) FROM messages WHERE session_id = ?", (session_id,)).fetchone()[0]
+            first = c.execute(
+                "SELECT MIN(created_at) FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
             last = c.execute(
                 "SELECT id, session_id, role, content, data, created_at FROM messages WHERE session_id = ? "
                 "ORDER BY id DESC LIMIT 1",
@@ -654,7 +718,10 @@ class SqliteBackend(Backend):
                 if checkpoint_id is None:
                     c.execute(f"DELETE FROM {table} WHERE thread_id = ?", (session_id,))
                 else:
-                    c.execute(f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?", (session_id, checkpoint_id))
+                    c.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?",
+                        (session_id, checkpoint_id),
+                    )
 
         await self._call(lambda conn: self._tx(conn, body))
 
@@ -676,7 +743,10 @@ class SqliteBackend(Backend):
                 "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns != '' AND checkpoint_id < ?",
                 (session_id, oldest_kept),
             )
-            c.execute("DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < ?", (session_id, oldest_kept))
+            c.execute(
+                "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < ?",
+                (session_id, oldest_kept),
+            )
             # The oldest kept checkpoint must not point at a parent that no longer exists.
             c.execute(
                 "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? AND checkpoint_id = ?",
@@ -688,4 +758,3 @@ class SqliteBackend(Backend):
 
     def __repr__(self) -> str:
         return f"SqliteBackend({self.path!r})"
-

@@ -24,7 +24,9 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
         url = DEFAULT_BACKEND_URL
     text = str(url).strip()
     if not text:
-        raise BackendError("the backend URL is empty; use e.g. 'sqlite:///sessions.db' or 'memory://'")
+        raise BackendError(
+            "the backend URL is empty; use e.g. 'sqlite:///sessions.db' or 'memory://'"
+        )
     if text in ("memory", "memory://", "memory:"):
         from graph_sessions.storage.memory import MemoryBackend
 
@@ -46,8 +48,14 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         unknown = set(options) - {"synchronous"}
         if unknown:
-            raise BackendError(f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; known: synchronous")
+            raise BackendError(
+                f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; known: synchronous"
+            )
         return SqliteBackend(path, synchronous=options.get("synchronous", "NORMAL"))
     if scheme in ("postgres", "postgresql", "redis", "rediss"):
-        raise BackendError(f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'")
-    raise BackendError(f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db' or 'memory://'")
+        raise BackendError(
+            f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'"
+        )
+    raise BackendError(
+        f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db' or 'memory://'"
+    )
