@@ -386,8 +386,6 @@ class GraphSessionManager:
             ttl=ttl_s,
             ttl_mode=self.ttl_mode,
         )
-        # A stale thread (checkpoints with no registry row) must not leak into a new session.
-        await self.backend.delete_checkpoints_after(session_id, None)
         created = await self.backend.create_session(
             info, NewEvent(EventType.CREATED, None, {"owner": owner})
         )

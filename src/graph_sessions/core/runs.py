@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from langgraph.types import Command, Interrupt
 
 from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.errors import (
+    CheckpointNotFound,
     InvalidInput,
     RunCancelled,
     RunFailed,
@@ -145,6 +147,39 @@ class RunExecutor:
         self.gates = Gates()
         self.lease_owner = new_lease_owner()
 
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[Gate]:
+        """Hold the session's gate for a state change that is not a run; ``SessionBusy`` if a
+        run holds it."""
+        gate = self.gates.enter(session_id)
+        try:
+            if gate.lock.locked():
+                raise SessionBusy(
+                    f"session {session_id!r} is running; try again after the run",
+                    session_id=session_id,
+                )
+            async with gate.lock:
+                gate.info = None  # the change bumps the row's revision
+                yield gate
+        finally:
+            self.gates.leave(session_id, gate)
+
+    async def require_checkpoint(self, session_id: str, checkpoint_id: str) -> None:
+        """Raise ``CheckpointNotFound`` unless the session has that checkpoint."""
+        found = await self.manager.backend.checkpointer.aget_tuple(
+            {
+                "configurable": {
+                    "thread_id": session_id,
+                    "checkpoint_ns": "",
+                    "checkpoint_id": checkpoint_id,
+                }
+            }
+        )
+        if found is None:
+            raise CheckpointNotFound(
+                f"session {session_id!r} has no checkpoint {checkpoint_id!r}", session_id=session_id
+            )
+
     # entry ---------------------------------------------------------------------------
     async def execute(
         self, session_id: str, info: SessionInfo, req: RunRequest
@@ -159,7 +194,12 @@ class RunExecutor:
                 f"durability must be one of {', '.join(DURABILITIES)}, not {req.durability!r}",
                 session_id=session_id,
             )
-        if req.input is not None and not isinstance(req.input, dict | Command):
+        self.manager._require_open()
+        if (
+            not req.explicit_resume
+            and req.input is not None
+            and not isinstance(req.input, dict | Command)
+        ):
             raise InvalidInput(
                 f"graph input must be a dict, a langgraph Command or None, not {type(req.input).__name__}",
                 session_id=session_id,
@@ -206,6 +246,17 @@ class RunExecutor:
                 await asyncio.sleep(_POLL_SECONDS)
                 info = await m.load_info(session_id)
                 continue
+            if req.checkpoint_id is not None:
+                await self.require_checkpoint(session_id, req.checkpoint_id)
+            if (
+                req.input is None
+                and info.status == SessionStatus.CREATED
+                and await m.backend.latest_checkpoint_id(session_id) is None
+            ):
+                raise InvalidInput(
+                    f"session {session_id!r} has never run: its first invoke needs an input",
+                    session_id=session_id,
+                )
             graph_input, resuming = self._graph_input(info, req)
             run = RunInfo(
                 run_id=str(uuid.uuid4()),

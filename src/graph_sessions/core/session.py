@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
-from graph_sessions.core.lifecycle import check_transition
+from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
 from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
 from graph_sessions.errors import (
-    CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
     SessionBusy,
@@ -149,7 +148,7 @@ class GraphSession:
         return f"{type(self).__name__}({self.session_id!r}, status={self.info.status})"
 
     def _config(self, checkpoint_id: str | None = None) -> RunnableConfig:
-        conf: dict[str, Any] = {"thread_id": self.session_id}
+        conf: dict[str, Any] = {"thread_id": self.session_id, "checkpoint_ns": ""}
         if checkpoint_id:
             conf["checkpoint_id"] = checkpoint_id
         return {"configurable": conf}
@@ -323,13 +322,10 @@ class GraphSession:
 
     async def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
         """The latest (or the given) checkpoint with its next nodes and pending interrupts."""
+        if checkpoint_id is not None:
+            await self.manager._runner.require_checkpoint(self.session_id, checkpoint_id)
         snapshot = await self.manager.graph.aget_state(self._config(checkpoint_id))
-        if not snapshot.config.get("configurable", {}).get("checkpoint_id"):
-            if checkpoint_id:
-                raise CheckpointNotFound(
-                    f"session {self.session_id!r} has no checkpoint {checkpoint_id!r}",
-                    session_id=self.session_id,
-                )
+        if snapshot.created_at is None:  # LangGraph echoes the config when nothing is saved
             return None
         return snapshot_to_info(snapshot)
 
@@ -345,21 +341,24 @@ class GraphSession:
             async for s in self.manager.graph.aget_state_history(self._config(), **kwargs)
         ]
 
-    async def _after_state_change(self, event: NewEvent) -> CheckpointInfo:
+    async def _after_state_change(
+        self, event: NewEvent, pending: list[dict[str, Any]]
+    ) -> CheckpointInfo:
+        """Set the status from the new head. ``pending``: the interrupts the head still
+        answers to when LangGraph no longer lists them (they were asked before the change and
+        the interrupted node has not run since)."""
         snapshot = await self.manager.graph.aget_state(self._config())
         info = snapshot_to_info(snapshot)
-        status = (
-            SessionStatus.INTERRUPTED
-            if info.interrupts
-            else (
-                SessionStatus.CREATED
-                if self.info.status == SessionStatus.CREATED
-                else SessionStatus.COMPLETED
-            )
-        )
+        interrupts = info.interrupts or (pending if info.next else [])
+        if interrupts:
+            status = SessionStatus.INTERRUPTED
+        elif self.info.status == SessionStatus.CREATED:
+            status = SessionStatus.CREATED
+        else:
+            status = SessionStatus.COMPLETED
         updated = await self.manager.backend.update_session(
             self.session_id,
-            {"status": status, "interrupts": info.interrupts, "updated_at": self.manager.now()},
+            {"status": status, "interrupts": interrupts, "updated_at": self.manager.now()},
             events=[event],
         )
         if updated is not None:
@@ -368,23 +367,22 @@ class GraphSession:
 
     async def _guard_mutation(self) -> SessionInfo:
         info = await self.refresh()
-        if info.status == SessionStatus.SUSPENDED:
-            from graph_sessions.core.lifecycle import check_can_run
-
-            check_can_run(info)
-        if self.manager._runner.gates.busy(self.session_id) or info.status == SessionStatus.RUNNING:
+        check_can_run(info)
+        if info.status == SessionStatus.RUNNING:
             raise SessionBusy(f"session {self.session_id!r} is running", session_id=self.session_id)
         return info
 
     async def fork(self, checkpoint_id: str) -> CheckpointInfo:
         """Rewind: make a copy of past checkpoint ``checkpoint_id`` the session's head. The
         history after it stays readable; the next run continues from the copy."""
-        await self._guard_mutation()
-        await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
-        await self.manager.graph.aupdate_state(self._config(checkpoint_id), None)
-        return await self._after_state_change(
-            NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id})
-        )
+        async with self.manager._runner.exclusive(self.session_id):
+            await self._guard_mutation()
+            target = await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
+            await self.manager.graph.aupdate_state(self._config(checkpoint_id), None)
+            return await self._after_state_change(
+                NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id}),
+                target.interrupts if target else [],
+            )
 
     async def update_state(
         self, values: dict[str, Any] | None, as_node: str | None = None
@@ -394,16 +392,18 @@ class GraphSession:
             raise InvalidInput(
                 "update_state takes a dict of state values", session_id=self.session_id
             )
-        await self._guard_mutation()
-        try:
-            await self.manager.graph.aupdate_state(self._config(), values, as_node=as_node)
-        except Exception as exc:  # LangGraph's InvalidUpdateError and friends
-            raise InvalidInput(
-                f"update_state failed: {type(exc).__name__}: {exc}", session_id=self.session_id
-            ) from exc
-        return await self._after_state_change(
-            NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node})
-        )
+        async with self.manager._runner.exclusive(self.session_id):
+            info = await self._guard_mutation()
+            try:
+                await self.manager.graph.aupdate_state(self._config(), values, as_node=as_node)
+            except Exception as exc:  # LangGraph's InvalidUpdateError and friends
+                raise InvalidInput(
+                    f"update_state failed: {type(exc).__name__}: {exc}",
+                    session_id=self.session_id,
+                ) from exc
+            return await self._after_state_change(
+                NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node}), info.interrupts
+            )
 
     # logs ----------------------------------------------------------------------------
     async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:

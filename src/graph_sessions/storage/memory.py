@@ -31,6 +31,22 @@ from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, Sessio
 from graph_sessions.storage.codec import dump_time
 
 
+def _contains(actual: Any, expected: dict[str, Any]) -> bool:
+    """Metadata containment: every key of ``expected`` is in ``actual`` with an equal value;
+    nested dicts are compared key by key."""
+    if not isinstance(actual, dict):
+        return False
+    for key, value in expected.items():
+        if key not in actual:
+            return False
+        if isinstance(value, dict) and value:
+            if not _contains(actual[key], value):
+                return False
+        elif actual[key] != value or type(actual[key]) is not type(value):
+            return False
+    return True
+
+
 def _matches(info: SessionInfo, q: SessionQuery) -> bool:
     if q.status and info.status not in q.status:
         return False
@@ -48,9 +64,8 @@ def _matches(info: SessionInfo, q: SessionQuery) -> bool:
         return False
     if q.updated_before is not None and info.updated_at >= q.updated_before:
         return False
-    for key, value in (q.metadata or {}).items():
-        if key not in info.metadata or info.metadata[key] != value:
-            return False
+    if q.metadata and not _contains(info.metadata, q.metadata):
+        return False
     return q.include_expired or q.now is None or not info.is_expired(q.now)
 
 
@@ -96,6 +111,9 @@ class MemoryBackend(Backend):
     async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
         if info.session_id in self._sessions:
             return False
+        self.checkpointer.delete_thread(info.session_id)
+        for log in (self._events, self._messages):
+            log.pop(info.session_id, None)
         self._sessions[info.session_id] = info.model_copy(deep=True)
         if event is not None:
             self._append_events(info.session_id, [event], info.created_at)

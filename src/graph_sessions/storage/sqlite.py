@@ -120,6 +120,18 @@ _ENUM_FIELDS = {"status", "previous_status"}
 _UPDATABLE = set(SESSION_COLUMNS.replace(" ", "").split(",")) - {"session_id", "created_at"}
 
 
+def _metadata_leaves(value: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    """JSON paths and values of a containment filter; nested dicts match key by key."""
+    leaves: list[tuple[str, Any]] = []
+    for key, item in value.items():
+        path = prefix + '."' + str(key).replace('"', '\\"') + '"'
+        if isinstance(item, dict) and item:
+            leaves.extend(_metadata_leaves(item, path))
+        else:
+            leaves.append((path, item))
+    return leaves
+
+
 def _row_to_info(row: Sequence[Any]) -> SessionInfo:
     return SessionInfo.model_construct(
         session_id=row[0],
@@ -318,6 +330,10 @@ class SqliteBackend(Backend):
                 )
                 if cur.rowcount == 0:
                     return False
+                # A thread left without a registry row must not leak into the new session.
+                for table in ("checkpoints", "writes", "runs", "session_events", "messages"):
+                    column = "thread_id" if table in ("checkpoints", "writes") else "session_id"
+                    c.execute(f"DELETE FROM {table} WHERE {column} = ?", (info.session_id,))
                 if event is not None:
                     self._insert_events(c, info.session_id, [event], dump_time(info.created_at))
                 return True
@@ -395,9 +411,8 @@ class SqliteBackend(Backend):
             if moment is not None:
                 clauses.append(f"{column} {op} ?")
                 params.append(dump_time(moment))
-        for key, value in (query.metadata or {}).items():
-            path = '$."' + str(key).replace('"', '\\"') + '"'
-            if isinstance(value, dict | list):
+        for path, value in _metadata_leaves(query.metadata or {}, "$"):
+            if isinstance(value, list | dict):
                 clauses.append("json(json_extract(metadata, ?)) = json(?)")
                 params.extend([path, dump_json(value)])
             elif value is None:
