@@ -23,10 +23,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from graphs import StepState, approval_graph, chat_graph  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 
 from graph_sessions import GraphSessionManager  # noqa: E402
-from graphs import StepState, approval_graph, chat_graph  # noqa: E402
 
 
 def marked_slow_graph(n_steps: int = 4, marker: str | Path | None = None) -> StateGraph:
@@ -72,7 +72,9 @@ async def scenario_slow(args: argparse.Namespace) -> None:
     tasks = []
     for sid in args.sessions:
         session = await manager.get_or_create(sid)
-        tasks.append(asyncio.ensure_future(session.invoke({"user_input": sid, "delay": args.delay})))
+        tasks.append(
+            asyncio.ensure_future(session.invoke({"user_input": sid, "delay": args.delay}))
+        )
     emit("invoking", *args.sessions)
     results = await asyncio.gather(*tasks)
     emit("done", *(r.status for r in results))  # the test kills before this
@@ -80,7 +82,9 @@ async def scenario_slow(args: argparse.Namespace) -> None:
 
 
 async def scenario_interrupt(args: argparse.Namespace) -> None:
-    manager = GraphSessionManager(graph=approval_graph(), backend=f"sqlite:///{args.db}", sweep_interval=None)
+    manager = GraphSessionManager(
+        graph=approval_graph(), backend=f"sqlite:///{args.db}", sweep_interval=None
+    )
     await manager.open()
     emit("pid", os.getpid())
     session = await manager.get_or_create(args.sessions[0])
@@ -90,7 +94,9 @@ async def scenario_interrupt(args: argparse.Namespace) -> None:
 
 
 async def scenario_burst(args: argparse.Namespace) -> None:
-    manager = GraphSessionManager(graph=chat_graph(), backend=f"sqlite:///{args.db}", sweep_interval=None)
+    manager = GraphSessionManager(
+        graph=chat_graph(), backend=f"sqlite:///{args.db}", sweep_interval=None
+    )
     await manager.open()
     emit("pid", os.getpid())
     sessions = [await manager.get_or_create(f"burst-{k}") for k in range(args.n_sessions)]

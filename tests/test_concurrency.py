@@ -8,11 +8,16 @@ No timing assertions: where order matters, the tests record the order of events.
 from __future__ import annotations
 
 import asyncio
+import operator
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from graphs import chat_graph, slow_graph
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
+from typing_extensions import TypedDict
 
 from graph_sessions import (
     EventType,
@@ -24,7 +29,6 @@ from graph_sessions import (
     SessionStatus,
     SyncGraphSessionManager,
 )
-from graphs import chat_graph, slow_graph
 
 DEADLINE = 30.0  # upper bound for any "wait until" poll; never an assertion on duration
 
@@ -85,7 +89,9 @@ async def test_enqueue_200_concurrent_invokes_run_one_at_a_time_in_order(db_url:
         assert [r.status for r in results] == ["complete"] * 200
         # FIFO: the i-th submitted run saw exactly the i runs before it, none after.
         for i, result in enumerate(results):
-            assert result.state["turns"] == inputs[: i + 1], f"run {i} saw {result.state['turns'][-3:]}"
+            assert result.state["turns"] == inputs[: i + 1], (
+                f"run {i} saw {result.state['turns'][-3:]}"
+            )
             assert result.state["response"] == f"turn {i + 1}: {i}"
 
         assert (await session.get_state())["turns"] == inputs
@@ -107,16 +113,23 @@ async def test_reject_200_concurrent_invokes_exactly_the_accepted_ones_land(db_u
     async with make_manager(slow_graph(2), db_url) as manager:
         session = await manager.create("busy")
         outcomes = await asyncio.gather(
-            *(session.invoke({"user_input": str(i), "delay": 0.02}, multitask="reject") for i in range(200)),
+            *(
+                session.invoke({"user_input": str(i), "delay": 0.02}, multitask="reject")
+                for i in range(200)
+            ),
             return_exceptions=True,
         )
 
         accepted = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
         refused = [o for o in outcomes if isinstance(o, SessionBusy)]
-        others = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, SessionBusy)]
+        others = [
+            o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, SessionBusy)
+        ]
         assert others == []
         assert len(accepted) + len(refused) == 200
         assert len(accepted) >= 1
+        # All 200 calls reach the gate before the first run ends: some must have been refused.
+        assert len(refused) >= 1
         for busy in refused:
             assert busy.session_id == "busy"
             assert busy.to_dict()["error"] == "session_busy"
@@ -194,13 +207,17 @@ async def _status_is(manager: GraphSessionManager, sid: str, status: SessionStat
 # --- interrupt / rollback -----------------------------------------------------------------
 
 
-async def _start_slow_second_run(manager: GraphSessionManager) -> tuple[GraphSession, asyncio.Future[Any]]:
+async def _start_slow_second_run(
+    manager: GraphSessionManager,
+) -> tuple[GraphSession, asyncio.Future[Any]]:
     """A session with one finished run ("pre"), then a slow run ("a", 1 s per step) in a
     task, returned once its first step is checkpointed."""
     session = await manager.create("multi")
     await session.invoke({"user_input": "pre", "delay": 0.0})
     first = asyncio.ensure_future(session.invoke({"user_input": "a", "delay": 1.0}))
-    await wait_until(lambda: _has_step(session, "s0:a"), "the first step of run 'a' to be checkpointed")
+    await wait_until(
+        lambda: _has_step(session, "s0:a"), "the first step of run 'a' to be checkpointed"
+    )
     return session, first
 
 
@@ -208,8 +225,10 @@ async def _has_step(session: GraphSession, step: str) -> bool:
     return step in await steps_of(session)
 
 
-async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finished_steps(db_url: str) -> None:
-    async with make_manager(slow_graph(3), db_url) as manager:
+async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finished_steps(
+    any_backend: str,
+) -> None:
+    async with make_manager(slow_graph(3), any_backend) as manager:
         session, first = await _start_slow_second_run(manager)
 
         second = await session.invoke({"user_input": "b", "delay": 0.0}, multitask="interrupt")
@@ -226,7 +245,11 @@ async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finishe
         assert second.state["steps"] == steps
 
         runs = await all_runs(session)
-        assert [r.status for r in runs] == [RunStatus.SUCCESS, RunStatus.CANCELLED, RunStatus.SUCCESS]
+        assert [r.status for r in runs] == [
+            RunStatus.SUCCESS,
+            RunStatus.CANCELLED,
+            RunStatus.SUCCESS,
+        ]
         assert runs[1].run_id == cancelled.value.run_id
         assert runs[1].multitask == "enqueue" and runs[2].multitask == "interrupt"
         info = await session.refresh()
@@ -234,12 +257,16 @@ async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finishe
         assert info.lease_owner is None
         events = await session.events(limit=1000)
         cancels = [e for e in events if e.type == EventType.RUN_CANCELLED]
-        assert [(e.run_id, e.data.get("reason")) for e in cancels] == [(cancelled.value.run_id, "interrupt")]
+        assert [(e.run_id, e.data.get("reason")) for e in cancels] == [
+            (cancelled.value.run_id, "interrupt")
+        ]
         await assert_linear_history(session)
 
 
-async def test_multitask_rollback_cancels_the_running_run_and_restores_the_state_before_it(db_url: str) -> None:
-    async with make_manager(slow_graph(3), db_url) as manager:
+async def test_multitask_rollback_cancels_the_running_run_and_restores_the_state_before_it(
+    any_backend: str,
+) -> None:
+    async with make_manager(slow_graph(3), any_backend) as manager:
         session, first = await _start_slow_second_run(manager)
 
         second = await session.invoke({"user_input": "b", "delay": 0.0}, multitask="rollback")
@@ -254,19 +281,77 @@ async def test_multitask_rollback_cancels_the_running_run_and_restores_the_state
         history = await session.checkpoints(limit=100)
         assert history, "the session has checkpoints"
         for checkpoint in history:
-            assert not [s for s in checkpoint.values.get("steps", []) if s.endswith(":a")], checkpoint.checkpoint_id
+            assert not [s for s in checkpoint.values.get("steps", []) if s.endswith(":a")], (
+                checkpoint.checkpoint_id
+            )
             assert checkpoint.values.get("user_input") != "a", checkpoint.checkpoint_id
 
         runs = await all_runs(session)
-        assert [r.status for r in runs] == [RunStatus.SUCCESS, RunStatus.CANCELLED, RunStatus.SUCCESS]
+        assert [r.status for r in runs] == [
+            RunStatus.SUCCESS,
+            RunStatus.CANCELLED,
+            RunStatus.SUCCESS,
+        ]
         assert runs[1].run_id == cancelled.value.run_id
         info = await session.refresh()
         assert info.status == SessionStatus.COMPLETED
         assert info.lease_owner is None
         events = await session.events(limit=1000)
         cancels = [e for e in events if e.type == EventType.RUN_CANCELLED]
-        assert [(e.run_id, e.data.get("reason")) for e in cancels] == [(cancelled.value.run_id, "rollback")]
+        assert [(e.run_id, e.data.get("reason")) for e in cancels] == [
+            (cancelled.value.run_id, "rollback")
+        ]
         await assert_linear_history(session)
+
+
+class AskState(TypedDict, total=False):
+    user_input: str
+    log: Annotated[list[str], operator.add]
+
+
+def ask_then_work_graph() -> StateGraph:
+    """ask (interrupt) -> work; `work` takes 1 s after the answer "first", none otherwise."""
+
+    async def ask(state: AskState) -> dict[str, Any]:
+        return {"log": [f"answer:{interrupt({'question': 'go on?'})}"]}
+
+    async def work(state: AskState) -> dict[str, Any]:
+        await asyncio.sleep(1.0 if state["log"][-1] == "answer:first" else 0.0)
+        return {"log": ["work"]}
+
+    b = StateGraph(AskState)
+    b.add_node("ask", ask)
+    b.add_node("work", work)
+    b.add_edge(START, "ask")
+    b.add_edge("ask", "work")
+    b.add_edge("work", END)
+    return b
+
+
+async def test_multitask_rollback_of_a_resume_restores_the_pending_interrupt(
+    any_backend: str,
+) -> None:
+    async with make_manager(ask_then_work_graph(), any_backend) as manager:
+        session = await manager.create("ask")
+        assert (await session.invoke({"user_input": "go"})).status == "interrupted"
+        first = asyncio.ensure_future(session.invoke(Command(resume="first")))
+        await wait_until(
+            lambda: _log_has(session, "answer:first"),
+            "the resumed node to finish with the answer 'first'",
+        )
+
+        second = await session.invoke(Command(resume="second"), multitask="rollback")
+        with pytest.raises(RunCancelled):
+            await first
+
+        # Rolled back to the pending interrupt: the second answer is the one that counts.
+        assert second.state["log"] == ["answer:second", "work"]
+        history = await session.checkpoints(limit=100)
+        assert not [c.checkpoint_id for c in history if "answer:first" in c.values.get("log", [])]
+
+
+async def _log_has(session: GraphSession, entry: str) -> bool:
+    return entry in (await session.get_state()).get("log", [])
 
 
 # --- the sync facade from threads ---------------------------------------------------------
@@ -346,7 +431,8 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
         seen_running_by: set[str | None] = set()
         stop = asyncio.Event()
 
-        async def watch() -> None:  # the registry never shows two leases, nor a running row without one
+        # The registry never shows a running row without a lease, nor a lease of a third party.
+        async def watch() -> None:
             while not stop.is_set():
                 info = await m1.backend.get_session("shared")
                 assert info is not None
@@ -357,7 +443,9 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
 
         watcher = asyncio.ensure_future(watch())
         calls = [
-            (s1 if i % 2 == 0 else s2).invoke({"user_input": f"{'m1' if i % 2 == 0 else 'm2'}-{i}"}, multitask="enqueue")
+            (s1 if i % 2 == 0 else s2).invoke(
+                {"user_input": f"{'m1' if i % 2 == 0 else 'm2'}-{i}"}, multitask="enqueue"
+            )
             for i in range(100)
         ]
         results = await asyncio.gather(*calls)
@@ -391,8 +479,8 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
 # --- cancelling the caller --------------------------------------------------------------------
 
 
-async def test_cancelling_the_callers_task_leaves_the_session_not_running(db_url: str) -> None:
-    async with make_manager(slow_graph(3), db_url) as manager:
+async def test_cancelling_the_callers_task_leaves_the_session_not_running(any_backend: str) -> None:
+    async with make_manager(slow_graph(3), any_backend) as manager:
         session = await manager.create("impatient")
         await session.invoke({"user_input": "pre", "delay": 0.0})
 
@@ -401,7 +489,9 @@ async def test_cancelling_the_callers_task_leaves_the_session_not_running(db_url
 
         info = await session.refresh()
         assert info.status != SessionStatus.RUNNING
-        assert info.status == SessionStatus.COMPLETED  # the status it had before the cancelled run
+        # The cancelled run left work pending in its checkpoint: failed, with the reason.
+        assert info.status == SessionStatus.FAILED
+        assert info.last_error is not None and "cancelled" in info.last_error
         assert info.lease_owner is None
         runs = await all_runs(session)
         assert [r.status for r in runs] == [RunStatus.SUCCESS, RunStatus.CANCELLED]
@@ -414,15 +504,44 @@ async def test_cancelling_the_callers_task_leaves_the_session_not_running(db_url
         assert await steps_of(session) == expected_steps("pre") + expected_steps("b")
         info = await session.refresh()
         assert info.status == SessionStatus.COMPLETED
-        assert [r.status for r in await all_runs(session)] == [RunStatus.SUCCESS, RunStatus.CANCELLED, RunStatus.SUCCESS]
+        assert [r.status for r in await all_runs(session)] == [
+            RunStatus.SUCCESS,
+            RunStatus.CANCELLED,
+            RunStatus.SUCCESS,
+        ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a caller cancelled while RunExecutor._start awaits backend.begin_run leaves the "
-    "session 'running' and its run row 'running' for good (core/runs.py _start/_execute_locked)",
-    strict=True,
-)
-async def test_cancelling_the_caller_at_any_point_never_leaves_the_session_running(db_url: str) -> None:
+async def test_cancelling_a_queued_caller_drops_its_run_and_keeps_the_queue_going(
+    db_url: str,
+) -> None:
+    async with make_manager(slow_graph(1), db_url) as manager:
+        session = await manager.create("queue")
+        running = asyncio.ensure_future(session.invoke({"user_input": "a", "delay": 1.0}))
+        await wait_until(
+            lambda: _status_is(manager, "queue", SessionStatus.RUNNING), "run 'a' to start"
+        )
+        queued = [
+            asyncio.ensure_future(
+                session.invoke({"user_input": tag, "delay": 0.0}, multitask="enqueue")
+            )
+            for tag in ("b", "c", "d")
+        ]
+        await asyncio.sleep(0.05)  # let them queue behind 'a'
+        queued[1].cancel()  # 'c' gives up while waiting its turn
+        results = await asyncio.gather(running, *queued, return_exceptions=True)
+
+        assert isinstance(results[2], asyncio.CancelledError)
+        assert [r.status for i, r in enumerate(results) if i != 2] == ["complete"] * 3
+        assert await steps_of(session) == ["s0:a", "s0:b", "s0:d"]  # 'c' never ran; order kept
+        runs = await all_runs(session)
+        assert [r.status for r in runs] == [RunStatus.SUCCESS] * 3  # and left no run behind
+        info = await session.refresh()
+        assert info.status == SessionStatus.COMPLETED and info.run_count == 3
+
+
+async def test_cancelling_the_caller_at_any_point_never_leaves_the_session_running(
+    db_url: str,
+) -> None:
     """Cancel the invoke after k loop iterations, for many k: whatever point the cancellation
     lands on (waiting for the gate, starting the run, running the graph), the session must
     end up not running, no run row may stay 'running', and another manager must be able to
@@ -440,7 +559,9 @@ async def test_cancelling_the_caller_at_any_point_never_leaves_the_session_runni
                 await task
             info = await session.refresh()
             runs = await session.runs()
-            if info.status == SessionStatus.RUNNING or any(r.status == RunStatus.RUNNING for r in runs):
+            if info.status == SessionStatus.RUNNING or any(
+                r.status == RunStatus.RUNNING for r in runs
+            ):
                 stuck.append(f"k={k}: status={info.status} runs={[str(r.status) for r in runs]}")
 
         # The consequence: another manager (or process) sees a live lease and waits forever.
@@ -449,7 +570,9 @@ async def test_cancelling_the_caller_at_any_point_never_leaves_the_session_runni
                 other_session = await other.get(f"cancel-{k}")
                 assert other_session is not None
                 try:
-                    await other_session.invoke({"user_input": "b", "delay": 0.0}, multitask="reject")
+                    await other_session.invoke(
+                        {"user_input": "b", "delay": 0.0}, multitask="reject"
+                    )
                 except SessionBusy as exc:
                     stuck.append(f"k={k}: another manager is refused: {exc}")
     assert stuck == []

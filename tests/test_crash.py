@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from crash_worker import marked_slow_graph
-from graph_sessions import EventType, GraphSessionManager, RunStatus, SessionBusy, SessionStatus
 from graphs import approval_graph, chat_graph
+
+from graph_sessions import EventType, GraphSessionManager, RunStatus, SessionBusy, SessionStatus
 
 WORKER = Path(__file__).resolve().parent / "crash_worker.py"
 DEADLINE = 60.0  # upper bound for waiting on the worker; never an assertion on duration
@@ -81,14 +81,18 @@ class Worker:
             if line is not None and line.startswith(prefix):
                 return line
             if line is None and self.proc.poll() is not None and self._queue.empty():
-                pytest.fail(f"the worker exited ({self.proc.returncode}) before printing {prefix!r}; {self._diagnose()}")
+                pytest.fail(
+                    f"the worker exited ({self.proc.returncode}) before printing {prefix!r}; {self._diagnose()}"
+                )
         pytest.fail(f"the worker never printed {prefix!r}; {self._diagnose()}")
 
     def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
         end = time.monotonic() + DEADLINE
         while not predicate():
             if self.proc.poll() is not None:
-                pytest.fail(f"the worker exited ({self.proc.returncode}) while waiting for {what}; {self._diagnose()}")
+                pytest.fail(
+                    f"the worker exited ({self.proc.returncode}) while waiting for {what}; {self._diagnose()}"
+                )
             if time.monotonic() > end:
                 pytest.fail(f"gave up waiting for {what}; {self._diagnose()}")
             time.sleep(0.01)
@@ -99,7 +103,7 @@ class Worker:
             self.proc.kill()
         self.proc.wait(timeout=30)
         self._reader.join(timeout=30)
-        while (line := self.next_line(timeout=0)) is not None:  # what it printed before dying
+        while self.next_line(timeout=0) is not None:  # collect what it printed before dying
             pass
         self._stderr.close()
 
@@ -114,14 +118,19 @@ def marker_starts(marker: Path) -> list[str]:
     """The steps whose start the marker file records, in order (``s0``, ``s1``, ...)."""
     if not marker.exists():
         return []
-    return [line.split(":")[1] for line in marker.read_text().splitlines() if line.startswith("start:")]
+    return [
+        line.split(":")[1] for line in marker.read_text().splitlines() if line.startswith("start:")
+    ]
 
 
 def registry_row(db: Path, session_id: str) -> dict[str, Any]:
     """The session's registry row, read straight from the file, read-only."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
         conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+    finally:
+        conn.close()
     assert row is not None, f"no registry row for {session_id!r}"
     return dict(row)
 
@@ -144,13 +153,19 @@ ALL_STEPS = [f"s{i}:job" for i in range(4)]
 
 async def test_sigkill_mid_run_is_repaired_and_the_session_continues(tmp_path: Path) -> None:
     db, marker = tmp_path / "sessions.db", tmp_path / "worker-steps.txt"
-    with Worker(tmp_path, "slow", str(db), "job", "--steps", "4", "--delay", "0.3", "--marker", str(marker)) as worker:
+    with Worker(
+        tmp_path, "slow", str(db), "job", "--steps", "4", "--delay", "0.3", "--marker", str(marker)
+    ) as worker:
         worker.wait_line("invoking")
-        worker.wait_for(lambda: "s2" in marker_starts(marker), "step s2 to start (s0 and s1 checkpointed)")
+        worker.wait_for(
+            lambda: "s2" in marker_starts(marker), "step s2 to start (s0 and s1 checkpointed)"
+        )
         worker.kill()
     dead_pid = worker.pid
     row = registry_row(db, "job")
-    assert row["status"] == "running", "the killed process left the session running (nothing repaired it yet)"
+    assert row["status"] == "running", (
+        "the killed process left the session running (nothing repaired it yet)"
+    )
     assert f":{dead_pid}:" in row["lease_owner"]
 
     continuation = tmp_path / "continuation-steps.txt"
@@ -195,7 +210,9 @@ async def test_sigkill_mid_run_is_repaired_and_the_session_continues(tmp_path: P
         assert (await manager.info("job")).status == SessionStatus.COMPLETED
 
 
-async def test_sigkill_of_a_process_idle_at_an_interrupt_keeps_the_interrupt(tmp_path: Path) -> None:
+async def test_sigkill_of_a_process_idle_at_an_interrupt_keeps_the_interrupt(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "sessions.db"
     with Worker(tmp_path, "interrupt", str(db), "ask") as worker:
         assert worker.wait_line("interrupted") == "interrupted"
@@ -222,7 +239,9 @@ async def test_sigkill_of_a_process_idle_at_an_interrupt_keeps_the_interrupt(tmp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", [0, 1])
-async def test_sigkill_during_a_burst_of_writes_loses_no_committed_turn(tmp_path: Path, attempt: int) -> None:
+async def test_sigkill_during_a_burst_of_writes_loses_no_committed_turn(
+    tmp_path: Path, attempt: int
+) -> None:
     db = tmp_path / "sessions.db"
     seed = random.randrange(2**32)
     rng = random.Random(seed)
@@ -255,22 +274,32 @@ async def test_sigkill_during_a_burst_of_writes_loses_no_committed_turn(tmp_path
         for sid in sessions:
             session = await manager.get(sid)
             assert session is not None, context
-            assert session.status in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CREATED), context
+            assert session.status in (
+                SessionStatus.COMPLETED,
+                SessionStatus.FAILED,
+                SessionStatus.CREATED,
+            ), context
             turns = (await session.get_state()).get("turns", [])
             # A prefix of what was submitted, holding at least every acknowledged turn and at
             # most the one in flight when the process died.
             assert turns == [str(i) for i in range(len(turns))], f"{sid}: {turns[-5:]} {context}"
-            assert acked[sid] <= len(turns) <= acked[sid] + 1, f"{sid}: {len(turns)} turns, {acked[sid]} acked {context}"
+            assert acked[sid] <= len(turns) <= acked[sid] + 1, (
+                f"{sid}: {len(turns)} turns, {acked[sid]} acked {context}"
+            )
             runs = await session.runs(limit=10_000)
             assert RunStatus.RUNNING not in {r.status for r in runs}, f"{sid} {context}"
-            assert acked[sid] <= sum(r.status == RunStatus.SUCCESS for r in runs) <= len(turns), f"{sid} {context}"
+            assert acked[sid] <= sum(r.status == RunStatus.SUCCESS for r in runs) <= len(turns), (
+                f"{sid} {context}"
+            )
             if sid in manager.repaired:
                 assert [r.status for r in runs][0] == RunStatus.ERROR, f"{sid} {context}"
 
             result = await session.invoke({"user_input": "after"})  # usable again
             continued_from = result.state["turns"][:-1]
             assert result.state["turns"][-1] == "after", context
-            assert continued_from == [str(i) for i in range(len(continued_from))], f"{sid} {context}"
+            assert continued_from == [str(i) for i in range(len(continued_from))], (
+                f"{sid} {context}"
+            )
             assert acked[sid] <= len(continued_from) <= acked[sid] + 1, f"{sid} {context}"
         assert await manager.count(status="running") == 0
     assert integrity_check(db) == "ok", context
@@ -279,10 +308,22 @@ async def test_sigkill_during_a_burst_of_writes_loses_no_committed_turn(tmp_path
 async def test_a_live_process_running_a_session_is_not_repaired_by_another(tmp_path: Path) -> None:
     db, marker = tmp_path / "sessions.db", tmp_path / "worker-steps.txt"
     with Worker(
-        tmp_path, "slow", str(db), "busy", "busy-2", "--steps", "2", "--delay", "60", "--marker", str(marker)
+        tmp_path,
+        "slow",
+        str(db),
+        "busy",
+        "busy-2",
+        "--steps",
+        "2",
+        "--delay",
+        "60",
+        "--marker",
+        str(marker),
     ) as worker:
         worker.wait_line("invoking")
-        worker.wait_for(lambda: marker_starts(marker).count("s0") == 2, "both sessions to start step s0")
+        worker.wait_for(
+            lambda: marker_starts(marker).count("s0") == 2, "both sessions to start step s0"
+        )
 
         async with manager_on(db, marked_slow_graph(2)) as manager:
             assert manager.repaired == []
@@ -333,13 +374,6 @@ def dead_pid() -> int:
     return proc.pid
 
 
-@pytest.mark.xfail(
-    reason="BUG: GraphSessionManager.repair_if_stale (core/manager.py) decides from snapshot.next only; "
-    "a run killed after its last task's writes were saved but before the step's checkpoint has "
-    "next == () (LangGraph leaves tasks that have writes out of `next`) and is marked 'completed' with "
-    "no last_error, so the next input silently drops or resurrects the dead run's turn",
-    strict=True,
-)
 @pytest.mark.parametrize("cut", ["after-node-writes", "after-input-writes"])
 async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_failed(
     tmp_path: Path, cut: str
@@ -369,13 +403,20 @@ async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_f
         # after-node-writes: reply's writes are saved, checkpoint 1 is not.
         # after-input-writes: __start__'s writes are saved, checkpoints 0 and 1 are not.
         cut_from = ids[0] if cut == "after-node-writes" else ids[1]
-        conn.execute("DELETE FROM checkpoints WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,))
-        conn.execute("DELETE FROM writes WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,))
-        assert conn.execute(
-            "SELECT COUNT(*) FROM writes w JOIN checkpoints c USING (thread_id, checkpoint_ns, checkpoint_id) "
-            "WHERE w.thread_id = 'chat' AND c.checkpoint_id = (SELECT MAX(checkpoint_id) FROM checkpoints "
-            "WHERE thread_id = 'chat' AND checkpoint_ns = '')"
-        ).fetchone()[0] > 0, "the newest checkpoint has the dead step's saved writes"
+        conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
+        )
+        conn.execute(
+            "DELETE FROM writes WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
+        )
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM writes w JOIN checkpoints c USING (thread_id, checkpoint_ns, checkpoint_id) "
+                "WHERE w.thread_id = 'chat' AND c.checkpoint_id = (SELECT MAX(checkpoint_id) FROM checkpoints "
+                "WHERE thread_id = 'chat' AND checkpoint_ns = '')"
+            ).fetchone()[0]
+            > 0
+        ), "the newest checkpoint has the dead step's saved writes"
         conn.execute(
             "UPDATE sessions SET status = 'running', lease_owner = ?, revision = revision + 1 WHERE session_id = 'chat'",
             (f"{socket.gethostname()}:{pid}:killed",),

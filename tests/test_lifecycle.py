@@ -40,7 +40,12 @@ START = datetime(2030, 1, 1, tzinfo=UTC)
 DEFAULT_TTL = 10.0
 RUNNABLE = (S.CREATED, S.COMPLETED, S.FAILED)  # an invoke starts a new turn / continues
 SUSPENDABLE = (S.INTERRUPTED, S.COMPLETED, S.FAILED)
-AIM = {"suspend": SUSPENDABLE, "resume:none": (S.SUSPENDED,), "resume:value": (S.INTERRUPTED,)}
+AIM = {
+    "suspend": SUSPENDABLE,
+    "resume:none": (S.SUSPENDED,),
+    "resume:value": (S.INTERRUPTED,),
+    "invoke:none": (S.FAILED, S.COMPLETED),
+}
 
 
 # --- the state machine ----------------------------------------------------------------
@@ -92,7 +97,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def live(self, *statuses: S) -> list[str]:
         return sorted(
-            sid for sid, m in self.model.items() if not m.expired and (not statuses or m.status in statuses)
+            sid
+            for sid, m in self.model.items()
+            if not m.expired and (not statuses or m.status in statuses)
         )
 
     def expired_ids(self) -> list[str]:
@@ -126,7 +133,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         session = self.run(go())
         effective = DEFAULT_TTL if ttl == "default" else ttl
         assert session.info.status == S.CREATED
-        self.model[sid] = Model(S.CREATED, effective, self.clock.now + timedelta(seconds=effective) if effective else None)
+        self.model[sid] = Model(
+            S.CREATED,
+            effective,
+            self.clock.now + timedelta(seconds=effective) if effective else None,
+        )
         self.held[sid] = session
 
     # A single rule picks the operation: Hypothesis' swarm testing switches whole rules off
@@ -139,7 +150,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 "invoke:complete",
                 "invoke:interrupt",
                 "invoke:fail",
-                "invoke:none-after-failure",
+                "invoke:none",
                 "resume:value",
                 "resume:none",
                 "suspend",
@@ -165,10 +176,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if op == "reopen":
             self.reopen()
             return
-        if op == "invoke:none-after-failure":
-            statuses: tuple[S, ...] = (S.FAILED,)
-        elif op == "resume:none":  # resume() of an interrupted session is a known bug (xfail below)
-            statuses = (S.SUSPENDED, *RUNNABLE)
+        # invoke(None) / resume() on an interrupted session is a known bug (xfail below)
+        if op in ("invoke:none", "resume:none"):
+            statuses: tuple[S, ...] = (S.SUSPENDED, *RUNNABLE)
         else:
             statuses = ()
         candidates = self.live(*statuses)
@@ -187,20 +197,23 @@ class LifecycleMachine(RuleBasedStateMachine):
         if op.startswith("invoke:"):
             self._invoke(sid, m, op.split(":")[1])
         elif op == "resume:value":
-            self._resume_with_value(sid, m, data.draw(st.integers(0, 9), label="answer"))
+            answer = data.draw(
+                st.integers(0, 9) | st.builds(dict, answer=st.integers(0, 9)), label="answer"
+            )
+            self._resume_with_value(sid, m, answer)
         elif op == "resume:none":
             self._resume_without_value(sid, m)
         else:
             self._suspend(sid, m, data.draw(st.sampled_from([None, "review"]), label="reason"))
 
     def _invoke(self, sid: str, m: Model, kind: str) -> None:
-        graph_input = None if kind == "none-after-failure" else {"user_input": kind}
+        graph_input = None if kind == "none" else {"user_input": kind}
 
         async def go() -> tuple[str, Any]:
             session = await self.fresh(sid)
             try:
                 return "ok", await session.invoke(graph_input)
-            except (RunFailed, SessionSuspended) as exc:
+            except (RunFailed, SessionSuspended, InvalidInput) as exc:
                 return type(exc).__name__, exc
 
         outcome, value = self.run(go())
@@ -208,12 +221,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert outcome == "SessionSuspended", (outcome, value)
             assert value.session_id == sid
             return
+        if kind == "none" and m.status == S.CREATED:  # nothing to continue: refused, no run
+            assert outcome == "InvalidInput", (outcome, value)
+            return
         if m.status == S.INTERRUPTED:  # invoking an interrupted session answers it
             assert outcome == "ok", value
             assert value.status == "complete"
             assert value.state["answer"] == graph_input
             m.status, m.log = S.COMPLETED, m.log + 1
-        elif kind in ("fail", "none-after-failure"):
+        elif kind == "none" and m.status == S.COMPLETED:  # nothing pending: an empty run
+            assert outcome == "ok", value
+            assert value.status == "complete"
+        elif kind == "fail" or (kind == "none" and m.status == S.FAILED):
             # invoke(None) after a failure re-runs the failed node, whose input still says "fail"
             assert outcome == "RunFailed", (outcome, value)
             assert isinstance(value.error, RuntimeError) and value.session_id == sid
@@ -228,9 +247,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             m.status, m.log = S.COMPLETED, m.log + 1
         self.renewed(m)
 
-    def _resume_with_value(self, sid: str, m: Model, answer: int) -> None:
-        value_in = {"answer": answer}
-
+    def _resume_with_value(self, sid: str, m: Model, value_in: Any) -> None:
         async def go() -> tuple[str, Any]:
             session = await self.fresh(sid)
             try:
@@ -302,7 +319,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         """An expired session reads as gone: a held object raises ``SessionExpired``;
         ``get_or_create`` makes a fresh session in its place."""
         sid = data.draw(st.sampled_from(self.expired_ids()), label="session")
-        action = data.draw(st.sampled_from(["invoke", "suspend", "resume", "get_or_create"]), label="action")
+        action = data.draw(
+            st.sampled_from(["invoke", "suspend", "resume", "get_or_create"]), label="action"
+        )
         session = self.held.get(sid)
         if session is None:  # no object from this manager: only get_or_create applies
             action = "get_or_create"
@@ -328,7 +347,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.run(touch(session))
             return
         self.held[sid] = self.run(recreate())
-        self.model[sid] = Model(S.CREATED, DEFAULT_TTL, self.clock.now + timedelta(seconds=DEFAULT_TTL))
+        self.model[sid] = Model(
+            S.CREATED, DEFAULT_TTL, self.clock.now + timedelta(seconds=DEFAULT_TTL)
+        )
 
     def reopen(self) -> None:
         """Close the manager and open a new one on the same file: everything survives."""
@@ -364,7 +385,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             if m.status == S.SUSPENDED:
                 assert info.previous_status == m.previous, (sid, info.previous_status, m)
             snapshot = await session.snapshot()
-            waiting = m.status == S.INTERRUPTED or (m.status == S.SUSPENDED and m.previous == S.INTERRUPTED)
+            waiting = m.status == S.INTERRUPTED or (
+                m.status == S.SUSPENDED and m.previous == S.INTERRUPTED
+            )
             pending = bool(snapshot and snapshot.interrupts)
             assert pending == waiting, (sid, m, snapshot and snapshot.interrupts)
             assert bool(info.interrupts) == waiting, (sid, m, info.interrupts)
@@ -399,7 +422,9 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-def make_manager(graph: Any, url: str, clock: ManualClock | None = None, **kwargs: Any) -> GraphSessionManager:
+def make_manager(
+    graph: Any, url: str, clock: ManualClock | None = None, **kwargs: Any
+) -> GraphSessionManager:
     kwargs.setdefault("sweep_interval", None)
     return GraphSessionManager(graph, url, clock=clock, **kwargs)
 
@@ -456,7 +481,9 @@ async def test_suspend_with_reason(any_backend: str, clock: ManualClock) -> None
 
 
 @pytest.mark.parametrize("before", [S.INTERRUPTED, S.COMPLETED, S.FAILED])
-async def test_resume_of_suspended_returns_none_and_restores_previous_status(any_backend: str, before: S) -> None:
+async def test_resume_of_suspended_returns_none_and_restores_previous_status(
+    any_backend: str, before: S
+) -> None:
     async with make_manager(mode_graph(), any_backend) as manager:
         session = await _in_status(manager, "s", before)
         state_before = await session.get_state()
@@ -503,7 +530,9 @@ async def test_resume_with_value_on_suspended_is_invalid_input(any_backend: str)
 
 
 @pytest.mark.parametrize("status", [S.CREATED, S.COMPLETED, S.FAILED])
-async def test_resume_without_an_interrupt_is_invalid_transition(any_backend: str, status: S) -> None:
+async def test_resume_without_an_interrupt_is_invalid_transition(
+    any_backend: str, status: S
+) -> None:
     async with make_manager(mode_graph(), any_backend) as manager:
         session = await _in_status(manager, "s", status)
         for args in [(), ({"answer": 1},)]:
@@ -514,7 +543,9 @@ async def test_resume_without_an_interrupt_is_invalid_transition(any_backend: st
 
 
 @pytest.mark.parametrize("status", [S.CREATED, S.SUSPENDED])
-async def test_suspend_is_refused_outside_interrupted_completed_failed(any_backend: str, status: S) -> None:
+async def test_suspend_is_refused_outside_interrupted_completed_failed(
+    any_backend: str, status: S
+) -> None:
     async with make_manager(mode_graph(), any_backend) as manager:
         session = await _in_status(manager, "s", status)
         before = await manager.get("s")
@@ -542,11 +573,6 @@ async def test_interrupted_session_resumes_by_invoke_or_resume(any_backend: str)
         assert types.count("interrupted") == 1 and types.count("resumed") == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: session.resume(value) refuses any non-dict value with InvalidInput "
-    "(core/runs.py RunExecutor.execute checks req.input is a dict even for kind='resume')",
-    strict=True,
-)
 async def test_resume_with_a_plain_value(any_backend: str) -> None:
     async with make_manager(approval_graph(), any_backend) as manager:
         session = await manager.create("s")
@@ -563,7 +589,9 @@ async def test_resume_with_a_plain_value(any_backend: str) -> None:
     strict=True,
 )
 @pytest.mark.parametrize("call", ["invoke_none", "resume_no_value"])
-async def test_no_value_on_interrupted_session_keeps_it_consistent(any_backend: str, call: str) -> None:
+async def test_no_value_on_interrupted_session_keeps_it_consistent(
+    any_backend: str, call: str
+) -> None:
     async with make_manager(mode_graph(), any_backend) as manager:
         session = await _in_status(manager, "s", S.INTERRUPTED)
         try:
@@ -578,6 +606,17 @@ async def test_no_value_on_interrupted_session_keeps_it_consistent(any_backend: 
         assert (stored.info.status == S.INTERRUPTED) == bool(pending), (stored.info.status, pending)
 
 
+async def test_first_invoke_without_input_is_refused(any_backend: str) -> None:
+    async with make_manager(mode_graph(), any_backend) as manager:
+        session = await manager.create("s")
+        with pytest.raises(InvalidInput) as err:
+            await session.invoke(None)
+        assert err.value.session_id == "s"
+        stored = await manager.get("s")
+        assert stored.info.status == S.CREATED and stored.info.run_count == 0
+        assert await stored.runs() == []
+
+
 async def test_failed_run_marks_session_failed_and_keeps_last_good_state(any_backend: str) -> None:
     switch = {"broken": True}
     async with make_manager(flaky_graph(switch), any_backend) as manager:
@@ -585,7 +624,9 @@ async def test_failed_run_marks_session_failed_and_keeps_last_good_state(any_bac
         with pytest.raises(RunFailed) as err:
             await session.invoke({"user_input": "x"})
         assert err.value.session_id == "s"
-        assert isinstance(err.value.error, RuntimeError) and isinstance(err.value.__cause__, RuntimeError)
+        assert isinstance(err.value.error, RuntimeError) and isinstance(
+            err.value.__cause__, RuntimeError
+        )
         stored = await manager.get("s")
         assert stored.info.status == S.FAILED
         assert "second is broken" in stored.info.last_error
@@ -661,7 +702,9 @@ async def test_statuses_survive_reopening_the_manager(db_url: str, clock: Manual
     "another run renewed the session (core/runs.py RunExecutor._start checks the caller's stale info)",
     strict=True,
 )
-async def test_held_object_is_not_expired_when_the_session_was_renewed(any_backend: str, clock: ManualClock) -> None:
+async def test_held_object_is_not_expired_when_the_session_was_renewed(
+    any_backend: str, clock: ManualClock
+) -> None:
     async with make_manager(chat_graph(), any_backend, clock, ttl=10) as manager:
         first = await manager.get_or_create("s")
         second = await manager.get("s")

@@ -52,7 +52,9 @@ async def test_store_is_shared_across_sessions_and_lives_in_the_session_db(tmp_p
         a2 = await manager.create("a2", owner="alice")
         result = await a2.invoke({"user_input": "lives in Lyon", "owner": "alice"})
         assert result.state["remembered"] == ["likes tea", "lives in Lyon"]
-    rows = sqlite3.connect(db).execute("SELECT prefix, key FROM store ORDER BY prefix, key").fetchall()
+    rows = (
+        sqlite3.connect(db).execute("SELECT prefix, key FROM store ORDER BY prefix, key").fetchall()
+    )
     assert rows == [("memories.alice", "m0"), ("memories.alice", "m1"), ("memories.bob", "m0")]
 
 
@@ -60,7 +62,9 @@ async def test_store_on_memory_backend() -> None:
     async with GraphSessionManager(graph=memory_graph(), backend="memory://") as manager:
         s = await manager.create(owner="carol")
         await s.invoke({"user_input": "x", "owner": "carol"})
-        r = await (await manager.create(owner="carol")).invoke({"user_input": "y", "owner": "carol"})
+        r = await (await manager.create(owner="carol")).invoke(
+            {"user_input": "y", "owner": "carol"}
+        )
         assert r.state["remembered"] == ["x", "y"]
 
 

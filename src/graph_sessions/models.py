@@ -137,6 +137,9 @@ class RunInfo(BaseModel):
     error: str | None = None
     checkpoint_before: str | None = None
     checkpoint_after: str | None = None
+    # Where the thread's pending writes stood when the run began (backend-specific), so a
+    # rollback can drop the writes the run added on `checkpoint_before` itself.
+    writes_mark: int | None = Field(default=None, exclude=True, repr=False)
 
 
 class Event(BaseModel):

@@ -20,7 +20,6 @@ from graph_sessions.core.runs import (
     DURABILITIES,
     MULTITASK_STRATEGIES,
     RunExecutor,
-    interrupts_to_dicts,
 )
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
@@ -281,24 +280,15 @@ class GraphSessionManager:
         checkpoint (interrupted / completed / failed with the reason) and close its run."""
         if info.status != SessionStatus.RUNNING or not self._lease_is_stale(info.lease_owner):
             return False
-        snapshot = await self.graph.aget_state({"configurable": {"thread_id": info.session_id}})
-        interrupts = interrupts_to_dicts(snapshot.interrupts)
+        status, interrupts = await self._runner.status_from_checkpoint(info.session_id)
         runs = await self.backend.list_runs(info.session_id, limit=1)
         run = runs[0] if runs and runs[0].status == RunStatus.RUNNING else None
         reason = (
             f"the process running run {run.run_id if run else '?'} ({info.lease_owner}) died; "
             "the session was repaired from its last checkpoint"
         )
-        if interrupts:
-            status = SessionStatus.INTERRUPTED
-        elif snapshot.next:
+        if status is None:
             status = SessionStatus.FAILED
-        else:
-            status = (
-                SessionStatus.COMPLETED
-                if snapshot.config["configurable"].get("checkpoint_id")
-                else SessionStatus.FAILED
-            )
         fields = {
             "status": status,
             "updated_at": self.now(),

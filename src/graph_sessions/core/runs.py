@@ -275,14 +275,24 @@ class RunExecutor:
                         {"interrupts": [i["id"] for i in info.interrupts]},
                     )
                 )
-            after = await m.backend.begin_run(
-                session_id,
-                run,
-                lease_owner=self.lease_owner,
-                expect_revision=info.revision,
-                fields={"updated_at": now},
-                events=events,
+            begin = asyncio.ensure_future(
+                m.backend.begin_run(
+                    session_id,
+                    run,
+                    lease_owner=self.lease_owner,
+                    expect_revision=info.revision,
+                    fields={"updated_at": now},
+                    events=events,
+                )
             )
+            try:
+                # The transaction commits on the database thread even if our caller is
+                # cancelled meanwhile; shielded, we learn whether it did and close the run.
+                after = await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                if await begin is not None:
+                    await self._finish_cancelled(session_id, info, run, "cancelled")
+                raise
             if after is not None:
                 return info, run, graph_input
             fresh = await m.backend.get_session(session_id)
@@ -484,25 +494,23 @@ class RunExecutor:
     ) -> None:
         m = self.manager
         if reason == "rollback":
-            await m.backend.delete_checkpoints_after(session_id, run.checkpoint_before)
+            await m.backend.delete_checkpoints_after(
+                session_id, run.checkpoint_before, writes_mark=run.writes_mark
+            )
         now = m.now()
         fields = self._end_fields(before, before.status, now)
         fields["run_count"] = before.run_count
         fields["interrupts"] = before.interrupts
         if reason != "rollback":
-            # The cancelled run's finished steps stay; read where the graph now stands.
-            snapshot = await m.graph.aget_state({"configurable": {"thread_id": session_id}})
-            interrupts = interrupts_to_dicts(snapshot.interrupts)
+            # The cancelled run's finished steps stay: the checkpoint says where it stands.
+            status, interrupts = await self.status_from_checkpoint(session_id)
             fields["interrupts"] = interrupts
-            if interrupts:
-                fields["status"] = SessionStatus.INTERRUPTED
-            elif before.status == SessionStatus.INTERRUPTED:
-                fields["status"] = (
-                    SessionStatus.COMPLETED if not snapshot.next else SessionStatus.FAILED
-                )
-            if fields["status"] == SessionStatus.FAILED:
+            if status is not None:
+                fields["status"] = status
+            if status == SessionStatus.FAILED:
                 fields["last_error"] = (
-                    f"run {run.run_id} was cancelled ({reason}) before it finished"
+                    f"run {run.run_id} was cancelled ({reason}) before it finished; "
+                    "invoke(None) continues it, a new input starts a new turn"
                 )
         await m.backend.finish_run(
             session_id,
@@ -512,6 +520,24 @@ class RunExecutor:
             fields=fields,
             events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
         )
+
+    async def status_from_checkpoint(
+        self, session_id: str
+    ) -> tuple[SessionStatus | None, list[dict[str, Any]]]:
+        """Where the graph stands by its latest checkpoint: interrupted (with the
+        interrupts), failed (work left pending: next nodes, or tasks whose writes were saved
+        but not yet folded into a checkpoint), completed; ``None`` when it has no checkpoint."""
+        snapshot = await self.manager.graph.aget_state(
+            {"configurable": {"thread_id": session_id, "checkpoint_ns": ""}}
+        )
+        interrupts = interrupts_to_dicts(snapshot.interrupts)
+        if interrupts:
+            return SessionStatus.INTERRUPTED, interrupts
+        if snapshot.next or snapshot.tasks:
+            return SessionStatus.FAILED, []
+        if snapshot.created_at is None:
+            return None, []
+        return SessionStatus.COMPLETED, []
 
     async def cancel_all(self, reason: str) -> None:
         """Cancel every run of this process and wait until each has recorded its end."""

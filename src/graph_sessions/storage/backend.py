@@ -153,7 +153,7 @@ class Backend(ABC):
         events: Sequence[NewEvent] = (),
     ) -> SessionInfo | None:
         """Mark the session running (``fields`` too), record the latest checkpoint in
-        ``run.checkpoint_before``, insert the run row and ``events``, in one transaction, if
+        ``run.checkpoint_before`` and the writes mark in ``run.writes_mark``, insert the run row and ``events``, in one transaction, if
         the row's revision is still ``expect_revision``; otherwise (changed or gone) ``None``."""
 
     @abstractmethod
@@ -218,8 +218,11 @@ class Backend(ABC):
         """Id of the newest root-namespace checkpoint of the session, cheaply."""
 
     @abstractmethod
-    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
-        """Drop checkpoints (and their writes) newer than ``checkpoint_id``; all when None."""
+    async def delete_checkpoints_after(
+        self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
+    ) -> None:
+        """Drop checkpoints (and their writes) newer than ``checkpoint_id``, all when None;
+        with ``writes_mark`` (from ``begin_run``), also the writes added since on it."""
 
     @abstractmethod
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:

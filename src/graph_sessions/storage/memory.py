@@ -228,6 +228,9 @@ class MemoryBackend(Backend):
         if info is None or info.revision != expect_revision:
             return None
         run.checkpoint_before = self._latest(session_id)
+        run.writes_mark = len(
+            self.checkpointer.writes.get((session_id, "", run.checkpoint_before or ""), {})
+        )
         self._apply(info, {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner})
         self._runs[run.run_id] = run.model_copy()
         self._append_events(session_id, events, run.started_at)
@@ -340,11 +343,18 @@ class MemoryBackend(Backend):
             del self.checkpointer.writes[key]
         return removed
 
-    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
+    async def delete_checkpoints_after(
+        self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
+    ) -> None:
         if checkpoint_id is None:
             self.checkpointer.delete_thread(session_id)
-        else:
-            self._drop(session_id, lambda cid: cid <= checkpoint_id)
+            return
+        self._drop(session_id, lambda cid: cid <= checkpoint_id)
+        if writes_mark is not None:
+            # Writes are kept in insertion order: the ones past the mark came from the run.
+            writes = self.checkpointer.writes.get((session_id, "", checkpoint_id), {})
+            for key in list(writes)[writes_mark:]:
+                del writes[key]
 
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         root = sorted(self.checkpointer.storage.get(session_id, {}).get("", {}), reverse=True)

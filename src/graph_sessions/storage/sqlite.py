@@ -547,6 +547,7 @@ class SqliteBackend(Backend):
             if row is None:
                 return None
             run.checkpoint_before = before[0] if before else None
+            run.writes_mark = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM writes").fetchone()[0]
             c.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -727,7 +728,9 @@ class SqliteBackend(Backend):
         )
         return row[0] if row else None
 
-    async def delete_checkpoints_after(self, session_id: str, checkpoint_id: str | None) -> None:
+    async def delete_checkpoints_after(
+        self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
+    ) -> None:
         def body(c: sqlite3.Connection) -> None:
             for table in ("checkpoints", "writes"):
                 if checkpoint_id is None:
@@ -737,6 +740,11 @@ class SqliteBackend(Backend):
                         f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?",
                         (session_id, checkpoint_id),
                     )
+            if writes_mark is not None:
+                c.execute(
+                    "DELETE FROM writes WHERE thread_id = ? AND rowid > ?",
+                    (session_id, writes_mark),
+                )
 
         await self._call(lambda conn: self._tx(conn, body))
 
