@@ -176,7 +176,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if op == "reopen":
             self.reopen()
             return
-        # invoke(None) / resume() on an interrupted session is a known bug (xfail below)
+        # invoke(None) / resume() on an interrupted session: see test_no_value_on_interrupted_session_*
         if op in ("invoke:none", "resume:none"):
             statuses: tuple[S, ...] = (S.SUSPENDED, *RUNNABLE)
         else:
@@ -582,12 +582,6 @@ async def test_resume_with_a_plain_value(any_backend: str) -> None:
         assert result.state["approved"] is True and result.state["response"] == "sent"
 
 
-@pytest.mark.xfail(
-    reason="BUG: invoke(None) / resume() on an interrupted session sends Command(resume=None) to LangGraph, "
-    "which raises; the session becomes 'failed' while its checkpoint still waits at the interrupt "
-    "(core/runs.py RunExecutor._graph_input)",
-    strict=True,
-)
 @pytest.mark.parametrize("call", ["invoke_none", "resume_no_value"])
 async def test_no_value_on_interrupted_session_keeps_it_consistent(
     any_backend: str, call: str
@@ -697,11 +691,6 @@ async def test_statuses_survive_reopening_the_manager(db_url: str, clock: Manual
         assert result.status == "complete" and result.state["answer"] == {"after": "restart"}
 
 
-@pytest.mark.xfail(
-    reason="BUG: a session object whose cached info has an old expires_at raises SessionExpired even though "
-    "another run renewed the session (core/runs.py RunExecutor._start checks the caller's stale info)",
-    strict=True,
-)
 async def test_held_object_is_not_expired_when_the_session_was_renewed(
     any_backend: str, clock: ManualClock
 ) -> None:

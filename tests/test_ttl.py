@@ -116,11 +116,6 @@ async def test_expired_session_reads_as_gone_then_sweep_deletes_every_row(
         assert (await manager.sweep()).expired == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: count/list(status='expired') miss sessions whose TTL passed but are not swept yet, "
-    "while stats().expired counts them (manager._query + SqliteBackend._where filter on the status column)",
-    strict=True,
-)
 async def test_status_filter_expired_finds_unswept_expired_sessions(
     db_url: str, clock: ManualClock
 ) -> None:
@@ -351,11 +346,6 @@ async def test_keep_latest_revives_a_failed_session_that_can_continue(
         assert result.state["log"] == ["first:x", "second:x"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: keep_latest sweep of a suspended session overwrites previous_status with 'suspended' "
-    "(core/sweeper.py expire_one), so after revive + resume() it comes back 'created' with a pending interrupt",
-    strict=True,
-)
 async def test_keep_latest_suspended_session_keeps_its_status_before_suspension(
     any_backend: str, clock: ManualClock
 ) -> None:
@@ -450,11 +440,6 @@ async def test_sweep_spares_a_running_session(any_backend: str, clock: ManualClo
         assert (await manager.sweep()).expired == 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: a running session past its expires_at reads as gone (manager.get -> None, list/count hide it) "
-    "although get_or_create returns it and the sweeper spares it (manager.get / SqliteBackend._where ignore 'running')",
-    strict=True,
-)
 async def test_running_session_past_its_ttl_does_not_read_as_gone(
     any_backend: str, clock: ManualClock
 ) -> None:

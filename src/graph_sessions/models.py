@@ -84,9 +84,12 @@ class SessionInfo(BaseModel):
     lease_owner: str | None = None
 
     def is_expired(self, now: datetime) -> bool:
-        """True when the TTL has passed at ``now`` (or the sweeper marked it expired)."""
+        """True when the TTL has passed at ``now`` (or the sweeper marked it expired). A
+        running session is never expired: its run renews it when it ends."""
         if self.status == SessionStatus.EXPIRED:
             return True
+        if self.status == SessionStatus.RUNNING:
+            return False
         return self.expires_at is not None and self.expires_at <= now
 
 

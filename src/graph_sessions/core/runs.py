@@ -27,7 +27,6 @@ from graph_sessions.errors import (
     RunCancelled,
     RunFailed,
     SessionBusy,
-    SessionExpired,
     SessionNotFound,
 )
 from graph_sessions.models import (
@@ -233,7 +232,9 @@ class RunExecutor:
             now = m.now()
             check_can_run(info)
             if info.is_expired(now):
-                raise SessionExpired(f"session {session_id!r} has expired", session_id=session_id)
+                # The caller's row may predate a renewal by another session object.
+                info = await m.load_info(session_id)
+                check_can_run(info)
             if info.status == SessionStatus.RUNNING and info.lease_owner != self.lease_owner:
                 if await m.repair_if_stale(info):
                     info = await m.load_info(session_id)
@@ -322,7 +323,10 @@ class RunExecutor:
             return value
 
         if len(pending) == 1:
-            return Command(resume=pick(keys[0])), True
+            answer = pick(keys[0])
+            if answer is None:  # LangGraph reads Command(resume=None) as no command at all
+                return Command(resume={pending[0]["id"]: None}), True
+            return Command(resume=answer), True
         ids = [p["id"] for p in pending]
         if isinstance(value, dict) and value and set(value) <= set(ids):
             return Command(resume=dict(value)), True

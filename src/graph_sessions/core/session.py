@@ -293,7 +293,10 @@ class GraphSession:
         return updated
 
     async def _unsuspend(self, info: SessionInfo) -> SessionInfo:
-        target = info.previous_status or SessionStatus.CREATED
+        target = info.previous_status
+        if target is None:  # e.g. revived after expiring while suspended: ask the checkpoint
+            target, _ = await self.manager._runner.status_from_checkpoint(self.session_id)
+        target = target or SessionStatus.CREATED
         updated = await self.manager.backend.update_session(
             self.session_id,
             {

@@ -49,7 +49,9 @@ def _contains(actual: Any, expected: dict[str, Any]) -> bool:
 
 def _matches(info: SessionInfo, q: SessionQuery) -> bool:
     if q.status and info.status not in q.status:
-        return False
+        expired_by_time = q.now is not None and info.is_expired(q.now)
+        if not (SessionStatus.EXPIRED in q.status and expired_by_time):
+            return False
     if q.owner is not None and info.owner != q.owner:
         return False
     if q.graph_id is not None and info.graph_id != q.graph_id:

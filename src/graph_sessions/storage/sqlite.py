@@ -114,6 +114,8 @@ SESSION_COLUMNS = (
     "expires_at, ttl, ttl_mode, last_error, run_count, revision, previous_status, "
     "suspend_reason, interrupts, lease_owner"
 )
+# A session whose TTL passed (one parameter: now); a running one is never expired.
+_EXPIRED_BY_TIME = "status != 'running' AND expires_at IS NOT NULL AND expires_at <= ?"
 _JSON_FIELDS = {"metadata", "interrupts"}
 _TIME_FIELDS = {"created_at", "updated_at", "expires_at"}
 _ENUM_FIELDS = {"status", "previous_status"}
@@ -392,8 +394,13 @@ class SqliteBackend(Backend):
         clauses: list[str] = []
         params: list[Any] = []
         if query.status:
-            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
+            status_in = f"status IN ({', '.join('?' * len(query.status))})"
             params.extend(str(s) for s in query.status)
+            if SessionStatus.EXPIRED in query.status and query.now is not None:
+                # Expired by time but not swept yet counts as expired too.
+                status_in = f"({status_in} OR ({_EXPIRED_BY_TIME}))"
+                params.append(dump_time(query.now))
+            clauses.append(status_in)
         for column, value in (
             ("owner", query.owner),
             ("graph_id", query.graph_id),
@@ -422,7 +429,7 @@ class SqliteBackend(Backend):
                 clauses.append("json_extract(metadata, ?) = ?")
                 params.extend([path, int(value) if isinstance(value, bool) else value])
         if not query.include_expired and query.now is not None:
-            clauses.append("status != 'expired' AND (expires_at IS NULL OR expires_at > ?)")
+            clauses.append(f"status != 'expired' AND NOT ({_EXPIRED_BY_TIME})")
             params.append(dump_time(query.now))
         return clauses, params
 
@@ -462,7 +469,7 @@ class SqliteBackend(Backend):
                 c.execute("SELECT status, COUNT(*) FROM sessions GROUP BY status").fetchall()
             )
             expired = c.execute(
-                "SELECT COUNT(*) FROM sessions WHERE status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= ?)",
+                f"SELECT COUNT(*) FROM sessions WHERE status = 'expired' OR ({_EXPIRED_BY_TIME})",
                 (at,),
             ).fetchone()[0]
             oldest, newest = c.execute(
