@@ -1347,3 +1347,13 @@ async def test_session_info_timestamps_are_aware_utc(any_backend: str) -> None:
         stats = await m.stats()
         assert is_utc(stats.oldest_created_at) and is_utc(stats.newest_created_at)
         assert abs(datetime.now(UTC) - (await m.info("tz")).created_at) < timedelta(minutes=5)
+
+
+async def test_session_object_shows_failed_status_after_a_failed_run(any_backend: str) -> None:
+    """Regression: after RunFailed the held object still showed the status before the run."""
+    async with manager(failing_graph(), any_backend) as m:
+        s = await m.create("shown")
+        with pytest.raises(RunFailed):
+            await s.invoke({"user_input": "fail"})
+        assert s.status == S.FAILED
+        assert s.info.last_error is not None and "boom" in s.info.last_error

@@ -16,6 +16,8 @@ from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
 from graph_sessions.errors import (
     InvalidInput,
     InvalidTransition,
+    RunCancelled,
+    RunFailed,
     SessionBusy,
 )
 from graph_sessions.models import (
@@ -163,7 +165,12 @@ class GraphSession:
 
     # runs ----------------------------------------------------------------------------
     async def _execute(self, req: RunRequest) -> InvokeResult:
-        result, info = await self.manager._runner.execute(self.session_id, self.info, req)
+        try:
+            result, info = await self.manager._runner.execute(self.session_id, self.info, req)
+        except (RunFailed, RunCancelled):
+            # The run ended badly but the row moved on (failed, cancelled): show it.
+            self.info = await self.manager.backend.get_session(self.session_id) or self.info
+            raise
         self.info = info
         self.last_result = result
         return result
