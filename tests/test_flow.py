@@ -1357,3 +1357,17 @@ async def test_session_object_shows_failed_status_after_a_failed_run(any_backend
             await s.invoke({"user_input": "fail"})
         assert s.status == S.FAILED
         assert s.info.last_error is not None and "boom" in s.info.last_error
+
+
+async def test_resume_through_a_stale_object_after_another_answered(any_backend: str) -> None:
+    """resume() trusts a cached 'interrupted'; the run must still refuse when another
+    session object answered the interrupt in between (no plain value fed as graph input)."""
+    async with manager(approval_graph(), any_backend) as m:
+        a = await m.create("stale-resume")
+        await a.invoke({"user_input": "x"})
+        b = await m.get("stale-resume")
+        assert b is not None
+        await b.resume("yes")
+        with pytest.raises(InvalidTransition):
+            await a.resume("no")
+        assert (await b.get_state())["approved"] is True

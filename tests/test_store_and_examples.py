@@ -83,3 +83,28 @@ def test_quickstart_runs_twice_and_cleans_up(tmp_path: Path) -> None:
         assert "resume -> complete; reply: Thanks for writing about 'my invoice is wrong'" in out
         assert "deleted; get -> None" in out
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
+
+
+def test_a_manager_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    """Regression: aiosqlite's worker thread kept the interpreter from exiting."""
+    script = f"""
+import asyncio
+from graph_sessions import GraphSessionManager
+async def main():
+    m = GraphSessionManager(graph={str(ROOT / "examples" / "support_bot.py") + ":graph"!r},
+                            backend={"sqlite:///" + str(tmp_path / "open.db")!r})
+    await m.open()
+    s = await m.get_or_create("left-open")
+    await s.invoke({{"user_input": "hi"}})
+    print("done")
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"
+    row = (
+        sqlite3.connect(tmp_path / "open.db")
+        .execute("SELECT status FROM sessions WHERE session_id = 'left-open'")
+        .fetchone()
+    )
+    assert row == ("interrupted",)

@@ -24,6 +24,7 @@ from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.errors import (
     CheckpointNotFound,
     InvalidInput,
+    InvalidTransition,
     RunCancelled,
     RunFailed,
     SessionBusy,
@@ -230,11 +231,11 @@ class RunExecutor:
         m = self.manager
         while True:
             now = m.now()
-            check_can_run(info)
             if info.is_expired(now):
-                # The caller's row may predate a renewal by another session object.
+                # Gone beats suspended; and the caller's row may predate a renewal by another
+                # session object, so ask again before saying so.
                 info = await m.load_info(session_id)
-                check_can_run(info)
+            check_can_run(info)
             if info.status == SessionStatus.RUNNING and info.lease_owner != self.lease_owner:
                 if await m.repair_if_stale(info):
                     info = await m.load_info(session_id)
@@ -306,6 +307,11 @@ class RunExecutor:
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
         """Turn the caller's input into LangGraph's: an interrupted session is resumed.
         Returns (graph input, whether it resumes an interrupt)."""
+        if req.explicit_resume and info.status != SessionStatus.INTERRUPTED:
+            raise InvalidTransition(
+                f"session {info.session_id!r} is {info.status}: there is no interrupt to resume",
+                session_id=info.session_id,
+            )
         if isinstance(req.input, Command):
             return req.input, req.input.resume is not None
         if info.status != SessionStatus.INTERRUPTED or req.checkpoint_id is not None:

@@ -247,7 +247,8 @@ class GraphSession:
         value answers several at once) and the run's result is returned. On a suspended
         session, ``resume()`` (no value) lifts the suspension and returns ``None``.
         """
-        info = await self.refresh()
+        # A cached "interrupted" is checked by the run itself (revision guard), saving a read.
+        info = self.info if self.info.status == SessionStatus.INTERRUPTED else await self.refresh()
         if info.status == SessionStatus.SUSPENDED:
             if value is not _MISSING:
                 raise InvalidInput(

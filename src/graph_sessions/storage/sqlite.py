@@ -68,9 +68,9 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         CREATE INDEX IF NOT EXISTS ix_sessions_created ON sessions (created_at, session_id);
         CREATE INDEX IF NOT EXISTS ix_sessions_updated ON sessions (updated_at, session_id);
-        CREATE INDEX IF NOT EXISTS ix_sessions_status ON sessions (status, created_at);
-        CREATE INDEX IF NOT EXISTS ix_sessions_owner ON sessions (owner, created_at);
-        CREATE INDEX IF NOT EXISTS ix_sessions_graph ON sessions (graph_id, created_at);
+        CREATE INDEX IF NOT EXISTS ix_sessions_status ON sessions (status, created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_owner ON sessions (owner, created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_graph ON sessions (graph_id, created_at, session_id);
         CREATE INDEX IF NOT EXISTS ix_sessions_task ON sessions (task_id);
         CREATE INDEX IF NOT EXISTS ix_sessions_expires ON sessions (expires_at)
             WHERE expires_at IS NOT NULL;
@@ -218,7 +218,13 @@ class SqliteBackend(Backend):
                     f"cannot open SQLite database {self.path!r}: folder {parent} does not exist"
                 )
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+            pending = aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+            # A manager someone forgot to close must not keep the interpreter from exiting;
+            # every commit is already on disk, so nothing is lost with the thread.
+            thread = getattr(pending, "_thread", None)
+            if thread is not None and not thread.is_alive():
+                thread.daemon = True
+            db = await pending
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         self._db = db
