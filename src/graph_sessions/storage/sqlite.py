@@ -12,7 +12,10 @@ commits but never corrupts the file. Pass ``synchronous=FULL`` in the URL query
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +43,10 @@ from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, Sessio
 from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
 
 T = TypeVar("T")
+log = logging.getLogger("graph_sessions.storage")
+_WAL_CHECK_SECONDS = 0.5  # how often the background thread looks at the WAL
+_WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # ... and checkpoints it past this size
+_INLINE_CHECKPOINT_PAGES = 32768  # SQLite's own in-commit checkpoint, only as a backstop
 
 # Ordered migrations; each runs once, in one transaction, and bumps schema_version.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -206,11 +213,16 @@ class SqliteBackend(Backend):
         self.synchronous = synchronous.upper()
         self._db: aiosqlite.Connection | None = None
         self._lock: asyncio.Lock | None = None
+        self._wal_task: asyncio.Task[None] | None = None
+        self._wal_conn: sqlite3.Connection | None = None
+        self._wal_guard = threading.Lock()
+        self._wal_closed = False
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
         if self._db is not None:
             return
+        self._wal_closed = False
         if self.path != ":memory:":
             parent = Path(self.path).expanduser().resolve().parent
             if not parent.is_dir():
@@ -233,6 +245,14 @@ class SqliteBackend(Backend):
             await db.execute(f"PRAGMA synchronous={self.synchronous}")
             await db.execute("PRAGMA busy_timeout=10000")
             await db.execute("PRAGMA temp_store=MEMORY")
+            if self.path != ":memory:":
+                # Checkpointing the WAL inside a commit stalls that commit for milliseconds
+                # (it copies pages and syncs): a background thread does it instead; the large
+                # in-line limit only catches up if that thread ever falls behind.
+                await db.execute(f"PRAGMA wal_autocheckpoint={_INLINE_CHECKPOINT_PAGES}")
+                self._wal_task = asyncio.get_running_loop().create_task(
+                    self._wal_loop(), name="graph-sessions-wal-checkpoint"
+                )
             self.checkpointer = AsyncSqliteSaver(db)
             await self.checkpointer.setup()
             self.store = AsyncSqliteStore(db)
@@ -245,7 +265,37 @@ class SqliteBackend(Backend):
             await self.close()
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
+    async def _wal_loop(self) -> None:
+        wal = Path(self.path + "-wal")
+        while True:
+            await asyncio.sleep(_WAL_CHECK_SECONDS)
+            try:
+                if wal.exists() and wal.stat().st_size >= _WAL_CHECKPOINT_BYTES:
+                    await asyncio.to_thread(self._checkpoint_wal)
+            except Exception as exc:  # never let a checkpoint problem stop the backend
+                log.warning("background WAL checkpoint failed: %s", exc)
+
+    def _checkpoint_wal(self) -> None:
+        # Its own connection: a PASSIVE checkpoint there never blocks the writer.
+        with self._wal_guard:
+            if self._wal_closed:
+                return
+            if self._wal_conn is None:
+                self._wal_conn = sqlite3.connect(self.path, check_same_thread=False)
+            self._wal_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
     async def close(self) -> None:
+        task, self._wal_task = self._wal_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # A checkpoint may still be running in its thread: wait for it, then close.
+        with self._wal_guard:
+            self._wal_closed = True
+            if self._wal_conn is not None:
+                self._wal_conn.close()
+                self._wal_conn = None
         db, self._db = self._db, None
         if db is None:
             return
