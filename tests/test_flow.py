@@ -1371,3 +1371,15 @@ async def test_resume_through_a_stale_object_after_another_answered(any_backend:
         with pytest.raises(InvalidTransition):
             await a.resume("no")
         assert (await b.get_state())["approved"] is True
+
+
+async def test_list_and_count_refuse_unknown_filters_and_bad_dates(any_backend: str) -> None:
+    async with manager(chat_graph(), any_backend) as m:
+        await m.create("f1", owner="a")
+        with pytest.raises(InvalidInput, match="unknown filter"):
+            await m.list(ownr="a")  # type: ignore[call-arg]
+        with pytest.raises(InvalidInput, match="unknown filter"):
+            await m.count(colour="red")  # type: ignore[call-arg]
+        with pytest.raises(InvalidInput, match="created_after must be a datetime"):
+            await m.list(created_after="yesterday")  # type: ignore[arg-type]
+        assert await m.count(owner="a") == 1

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import orjson
 from langgraph.pregel import Pregel
+from typing_extensions import TypedDict, Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
 from graph_sessions.core.runs import (
@@ -52,6 +53,20 @@ _DEFAULT: Any = object()
 _LIVE_LEASES: set[str] = set()  # lease owners of managers open in this process
 _MAX_LIMIT = 1000
 _SORTS = ("created_at", "updated_at", "expires_at")
+
+
+class SessionFilters(TypedDict, total=False):
+    """Filters of :meth:`GraphSessionManager.list` and :meth:`GraphSessionManager.count`."""
+
+    owner: str | None
+    graph_id: str | None
+    task_id: str | None
+    metadata: dict[str, Any] | None
+    created_after: datetime | None
+    created_before: datetime | None
+    updated_after: datetime | None
+    updated_before: datetime | None
+    include_expired: bool
 
 
 def _backend_from_checkpointer_config(config: dict[str, Any]) -> tuple[str, float | None]:
@@ -529,16 +544,13 @@ class GraphSessionManager:
     def _query(
         self,
         status: SessionStatus | str | Sequence[SessionStatus | str] | None,
-        owner: str | None,
-        graph_id: str | None,
-        task_id: str | None,
-        metadata: dict[str, Any] | None,
-        created_after: datetime | None,
-        created_before: datetime | None,
-        updated_after: datetime | None,
-        updated_before: datetime | None,
-        include_expired: bool,
+        filters: SessionFilters,
     ) -> SessionQuery:
+        unknown = set(filters) - set(SessionFilters.__annotations__)
+        if unknown:
+            known = ", ".join(SessionFilters.__annotations__)
+            raise InvalidInput(f"unknown filter(s) {sorted(unknown)}; known: status, {known}")
+        include_expired = bool(filters.get("include_expired", False))
         statuses: list[SessionStatus] | None = None
         if status is not None:
             raw = [status] if isinstance(status, str) else list(status)
@@ -549,18 +561,26 @@ class GraphSessionManager:
                 raise InvalidInput(f"unknown status in {raw!r}; known: {known}") from None
             if SessionStatus.EXPIRED in statuses:
                 include_expired = True
+        metadata = filters.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidInput("metadata filter must be a dict")
+
+        def moment(name: str) -> datetime | None:
+            value = filters.get(name)
+            if value is not None and not isinstance(value, datetime):
+                raise InvalidInput(f"{name} must be a datetime, not {type(value).__name__}")
+            return to_utc(value) if value is not None else None
+
         return SessionQuery(
             status=statuses,
-            owner=owner,
-            graph_id=graph_id,
-            task_id=task_id,
+            owner=filters.get("owner"),
+            graph_id=filters.get("graph_id"),
+            task_id=filters.get("task_id"),
             metadata=metadata,
-            created_after=to_utc(created_after) if created_after else None,
-            created_before=to_utc(created_before) if created_before else None,
-            updated_after=to_utc(updated_after) if updated_after else None,
-            updated_before=to_utc(updated_before) if updated_before else None,
+            created_after=moment("created_after"),
+            created_before=moment("created_before"),
+            updated_after=moment("updated_after"),
+            updated_before=moment("updated_before"),
             include_expired=include_expired,
             now=self.now(),
         )
@@ -569,22 +589,15 @@ class GraphSessionManager:
         self,
         status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
         *,
-        owner: str | None = None,
-        graph_id: str | None = None,
-        task_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        updated_after: datetime | None = None,
-        updated_before: datetime | None = None,
-        include_expired: bool = False,
         sort: Literal["created_at", "updated_at", "expires_at"] = "created_at",
         order: Literal["asc", "desc"] = "desc",
         limit: int = 50,
         cursor: str | None = None,
+        **filters: Unpack[SessionFilters],
     ) -> SessionPage:
-        """One page of sessions matching every filter given; ``metadata`` matches sessions
-        whose metadata contains those key/value pairs. Pass ``next_cursor`` back for more."""
+        """One page of sessions matching ``status`` and every filter given (see
+        :class:`SessionFilters`); ``metadata`` matches sessions whose metadata contains
+        those key/value pairs. Pass ``next_cursor`` back for the next page."""
         self._require_open()
         if sort not in _SORTS:
             raise InvalidInput(f"sort must be one of {', '.join(_SORTS)}, not {sort!r}")
@@ -592,18 +605,7 @@ class GraphSessionManager:
             raise InvalidInput(f"order must be 'asc' or 'desc', not {order!r}")
         if not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {_MAX_LIMIT}, not {limit!r}")
-        query = self._query(
-            status,
-            owner,
-            graph_id,
-            task_id,
-            metadata,
-            created_after,
-            created_before,
-            updated_after,
-            updated_before,
-            include_expired,
-        )
+        query = self._query(status, filters)
         query.sort = sort
         query.descending = order == "desc"
         query.limit = limit + 1
@@ -618,32 +620,11 @@ class GraphSessionManager:
     async def count(
         self,
         status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
-        *,
-        owner: str | None = None,
-        graph_id: str | None = None,
-        task_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        updated_after: datetime | None = None,
-        updated_before: datetime | None = None,
-        include_expired: bool = False,
+        **filters: Unpack[SessionFilters],
     ) -> int:
         """How many sessions match (the filters of :meth:`list`)."""
         self._require_open()
-        query = self._query(
-            status,
-            owner,
-            graph_id,
-            task_id,
-            metadata,
-            created_after,
-            created_before,
-            updated_after,
-            updated_before,
-            include_expired,
-        )
-        return await self.backend.count_sessions(query)
+        return await self.backend.count_sessions(self._query(status, filters))
 
     async def stats(self) -> SessionStats:
         """Totals by status, expired (not yet swept), oldest and newest, runs."""
