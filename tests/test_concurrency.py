@@ -23,6 +23,7 @@ from graph_sessions import (
     EventType,
     GraphSession,
     GraphSessionManager,
+    ManagerClosed,
     RunCancelled,
     RunStatus,
     SessionBusy,
@@ -576,3 +577,22 @@ async def test_cancelling_the_caller_at_any_point_never_leaves_the_session_runni
                 except SessionBusy as exc:
                     stuck.append(f"k={k}: another manager is refused: {exc}")
     assert stuck == []
+
+
+async def test_close_refuses_queued_runs_and_leaves_nothing_running(db_url: str) -> None:
+    """Regression: a run queued behind the one close() cancelled started against a closing
+    manager and left the session 'running'."""
+    manager = make_manager(slow_graph(3), db_url, shutdown_timeout=0.01)
+    await manager.open()
+    session = await manager.create("closing")
+    first = asyncio.ensure_future(session.invoke({"user_input": "a", "delay": 1.0}))
+    queued = asyncio.ensure_future(session.invoke({"user_input": "b", "delay": 0.0}))
+    await wait_until(lambda: _status_is(manager, "closing", SessionStatus.RUNNING), "a running run")
+    await manager.close()
+    results = await asyncio.gather(first, queued, return_exceptions=True)
+    assert isinstance(results[0], RunCancelled)
+    assert isinstance(results[1], ManagerClosed)
+    async with make_manager(slow_graph(3), db_url) as again:
+        info = await again.info("closing")
+        assert info.status != SessionStatus.RUNNING
+        assert again.repaired == []

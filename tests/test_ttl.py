@@ -530,3 +530,24 @@ async def test_background_sweeper_deletes_expired_sessions(tmp_path: Path) -> No
         assert keeper.info.expires_at is None
     # Closing the manager stopped the sweeper task.
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "graph-sessions-sweeper"]
+
+
+# --- regressions from review --------------------------------------------------------------
+
+
+async def test_keep_latest_revive_before_the_sweep_keeps_the_pending_interrupt(
+    any_backend: str, clock: ManualClock
+) -> None:
+    """Regression: reviving a session expired by time only (not yet swept) made an
+    interrupted session 'completed', so the next input started a new turn."""
+    async with manager_for(
+        approval_graph(), any_backend, clock, ttl=10, on_expire="keep_latest"
+    ) as m:
+        s = await m.create("unswept")
+        await s.invoke({"user_input": "x"})
+        clock.advance(11)
+        revived = await m.get_or_create("unswept")
+        assert revived.status == SessionStatus.INTERRUPTED
+        assert revived.info.interrupts
+        done = await revived.invoke({"user_input": "yes"})
+        assert done.status == "complete" and done.state["approved"] is True

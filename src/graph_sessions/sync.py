@@ -124,11 +124,16 @@ class SyncGraphSession:
             return self.inner.stream(input, **kwargs).__aiter__()
 
         iterator = loop.run(start())
-        while True:
-            try:
-                yield loop.run(iterator.__anext__())
-            except StopAsyncIteration:
-                return
+        try:
+            while True:
+                try:
+                    chunk = loop.run(iterator.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            # Leaving early closes the stream now (on_disconnect applies), not at GC time.
+            loop.run(iterator.aclose())
 
     def resume(self, value: Any = _MISSING, **kwargs: Any) -> InvokeResult | None:
         """See :meth:`GraphSession.resume`."""

@@ -196,6 +196,7 @@ class GraphSessionManager:
         self._clock = clock or utcnow
         self._graph: Pregel | None = None
         self.has_static_breakpoints = False
+        self.closing = False
         self._runner = RunExecutor(self)
         self._sweeper = Sweeper(self)
         self.repaired: list[str] = []
@@ -234,6 +235,7 @@ class GraphSessionManager:
             graph.interrupt_before_nodes or graph.interrupt_after_nodes
         )
         self._graph = graph
+        self.closing = False
         _LIVE_LEASES.add(self._runner.lease_owner)
         for info in await self.backend.find_running():
             if await self.repair_if_stale(info):
@@ -252,6 +254,7 @@ class GraphSessionManager:
         sweeper and close storage. Nothing is left ``running``."""
         if self._graph is None:
             return
+        self.closing = True  # runs still queued for a session now refuse to start
         await self._sweeper.stop()
         await self._runner.drain(self.shutdown_timeout)
         _LIVE_LEASES.discard(self._runner.lease_owner)
@@ -459,7 +462,8 @@ class GraphSessionManager:
         if info is not None and info.is_expired(now) and info.status != SessionStatus.RUNNING:
             if self.on_expire == "keep_latest":
                 return self.session_class(self, await self._revive(info, now))
-            await self.backend.delete_session(sid)
+            # Only if still expired: another task may have replaced it meanwhile.
+            await self.backend.delete_session(sid, only_if_expired_at=now)
             info = None
         if info is None:
             try:
@@ -478,19 +482,26 @@ class GraphSessionManager:
         return self.session_class(self, info)
 
     async def _revive(self, info: SessionInfo, now: datetime) -> SessionInfo:
-        status = info.previous_status or SessionStatus.COMPLETED
-        fields: dict[str, Any] = {"status": status, "previous_status": None, "updated_at": now}
+        fields: dict[str, Any] = {"updated_at": now}
+        if info.status == SessionStatus.EXPIRED:  # archived by the sweeper
+            fields["status"] = info.previous_status or SessionStatus.COMPLETED
+            fields["previous_status"] = None
+        # (expired by time only: the row still holds its real status and previous_status)
         if info.ttl:
             fields["expires_at"] = now + timedelta(seconds=info.ttl)
         updated = await self.backend.update_session(
             info.session_id,
             fields,
             events=[NewEvent(EventType.UNSUSPENDED, None, {"revived_from": "expired"})],
+            expect_status=[info.status],
         )
-        if updated is None:
-            raise SessionNotFound(
-                f"session {info.session_id!r} does not exist", session_id=info.session_id
-            )
+        if updated is None:  # the sweeper or another task moved it meanwhile: read again
+            fresh = await self.backend.get_session(info.session_id)
+            if fresh is None:
+                raise SessionNotFound(
+                    f"session {info.session_id!r} does not exist", session_id=info.session_id
+                )
+            return fresh if not fresh.is_expired(now) else await self._revive(fresh, now)
         return updated
 
     async def info(self, session_id: str, *, owner: str | None = None) -> SessionInfo:

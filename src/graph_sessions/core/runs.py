@@ -9,6 +9,8 @@ saw, so two processes can never both mark the same session running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -25,6 +27,7 @@ from graph_sessions.errors import (
     CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
+    ManagerClosed,
     RunCancelled,
     RunFailed,
     SessionBusy,
@@ -43,6 +46,7 @@ from graph_sessions.storage.backend import NewEvent
 if TYPE_CHECKING:
     from graph_sessions.core.manager import GraphSessionManager
 
+log = logging.getLogger("graph_sessions.runs")
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
 DURABILITIES = ("sync", "async", "exit")
 _POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
@@ -230,6 +234,11 @@ class RunExecutor:
         """Mark the session running; returns (the row before, the run, the graph input)."""
         m = self.manager
         while True:
+            if m.closing:
+                raise ManagerClosed(
+                    f"the manager is closing; the run on session {session_id!r} was not started",
+                    session_id=session_id,
+                )
             now = m.now()
             if info.is_expired(now):
                 # Gone beats suspended; and the caller's row may predate a renewal by another
@@ -293,7 +302,7 @@ class RunExecutor:
                 after = await asyncio.shield(begin)
             except asyncio.CancelledError:
                 if await begin is not None:
-                    await self._finish_cancelled(session_id, info, run, "cancelled")
+                    await settle(self._finish_cancelled(session_id, info, run, "cancelled"))
                 raise
             if after is not None:
                 return info, run, graph_input
@@ -409,9 +418,7 @@ class RunExecutor:
         except asyncio.CancelledError:
             reason = active.cancel_reason
             outer_cancelled = (t := asyncio.current_task()) is not None and t.cancelling() > 0
-            await asyncio.shield(
-                self._finish_cancelled(session_id, before, run, reason or "cancelled")
-            )
+            await settle(self._finish_cancelled(session_id, before, run, reason or "cancelled"))
             if outer_cancelled or reason is None:
                 raise
             raise RunCancelled(
@@ -421,7 +428,7 @@ class RunExecutor:
             ) from None
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
-            await asyncio.shield(self._finish_failed(session_id, run, message))
+            await settle(self._finish_failed(session_id, before, run, message))
             raise RunFailed(
                 f"the graph raised in run {run.run_id} of session {session_id!r}: {message}",
                 session_id=session_id,
@@ -440,7 +447,7 @@ class RunExecutor:
             if interrupts
             else NewEvent(EventType.RUN_COMPLETED, run.run_id)
         )
-        after, checkpoint_id = await asyncio.shield(
+        after, checkpoint_id = await settle(
             m.backend.finish_run(
                 session_id,
                 run.run_id,
@@ -481,13 +488,12 @@ class RunExecutor:
             fields["expires_at"] = now + timedelta(seconds=before.ttl)
         return fields
 
-    async def _finish_failed(self, session_id: str, run: RunInfo, message: str) -> None:
+    async def _finish_failed(
+        self, session_id: str, before: SessionInfo, run: RunInfo, message: str
+    ) -> None:
         m = self.manager
-        info = await m.backend.get_session(session_id)
-        if info is None:
-            return
         now = m.now()
-        fields = self._end_fields(info, SessionStatus.FAILED, now)
+        fields = self._end_fields(before, SessionStatus.FAILED, now)
         fields["last_error"] = message
         fields["interrupts"] = []
         await m.backend.finish_run(
@@ -513,7 +519,12 @@ class RunExecutor:
         fields["interrupts"] = before.interrupts
         if reason != "rollback":
             # The cancelled run's finished steps stay: the checkpoint says where it stands.
-            status, interrupts = await self.status_from_checkpoint(session_id)
+            try:
+                status, interrupts = await self.status_from_checkpoint(session_id)
+            except Exception as exc:  # the run's end must be recorded all the same
+                log.exception("reading session %s after a cancelled run failed", session_id)
+                status, interrupts = SessionStatus.FAILED, []
+                reason = f"{reason}; its state could not be read: {type(exc).__name__}: {exc}"
             fields["interrupts"] = interrupts
             if status is not None:
                 fields["status"] = status
@@ -563,6 +574,19 @@ class RunExecutor:
         if runs and timeout:
             await asyncio.wait([r.task for r in runs], timeout=timeout)
         await self.cancel_all("shutdown")
+
+
+async def settle(awaitable: Any) -> Any:
+    """Await ``awaitable`` to its end even if our task is cancelled meanwhile (then re-raise
+    the cancellation): a run's end must be recorded before its session's gate opens."""
+    future = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(future)
+        raise
 
 
 async def iterate_queue(queue: asyncio.Queue[Any], done: object) -> AsyncIterator[Any]:

@@ -48,14 +48,16 @@ class Sweeper:
         if m.on_expire == "delete":
             deleted = await m.backend.delete_session(info.session_id, only_if_expired_at=now)
             return "deleted" if deleted else None
-        await m.backend.prune_checkpoints(info.session_id, 1)
         updated = await m.backend.update_session(
             info.session_id,
             {"status": SessionStatus.EXPIRED, "previous_status": info.status, "updated_at": now},
             events=[NewEvent(EventType.EXPIRED, None, {"strategy": "keep_latest"})],
             expect_status=[info.status],
         )
-        return "archived" if updated is not None else None
+        if updated is None:  # revived or run meanwhile: its history stays whole
+            return None
+        await m.backend.prune_checkpoints(info.session_id, 1)
+        return "archived"
 
     async def run_once(
         self, now: datetime | None = None, *, max_batches: int | None = None
