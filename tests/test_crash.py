@@ -9,6 +9,7 @@ stdout; the slow graph's steps also append ``start:<step>`` to a marker file, an
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import random
 import socket
@@ -441,3 +442,28 @@ async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_f
         assert finished.state["turns"] == ["0", "1"]
         result = await session.invoke({"user_input": "2"})
         assert result.state["turns"] == ["0", "1", "2"]
+
+
+async def test_two_managers_repairing_the_same_session_record_one_repair(tmp_path: Path) -> None:
+    """Regression: repair wrote without a guard, so a second repairer overwrote the first
+    (and could clobber a run the first had started since)."""
+    url = f"sqlite:///{tmp_path / 'twice.db'}"
+    async with GraphSessionManager(graph=chat_graph(), backend=url) as m:
+        await (await m.create("stale")).invoke({"user_input": "x"})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with sqlite3.connect(tmp_path / "twice.db") as conn:
+        conn.execute(
+            "UPDATE sessions SET status = 'running', lease_owner = ? WHERE session_id = 'stale'",
+            (f"{socket.gethostname()}:{dead.pid}:gone",),
+        )
+    a = GraphSessionManager(graph=chat_graph(), backend=url)
+    b = GraphSessionManager(graph=chat_graph(), backend=url)
+    await asyncio.gather(a.open(), b.open())
+    try:
+        assert sorted(a.repaired + b.repaired) == ["stale"]
+        events = await (await a.get_or_create("stale")).events(limit=100)
+        assert [e.type for e in events].count(EventType.REPAIRED) == 1
+        assert (await a.info("stale")).status == SessionStatus.COMPLETED
+    finally:
+        await asyncio.gather(a.close(), b.close())

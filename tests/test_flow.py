@@ -1383,3 +1383,13 @@ async def test_list_and_count_refuse_unknown_filters_and_bad_dates(any_backend: 
         with pytest.raises(InvalidInput, match="created_after must be a datetime"):
             await m.list(created_after="yesterday")  # type: ignore[arg-type]
         assert await m.count(owner="a") == 1
+
+
+async def test_concurrent_metadata_merges_keep_every_key(any_backend: str) -> None:
+    """Regression: update_metadata read, merged in Python and wrote the whole dict back, so
+    concurrent merges of different keys lost all but one."""
+    async with manager(chat_graph(), any_backend) as m:
+        await m.create("meta", metadata={"base": 0})
+        await asyncio.gather(*(m.update_metadata("meta", {f"k{i}": i}) for i in range(20)))
+        info = await m.info("meta")
+        assert info.metadata == {"base": 0, **{f"k{i}": i for i in range(20)}}

@@ -319,18 +319,24 @@ class GraphSessionManager:
             {"reason": reason, "status": str(status)},
         )
         if run is not None:
-            await self.backend.finish_run(
+            repaired, _ = await self.backend.finish_run(
                 info.session_id,
                 run.run_id,
                 run_status=RunStatus.ERROR,
                 error=reason,
                 fields=fields,
                 events=[event],
+                expect_lease=info.lease_owner,
             )
         else:
-            await self.backend.update_session(
-                info.session_id, {**fields, "lease_owner": None}, events=[event]
+            repaired = await self.backend.update_session(
+                info.session_id,
+                {**fields, "lease_owner": None},
+                events=[event],
+                expect_revision=info.revision,
             )
+        if repaired is None:  # someone else repaired it (or ran it) first
+            return False
         log.warning("session %s: %s (now %s)", info.session_id, reason, status)
         return True
 
@@ -540,16 +546,17 @@ class GraphSessionManager:
         """Merge (or replace) the session's metadata."""
         if not isinstance(metadata, dict):
             raise InvalidInput("metadata must be a dict", session_id=session_id)
-        info = await self.info(session_id, owner=owner)
-        new = {**info.metadata, **metadata} if merge else dict(metadata)
-        updated = await self.backend.update_session(
-            session_id,
-            {"metadata": new, "updated_at": self.now()},
-            events=[NewEvent(EventType.METADATA_UPDATED, None, {"keys": sorted(metadata)})],
-        )
-        if updated is None:
-            raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
-        return updated
+        while True:  # merge against the row we read; another writer in between: read again
+            info = await self.info(session_id, owner=owner)
+            new = {**info.metadata, **metadata} if merge else dict(metadata)
+            updated = await self.backend.update_session(
+                session_id,
+                {"metadata": new, "updated_at": self.now()},
+                events=[NewEvent(EventType.METADATA_UPDATED, None, {"keys": sorted(metadata)})],
+                expect_revision=info.revision,
+            )
+            if updated is not None:
+                return updated
 
     # listing -------------------------------------------------------------------------
     def _query(

@@ -455,6 +455,7 @@ class RunExecutor:
                 error=None,
                 fields=fields,
                 events=[event],
+                expect_lease=self.lease_owner,
             )
         )
         if m.checkpoint_retention:
@@ -503,6 +504,7 @@ class RunExecutor:
             error=message,
             fields=fields,
             events=[NewEvent(EventType.RUN_FAILED, run.run_id, {"error": message})],
+            expect_lease=self.lease_owner,
         )
 
     async def _finish_cancelled(
@@ -540,6 +542,7 @@ class RunExecutor:
             error=f"cancelled ({reason})",
             fields=fields,
             events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
+            expect_lease=self.lease_owner,
         )
 
     async def status_from_checkpoint(

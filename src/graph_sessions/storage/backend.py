@@ -107,10 +107,11 @@ class Backend(ABC):
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
+        expect_revision: int | None = None,
     ) -> SessionInfo | None:
         """Set ``fields`` (bumping ``revision`` and ``updated_at`` when not given) and append
-        ``events``, in one transaction. With ``expect_status``, only when the current status is
-        one of them. Returns the new row, or ``None`` when missing or the status did not match."""
+        ``events``, in one transaction. With ``expect_status``/``expect_revision``, only when
+        the current status is one of them / the revision is still that one. Returns the new row, or ``None`` when missing or the status did not match."""
 
     @abstractmethod
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
@@ -166,9 +167,12 @@ class Backend(ABC):
         error: str | None,
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
+        expect_lease: str | None = None,
     ) -> tuple[SessionInfo | None, str | None]:
         """Record the run's end, the session's new fields and events, in one transaction.
-        Returns the updated row and the id of the session's latest checkpoint."""
+        With ``expect_lease``, only while the session is still held under that lease (a run
+        repaired or taken over by someone else records nothing). Returns the updated row
+        (``None`` when nothing was recorded) and the id of the session's latest checkpoint."""
 
     @abstractmethod
     async def get_run(self, run_id: str) -> RunInfo | None:

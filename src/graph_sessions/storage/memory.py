@@ -132,9 +132,12 @@ class MemoryBackend(Backend):
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
+        expect_revision: int | None = None,
     ) -> SessionInfo | None:
         info = self._sessions.get(session_id)
         if info is None or (expect_status is not None and info.status not in expect_status):
+            return None
+        if expect_revision is not None and info.revision != expect_revision:
             return None
         self._apply(info, fields)
         self._append_events(session_id, events, fields.get("updated_at") or info.updated_at)
@@ -247,8 +250,12 @@ class MemoryBackend(Backend):
         error: str | None,
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
+        expect_lease: str | None = None,
     ) -> tuple[SessionInfo | None, str | None]:
         latest = self._latest(session_id)
+        held = self._sessions.get(session_id)
+        if expect_lease is not None and (held is None or held.lease_owner != expect_lease):
+            return None, None
         run = self._runs.get(run_id)
         if run is not None:
             run.status = run_status

@@ -427,12 +427,16 @@ class SqliteBackend(Backend):
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
+        expect_revision: int | None = None,
     ) -> SessionInfo | None:
         extra = ""
         extra_params: list[Any] = []
         if expect_status is not None:
             extra = f" AND status IN ({', '.join('?' * len(expect_status))})"
             extra_params = [str(s) for s in expect_status]
+        if expect_revision is not None:
+            extra += " AND revision = ?"
+            extra_params.append(expect_revision)
         sql, params = self._update_sql(fields, extra)
         at = dump_time(fields.get("updated_at")) if fields.get("updated_at") else None
 
@@ -639,11 +643,17 @@ class SqliteBackend(Backend):
         error: str | None,
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
+        expect_lease: str | None = None,
     ) -> tuple[SessionInfo | None, str | None]:
-        sql, params = self._update_sql({**fields, "lease_owner": None})
+        extra = " AND lease_owner = ?" if expect_lease is not None else ""
+        sql, params = self._update_sql({**fields, "lease_owner": None}, extra)
+        where = [session_id] + ([expect_lease] if expect_lease is not None else [])
         at = dump_time(fields["updated_at"])
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
+            row = c.execute(sql, [*params, *where]).fetchone()
+            if row is None and expect_lease is not None:
+                return None, None
             latest = c.execute(
                 "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
                 "ORDER BY checkpoint_id DESC LIMIT 1",
@@ -654,7 +664,6 @@ class SqliteBackend(Backend):
                 "UPDATE runs SET status = ?, finished_at = ?, error = ?, checkpoint_after = ? WHERE run_id = ?",
                 (str(run_status), at, error, checkpoint_after, run_id),
             )
-            row = c.execute(sql, [*params, session_id]).fetchone()
             self._insert_events(c, session_id, events, at)
             return row, checkpoint_after
 
