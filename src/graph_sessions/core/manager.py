@@ -171,8 +171,6 @@ class GraphSessionManager:
             raise InvalidInput(f"ttl_mode must be 'sliding' or 'absolute', not {ttl_mode!r}")
         if on_expire not in ("delete", "keep_latest"):
             raise InvalidInput(f"on_expire must be 'delete' or 'keep_latest', not {on_expire!r}")
-        if ttl is not None and ttl <= 0:
-            raise InvalidInput(f"ttl must be a positive number of seconds or None, not {ttl!r}")
         if checkpoint_retention is not None and checkpoint_retention < 1:
             raise InvalidInput("checkpoint_retention must be >= 1 or None")
         if sweep_batch < 1:
@@ -180,7 +178,8 @@ class GraphSessionManager:
         self._source = load_graph(source)
         self.backend: Backend = backend_from_url(backend)
         self.output_key = output_key
-        self.ttl = float(ttl) if ttl is not None else None
+        self.ttl: float | None = None
+        self.ttl = self._ttl(ttl)
         self.ttl_mode: TTLMode = ttl_mode
         self.on_expire: ExpiryStrategy = on_expire
         self.sweep_interval = sweep_interval
@@ -209,10 +208,8 @@ class GraphSessionManager:
     @property
     def graph(self) -> Pregel:
         """The compiled graph bound to this manager's checkpointer and store."""
-        if self._graph is None:
-            raise ManagerClosed(
-                "the manager is not open: use 'async with manager:' or 'await manager.open()'"
-            )
+        self._require_open()
+        assert self._graph is not None
         return self._graph
 
     @property

@@ -73,17 +73,17 @@ class SessionMessages:
         """The last ``limit`` messages (all when ``None``) older than id ``before``, oldest first."""
         if limit is not None and limit < 0:
             raise InvalidInput("limit must be >= 0", session_id=self._session.session_id)
-        await self._session._require()
+        await self._session.refresh()
         return await self._session.manager.backend.load_messages(
             self._session.session_id, limit=limit, before_id=before
         )
 
     async def clear(self) -> int:
         """Delete the transcript; returns how many messages were removed."""
-        await self._session._require()
+        await self._session.refresh()
         return await self._session.manager.backend.clear_messages(self._session.session_id)
 
     async def summary(self) -> MessageSummary:
         """Count by role, first and last timestamps and the last message."""
-        await self._session._require()
+        await self._session.refresh()
         return await self._session.manager.backend.message_summary(self._session.session_id)

@@ -590,12 +590,3 @@ async def settle(awaitable: Any) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(future)
         raise
-
-
-async def iterate_queue(queue: asyncio.Queue[Any], done: object) -> AsyncIterator[Any]:
-    """Yield items from ``queue`` until the ``done`` sentinel."""
-    while True:
-        item = await queue.get()
-        if item is done:
-            return
-        yield item

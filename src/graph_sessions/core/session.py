@@ -160,9 +160,6 @@ class GraphSession:
         self.info = await self.manager.load_info(self.session_id)
         return self.info
 
-    async def _require(self) -> SessionInfo:
-        return await self.refresh()
-
     # runs ----------------------------------------------------------------------------
     async def _execute(self, req: RunRequest) -> InvokeResult:
         try:
@@ -419,16 +416,16 @@ class GraphSession:
     # logs ----------------------------------------------------------------------------
     async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
         """The execution log, oldest first; ``after`` an event id to page."""
-        await self._require()
+        await self.refresh()
         return await self.manager.backend.list_events(self.session_id, after_id=after, limit=limit)
 
     async def runs(self, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
-        await self._require()
+        await self.refresh()
         return await self.manager.backend.list_runs(self.session_id, limit=limit)
 
     async def _append_messages(self, messages: list[NewMessage]) -> list[int]:
-        await self._require()
+        await self.refresh()
         return await self.manager.backend.append_messages(
             self.session_id, messages, self.manager.now()
         )
