@@ -14,6 +14,7 @@ from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
 from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
 from graph_sessions.errors import (
+    CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
     RunCancelled,
@@ -276,46 +277,42 @@ class GraphSession:
             )
         info = await self.refresh()
         check_transition(info, SessionStatus.SUSPENDED)
-        updated = await self.manager.backend.update_session(
-            self.session_id,
+        return await self._pause_change(
             {
                 "status": SessionStatus.SUSPENDED,
                 "previous_status": info.status,
                 "suspend_reason": reason,
-                "updated_at": self.manager.now(),
             },
-            events=[
-                NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)})
-            ],
-            expect_status=[info.status],
+            NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)}),
+            expect=info.status,
+            doing="suspending",
         )
-        if updated is None:
-            raise SessionBusy(
-                f"session {self.session_id!r} changed while suspending; try again",
-                session_id=self.session_id,
-            )
-        self.info = updated
-        return updated
 
     async def _unsuspend(self, info: SessionInfo) -> SessionInfo:
         target = info.previous_status
         if target is None:  # e.g. revived after expiring while suspended: ask the checkpoint
             target, _ = await self.manager._runner.status_from_checkpoint(self.session_id)
         target = target or SessionStatus.CREATED
+        return await self._pause_change(
+            {"status": target, "previous_status": None, "suspend_reason": None},
+            NewEvent(EventType.UNSUSPENDED, None, {"to": str(target)}),
+            expect=SessionStatus.SUSPENDED,
+            doing="resuming",
+        )
+
+    async def _pause_change(
+        self, fields: dict[str, Any], event: NewEvent, *, expect: SessionStatus, doing: str
+    ) -> SessionInfo:
+        """Suspend or lift a suspension, only if the status is still ``expect``."""
         updated = await self.manager.backend.update_session(
             self.session_id,
-            {
-                "status": target,
-                "previous_status": None,
-                "suspend_reason": None,
-                "updated_at": self.manager.now(),
-            },
-            events=[NewEvent(EventType.UNSUSPENDED, None, {"to": str(target)})],
-            expect_status=[SessionStatus.SUSPENDED],
+            {**fields, "updated_at": self.manager.now()},
+            events=[event],
+            expect_status=[expect],
         )
         if updated is None:
             raise SessionBusy(
-                f"session {self.session_id!r} changed while resuming; try again",
+                f"session {self.session_id!r} changed while {doing}; try again",
                 session_id=self.session_id,
             )
         self.info = updated
@@ -330,10 +327,13 @@ class GraphSession:
 
     async def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
         """The latest (or the given) checkpoint with its next nodes and pending interrupts."""
-        if checkpoint_id is not None:
-            await self.manager._runner.require_checkpoint(self.session_id, checkpoint_id)
         snapshot = await self.manager.graph.aget_state(self._config(checkpoint_id))
         if snapshot.created_at is None:  # LangGraph echoes the config when nothing is saved
+            if checkpoint_id is not None:
+                raise CheckpointNotFound(
+                    f"session {self.session_id!r} has no checkpoint {checkpoint_id!r}",
+                    session_id=self.session_id,
+                )
             return None
         return snapshot_to_info(snapshot)
 
