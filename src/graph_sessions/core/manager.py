@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -119,17 +119,19 @@ def _pid_alive(pid: int) -> bool:
 
 
 class GraphSessionManager:
-    """Durable sessions of one graph over one storage backend.
+    """Durable sessions of one graph (or several, by graph id) over one storage backend.
 
     ``graph`` is a compiled graph, a ``StateGraph`` builder, ``"file.py:attr"``,
-    ``"package.module:attr"`` or a zero-argument factory. ``backend`` is a URL
+    ``"package.module:attr"``, ``"graph.yaml"`` or a zero-argument factory; or a mapping of
+    graph ids to those, in which case sessions are created for ``graph_id`` (the first id
+    unless given) or the ``graph_id=`` passed to :meth:`create`. ``backend`` is a URL
     (``sqlite:///sessions.db`` by default, ``memory://``) or a ``Backend``. Use it as
     ``async with manager:``; see DESIGN.md for every option.
     """
 
     def __init__(
         self,
-        graph: GraphSource = None,
+        graph: GraphSource | Mapping[str, GraphSource] = None,
         backend: str | Path | Backend | None = None,
         *,
         graph_path: str | Path | None = None,
@@ -145,7 +147,7 @@ class GraphSessionManager:
         durability: Durability = "async",
         resume_key: str | None = None,
         recursion_limit: int | None = None,
-        graph_id: str = "default",
+        graph_id: str | None = None,
         clock: Clock | None = None,
         session_class: type[GraphSession] = GraphSession,
         shutdown_timeout: float = 30.0,
@@ -175,7 +177,18 @@ class GraphSessionManager:
             raise InvalidInput("checkpoint_retention must be >= 1 or None")
         if sweep_batch < 1:
             raise InvalidInput("sweep_batch must be >= 1")
-        self._source = load_graph(source)
+        if isinstance(source, Mapping):
+            if not source:
+                raise InvalidInput("graph mapping is empty: give at least one graph id")
+            graph_id = graph_id or next(iter(source))
+            if graph_id not in source:
+                raise InvalidInput(
+                    f"graph_id {graph_id!r} is not one of the graphs given: {', '.join(source)}"
+                )
+            self._sources = {str(k): load_graph(v) for k, v in source.items()}
+        else:
+            graph_id = graph_id or "default"
+            self._sources = {graph_id: load_graph(source)}
         self.backend: Backend = backend_from_url(backend)
         self.output_key = output_key
         self.ttl: float | None = None
@@ -194,7 +207,8 @@ class GraphSessionManager:
         self.shutdown_timeout = shutdown_timeout
         self._clock = clock or utcnow
         self._graph: Pregel | None = None
-        self.has_static_breakpoints = False
+        self._graphs: dict[str, Pregel] = {}
+        self._breakpoints: dict[str, bool] = {}
         self.closing = False
         self._runner = RunExecutor(self)
         self._sweeper = Sweeper(self)
@@ -207,10 +221,33 @@ class GraphSessionManager:
 
     @property
     def graph(self) -> Pregel:
-        """The compiled graph bound to this manager's checkpointer and store."""
+        """The default graph (``graph_id``), bound to this manager's checkpointer and store."""
         self._require_open()
         assert self._graph is not None
         return self._graph
+
+    @property
+    def graph_ids(self) -> list[str]:
+        """The ids of the graphs this manager serves, the default first."""
+        return [self.graph_id, *(g for g in self._sources if g != self.graph_id)]
+
+    def graph_for(self, graph_id: str | None, *, session_id: str | None = None) -> Pregel:
+        """The bound graph with this id (the default for ``None``); ``InvalidInput`` when this
+        manager does not serve it."""
+        self._require_open()
+        graph = self._graphs.get(graph_id or self.graph_id)
+        if graph is None:
+            whose = f"session {session_id!r} uses graph" if session_id else "graph"
+            raise InvalidInput(
+                f"{whose} {graph_id!r}, which this manager does not serve "
+                f"(graphs: {', '.join(self.graph_ids)})",
+                session_id=session_id,
+            )
+        return graph
+
+    def has_static_breakpoints(self, graph_id: str) -> bool:
+        """True when that graph was compiled with ``interrupt_before``/``interrupt_after``."""
+        return self._breakpoints.get(graph_id, False)
 
     @property
     def is_open(self) -> bool:
@@ -224,14 +261,19 @@ class GraphSessionManager:
             return self
         await self.backend.open()
         try:
-            graph = bind_graph(self._source, self.backend.checkpointer, self.backend.store)
+            graphs = {
+                gid: bind_graph(src, self.backend.checkpointer, self.backend.store)
+                for gid, src in self._sources.items()
+            }
         except Exception:
             await self.backend.close()
             raise
-        self.has_static_breakpoints = bool(
-            graph.interrupt_before_nodes or graph.interrupt_after_nodes
-        )
-        self._graph = graph
+        self._breakpoints = {
+            gid: bool(g.interrupt_before_nodes or g.interrupt_after_nodes)
+            for gid, g in graphs.items()
+        }
+        self._graphs = graphs
+        self._graph = graphs[self.graph_id]
         self.closing = False
         _LIVE_LEASES.add(self._runner.lease_owner)
         for info in await self.backend.find_running():
@@ -256,6 +298,7 @@ class GraphSessionManager:
         await self._runner.drain(self.shutdown_timeout)
         _LIVE_LEASES.discard(self._runner.lease_owner)
         self._graph = None
+        self._graphs = {}
         await self.backend.close()
 
     async def cleanup(self) -> None:
@@ -295,7 +338,9 @@ class GraphSessionManager:
         checkpoint (interrupted / completed / failed with the reason) and close its run."""
         if info.status != SessionStatus.RUNNING or not self._lease_is_stale(info.lease_owner):
             return False
-        status, interrupts = await self._runner.status_from_checkpoint(info.session_id)
+        status, interrupts = await self._runner.status_from_checkpoint(
+            info.session_id, info.graph_id
+        )
         runs = await self.backend.list_runs(info.session_id, limit=1)
         run = runs[0] if runs and runs[0].status == RunStatus.RUNNING else None
         reason = (
@@ -373,10 +418,14 @@ class GraphSessionManager:
         task_id: str | None = None,
         ttl: float | None = _DEFAULT,
         initial_state: dict[str, Any] | None = None,
+        graph_id: str | None = None,
     ) -> GraphSession:
         """Register a new session (id generated when not given); ``SessionExists`` if taken.
-        ``initial_state`` is written into the graph state before the first run."""
+        ``initial_state`` is written into the graph state before the first run; ``graph_id``
+        picks one of the manager's graphs (the default when not given)."""
         self._require_open()
+        graph = self.graph_for(graph_id)
+        graph_id = graph_id or self.graph_id
         session_id = self._check_id(session_id) if session_id is not None else str(uuid.uuid4())
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidInput("metadata must be a dict", session_id=session_id)
@@ -386,7 +435,7 @@ class GraphSessionManager:
         now = self.now()
         info = SessionInfo(
             session_id=session_id,
-            graph_id=self.graph_id,
+            graph_id=graph_id,
             owner=owner,
             task_id=task_id,
             status=SessionStatus.CREATED,
@@ -404,7 +453,7 @@ class GraphSessionManager:
             raise SessionExists(f"session {session_id!r} already exists", session_id=session_id)
         if initial_state:
             try:
-                await self.graph.aupdate_state(
+                await graph.aupdate_state(
                     {"configurable": {"thread_id": session_id}}, initial_state, as_node="__start__"
                 )
             except Exception as exc:
@@ -436,6 +485,7 @@ class GraphSessionManager:
         task_id: str | None = None,
         ttl: float | None = _DEFAULT,
         initial_state: dict[str, Any] | None = None,
+        graph_id: str | None = None,
     ) -> GraphSession:
         """The existing session (its state, status and pending interrupt as left), or a new one.
 
@@ -454,6 +504,7 @@ class GraphSessionManager:
                 task_id=task_id,
                 ttl=ttl,
                 initial_state=initial_state,
+                graph_id=graph_id,
             )
         sid = self._check_id(sid)
         info = await self.backend.get_session(sid)
@@ -477,11 +528,16 @@ class GraphSessionManager:
                     task_id=task_id,
                     ttl=ttl,
                     initial_state=initial_state,
+                    graph_id=graph_id,
                 )
             except SessionExists:  # created meanwhile by another task
                 info = await self.backend.get_session(sid)
                 if info is None or not self._owned(info, owner):
                     raise
+        if graph_id is not None and info.graph_id != graph_id:
+            raise InvalidInput(
+                f"session {sid!r} uses graph {info.graph_id!r}, not {graph_id!r}", session_id=sid
+            )
         return self.session_class(self, info)
 
     async def _revive(self, info: SessionInfo, now: datetime) -> SessionInfo:

@@ -360,9 +360,16 @@ class RunExecutor:
         return config
 
     async def _run_graph(
-        self, session_id: str, graph_input: Any, config: dict[str, Any], req: RunRequest
+        self,
+        session_id: str,
+        graph_id: str,
+        graph_input: Any,
+        config: dict[str, Any],
+        req: RunRequest,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        graph: Any = self.manager.graph  # LangGraph's overloads do not take our plain-str modes
+        # LangGraph's overloads do not take our plain-str modes
+        graph: Any = self.manager.graph_for(graph_id, session_id=session_id)
+        breakpoints = self.manager.has_static_breakpoints(graph_id)
         if req.on_chunk is None:
             out = await graph.ainvoke(graph_input, config, durability=req.durability)
             if isinstance(out, dict):
@@ -370,7 +377,7 @@ class RunExecutor:
                 interrupts = interrupts_to_dicts(out.get("__interrupt__"))
             else:
                 values, interrupts = {"output": out}, []
-            if not interrupts and self.manager.has_static_breakpoints:
+            if not interrupts and breakpoints:
                 snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
                 if snapshot.next:
                     interrupts = interrupts_to_dicts(snapshot.interrupts)
@@ -391,16 +398,19 @@ class RunExecutor:
             else {"output": snapshot.values}
         )
         interrupts = interrupts_to_dicts(snapshot.interrupts)
-        if not interrupts and snapshot.next and self.manager.has_static_breakpoints:
+        if not interrupts and snapshot.next and breakpoints:
             values["__breakpoint__"] = list(snapshot.next)
         return values, interrupts
 
     async def _execute_locked(
         self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate
     ) -> tuple[InvokeResult, SessionInfo]:
+        self.manager.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
         before, run, graph_input = await self._start(session_id, info, req)
         config = self._config(session_id, run.run_id, req)
-        task = asyncio.ensure_future(self._run_graph(session_id, graph_input, config, req))
+        task = asyncio.ensure_future(
+            self._run_graph(session_id, info.graph_id, graph_input, config, req)
+        )
         active = gate.active = ActiveRun(run.run_id, task)
         try:
             return await self._await_run(session_id, before, run, req, active)
@@ -522,7 +532,7 @@ class RunExecutor:
         if reason != "rollback":
             # The cancelled run's finished steps stay: the checkpoint says where it stands.
             try:
-                status, interrupts = await self.status_from_checkpoint(session_id)
+                status, interrupts = await self.status_from_checkpoint(session_id, before.graph_id)
             except Exception as exc:  # the run's end must be recorded all the same
                 log.exception("reading session %s after a cancelled run failed", session_id)
                 status, interrupts = SessionStatus.FAILED, []
@@ -546,12 +556,13 @@ class RunExecutor:
         )
 
     async def status_from_checkpoint(
-        self, session_id: str
+        self, session_id: str, graph_id: str
     ) -> tuple[SessionStatus | None, list[dict[str, Any]]]:
         """Where the graph stands by its latest checkpoint: interrupted (with the
         interrupts), failed (work left pending: next nodes, or tasks whose writes were saved
         but not yet folded into a checkpoint), completed; ``None`` when it has no checkpoint."""
-        snapshot = await self.manager.graph.aget_state(
+        graph = self.manager.graph_for(graph_id, session_id=session_id)
+        snapshot = await graph.aget_state(
             {"configurable": {"thread_id": session_id, "checkpoint_ns": ""}}
         )
         interrupts = interrupts_to_dicts(snapshot.interrupts)

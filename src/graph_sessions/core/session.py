@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
 from graph_sessions.core.lifecycle import check_can_run, check_transition
@@ -150,6 +151,9 @@ class GraphSession:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.session_id!r}, status={self.info.status})"
 
+    def _graph(self) -> Pregel:
+        return self.manager.graph_for(self.info.graph_id, session_id=self.session_id)
+
     def _config(self, checkpoint_id: str | None = None) -> RunnableConfig:
         conf: dict[str, Any] = {"thread_id": self.session_id, "checkpoint_ns": ""}
         if checkpoint_id:
@@ -291,7 +295,9 @@ class GraphSession:
     async def _unsuspend(self, info: SessionInfo) -> SessionInfo:
         target = info.previous_status
         if target is None:  # e.g. revived after expiring while suspended: ask the checkpoint
-            target, _ = await self.manager._runner.status_from_checkpoint(self.session_id)
+            target, _ = await self.manager._runner.status_from_checkpoint(
+                self.session_id, self.info.graph_id
+            )
         target = target or SessionStatus.CREATED
         return await self._pause_change(
             {"status": target, "previous_status": None, "suspend_reason": None},
@@ -321,13 +327,13 @@ class GraphSession:
     # state and history ---------------------------------------------------------------
     async def get_state(self) -> dict[str, Any]:
         """The session's current state values (the latest checkpoint); ``{}`` before any run."""
-        snapshot = await self.manager.graph.aget_state(self._config())
+        snapshot = await self._graph().aget_state(self._config())
         values = snapshot.values
         return dict(values) if isinstance(values, dict) else {"output": values}
 
     async def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
         """The latest (or the given) checkpoint with its next nodes and pending interrupts."""
-        snapshot = await self.manager.graph.aget_state(self._config(checkpoint_id))
+        snapshot = await self._graph().aget_state(self._config(checkpoint_id))
         if snapshot.created_at is None:  # LangGraph echoes the config when nothing is saved
             if checkpoint_id is not None:
                 raise CheckpointNotFound(
@@ -346,7 +352,7 @@ class GraphSession:
             kwargs["before"] = self._config(before)
         return [
             snapshot_to_info(s)
-            async for s in self.manager.graph.aget_state_history(self._config(), **kwargs)
+            async for s in self._graph().aget_state_history(self._config(), **kwargs)
         ]
 
     async def _after_state_change(
@@ -355,7 +361,7 @@ class GraphSession:
         """Set the status from the new head. ``pending``: the interrupts the head still
         answers to when LangGraph no longer lists them (they were asked before the change and
         the interrupted node has not run since)."""
-        snapshot = await self.manager.graph.aget_state(self._config())
+        snapshot = await self._graph().aget_state(self._config())
         info = snapshot_to_info(snapshot)
         interrupts = info.interrupts or (pending if info.next else [])
         if interrupts:
@@ -386,7 +392,7 @@ class GraphSession:
         async with self.manager._runner.exclusive(self.session_id):
             await self._guard_mutation()
             target = await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
-            await self.manager.graph.aupdate_state(self._config(checkpoint_id), None)
+            await self._graph().aupdate_state(self._config(checkpoint_id), None)
             return await self._after_state_change(
                 NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id}),
                 target.interrupts if target else [],
@@ -403,7 +409,7 @@ class GraphSession:
         async with self.manager._runner.exclusive(self.session_id):
             info = await self._guard_mutation()
             try:
-                await self.manager.graph.aupdate_state(self._config(), values, as_node=as_node)
+                await self._graph().aupdate_state(self._config(), values, as_node=as_node)
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends
                 raise InvalidInput(
                     f"update_state failed: {type(exc).__name__}: {exc}",
