@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphs import approval_graph, chat_graph
 
-from graph_sessions import GraphSessionManager, InvalidInput
+from graph_sessions import GraphLoadError, GraphSessionManager, InvalidInput
 
 
 async def test_sessions_run_their_own_graph_and_keep_it_after_restart(db_url: str) -> None:
@@ -49,3 +49,21 @@ async def test_unknown_graph_ids_are_clear_errors(db_url: str) -> None:
     async with GraphSessionManager({"chat": chat_graph()}, db_url, output_key="response") as m:
         s = await m.get_or_create("c1")
         assert (await s.invoke({"user_input": "back"})).output == "turn 1: back"
+
+
+async def test_a_manager_without_a_graph_inspects_lists_and_deletes(db_url: str) -> None:
+    async with GraphSessionManager(chat_graph(), db_url, output_key="response") as m:
+        s = await m.create("c1", metadata={"k": 1})
+        await s.invoke({"user_input": "hi"})
+    async with GraphSessionManager(backend=db_url) as m:
+        assert m.graph_ids == []
+        assert [i.session_id for i in (await m.list()).sessions] == ["c1"]
+        s = await m.get("c1")
+        assert s is not None
+        assert (await s.get_state())["turns"] == ["hi"]
+        with pytest.raises(GraphLoadError, match="opened without a graph"):
+            await s.invoke({"user_input": "again"})
+        with pytest.raises(GraphLoadError, match="opened without a graph"):
+            await m.create("c2")
+        assert await m.delete("c1")
+        assert await m.count() == 0

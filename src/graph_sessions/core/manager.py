@@ -25,6 +25,7 @@ from graph_sessions.core.runs import (
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
 from graph_sessions.errors import (
+    GraphLoadError,
     InvalidInput,
     ManagerClosed,
     SessionExists,
@@ -186,6 +187,9 @@ class GraphSessionManager:
                     f"graph_id {graph_id!r} is not one of the graphs given: {', '.join(source)}"
                 )
             self._sources = {str(k): load_graph(v) for k, v in source.items()}
+        elif source is None:  # inspect, list, delete and sweep sessions; runs need a graph
+            graph_id = graph_id or "default"
+            self._sources = {}
         else:
             graph_id = graph_id or "default"
             self._sources = {graph_id: load_graph(source)}
@@ -206,7 +210,7 @@ class GraphSessionManager:
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._clock = clock or utcnow
-        self._graph: Pregel | None = None
+        self._opened = False
         self._graphs: dict[str, Pregel] = {}
         self._breakpoints: dict[str, bool] = {}
         self.closing = False
@@ -222,13 +226,13 @@ class GraphSessionManager:
     @property
     def graph(self) -> Pregel:
         """The default graph (``graph_id``), bound to this manager's checkpointer and store."""
-        self._require_open()
-        assert self._graph is not None
-        return self._graph
+        return self.graph_for(None)
 
     @property
     def graph_ids(self) -> list[str]:
         """The ids of the graphs this manager serves, the default first."""
+        if not self._sources:
+            return []
         return [self.graph_id, *(g for g in self._sources if g != self.graph_id)]
 
     def graph_for(self, graph_id: str | None, *, session_id: str | None = None) -> Pregel:
@@ -236,6 +240,12 @@ class GraphSessionManager:
         manager does not serve it."""
         self._require_open()
         graph = self._graphs.get(graph_id or self.graph_id)
+        if graph is None and not self._graphs:
+            raise GraphLoadError(
+                "this manager was opened without a graph: it can list, inspect, delete and "
+                "sweep sessions; pass graph= (or a config file's graphs) to run them",
+                session_id=session_id,
+            )
         if graph is None:
             whose = f"session {session_id!r} uses graph" if session_id else "graph"
             raise InvalidInput(
@@ -252,12 +262,12 @@ class GraphSessionManager:
     @property
     def is_open(self) -> bool:
         """True between :meth:`open` and :meth:`close`."""
-        return self._graph is not None
+        return self._opened
 
     async def open(self) -> GraphSessionManager:
         """Open storage, bind the graph, repair sessions a dead process left running, start
         the sweeper."""
-        if self._graph is not None:
+        if self._opened:
             return self
         await self.backend.open()
         try:
@@ -273,10 +283,12 @@ class GraphSessionManager:
             for gid, g in graphs.items()
         }
         self._graphs = graphs
-        self._graph = graphs[self.graph_id]
+        self._opened = True
         self.closing = False
         _LIVE_LEASES.add(self._runner.lease_owner)
         for info in await self.backend.find_running():
+            if info.graph_id not in graphs:  # left for a manager that serves its graph
+                continue
             if await self.repair_if_stale(info):
                 self.repaired.append(info.session_id)
         if self.repaired:
@@ -291,13 +303,13 @@ class GraphSessionManager:
     async def close(self) -> None:
         """Let running runs finish (up to ``shutdown_timeout``), cancel the rest, stop the
         sweeper and close storage. Nothing is left ``running``."""
-        if self._graph is None:
+        if not self._opened:
             return
         self.closing = True  # runs still queued for a session now refuse to start
         await self._sweeper.stop()
         await self._runner.drain(self.shutdown_timeout)
         _LIVE_LEASES.discard(self._runner.lease_owner)
-        self._graph = None
+        self._opened = False
         self._graphs = {}
         await self.backend.close()
 
@@ -312,7 +324,7 @@ class GraphSessionManager:
         await self.close()
 
     def _require_open(self) -> None:
-        if self._graph is None:
+        if not self._opened:
             raise ManagerClosed(
                 "the manager is not open: use 'async with manager:' or 'await manager.open()'"
             )
@@ -709,5 +721,5 @@ class GraphSessionManager:
         return await self._sweeper.run_once(to_utc(now) if now else None)
 
     def __repr__(self) -> str:
-        state = "open" if self._graph is not None else "closed"
+        state = "open" if self._opened else "closed"
         return f"GraphSessionManager(backend={self.backend.url!r}, {state})"

@@ -326,7 +326,18 @@ class GraphSession:
 
     # state and history ---------------------------------------------------------------
     async def get_state(self) -> dict[str, Any]:
-        """The session's current state values (the latest checkpoint); ``{}`` before any run."""
+        """The session's current state values (the latest checkpoint); ``{}`` before any run.
+
+        A manager that does not serve the session's graph reads the raw checkpoint's values."""
+        if self.info.graph_id not in self.manager.graph_ids:
+            saved = await self.manager.backend.checkpointer.aget_tuple(self._config())
+            if saved is None:
+                return {}
+            return {
+                k: v
+                for k, v in saved.checkpoint["channel_values"].items()
+                if not k.startswith(("__", "branch:"))
+            }
         snapshot = await self._graph().aget_state(self._config())
         values = snapshot.values
         return dict(values) if isinstance(values, dict) else {"output": values}
