@@ -1088,8 +1088,7 @@ def test_factory_that_raises_and_factory_with_arguments(tmp_path: Path) -> None:
         GraphSessionManager(graph=broken, backend="memory://")
     with pytest.raises(GraphLoadError):
         GraphSessionManager(graph=lambda required: chat_graph(), backend="memory://")
-    with pytest.raises(GraphLoadError):
-        GraphSessionManager(backend="memory://")  # no graph at all
+    # No graph at all: allowed for inspection (see test_multigraph); running needs one.
 
 
 async def test_good_graph_references(tmp_path: Path) -> None:
