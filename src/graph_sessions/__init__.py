@@ -7,6 +7,7 @@ from graph_sessions.core.sweeper import SweepReport
 from graph_sessions.errors import (
     BackendError,
     CheckpointNotFound,
+    ConfigError,
     GraphLoadError,
     GraphSessionError,
     InvalidInput,
@@ -20,6 +21,7 @@ from graph_sessions.errors import (
     SessionNotFound,
     SessionSuspended,
 )
+from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.models import (
     CheckpointInfo,
     Event,
@@ -42,6 +44,7 @@ __all__ = [
     "BackendError",
     "CheckpointInfo",
     "CheckpointNotFound",
+    "ConfigError",
     "Event",
     "EventType",
     "GraphLoadError",
@@ -53,6 +56,7 @@ __all__ = [
     "InvokeResult",
     "ManagerClosed",
     "ManualClock",
+    "ProjectConfig",
     "Message",
     "MessageSummary",
     "RunCancelled",
@@ -73,4 +77,5 @@ __all__ = [
     "SyncGraphSession",
     "SyncGraphSessionManager",
     "__version__",
+    "load_config",
 ]

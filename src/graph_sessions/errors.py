@@ -71,6 +71,13 @@ class GraphLoadError(GraphSessionError):
     code = "graph_load_error"
 
 
+class ConfigError(GraphSessionError):
+    """The project configuration file (``langgraph.json``) or an environment override is
+    invalid; the message names the file and the field."""
+
+    code = "invalid_config"
+
+
 class BackendError(GraphSessionError):
     """The storage backend URL is invalid or the storage cannot be opened."""
 

@@ -32,6 +32,7 @@ from graph_sessions.errors import (
     SessionExpired,
     SessionNotFound,
 )
+from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.graphs.references import GraphSource, bind_graph, load_graph
 from graph_sessions.models import (
     Durability,
@@ -217,6 +218,16 @@ class GraphSessionManager:
         self._runner = RunExecutor(self)
         self._sweeper = Sweeper(self)
         self.repaired: list[str] = []
+
+    @classmethod
+    def from_config(
+        cls, path: str | Path | ProjectConfig | None = None, **overrides: Any
+    ) -> GraphSessionManager:
+        """A manager configured by a ``langgraph.json`` file (``None``: ``$GRAPH_SESSIONS_CONFIG``
+        or ``./langgraph.json``; none: defaults), environment overrides (``GRAPH_SESSIONS_*``)
+        applied, then ``overrides`` (keyword arguments of this class) on top."""
+        config = path if isinstance(path, ProjectConfig) else load_config(path)
+        return cls(**config.manager_kwargs(**overrides))
 
     # lifecycle -----------------------------------------------------------------------
     def now(self) -> datetime:
