@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -725,11 +725,16 @@ class GraphSessionManager:
         self._require_open()
         return await self.backend.stats(self.now())
 
-    async def sweep(self, now: datetime | None = None) -> SweepReport:
+    async def sweep(
+        self,
+        now: datetime | None = None,
+        *,
+        on_batch: Callable[[SweepReport], None] | None = None,
+    ) -> SweepReport:
         """Expire every session whose TTL has passed, now (the background sweeper does this
-        every ``sweep_interval`` seconds)."""
+        every ``sweep_interval`` seconds); ``on_batch`` sees the totals after each batch."""
         self._require_open()
-        return await self._sweeper.run_once(to_utc(now) if now else None)
+        return await self._sweeper.run_once(to_utc(now) if now else None, on_batch=on_batch)
 
     def __repr__(self) -> str:
         state = "open" if self._opened else "closed"

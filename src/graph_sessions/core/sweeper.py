@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -60,9 +61,14 @@ class Sweeper:
         return "archived"
 
     async def run_once(
-        self, now: datetime | None = None, *, max_batches: int | None = None
+        self,
+        now: datetime | None = None,
+        *,
+        max_batches: int | None = None,
+        on_batch: Callable[[SweepReport], None] | None = None,
     ) -> SweepReport:
-        """Sweep every session expired at ``now`` (default: the manager's clock)."""
+        """Sweep every session expired at ``now`` (default: the manager's clock);
+        ``on_batch`` sees the running totals after each batch."""
         m = self.manager
         now = now or m.now()
         report = SweepReport()
@@ -85,6 +91,8 @@ class Sweeper:
                     report.archived += 1
                 else:
                     report.skipped_running += 1
+            if on_batch is not None:
+                on_batch(report)
             await asyncio.sleep(0)  # let runs interleave between batches
         if report.expired:
             log.info(

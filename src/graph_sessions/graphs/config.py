@@ -103,6 +103,8 @@ class ServerSection(_Strict):
     jwks_file: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    owner_claim: str | None = None
+    role_claim: str | None = None
     require_auth: bool | None = None
     max_body_bytes: int | None = Field(default=None, gt=0)
     run_timeout: float | None = Field(default=None, gt=0)

@@ -1,0 +1,207 @@
+"""What every command shares: the --backend/--config options, opening a manager, printing,
+and turning errors into one clear line and a documented exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.errors import (
+    BackendError,
+    CheckpointNotFound,
+    ConfigError,
+    GraphLoadError,
+    GraphSessionError,
+    InvalidInput,
+    InvalidTransition,
+    SessionBusy,
+    SessionExists,
+    SessionExpired,
+    SessionNotFound,
+    SessionSuspended,
+)
+from graph_sessions.graphs.config import ProjectConfig, load_config
+
+T = TypeVar("T")
+
+# Exit codes (documented in docs/cli.md).
+EXIT_OK = 0
+EXIT_FAILED = 1  # the operation failed: a run raised, storage failed
+EXIT_USAGE = 2  # bad arguments, bad input, bad configuration or graph
+EXIT_NOT_FOUND = 3  # no such session or checkpoint
+EXIT_CONFLICT = 4  # busy, suspended, or not in a state that allows it
+EXIT_INVALID = 5  # `validate` found problems
+
+console = Console()
+err_console = Console(stderr=True)
+
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        "-b",
+        help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://. "
+        "Overrides the config file and GRAPH_SESSIONS_BACKEND.",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Project configuration file (default: $GRAPH_SESSIONS_CONFIG or ./langgraph.json).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code of an error."""
+    if isinstance(exc, SessionNotFound | CheckpointNotFound | SessionExpired):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, SessionBusy | SessionSuspended | InvalidTransition | SessionExists):
+        return EXIT_CONFLICT
+    if isinstance(exc, InvalidInput | ConfigError | GraphLoadError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; typed errors become one line on stderr and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except GraphSessionError as exc:
+        raise fail(exc.message, exit_code_for(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Make an async command function a Typer command (same signature, run to completion)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def read_config(config: str | None) -> ProjectConfig:
+    """Load the configuration file (or defaults); errors become one line."""
+    try:
+        return load_config(config)
+    except GraphSessionError as exc:
+        raise fail(exc.message, exit_code_for(exc)) from None
+
+
+@asynccontextmanager
+async def open_manager(
+    backend: str | None,
+    config: str | None,
+    *,
+    graph: str | None = None,
+    need_graph: bool = False,
+    session_id: str | None = None,
+) -> AsyncIterator[GraphSessionManager]:
+    """An open manager for a one-shot command: the config file's settings, ``--backend`` and a
+    graph (a reference, or an id of the config's graphs) on top; no background sweeper.
+
+    A graph reference given for an existing ``session_id`` serves that session's graph id."""
+    cfg = read_config(config)
+    overrides: dict[str, Any] = {"backend": backend}
+    if graph is not None:
+        if graph in cfg.graphs:
+            overrides["graph_id"] = graph
+        else:
+            cfg.graphs = {}
+            graph_id = await _graph_id_of(cfg.manager_kwargs(backend=backend), session_id)
+            overrides["graph"] = {graph_id: graph}
+    kwargs = cfg.manager_kwargs(**overrides)
+    if need_graph and kwargs.get("graph") is None:
+        raise fail("this command needs a graph: pass GRAPH, or a config file with 'graphs'")
+    kwargs["sweep_interval"] = None
+    try:
+        manager = GraphSessionManager(**kwargs)
+    except BackendError as exc:  # a bad URL, found before anything is opened
+        raise fail(exc.message) from None
+    async with manager:
+        yield manager
+
+
+async def _graph_id_of(kwargs: dict[str, Any], session_id: str | None) -> str:
+    """The graph id an existing session was created with ("default" otherwise)."""
+    if session_id is None:
+        return "default"
+    kwargs = {k: v for k, v in kwargs.items() if k in ("backend",)}
+    try:
+        async with GraphSessionManager(**kwargs, sweep_interval=None) as m:
+            info = await m.backend.get_session(session_id)
+    except BackendError as exc:
+        raise fail(exc.message) from None
+    return info.graph_id if info is not None else "default"
+
+
+def jsonable(value: Any) -> Any:
+    """Anything (pydantic models, LangChain messages, datetimes) as plain JSON data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "model_dump"):
+        return jsonable(value.model_dump())
+    return repr(value)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(jsonable(value), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def parse_json_arg(text: str | None, what: str) -> Any:
+    """Parse a JSON command-line argument; a bare word that is not JSON is taken as a string."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        if text.strip() and text.strip()[0] in '{["':
+            raise fail(f"{what} is not valid JSON: {text!r}") from None
+        return text
+
+
+def when(value: datetime | None) -> str:
+    """A short local-free timestamp for tables."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def short(value: Any, width: int = 60) -> str:
+    """One line, at most ``width`` characters, of any value."""
+    text = value if isinstance(value, str) else orjson.dumps(jsonable(value)).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

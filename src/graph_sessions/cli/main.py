@@ -1,0 +1,346 @@
+"""``graph-sessions``: serve sessions, chat with a graph, and operate a session database.
+
+Every command reads the project configuration (``--config``, ``$GRAPH_SESSIONS_CONFIG`` or
+``./langgraph.json``) and takes ``--backend URL``; with neither, it works on
+``./sessions.db``. Exit codes: 0 ok, 1 failed, 2 bad usage/input/config, 3 not found,
+4 conflict (busy, suspended, wrong status), 5 ``validate`` found problems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from graph_sessions import __version__
+from graph_sessions.cli import sessions as sessions_cmd
+from graph_sessions.cli.chat import chat_loop
+from graph_sessions.cli.common import (
+    EXIT_INVALID,
+    BackendOpt,
+    ConfigOpt,
+    JsonOpt,
+    command,
+    console,
+    err_console,
+    fail,
+    open_manager,
+    print_json,
+    read_config,
+    run,
+    short,
+    when,
+)
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.errors import GraphLoadError, GraphSessionError
+
+app = typer.Typer(
+    name="graph-sessions",
+    help="Durable, multi-user sessions for LangGraph graphs: serve them over HTTP, chat with "
+    "a graph in the terminal, and list, inspect, resume, suspend and clean up sessions.\n\n"
+    "Configuration: --config FILE, $GRAPH_SESSIONS_CONFIG or ./langgraph.json; storage: "
+    "--backend URL (default sqlite:///sessions.db).\n\n"
+    "Exit codes: 0 ok · 1 failed · 2 bad usage, input or config · 3 not found · "
+    "4 conflict (busy, suspended, wrong status) · 5 validate found problems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(sessions_cmd.app, name="sessions")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"graph-sessions {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """graph-sessions command line."""
+
+
+GraphArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="A graph: file.py:attr, package.module:attr, a .yaml file, or a graph id of the "
+        "config file (default: the config's graphs).",
+        show_default=False,
+    ),
+]
+
+
+def _server_values(server: dict[str, Any], manager_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The config's server section as ServerSettings values ("key:owner[:role]" strings and
+    {key, owner, role} objects both allowed for API keys)."""
+    from graph_sessions.server.settings import ApiKey, parse_api_keys
+
+    values = dict(server)
+    keys: list[ApiKey] = []
+    for item in values.pop("api_keys", None) or []:
+        keys.extend(parse_api_keys(item) if isinstance(item, str) else [ApiKey(**item)])
+    values["api_keys"] = keys
+    if manager_kwargs.get("shutdown_timeout") is not None:
+        values["shutdown_timeout"] = manager_kwargs["shutdown_timeout"]
+    return values
+
+
+@app.command()
+def serve(
+    graph: GraphArg = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (8123).")] = None,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve sessions over REST + SSE (FastAPI on uvicorn)."""
+    from graph_sessions.server.runner import serve as run_server
+    from graph_sessions.server.settings import ServerSettings
+
+    cfg = read_config(config)
+    overrides: dict[str, Any] = {"backend": backend}
+    if graph is not None and graph not in cfg.graphs:
+        cfg.graphs = {}
+        overrides["graph"] = graph
+    elif graph is not None:
+        overrides["graph_id"] = graph
+    kwargs = cfg.manager_kwargs(**overrides)
+    if kwargs.get("graph") is None:
+        raise fail("serve needs a graph: pass GRAPH, or a config file with 'graphs'")
+    server = dict(cfg.server)
+    if host is not None:
+        server["host"] = host
+    if port is not None:
+        server["port"] = port
+    try:
+        manager = GraphSessionManager(**kwargs)
+        settings = ServerSettings.from_env(environ={}, **_server_values(server, kwargs))
+    except GraphSessionError as exc:
+        raise fail(exc.message) from None
+    except ValueError as exc:
+        raise fail(f"server settings: {exc}") from None
+    run_server(manager, settings)
+
+
+@app.command()
+def chat(
+    graph: GraphArg = None,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", "-s", help="Continue this session (created if new)."),
+    ] = None,
+    input_key: Annotated[
+        str | None,
+        typer.Option(
+            "--input-key",
+            help="State key your lines go to (default: user_input or messages, by the graph).",
+        ),
+    ] = None,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session."""
+
+    async def go() -> None:
+        async with open_manager(
+            backend, config, graph=graph, need_graph=True, session_id=session
+        ) as m:
+            s = await m.get_or_create(session)
+            await chat_loop(m, s, graph or s.info.graph_id, input_key, console)
+
+    run(go())
+
+
+@app.command()
+@command
+async def stats(
+    as_json: JsonOpt = False, backend: BackendOpt = None, config: ConfigOpt = None
+) -> None:
+    """Totals: sessions by status, expired, runs."""
+    async with open_manager(backend, config) as m:
+        result = await m.stats()
+    sessions_cmd.print_stats(result, as_json)
+
+
+@app.command()
+@command
+async def checkpoints(
+    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many.")] = 20,
+    before: Annotated[str | None, typer.Option(help="Older than this checkpoint id.")] = None,
+    graph: Annotated[
+        str | None, typer.Option("--graph", "-g", help="Graph reference or config graph id.")
+    ] = None,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A session's checkpoints, newest first (ids to fork from)."""
+    async with open_manager(backend, config, graph=graph, session_id=session_id) as m:
+        s = await sessions_cmd._session(m, session_id)
+        items = await s.checkpoints(limit=limit, before=before)
+    if as_json:
+        print_json(items)
+        return
+    table = Table(title=f"{len(items)} checkpoint(s) of {session_id}", title_justify="left")
+    for col in ("checkpoint", "step", "source", "created", "next", "interrupts"):
+        table.add_column(col, overflow="fold")
+    for c in items:
+        table.add_row(
+            c.checkpoint_id,
+            str(c.step),
+            c.source or "",
+            when(c.created_at),
+            ",".join(c.next),
+            short([i.get("value") for i in c.interrupts], 40) if c.interrupts else "",
+        )
+    console.print(table)
+
+
+@app.command()
+@command
+async def events(
+    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events (Ctrl-C stops).")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent events.")] = 50,
+    interval: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 0.5,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """A session's event log (created, runs, interrupts, suspensions...)."""
+
+    def show(items: list[Any]) -> None:
+        for e in items:
+            if as_json:
+                print_json(e)
+            else:
+                console.print(
+                    f"{e.id:>6}  {when(e.at)}  [bold]{e.type}[/]  {(e.run_id or '')[:8]}  "
+                    f"{short(e.data, 80) if e.data else ''}",
+                    highlight=False,
+                )
+
+    async with open_manager(backend, config) as m:
+        s = await sessions_cmd._session(m, session_id)
+        items = await s.events(limit=100_000)
+        items = items[-limit:] if limit > 0 else []
+        show(items)
+        last = items[-1].id if items else 0
+        while follow:
+            await asyncio.sleep(interval)
+            new = await s.events(after=last, limit=1000)
+            show(new)
+            if new:
+                last = new[-1].id
+
+
+def _is_yaml(ref: str) -> bool:
+    return ref.strip().lower().endswith((".yaml", ".yml"))
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            help="A YAML graph, a graph reference, or a config file (default: the config "
+            "file and every graph in it).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check a YAML graph (every problem with file, line and field), a Python graph or a
+    config file and its graphs. Exit code 5 when there are problems."""
+    from graph_sessions.graphs.references import load_graph
+
+    targets: list[tuple[str, str]] = []
+    if file is None or file.endswith(".json"):
+        cfg = read_config(file or config)
+        targets = list(cfg.graphs.items())
+        where = str(cfg.path) if cfg.path else "(no config file)"
+        if not targets:
+            raise fail(f"{where}: no graphs to validate")
+        console.print(f"ok: {where}", highlight=False)
+    else:
+        targets = [(file, file)]
+    problems = 0
+    for label, ref in targets:
+        if _is_yaml(ref):
+            from graph_sessions.graphs.yaml import validate_yaml_graph
+
+            found = validate_yaml_graph(ref)
+            for p in found:
+                err_console.print(str(p), highlight=False, markup=False)
+            problems += len(found)
+            if not found:
+                console.print(f"ok: {label}", highlight=False)
+            continue
+        try:
+            source = load_graph(ref)
+            if hasattr(source, "compile"):
+                source.compile()
+            console.print(f"ok: {label}", highlight=False)
+        except GraphLoadError as exc:
+            err_console.print(f"{label}: {exc.message}", highlight=False, markup=False)
+            problems += 1
+        except Exception as exc:  # compile errors of the user's graph
+            err_console.print(
+                f"{label}: {type(exc).__name__}: {exc}", highlight=False, markup=False
+            )
+            problems += 1
+    if problems:
+        err_console.print(f"{problems} problem(s)", highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def graph(
+    file: Annotated[
+        str, typer.Argument(help="A YAML graph, a graph reference, or a config graph id.")
+    ],
+    config: ConfigOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the diagram to this file.")
+    ] = None,
+) -> None:
+    """Print a graph as a Mermaid diagram."""
+    from graph_sessions.graphs.references import load_graph
+
+    ref = file
+    if not _is_yaml(file) and ":" not in file:
+        cfg = read_config(config)
+        if file not in cfg.graphs:
+            raise fail(f"{file!r} is not a YAML file, a graph reference or a config graph id")
+        ref = cfg.graphs[file]
+    try:
+        if _is_yaml(ref):
+            from graph_sessions.graphs.yaml import yaml_to_mermaid
+
+            text = yaml_to_mermaid(ref)
+        else:
+            source: Any = load_graph(ref)
+            compiled = source.compile() if hasattr(source, "compile") else source
+            text = compiled.get_graph().draw_mermaid()
+    except GraphSessionError as exc:
+        raise fail(exc.message) from None
+    if output is not None:
+        output.write_text(text)
+        console.print(f"wrote {output}", highlight=False)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
