@@ -80,10 +80,11 @@ async def chat_loop(
     console.print(
         f"[bold]session[/] {session.session_id} ([dim]{session.status}[/]) - {HELP}",
         highlight=False,
+        soft_wrap=True,
     )
     pending = session.info.interrupts if session.status == SessionStatus.INTERRUPTED else []
     if session.status == SessionStatus.INTERRUPTED:
-        console.print(f"[yellow]? {interrupt_prompt(pending)}[/]", highlight=False)
+        console.print(f"[yellow]? {interrupt_prompt(pending)}[/]", highlight=False, soft_wrap=True)
     while True:
         try:
             line = await asyncio.to_thread(input, "answer> " if pending else "you> ")
@@ -97,6 +98,7 @@ async def chat_loop(
                 f"session {session.session_id} kept; continue with: "
                 f"graph-sessions chat {graph_label} --session {session.session_id}",
                 highlight=False,
+                soft_wrap=True,
             )
             return
         if text == "/help":
@@ -104,7 +106,7 @@ async def chat_loop(
             continue
         if text == "/state":
             for k, v in (await session.get_state()).items():
-                console.print(f"  [bold]{k}[/]: {short(v, 200)}", highlight=False)
+                console.print(f"  [bold]{k}[/]: {short(v, 200)}", highlight=False, soft_wrap=True)
             continue
         if pending:
             result = await session.resume(text)
@@ -113,9 +115,11 @@ async def chat_loop(
         assert result is not None
         reply = reply_text(result)
         if reply:
-            console.print(f"[green]graph>[/] {reply}", highlight=False)
+            console.print(f"[green]graph>[/] {reply}", highlight=False, soft_wrap=True)
         pending = result.interrupts if result.status == "interrupted" else []
         if pending:
-            console.print(f"[yellow]? {interrupt_prompt(pending)}[/]", highlight=False)
+            console.print(
+                f"[yellow]? {interrupt_prompt(pending)}[/]", highlight=False, soft_wrap=True
+            )
         elif not reply:
             console.print("[dim](the run completed with no reply)[/]")

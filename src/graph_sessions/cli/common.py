@@ -44,7 +44,7 @@ EXIT_CONFLICT = 4  # busy, suspended, or not in a state that allows it
 EXIT_INVALID = 5  # `validate` found problems
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 BackendOpt = Annotated[
     str | None,
