@@ -1,7 +1,8 @@
 """Resolve a graph reference to a LangGraph graph and bind our checkpointer and store.
 
 A reference is a compiled graph, a ``StateGraph`` builder, ``"path/to/file.py:attr"``,
-``"package.module:attr"`` or a zero-argument factory returning one of those.
+``"package.module:attr"``, a YAML graph file (``"graphs/support.yaml"``, compiled by
+:mod:`graph_sessions.graphs.yaml`) or a zero-argument factory returning one of those.
 """
 
 from __future__ import annotations
@@ -54,10 +55,15 @@ def _import_file(path: Path, ref: str) -> Any:
 
 def _resolve_string(ref: str, base_dir: Path | None) -> Any:
     text = ref.strip()
-    if text.endswith((".yaml", ".yml")):
-        raise GraphLoadError(
-            f"{ref!r}: YAML graphs are not supported yet; use 'file.py:attr' or 'module:attr'"
-        )
+    if text.lower().endswith((".yaml", ".yml")):
+        from graph_sessions.graphs.yaml import load_yaml_graph
+
+        path = Path(text).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise GraphLoadError(f"graph file {str(path)!r} (from {ref!r}) does not exist")
+        return load_yaml_graph(path)
     module_part, sep, attr = text.rpartition(":")
     if not sep or not module_part or not attr:
         raise GraphLoadError(

@@ -1,0 +1,360 @@
+"""Every kind of mistake in a YAML graph is reported as ``file:line: field: message``:
+``validate_yaml_graph`` returns all of them, loading raises GraphLoadError with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from yaml_helpers import write
+
+from graph_sessions import GraphSessionManager
+from graph_sessions.errors import GraphLoadError
+from graph_sessions.graphs.yaml import load_yaml_graph, validate_yaml_graph, yaml_to_mermaid
+
+
+def problems(path: Path) -> list[str]:
+    return [str(p) for p in validate_yaml_graph(str(path))]
+
+
+def test_unknown_node_type_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          ok: {type: passthrough, output: {a: "1"}}
+          bad:
+            type: agentt
+        edges:
+          - {from: START, to: ok}
+          - {from: ok, to: bad}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:5: nodes.bad.type: unknown node type 'agentt' (known types: passthrough, "
+        "interrupt, python, router, subgraph, map, llm)"
+    ]
+    with pytest.raises(GraphLoadError) as info:
+        load_yaml_graph(path)
+    assert info.value.message.splitlines() == [
+        f"{path}: 1 problem in the YAML graph",
+        problems(path)[0],
+    ]
+
+
+def test_edge_to_a_missing_node_and_from_a_missing_node(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - from: START
+            to: a
+          - from: a
+            to: [b, END]
+          - from: ghost
+            to: END
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:8: edges[1].to[0]: edge to unknown node 'b' (nodes: a)",
+        f"{path}:9: edges[2].from: edge from unknown node 'ghost' (nodes: a)",
+    ]
+
+
+def test_unreachable_node(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          orphan: {type: passthrough, output: {x: "2"}}
+        edges:
+          - {from: START, to: a}
+          - {from: a, to: END}
+          - {from: orphan, to: END}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:4: nodes.orphan: node 'orphan' is unreachable: no edge path from START leads to it"
+    ]
+
+
+def test_no_edge_from_start(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: a, to: END}
+        """,
+    )
+    assert problems(path) == [f"{path}:4: edges: no edge leaves START: add `- from: START`"]
+
+
+def test_missing_tool_missing_function_and_missing_file(tmp_path: Path) -> None:
+    write(tmp_path, "tools.py", "def real(state):\n    return 1\n")
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        tools:
+          real: {type: python, path: tools.py, function: real}
+          typo: {type: python, path: tools.py, function: not_there}
+          gone: {type: python, path: nowhere.py, function: f}
+          shell: {type: shell, command: ls}
+        nodes:
+          a:
+            type: python
+            tool: nope
+          b: {type: python, tool: real}
+        edges:
+          - {from: START, to: a}
+          - {from: a, to: b}
+        """,
+    )
+    found = problems(path)
+    assert found == [
+        f"{path}:4: tools.typo.function: 'not_there' is not a function of 'tools.py'",
+        f"{path}:5: tools.gone.path: tool file '{tmp_path / 'nowhere.py'}' does not exist",
+        f"{path}:6: tools.shell.type: tool type 'shell' is not supported "
+        "(only `type: python` tools are)",
+        f"{path}:10: nodes.a.tool: unknown tool 'nope' (tools: gone, real, shell, typo)",
+    ]
+
+
+def test_bad_condition_syntax(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: START, to: a}
+          - from: a
+            to: END
+            condition: "score <"
+          - from: a
+            to: a
+            condition: "__import__('os').system('x')"
+        """,
+    )
+    found = problems(path)
+    assert found[0] == (
+        f"{path}:8: edges[1].condition: bad condition: unexpected end of expression "
+        "at column 8 in 'score <'"
+    )
+    assert found[1].startswith(f"{path}:11: edges[2].condition: bad condition:")
+    assert len(found) == 2
+
+
+def test_bad_placeholder_in_a_template(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a:
+            type: passthrough
+            output:
+              x: "hello {state.name"
+        edges: [{from: START, to: a}]
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:6: nodes.a.output.x: bad expression: unclosed '{{' at column 7 "
+        "in 'hello {state.name'"
+    ]
+
+
+def test_type_errors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        state:
+          n: integer
+          when: datetime
+          tags: {type: list, reducer: concat}
+        nodes:
+          a:
+            type: interrupt
+            resume_key: [not, a, string]
+          b:
+            type: passthrough
+            output: 5
+        edges:
+          - {from: START, to: a}
+          - {from: a, to: b}
+        loop_limits:
+          a: three
+        config:
+          recursion_limit: -1
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:17: loop_limits.a: Input should be a valid integer, unable to parse string "
+        "as an integer",
+        f"{path}:19: config.recursion_limit: Input should be greater than 0",
+    ]
+    # Top-level errors come first; once they are fixed the nodes are checked.
+    text = path.read_text().replace("a: three", "a: 3").replace("limit: -1", "limit: 9")
+    path.write_text(text)
+    assert problems(path) == [
+        f"{path}:9: nodes.a.resume_key: Input should be a valid string",
+        f"{path}:12: nodes.b.output: Input should be a valid dictionary",
+        f"{path}:4: state.when: unknown type 'datetime' (known: str, int, float, bool, list, "
+        "dict, any)",
+        f"{path}:5: state.tags.reducer: unknown reducer 'concat' (known: add, append, "
+        "add_messages, merge)",
+    ]
+
+
+def test_conditional_edge_needs_a_router_and_routes_need_nodes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          r:
+            type: router
+            expression: x
+            routes:
+              "1": a
+              "2": nowhere
+        edges:
+          - {from: START, to: r}
+          - {from: a, to: [r, END], type: conditional}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:12: edges[1].type: `type: conditional` edges leave a router node; "
+        "'a' is a passthrough node",
+        f"{path}:9: nodes.r.routes.2: edge to unknown node 'nowhere' (nodes: a, r)",
+    ]
+
+
+def test_invalid_yaml_missing_file_and_missing_keys(tmp_path: Path) -> None:
+    broken = write(tmp_path, "broken.yaml", "name: g\nnodes:\n  a: [unclosed\nedges: []\n")
+    found = problems(broken)
+    assert len(found) == 1 and found[0].startswith(f"{broken}:4: (file): invalid YAML:")
+    assert problems(tmp_path / "missing.yaml") == [
+        f"{tmp_path / 'missing.yaml'}:?: (file): file not found"
+    ]
+    no_nodes = write(tmp_path, "empty.yaml", "name: g\nedges: []\n")
+    assert problems(no_nodes) == [f"{no_nodes}:1: nodes: required field is missing"]
+
+
+def test_subgraph_problems_name_the_child_file(tmp_path: Path) -> None:
+    child = write(
+        tmp_path,
+        "child.yaml",
+        """
+        name: child
+        nodes:
+          c: {type: nope}
+        edges: [{from: START, to: c}]
+        """,
+    )
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          sub: {type: subgraph, graph: child.yaml}
+          self: {type: subgraph, graph: g.yaml}
+        edges:
+          - {from: START, to: sub}
+          - {from: sub, to: self}
+        """,
+    )
+    found = problems(path)
+    assert (
+        found[0] == f"{path}:3: nodes.sub.graph: subgraph 'child.yaml' has problems (listed below)"
+    )
+    assert found[1].startswith(f"{child}:3: nodes.c.type: unknown node type 'nope'")
+    assert found[2] == f"{path}:4: nodes.self.graph: subgraph 'g.yaml' includes itself (a cycle)"
+
+
+def test_missing_prompt_file_and_bad_map_sub_node(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          talk: {type: llm, prompt: no_such_prompt}
+          fan:
+            type: map
+            over: "{state.items}"
+            as: item
+            collect: out
+            node: {type: interrupt}
+        edges:
+          - {from: START, to: talk}
+          - {from: talk, to: fan}
+        """,
+    )
+    found = problems(path)
+    assert found[0].startswith(
+        f"{path}:3: nodes.talk.prompt: prompt file 'no_such_prompt' not found"
+    )
+    assert found[1] == (
+        f"{path}:9: nodes.fan.node.type: a map sub-node must be one of passthrough, python, "
+        "llm, not 'interrupt'"
+    )
+
+
+def test_the_manager_and_mermaid_raise_graph_load_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: START, to: b}
+        """,
+    )
+    expected = f"{path}:5: edges[0].to: edge to unknown node 'b' (nodes: a)"
+    with pytest.raises(GraphLoadError) as info:
+        GraphSessionManager(graph_path=str(path), backend="memory://")
+    assert expected in info.value.message.splitlines()
+    with pytest.raises(GraphLoadError) as info:
+        yaml_to_mermaid(str(path))
+    assert expected in info.value.message.splitlines()
+
+
+def test_duplicate_keys_are_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          a: {type: passthrough, output: {x: "2"}}
+        edges:
+          - {from: START, to: a}
+        """,
+    )
+    assert problems(path) == [f"{path}:4: nodes.a: duplicate key: the later one would silently win"]
