@@ -352,6 +352,17 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
+_MAX_REPEAT = 1_000_000
+
+
+def _check_repeat(a: Any, b: Any) -> None:
+    # "x" * n with a huge n would exhaust memory before any error could name the expression.
+    for seq, n in ((a, b), (b, a)):
+        sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+        if sized and not isinstance(n, bool) and len(seq) * n > _MAX_REPEAT:
+            raise ExpressionError(f"repetition result over {_MAX_REPEAT:,} items")
+
+
 def _compare(op: str, a: Any, b: Any) -> bool:
     if op == "==":
         return bool(a == b)
@@ -412,6 +423,7 @@ def _eval(node: Node, scope: _Scope) -> Any:
         if op == "-":
             return a - b
         if op == "*":
+            _check_repeat(a, b)
             return a * b
         if op == "/":
             return a / b
@@ -510,7 +522,10 @@ class Expression:
 
 def compile_expression(source: str) -> Expression:
     """Parse one expression (no braces). Raises :class:`ExpressionError` on bad syntax."""
-    return Expression(source, _Parser(source).parse())
+    try:
+        return Expression(source, _Parser(source).parse())
+    except RecursionError:
+        raise ExpressionError("expression nested too deeply", source=source) from None
 
 
 def compile_condition(source: Any) -> Expression:
