@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -43,7 +44,8 @@ EXIT_NOT_FOUND = 3  # no such session or checkpoint
 EXIT_CONFLICT = 4  # busy, suspended, or not in a state that allows it
 EXIT_INVALID = 5  # `validate` found problems
 
-console = Console()
+# Piped output (grep, less, files) is not cut to 80 columns; COLUMNS still wins.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 BackendOpt = Annotated[

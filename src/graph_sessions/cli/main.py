@@ -192,7 +192,7 @@ async def checkpoints(
         return
     table = Table(title=f"{len(items)} checkpoint(s) of {session_id}", title_justify="left")
     for col in ("checkpoint", "step", "source", "created", "next", "interrupts"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("step", "source", "created"))
     for c in items:
         table.add_row(
             c.checkpoint_id,

@@ -110,7 +110,7 @@ async def list_sessions(
         return
     table = Table(title=f"{len(page.sessions)} session(s)", title_justify="left")
     for col in ("id", "status", "graph", "owner", "runs", "updated", "expires", "metadata"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in _NO_WRAP)
     for s in page.sessions:
         table.add_row(
             s.session_id,
@@ -125,6 +125,10 @@ async def list_sessions(
     console.print(table)
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}", highlight=False)
+
+
+# Short columns stay on one line; long values (metadata, data) fold instead.
+_NO_WRAP = {"status", "runs", "updated", "expires"}
 
 
 @app.command("show")
@@ -177,7 +181,7 @@ async def show(
     if recent:
         table = Table(title="events", title_justify="left")
         for col in ("#", "at", "type", "run", "data"):
-            table.add_column(col, overflow="fold")
+            table.add_column(col, overflow="fold", no_wrap=col != "data")
         for e in recent:
             table.add_row(
                 str(e.id), when(e.at), str(e.type), (e.run_id or "")[:8], short(e.data, 60)
