@@ -211,3 +211,35 @@ def test_auth_and_store_are_read_with_notes(tmp_path: Path) -> None:
     notes = "\n".join(cfg.notes)
     assert "auth: custom LangGraph auth handlers are not run" in notes
     assert "store.index" in notes and "mystery: unknown key" in notes
+
+
+def test_every_server_setting_has_a_file_key_and_an_environment_variable(tmp_path: Path) -> None:
+    """Regression: shutdown_timeout/access_log were rejected in the file, and the JWT, claim,
+    auth, disconnect and logging variables were ignored by `graph-sessions serve`."""
+    from graph_sessions.server.settings import ServerSettings
+
+    path = write_project(
+        tmp_path,
+        {
+            "graphs": {"agent": "./app/agent.py:graph"},
+            "graph_sessions": {"server": {"shutdown_timeout": 5, "access_log": False}},
+        },
+    )
+    env = {
+        "GRAPH_SESSIONS_JWT_AUDIENCE": "aud",
+        "GRAPH_SESSIONS_JWT_ISSUER": "iss",
+        "GRAPH_SESSIONS_OWNER_CLAIM": "email",
+        "GRAPH_SESSIONS_ROLE_CLAIM": "grp",
+        "GRAPH_SESSIONS_REQUIRE_AUTH": "false",
+        "GRAPH_SESSIONS_ON_DISCONNECT": "cancel",
+        "GRAPH_SESSIONS_LOG_JSON": "0",
+    }
+    cfg = load_config(path, environ=env, apply_env=False)
+    settings = ServerSettings.from_env(environ={}, **cfg.server)
+    assert settings.shutdown_timeout == 5 and settings.access_log is False
+    assert (settings.jwt_audience, settings.jwt_issuer) == ("aud", "iss")
+    assert (settings.owner_claim, settings.role_claim) == ("email", "grp")
+    assert settings.require_auth is False and settings.log_json is False
+    assert settings.on_disconnect == "cancel"
+    with pytest.raises(ConfigError, match="on_disconnect"):
+        load_config(path, environ={"GRAPH_SESSIONS_ON_DISCONNECT": "explode"}, apply_env=False)

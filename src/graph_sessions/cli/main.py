@@ -88,7 +88,7 @@ def _server_values(server: dict[str, Any], manager_kwargs: dict[str, Any]) -> di
     for item in values.pop("api_keys", None) or []:
         keys.extend(parse_api_keys(item) if isinstance(item, str) else [ApiKey(**item)])
     values["api_keys"] = keys
-    if manager_kwargs.get("shutdown_timeout") is not None:
+    if values.get("shutdown_timeout") is None and manager_kwargs.get("shutdown_timeout"):
         values["shutdown_timeout"] = manager_kwargs["shutdown_timeout"]
     return values
 

@@ -634,6 +634,41 @@ class GraphSessionManager:
             if updated is not None:
                 return updated
 
+    async def set_ttl(
+        self, session_id: str, ttl: float | None, *, owner: str | None = None
+    ) -> SessionInfo:
+        """Give the session a new lifetime: ``ttl`` seconds from now (``None``: it never
+        expires). Later activity slides it as the session's ``ttl_mode`` says."""
+        ttl_s = self._ttl(ttl)
+        while True:
+            info = await self.info(session_id, owner=owner)
+            now = self.now()
+            updated = await self.backend.update_session(
+                session_id,
+                {
+                    "ttl": ttl_s,
+                    "expires_at": now + timedelta(seconds=ttl_s) if ttl_s else None,
+                    "updated_at": now,
+                },
+                events=[NewEvent(EventType.METADATA_UPDATED, None, {"ttl": ttl_s})],
+                expect_revision=info.revision,
+            )
+            if updated is not None:
+                return updated
+
+    def is_busy(self, session_id: str) -> bool:
+        """True while a run (or a state change) holds the session in this process."""
+        return self._runner.gates.busy(session_id)
+
+    async def ping(self) -> bool:
+        """True when the manager is open and its storage answers (for readiness probes)."""
+        if not self._opened or self.closing:
+            return False
+        try:
+            return bool(await self.backend.ping())
+        except Exception:
+            return False
+
     # listing -------------------------------------------------------------------------
     def _query(
         self,

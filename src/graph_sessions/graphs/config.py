@@ -84,6 +84,14 @@ ENV_SERVER_KEYS = {
     "JWKS_FILE": "jwks_file",
     "MAX_BODY_BYTES": "max_body_bytes",
     "RUN_TIMEOUT": "run_timeout",
+    "JWT_AUDIENCE": "jwt_audience",
+    "JWT_ISSUER": "jwt_issuer",
+    "OWNER_CLAIM": "owner_claim",
+    "ROLE_CLAIM": "role_claim",
+    "REQUIRE_AUTH": "require_auth",
+    "ON_DISCONNECT": "on_disconnect",
+    "LOG_JSON": "log_json",
+    "ACCESS_LOG": "access_log",
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -109,7 +117,9 @@ class ServerSection(_Strict):
     max_body_bytes: int | None = Field(default=None, gt=0)
     run_timeout: float | None = Field(default=None, gt=0)
     on_disconnect: Literal["continue", "cancel"] | None = None
+    shutdown_timeout: float | None = Field(default=None, ge=0)
     log_json: bool | None = None
+    access_log: bool | None = None
 
 
 class Section(_Strict):

@@ -1,0 +1,121 @@
+"""Operations: liveness, readiness, Prometheus metrics, stats, the sweep, the graphs served."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from graph_sessions.models import SessionStatus
+from graph_sessions.server.auth import Principal, current_principal, require_admin
+from graph_sessions.server.deps import manager_of, metrics_of
+from graph_sessions.server.errors import error_responses
+from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
+
+router = APIRouter(tags=["ops"])
+Caller = Annotated[Principal, Depends(current_principal)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+@router.get("/healthz", response_model=HealthOut, summary="Liveness")
+async def healthz() -> Response:
+    """200 while the process serves requests (no storage access, no authentication)."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "storage unreachable or shutting down"}},
+    summary="Readiness",
+)
+async def readyz(request: Request) -> Response:
+    """200 when the storage answers; 503 while starting, shutting down, or when it does not."""
+    manager = manager_of(request)
+    if request.app.state.stopping.is_set():
+        return JSONResponse(
+            {"status": "unavailable", "storage": False, "detail": "shutting down"},
+            status_code=503,
+        )
+    ok = await manager.ping()
+    if not ok:
+        return JSONResponse(
+            {"status": "unavailable", "storage": False, "detail": "storage does not answer"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "storage": True})
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    summary="Prometheus metrics",
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition: HTTP requests and durations, runs by kind and outcome, run
+    durations, active runs, errors by code, sessions by status (read at scrape time)."""
+    m = metrics_of(request)
+    return Response(await m.render(manager_of(request)), media_type=m.content_type)
+
+
+@router.get(
+    "/graphs", response_model=GraphsOut, responses=error_responses(401), summary="Graphs served"
+)
+async def graphs(request: Request, principal: Caller) -> Response:
+    """The graph ids sessions can be created for, the default first."""
+    manager = manager_of(request)
+    return JSONResponse({"graphs": manager.graph_ids, "default": manager.graph_id})
+
+
+@router.get(
+    "/stats", response_model=StatsOut, responses=error_responses(401), summary="Session totals"
+)
+async def stats(request: Request, principal: Caller) -> Response:
+    """Totals by status over the sessions the caller can see: every session for admins
+    (``scope: all``), the caller's own for users (``scope: owner``)."""
+    manager = manager_of(request)
+    if principal.scope is None:
+        s = await manager.stats()
+        out: dict[str, Any] = {"scope": "all", **s.model_dump()}
+        return JSONResponse(out)
+    owner = principal.scope
+    by_status: dict[str, int] = {}
+    for status in SessionStatus:
+        if status == SessionStatus.EXPIRED:
+            continue
+        n = await manager.count(status, owner=owner)
+        if n:
+            by_status[status.value] = n
+    total = sum(by_status.values())
+    with_expired = await manager.count(owner=owner, include_expired=True)
+    return JSONResponse(
+        {
+            "scope": "owner",
+            "total": total,
+            "by_status": by_status,
+            "expired": max(0, with_expired - total),
+        }
+    )
+
+
+@router.post(
+    "/admin/sweep",
+    response_model=SweepOut,
+    responses=error_responses(401, 403),
+    summary="Expire sessions now (admin)",
+)
+async def sweep(request: Request, principal: Admin) -> Response:
+    """Run the TTL sweeper once now: every session whose TTL has passed is deleted or
+    archived (as ``on_expire`` says). Admins only."""
+    report = await manager_of(request).sweep()
+    return JSONResponse(
+        {
+            "deleted": report.deleted,
+            "archived": report.archived,
+            "skipped_running": report.skipped_running,
+            "batches": report.batches,
+            "expired": report.expired,
+        }
+    )

@@ -1,0 +1,516 @@
+"""``/sessions``: create, read, update, delete, list and search sessions; their state,
+checkpoints, fork, messages, events (with a live SSE tail) and runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from graph_sessions.errors import InvalidInput, SessionExpired, SessionNotFound
+from graph_sessions.models import (
+    CheckpointInfo,
+    Event,
+    EventType,
+    Message,
+    RunInfo,
+    SessionPage,
+    SessionStatus,
+)
+from graph_sessions.server.auth import Principal, current_principal
+from graph_sessions.server.deps import (
+    info_dict,
+    load_session,
+    manager_of,
+    settings_of,
+)
+from graph_sessions.server.errors import error_responses, sse_schema
+from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.schemas import (
+    AppendMessagesRequest,
+    ClearedOut,
+    CreateSessionRequest,
+    ForkRequest,
+    SearchRequest,
+    SessionOut,
+    SessionPageOut,
+    StateOut,
+    SuspendRequest,
+    UpdateSessionRequest,
+    UpdateStateRequest,
+)
+
+router = APIRouter(tags=["sessions"])
+
+SessionIdPath = Annotated[
+    str, Path(min_length=1, max_length=256, description="the session id (LangGraph thread_id)")
+]
+Caller = Annotated[Principal, Depends(current_principal)]
+READ = error_responses(400, 401, 404, 422)
+WRITE = error_responses(400, 401, 404, 409, 413, 422, 423)
+
+
+TimeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="an ISO 8601 time, e.g. 2026-01-31T12:00:00Z (naive: UTC)",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    """Parse an ISO 8601 query time (400 ``invalid_input`` when it is not one)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{name} must be an ISO 8601 time, not {value[:64]!r}") from None
+
+
+def page_dict(page: SessionPage) -> dict[str, Any]:
+    """A page of sessions as JSON-ready data."""
+    return {"sessions": [info_dict(s) for s in page.sessions], "next_cursor": page.next_cursor}
+
+
+def _owner_filter(principal: Principal, owner: str | None) -> tuple[str | None, bool]:
+    """(owner to filter by, whether the result is empty by construction)."""
+    if principal.scope is None:
+        return owner, False
+    if owner is not None and owner != principal.scope:
+        return principal.scope, True  # a user asking for someone else's: nothing visible
+    return principal.scope, False
+
+
+async def _search(request: Request, principal: Principal, body: SearchRequest) -> Response:
+    manager = manager_of(request)
+    owner, empty = _owner_filter(principal, body.owner)
+    if empty:
+        return JSONResponse({"sessions": [], "next_cursor": None})
+    page = await manager.list(
+        [s.value for s in body.status] if body.status else None,
+        sort=body.sort,
+        order=body.order,
+        limit=body.limit,
+        cursor=body.cursor,
+        owner=owner,
+        graph_id=body.graph_id,
+        task_id=body.task_id,
+        metadata=body.metadata,
+        created_after=body.created_after,
+        created_before=body.created_before,
+        updated_after=body.updated_after,
+        updated_before=body.updated_before,
+        include_expired=body.include_expired,
+    )
+    return JSONResponse(page_dict(page))
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses=error_responses(400, 401, 409, 413, 422),
+    summary="Create a session",
+)
+async def create_session(
+    body: CreateSessionRequest, request: Request, principal: Caller
+) -> Response:
+    """Register a new session (an id is generated when none is given); 409 if the id is
+    taken. Omit ``ttl`` for the server's default, send ``null`` for a session that never
+    expires. Admins may create a session on behalf of ``owner``."""
+    manager = manager_of(request)
+    if body.owner is not None and not principal.is_admin:
+        raise InvalidInput("only admins may set owner; a user's sessions are its own")
+    kwargs: dict[str, Any] = {}
+    if "ttl" in body.model_fields_set:
+        kwargs["ttl"] = body.ttl
+    session = await manager.create(
+        body.session_id,
+        owner=body.owner if body.owner is not None else principal.owner,
+        metadata=body.metadata,
+        task_id=body.task_id,
+        initial_state=body.initial_state,
+        graph_id=body.graph_id,
+        **kwargs,
+    )
+    return JSONResponse(info_dict(session.info), status_code=201)
+
+
+@router.get(
+    "/sessions",
+    response_model=SessionPageOut,
+    responses=error_responses(400, 401, 422),
+    summary="List sessions",
+)
+async def list_sessions(
+    request: Request,
+    principal: Caller,
+    status: Annotated[
+        list[SessionStatus] | None, Query(description="one or more statuses (repeat)")
+    ] = None,
+    owner: Annotated[str | None, Query(description="admins: any owner; users: their own")] = None,
+    graph_id: str | None = None,
+    task_id: str | None = None,
+    metadata: Annotated[
+        str | None,
+        Query(
+            description='a JSON object: sessions whose metadata contains these pairs, e.g. {"plan":"pro"}',
+            max_length=4096,
+        ),
+    ] = None,
+    created_after: TimeQuery = None,
+    created_before: TimeQuery = None,
+    updated_after: TimeQuery = None,
+    updated_before: TimeQuery = None,
+    include_expired: bool = False,
+    sort: Annotated[str, Query(pattern="^(created_at|updated_at|expires_at)$")] = "created_at",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    """One page of the caller's sessions (every session for admins), newest first by
+    default, filtered by every filter of ``manager.list``. Pass ``next_cursor`` back as
+    ``cursor`` for the next page."""
+    meta: dict[str, Any] | None = None
+    if metadata is not None:
+        try:
+            meta = orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}') from None
+        if not isinstance(meta, dict):
+            raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}')
+    body = SearchRequest(
+        status=status,
+        owner=owner,
+        graph_id=graph_id,
+        task_id=task_id,
+        metadata=meta,
+        created_after=_time("created_after", created_after),
+        created_before=_time("created_before", created_before),
+        updated_after=_time("updated_after", updated_after),
+        updated_before=_time("updated_before", updated_before),
+        include_expired=include_expired,
+        sort=sort,  # type: ignore[arg-type]
+        order=order,  # type: ignore[arg-type]
+        limit=limit,
+        cursor=cursor,
+    )
+    return await _search(request, principal, body)
+
+
+@router.post(
+    "/sessions/search",
+    response_model=SessionPageOut,
+    responses=error_responses(400, 401, 413, 422),
+    summary="Search sessions",
+)
+async def search_sessions(body: SearchRequest, request: Request, principal: Caller) -> Response:
+    """``GET /sessions`` with the filters in a JSON body (metadata as an object)."""
+    return await _search(request, principal, body)
+
+
+@router.get(
+    "/sessions/{session_id}", response_model=SessionOut, responses=READ, summary="Get a session"
+)
+async def get_session(session_id: SessionIdPath, request: Request, principal: Caller) -> Response:
+    """The session's registry row. 404 when it does not exist, has expired, or is another
+    owner's."""
+    session = await load_session(manager_of(request), session_id, principal)
+    return JSONResponse(info_dict(session.info))
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=SessionOut,
+    responses=WRITE,
+    summary="Update metadata and/or TTL",
+)
+async def update_session(
+    session_id: SessionIdPath, body: UpdateSessionRequest, request: Request, principal: Caller
+) -> Response:
+    """Merge ``metadata`` into the session's (replace it with ``merge: false``) and/or set a
+    new ``ttl`` in seconds from now (``null``: never expires)."""
+    manager = manager_of(request)
+    info = await manager.info(session_id, owner=principal.scope)
+    if body.metadata is not None:
+        info = await manager.update_metadata(
+            session_id, body.metadata, merge=body.merge, owner=principal.scope
+        )
+    if "ttl" in body.model_fields_set:
+        info = await manager.set_ttl(session_id, body.ttl, owner=principal.scope)
+    return JSONResponse(info_dict(info))
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses=READ,
+    summary="Delete a session",
+)
+async def delete_session(
+    session_id: SessionIdPath, request: Request, principal: Caller
+) -> Response:
+    """Delete everything of the session: registry row, checkpoints, runs, events, messages.
+    A run in progress is cancelled first."""
+    manager = manager_of(request)
+    if not await manager.delete(session_id, owner=principal.scope):
+        raise SessionNotFound(f"session {session_id!r} does not exist", session_id=session_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/sessions/{session_id}/suspend",
+    response_model=SessionOut,
+    responses=WRITE,
+    summary="Suspend a session",
+)
+async def suspend_session(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    body: SuspendRequest | None = None,
+) -> Response:
+    """Pause the session on purpose: invokes answer 423 until ``/resume`` lifts it. 409 while
+    a run is executing or when its status cannot be suspended (e.g. ``created``)."""
+    session = await load_session(manager_of(request), session_id, principal)
+    info = await session.suspend(reason=body.reason if body else None)
+    return JSONResponse(info_dict(info))
+
+
+@router.get(
+    "/sessions/{session_id}/state",
+    response_model=StateOut,
+    responses=READ,
+    summary="The session's state",
+)
+async def get_state(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    checkpoint_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> Response:
+    """The state values at the head (or at ``checkpoint_id``), the next nodes and the pending
+    interrupts. ``{}`` before the first run."""
+    session = await load_session(manager_of(request), session_id, principal)
+    snap = await session.snapshot(checkpoint_id)
+    if snap is None:
+        out: dict[str, Any] = {"session_id": session_id, "values": await session.get_state()}
+    else:
+        out = {
+            "session_id": session_id,
+            "values": snap.values,
+            "next": snap.next,
+            "checkpoint_id": snap.checkpoint_id,
+            "created_at": snap.created_at,
+            "interrupts": snap.interrupts,
+        }
+    return JSONResponse(out)
+
+
+@router.post(
+    "/sessions/{session_id}/state",
+    response_model=CheckpointInfo,
+    responses=WRITE,
+    summary="Write into the session's state",
+)
+async def update_state(
+    session_id: SessionIdPath, body: UpdateStateRequest, request: Request, principal: Caller
+) -> Response:
+    """Write ``values`` into the state as if node ``as_node`` returned them (a new
+    checkpoint). 409 while a run is executing."""
+    session = await load_session(manager_of(request), session_id, principal)
+    info = await session.update_state(body.values, as_node=body.as_node)
+    return JSONResponse(info.model_dump())
+
+
+@router.get(
+    "/sessions/{session_id}/checkpoints",
+    response_model=list[CheckpointInfo],
+    responses=READ,
+    summary="The session's history",
+)
+async def list_checkpoints(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    before: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+) -> Response:
+    """Checkpoints, newest first; pass the last ``checkpoint_id`` as ``before`` for more."""
+    session = await load_session(manager_of(request), session_id, principal)
+    items = await session.checkpoints(limit=limit, before=before)
+    return JSONResponse([c.model_dump() for c in items])
+
+
+@router.post(
+    "/sessions/{session_id}/fork",
+    response_model=CheckpointInfo,
+    responses=WRITE,
+    summary="Rewind to a past checkpoint",
+)
+async def fork_session(
+    session_id: SessionIdPath, body: ForkRequest, request: Request, principal: Caller
+) -> Response:
+    """Make a copy of past checkpoint ``checkpoint_id`` the session's head; the next run
+    continues from it. 404 for an unknown checkpoint, 409 while a run is executing."""
+    session = await load_session(manager_of(request), session_id, principal)
+    info = await session.fork(body.checkpoint_id)
+    return JSONResponse(info.model_dump())
+
+
+@router.get(
+    "/sessions/{session_id}/runs",
+    response_model=list[RunInfo],
+    responses=READ,
+    summary="The session's runs",
+)
+async def list_runs(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Response:
+    """The session's runs, newest first."""
+    session = await load_session(manager_of(request), session_id, principal)
+    return JSONResponse([r.model_dump() for r in await session.runs(limit=limit)])
+
+
+@router.get(
+    "/sessions/{session_id}/messages",
+    response_model=list[Message],
+    responses=READ,
+    summary="The session's transcript",
+)
+async def list_messages(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> Response:
+    """The last ``limit`` messages (all by default) older than id ``before``, oldest first."""
+    session = await load_session(manager_of(request), session_id, principal)
+    items = await session.messages.load(limit=limit, before=before)
+    return JSONResponse([m.model_dump() for m in items])
+
+
+@router.post(
+    "/sessions/{session_id}/messages",
+    status_code=201,
+    response_model=list[Message],
+    responses=WRITE,
+    summary="Append to the transcript",
+)
+async def append_messages(
+    session_id: SessionIdPath, body: AppendMessagesRequest, request: Request, principal: Caller
+) -> Response:
+    """Append messages (one transaction); returns them with their ids."""
+    manager = manager_of(request)
+    session = await load_session(manager, session_id, principal)
+    items = [m.model_dump() for m in body.messages]
+    ids = await session.messages.extend(items)
+    now = manager.now()
+    out = [
+        Message(
+            id=i,
+            session_id=session_id,
+            role=m["role"],
+            content=m["content"],
+            data=m["data"],
+            created_at=now,
+        ).model_dump()
+        for i, m in zip(ids, items, strict=True)
+    ]
+    return JSONResponse(out, status_code=201)
+
+
+@router.delete(
+    "/sessions/{session_id}/messages",
+    response_model=ClearedOut,
+    responses=READ,
+    summary="Clear the transcript",
+)
+async def clear_messages(
+    session_id: SessionIdPath, request: Request, principal: Caller
+) -> Response:
+    """Delete the session's transcript; returns how many messages were removed."""
+    session = await load_session(manager_of(request), session_id, principal)
+    return JSONResponse({"deleted": await session.messages.clear()})
+
+
+_EVENTS_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A JSON list of events, or with follow=true an SSE stream: one "
+        "`event: <type>` per log entry (`id` = event id, `data` = the Event as JSON), ending "
+        "with `event: end` when the session is deleted or expires.",
+        "content": {
+            "text/event-stream": {
+                "schema": sse_schema(
+                    [t.value for t in EventType] + ["end"], "one entry of the execution log"
+                )
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/sessions/{session_id}/events",
+    response_model=list[Event],
+    responses={**READ, **_EVENTS_DOC},
+    summary="The session's execution log (follow=true: a live SSE tail)",
+)
+async def list_events(
+    session_id: SessionIdPath,
+    request: Request,
+    principal: Caller,
+    after: Annotated[int | None, Query(ge=0, le=2**62, description="an event id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    follow: Annotated[bool, Query(description="keep the stream open and send new events")] = False,
+) -> Response:
+    """The execution log, oldest first, after event id ``after``. With ``follow=true`` the
+    answer is an SSE stream: the events so far, then each new one as it is logged."""
+    manager = manager_of(request)
+    session = await load_session(manager, session_id, principal)
+    if not follow:
+        events = await session.events(after=after, limit=limit)
+        return JSONResponse([e.model_dump() for e in events])
+    settings = settings_of(request)
+    stopping: asyncio.Event = request.app.state.stopping
+    shutdown = anyio.Event()
+
+    async def tail() -> Any:
+        last = after
+        while True:
+            try:
+                events = await session.events(after=last, limit=limit)
+            except (SessionNotFound, SessionExpired) as exc:
+                yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
+                return
+            for event in events:
+                last = event.id
+                yield ServerSentEvent(
+                    id=str(event.id), event=str(event.type), data=dumps(event.model_dump()).decode()
+                )
+            if len(events) == limit:
+                continue
+            if stopping.is_set() or shutdown.is_set():
+                yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), settings.events_poll_interval)
+
+    return EventSourceResponse(
+        tail(), ping=15, sep="\n", shutdown_event=shutdown, shutdown_grace_period=1.0
+    )

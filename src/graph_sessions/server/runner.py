@@ -1,0 +1,140 @@
+"""Running the server: uvicorn, JSON logs, the unauthenticated-bind notice, graceful shutdown.
+
+On SIGTERM/SIGINT the server stops accepting connections, ``/readyz`` answers 503, live
+event tails end, and requests and streamed runs in progress get up to
+``shutdown_timeout`` seconds to finish; then the manager cancels what is left (recording
+each run's end), so no session is left ``running``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import ipaddress
+import logging
+import math
+import sys
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.server.app import create_app
+from graph_sessions.server.middleware import JsonLogFormatter
+from graph_sessions.server.settings import ServerSettings
+
+log = logging.getLogger("graph_sessions.server")
+
+_NOTICE = """
+************************************************************************************
+*  WARNING: graph-sessions is listening on {host}:{port} WITHOUT AUTHENTICATION.
+*  Anyone who can reach this address can read, run and delete every session.
+*  Configure API keys (GRAPH_SESSIONS_API_KEYS="key:owner[:role],...") or a JWT
+*  verifier (GRAPH_SESSIONS_JWT_SECRET / GRAPH_SESSIONS_JWKS_FILE), or bind 127.0.0.1.
+************************************************************************************
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def configure_logging(settings: ServerSettings) -> None:
+    """Send the server's logs to stderr: JSON lines when ``log_json``, plain text otherwise."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_json:
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app when shutdown starts (so readiness flips to 503,
+    event tails end, and the manager knows how much of the deadline is left)."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, timeout: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: Any = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        # Modules, graphs and settings live as long as the process: keep the cyclic garbage
+        # collector from walking them again and again under load (shorter pauses).
+        gc.collect()
+        gc.freeze()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        loop = self._loop
+        if loop is not None and not self.should_exit:
+            state = self._app.state
+            state.shutdown_deadline = loop.time() + self._timeout
+            log.info("shutting down: waiting up to %.1f s for runs in progress", self._timeout)
+            loop.call_soon_threadsafe(lambda: state.stopping.set())
+        super().handle_exit(sig, frame)
+
+
+def build_server(manager: GraphSessionManager, settings: ServerSettings) -> uvicorn.Server:
+    """A uvicorn server for ``create_app(manager, settings)`` (not started)."""
+    app = create_app(manager, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=max(math.ceil(settings.shutdown_timeout), 1),
+        timeout_keep_alive=30,
+        server_header=False,
+    )
+    return _Server(config, app, settings.shutdown_timeout)
+
+
+def announce(manager: GraphSessionManager, settings: ServerSettings) -> None:
+    """Log where the server listens, with a loud notice when it is exposed without auth."""
+    auth = "on" if settings.auth_enabled else "off"
+    log.info(
+        "graph-sessions serving graphs %s on http://%s:%d (backend %s, auth %s)",
+        ", ".join(manager.graph_ids) or "(none)",
+        settings.host,
+        settings.port,
+        manager.backend.url,
+        auth,
+    )
+    if not settings.auth_enabled and not is_loopback(settings.host):
+        notice = _NOTICE.format(host=settings.host, port=settings.port)
+        sys.stderr.write(notice)
+        sys.stderr.flush()
+        log.warning("listening on %s without authentication", settings.host)
+
+
+def serve(manager: GraphSessionManager, settings: ServerSettings | None = None) -> None:
+    """Serve ``manager`` over HTTP until SIGTERM/SIGINT (blocking)."""
+    settings = settings or ServerSettings.from_env()
+    configure_logging(settings)
+    announce(manager, settings)
+    server = build_server(manager, settings)
+    server.run()
+    if not server.started:
+        raise SystemExit(1)

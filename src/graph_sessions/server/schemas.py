@@ -1,0 +1,292 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document is built from these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+from graph_sessions.models import SessionStatus
+
+Multitask = Literal["enqueue", "reject", "interrupt", "rollback"]
+DurabilityMode = Literal["sync", "async", "exit"]
+StreamMode = Literal["values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"]
+SessionId = Field(min_length=1, max_length=256)
+
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _check_storable(value: Any, depth: int = 0) -> None:
+    """Raise ValueError for what JSON can carry but storage cannot: integers outside the
+    64-bit range, nesting deeper than 100 levels."""
+    if depth > 100:
+        raise ValueError("the body is nested more than 100 levels deep")
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item, depth + 1)
+
+
+class _Body(BaseModel):
+    # strict: JSON true is not the number 1, "5" is not 5 (times and enums are parsed below)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _check_storable(data)
+        return data
+
+
+class RunConfig(_Body):
+    """The subset of a LangGraph ``RunnableConfig`` a client may set."""
+
+    configurable: dict[str, Any] | None = Field(
+        default=None, description="graph configuration; thread_id is always the session id"
+    )
+    recursion_limit: int | None = Field(default=None, ge=1, le=10_000)
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    max_concurrency: int | None = Field(default=None, ge=1, le=1_000)
+
+
+class CreateSessionRequest(_Body):
+    """``POST /sessions``. Omit ``ttl`` for the server default; ``null`` never expires."""
+
+    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    graph_id: str | None = Field(default=None, min_length=1)
+    metadata: dict[str, Any] | None = None
+    task_id: str | None = None
+    ttl: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+    initial_state: dict[str, Any] | None = None
+    owner: str | None = Field(
+        default=None, min_length=1, description="admins only: create on behalf of this owner"
+    )
+
+
+class UpdateSessionRequest(_Body):
+    """``PATCH /sessions/{id}``: metadata (merged unless ``merge`` is false) and/or ``ttl``
+    (seconds from now; ``null`` never expires)."""
+
+    metadata: dict[str, Any] | None = None
+    merge: bool = True
+    ttl: float | None = Field(default=None, gt=0, le=10 * 365 * 86400)
+
+
+class SearchRequest(_Body):
+    """``POST /sessions/search``: every filter of ``manager.list``."""
+
+    status: list[Annotated[SessionStatus, Strict(False)]] | None = None
+    owner: str | None = Field(default=None, description="admins only (users see their own)")
+    graph_id: str | None = None
+    task_id: str | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="sessions whose metadata contains these pairs"
+    )
+    created_after: datetime | None = Field(default=None, strict=False)
+    created_before: datetime | None = Field(default=None, strict=False)
+    updated_after: datetime | None = Field(default=None, strict=False)
+    updated_before: datetime | None = Field(default=None, strict=False)
+    include_expired: bool = False
+    sort: Literal["created_at", "updated_at", "expires_at"] = "created_at"
+    order: Literal["asc", "desc"] = "desc"
+    limit: int = Field(default=50, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("created_after", "created_before", "updated_after", "updated_before")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:  # naive times are UTC; the extremes of the range cannot move to UTC
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("the time is out of range") from None
+
+
+class InvokeRequest(_Body):
+    """``POST /sessions/{id}/invoke``. On an interrupted session the input resumes it."""
+
+    input: dict[str, Any] | None = Field(
+        default=None, description="graph input; null re-runs what a failed run left pending"
+    )
+    multitask: Multitask | None = Field(
+        default=None, description="what to do when the session is busy (server default)"
+    )
+    config: RunConfig | None = None
+    durability: DurabilityMode | None = None
+    checkpoint_id: str | None = Field(
+        default=None, min_length=1, description="run from this past checkpoint (a fork)"
+    )
+    graph_id: str | None = Field(
+        default=None, min_length=1, description="graph of the session if this call creates it"
+    )
+
+
+class StreamRequest(InvokeRequest):
+    """``POST /sessions/{id}/stream``: an invoke whose LangGraph chunks arrive as SSE."""
+
+    mode: StreamMode | list[StreamMode] = Field(
+        default="values", description="LangGraph stream mode(s); each chunk is one SSE event"
+    )
+    subgraphs: bool = False
+    on_disconnect: Literal["continue", "cancel"] | None = Field(
+        default=None,
+        description="what happens to the run if the client goes away (server default: continue)",
+    )
+
+
+class ResumeRequest(_Body):
+    """``POST /sessions/{id}/resume``. With ``value``: answers the pending interrupt. Without
+    (on a suspended session): lifts the suspension."""
+
+    value: Any = Field(default=None, description="the answer to the interrupt")
+    multitask: Multitask | None = None
+    config: RunConfig | None = None
+    durability: DurabilityMode | None = None
+
+
+class SuspendRequest(_Body):
+    """``POST /sessions/{id}/suspend``."""
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ForkRequest(_Body):
+    """``POST /sessions/{id}/fork``: make a copy of this past checkpoint the head."""
+
+    checkpoint_id: str = Field(min_length=1)
+
+
+class UpdateStateRequest(_Body):
+    """``POST /sessions/{id}/state``: write values as if node ``as_node`` returned them."""
+
+    values: dict[str, Any] | None = None
+    as_node: str | None = Field(default=None, min_length=1)
+
+
+class MessageIn(_Body):
+    """One message to append to the transcript."""
+
+    role: str = Field(min_length=1, max_length=64)
+    content: Any = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AppendMessagesRequest(_Body):
+    """``POST /sessions/{id}/messages``."""
+
+    messages: list[MessageIn] = Field(min_length=1, max_length=1000)
+
+
+class SessionOut(BaseModel):
+    """A session: who it belongs to and where it stands."""
+
+    session_id: str
+    graph_id: str
+    owner: str | None = None
+    task_id: str | None = None
+    status: SessionStatus
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    ttl: float | None = None
+    ttl_mode: Literal["sliding", "absolute"] = "sliding"
+    last_error: str | None = None
+    run_count: int = 0
+    revision: int = 0
+    previous_status: SessionStatus | None = None
+    suspend_reason: str | None = None
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SessionPageOut(BaseModel):
+    """One page of sessions; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    sessions: list[SessionOut]
+    next_cursor: str | None = None
+
+
+class InvokeResultOut(BaseModel):
+    """The result of a run (the seed's ``InvokeResult``)."""
+
+    status: Literal["complete", "interrupted"]
+    state: dict[str, Any]
+    output: Any = None
+    resume_key: str | None = None
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+    run_id: str | None = None
+    checkpoint_id: str | None = None
+    session_id: str | None = None
+
+
+class ResumeOut(BaseModel):
+    """What ``/resume`` did: answered an interrupt (``result`` set) or lifted a suspension."""
+
+    resumed: Literal["interrupt", "suspension"]
+    session: SessionOut
+    result: InvokeResultOut | None = None
+
+
+class StateOut(BaseModel):
+    """The session's state at its head (or at ``checkpoint_id``)."""
+
+    session_id: str
+    values: dict[str, Any]
+    next: list[str] = Field(default_factory=list)
+    checkpoint_id: str | None = None
+    created_at: datetime | None = None
+    interrupts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StatsOut(BaseModel):
+    """Totals over the sessions the caller can see (``scope``: all for admins, else owner)."""
+
+    scope: Literal["all", "owner"]
+    total: int
+    by_status: dict[str, int]
+    expired: int
+    oldest_created_at: datetime | None = None
+    newest_created_at: datetime | None = None
+    runs_total: int | None = Field(default=None, description="all scope only")
+
+
+class SweepOut(BaseModel):
+    """What one sweep did."""
+
+    deleted: int
+    archived: int
+    skipped_running: int
+    batches: int
+    expired: int
+
+
+class ClearedOut(BaseModel):
+    """How many messages were deleted."""
+
+    deleted: int
+
+
+class HealthOut(BaseModel):
+    """Liveness / readiness."""
+
+    status: Literal["ok", "unavailable"]
+    storage: bool | None = None
+    detail: str | None = None
+
+
+class GraphsOut(BaseModel):
+    """The graph ids this server serves, the default first."""
+
+    graphs: list[str]
+    default: str

@@ -1,0 +1,184 @@
+"""Server settings: bind address, authentication, limits, run behaviour, logging.
+
+``ServerSettings`` is a Pydantic model; build it directly, or with
+:meth:`ServerSettings.from_env` which reads ``GRAPH_SESSIONS_*`` environment variables
+(``GRAPH_SESSIONS_API_KEYS="key:owner[:role],..."`` and friends) and applies overrides.
+
+API keys are hashed (SHA-256) as soon as they are loaded: the settings never hold a key in
+clear after validation, and requests are checked with :func:`hmac.compare_digest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from graph_sessions.errors import InvalidInput
+
+Role = Literal["user", "admin"]
+_HASH_PREFIX = "sha256:"
+_ENV = "GRAPH_SESSIONS_"
+
+
+def hash_key(key: str) -> str:
+    """``sha256:<hex>`` of an API key (the form keys are kept in once loaded)."""
+    return _HASH_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(BaseModel):
+    """One API key mapping to an owner and a role.
+
+    ``key`` may be given in clear or already hashed (``sha256:<64 hex digits>``); either
+    way it is stored hashed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(min_length=1, description="the key, hashed (sha256:<hex>) once loaded")
+    owner: str = Field(min_length=1)
+    role: Role = "user"
+
+    @field_validator("key")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        if value.startswith(_HASH_PREFIX) and len(value) == len(_HASH_PREFIX) + 64:
+            return value
+        return hash_key(value)
+
+    def matches(self, candidate: str) -> bool:
+        """True when ``candidate`` (a key in clear) is this key (constant-time compare)."""
+        return hmac.compare_digest(self.key, hash_key(candidate))
+
+    def __repr__(self) -> str:
+        return f"ApiKey(owner={self.owner!r}, role={self.role!r})"
+
+
+def parse_api_keys(text: str) -> list[ApiKey]:
+    """Parse ``"key:owner[:role],..."`` (whitespace around items is ignored)."""
+    keys: list[ApiKey] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split(":")
+        if parts[0] == "sha256" and len(parts) >= 2:  # a pre-hashed key: sha256:<hex>:owner
+            parts = [f"sha256:{parts[1]}", *parts[2:]]
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise InvalidInput(
+                f"API key entry {item.split(':')[0][:4]}… is not 'key:owner' or 'key:owner:role'"
+            )
+        role = parts[2] if len(parts) == 3 else "user"
+        if role not in ("user", "admin"):
+            raise InvalidInput(f"API key role must be 'user' or 'admin', not {role!r}")
+        keys.append(ApiKey(key=parts[0], owner=parts[1], role=role))  # type: ignore[arg-type]
+    return keys
+
+
+class ServerSettings(BaseModel):
+    """Everything the HTTP server is configured with. See docs/deployment.md."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8123, ge=0, le=65535)
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    jwt_secret: str | None = Field(default=None, description="HS256 secret for bearer JWTs")
+    jwks_file: Path | None = Field(
+        default=None, description="a JWKS JSON file whose keys verify bearer JWTs (RS256, ES256…)"
+    )
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    owner_claim: str = "sub"
+    role_claim: str = "role"
+    require_auth: bool | None = Field(
+        default=None, description="None: on when any API key or JWT verifier is configured"
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    run_timeout: float | None = Field(default=None, gt=0)
+    on_disconnect: Literal["continue", "cancel"] = "continue"
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    log_json: bool = True
+    access_log: bool = Field(default=True, description="one JSON line per request on stderr")
+    events_poll_interval: float = Field(
+        default=0.25, gt=0, description="how often /events?follow=true looks for new events"
+    )
+    _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_api_keys(value)
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        """Index the hashed keys for lookup."""
+        self._key_index = {k.key: k for k in self.api_keys}
+
+    @property
+    def auth_configured(self) -> bool:
+        """True when any API key or JWT verifier is configured."""
+        return bool(self.api_keys or self.jwt_secret or self.jwks_file)
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether requests must authenticate (``require_auth``, or auto)."""
+        return self.require_auth if self.require_auth is not None else self.auth_configured
+
+    def find_key(self, candidate: str) -> ApiKey | None:
+        """The configured key equal to ``candidate``, compared in constant time."""
+        hashed = hash_key(candidate)
+        found = self._key_index.get(hashed)
+        if found is not None and hmac.compare_digest(found.key, hashed):
+            return found
+        return None
+
+    @classmethod
+    def env_values(cls, environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """The settings ``GRAPH_SESSIONS_*`` variables give (raw strings, unvalidated).
+
+        Variables: ``HOST``, ``PORT``, ``API_KEYS`` ("key:owner[:role],..."),
+        ``JWT_SECRET``, ``JWKS_FILE``, ``JWT_AUDIENCE``, ``JWT_ISSUER``, ``OWNER_CLAIM``,
+        ``ROLE_CLAIM``, ``REQUIRE_AUTH`` (true/false), ``MAX_BODY_BYTES``, ``RUN_TIMEOUT``,
+        ``ON_DISCONNECT``, ``SHUTDOWN_TIMEOUT``, ``LOG_JSON`` (true/false), ``ACCESS_LOG``
+        (true/false).
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in _ENV_FIELDS:
+            raw = env.get(_ENV + name.upper())
+            if raw is not None and raw.strip() != "":
+                values[name] = raw.strip()
+        return values
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerSettings:
+        """Settings from ``GRAPH_SESSIONS_*`` variables (see :meth:`env_values`), then
+        ``overrides`` (``None`` values are ignored, so CLI options left unset do not erase
+        the environment)."""
+        values = cls.env_values(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+_ENV_FIELDS = (
+    "host",
+    "port",
+    "api_keys",
+    "jwt_secret",
+    "jwks_file",
+    "jwt_audience",
+    "jwt_issuer",
+    "owner_claim",
+    "role_claim",
+    "require_auth",
+    "max_body_bytes",
+    "run_timeout",
+    "on_disconnect",
+    "shutdown_timeout",
+    "log_json",
+    "access_log",
+)

@@ -1,0 +1,53 @@
+"""Graphs the server tests serve (referenced as "tests/server/server_graphs.py:<attr>")."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+from typing_extensions import TypedDict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from graphs import approval_graph  # noqa: E402
+
+
+class WorkState(TypedDict, total=False):
+    user_input: str
+    delay: float
+    log: Annotated[list[str], operator.add]
+    response: str
+
+
+def work_graph() -> StateGraph:
+    """One async node: sleeps ``delay`` seconds, emits two custom chunks, answers; the input
+    "fail" raises, "ask" interrupts (resume_key user_input)."""
+
+    async def work(state: WorkState) -> dict[str, Any]:
+        text = state.get("user_input", "")
+        writer = get_stream_writer()
+        writer({"progress": 0, "input": text})
+        await asyncio.sleep(float(state.get("delay") or 0))
+        writer({"progress": 1, "input": text})
+        if text == "fail":
+            raise RuntimeError("boom")
+        if text == "ask":
+            answer = interrupt({"question": "really?", "resume_key": "user_input"})
+            return {"log": [f"answer:{answer}"], "response": str(answer)}
+        return {"log": [text], "response": f"echo:{text}"}
+
+    b = StateGraph(WorkState)
+    b.add_node("work", work)
+    b.add_edge(START, "work")
+    b.add_edge("work", END)
+    return b
+
+
+approval = approval_graph()
+work = work_graph()
