@@ -47,8 +47,13 @@ def test_validate_prints_every_problem_with_file_line_and_field(tmp_path: Path) 
     assert code == 5
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"{path}:3: nodes.a.type: unknown node type 'wat' (known types:")
-    assert lines[1] == f"{path}:7: edges[1].to: edge to unknown node 'c' (nodes: a, b)"
-    assert lines[-1] == "2 problem(s)"
+    assert lines[1:4] == [
+        f"{path}:7: edges[1].to: edge to unknown node 'c' (nodes: a, b)",
+        f"{path}:7: edges[1].condition: bad condition: unexpected end of expression at "
+        "column 4 in 'x >'",
+        f"{path}:3: nodes.a: node 'a' is unreachable: no edge path from START leads to it",
+    ]
+    assert lines[-1] == "4 problem(s)"
 
 
 def test_validate_a_config_file_with_a_yaml_graph(tmp_path: Path) -> None:

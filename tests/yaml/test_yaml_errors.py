@@ -207,21 +207,16 @@ def test_type_errors(tmp_path: Path) -> None:
           recursion_limit: -1
         """,
     )
+    # Every problem in one pass: a bad top-level value does not hide the nodes' problems.
     assert problems(path) == [
-        f"{path}:17: loop_limits.a: Input should be a valid integer, unable to parse string "
-        "as an integer",
-        f"{path}:19: config.recursion_limit: Input should be greater than 0",
-    ]
-    # Top-level errors come first; once they are fixed the nodes are checked.
-    text = path.read_text().replace("a: three", "a: 3").replace("limit: -1", "limit: 9")
-    path.write_text(text)
-    assert problems(path) == [
-        f"{path}:9: nodes.a.resume_key: Input should be a valid string",
-        f"{path}:12: nodes.b.output: Input should be a valid dictionary",
+        f"{path}:17: loop_limits.a: should be an integer, not the string 'three'",
+        f"{path}:19: config.recursion_limit: should be greater than 0",
+        f"{path}:9: nodes.a.resume_key: should be a string, not a list",
+        f"{path}:12: nodes.b.output: should be a mapping (key: value), not the number 5",
         f"{path}:4: state.when: unknown type 'datetime' (known: str, int, float, bool, list, "
         "dict, any)",
         f"{path}:5: state.tags.reducer: unknown reducer 'concat' (known: add, append, "
-        "add_messages, merge)",
+        "sorted_add, merge, add_messages, last_value)",
     ]
 
 
@@ -358,3 +353,222 @@ def test_duplicate_keys_are_reported(tmp_path: Path) -> None:
         """,
     )
     assert problems(path) == [f"{path}:4: nodes.a: duplicate key: the later one would silently win"]
+
+
+def test_unreachable_nodes_are_reported_together_with_other_problems(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          bad: {type: agentt}
+          orphan: {type: passthrough, output: {x: "2"}}
+          after_ghost: {type: passthrough, output: {x: "3"}}
+          r: {type: router, expression: "x", routes: [a]}
+          via_router: {type: passthrough, output: {x: "4"}}
+        edges:
+          - {from: START, to: [a, r]}
+          - {from: a, to: [missing, bad], condition: "x >"}
+          - {from: ghost, to: after_ghost}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:4: nodes.bad.type: unknown node type 'agentt' (known types: passthrough, "
+        "interrupt, python, router, subgraph, map, llm)",
+        f"{path}:7: nodes.r.routes: should be a mapping (key: value), not a list",
+        f"{path}:11: edges[1].to[0]: edge to unknown node 'missing' (nodes: a, after_ghost, "
+        "bad, orphan, r, via_router)",
+        f"{path}:11: edges[1].condition: bad condition: unexpected end of expression at "
+        "column 4 in 'x >'",
+        f"{path}:12: edges[2].from: edge from unknown node 'ghost' (nodes: a, after_ghost, bad, "
+        "orphan, r, via_router)",
+        # Reachability ignores the missing target but follows the good one (bad); the
+        # target of the edge from 'ghost' is not blamed (that edge is the reported cause).
+        f"{path}:5: nodes.orphan: node 'orphan' is unreachable: no edge path from START "
+        "leads to it",
+        f"{path}:8: nodes.via_router: node 'via_router' is unreachable: no edge path from "
+        "START leads to it",
+    ]
+
+
+def test_a_broken_start_edge_does_not_flood_unreachable_nodes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          b: {type: passthrough, output: {x: "2"}}
+        edges:
+          - {from: START, to: aa}
+          - {from: a, to: b}
+        """,
+    )
+    assert problems(path) == [f"{path}:6: edges[0].to: edge to unknown node 'aa' (nodes: a, b)"]
+
+
+def test_bad_top_level_values_do_not_hide_the_rest(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+          b: {type: agentt}
+        edges: {from: START, to: a}
+        loop_limits: {a: lots}
+        loop_exits: {a: b}
+        """,
+    )
+    # `edges` is unusable, so reachability is not computed (no flood of unreachable nodes);
+    # the loop exit of `a` is not blamed for its limit's bad value.
+    assert problems(path) == [
+        f"{path}:5: edges: should be a list, not a mapping",
+        f"{path}:6: loop_limits.a: should be an integer, not the string 'lots'",
+        f"{path}:4: nodes.b.type: unknown node type 'agentt' (known types: passthrough, "
+        "interrupt, python, router, subgraph, map, llm)",
+    ]
+
+
+def test_type_errors_say_what_is_expected_in_yaml_words(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        state:
+          s: strng
+        nodes:
+          p: {type: passthrough, output: [a, b]}
+          i: {type: interrupt, message: 42}
+          m: {type: map, as: it, node: {type: passthrough, output: {y: "1"}}, collect: ys}
+          l: {type: llm, prompt: p, temperature: hot, max_tokens: 1.5}
+          py: {type: python, tool: t, on_error: ignore}
+        edges:
+          - {from: START, to: [p, i, m, l, py]}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:5: nodes.p.output: should be a mapping (key: value), not a list",
+        f"{path}:6: nodes.i.message: should be a string or a mapping (key: value), not the "
+        "number 42",
+        f"{path}:7: nodes.m.over: required field is missing",
+        f"{path}:8: nodes.l.temperature: should be a number, not the string 'hot'",
+        f"{path}:8: nodes.l.max_tokens: should be an integer, not the number 1.5",
+        f"{path}:9: nodes.py.on_error: should be 'fail' or 'skip'",
+        f"{path}:3: state.s: unknown type 'strng' (known: str, int, float, bool, list, dict, any)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("", "the file is empty"), ("# nothing\n", "the file is empty"), ("- a\n- b\n", "a list")],
+)
+def test_a_file_that_is_not_a_mapping(tmp_path: Path, text: str, why: str) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(text, encoding="utf-8")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:1: (file): a graph file must be a mapping")
+    assert why in problem
+
+
+def test_mermaid_ids_stay_distinct_and_ascii(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: ids
+        nodes:
+          a-b: {type: passthrough, output: {x: "1"}}
+          a_b: {type: passthrough, output: {y: "2"}}
+          välkommen: {type: passthrough, output: {z: "3"}}
+        edges:
+          - {from: START, to: a-b}
+          - {from: a-b, to: a_b}
+          - {from: a_b, to: välkommen}
+        """,
+    )
+    assert problems(path) == []
+    lines = yaml_to_mermaid(path).splitlines()
+    node_lines = [line.strip() for line in lines if "<br/>" in line]
+    ids = [line.split("[", 1)[0] for line in node_lines]
+    assert len(set(ids)) == 3 and all(i.isascii() for i in ids)
+    assert f"    {ids[0]} --> {ids[1]}" in lines and f"    {ids[1]} --> {ids[2]}" in lines
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_bytes(b'name: g\nnodes:\n  a: {type: passthrough, output: {x: "\xff"}}\n')
+    assert problems(path) == [f"{path}:3: (file): not UTF-8 text: invalid start byte"]
+    with pytest.raises(GraphLoadError):
+        load_yaml_graph(path)
+
+
+def test_names_that_yaml_reads_as_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        state:
+          1: str
+        nodes:
+          2: {type: passthrough, output: {x: "1"}}
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: START, to: a}
+        loop_limits: {3: 2}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:3: state.1: the name 1 should be a string: write it in quotes ('1')",
+        f"{path}:5: nodes.2: the name 2 should be a string: write it in quotes ('2')",
+        f"{path}:9: loop_limits.3: the name 3 should be a string: write it in quotes ('3')",
+    ]
+
+
+def test_a_yamlgraph_shell_tool_is_named_as_such(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        tools:
+          git_log: {command: "git log -n {count}"}
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: START, to: a}
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:3: tools.git_log.type: tool type 'shell' is not supported (only "
+        "`type: python` tools are)"
+    ]
+
+
+def test_a_tool_file_that_exits_or_fails_at_import_is_a_problem(tmp_path: Path) -> None:
+    write(tmp_path, "quits.py", "import sys\nsys.exit('no config')\n")
+    write(tmp_path, "broken.py", "def f(state):\n    return 1 +\n")
+    path = write(
+        tmp_path,
+        "g.yaml",
+        """
+        name: g
+        tools:
+          q: {type: python, path: quits.py, function: f}
+          b: {type: python, path: broken.py, function: f}
+        nodes:
+          a: {type: passthrough, output: {x: "1"}}
+        edges:
+          - {from: START, to: a}
+        """,
+    )
+    found = problems(path)
+    assert found[0] == f"{path}:3: tools.q.path: importing the tool failed: SystemExit: no config"
+    assert found[1].startswith(f"{path}:4: tools.b.path: importing the tool failed: SyntaxError")
+    assert len(found) == 2

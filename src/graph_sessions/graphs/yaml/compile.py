@@ -32,6 +32,7 @@ from typing_extensions import TypedDict
 from graph_sessions.errors import GraphLoadError
 from graph_sessions.graphs.yaml.expressions import Expression, ExpressionError, compile_condition
 from graph_sessions.graphs.yaml.nodes import (
+    LAST_VALUE,
     ROUTE_KEY,
     BuildContext,
     BuiltNode,
@@ -46,6 +47,8 @@ from graph_sessions.graphs.yaml.schema import (
     YamlDocument,
     YamlProblem,
     read_yaml,
+    validation_problems,
+    yaml_type,
 )
 
 log = logging.getLogger("graph_sessions.yaml")
@@ -101,6 +104,20 @@ def _reduce_merge(left: Any, right: Any) -> Any:
     return {**left, **right}
 
 
+def _reduce_sorted_add(left: Any, right: Any) -> Any:
+    """``reducer: sorted_add`` (YamlGraph's): ``add``, then items carrying a ``_map_index``
+    are put in that order."""
+    out = _reduce_add(left, right)
+    if isinstance(out, list) and all(isinstance(i, Mapping) and "_map_index" in i for i in out):
+        out = sorted(out, key=lambda i: i["_map_index"])
+    return out
+
+
+def _reduce_last_value(left: Any, right: Any) -> Any:
+    """``reducer: last_value``: the last write wins (several writes in one step are fine)."""
+    return right
+
+
 def _reduce_loop_counts(left: Any, right: Any) -> dict[str, int]:
     """Sums per-node run counts; ``{"__reset__": 1}`` starts afresh (at each run's start)."""
     right = dict(right or {})
@@ -119,7 +136,10 @@ _REDUCERS: dict[str, Callable[[Any, Any], Any]] = {
     "messages": add_messages,
     "merge": _reduce_merge,
     "map_collect": map_collect,
+    LAST_VALUE: _reduce_last_value,
+    "sorted_add": _reduce_sorted_add,
 }
+_PUBLIC_REDUCERS = ("add", "append", "sorted_add", "merge", "add_messages", "last_value")
 
 
 # --------------------------------------------------------------------------- the plan
@@ -213,7 +233,7 @@ def _load_tools(
                 doc.problem(path, f"a tool must be a mapping, not {type(raw).__name__}")
             )
             continue
-        kind = raw.get("type", "python")
+        kind = raw.get("type", "shell" if "command" in raw else "python")
         if kind != "python":
             problems.append(
                 doc.problem(
@@ -250,7 +270,7 @@ def _load_tools(
                     doc.problem(path, "a python tool needs `path` (a file) or `module`")
                 )
                 continue
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a tool file calling sys.exit() at import
             problems.append(
                 doc.problem(
                     (*path, "path" if file else "module"),
@@ -284,13 +304,37 @@ def _node_ref(name: Any) -> str:
     return str(name)
 
 
-def _pydantic_problems(doc: YamlDocument, exc: ValidationError) -> list[YamlProblem]:
-    out: list[YamlProblem] = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
-        msg = "required field is missing" if err["type"] == "missing" else err["msg"]
-        out.append(doc.problem(loc, msg))
-    return out
+def _validate_top_level(
+    doc: YamlDocument, problems: list[YamlProblem]
+) -> tuple[GraphFileSpec | None, set[Path_]]:
+    """The top level as a :class:`GraphFileSpec`, reporting its problems.
+
+    A bad value (``loop_limits.a: three``, ``edges: {...}``) is reported and left out, so
+    that the rest of the file (the nodes, the edges...) is still checked in the same pass.
+    Returns the spec (``None`` when ``nodes`` itself is unusable) and the paths left out."""
+    data = dict(doc.data)
+    try:
+        return GraphFileSpec.model_validate(data), set()
+    except ValidationError as exc:
+        problems.extend(validation_problems(doc, exc))
+        errors = exc.errors()
+    dropped: set[Path_] = set()
+    for err in errors:
+        loc = err["loc"]
+        top = loc[0] if loc else None
+        if top is None or not isinstance(top, str) or (top == "nodes" and len(loc) < 2):
+            return None, dropped
+        section = data.get(top)
+        if len(loc) >= 2 and isinstance(section, dict) and loc[1] in section:
+            data[top] = {k: v for k, v in section.items() if k != loc[1]}
+            dropped.add((top, loc[1]))
+        else:
+            data.pop(top, None)
+            dropped.add((top,))
+    try:
+        return GraphFileSpec.model_validate(data), dropped
+    except ValidationError:  # pragma: no cover - what is left is valid by construction
+        return None, dropped
 
 
 def _base_type(text: str) -> str | None:
@@ -319,7 +363,7 @@ def _state_fields(
                 problems.append(
                     doc.problem(
                         (*path, "reducer"),
-                        f"unknown reducer {reducer!r} (known: add, append, add_messages, merge)",
+                        f"unknown reducer {reducer!r} (known: {', '.join(_PUBLIC_REDUCERS)})",
                     )
                 )
                 reducer = None
@@ -356,14 +400,13 @@ def plan_yaml_graph(
         return plan
     plan.doc = doc
     if not isinstance(doc.data, dict):
+        got = "the file is empty" if doc.data is None else f"it holds {yaml_type(doc.data)}"
         plan.problems.append(
-            doc.problem((), "a graph file must be a mapping with `nodes` and `edges`")
+            doc.problem((), f"a graph file must be a mapping with `nodes` and `edges`; {got}")
         )
         return plan
-    try:
-        spec = GraphFileSpec.model_validate(doc.data)
-    except ValidationError as exc:
-        plan.problems.extend(_pydantic_problems(doc, exc))
+    spec, dropped = _validate_top_level(doc, plan.problems)
+    if spec is None:
         return plan
     plan.spec = spec
     base_dir = file_path.resolve().parent
@@ -385,7 +428,7 @@ def plan_yaml_graph(
         load_subgraph=load_subgraph,
         chat_model=chat_model,
     )
-    if not spec.nodes:
+    if not spec.nodes and not any(p[0] == "nodes" for p in dropped):
         plan.problems.append(doc.problem(("nodes",), "a graph needs at least one node"))
     for name, raw in spec.nodes.items():
         if name in _START_NAMES | _END_NAMES or "__" in name or name.startswith("_"):
@@ -399,14 +442,16 @@ def plan_yaml_graph(
             plan.nodes[name] = built
     plan.problems.extend(ctx.problems)
     known_nodes = set(spec.nodes)
-    _plan_edges(plan, doc, spec, known_nodes)
+    _plan_edges(plan, doc, spec, known_nodes, dropped)
     # The state: declared fields, then every key a node reads or writes.
     fields = _state_fields(doc, spec.state, plan.problems)
     for built in plan.nodes.values():
         for key in sorted(built.writes | built.reads):
             fields.setdefault(key, (Any, None))
         for key, reducer in built.reducers.items():
-            typ = fields.get(key, (list, None))[0]
+            typ, declared = fields.get(key, (list, None))
+            if reducer == LAST_VALUE and declared is not None:
+                continue  # the state section's reducer stays
             fields[key] = (typ, reducer)
     for edge in plan.edges:
         if edge.condition is not None:
@@ -464,8 +509,24 @@ def _load_subgraph(
     return graph
 
 
-def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: set[str]) -> None:
+def _plan_edges(
+    plan: GraphPlan,
+    doc: YamlDocument,
+    spec: GraphFileSpec,
+    known: set[str],
+    dropped: set[Path_],
+) -> None:
     problems = plan.problems
+    # For reachability, computed even when other things are wrong: every usable target
+    # of every edge (bad targets are left out), and the targets of edges whose source is
+    # itself wrong (not reported as unreachable: the broken edge is the reported cause).
+    reach: dict[str, set[str]] = {}
+    excused: set[str] = set()
+    start_edge = False
+
+    def usable(name: Any) -> str | None:
+        ref = _node_ref(name) if isinstance(name, str) else None
+        return ref if ref is not None and (ref == END or ref in known) else None
 
     def check_target(name: Any, where: Path_, *, allow_end: bool = True) -> str | None:
         ref = _node_ref(name)
@@ -489,6 +550,18 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
         if not isinstance(raw, dict):
             problems.append(doc.problem(path, "an edge must be a mapping with `from` and `to`"))
             continue
+        raw_to = raw.get("to")
+        to_names = [
+            t for t in (raw_to if isinstance(raw_to, list) else [raw_to]) if isinstance(t, str)
+        ]
+        raw_from = _node_ref(raw["from"]) if isinstance(raw.get("from"), str) else None
+        if raw_from == START or raw_from in known:
+            start_edge = start_edge or raw_from == START
+            reach.setdefault(raw_from, set()).update(
+                u for u in map(usable, to_names) if u is not None
+            )
+        else:
+            excused.update(to_names)
         ok = True
         if "from" not in raw:
             problems.append(doc.problem((*path, "from"), "required field is missing"))
@@ -502,6 +575,8 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
         if source == END:
             problems.append(doc.problem((*path, "from"), "an edge cannot leave END"))
             continue
+        # Every part of the edge is checked, so one pass reports all its problems.
+        bad = False
         if source != START and source not in known:
             problems.append(
                 doc.problem(
@@ -509,28 +584,28 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
                     f"edge from unknown node {source!r} (nodes: {', '.join(sorted(known))})",
                 )
             )
-            continue
+            bad = True
         to = raw["to"]
         items = to if isinstance(to, list) else [to]
+        targets: list[str] = []
         if not items or not all(isinstance(t, str) for t in items):
             problems.append(
                 doc.problem((*path, "to"), "must be a node name, END, or a list of node names")
             )
-            continue
-        targets: list[str] = []
-        for j, t in enumerate(items):
-            where = (*path, "to", j) if isinstance(to, list) else (*path, "to")
-            ref = check_target(t, where)
-            if ref is not None:
-                targets.append(ref)
-        if len(targets) != len(items):
-            continue
+            bad = True
+        else:
+            for j, t in enumerate(items):
+                where = (*path, "to", j) if isinstance(to, list) else (*path, "to")
+                ref = check_target(t, where)
+                if ref is not None:
+                    targets.append(ref)
+            bad = bad or len(targets) != len(items)
         etype = raw.get("type")
         if etype not in (None, "conditional", "normal", "default"):
             problems.append(
                 doc.problem((*path, "type"), f"unknown edge type {etype!r} (known: conditional)")
             )
-            continue
+            bad = True
         conditional = etype == "conditional"
         if conditional:
             built = plan.nodes.get(source)
@@ -544,7 +619,7 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
                         f"`type: conditional` edges leave a router node; {source!r} is {kind}",
                     )
                 )
-                continue
+                bad = True
         condition: Expression | None = None
         if raw.get("condition") is not None:
             if conditional:
@@ -555,18 +630,29 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
                         "remove `condition` or `type: conditional`",
                     )
                 )
-                continue
-            try:
-                condition = compile_condition(raw["condition"])
-            except ExpressionError as exc:
-                problems.append(doc.problem((*path, "condition"), f"bad condition: {exc}"))
-                continue
+                bad = True
+            else:
+                try:
+                    condition = compile_condition(raw["condition"])
+                except ExpressionError as exc:
+                    problems.append(doc.problem((*path, "condition"), f"bad condition: {exc}"))
+                    bad = True
+        if bad:
+            continue
         plan.edges.append(EdgeInfo(i, source, targets, condition, conditional))
     # Router routes, loop limits and exits.
-    for name, built in plan.nodes.items():
-        if built.type != "router":
+    for name, raw_node in spec.nodes.items():
+        if not isinstance(raw_node, dict) or raw_node.get("type") != "router":
             continue
-        raw_node = spec.nodes[name]
+        routes = raw_node.get("routes")
+        choices: list[Any] = [
+            *(routes.values() if isinstance(routes, dict) else []),
+            raw_node.get("default_route"),
+        ]
+        reach.setdefault(name, set()).update(u for u in map(usable, choices) if u is not None)
+        built = plan.nodes.get(name)
+        if built is None or built.type != "router":
+            continue  # its own problems are reported
         for key, target in (raw_node.get("routes") or {}).items():
             check_target(target, ("nodes", name, "routes", key))
         if raw_node.get("default_route") is not None:
@@ -577,43 +663,35 @@ def _plan_edges(plan: GraphPlan, doc: YamlDocument, spec: GraphFileSpec, known: 
         elif limit < 1:
             problems.append(doc.problem(("loop_limits", name), "must be at least 1"))
     for name, target in spec.loop_exits.items():
-        if name not in spec.loop_limits:
+        if name not in spec.loop_limits and ("loop_limits", name) not in dropped:
             problems.append(
                 doc.problem(("loop_exits", name), f"{name!r} has no entry in loop_limits")
             )
-        check_target(target, ("loop_exits", name))
-    if problems:
+        if check_target(target, ("loop_exits", name)) is not None and name in known:
+            reach.setdefault(name, set()).add(_node_ref(target))
+    # Reachability from START (not computable when `edges` itself is unusable).
+    if ("edges",) in dropped:
         return
-    # Reachability from START.
-    if not any(e.source == START for e in plan.edges):
+    if not start_edge:
         problems.append(doc.problem(("edges",), "no edge leaves START: add `- from: START`"))
         return
-    succ: dict[str, set[str]] = {}
-    for e in plan.edges:
-        succ.setdefault(e.source, set()).update(e.targets)
-    for name, built in plan.nodes.items():
-        succ.setdefault(name, set()).update(_route_targets(built))
-    for name, target in spec.loop_exits.items():
-        succ.setdefault(name, set()).add(_node_ref(target))
+    if not reach.get(START):
+        return  # the edges from START all go astray: that is the problem reported
     seen = {START}
     todo = [START]
     while todo:
-        for nxt in succ.get(todo.pop(), ()):
+        for nxt in reach.get(todo.pop(), ()):
             if nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)
     for name in spec.nodes:
-        if name not in seen:
+        if name not in seen and name not in excused:
             problems.append(
                 doc.problem(
                     ("nodes", name),
                     f"node {name!r} is unreachable: no edge path from START leads to it",
                 )
             )
-
-
-def _route_targets(built: BuiltNode) -> list[str]:
-    return [_node_ref(t) for t in built.routes]
 
 
 # --------------------------------------------------------------------------- assembly
@@ -624,6 +702,10 @@ def _state_schema(name: str, fields: Mapping[str, tuple[Any, str | None]]) -> An
     for key, (typ, reducer) in fields.items():
         if reducer == "loop_counts":
             annotations[key] = Annotated[dict, _reduce_loop_counts]
+        elif reducer == LAST_VALUE:
+            # Any: LangGraph starts a reducer channel at typ() ("" for str); a last-value
+            # key stays absent until written, as it is without a reducer.
+            annotations[key] = Annotated[Any, _REDUCERS[reducer]]
         elif reducer is not None:
             annotations[key] = Annotated[typ, _REDUCERS[reducer]]
         else:

@@ -127,7 +127,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": lambda x: "" if x is None else str(x).lower(),
     "upper": lambda x: "" if x is None else str(x).upper(),
     "strip": lambda x: "" if x is None else str(x).strip(),
-    "join": lambda items, sep=", ": str(sep).join("" if i is None else str(i) for i in items or []),
+    "join": lambda items, sep=", ": _join(items, sep),
 }
 
 _COMPARISONS = {"==", "!=", "<", "<=", ">", ">=", "in", "not in"}
@@ -355,12 +355,43 @@ def _add(a: Any, b: Any) -> Any:
 _MAX_REPEAT = 1_000_000
 
 
+def _size(value: Any, limit: int) -> int:
+    """Characters/items in ``value``, nested lists and dicts included; stops past ``limit``."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple | dict):
+        total = len(value)
+        for item in value.values() if isinstance(value, dict) else value:
+            if total > limit:
+                break
+            total += _size(item, limit - total)
+        return total
+    return 1
+
+
 def _check_repeat(a: Any, b: Any) -> None:
-    # "x" * n with a huge n would exhaust memory before any error could name the expression.
+    # "x" * n with a huge n would exhaust memory before any error could name the expression;
+    # nested content counts (str([[1] * 100000] * 100000) would be 10**10 characters).
     for seq, n in ((a, b), (b, a)):
         sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-        if sized and not isinstance(n, bool) and len(seq) * n > _MAX_REPEAT:
+        if (
+            sized
+            and not isinstance(n, bool)
+            and n > 0
+            and _size(seq, _MAX_REPEAT) * n > _MAX_REPEAT
+        ):
             raise ExpressionError(f"repetition result over {_MAX_REPEAT:,} items")
+
+
+_MAX_JOIN = 10_000_000
+
+
+def _join(items: Any, sep: Any = ", ") -> str:
+    parts = ["" if i is None else str(i) for i in items or []]
+    text_sep = str(sep)
+    if sum(map(len, parts)) + len(text_sep) * max(len(parts) - 1, 0) > _MAX_JOIN:
+        raise ExpressionError(f"join result over {_MAX_JOIN:,} characters")
+    return text_sep.join(parts)
 
 
 def _compare(op: str, a: Any, b: Any) -> bool:
@@ -429,6 +460,8 @@ def _eval(node: Node, scope: _Scope) -> Any:
             return a / b
         if op == "//":
             return a // b
+        if isinstance(a, str | bytes):  # no printf-style formatting ('%999999999d' % 1)
+            raise ExpressionError("`%` is the remainder of numbers; use a template for text")
         return a % b
     if kind == "cmp":
         return _compare(node[1], _eval(node[2], scope), _eval(node[3], scope))

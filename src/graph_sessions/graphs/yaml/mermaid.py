@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from langgraph.graph import END, START
@@ -27,7 +28,10 @@ def _id(name: str) -> str:
         return "__start__"
     if name == END:
         return "__end__"
-    return "n_" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name)
+    if safe != name:  # keep ids ASCII and distinct ("a-b" and "a_b" are two nodes)
+        safe += "_" + hashlib.sha1(name.encode()).hexdigest()[:6]
+    return "n_" + safe
 
 
 def _label(text: str) -> str:

@@ -43,6 +43,7 @@ from graph_sessions.graphs.yaml.schema import (
     SubgraphNode,
     YamlDocument,
     read_yaml,
+    validation_problems,
 )
 
 log = logging.getLogger("graph_sessions.yaml")
@@ -52,6 +53,8 @@ __all__ = ["BuildContext", "BuiltNode", "KNOWN_NODE_TYPES", "MAP_RESET", "build_
 KNOWN_NODE_TYPES: tuple[str, ...] = tuple(NODE_MODELS)
 MAP_RESET = "__graph_sessions_map_reset__"
 ROUTE_KEY = "_route"
+INTERRUPT_PAYLOAD_PREFIX = "_interrupt_"
+LAST_VALUE = "last_value"  # a reducer name: the last write wins, several writes per step are fine
 
 NodeFn = Any  # a node function or a Runnable (sync and async)
 
@@ -107,12 +110,7 @@ def _validate(model: type[BaseModel], data: Any, path: Path_, ctx: BuildContext)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
-            msg = err["msg"]
-            if err["type"] == "missing":
-                msg = "required field is missing"
-            ctx.problem((*path, *loc), msg)
+        ctx.problems.extend(validation_problems(ctx.doc, exc, path))
         return None
 
 
@@ -290,11 +288,23 @@ def build_interrupt(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltN
             return {"node": name}
         return render_value(message, state)
 
+    # The payload also goes to a key of this node's own: interrupt nodes that run in
+    # parallel branches may share `state_key` (the default), and each must ask its own.
+    own_key = f"{INTERRUPT_PAYLOAD_PREFIX}{name}"
+
     def prepare(state: dict[str, Any]) -> dict[str, Any]:
-        return {state_key: compute(state)} if state_key else {}
+        payload = compute(state)
+        return {state_key: payload, own_key: payload} if state_key else {own_key: payload}
+
+    def with_own_key(update: Any) -> dict[str, Any]:
+        update = dict(update or {})
+        update[own_key] = update.get(state_key) if state_key else None
+        return update
 
     def ask(state: dict[str, Any]) -> dict[str, Any]:
-        payload = state.get(state_key) if state_key else compute(state)
+        payload = state.get(own_key)
+        if payload is None:
+            payload = state.get(state_key) if state_key else compute(state)
         if isinstance(payload, dict):
             value: Any = {**payload, "resume_key": resume_key}
         else:
@@ -302,16 +312,20 @@ def build_interrupt(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltN
         answer = interrupt(value)
         return {resume_key: answer}
 
-    writes = {resume_key} | ({state_key} if state_key else set())
+    writes = {resume_key, own_key} | ({state_key} if state_key else set())
+    prepare_fn = wrap_node(prepare_name, llm.funcs[0][1], with_own_key) if llm else prepare
     return BuiltNode(
         name,
         "interrupt",
-        [(prepare_name, llm.funcs[0][1] if llm is not None else prepare), (name, ask)],
+        [(prepare_name, prepare_fn), (name, ask)],
         prepare_name,
         name,
         writes,
         llm.reads if llm is not None else value_fields(message),
         internal_edges=[(prepare_name, name)],
+        # Parallel interrupt nodes may write the same keys in one step: the last one wins
+        # (unless the state section gives the key a reducer of its own).
+        reducers={k: LAST_VALUE for k in writes - {own_key}},
     )
 
 
@@ -369,15 +383,17 @@ def build_python(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltNode
             return state
         return {**state, **{k: render_value(v, state) for k, v in variables.items()}}
 
+    where = f"in the YAML graph {ctx.doc.file}, python node {name!r} (tool {spec.tool or spec.function!r})"
     if inspect.iscoroutinefunction(tool):
 
         async def run_async(state: dict[str, Any]) -> dict[str, Any]:
             try:
                 return finish(await tool(effective(state)))
-            except Exception:
+            except Exception as exc:
                 if on_error == "skip":
                     log.exception("python node %r failed (on_error: skip)", name)
                     return {}
+                exc.add_note(where)
                 raise
 
         func: NodeFn = run_async
@@ -386,10 +402,11 @@ def build_python(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltNode
         def run_sync(state: dict[str, Any]) -> dict[str, Any]:
             try:
                 return finish(tool(effective(state)))
-            except Exception:
+            except Exception as exc:
                 if on_error == "skip":
                     log.exception("python node %r failed (on_error: skip)", name)
                     return {}
+                exc.add_note(where)
                 raise
 
         func = run_sync
@@ -576,6 +593,7 @@ class PromptFile:
     path: Path
     system: Template | None
     user: Template | None
+    structured: bool = False  # the file declares an output `schema` (YamlGraph's inline model)
 
 
 def _find_prompt(name: str, ctx: BuildContext) -> Path | None:
@@ -583,13 +601,11 @@ def _find_prompt(name: str, ctx: BuildContext) -> Path | None:
     roots: list[Path] = []
     if ctx.defaults.get("prompts_dir"):
         roots.append(ctx.base_dir / str(ctx.defaults["prompts_dir"]))
-    roots += [
-        ctx.base_dir,
-        ctx.base_dir / "prompts",
-        ctx.base_dir.parent / "prompts",
-        Path.cwd() / "prompts",
-        Path.cwd(),
-    ]
+    # Next to the graph, then `prompts/` beside it or in a folder above it (up to three
+    # levels: a subgraph in graphs/subgraphs/ finds the project's prompts/), then ./prompts.
+    roots += [ctx.base_dir]
+    roots += [folder / "prompts" for folder in [ctx.base_dir, *ctx.base_dir.parents][:4]]
+    roots += [Path.cwd() / "prompts", Path.cwd()]
     for root in roots:
         candidate = root / rel
         if candidate.is_file():
@@ -604,7 +620,7 @@ def load_prompt(name: str, path: Path_, ctx: BuildContext) -> PromptFile | None:
         ctx.problem(
             path,
             f"prompt file {name!r} not found (looked for {name}.yaml next to the graph, "
-            "in prompts/ beside it and in ./prompts)",
+            "in prompts/ beside it or up to three folders above it, and in ./prompts)",
         )
         return None
     doc, problems = read_yaml(found)
@@ -632,7 +648,13 @@ def load_prompt(name: str, path: Path_, ctx: BuildContext) -> PromptFile | None:
     if ok and parts["system"] is None and parts["user"] is None:
         ctx.problems.append(doc.problem((), "a prompt file needs `system` and/or `user`"))
         ok = False
-    return PromptFile(found, parts["system"], parts["user"]) if ok else None
+    schema = doc.data.get("schema", doc.data.get("output_schema"))
+    if schema is not None and not isinstance(schema, dict):
+        key = "schema" if "schema" in doc.data else "output_schema"
+        ctx.problems.append(doc.problem((key,), "should be a mapping (name, fields)"))
+        ok = False
+    structured = schema is not None
+    return PromptFile(found, parts["system"], parts["user"], structured) if ok else None
 
 
 def _extract_json(text: str) -> Any:
@@ -684,6 +706,7 @@ def build_llm(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltNode | 
     if not ok or prompt is None:
         return None
     state_key = spec.state_key or name
+    parse_json = spec.parse_json if spec.parse_json is not None else prompt.structured
     cache: dict[str, Any] = {}
 
     injected = ctx.chat_model
@@ -717,7 +740,7 @@ def build_llm(name: str, raw: dict[str, Any], ctx: BuildContext) -> BuiltNode | 
 
     def answer(message: Any) -> dict[str, Any]:
         text = _content_text(getattr(message, "content", message))
-        return {state_key: _extract_json(text) if spec.parse_json else text}
+        return {state_key: _extract_json(text) if parse_json else text}
 
     def call_sync(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         if spec.skip_if_exists and state.get(state_key):

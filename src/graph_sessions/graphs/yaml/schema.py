@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "ConfigSpec",
@@ -31,6 +31,8 @@ __all__ = [
     "YamlDocument",
     "YamlProblem",
     "read_yaml",
+    "validation_problems",
+    "yaml_type",
 ]
 
 
@@ -121,6 +123,9 @@ def read_yaml(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None, [YamlProblem(name, None, "(file)", "file not found")]
+    except UnicodeDecodeError as exc:
+        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, [YamlProblem(name, bad_line, "(file)", f"not UTF-8 text: {exc.reason}")]
     except OSError as exc:
         return None, [YamlProblem(name, None, "(file)", f"cannot read: {exc}")]
     loader = yaml.SafeLoader(text)
@@ -144,6 +149,85 @@ def read_yaml(
         for p, line in duplicates
     ]
     return YamlDocument(name, data, lines), problems
+
+
+# --------------------------------------------------------------------------- messages
+
+_EXPECTED = {
+    "string_type": "a string",
+    "dict_type": "a mapping (key: value)",
+    "list_type": "a list",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def yaml_type(value: Any) -> str:
+    """How a YAML reader would name ``value``'s type (``a list``, ``the number 5``...)."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def validation_problems(
+    doc: YamlDocument, exc: ValidationError, prefix: Path_ = ()
+) -> list[YamlProblem]:
+    """Pydantic's errors as problems in YAML words, one per field.
+
+    A field whose value failed every member of a union (``message: 42`` against
+    ``str | dict``) gives one problem listing what is accepted, at the field itself
+    (Pydantic adds the member's name to the location)."""
+    grouped: dict[Path_, list[dict[str, Any]]] = {}
+    for err in exc.errors():
+        raw_loc = err["loc"]
+        if raw_loc and raw_loc[-1] == "[key]":  # a mapping key that is not a string
+            key_path: Path_ = (*prefix, *(str(p) for p in raw_loc[:-1]))
+            key = raw_loc[-2] if len(raw_loc) > 1 else None
+            grouped.setdefault(key_path, []).append(
+                {
+                    "type": "key",
+                    "msg": f"the name {key!r} should be a string: write it in quotes ('{key}')",
+                }
+            )
+            continue
+        loc: Path_ = (*prefix, *(p for p in raw_loc if isinstance(p, str | int)))
+        if err["type"] != "missing":
+            # Cut union member names (``message.str``): keep the part written in the file.
+            while len(loc) > len(prefix) + 1 and loc not in doc.lines:
+                loc = loc[:-1]
+        grouped.setdefault(loc, []).append(dict(err))
+    out: list[YamlProblem] = []
+    for loc, errs in grouped.items():
+        if any(e["type"] == "missing" for e in errs):
+            out.append(doc.problem(loc, "required field is missing"))
+            continue
+        expected = list(dict.fromkeys(_EXPECTED[e["type"]] for e in errs if e["type"] in _EXPECTED))
+        if expected and len(expected) == len(errs):
+            got = yaml_type(errs[0].get("input"))
+            out.append(doc.problem(loc, f"should be {' or '.join(expected)}, not {got}"))
+            continue
+        for e in errs:
+            msg = str(e["msg"])
+            if msg.startswith("Input should be"):
+                msg = "should be" + msg[len("Input should be") :]
+            out.append(doc.problem(loc, msg))
+    return out
 
 
 # --------------------------------------------------------------------------- models
@@ -272,7 +356,7 @@ class LlmNode(NodeBase):
     temperature: float | None = None
     max_tokens: int | None = None
     chat_model: str | None = None
-    parse_json: bool = False
+    parse_json: bool | None = None  # None: true when the prompt file declares a `schema`
     skip_if_exists: bool = False
 
 
