@@ -122,14 +122,20 @@ class MultiState(TypedDict, total=False):
     answers: Annotated[list[str], operator.add]
 
 
-def two_interrupts_graph() -> StateGraph:
-    """Two parallel nodes, each raising its own interrupt."""
+def two_interrupts_graph(resume_keys: tuple[str, str] | None = None) -> StateGraph:
+    """Two parallel nodes, each raising its own interrupt (naming its own resume key when
+    ``resume_keys`` is given)."""
+
+    def payload(question: str, index: int) -> dict[str, Any]:
+        if resume_keys is None:
+            return {"question": question}
+        return {"question": question, "resume_key": resume_keys[index]}
 
     def ask_a(state: MultiState) -> dict[str, Any]:
-        return {"answers": [f"a={interrupt({'question': 'a'})}"]}
+        return {"answers": [f"a={interrupt(payload('a', 0))}"]}
 
     def ask_b(state: MultiState) -> dict[str, Any]:
-        return {"answers": [f"b={interrupt({'question': 'b'})}"]}
+        return {"answers": [f"b={interrupt(payload('b', 1))}"]}
 
     b = StateGraph(MultiState)
     b.add_node("ask_a", ask_a)

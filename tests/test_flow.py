@@ -302,6 +302,28 @@ async def test_two_pending_interrupts_explicit_resume_with_id_map(any_backend: s
         assert sorted(done.state["answers"]) == ["a=1", "b=2"]
 
 
+async def test_interrupts_with_their_own_resume_keys_take_only_their_answer(
+    any_backend: str,
+) -> None:
+    """Regression: with two pending interrupts naming resume keys `ra` and `rb`,
+    invoke({"ra": ...}) gave `b` the whole input dict instead of leaving it pending."""
+    async with manager(two_interrupts_graph(("ra", "rb")), any_backend) as m:
+        s = await m.create("keys")
+        first = await s.invoke({})
+        assert len(first.interrupts) == 2
+        half = await s.invoke({"ra": "apple"})
+        assert half.status == "interrupted"
+        assert [i["value"]["question"] for i in half.interrupts] == ["b"]
+        assert half.state.get("answers", []) == ["a=apple"]
+        done = await s.invoke({"rb": "banana"})
+        assert done.status == "complete"
+        assert sorted(done.state["answers"]) == ["a=apple", "b=banana"]
+        both = await m.create("keys2")
+        await both.invoke({})
+        done = await both.invoke({"ra": 1, "rb": 2})
+        assert sorted(done.state["answers"]) == ["a=1", "b=2"]
+
+
 async def test_completed_chat_graph_starts_new_turn_and_accumulates(any_backend: str) -> None:
     async with manager(chat_graph(), any_backend, output_key="response") as m:
         s = await m.get_or_create("chat")

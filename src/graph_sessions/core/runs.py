@@ -345,6 +345,12 @@ class RunExecutor:
         ids = [p["id"] for p in pending]
         if isinstance(value, dict) and value and set(value) <= set(ids):
             return Command(resume=dict(value)), True
+        if not req.explicit_resume and isinstance(value, dict):
+            # Interrupts that name their own resume key take only an answer under that key;
+            # the others stay pending for a later invoke.
+            named = {i: value[k] for i, k in zip(ids, keys, strict=True) if k and k in value}
+            if named and len(set(keys)) == len(keys):
+                return Command(resume=named), True
         return Command(resume={i: pick(k) for i, k in zip(ids, keys, strict=True)}), True
 
     def _config(self, session_id: str, run_id: str, req: RunRequest) -> dict[str, Any]:
