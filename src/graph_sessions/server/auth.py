@@ -105,13 +105,19 @@ class Authenticator:
         if self._jwks is not None:
             kid = header.get("kid")
             candidates = [k for k in self._jwks.keys if kid is None or k.key_id == kid]
+            tried: jwt.PyJWTError | None = None
             for jwk in candidates:
                 allowed = _ASYMMETRIC.get(str(jwk.key_type), [])
                 if jwk.key_type == "oct":
                     allowed = ["HS256", "HS384", "HS512"]
                 if alg not in allowed:
                     continue
-                return jwt.decode(token, jwk.key, algorithms=[alg], options=options, **kwargs)
+                try:
+                    return jwt.decode(token, jwk.key, algorithms=[alg], options=options, **kwargs)
+                except jwt.InvalidSignatureError as exc:  # without a kid: try the next key
+                    tried = exc
+            if tried is not None:
+                raise tried
         raise jwt.InvalidTokenError(f"no configured key verifies alg={alg!r}")
 
     def _from_jwt(self, token: str) -> Principal:

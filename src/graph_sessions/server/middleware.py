@@ -137,7 +137,10 @@ class AccessLogMiddleware:
             error = state.get("error_code") if status >= 400 else None
             if status >= 400 and error is None:
                 error = "http_" + str(status)
-            self.metrics.observe_request(scope["method"], template, status, seconds, error)
+            method = scope["method"]
+            # Any token is a valid method: a client must not mint metric series at will.
+            label = method if method in _METHODS else "OTHER"
+            self.metrics.observe_request(label, template, status, seconds, error)
             if self.enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access_log.info(
@@ -156,6 +159,9 @@ class AccessLogMiddleware:
                         }
                     },
                 )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import ipaddress
 import logging
 import math
@@ -94,6 +95,23 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def http_implementation() -> str:
+    """The HTTP parser and event loop uvicorn uses here: ``httptools`` and ``uvloop`` when
+    installed (``pip install 'uvicorn[standard]'``, ~0.1-0.2 ms less per request), else the
+    pure-Python ``h11`` on ``asyncio``."""
+
+    def importable(name: str) -> bool:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return False
+        return True
+
+    http = "httptools" if importable("httptools") else "h11"
+    loop = "uvloop" if sys.platform != "win32" and importable("uvloop") else "asyncio"
+    return f"http {http}, loop {loop}"
+
+
 def build_server(manager: GraphSessionManager, settings: ServerSettings) -> uvicorn.Server:
     """A uvicorn server for ``create_app(manager, settings)`` (not started)."""
     app = create_app(manager, settings)
@@ -115,12 +133,13 @@ def announce(manager: GraphSessionManager, settings: ServerSettings) -> None:
     """Log where the server listens, with a loud notice when it is exposed without auth."""
     auth = "on" if settings.auth_enabled else "off"
     log.info(
-        "graph-sessions serving graphs %s on http://%s:%d (backend %s, auth %s)",
+        "graph-sessions serving graphs %s on http://%s:%d (backend %s, auth %s, %s)",
         ", ".join(manager.graph_ids) or "(none)",
         settings.host,
         settings.port,
         manager.backend.url,
         auth,
+        http_implementation(),
     )
     if not settings.auth_enabled and not is_loopback(settings.host):
         notice = _NOTICE.format(host=settings.host, port=settings.port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -18,18 +19,35 @@ SessionId = Field(min_length=1, max_length=256)
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "strings must be valid Unicode: a lone surrogate escape (\\ud800-\\udfff) is not"
+        ) from None
+
+
 def _check_storable(value: Any, depth: int = 0) -> None:
     """Raise ValueError for what JSON can carry but storage cannot: integers outside the
-    64-bit range, nesting deeper than 100 levels."""
+    64-bit range, NaN and infinities, strings with lone surrogates (``"\\ud800"``, which
+    UTF-8 cannot encode), nesting deeper than 100 levels."""
     if depth > 100:
         raise ValueError("the body is nested more than 100 levels deep")
     if isinstance(value, bool):
         return
-    if isinstance(value, int):
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, int):
         if not _INT_MIN <= value <= _INT_MAX:
             raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite: JSON has no NaN or Infinity")
     elif isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            if isinstance(key, str):
+                _check_text(key)
             _check_storable(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
@@ -62,7 +80,14 @@ class RunConfig(_Body):
 class CreateSessionRequest(_Body):
     """``POST /sessions``. Omit ``ttl`` for the server default; ``null`` never expires."""
 
-    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    session_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^/]+$",
+        description="the id (generated when omitted); not '/', '.' or '..', since it "
+        "becomes a URL path segment. Ids are global: one another owner holds answers 409",
+    )
     graph_id: str | None = Field(default=None, min_length=1)
     metadata: dict[str, Any] | None = None
     task_id: str | None = None
@@ -71,6 +96,13 @@ class CreateSessionRequest(_Body):
     owner: str | None = Field(
         default=None, min_length=1, description="admins only: create on behalf of this owner"
     )
+
+    @field_validator("session_id")
+    @classmethod
+    def _addressable(cls, value: str | None) -> str | None:
+        if value in (".", ".."):  # clients normalise /sessions/.. away: unreachable
+            raise ValueError("a session id cannot be '.' or '..'")
+        return value
 
 
 class UpdateSessionRequest(_Body):

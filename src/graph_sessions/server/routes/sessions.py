@@ -490,11 +490,20 @@ async def list_events(
     stopping: asyncio.Event = request.app.state.stopping
     shutdown = anyio.Event()
 
+    # The session this stream follows: were it deleted and its id taken again (by another
+    # owner, say) between two polls, the stream must end, not tail the newcomer's log.
+    identity = (session.info.owner, session.info.created_at)
+
     async def tail() -> Any:
         last = after
         while True:
             try:
                 events = await session.events(after=last, limit=limit)
+                info = await session.refresh()  # after the read: the events were this one's
+                if (info.owner, info.created_at) != identity:
+                    raise SessionNotFound(
+                        f"session {session_id!r} does not exist", session_id=session_id
+                    )
             except (SessionNotFound, SessionExpired) as exc:
                 yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
                 return
