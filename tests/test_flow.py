@@ -1414,3 +1414,18 @@ async def test_concurrent_metadata_merges_keep_every_key(any_backend: str) -> No
         await asyncio.gather(*(m.update_metadata("meta", {f"k{i}": i}) for i in range(20)))
         info = await m.info("meta")
         assert info.metadata == {"base": 0, **{f"k{i}": i for i in range(20)}}
+
+
+async def test_metadata_and_ids_that_cannot_be_stored_are_invalid_input(any_backend: str) -> None:
+    """Regression: a lone surrogate in metadata or an id raised TypeError/UnicodeEncodeError
+    from the storage layer instead of a typed InvalidInput (and the server answered 500)."""
+    async with manager(chat_graph(), any_backend) as m:
+        with pytest.raises(InvalidInput, match="JSON-serializable"):
+            await m.create("s1", metadata={"a": "\ud800"})
+        with pytest.raises(InvalidInput, match="not valid Unicode"):
+            await m.create("\ud800")
+        s = await m.create("s1", metadata={"a": 1})
+        with pytest.raises(InvalidInput, match="JSON-serializable"):
+            await m.update_metadata("s1", {"b": "\udfff"})
+        assert (await m.info("s1")).metadata == {"a": 1}
+        assert [i.session_id for i in (await m.list()).sessions] == [s.session_id]

@@ -47,6 +47,7 @@ from graph_sessions.models import (
     TTLMode,
 )
 from graph_sessions.storage.backend import Backend, NewEvent, SessionQuery
+from graph_sessions.storage.codec import dump_json
 from graph_sessions.storage.urls import backend_from_url
 
 log = logging.getLogger("graph_sessions")
@@ -97,6 +98,14 @@ def _encode_cursor(info: SessionInfo, sort: str) -> str:
 
     raw = orjson.dumps([dump_time(getattr(info, sort)), info.session_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decode_cursor(cursor: str) -> tuple[str | None, str]:
@@ -423,7 +432,21 @@ class GraphSessionManager:
             raise InvalidInput(
                 "session id must be at most 256 characters", session_id=session_id[:64]
             )
+        if not _is_utf8(session_id):
+            raise InvalidInput(f"session id {session_id!r} is not valid Unicode text")
         return session_id
+
+    @staticmethod
+    def _check_metadata(metadata: Any, session_id: str) -> None:
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be a dict", session_id=session_id)
+        try:
+            dump_json(metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"metadata must be JSON-serializable: {exc}",
+                session_id=session_id,
+            ) from None
 
     def _ttl(self, ttl: Any) -> float | None:
         if ttl is _DEFAULT:
@@ -450,8 +473,8 @@ class GraphSessionManager:
         graph = self.graph_for(graph_id)
         graph_id = graph_id or self.graph_id
         session_id = self._check_id(session_id) if session_id is not None else str(uuid.uuid4())
-        if metadata is not None and not isinstance(metadata, dict):
-            raise InvalidInput("metadata must be a dict", session_id=session_id)
+        if metadata is not None:
+            self._check_metadata(metadata, session_id)
         if initial_state is not None and not isinstance(initial_state, dict):
             raise InvalidInput("initial_state must be a dict", session_id=session_id)
         ttl_s = self._ttl(ttl)
@@ -620,8 +643,7 @@ class GraphSessionManager:
         owner: str | None = None,
     ) -> SessionInfo:
         """Merge (or replace) the session's metadata."""
-        if not isinstance(metadata, dict):
-            raise InvalidInput("metadata must be a dict", session_id=session_id)
+        self._check_metadata(metadata, session_id)
         while True:  # merge against the row we read; another writer in between: read again
             info = await self.info(session_id, owner=owner)
             new = {**info.metadata, **metadata} if merge else dict(metadata)
