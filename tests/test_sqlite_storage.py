@@ -40,3 +40,43 @@ async def test_wal_is_checkpointed_in_the_background(
             await asyncio.sleep(0.05)
         assert db.stat().st_size > size_before
         assert await m.count() == 60
+
+
+async def test_backend_runs_on_the_graph_sessions_saver(tmp_path: Path) -> None:
+    """``SqliteBackend(checkpointer="graph-sessions")``: same behaviour, our tables."""
+    import sqlite3
+
+    from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSaver
+    from graph_sessions.errors import BackendError
+    from graph_sessions.storage.sqlite import SqliteBackend
+
+    with pytest.raises(BackendError):
+        SqliteBackend(tmp_path / "x.db", checkpointer="bogus")
+    db = tmp_path / "ours.db"
+    backend = SqliteBackend(db, checkpointer="graph-sessions")
+    async with GraphSessionManager(graph=chat_graph(), backend=backend, sweep_interval=None) as m:
+        assert isinstance(backend.checkpointer, SessionsSaver)
+        session = await m.create("s1")
+        for i in range(25):
+            await session.invoke({"user_input": f"hi {i}"})
+        state = await session.get_state()
+        assert state["turns"] == [f"hi {i}" for i in range(25)]
+        assert state["response"] == "turn 25: hi 24"
+        page = await session.checkpoints(limit=10)
+        assert len(page) == 10
+        assert await backend.latest_checkpoint_id("s1") == page[0].checkpoint_id
+        other = await m.create("s2")
+        await other.invoke({"user_input": "x"})
+        await m.delete("s1")
+        assert await backend.latest_checkpoint_id("s1") is None
+        assert (await other.get_state())["turns"] == ["x"]
+    with sqlite3.connect(db) as conn:
+        threads = {r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM gs_checkpoints")}
+        assert threads == {"s2"}
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM gs_checkpoint_blobs WHERE thread_id = 's1'"
+            ).fetchone()[0]
+            == 0
+        )
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] in (1, 2)

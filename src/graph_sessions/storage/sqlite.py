@@ -26,6 +26,7 @@ import orjson
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
+from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSqliteSaver
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
@@ -203,7 +204,17 @@ def _row_to_message(row: Sequence[Any]) -> Message:
 class SqliteBackend(Backend):
     """Everything in one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "NORMAL", checkpointer: str = "langgraph"
+    ) -> None:
+        """``checkpointer``: ``"langgraph"`` (LangGraph's ``AsyncSqliteSaver``, tables
+        ``checkpoints``/``writes``) or ``"graph-sessions"`` (``graph_sessions.checkpoint``:
+        tables ``gs_checkpoint*``, cost per turn independent of the history length)."""
+        if checkpointer not in ("langgraph", "graph-sessions"):
+            raise BackendError(
+                f"checkpointer must be 'langgraph' or 'graph-sessions', not {checkpointer!r}"
+            )
+        self.checkpointer_kind = checkpointer
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -253,7 +264,11 @@ class SqliteBackend(Backend):
                 self._wal_task = asyncio.get_running_loop().create_task(
                     self._wal_loop(), name="graph-sessions-wal-checkpoint"
                 )
-            self.checkpointer = AsyncSqliteSaver(db)
+            if self.checkpointer_kind == "graph-sessions":
+                # synchronous=None: the backend's own setting above stays in force.
+                self.checkpointer = SessionsSqliteSaver(db, synchronous=None)
+            else:
+                self.checkpointer = AsyncSqliteSaver(db)
             await self.checkpointer.setup()
             self.store = AsyncSqliteStore(db)
             await self.store.setup()
@@ -334,6 +349,32 @@ class SqliteBackend(Backend):
         conn.execute("COMMIT")
         return result
 
+    # checkpoint tables, for whichever saver this backend runs ---------------------------
+    def _delete_thread_checkpoints(self, c: sqlite3.Connection, thread_id: str) -> int:
+        """Delete a thread's checkpoints and writes inside the caller's transaction."""
+        saver = self.checkpointer
+        if isinstance(saver, SessionsSqliteSaver):
+            return saver.engine.delete_thread(c, thread_id, join=True)
+        n = c.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,)).rowcount
+        return n + c.execute("DELETE FROM writes WHERE thread_id = ?", (thread_id,)).rowcount
+
+    def _latest_checkpoint_id(self, c: sqlite3.Connection, thread_id: str) -> str | None:
+        saver = self.checkpointer
+        if isinstance(saver, SessionsSqliteSaver):
+            return saver.engine.latest_checkpoint_id(c, thread_id)
+        row = c.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+            "ORDER BY checkpoint_id DESC LIMIT 1",
+            (thread_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _writes_mark(self, c: sqlite3.Connection) -> int:
+        saver = self.checkpointer
+        if isinstance(saver, SessionsSqliteSaver):
+            return saver.engine.writes_mark()
+        return int(c.execute("SELECT COALESCE(MAX(rowid), 0) FROM writes").fetchone()[0])
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -389,9 +430,9 @@ class SqliteBackend(Backend):
                 if cur.rowcount == 0:
                     return False
                 # A thread left without a registry row must not leak into the new session.
-                for table in ("checkpoints", "writes", "runs", "session_events", "messages"):
-                    column = "thread_id" if table in ("checkpoints", "writes") else "session_id"
-                    c.execute(f"DELETE FROM {table} WHERE {column} = ?", (info.session_id,))
+                for table in ("runs", "session_events", "messages"):
+                    c.execute(f"DELETE FROM {table} WHERE session_id = ?", (info.session_id,))
+                self._delete_thread_checkpoints(c, info.session_id)
                 if event is not None:
                     self._insert_events(c, info.session_id, [event], dump_time(info.created_at))
                 return True
@@ -565,8 +606,7 @@ class SqliteBackend(Backend):
             n = 0
             for table in ("runs", "session_events", "messages"):
                 n += c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,)).rowcount
-            n += c.execute("DELETE FROM checkpoints WHERE thread_id = ?", (session_id,)).rowcount
-            n += c.execute("DELETE FROM writes WHERE thread_id = ?", (session_id,)).rowcount
+            n += self._delete_thread_checkpoints(c, session_id)
             return deleted or n > 0
 
         return await self._call(lambda conn: self._tx(conn, body))
@@ -605,16 +645,12 @@ class SqliteBackend(Backend):
         at = dump_time(run.started_at)
 
         def body(c: sqlite3.Connection) -> Any:
-            before = c.execute(
-                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-                "ORDER BY checkpoint_id DESC LIMIT 1",
-                (session_id,),
-            ).fetchone()
+            before = self._latest_checkpoint_id(c, session_id)
             row = c.execute(sql, [*params, session_id, expect_revision]).fetchone()
             if row is None:
                 return None
-            run.checkpoint_before = before[0] if before else None
-            run.writes_mark = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM writes").fetchone()[0]
+            run.checkpoint_before = before
+            run.writes_mark = self._writes_mark(c)
             c.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -654,12 +690,7 @@ class SqliteBackend(Backend):
             row = c.execute(sql, [*params, *where]).fetchone()
             if row is None and expect_lease is not None:
                 return None, None
-            latest = c.execute(
-                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-                "ORDER BY checkpoint_id DESC LIMIT 1",
-                (session_id,),
-            ).fetchone()
-            checkpoint_after = latest[0] if latest else None
+            checkpoint_after = self._latest_checkpoint_id(c, session_id)
             c.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, error = ?, checkpoint_after = ? WHERE run_id = ?",
                 (str(run_status), at, error, checkpoint_after, run_id),
@@ -791,19 +822,18 @@ class SqliteBackend(Backend):
 
     # checkpoints ---------------------------------------------------------------------
     async def latest_checkpoint_id(self, session_id: str) -> str | None:
-        row = await self._call(
-            lambda c: c.execute(
-                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-                "ORDER BY checkpoint_id DESC LIMIT 1",
-                (session_id,),
-            ).fetchone()
-        )
-        return row[0] if row else None
+        return await self._call(lambda c: self._latest_checkpoint_id(c, session_id))
 
     async def delete_checkpoints_after(
         self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
     ) -> None:
         def body(c: sqlite3.Connection) -> None:
+            saver = self.checkpointer
+            if isinstance(saver, SessionsSqliteSaver):
+                saver.engine.delete_after(
+                    c, session_id, checkpoint_id, writes_mark=writes_mark, join=True
+                )
+                return
             for table in ("checkpoints", "writes"):
                 if checkpoint_id is None:
                     c.execute(f"DELETE FROM {table} WHERE thread_id = ?", (session_id,))
@@ -822,6 +852,9 @@ class SqliteBackend(Backend):
 
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         def body(c: sqlite3.Connection) -> int:
+            saver = self.checkpointer
+            if isinstance(saver, SessionsSqliteSaver):
+                return saver.engine.keep_newest(c, session_id, keep, join=True)
             row = c.execute(
                 "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
                 "ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?",

@@ -1,0 +1,276 @@
+"""Checkpoint saver benchmark: graph_sessions.checkpoint against LangGraph's SQLite saver.
+
+    python benchmarks/bench_saver.py            # full run: 2,000 turns on one thread
+    python benchmarks/bench_saver.py --quick    # smoke run (< 60 s): 200 turns
+    python benchmarks/bench_saver.py --help     # sizes and options
+
+Prints a Markdown table and writes ``benchmarks/results/saver.json``.
+
+The graph is the issue's 2-node chat: the input adds one user message, node ``think``
+updates a counter, node ``bot`` appends one assistant reply, so ``messages`` grows by two
+per turn; it runs ``N`` turns on one thread with ``ainvoke(..., durability="async")``
+(LangGraph's default), in two flavours: plain dict messages with ``operator.add``, and
+LangChain message objects with ``add_messages``. Three sides, each on its own fresh file:
+
+* **none**: no checkpointer; every call passes the whole history so far as input, so the
+  graph does the same work on the same state, without persistence;
+* **memory**: LangGraph's ``InMemorySaver``, for reference: no I/O, but it serializes
+  every changed channel on ``put`` and deserializes on every read, as any saver must
+  that hands out fresh objects; it is the floor a persistent saver can approach;
+* **theirs**: ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``;
+* **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``.
+
+Both savers get the same connection settings (WAL, ``synchronous=NORMAL``) so the ratios
+compare storage formats, not fsync policies. Measured per side: the median ``ainvoke`` of
+turns 1-20 and of the last 20 turns, the database size after the run (main file + WAL,
+after a ``wal_checkpoint(TRUNCATE)``), the median ``aget_state`` and the median
+``aget_state_history(limit=10)`` page (20 samples each, on the final thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import operator
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Annotated, Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+try:
+    import graph_sessions  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT / "src"))
+
+import aiosqlite  # noqa: E402
+from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
+from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as TheirSaver  # noqa: E402
+from langgraph.graph import END, START, StateGraph  # noqa: E402
+from langgraph.graph.message import add_messages  # noqa: E402
+from typing_extensions import TypedDict  # noqa: E402
+
+from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
+
+SIDES = ("none", "memory", "theirs", "ours")
+FLAVOURS = ("dict", "langchain")
+WINDOW = 20
+SAMPLES = 20
+
+
+class DictChat(TypedDict, total=False):
+    messages: Annotated[list[Any], operator.add]
+    turn: int
+
+
+class LCChat(TypedDict, total=False):
+    messages: Annotated[list[Any], add_messages]
+    turn: int
+
+
+def _think(state: dict[str, Any]) -> dict[str, Any]:
+    return {"turn": (state.get("turn") or 0) + 1}
+
+
+def _dict_bot(state: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{"role": "assistant", "content": f"reply number {state['turn']} ok"}]}
+
+
+def _lc_bot(state: dict[str, Any]) -> dict[str, Any]:
+    n = state["turn"]
+    return {"messages": [AIMessage(content=f"reply number {n} ok", id=f"ai-{n}")]}
+
+
+def build(flavour: str) -> StateGraph:
+    """The 2-node chat graph of the issue."""
+    b = StateGraph(DictChat if flavour == "dict" else LCChat)
+    b.add_node("think", _think)
+    b.add_node("bot", _dict_bot if flavour == "dict" else _lc_bot)
+    b.add_edge(START, "think")
+    b.add_edge("think", "bot")
+    b.add_edge("bot", END)
+    return b
+
+
+def user_message(flavour: str, i: int) -> Any:
+    """The user message of turn ``i``."""
+    if flavour == "dict":
+        return {"role": "user", "content": f"user message {i} hello"}
+    return HumanMessage(content=f"user message {i} hello", id=f"user-{i}")
+
+
+def db_size(path: Path) -> int:
+    """Main file + WAL (+ shared memory) in bytes."""
+    return sum(
+        p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+def median_ms(samples: list[float]) -> float:
+    """Median of nanosecond samples, in ms."""
+    return statistics.median(samples) / 1e6
+
+
+async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[str, Any]:
+    """Run ``turns`` turns of one flavour on one side; return its measurements."""
+    path = folder / f"{side}-{flavour}.db"
+    graph_builder = build(flavour)
+    conn: aiosqlite.Connection | None = None
+    saver: Any = None
+    if side == "memory":
+        saver = InMemorySaver()
+    elif side != "none":
+        conn = await aiosqlite.connect(str(path))
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        saver = TheirSaver(conn) if side == "theirs" else OurSaver(conn)
+        await saver.setup()
+    graph = graph_builder.compile(checkpointer=saver)
+    config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
+    invoke_ns: list[int] = []
+    history: list[Any] = []
+    out: dict[str, Any] = {}
+    gc.collect()
+    for i in range(turns):
+        msg = user_message(flavour, i)
+        payload: dict[str, Any] = {"messages": [msg]}
+        if side == "none":
+            payload = {"messages": [*history, msg], "turn": out.get("turn", 0)}
+        t0 = time.perf_counter_ns()
+        out = await graph.ainvoke(payload, config)
+        invoke_ns.append(time.perf_counter_ns() - t0)
+        if side == "none":
+            history = out["messages"]
+    result: dict[str, Any] = {
+        "first_ms": median_ms(invoke_ns[:WINDOW]),
+        "last_ms": median_ms(invoke_ns[-WINDOW:]),
+        "messages": len(out["messages"]),
+    }
+    if saver is not None:
+        await asyncio.sleep(0.05)  # let durability="async" puts land
+        get_ns, page_ns = [], []
+        for _ in range(SAMPLES):
+            t0 = time.perf_counter_ns()
+            state = await graph.aget_state(config)
+            get_ns.append(time.perf_counter_ns() - t0)
+            t0 = time.perf_counter_ns()
+            page = [s async for s in graph.aget_state_history(config, limit=10)]
+            page_ns.append(time.perf_counter_ns() - t0)
+        assert len(state.values["messages"]) == 2 * turns and len(page) == 10
+        result["get_state_ms"] = median_ms(get_ns)
+        result["history_page_ms"] = median_ms(page_ns)
+    if conn is not None:
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        await conn.close()
+        result["file_bytes"] = db_size(path)
+        path.unlink()
+        for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            extra.unlink(missing_ok=True)
+    return result
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    """A number for the table."""
+    if x is None:
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]], turns: int) -> str:
+    """The Markdown table of results with the target ratios."""
+    lines = [
+        f"| flavour | side | invoke turns 1-{WINDOW} ms | invoke last {WINDOW} ms | "
+        "file MB | get_state ms | history page 10 ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for flavour, sides in results.items():
+        for side, r in sides.items():
+            size = r.get("file_bytes")
+            lines.append(
+                f"| {flavour} | {side} | {fmt(r['first_ms'])} | {fmt(r['last_ms'])} | "
+                f"{fmt(size / 1e6 if size else None, 3)} | {fmt(r.get('get_state_ms'), 3)} | "
+                f"{fmt(r.get('history_page_ms'), 3)} |"
+            )
+    lines += [
+        "",
+        f"| flavour | ours last/none last (<= 1.5) | ours last/ours first (<= 1.2) | "
+        "ours last/memory last | memory last/none last | "
+        f"file theirs/ours at {turns} turns (>= 100) | ours get_state ms (<= 1) | "
+        "ours page ms (<= 5) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for flavour, sides in results.items():
+        ours, theirs, none = sides["ours"], sides["theirs"], sides["none"]
+        memory = sides.get("memory")
+        lines.append(
+            f"| {flavour} | {fmt(ours['last_ms'] / none['last_ms'])} | "
+            f"{fmt(ours['last_ms'] / ours['first_ms'])} | "
+            f"{fmt(ours['last_ms'] / memory['last_ms'] if memory else None)} | "
+            f"{fmt(memory['last_ms'] / none['last_ms'] if memory else None)} | "
+            f"{fmt(theirs['file_bytes'] / ours['file_bytes'], 1)} | "
+            f"{fmt(ours['get_state_ms'], 3)} | {fmt(ours['history_page_ms'], 3)} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="200 turns, for CI (< 60 s)")
+    p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
+    p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain")
+    p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours")
+    p.add_argument("--out", default=str(HERE / "results" / "saver.json"))
+    return p.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Every (flavour, side) in order; returns ``{flavour: {side: measurements}}``."""
+    turns = args.turns or (200 if args.quick else 2000)
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-saver-") as tmp:
+        for flavour in args.flavours.split(","):
+            for side in args.sides.split(","):
+                t0 = time.perf_counter()
+                r = await run_side(side, flavour, turns, Path(tmp))
+                results.setdefault(flavour, {})[side] = r
+                progress(f"  {flavour:9} {side:6} {time.perf_counter() - t0:6.1f} s  {r}")
+    return {"turns": turns, "results": results}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON results."""
+    args = parse_args(argv)
+    print("graph_sessions.checkpoint saver benchmark", flush=True)
+    data = asyncio.run(run(args, lambda line: print(line, flush=True)))
+    results = data["results"]
+    print()
+    if all({"none", "theirs", "ours"} <= set(s) for s in results.values()):
+        print(table(results, data["turns"]))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data["environment"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "langgraph": importlib_metadata.version("langgraph"),
+        "langgraph-checkpoint-sqlite": importlib_metadata.version("langgraph-checkpoint-sqlite"),
+    }
+    out.write_text(json.dumps(data, indent=2))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""What both savers share: options, version numbering, the storage engine."""
+
+from __future__ import annotations
+
+import random
+
+from langgraph.checkpoint.base import BaseCheckpointSaver, SerializerProtocol
+
+from graph_sessions.checkpoint.engine import StorageEngine
+from graph_sessions.checkpoint.schema import check_synchronous
+
+
+class SaverBase(BaseCheckpointSaver[str]):
+    """Common constructor options of ``SqliteSaver`` and ``AsyncSqliteSaver``.
+
+    Args:
+        serde: serializer for checkpoints, values and writes (LangGraph's
+            ``JsonPlusSerializer`` by default).
+        synchronous: ``PRAGMA synchronous`` set by ``setup()``: ``"NORMAL"`` (default; in
+            WAL mode a commit survives a process crash, a power loss may drop the last
+            commits) or ``"FULL"`` (survives power loss, one more fsync per commit);
+            ``None`` leaves the connection as it is.
+        snapshot_every: a growing list is stored whole at least every this many versions;
+            in between, a version is rebuilt from a few dozen (tail) rows at most.
+        cache_threads / cache_bytes: bound the memory used to compute list deltas.
+    """
+
+    is_setup: bool
+
+    def __init__(
+        self,
+        *,
+        serde: SerializerProtocol | None = None,
+        synchronous: str | None = "NORMAL",
+        snapshot_every: int = 1024,
+        cache_threads: int = 512,
+        cache_bytes: int = 64 << 20,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.synchronous = check_synchronous(synchronous)
+        self.engine = StorageEngine(
+            snapshot_every=snapshot_every, cache_threads=cache_threads, cache_bytes=cache_bytes
+        )
+        self.engine.serde = self.serde
+        self.is_setup = False
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """The next channel version: ``"<n:012>.<32 random bits:08x>"``.
+
+        Zero-padded so that versions compare as strings; the random part keeps two forks
+        of a thread that reach the same number from sharing a stored value. Shorter than
+        LangGraph's ``"<n:032>.<random:016>"`` (it is stored many times per checkpoint),
+        and it still compares above any of LangGraph's versions below 10**12.
+        """
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(current.split(".")[0])
+        return f"{current_v + 1:012}.{random.getrandbits(32):08x}"

@@ -1,0 +1,1020 @@
+"""The storage engine behind both savers: every SQL statement and every byte format.
+
+All methods are synchronous and take a ``sqlite3.Connection``; the savers decide on which
+thread they run and under which lock. Each public method is one transaction (``BEGIN
+IMMEDIATE`` for writes, a read transaction for reads, so a read sees one snapshot); with
+``join=True`` a method runs inside the caller's open transaction instead (the SQLite
+backend uses that to put a checkpoint cleanup into its own registry transaction).
+
+Format (see ``schema.py`` for the tables):
+
+* a checkpoint row holds the checkpoint without its channel values;
+* a channel value is stored once per (thread, namespace, channel, version), only when
+  its version is new in ``put`` (as LangGraph's Postgres saver does);
+* a list value whose msgpack element bytes start with the element bytes of the version
+  this process stored (or read) last for that channel is stored as a *delta*: the bytes of
+  the elements appended since a base version, plus a reference to that base. Versions are
+  numbered from the last full snapshot; position p's base is p minus the largest power of
+  16 dividing p (a skip list), so rebuilding any version reads a few dozen rows at most
+  and each element is stored about log16(``snapshot_every``) times; a full snapshot is
+  written every ``snapshot_every`` positions. The check compares the serialized bytes,
+  never trusts the reducer, so nodes that mutate lists in place cannot corrupt it: a
+  value that does not extend is stored whole.
+* rows of the blob table are never modified once written (``INSERT OR IGNORE``), so delta
+  chains are acyclic; blobs no longer reachable from any checkpoint are deleted by
+  ``_collect_garbage`` after pruning or deleting runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    SerializerProtocol,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.utils import search_where
+
+from graph_sessions.checkpoint.msgpack_list import array_header, split_array
+from graph_sessions.checkpoint.schema import (
+    BLOBS,
+    CHECKPOINTS,
+    KIND_DELTA,
+    KIND_EMPTY,
+    KIND_FULL,
+    WRITES,
+)
+
+CHECKPOINT_COLUMNS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
+)
+_BLOB_COLUMNS = "b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.type, b.base_version, b.count, b.data, b.depth"
+_KEYS_PER_QUERY = 200  # 4 parameters each: far below SQLite's variable limit
+_IDS_PER_QUERY = 500
+
+BlobKey = tuple[str, str, str, str]  # thread_id, checkpoint_ns, channel, version
+BlobRow = tuple[
+    int, str | None, str | None, int, bytes | None, int
+]  # kind, type, base, count, data, depth
+Row = tuple[str, str, str, str | None, str, bytes, bytes | None]
+
+
+_ZD = "zd1:"
+# A preset dictionary for the checkpoint bodies: the msgpack of a typical body. Most of a
+# body is field names, channel names and version strings; with this dictionary even a
+# 300-byte body compresses well. Never change these bytes: stored rows need them.
+_ZDICT = (
+    b"\x87\xa1v\x04\xa2ts\xd9 2026-11-23T10:59:03.869304+00:00\xaechannel_values\x80"
+    b"\xb0channel_versions\x86\xa9__start__\xb5000000000123.0a1b2c3d\xa8messages"
+    b"\xb5000000000123.0a1b2c3d\xafbranch:to:agent\xb5000000000123.0a1b2c3d"
+    b"\xad__interrupt__\xb5000000000123.0a1b2c3d\xae__pregel_tasks"
+    b"\xb5000000000123.0a1b2c3d\xa4turn\xb5000000000123.0a1b2c3d\xadversions_seen\x84"
+    b"\xa9__input__\x80\xa9__start__\x81\xa9__start__\xb5000000000123.0a1b2c3d\xa5agent"
+    b"\x81\xafbranch:to:agent\xb5000000000123.0a1b2c3d\xa5tools\x81\xafbranch:to:tools"
+    b"\xb5000000000123.0a1b2c3d\xb0updated_channels\x93\xa8messages\xaabranch:to:"
+    b"\xa9__pregel_\xadpending_sends\x90"
+)
+# Delta bases: position p's base is p minus the largest power of _FANOUT dividing p, so a
+# delta holds 1, _FANOUT, _FANOUT**2, ... versions' worth of elements; rebuilding any
+# version reads at most (_FANOUT - 1) rows per power of _FANOUT below snapshot_every,
+# and each element is stored about log_FANOUT(snapshot_every) times.
+_FANOUT = 16
+
+
+def _compress(type_: str, data: bytes) -> tuple[str, bytes]:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=_ZDICT)
+    packed = packer.compress(data) + packer.flush()
+    return (_ZD + type_, packed) if len(packed) < len(data) else (type_, data)
+
+
+def _decompress(type_: str, data: bytes) -> tuple[str, bytes]:
+    if type_.startswith(_ZD):
+        unpacker = zlib.decompressobj(-15, zdict=_ZDICT)
+        return type_[len(_ZD) :], unpacker.decompress(data) + unpacker.flush()
+    return type_, data
+
+
+@dataclass
+class _Value:
+    """The serialized value of one channel version of a thread, as stored or read last.
+
+    Only bytes are kept, never the objects handed to the graph, so nothing a node does to
+    its state can change what the cache returns; every read deserializes afresh.
+    """
+
+    version: str
+    type: str
+    data: bytes  # exactly what ``serde.dumps_typed`` returned (or rebuilt from deltas)
+    count: int  # list length, or -1 if the value is not a msgpack array
+    header: int  # length of the msgpack array header
+    # For a list: (position since the last full snapshot, version, element-bytes length)
+    # of this value and of each delta base down to the snapshot, newest first.
+    chain: tuple[tuple[int, str, int], ...]
+
+    @property
+    def body(self) -> bytes:
+        """The element bytes of a list value (no array header)."""
+        return self.data[self.header :]
+
+
+def _value(
+    version: str,
+    type_: str,
+    data: bytes,
+    pos: int = 0,
+    below: tuple[tuple[int, str, int], ...] = (),
+) -> _Value:
+    split = split_array(data) if type_ == "msgpack" else None
+    if split is None:
+        return _Value(version, type_, data, -1, 0, ())
+    count, header = split
+    return _Value(version, type_, data, count, header, ((pos, version, len(data) - header), *below))
+
+
+@dataclass
+class PreparedPut:
+    """A checkpoint serialized by ``StorageEngine.prepare_put``, ready for ``store_put``."""
+
+    config_thread_id: Any
+    thread_id: str
+    ns: str
+    checkpoint_id: str
+    parent_id: str | None
+    run_id: str | None
+    type: str
+    blob: bytes
+    meta: bytes
+    versions: dict[str, str]
+    new: list[str]
+    unsure: list[str]
+    typed: dict[str, tuple[str, bytes, bool]]  # channel -> (type, bytes, is a list)
+
+
+@dataclass
+class _ThreadCache:
+    values: dict[tuple[str, str], _Value] = field(default_factory=dict)
+    known: set[tuple[str, str, str]] = field(default_factory=set)  # blobs known to exist
+    nbytes: int = 0
+
+
+class StorageEngine:
+    """SQL and byte format of the saver, shared by ``SqliteSaver`` and ``AsyncSqliteSaver``.
+
+    Args:
+        snapshot_every: a list channel is stored whole at least every this many versions;
+            ``1`` turns deltas off.
+        cache_threads: threads whose last list values are remembered to compute deltas.
+        cache_bytes: bound on the bytes remembered for that, over all threads.
+    """
+
+    def __init__(
+        self, *, snapshot_every: int = 1024, cache_threads: int = 512, cache_bytes: int = 64 << 20
+    ) -> None:
+        if snapshot_every < 1:
+            raise ValueError("snapshot_every must be >= 1")
+        self.snapshot_every = snapshot_every
+        self.cache_threads = cache_threads
+        self.cache_bytes = cache_bytes
+        self.serde: SerializerProtocol = JsonPlusSerializer()  # set by the saver
+        self._cache: OrderedDict[str, _ThreadCache] = OrderedDict()
+        self._cache_total = 0
+        self._guard = threading.Lock()
+        self._seq = 0
+
+    # cache ---------------------------------------------------------------------------
+    def forget(self, thread_id: str | None = None) -> None:
+        """Drop what is remembered about one thread (``None``: all threads)."""
+        with self._guard:
+            if thread_id is None:
+                self._cache.clear()
+                self._cache_total = 0
+                return
+            entry = self._cache.pop(str(thread_id), None)
+            if entry is not None:
+                self._cache_total -= entry.nbytes
+
+    def _thread_cache(self, thread_id: str) -> _ThreadCache | None:
+        with self._guard:
+            entry = self._cache.get(thread_id)
+            if entry is not None:
+                self._cache.move_to_end(thread_id)
+            return entry
+
+    def _remember(
+        self,
+        thread_id: str,
+        values: dict[tuple[str, str], _Value | None],
+        known: Sequence[tuple[str, str, str]],
+    ) -> None:
+        with self._guard:
+            entry = self._cache.get(thread_id)
+            if entry is None:
+                entry = self._cache[thread_id] = _ThreadCache()
+            else:
+                self._cache.move_to_end(thread_id)
+            for key, item in values.items():
+                old = entry.values.pop(key, None)
+                if old is not None:
+                    entry.nbytes -= len(old.data)
+                    self._cache_total -= len(old.data)
+                if item is not None:
+                    entry.values[key] = item
+                    entry.nbytes += len(item.data)
+                    self._cache_total += len(item.data)
+            entry.known.update(known)
+            if len(entry.known) > 4096:
+                entry.known.clear()
+            while self._cache and (
+                len(self._cache) > self.cache_threads or self._cache_total > self.cache_bytes
+            ):
+                _, evicted = self._cache.popitem(last=False)
+                self._cache_total -= evicted.nbytes
+
+    # transactions --------------------------------------------------------------------
+    @staticmethod
+    @contextmanager
+    def _write(conn: sqlite3.Connection, join: bool, immediate: bool = True) -> Iterator[None]:
+        # ``immediate=False`` is for bodies whose first statement writes: the write lock is
+        # then taken before any read, so no other writer can slip in between (no
+        # SQLITE_BUSY_SNAPSHOT), and the cheaper deferred BEGIN is enough.
+        if join and conn.in_transaction:
+            yield
+            return
+        if conn.in_transaction:  # an implicit transaction of a legacy-mode connection
+            conn.commit()
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    @contextmanager
+    def _read(conn: sqlite3.Connection) -> Iterator[None]:
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    # put -----------------------------------------------------------------------------
+    def put(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        *,
+        join: bool = False,
+    ) -> RunnableConfig:
+        """Store one checkpoint and the values of the channels whose version is new."""
+        prepared = self.prepare_put(serde, config, checkpoint, metadata, new_versions)
+        return self.store_put(conn, prepared, join=join)
+
+    def prepare_put(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> PreparedPut:
+        """Serialize everything ``put`` may store, on the caller's thread.
+
+        ``AsyncSqliteSaver.aput`` calls this on the event loop before its first ``await``
+        (as LangGraph's own saver serializes), so the connection's thread never reads the
+        graph's live objects while nodes run on the loop, and the GIL-heavy part of a put
+        does not compete with the graph from a second thread.
+        """
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        values = checkpoint["channel_values"]
+        versions = checkpoint["channel_versions"]
+        body = dict(checkpoint)
+        del body["id"]  # the checkpoint_id column
+        body["channel_values"] = {k: v for k, v in values.items() if k not in versions}
+        type_, blob = _compress(*serde.dumps_typed(body))
+        md = get_checkpoint_metadata(config, metadata)
+        meta = json.dumps(md, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "ignore")
+        run_id = md.get("run_id")
+        str_versions = {ch: str(v) for ch, v in versions.items()}
+        cache = self._thread_cache(thread_id)
+        known = cache.known if cache is not None else set()
+        cached = cache.values if cache is not None else {}
+        new = [ch for ch in versions if ch in new_versions]
+        # Channels whose version is neither new nor known to be stored: stored only if
+        # the database has no row for them (checked in ``store_put``).
+        unsure = [
+            ch
+            for ch in versions
+            if ch not in new_versions
+            and (ns, ch, str_versions[ch]) not in known
+            and (cached.get((ns, ch)) is None or cached[(ns, ch)].version != str_versions[ch])
+        ]
+        typed: dict[str, tuple[str, bytes, bool]] = {}
+        for ch in (*new, *unsure):
+            if ch in values:
+                value = values[ch]
+                typed[ch] = (*serde.dumps_typed(value), isinstance(value, list))
+        return PreparedPut(
+            config_thread_id=conf["thread_id"],
+            thread_id=thread_id,
+            ns=ns,
+            checkpoint_id=checkpoint["id"],
+            parent_id=conf.get("checkpoint_id"),
+            run_id=None if run_id is None else str(run_id),
+            type=type_,
+            blob=blob,
+            meta=meta,
+            versions=str_versions,
+            new=new,
+            unsure=unsure,
+            typed=typed,
+        )
+
+    def store_put(
+        self, conn: sqlite3.Connection, prepared: PreparedPut, *, join: bool = False
+    ) -> RunnableConfig:
+        """The SQL half of ``put``: one transaction, no serialization."""
+        p = prepared
+        thread_id, ns, str_versions = p.thread_id, p.ns, p.versions
+        cache = self._thread_cache(thread_id)
+        with self._write(conn, join, immediate=False):
+            conn.execute(
+                f"INSERT OR REPLACE INTO {CHECKPOINTS} (thread_id, checkpoint_ns, checkpoint_id, "
+                "parent_checkpoint_id, run_id, type, checkpoint, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, ns, p.checkpoint_id, p.parent_id, p.run_id, p.type, p.blob, p.meta),
+            )
+            to_store = list(p.new)
+            if p.unsure:
+                to_store.extend(self._missing(conn, thread_id, ns, p.unsure, str_versions))
+            remembered: dict[tuple[str, str], _Value | None] = {}
+            stored: list[tuple[str, str, str]] = []
+            for ch in to_store:
+                version = str_versions[ch]
+                stored.append((ns, ch, version))
+                if ch not in p.typed:  # empty: no row; remember that there is nothing
+                    remembered[(ns, ch)] = _Value(version, "", b"", -1, 0, ())
+                    continue
+                row, entry = self._encode(conn, cache, thread_id, ns, ch, version, p.typed[ch])
+                cur = conn.execute(
+                    f"INSERT OR IGNORE INTO {BLOBS} (thread_id, checkpoint_ns, channel, version, "
+                    "kind, type, base_version, depth, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (thread_id, ns, ch, version, *row),
+                )
+                # A version stored before keeps its first value: do not remember ours.
+                remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
+            for ch in p.unsure:
+                if ch not in to_store:
+                    stored.append((ns, ch, str_versions[ch]))
+        self._remember(thread_id, remembered, stored)
+        return {
+            "configurable": {
+                "thread_id": p.config_thread_id,
+                "checkpoint_ns": ns,
+                "checkpoint_id": p.checkpoint_id,
+            }
+        }
+
+    @staticmethod
+    def _missing(
+        conn: sqlite3.Connection,
+        thread_id: str,
+        ns: str,
+        channels: list[str],
+        versions: dict[str, str],
+    ) -> list[str]:
+        """The channels among ``channels`` whose current version has no stored blob."""
+        missing: list[str] = []
+        for start in range(0, len(channels), _KEYS_PER_QUERY):
+            chunk = channels[start : start + _KEYS_PER_QUERY]
+            params: list[Any] = [thread_id, ns]
+            for ch in chunk:
+                params.extend((ch, versions[ch]))
+            rows = conn.execute(
+                f"SELECT channel FROM {BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? AND "
+                f"(channel, version) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})",
+                params,
+            ).fetchall()
+            found = {r[0] for r in rows}
+            missing.extend(ch for ch in chunk if ch not in found)
+        return missing
+
+    def _encode(
+        self,
+        conn: sqlite3.Connection,
+        cache: _ThreadCache | None,
+        thread_id: str,
+        ns: str,
+        channel: str,
+        version: str,
+        typed: tuple[str, bytes, bool],
+    ) -> tuple[tuple[int, str | None, str | None, int, int, bytes | None], _Value]:
+        type_, data, is_list = typed
+        new = _value(version, type_, data)
+        if new.count < 0 or not is_list:
+            return (KIND_FULL, type_, None, 0, 0, data), new
+        prev = cache.values.get((ns, channel)) if cache is not None else None
+        if (
+            prev is None
+            or not prev.chain
+            or prev.type != type_
+            or prev.version == version
+            or prev.count > new.count
+            or prev.chain[0][0] + 1 >= self.snapshot_every
+        ):
+            return (KIND_FULL, type_, None, 0, new.count, data), new
+        prev_len = len(prev.data) - prev.header
+        # The new value extends the stored one iff its element bytes start with the stored
+        # element bytes (msgpack encodings are self-delimiting): no trust in the reducer.
+        if data[new.header : new.header + prev_len] != prev.body:
+            return (KIND_FULL, type_, None, 0, new.count, data), new
+        # A skip list (see _FANOUT); the base is always on the previous version's chain.
+        pos = prev.chain[0][0] + 1
+        step = 1
+        while pos % (step * _FANOUT) == 0:
+            step *= _FANOUT
+        base_pos = pos - step
+        below = tuple(e for e in prev.chain if e[0] <= base_pos)
+        if not below or below[0][0] != base_pos:
+            return (KIND_FULL, type_, None, 0, new.count, data), new
+        _, base_version, base_len = below[0]
+        exists = conn.execute(
+            f"SELECT 1 FROM {BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
+            "AND version = ?",
+            (thread_id, ns, channel, base_version),
+        ).fetchone()
+        if exists is None:
+            return (KIND_FULL, type_, None, 0, new.count, data), new
+        new = _value(version, type_, data, pos, below)
+        tail = data[new.header + base_len :]
+        return (KIND_DELTA, type_, base_version, pos, new.count, tail), new
+
+    # put_writes ----------------------------------------------------------------------
+    def put_writes(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+        *,
+        join: bool = False,
+    ) -> None:
+        """Store the writes of one task against a checkpoint (LangGraph's semantics)."""
+        prepared = self.prepare_writes(serde, config, writes, task_id, task_path)
+        self.store_writes(conn, prepared, join=join)
+
+    def prepare_writes(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """Serialize a task's writes on the caller's thread (see ``prepare_put``)."""
+        conf = config["configurable"]
+        verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+        seq = self._next_seq()
+        rows = [
+            (
+                str(conf["thread_id"]),
+                str(conf.get("checkpoint_ns") or ""),
+                str(conf["checkpoint_id"]),
+                task_id,
+                task_path,
+                WRITES_IDX_MAP.get(channel, idx),
+                channel,
+                *serde.dumps_typed(value),
+                seq,
+            )
+            for idx, (channel, value) in enumerate(writes)
+        ]
+        return verb, rows
+
+    def store_writes(
+        self,
+        conn: sqlite3.Connection,
+        prepared: tuple[str, list[tuple[Any, ...]]],
+        *,
+        join: bool = False,
+    ) -> None:
+        """The SQL half of ``put_writes``."""
+        verb, rows = prepared
+        with self._write(conn, join, immediate=False):
+            conn.executemany(
+                f"INSERT OR {verb} INTO {WRITES} (thread_id, checkpoint_ns, checkpoint_id, task_id, "
+                "task_path, idx, channel, type, value, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    # reads ---------------------------------------------------------------------------
+    def get_tuple(
+        self, conn: sqlite3.Connection, serde: SerializerProtocol, config: RunnableConfig
+    ) -> CheckpointTuple | None:
+        """The checkpoint named by ``config``, or the thread's latest in its namespace."""
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        checkpoint_id = get_checkpoint_id(config)
+        with self._read(conn):
+            if checkpoint_id:
+                row = conn.execute(
+                    f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE thread_id = ? AND "
+                    "checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, checkpoint_id),
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE thread_id = ? AND "
+                    "checkpoint_ns = ? ORDER BY checkpoint_id DESC LIMIT 1",
+                    (thread_id, ns),
+                ).fetchone()
+            if row is None:
+                return None
+            (result,) = self.materialize(conn, serde, [row], remember=checkpoint_id is None)
+        if checkpoint_id:
+            return result._replace(config=config)
+        return result
+
+    def list_rows(
+        self,
+        conn: sqlite3.Connection,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> list[Row]:
+        """Checkpoint rows matching LangGraph's ``list`` arguments, newest first."""
+        where, params = search_where(config, filter, before)
+        query = (
+            f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} {where} ORDER BY checkpoint_id DESC"
+        )
+        if limit is not None:
+            query += " LIMIT ?"
+            params = (*params, limit)
+        return cast(list[Row], conn.execute(query, params).fetchall())
+
+    def materialize(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        rows: Sequence[Row],
+        *,
+        remember: bool = False,
+    ) -> list[CheckpointTuple]:
+        """Whole checkpoint tuples for ``rows``: three queries whatever their number."""
+        built: dict[BlobKey, tuple[str, bytes] | None] = {}
+        hits: dict[BlobKey, _Value] = {}
+        caches: dict[str, dict[tuple[str, str], _Value]] = {}
+        with self._read(conn):
+            checkpoints: list[dict[str, Any]] = []
+            keys: dict[BlobKey, None] = {}
+            for thread_id, ns, _cid, _parent, type_, blob, _meta in rows:
+                cp = serde.loads_typed(_decompress(type_, blob))
+                checkpoints.append(cp)
+                if thread_id not in caches:
+                    caches[thread_id] = self._cached_values(thread_id)
+                cached = caches[thread_id]
+                for ch, version in cp["channel_versions"].items():
+                    key = (thread_id, ns, ch, str(version))
+                    hit = cached.get((ns, ch))
+                    if hit is not None and hit.version == key[3]:
+                        built[key] = (hit.type, hit.data) if hit.type else None
+                        hits[key] = hit
+                    else:
+                        keys[key] = None
+            blobs = self._load_blobs(conn, list(keys)) if keys else {}
+            writes = self._load_writes(conn, serde, rows)
+        results: list[CheckpointTuple] = []
+        for row, cp in zip(rows, checkpoints, strict=True):
+            thread_id, ns, cid, parent, _type, _blob, meta = row
+            values: dict[str, Any] = {}
+            for ch, version in cp["channel_versions"].items():
+                key = (thread_id, ns, ch, str(version))
+                if key not in built:
+                    built[key] = self._build(blobs, key)
+                typed = built[key]
+                if typed is not None:
+                    values[ch] = serde.loads_typed(typed)
+            values.update(cp["channel_values"])
+            cp["channel_values"] = values
+            cp["id"] = cid
+            results.append(
+                CheckpointTuple(
+                    {
+                        "configurable": {
+                            "thread_id": thread_id,
+                            "checkpoint_ns": ns,
+                            "checkpoint_id": cid,
+                        }
+                    },
+                    cast(Checkpoint, cp),
+                    cast(CheckpointMetadata, json.loads(meta) if meta is not None else {}),
+                    (
+                        {
+                            "configurable": {
+                                "thread_id": thread_id,
+                                "checkpoint_ns": ns,
+                                "checkpoint_id": parent,
+                            }
+                        }
+                        if parent
+                        else None
+                    ),
+                    writes.get((thread_id, ns, cid), []),
+                )
+            )
+        if remember and rows:
+            self._remember_read(rows[0], cast(dict[str, Any], checkpoints[0]), blobs, built, hits)
+        return results
+
+    def _cached_values(self, thread_id: str) -> dict[tuple[str, str], _Value]:
+        with self._guard:
+            entry = self._cache.get(thread_id)
+            return dict(entry.values) if entry is not None else {}
+
+    def _remember_read(
+        self,
+        row: Row,
+        cp: dict[str, Any],
+        blobs: dict[BlobKey, BlobRow],
+        built: dict[BlobKey, tuple[str, bytes] | None],
+        hits: dict[BlobKey, _Value],
+    ) -> None:
+        """After reading a thread's latest checkpoint, remember its values' bytes: the next
+        read skips the blob query and the next put can store a delta against them."""
+        thread_id, ns = row[0], row[1]
+        remembered: dict[tuple[str, str], _Value | None] = {}
+        known: list[tuple[str, str, str]] = []
+        for ch, version in cp["channel_versions"].items():
+            key = (thread_id, ns, ch, str(version))
+            if key in hits:
+                known.append((ns, ch, key[3]))
+                continue
+            known.append((ns, ch, key[3]))
+            typed = built.get(key)  # None: no row, i.e. an empty channel
+            if typed is None:
+                remembered[(ns, ch)] = _Value(key[3], "", b"", -1, 0, ())
+            else:
+                value = _value(key[3], typed[0], typed[1])
+                if value.chain:
+                    value.chain = self._chain(blobs, key)
+                remembered[(ns, ch)] = value
+        self._remember(thread_id, remembered, known)
+
+    @staticmethod
+    def _chain(blobs: dict[BlobKey, BlobRow], key: BlobKey) -> tuple[tuple[int, str, int], ...]:
+        """(position, version, element-bytes length) from ``key`` down to its snapshot."""
+        rows: list[tuple[str, BlobRow]] = []
+        while True:
+            row = blobs[key]
+            rows.append((key[3], row))
+            if row[0] != KIND_DELTA or row[2] is None:
+                break
+            key = (key[0], key[1], key[2], row[2])
+        full = rows[-1][1][4] or b""
+        split = split_array(full)
+        length = len(full) - (split[1] if split else 0)
+        chain = [(0, rows[-1][0], length)]
+        for version, row in reversed(rows[:-1]):
+            length += len(row[4] or b"")
+            chain.append((row[5], version, length))
+        chain.reverse()
+        return tuple(chain)
+
+    @staticmethod
+    def _load_blobs(conn: sqlite3.Connection, keys: list[BlobKey]) -> dict[BlobKey, BlobRow]:
+        """The blob rows of ``keys`` and, transitively, of their delta bases."""
+        found: dict[BlobKey, BlobRow] = {}
+        join = (
+            "b.thread_id = need.t AND b.checkpoint_ns = need.n AND b.channel = need.c "
+            "AND b.version = need.v"
+        )
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            params = [part for key in chunk for part in key]
+            sql = (
+                f"WITH RECURSIVE need(t, n, c, v) AS (VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))} "
+                f"UNION SELECT b.thread_id, b.checkpoint_ns, b.channel, b.base_version FROM need "
+                f"JOIN {BLOBS} b ON {join} WHERE b.base_version IS NOT NULL) "
+                f"SELECT {_BLOB_COLUMNS} FROM need JOIN {BLOBS} b ON {join}"
+            )
+            for t, n, c, v, kind, type_, base, count, data, depth in conn.execute(sql, params):
+                found[(t, n, c, v)] = (kind, type_, base, count, data, depth)
+        return found
+
+    def _build(self, blobs: dict[BlobKey, BlobRow], key: BlobKey) -> tuple[str, bytes] | None:
+        """The typed serialized value of one blob key (``None``: empty or missing)."""
+        row = blobs.get(key)
+        if row is None:
+            return None
+        kind, type_, base, count, data, _depth = row
+        if kind == KIND_EMPTY:
+            return None
+        if kind == KIND_FULL:
+            return cast(str, type_), data or b""
+        parts: list[bytes] = []
+        cursor: BlobRow = row
+        seen = 0
+        while cursor[0] == KIND_DELTA:
+            parts.append(cursor[4] or b"")
+            base_key = (key[0], key[1], key[2], cast(str, cursor[2]))
+            next_row = blobs.get(base_key)
+            seen += 1
+            if next_row is None or seen > len(blobs):
+                raise RuntimeError(f"checkpoint blob {key!r}: missing delta base {base_key[3]!r}")
+            cursor = next_row
+        full = cursor[4] or b""
+        split = split_array(full)
+        if cursor[0] != KIND_FULL or split is None:
+            raise RuntimeError(f"checkpoint blob {key!r}: delta base is not a list")
+        parts.append(full[split[1] :])
+        parts.reverse()
+        return cast(str, type_), array_header(count) + b"".join(parts)
+
+    @staticmethod
+    def _load_writes(
+        conn: sqlite3.Connection, serde: SerializerProtocol, rows: Sequence[Row]
+    ) -> dict[tuple[str, str, str], list[PendingWrite]]:
+        groups: dict[tuple[str, str], list[str]] = {}
+        for row in rows:
+            groups.setdefault((row[0], row[1]), []).append(row[2])
+        raw: dict[tuple[str, str, str], list[Any]] = {}
+        for (thread_id, ns), ids in groups.items():
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                cur = conn.execute(
+                    f"SELECT checkpoint_id, task_id, channel, type, value, task_path, idx FROM {WRITES} "
+                    f"WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
+                    (thread_id, ns, *chunk),
+                )
+                for cid, *rest in cur:
+                    raw.setdefault((thread_id, ns, cid), []).append(rest)
+        return {
+            key: [
+                (task_id, channel, serde.loads_typed((type_, value)))
+                for task_id, channel, type_, value, _, _ in sorted(
+                    items, key=lambda r: writes_sort_key(r[4], r[0], r[5])
+                )
+            ]
+            for key, items in raw.items()
+        }
+
+    # deletes and copies --------------------------------------------------------------
+    def delete_thread(self, conn: sqlite3.Connection, thread_id: str, *, join: bool = False) -> int:
+        """Delete every checkpoint, blob and write of a thread; returns the rows deleted."""
+        tid = str(thread_id)
+        n = 0
+        with self._write(conn, join):
+            for table in (CHECKPOINTS, BLOBS, WRITES):
+                n += conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (tid,)).rowcount
+        self.forget(tid)
+        return n
+
+    def delete_for_runs(
+        self, conn: sqlite3.Connection, run_ids: Sequence[str], *, join: bool = False
+    ) -> None:
+        """Delete the checkpoints (and their writes) created by the given runs."""
+        ids = [str(r) for r in run_ids]
+        if not ids:
+            return
+        threads: set[str] = set()
+        with self._write(conn, join):
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                doomed = conn.execute(
+                    f"SELECT thread_id, checkpoint_ns, checkpoint_id FROM {CHECKPOINTS} "
+                    f"WHERE run_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                conn.executemany(
+                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    doomed,
+                )
+                conn.executemany(
+                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    doomed,
+                )
+                threads.update(r[0] for r in doomed)
+            for tid in threads:
+                self._collect_garbage(conn, tid)
+        for tid in threads:
+            self.forget(tid)
+
+    def copy_thread(
+        self, conn: sqlite3.Connection, source: str, target: str, *, join: bool = False
+    ) -> None:
+        """Copy every checkpoint, blob and write of ``source`` to ``target``."""
+        src, dst = str(source), str(target)
+        with self._write(conn, join):
+            conn.execute(
+                f"INSERT OR REPLACE INTO {CHECKPOINTS} (thread_id, checkpoint_ns, checkpoint_id, "
+                "parent_checkpoint_id, run_id, type, checkpoint, metadata) "
+                "SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, type, "
+                f"checkpoint, metadata FROM {CHECKPOINTS} WHERE thread_id = ?",
+                (dst, src),
+            )
+            conn.execute(
+                f"INSERT OR IGNORE INTO {BLOBS} (thread_id, checkpoint_ns, channel, version, kind, "
+                "type, base_version, depth, count, data) SELECT ?, checkpoint_ns, channel, version, "
+                f"kind, type, base_version, depth, count, data FROM {BLOBS} WHERE thread_id = ?",
+                (dst, src),
+            )
+            conn.execute(
+                f"INSERT OR REPLACE INTO {WRITES} (thread_id, checkpoint_ns, checkpoint_id, task_id, "
+                "task_path, idx, channel, type, value, seq) SELECT ?, checkpoint_ns, checkpoint_id, "
+                f"task_id, task_path, idx, channel, type, value, seq FROM {WRITES} "
+                "WHERE thread_id = ?",
+                (dst, src),
+            )
+        self.forget(dst)
+
+    def prune(
+        self,
+        conn: sqlite3.Connection,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        join: bool = False,
+    ) -> None:
+        """``keep_latest``: keep each namespace's newest checkpoint; ``delete``: keep none."""
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}")
+        with self._write(conn, join):
+            for thread_id in thread_ids:
+                tid = str(thread_id)
+                if strategy == "delete":
+                    for table in (CHECKPOINTS, BLOBS, WRITES):
+                        conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (tid,))
+                    continue
+                latest = f"SELECT checkpoint_ns, MAX(checkpoint_id) FROM {CHECKPOINTS} WHERE thread_id = ? GROUP BY checkpoint_ns"
+                conn.execute(
+                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
+                    (tid, tid),
+                )
+                conn.execute(
+                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
+                    (tid, tid),
+                )
+                self._collect_garbage(conn, tid)
+        for thread_id in thread_ids:
+            self.forget(str(thread_id))
+
+    def delete_after(
+        self,
+        conn: sqlite3.Connection,
+        thread_id: str,
+        checkpoint_id: str | None,
+        *,
+        writes_mark: int | None = None,
+        join: bool = False,
+    ) -> None:
+        """Roll a thread back: delete its checkpoints newer than ``checkpoint_id`` (all if
+        ``None``) with their writes, and writes stored after ``writes_mark``."""
+        tid = str(thread_id)
+        with self._write(conn, join):
+            if checkpoint_id is None:
+                for table in (CHECKPOINTS, BLOBS, WRITES):
+                    conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (tid,))
+            else:
+                for table in (CHECKPOINTS, WRITES):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?",
+                        (tid, checkpoint_id),
+                    )
+                if writes_mark is not None:
+                    conn.execute(
+                        f"DELETE FROM {WRITES} WHERE thread_id = ? AND seq > ?",
+                        (tid, writes_mark),
+                    )
+                self._collect_garbage(conn, tid)
+        self.forget(tid)
+
+    def keep_newest(
+        self, conn: sqlite3.Connection, thread_id: str, keep: int, *, join: bool = False
+    ) -> int:
+        """Keep the newest ``keep`` root checkpoints of a thread (and newer subgraph ones);
+        the oldest kept loses its parent link. Returns how many root checkpoints went."""
+        tid = str(thread_id)
+        removed = 0
+        with self._write(conn, join):
+            row = conn.execute(
+                f"SELECT checkpoint_id FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?",
+                (tid, max(keep, 1) - 1),
+            ).fetchone()
+            if row is None:
+                return 0
+            oldest = row[0]
+            removed = conn.execute(
+                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ?",
+                (tid, oldest),
+            ).rowcount
+            conn.execute(
+                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns != '' AND checkpoint_id < ?",
+                (tid, oldest),
+            )
+            conn.execute(
+                f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_id < ?", (tid, oldest)
+            )
+            conn.execute(
+                f"UPDATE {CHECKPOINTS} SET parent_checkpoint_id = NULL WHERE thread_id = ? AND checkpoint_id = ?",
+                (tid, oldest),
+            )
+            self._collect_garbage(conn, tid)
+        self.forget(tid)
+        return removed
+
+    def _collect_garbage(self, conn: sqlite3.Connection, thread_id: str) -> int:
+        """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""
+        live: set[tuple[str, str, str]] = set()
+        for ns, type_, blob in conn.execute(
+            f"SELECT checkpoint_ns, type, checkpoint FROM {CHECKPOINTS} WHERE thread_id = ?",
+            (thread_id,),
+        ):
+            for ch, version in self.serde.loads_typed(_decompress(type_, blob))[
+                "channel_versions"
+            ].items():
+                live.add((ns, ch, str(version)))
+        rows = conn.execute(
+            f"SELECT checkpoint_ns, channel, version, base_version FROM {BLOBS} WHERE thread_id = ?",
+            (thread_id,),
+        ).fetchall()
+        base_of = {(ns, ch, v): base for ns, ch, v, base in rows}
+        stack = list(live)
+        while stack:
+            ns, ch, v = stack.pop()
+            base = base_of.get((ns, ch, v))
+            if base is not None and (ns, ch, base) not in live:
+                live.add((ns, ch, base))
+                stack.append((ns, ch, base))
+        dead = [(thread_id, *key) for key in base_of if key not in live]
+        conn.executemany(
+            f"DELETE FROM {BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?",
+            dead,
+        )
+        return len(dead)
+
+    # small queries used by the SQLite backend ------------------------------------------
+    @staticmethod
+    def latest_checkpoint_id(
+        conn: sqlite3.Connection, thread_id: str, checkpoint_ns: str = ""
+    ) -> str | None:
+        """The newest checkpoint id of a thread's namespace, or ``None``."""
+        row = conn.execute(
+            f"SELECT checkpoint_id FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = ? "
+            "ORDER BY checkpoint_id DESC LIMIT 1",
+            (str(thread_id), checkpoint_ns),
+        ).fetchone()
+        return None if row is None else cast(str, row[0])
+
+    def writes_mark(self) -> int:
+        """A mark such that writes stored later have a larger ``seq`` (see ``delete_after``)."""
+        return self._next_seq()
+
+    def _next_seq(self) -> int:
+        # Wall-clock nanoseconds, strictly increasing within the process: comparable
+        # across processes sharing the file (clocks agree far better than a run lasts).
+        with self._guard:
+            self._seq = max(self._seq + 1, time.time_ns())
+            return self._seq
+
+    @staticmethod
+    def vacuum(conn: sqlite3.Connection, *, full: bool = False) -> None:
+        """Give free pages back to the file system: incremental (cheap) or full ``VACUUM``."""
+        if conn.in_transaction:
+            return
+        # executescript steps the statement to the end; execute() would free one page.
+        conn.executescript("VACUUM" if full else "PRAGMA incremental_vacuum")
