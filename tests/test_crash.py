@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from crash_worker import marked_slow_graph
+from db_tables import checkpoint_table
 from graphs import approval_graph, chat_graph
 
 from graph_sessions import EventType, GraphSessionManager, RunStatus, SessionBusy, SessionStatus
@@ -144,9 +145,12 @@ def integrity_check(db: Path) -> str:
         conn.close()
 
 
-def manager_on(db: Path, graph: Any, **kwargs: Any) -> GraphSessionManager:
+def manager_on(
+    db: Path, graph: Any, checkpointer: str = "auto", **kwargs: Any
+) -> GraphSessionManager:
     kwargs.setdefault("sweep_interval", None)
-    return GraphSessionManager(graph=graph, backend=f"sqlite:///{db}", **kwargs)
+    query = "" if checkpointer == "auto" else f"?checkpointer={checkpointer}"
+    return GraphSessionManager(graph=graph, backend=f"sqlite:///{db}{query}", **kwargs)
 
 
 ALL_STEPS = [f"s{i}:job" for i in range(4)]
@@ -375,9 +379,10 @@ def dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.parametrize("saver", ["graph-sessions", "langgraph"])
 @pytest.mark.parametrize("cut", ["after-node-writes", "after-input-writes"])
 async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_failed(
-    tmp_path: Path, cut: str
+    tmp_path: Path, cut: str, saver: str
 ) -> None:
     """SQLite commits a task's writes and the checkpoint after the step as two transactions
     (``put_writes``, then ``put``); a SIGKILL can land between them, and the burst test above
@@ -385,18 +390,20 @@ async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_f
     the state such a kill leaves: turn "1" ran, the newest checkpoint(s) of its run are not
     there, the writes saved before them are, the registry says running under a dead pid."""
     db = tmp_path / "sessions.db"
-    async with manager_on(db, chat_graph()) as manager:
+    async with manager_on(db, chat_graph(), saver) as manager:
         session = await manager.create("chat")
         await session.invoke({"user_input": "0"})
         await session.invoke({"user_input": "1"})
 
     pid = dead_pid()
     conn = sqlite3.connect(str(db))
+    cps, writes = checkpoint_table(conn, "checkpoints"), checkpoint_table(conn, "writes")
+    assert (cps == "checkpoints") == (saver == "langgraph")
     try:
         ids = [
             r[0]
             for r in conn.execute(
-                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'chat' AND checkpoint_ns = '' "
+                f"SELECT checkpoint_id FROM {cps} WHERE thread_id = 'chat' AND checkpoint_ns = '' "
                 "ORDER BY checkpoint_id DESC LIMIT 2"
             )
         ]
@@ -405,15 +412,15 @@ async def test_killed_between_a_steps_writes_and_its_checkpoint_is_repaired_as_f
         # after-input-writes: __start__'s writes are saved, checkpoints 0 and 1 are not.
         cut_from = ids[0] if cut == "after-node-writes" else ids[1]
         conn.execute(
-            "DELETE FROM checkpoints WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
+            f"DELETE FROM {cps} WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
         )
         conn.execute(
-            "DELETE FROM writes WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
+            f"DELETE FROM {writes} WHERE thread_id = 'chat' AND checkpoint_id >= ?", (cut_from,)
         )
         assert (
             conn.execute(
-                "SELECT COUNT(*) FROM writes w JOIN checkpoints c USING (thread_id, checkpoint_ns, checkpoint_id) "
-                "WHERE w.thread_id = 'chat' AND c.checkpoint_id = (SELECT MAX(checkpoint_id) FROM checkpoints "
+                f"SELECT COUNT(*) FROM {writes} w JOIN {cps} c USING (thread_id, checkpoint_ns, checkpoint_id) "
+                f"WHERE w.thread_id = 'chat' AND c.checkpoint_id = (SELECT MAX(checkpoint_id) FROM {cps} "
                 "WHERE thread_id = 'chat' AND checkpoint_ns = '')"
             ).fetchone()[0]
             > 0

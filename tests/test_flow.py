@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_tables import session_rows
 from flow_graphs import custom_stream_graph, router_graph
 from graphs import approval_graph, chat_graph, failing_graph, two_interrupts_graph
 from langchain_core.messages import AIMessage, HumanMessage
@@ -91,19 +92,7 @@ def count_rows(db_file: str, session_id: str) -> dict[str, int]:
     """Rows of one session in every table that holds session data (read with sqlite3)."""
     con = sqlite3.connect(db_file)
     try:
-        out = {}
-        for table, column in (
-            ("sessions", "session_id"),
-            ("runs", "session_id"),
-            ("session_events", "session_id"),
-            ("messages", "session_id"),
-            ("checkpoints", "thread_id"),
-            ("writes", "thread_id"),
-        ):
-            out[table] = con.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (session_id,)
-            ).fetchone()[0]
-        return out
+        return session_rows(con, session_id)
     finally:
         con.close()
 

@@ -80,3 +80,38 @@ async def test_backend_runs_on_the_graph_sessions_saver(tmp_path: Path) -> None:
             == 0
         )
         assert conn.execute("PRAGMA synchronous").fetchone()[0] in (1, 2)
+
+
+async def test_default_saver_is_ours_and_legacy_files_keep_langgraphs(tmp_path: Path) -> None:
+    """A new file gets graph_sessions.checkpoint; a file whose sessions are in LangGraph's
+    tables (written before our saver was the default) keeps LangGraph's saver, so nothing an
+    earlier version stored becomes unreadable."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as LangGraphSaver
+
+    from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSaver
+
+    def tables(path: Path) -> set[str]:
+        with sqlite3.connect(path) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+    new = tmp_path / "new.db"
+    async with GraphSessionManager(graph=chat_graph(), backend=str(new)) as m:
+        assert isinstance(m.backend.checkpointer, SessionsSaver)  # type: ignore[attr-defined]
+        await (await m.create("a")).invoke({"user_input": "one"})
+    assert "gs_checkpoints" in tables(new) and "checkpoints" not in tables(new)
+
+    legacy = tmp_path / "legacy.db"
+    url = f"sqlite:///{legacy}?checkpointer=langgraph"
+    async with GraphSessionManager(graph=chat_graph(), backend=url) as m:
+        await (await m.create("old")).invoke({"user_input": "one"})
+    async with GraphSessionManager(graph=chat_graph(), backend=str(legacy)) as m:
+        assert isinstance(m.backend.checkpointer, LangGraphSaver)  # type: ignore[attr-defined]
+        session = await m.get("old")
+        result = await session.invoke({"user_input": "two"})
+        assert result.state["turns"] == ["one", "two"]
+    assert "gs_checkpoints" not in tables(legacy)
+
+    with pytest.raises(Exception, match="checkpointer must be"):
+        GraphSessionManager(graph=chat_graph(), backend=f"sqlite:///{new}?checkpointer=bogus")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_tables import checkpoint_table, session_rows
 from graphs import approval_graph, chat_graph, slow_graph
 from lifecycle_graphs import flaky_graph, mode_graph
 
@@ -27,14 +28,6 @@ from graph_sessions import (
 
 START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 # Every table that holds a session's rows, with the column naming the session.
-SESSION_TABLES = {
-    "sessions": "session_id",
-    "runs": "session_id",
-    "session_events": "session_id",
-    "messages": "session_id",
-    "checkpoints": "thread_id",
-    "writes": "thread_id",
-}
 
 
 def db_path(url: str) -> Path:
@@ -44,18 +37,20 @@ def db_path(url: str) -> Path:
 def rows_of(url: str, session_id: str) -> dict[str, int]:
     """How many rows each table holds for ``session_id``, read with plain sqlite3."""
     with sqlite3.connect(db_path(url)) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE {col} = ?", (session_id,)
-            ).fetchone()[0]
-            for table, col in SESSION_TABLES.items()
-        }
+        return session_rows(conn, session_id)
+
+
+def no_rows(url: str) -> dict[str, int]:
+    """``rows_of`` of a session that left nothing behind."""
+    with sqlite3.connect(db_path(url)) as conn:
+        return dict.fromkeys(session_rows(conn, "-"), 0)
 
 
 def root_checkpoints(url: str, session_id: str) -> int:
     with sqlite3.connect(db_path(url)) as conn:
+        table = checkpoint_table(conn, "checkpoints")
         return conn.execute(
-            "SELECT COUNT(*) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+            f"SELECT COUNT(*) FROM {table} WHERE thread_id = ? AND checkpoint_ns = ''",
             (session_id,),
         ).fetchone()[0]
 
@@ -107,7 +102,7 @@ async def test_expired_session_reads_as_gone_then_sweep_deletes_every_row(
         assert isinstance(report, SweepReport)
         assert (report.deleted, report.archived, report.skipped_running) == (1, 0, 0)
         assert report.expired == 1
-        assert rows_of(db_url, "old") == dict.fromkeys(SESSION_TABLES, 0)
+        assert rows_of(db_url, "old") == no_rows(db_url)
         assert await manager.count(include_expired=True) == 1
         assert (await manager.stats()).expired == 0
         assert await manager.get("young") is not None
@@ -478,9 +473,10 @@ async def test_checkpoint_retention_keeps_the_newest_n(db_url: str, clock: Manua
         assert result.state["response"] == "turn 11: t10"
         assert root_checkpoints(db_url, "long") == 3
         with sqlite3.connect(db_path(db_url)) as conn:
+            cps, writes = checkpoint_table(conn, "checkpoints"), checkpoint_table(conn, "writes")
             (orphans,) = conn.execute(
-                "SELECT COUNT(*) FROM writes w WHERE thread_id = ? AND NOT EXISTS "
-                "(SELECT 1 FROM checkpoints c WHERE c.thread_id = w.thread_id AND c.checkpoint_id = w.checkpoint_id)",
+                f"SELECT COUNT(*) FROM {writes} w WHERE thread_id = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {cps} c WHERE c.thread_id = w.thread_id AND c.checkpoint_id = w.checkpoint_id)",
                 ("long",),
             ).fetchone()
         assert orphans == 0
@@ -525,7 +521,7 @@ async def test_background_sweeper_deletes_expired_sessions(tmp_path: Path) -> No
         while await manager.backend.get_session("short") is not None:
             assert time.monotonic() < deadline, "the background sweeper never deleted the session"
             await asyncio.sleep(0.02)
-        assert rows_of(url, "short") == dict.fromkeys(SESSION_TABLES, 0)
+        assert rows_of(url, "short") == no_rows(url)
         assert await manager.get("keeper") is not None
         assert keeper.info.expires_at is None
     # Closing the manager stopped the sweeper task.

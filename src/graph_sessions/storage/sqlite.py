@@ -27,6 +27,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSqliteSaver
+from graph_sessions.checkpoint.schema import CHECKPOINTS as GS_CHECKPOINTS
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
@@ -201,18 +202,42 @@ def _row_to_message(row: Sequence[Any]) -> Message:
     )
 
 
+async def _detect_checkpointer(db: aiosqlite.Connection) -> str:
+    """``"langgraph"`` for a file whose sessions are in LangGraph's checkpoint tables
+    (and not in ours), else ``"graph-sessions"``."""
+    async with db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('checkpoints', ?)",
+        (GS_CHECKPOINTS,),
+    ) as cur:
+        tables = {row[0] for row in await cur.fetchall()}
+    if "checkpoints" not in tables or GS_CHECKPOINTS in tables:
+        return "graph-sessions"
+    async with db.execute("SELECT 1 FROM checkpoints LIMIT 1") as cur:
+        legacy = await cur.fetchone() is not None
+    if legacy:
+        log.info(
+            "this database holds LangGraph checkpoints: sessions keep using LangGraph's "
+            "saver (open with ?checkpointer=graph-sessions on a new file for the "
+            "history-flat one)"
+        )
+    return "langgraph" if legacy else "graph-sessions"
+
+
 class SqliteBackend(Backend):
     """Everything in one SQLite file (or ``:memory:``)."""
 
     def __init__(
-        self, path: str | Path, *, synchronous: str = "NORMAL", checkpointer: str = "langgraph"
+        self, path: str | Path, *, synchronous: str = "NORMAL", checkpointer: str = "auto"
     ) -> None:
-        """``checkpointer``: ``"langgraph"`` (LangGraph's ``AsyncSqliteSaver``, tables
-        ``checkpoints``/``writes``) or ``"graph-sessions"`` (``graph_sessions.checkpoint``:
-        tables ``gs_checkpoint*``, cost per turn independent of the history length)."""
-        if checkpointer not in ("langgraph", "graph-sessions"):
+        """``checkpointer``: ``"graph-sessions"`` (``graph_sessions.checkpoint``: tables
+        ``gs_checkpoint*``, storage and cost per turn independent of the history length),
+        ``"langgraph"`` (LangGraph's ``AsyncSqliteSaver``, tables ``checkpoints``/``writes``)
+        or ``"auto"`` (the default): ``"graph-sessions"``, unless the file already holds
+        LangGraph checkpoints (written by an earlier version), which stay readable."""
+        if checkpointer not in ("auto", "langgraph", "graph-sessions"):
             raise BackendError(
-                f"checkpointer must be 'langgraph' or 'graph-sessions', not {checkpointer!r}"
+                "checkpointer must be 'auto', 'graph-sessions' or 'langgraph', "
+                f"not {checkpointer!r}"
             )
         self.checkpointer_kind = checkpointer
         self.path = str(path)
@@ -264,6 +289,8 @@ class SqliteBackend(Backend):
                 self._wal_task = asyncio.get_running_loop().create_task(
                     self._wal_loop(), name="graph-sessions-wal-checkpoint"
                 )
+            if self.checkpointer_kind == "auto":
+                self.checkpointer_kind = await _detect_checkpointer(db)
             if self.checkpointer_kind == "graph-sessions":
                 # synchronous=None: the backend's own setting above stays in force.
                 self.checkpointer = SessionsSqliteSaver(db, synchronous=None)

@@ -16,7 +16,7 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
 
     ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:``, a bare
     file path (``sessions.db``), or ``memory://``. Query options for SQLite:
-    ``?synchronous=FULL``.
+    ``?synchronous=FULL``, ``?checkpointer=langgraph`` (LangGraph's saver instead of ours).
     """
     if isinstance(url, Backend):
         return url
@@ -46,12 +46,17 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
         if not path:
             raise BackendError(f"{text!r} names no file; use e.g. 'sqlite:///sessions.db'")
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"synchronous"}
+        unknown = set(options) - {"synchronous", "checkpointer"}
         if unknown:
             raise BackendError(
-                f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; known: synchronous"
+                f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; "
+                "known: synchronous, checkpointer"
             )
-        return SqliteBackend(path, synchronous=options.get("synchronous", "NORMAL"))
+        return SqliteBackend(
+            path,
+            synchronous=options.get("synchronous", "NORMAL"),
+            checkpointer=options.get("checkpointer", "auto"),
+        )
     if scheme in ("postgres", "postgresql", "redis", "rediss"):
         raise BackendError(
             f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'"
