@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import gc
 import json
 import operator
 import os
@@ -40,7 +39,6 @@ import platform
 import random
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +48,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,8 +57,12 @@ try:
     import graph_sessions  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
+if str(HERE) not in sys.path:  # the shared helpers next to this file (run from anywhere)
+    sys.path.insert(0, str(HERE))
 
+import _stats  # noqa: E402
 import aiosqlite  # noqa: E402
+from _stats import Op, interleaved_many, loadavg, package_versions  # noqa: E402
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 from langgraph.types import Command, interrupt  # noqa: E402
@@ -86,11 +87,6 @@ except ImportError:  # private helper renamed: encode like the backend does (cod
         if name in ("status", "previous_status"):
             return None if value is None else str(value)
         return value
-
-
-Op = Callable[
-    [int], Awaitable[int]
-]  # runs iteration i (untimed setup allowed), returns ns of the timed part
 
 
 # --------------------------------------------------------------------------------------
@@ -262,43 +258,7 @@ SECTIONS = ("create", "invoke", "resume", "get_state", "long", "delete", "round_
 # statistics and timing
 # --------------------------------------------------------------------------------------
 def summarize(samples_ns: list[int]) -> dict[str, Any]:
-    ms = sorted(s / 1e6 for s in samples_ns)
-    n = len(ms)
-    p99 = statistics.quantiles(ms, n=100, method="inclusive")[98] if n >= 2 else ms[0]
-    return {
-        "n": n,
-        "median_ms": statistics.median(ms),
-        "p99_ms": p99,
-        "mean_ms": statistics.fmean(ms),
-        "min_ms": ms[0],
-        "max_ms": ms[-1],
-        "samples_ms": [round(x, 4) for x in ms],
-    }
-
-
-async def interleaved_many(
-    ops: dict[str, Op], iters: int, warmup: int, block: int
-) -> dict[str, list[int]]:
-    """Warm every side up, then run blocks of ``block`` iterations per side, in the given
-    order, then reversed, then given ... (ABBA), so a slow spell of the machine or drift over
-    the run lands on every side alike. ``gc.collect()`` (untimed) before each block."""
-    sides = list(ops.items())
-    for _, op in sides:
-        for i in range(warmup):
-            await op(-1 - i)
-    out: dict[str, list[int]] = {name: [] for name in ops}
-    done = 0
-    b = 0
-    while done < iters:
-        k = min(block, iters - done)
-        order = sides if b % 2 == 0 else list(reversed(sides))
-        for name, op in order:
-            gc.collect()
-            for j in range(k):
-                out[name].append(await op(done + j))
-        done += k
-        b += 1
-    return out
+    return _stats.summarize(samples_ns, "median_ms", keep_samples=True)
 
 
 async def interleaved(
@@ -503,18 +463,17 @@ def markdown(res: Results, env: dict[str, Any]) -> str:
 
 
 def environment(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
-    versions = {}
-    for dist in (
-        "graph-sessions",
-        "langgraph",
-        "langgraph-checkpoint",
-        "langgraph-checkpoint-sqlite",
-        "aiosqlite",
-        "orjson",
-        "pydantic",
-    ):
-        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-            versions[dist] = importlib_metadata.version(dist)
+    versions = package_versions(
+        (
+            "graph-sessions",
+            "langgraph",
+            "langgraph-checkpoint",
+            "langgraph-checkpoint-sqlite",
+            "aiosqlite",
+            "orjson",
+            "pydantic",
+        )
+    )
     commit = None
     with contextlib.suppress(Exception):
         commit = (
@@ -541,12 +500,6 @@ def environment(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
         "sizes": asdict(sizes),
         "loadavg_start": loadavg(),
     }
-
-
-def loadavg() -> str:
-    with contextlib.suppress(OSError):
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    return "n/a"
 
 
 # --------------------------------------------------------------------------------------

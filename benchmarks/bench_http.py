@@ -57,7 +57,6 @@ import platform
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,7 +65,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,9 +74,13 @@ try:
     import graph_sessions  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
+if str(HERE) not in sys.path:  # the shared helpers next to this file (run from anywhere)
+    sys.path.insert(0, str(HERE))
 
+import _stats  # noqa: E402
 import aiosqlite  # noqa: E402
 import httpx  # noqa: E402
+from _stats import Op, interleaved_many, loadavg, package_versions  # noqa: E402
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 from langgraph.types import Command, interrupt  # noqa: E402
@@ -180,41 +182,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Sizes
 # statistics
 # --------------------------------------------------------------------------------------
 def summarize(samples_ns: list[int]) -> dict[str, Any]:
-    ms = sorted(s / 1e6 for s in samples_ns)
-    n = len(ms)
-    p99 = statistics.quantiles(ms, n=100, method="inclusive")[98] if n >= 2 else ms[0]
-    return {
-        "n": n,
-        "p50_ms": statistics.median(ms),
-        "p99_ms": p99,
-        "mean_ms": statistics.fmean(ms),
-        "min_ms": ms[0],
-        "max_ms": ms[-1],
-    }
-
-
-Op = Callable[[int], Awaitable[int]]  # runs iteration i, returns ns of the timed part
-
-
-async def interleaved(
-    ops: dict[str, Op], iters: int, warmup: int, block: int
-) -> dict[str, list[int]]:
-    """Warm up every side, then alternate blocks of ``block`` iterations (ABBA order)."""
-    sides = list(ops.items())
-    for _, op in sides:
-        for i in range(warmup):
-            await op(-1 - i)
-    out: dict[str, list[int]] = {name: [] for name in ops}
-    done, b = 0, 0
-    while done < iters:
-        k = min(block, iters - done)
-        for name, op in sides if b % 2 == 0 else list(reversed(sides)):
-            gc.collect()
-            for j in range(k):
-                out[name].append(await op(done + j))
-        done += k
-        b += 1
-    return out
+    return _stats.summarize(samples_ns, "p50_ms")
 
 
 # --------------------------------------------------------------------------------------
@@ -331,6 +299,16 @@ async def first_event_ns(
     return start_ns, first_ns
 
 
+async def measure_row(
+    rows: list[Row], sizes: Sizes, step: str, label: str, ops: dict[str, Op], note: str = ""
+) -> None:
+    """Time ``ops`` (``http``, ``manager`` and optionally ``raw``) interleaved; add their row."""
+    print(f"[{step}]", flush=True)
+    out = await interleaved_many(ops, sizes.n, sizes.warmup, sizes.block)
+    raw = summarize(out["raw"]) if "raw" in out else None
+    rows.append(Row(label, summarize(out["http"]), summarize(out["manager"]), raw, note))
+
+
 async def latency_rows(sizes: Sizes, client: httpx.AsyncClient, tmp: Path, rows: list[Row]) -> None:
     m_trivial = GraphSessionManager(graph=trivial_builder(), backend=f"sqlite:///{tmp / 'm1.db'}")
     m_ask = GraphSessionManager(graph=ask_builder(), backend=f"sqlite:///{tmp / 'm2.db'}")
@@ -352,18 +330,13 @@ async def latency_rows(sizes: Sizes, client: httpx.AsyncClient, tmp: Path, rows:
             await m_trivial.create(metadata={"i": i})
             return time.perf_counter_ns() - t
 
-        print("[create]", flush=True)
-        out = await interleaved(
-            {"http": http_create, "manager": m_create}, sizes.n, sizes.warmup, sizes.block
-        )
-        rows.append(
-            Row(
-                "create (POST /sessions)",
-                summarize(out["http"]),
-                summarize(out["manager"]),
-                None,
-                "raw LangGraph has no session registry",
-            )
+        await measure_row(
+            rows,
+            sizes,
+            "create",
+            "create (POST /sessions)",
+            {"http": http_create, "manager": m_create},
+            "raw LangGraph has no session registry",
         )
 
         # invoke, new session -----------------------------------------------------------
@@ -390,21 +363,13 @@ async def latency_rows(sizes: Sizes, client: httpx.AsyncClient, tmp: Path, rows:
             await raw_trivial.ainvoke({"value": i}, cfg(sid), durability="async")
             return time.perf_counter_ns() - t
 
-        print("[invoke]", flush=True)
-        out = await interleaved(
+        await measure_row(
+            rows,
+            sizes,
+            "invoke",
+            "invoke, new session (POST /sessions/{id}/invoke)",
             {"http": http_invoke, "manager": m_invoke, "raw": raw_invoke},
-            sizes.n,
-            sizes.warmup,
-            sizes.block,
-        )
-        rows.append(
-            Row(
-                "invoke, new session (POST /sessions/{id}/invoke)",
-                summarize(out["http"]),
-                summarize(out["manager"]),
-                summarize(out["raw"]),
-                "manager side: get_or_create + invoke (what the route does)",
-            )
+            "manager side: get_or_create + invoke (what the route does)",
         )
 
         # resume ------------------------------------------------------------------------
@@ -440,21 +405,13 @@ async def latency_rows(sizes: Sizes, client: httpx.AsyncClient, tmp: Path, rows:
             assert out["answer"] == f"a{i}"
             return dt
 
-        print("[resume]", flush=True)
-        out = await interleaved(
+        await measure_row(
+            rows,
+            sizes,
+            "resume",
+            "resume (POST /sessions/{id}/resume)",
             {"http": http_resume, "manager": m_resume, "raw": raw_resume},
-            sizes.n,
-            sizes.warmup,
-            sizes.block,
-        )
-        rows.append(
-            Row(
-                "resume (POST /sessions/{id}/resume)",
-                summarize(out["http"]),
-                summarize(out["manager"]),
-                summarize(out["raw"]),
-                "manager side: get + resume (what the route does)",
-            )
+            "manager side: get + resume (what the route does)",
         )
 
         # stream first event -------------------------------------------------------------
@@ -490,20 +447,12 @@ async def latency_rows(sizes: Sizes, client: httpx.AsyncClient, tmp: Path, rows:
                 first = first or time.perf_counter_ns() - t
             return first
 
-        print("[stream]", flush=True)
-        out = await interleaved(
+        await measure_row(
+            rows,
+            sizes,
+            "stream",
+            "stream: first graph event (POST /sessions/{id}/stream, updates)",
             {"http": http_stream, "manager": m_stream, "raw": raw_stream},
-            sizes.n,
-            sizes.warmup,
-            sizes.block,
-        )
-        rows.append(
-            Row(
-                "stream: first graph event (POST /sessions/{id}/stream, updates)",
-                summarize(out["http"]),
-                summarize(out["manager"]),
-                summarize(out["raw"]),
-            )
         )
         rows.append(
             Row(
@@ -724,12 +673,6 @@ def markdown(rows: list[Row], loads: list[Load], env: dict[str, Any], sizes: Siz
     return "\n".join(lines)
 
 
-def loadavg() -> str:
-    with contextlib.suppress(OSError):
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    return "n/a"
-
-
 def _server_impl() -> str:
     """The HTTP parser and event loop uvicorn picks ("auto") in this interpreter, which the
     server process shares: httptools and uvloop when ``uvicorn[standard]`` is installed."""
@@ -747,10 +690,9 @@ def _server_impl() -> str:
 
 
 def environment(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
-    versions = {}
-    for dist in ("graph-sessions", "langgraph", "fastapi", "uvicorn", "httpx", "sse-starlette"):
-        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-            versions[dist] = importlib_metadata.version(dist)
+    versions = package_versions(
+        ("graph-sessions", "langgraph", "fastapi", "uvicorn", "httpx", "sse-starlette")
+    )
     return {
         "server_http": _server_impl(),
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

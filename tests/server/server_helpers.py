@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,36 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             data.append(value)
         elif name in ("event", "id"):
             event[name] = value
+
+
+def follow_events(
+    server: ServerProcess,
+    user: str,
+    session_id: str,
+    got: list[dict[str, Any]],
+    ready: threading.Event,
+    ready_after: int = 1,
+) -> threading.Thread:
+    """Tail the session's log (``follow=true``) as ``user`` in a daemon thread: each SSE event
+    is appended to ``got``, ``ready`` is set once ``ready_after`` have come, and the thread
+    ends with the ``end`` event."""
+
+    def follow() -> None:
+        with (
+            server.client(user) as c,
+            c.stream("GET", f"/sessions/{session_id}/events", params={"follow": "true"}) as r,
+        ):
+            assert r.status_code == 200
+            for ev in sse_events(r.iter_lines()):
+                got.append(ev)
+                if len(got) >= ready_after:
+                    ready.set()
+                if ev["event"] == "end":
+                    return
+
+    t = threading.Thread(target=follow, daemon=True)
+    t.start()
+    return t
 
 
 def read_stream(client: httpx.Client, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:

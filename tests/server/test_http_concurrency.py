@@ -22,6 +22,10 @@ async def _invoke(
     )
 
 
+def _alice(server: ServerProcess) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.url, headers={"X-Api-Key": KEYS["alice"]}, timeout=30)
+
+
 async def _until_running(c: httpx.AsyncClient, s: str) -> None:
     for _ in range(200):
         if (await c.get(f"/sessions/{s}")).json().get("status") == "running":
@@ -34,9 +38,7 @@ def test_reject_answers_409_while_busy(server: ServerProcess) -> None:
     s = sid()
 
     async def go() -> list[httpx.Response]:
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"X-Api-Key": KEYS["alice"]}, timeout=30
-        ) as c:
+        async with _alice(server) as c:
             await c.post("/sessions", json={"session_id": s})
             first = asyncio.ensure_future(_invoke(c, s, "first", delay=1.0))
             await _until_running(c, s)
@@ -63,9 +65,7 @@ def test_enqueue_runs_in_order(server: ServerProcess) -> None:
     s = sid()
 
     async def go() -> list[httpx.Response]:
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"X-Api-Key": KEYS["alice"]}, timeout=30
-        ) as c:
+        async with _alice(server) as c:
             await c.post("/sessions", json={"session_id": s})
             tasks = [asyncio.ensure_future(_invoke(c, s, "m0", delay=0.6, multitask="enqueue"))]
             await _until_running(c, s)
@@ -83,9 +83,7 @@ def test_enqueue_runs_in_order(server: ServerProcess) -> None:
 
 def test_different_sessions_run_concurrently(server: ServerProcess) -> None:
     async def go() -> float:
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"X-Api-Key": KEYS["alice"]}, timeout=30
-        ) as c:
+        async with _alice(server) as c:
             t = time.perf_counter()
             rs = await asyncio.gather(*(_invoke(c, sid(), "p", delay=0.5) for _ in range(8)))
             assert all(r.status_code == 200 for r in rs)

@@ -7,7 +7,7 @@ import time
 import uuid
 
 import httpx
-from server_helpers import read_stream, sse_events
+from server_helpers import follow_events, read_stream
 
 
 def sid(prefix: str = "s") -> str:
@@ -206,21 +206,7 @@ def test_events_list_and_follow(alice: httpx.Client, server) -> None:  # type: i
     got: list[dict] = []
     ready = threading.Event()
 
-    def follow() -> None:
-        with (
-            server.client("alice") as c,
-            c.stream("GET", f"/sessions/{s}/events", params={"follow": "true"}) as r,
-        ):
-            assert r.status_code == 200
-            for ev in sse_events(r.iter_lines()):
-                got.append(ev)
-                if len(got) == 3:
-                    ready.set()
-                if ev["event"] == "end":
-                    return
-
-    t = threading.Thread(target=follow, daemon=True)
-    t.start()
+    t = follow_events(server, "alice", s, got, ready, ready_after=3)
     assert ready.wait(10)
     alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": "b"}})
     deadline = time.monotonic() + 10

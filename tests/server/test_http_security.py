@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from server_helpers import JWT_SECRET, ServerProcess, sse_events
+from server_helpers import JWT_SECRET, ServerProcess, follow_events
 
 
 def sid(prefix: str = "sec") -> str:
@@ -33,20 +33,7 @@ def test_follow_ends_when_the_id_is_taken_by_another_owner(
     with server.client("alice") as alice:
         assert alice.post("/sessions", json={"session_id": s}).status_code == 201
 
-        def follow() -> None:
-            with (
-                server.client("alice") as c,
-                c.stream("GET", f"/sessions/{s}/events", params={"follow": "true"}) as r,
-            ):
-                assert r.status_code == 200
-                for ev in sse_events(r.iter_lines()):
-                    got.append(ev)
-                    started.set()
-                    if ev["event"] == "end":
-                        return
-
-        t = threading.Thread(target=follow, daemon=True)
-        t.start()
+        t = follow_events(server, "alice", s, got, started)
         assert started.wait(10)
         assert root.delete(f"/sessions/{s}").status_code == 204
         r = bob.post(f"/sessions/{s}/invoke", json={"input": {"user_input": "bob-secret"}})

@@ -5,21 +5,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Path, Request
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import GraphSessionError
 from graph_sessions.models import InvokeResult, SessionInfo
-from graph_sessions.server.auth import Principal
+from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.errors import ApiError, error_body
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.settings import ServerSettings
 
 T = TypeVar("T")
 _HIDDEN = {"lease_owner"}
+
+SessionIdPath = Annotated[
+    str, Path(min_length=1, max_length=256, description="the session id (LangGraph thread_id)")
+]
+Caller = Annotated[Principal, Depends(current_principal)]
 
 
 def manager_of(request: Request) -> GraphSessionManager:
@@ -120,6 +125,8 @@ async def run_with_limits(
 
 
 __all__ = [
+    "Caller",
+    "SessionIdPath",
     "error_body",
     "info_dict",
     "load_session",

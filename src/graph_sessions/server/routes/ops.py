@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from graph_sessions.models import SessionStatus
-from graph_sessions.server.auth import Principal, current_principal, require_admin
-from graph_sessions.server.deps import manager_of, metrics_of
+from graph_sessions.server.auth import Principal, require_admin
+from graph_sessions.server.deps import Caller, manager_of, metrics_of
 from graph_sessions.server.errors import error_responses
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
 
 router = APIRouter(tags=["ops"])
-Caller = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, Depends(require_admin)]
 
 

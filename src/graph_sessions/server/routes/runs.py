@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.core.session import RunStream
 from graph_sessions.errors import GraphSessionError, InvalidInput, SessionBusy
 from graph_sessions.models import SessionStatus
-from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.deps import (
+    Caller,
+    SessionIdPath,
     info_dict,
     load_session,
     manager_of,
@@ -38,10 +39,6 @@ from graph_sessions.server.schemas import (
 
 router = APIRouter(tags=["runs"])
 
-SessionIdPath = Annotated[
-    str, Path(min_length=1, max_length=256, description="the session id (LangGraph thread_id)")
-]
-Caller = Annotated[Principal, Depends(current_principal)]
 RUN_ERRORS = error_responses(400, 401, 404, 409, 413, 422, 423, 503, 504)
 
 
@@ -106,18 +103,12 @@ async def resume(
     if session.info.status == SessionStatus.SUSPENDED and not has_value:
         await session.resume()
         return JSONResponse({"resumed": "suspension", "session": info_dict(session.info)})
-    call = (
-        session.resume(
-            body.value,
-            multitask=body.multitask,
-            config=_config(body.config),
-            durability=body.durability,
-        )
-        if has_value
-        else session.resume(
-            multitask=body.multitask, config=_config(body.config), durability=body.durability
-        )
-    )
+    options: dict[str, Any] = {
+        "multitask": body.multitask,
+        "config": _config(body.config),
+        "durability": body.durability,
+    }
+    call = session.resume(body.value, **options) if has_value else session.resume(**options)
     result = await run_with_limits(
         request, "resume", call, settings_of(request).run_timeout, session_id
     )

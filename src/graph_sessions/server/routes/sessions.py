@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph_sessions.errors import InvalidInput, SessionExpired, SessionNotFound
@@ -23,8 +23,10 @@ from graph_sessions.models import (
     SessionPage,
     SessionStatus,
 )
-from graph_sessions.server.auth import Principal, current_principal
+from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import (
+    Caller,
+    SessionIdPath,
     info_dict,
     load_session,
     manager_of,
@@ -48,10 +50,6 @@ from graph_sessions.server.schemas import (
 
 router = APIRouter(tags=["sessions"])
 
-SessionIdPath = Annotated[
-    str, Path(min_length=1, max_length=256, description="the session id (LangGraph thread_id)")
-]
-Caller = Annotated[Principal, Depends(current_principal)]
 READ = error_responses(400, 401, 404, 422)
 WRITE = error_responses(400, 401, 404, 409, 413, 422, 423)
 
@@ -186,7 +184,7 @@ async def list_sessions(
         try:
             meta = orjson.loads(metadata)
         except orjson.JSONDecodeError:
-            raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}') from None
+            meta = None
         if not isinstance(meta, dict):
             raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}')
     body = SearchRequest(
