@@ -6,7 +6,8 @@ import operator
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
@@ -76,6 +77,88 @@ def _remove_message(state: State) -> dict[str, Any]:
     return {"messages": [RemoveMessage(id=msgs[-1].id)]}
 
 
+# 1, 1.0 and True are equal but must come back with their own type
+_EQUAL_VALUES: list[Any] = [1, 1.0, True, 1, -0.0, 0.0, 0, False]
+
+
+def _run(config: RunnableConfig) -> str:
+    return str((config.get("configurable") or {}).get("run_id") or "")
+
+
+def _mutate_message_in_place(state: State, config: RunnableConfig) -> dict[str, Any]:
+    """Mutate an old message in place (content, and a nested field to an equal value of
+    another type), then append one: the same objects, changed, reach the next put.
+
+    Only input messages of earlier runs: LangGraph may still be serializing this run's
+    task writes (which hold this run's messages) on a background thread, for any saver.
+    """
+    msgs = state.get("messages") or []
+    n = len(msgs)
+    turn = _run(config).removeprefix("run-")
+    old_inputs = [
+        m
+        for m in msgs
+        if (m.id or "").startswith("h-")
+        and not (m.id or "").startswith(f"h-{turn}-")
+        and m.id != f"h-fork-{turn}"
+    ]
+    if old_inputs:
+        old = old_inputs[n % len(old_inputs)]
+        if isinstance(old.content, str):
+            old.content += "!"
+        k = old.additional_kwargs.get("k", -1)
+        old.additional_kwargs["k"] = (k + 1) % len(_EQUAL_VALUES) if isinstance(k, int) else 0
+        old.additional_kwargs["v"] = _EQUAL_VALUES[old.additional_kwargs["k"]]
+        old.additional_kwargs.setdefault("deep", {"x": [1]})["x"][0] = _EQUAL_VALUES[n % 8]
+    return {"messages": [HumanMessage(content=f"after mutation {n}", id=f"mut-{n}")]}
+
+
+def _replace_message_equal(state: State) -> dict[str, Any]:
+    """Replace a message by id with one equal to it except for a value's type."""
+    msgs = state.get("messages") or []
+    if not msgs:
+        return {}
+    old = msgs[0]
+    value = old.additional_kwargs.get("v", 0)
+    new_value: Any = {0: 0.0, 1: True}.get(value, 1) if type(value) is int else int(value)
+    return {
+        "messages": [
+            old.model_copy(update={"additional_kwargs": {**old.additional_kwargs, "v": new_value}})
+        ]
+    }
+
+
+def _shrink_grow(state: State) -> dict[str, Any]:
+    """Remove up to three messages from the middle, then add two."""
+    msgs = state.get("messages") or []
+    n = len(msgs)
+    removed: list[Any] = [RemoveMessage(id=m.id) for m in msgs[n // 3 : n // 3 + 3] if m.id]
+    added = [
+        AIMessage(content=f"regrow {n}.{j}", id=f"g-{n}-{j}", additional_kwargs={"f": j / 1})
+        for j in range(2)
+    ]
+    return {"messages": removed + added}
+
+
+def _mutate_log_nested(state: State, config: RunnableConfig) -> dict[str, Any]:
+    """Mutate an old dict of the log in place (nested, equal value of another type);
+    only entries of earlier runs (see ``_mutate_message_in_place``)."""
+    log = state.get("log") or []
+    run = _run(config)
+    for entry in log:
+        if (
+            isinstance(entry, dict)
+            and entry.get("run") not in (None, run)
+            and isinstance(entry.get("nested"), dict)
+        ):
+            f = entry["nested"].get("f")
+            entry["nested"]["f"] = (
+                _EQUAL_VALUES[(_EQUAL_VALUES.index(f) + 1) % 8] if f in _EQUAL_VALUES else 1
+            )
+            break
+    return {"log": [{"i": len(log), "run": run, "nested": {"a": [], "f": 1}}]}
+
+
 def _nested(state: State) -> dict[str, Any]:
     data = dict(state.get("data") or {})
     k = len(data)
@@ -108,6 +191,10 @@ NODES: dict[str, Callable[[], Any]] = {
     "replace_message": lambda: _replace_message,
     "remove_message": lambda: _remove_message,
     "nested": lambda: _nested,
+    "mutate_message_in_place": lambda: _mutate_message_in_place,
+    "replace_message_equal": lambda: _replace_message_equal,
+    "shrink_grow": lambda: _shrink_grow,
+    "mutate_log_nested": lambda: _mutate_log_nested,
     "ask": lambda: _ask,
     "subgraph": _subgraph,
 }

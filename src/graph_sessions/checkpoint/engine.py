@@ -54,6 +54,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.utils import search_where
 
+from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
 from graph_sessions.checkpoint.msgpack_list import array_header, split_array
 from graph_sessions.checkpoint.schema import (
     BLOBS,
@@ -129,6 +130,13 @@ class _Value:
     # For a list: (position since the last full snapshot, version, element-bytes length)
     # of this value and of each delta base down to the snapshot, newest first.
     chain: tuple[tuple[int, str, int], ...]
+    # For a list encoded element by element (``elements.py``): fingerprints and offsets
+    # of its elements, to reuse the bytes of unchanged ones on the next put.
+    elements: Elements | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data) + (self.elements.nbytes if self.elements is not None else 0)
 
     @property
     def body(self) -> bytes:
@@ -166,7 +174,8 @@ class PreparedPut:
     versions: dict[str, str]
     new: list[str]
     unsure: list[str]
-    typed: dict[str, tuple[str, bytes, bool]]  # channel -> (type, bytes, is a list)
+    # channel -> (type, bytes, is a list, its elements if encoded element by element)
+    typed: dict[str, tuple[str, bytes, bool, Elements | None]]
 
 
 @dataclass
@@ -234,12 +243,12 @@ class StorageEngine:
             for key, item in values.items():
                 old = entry.values.pop(key, None)
                 if old is not None:
-                    entry.nbytes -= len(old.data)
-                    self._cache_total -= len(old.data)
+                    entry.nbytes -= old.nbytes
+                    self._cache_total -= old.nbytes
                 if item is not None:
                     entry.values[key] = item
-                    entry.nbytes += len(item.data)
-                    self._cache_total += len(item.data)
+                    entry.nbytes += item.nbytes
+                    self._cache_total += item.nbytes
             entry.known.update(known)
             if len(entry.known) > 4096:
                 entry.known.clear()
@@ -338,11 +347,20 @@ class StorageEngine:
             and (ns, ch, str_versions[ch]) not in known
             and (cached.get((ns, ch)) is None or cached[(ns, ch)].version != str_versions[ch])
         ]
-        typed: dict[str, tuple[str, bytes, bool]] = {}
+        typed: dict[str, tuple[str, bytes, bool, Elements | None]] = {}
         for ch in (*new, *unsure):
             if ch in values:
                 value = values[ch]
-                typed[ch] = (*serde.dumps_typed(value), isinstance(value, list))
+                if applies(serde, value):
+                    prev = cached.get((ns, ch))
+                    if prev is None or prev.type != "msgpack" or prev.elements is None:
+                        encoded = encode_list(serde, value, None, 0, None)
+                    else:
+                        encoded = encode_list(serde, value, prev.data, prev.header, prev.elements)
+                    if encoded is not None:
+                        typed[ch] = ("msgpack", encoded[0], True, encoded[1])
+                        continue
+                typed[ch] = (*serde.dumps_typed(value), isinstance(value, list), None)
         return PreparedPut(
             config_thread_id=conf["thread_id"],
             thread_id=thread_id,
@@ -436,10 +454,11 @@ class StorageEngine:
         ns: str,
         channel: str,
         version: str,
-        typed: tuple[str, bytes, bool],
+        typed: tuple[str, bytes, bool, Elements | None],
     ) -> tuple[tuple[int, str | None, str | None, int, int, bytes | None], _Value]:
-        type_, data, is_list = typed
+        type_, data, is_list, elements = typed
         new = _value(version, type_, data)
+        new.elements = elements
         if new.count < 0 or not is_list:
             return (KIND_FULL, type_, None, 0, 0, data), new
         prev = cache.values.get((ns, channel)) if cache is not None else None
@@ -475,6 +494,7 @@ class StorageEngine:
         if exists is None:
             return (KIND_FULL, type_, None, 0, new.count, data), new
         new = _value(version, type_, data, pos, below)
+        new.elements = elements
         tail = data[new.header + base_len :]
         return (KIND_DELTA, type_, base_version, pos, new.count, tail), new
 
@@ -626,7 +646,11 @@ class StorageEngine:
                 if key not in built:
                     built[key] = self._build(blobs, key)
                 typed = built[key]
-                if typed is not None:
+                hit = hits.get(key)
+                if hit is not None and hit.elements is not None and hit.type == "msgpack":
+                    # decoded once, copied on every read (see elements.py)
+                    values[ch] = decode_list(serde, hit.data, hit.header, hit.elements)
+                elif typed is not None:
                     values[ch] = serde.loads_typed(typed)
             values.update(cp["channel_values"])
             cp["channel_values"] = values
