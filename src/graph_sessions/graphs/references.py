@@ -27,30 +27,40 @@ log = logging.getLogger("graph_sessions")
 GraphSource = Any  # str | Path | StateGraph | Pregel | Callable[[], StateGraph | Pregel]
 
 
-def _import_file(path: Path, ref: str) -> Any:
-    if not path.is_file():
-        raise GraphLoadError(f"graph file {str(path)!r} (from {ref!r}) does not exist")
+def import_file_as_module(path: Path, prefix: str) -> Any:
+    """Import a Python file as a module named after its resolved path (imported once per
+    process), with its folder importable while it runs, as when run as a script. Whatever
+    the file raises (``SystemExit`` included) propagates and leaves no module behind."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    name = f"_graph_sessions_user_{path.stem}_{digest}"
+    name = f"{prefix}_{path.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise GraphLoadError(f"cannot import {str(path)!r} (from {ref!r})")
+        raise ImportError(f"cannot import {str(path)!r}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    # Let the graph file import its neighbours, as it would when run as a script.
-    sys.path.insert(0, str(path.resolve().parent))
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException:
         sys.modules.pop(name, None)
+        raise
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def _import_file(path: Path, ref: str) -> Any:
+    if not path.is_file():
+        raise GraphLoadError(f"graph file {str(path)!r} (from {ref!r}) does not exist")
+    try:
+        return import_file_as_module(path, "_graph_sessions_user")
+    except Exception as exc:
         raise GraphLoadError(
             f"importing {str(path)!r} (from {ref!r}) failed: {type(exc).__name__}: {exc}"
         ) from exc
-    finally:
-        sys.path.remove(str(path.resolve().parent))
-    return module
 
 
 def _resolve_string(ref: str, base_dir: Path | None) -> Any:

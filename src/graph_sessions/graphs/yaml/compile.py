@@ -10,13 +10,11 @@ with problems raises :class:`~graph_sessions.errors.GraphLoadError` listing all 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
 import logging
 import operator
-import sys
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from pydantic import ValidationError
 from typing_extensions import TypedDict
 
 from graph_sessions.errors import GraphLoadError
+from graph_sessions.graphs.references import import_file_as_module
 from graph_sessions.graphs.yaml.expressions import Expression, ExpressionError, compile_condition
 from graph_sessions.graphs.yaml.nodes import (
     LAST_VALUE,
@@ -193,25 +192,7 @@ def _message(file: str, problems: list[YamlProblem]) -> str:
 
 
 def _import_tool_file(path: Path) -> Any:
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    name = f"_graph_sessions_yaml_tools_{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {str(path)!r}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    finally:
-        sys.path.remove(folder)
-    return module
+    return import_file_as_module(path, "_graph_sessions_yaml_tools")
 
 
 def _load_tools(
