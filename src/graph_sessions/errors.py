@@ -118,6 +118,28 @@ class RunCancelled(GraphSessionError):
         self.run_id = run_id
 
 
+class LeaseLost(RunCancelled):
+    """The run lost its lease on the session (deleted, repaired after the lease lapsed, or
+    taken over by another process): its checkpoint writes were refused (fencing) and it
+    ended without touching the session."""
+
+    code = "lease_lost"
+
+
+class LeaseWaitTimeout(SessionBusy):
+    """Another process held the session for longer than the manager's ``wait_timeout``
+    while this run waited for it."""
+
+    code = "lease_wait_timeout"
+
+
+class GraphMismatch(InvalidTransition):
+    """The session belongs to another graph than the one asked to run it; re-bind it
+    explicitly (``session.rebind()``, ``chat --rebind``) to run it under this one."""
+
+    code = "graph_mismatch"
+
+
 class ManagerClosed(GraphSessionError):
     """The manager is not open (use ``async with manager`` or ``await manager.open()``)."""
 
@@ -128,9 +150,12 @@ __all__ = [
     "BackendError",
     "CheckpointNotFound",
     "GraphLoadError",
+    "GraphMismatch",
     "GraphSessionError",
     "InvalidInput",
     "InvalidTransition",
+    "LeaseLost",
+    "LeaseWaitTimeout",
     "ManagerClosed",
     "RunCancelled",
     "RunFailed",

@@ -82,6 +82,13 @@ class SessionInfo(BaseModel):
     suspend_reason: str | None = None
     interrupts: list[dict[str, Any]] = Field(default_factory=list)
     lease_owner: str | None = None
+    # The lease of the run holding the session: it lapses at ``lease_expires_at`` unless the
+    # holder's heartbeat renews it; ``lease_epoch`` grows with every lease taken (fencing).
+    lease_expires_at: datetime | None = None
+    lease_epoch: int = 0
+    # Stable identity of the graph the session belongs to (see docs/lifecycle.md); ``None``
+    # for sessions of files written before identities existed: the first graph adopts them.
+    graph_identity: str | None = None
 
     def is_expired(self, now: datetime) -> bool:
         """True when the TTL has passed at ``now`` (or the sweeper marked it expired). A

@@ -17,10 +17,12 @@ from langgraph.pregel import Pregel
 from typing_extensions import TypedDict, Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
+from graph_sessions.core.identity import graph_identity
 from graph_sessions.core.runs import (
     DURABILITIES,
     MULTITASK_STRATEGIES,
     RunExecutor,
+    lease_clock,
 )
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
@@ -28,6 +30,7 @@ from graph_sessions.errors import (
     GraphLoadError,
     InvalidInput,
     ManagerClosed,
+    SessionBusy,
     SessionExists,
     SessionExpired,
     SessionNotFound,
@@ -119,6 +122,13 @@ def _decode_cursor(cursor: str) -> tuple[str | None, str]:
         raise InvalidInput(f"cursor {cursor!r} is not one this API returned") from None
 
 
+def _graph_label(source: Any, graph_id: str) -> str:
+    """How a graph is named in messages: its reference as given, else its id."""
+    if isinstance(source, str | Path):
+        return str(source)
+    return graph_id
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -162,6 +172,8 @@ class GraphSessionManager:
         clock: Clock | None = None,
         session_class: type[GraphSession] = GraphSession,
         shutdown_timeout: float = 30.0,
+        lease_ttl: float = 30.0,
+        wait_timeout: float | None = 120.0,
     ) -> None:
         if graph is not None and graph_path is not None:
             raise InvalidInput("pass graph= or graph_path=, not both")
@@ -188,6 +200,14 @@ class GraphSessionManager:
             raise InvalidInput("checkpoint_retention must be >= 1 or None")
         if sweep_batch < 1:
             raise InvalidInput("sweep_batch must be >= 1")
+        if not isinstance(lease_ttl, int | float) or lease_ttl <= 0:
+            raise InvalidInput(f"lease_ttl must be a positive number of seconds, not {lease_ttl!r}")
+        if wait_timeout is not None and (
+            not isinstance(wait_timeout, int | float) or wait_timeout <= 0
+        ):
+            raise InvalidInput(
+                f"wait_timeout must be a positive number of seconds or None, not {wait_timeout!r}"
+            )
         if isinstance(source, Mapping):
             if not source:
                 raise InvalidInput("graph mapping is empty: give at least one graph id")
@@ -197,12 +217,15 @@ class GraphSessionManager:
                     f"graph_id {graph_id!r} is not one of the graphs given: {', '.join(source)}"
                 )
             self._sources = {str(k): load_graph(v) for k, v in source.items()}
+            self._labels = {str(k): _graph_label(v, str(k)) for k, v in source.items()}
         elif source is None:  # inspect, list, delete and sweep sessions; runs need a graph
             graph_id = graph_id or "default"
             self._sources = {}
+            self._labels = {}
         else:
             graph_id = graph_id or "default"
             self._sources = {graph_id: load_graph(source)}
+            self._labels = {graph_id: _graph_label(source, graph_id)}
         self.backend: Backend = backend_from_url(backend)
         self.output_key = output_key
         self.ttl: float | None = None
@@ -219,6 +242,10 @@ class GraphSessionManager:
         self.graph_id = graph_id
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
+        self.lease_ttl = float(lease_ttl)
+        self.lease_delta = timedelta(seconds=self.lease_ttl)
+        self.wait_timeout = wait_timeout
+        self._identities: dict[str, str] = {}
         self._clock = clock or utcnow
         self._opened = False
         self._graphs: dict[str, Pregel] = {}
@@ -275,6 +302,13 @@ class GraphSessionManager:
             )
         return graph
 
+    def graph_identity(self, graph_id: str | None = None) -> str:
+        """The stable identity of a served graph (the default for ``None``), as stored with
+        its sessions: ``"<fingerprint> <label>"``, the fingerprint a hash of its node names
+        and state keys (see docs/lifecycle.md)."""
+        self.graph_for(graph_id)
+        return self._identities[graph_id or self.graph_id]
+
     def has_static_breakpoints(self, graph_id: str) -> bool:
         """True when that graph was compiled with ``interrupt_before``/``interrupt_after``."""
         return self._breakpoints.get(graph_id, False)
@@ -301,6 +335,9 @@ class GraphSessionManager:
         self._breakpoints = {
             gid: bool(g.interrupt_before_nodes or g.interrupt_after_nodes)
             for gid, g in graphs.items()
+        }
+        self._identities = {
+            gid: graph_identity(g, self._labels.get(gid, gid)) for gid, g in graphs.items()
         }
         self._graphs = graphs
         self._opened = True
@@ -350,25 +387,44 @@ class GraphSessionManager:
             )
 
     # repair --------------------------------------------------------------------------
-    def _lease_is_stale(self, lease_owner: str | None) -> bool:
+    def _stale_reason(self, info: SessionInfo) -> str | None:
+        """Why the lease of a running session no longer holds, or ``None`` while it does.
+
+        A lease lapses at its expiry whatever the holder's host or pid (killed, paused,
+        another container); on this host a holder whose pid is gone loses it at once, and in
+        this process a manager that is no longer open does."""
+        lease_owner = info.lease_owner
         if not lease_owner:
-            return True
+            return "no process held it"
         host, _, rest = lease_owner.partition(":")
         pid_text, _, _instance = rest.partition(":")
-        if host != socket.gethostname():
-            return False  # another host: only its own lease expiry can tell (multi-host backends)
         try:
-            pid = int(pid_text)
+            pid: int | None = int(pid_text)
         except ValueError:
-            return True
-        if pid == os.getpid():
-            return lease_owner not in _LIVE_LEASES
-        return not _pid_alive(pid)
+            pid = None
+        here = host == socket.gethostname()
+        if here and pid == os.getpid():
+            return None if lease_owner in _LIVE_LEASES else "its manager in this process closed"
+        expires = info.lease_expires_at
+        if expires is None:
+            # Written by a version without lease expiry: no heartbeat will ever renew it.
+            if not here or pid is None or not _pid_alive(pid):
+                return "the process holding it died"
+            return None
+        if expires <= lease_clock():
+            return f"its lease expired at {expires.isoformat()} without being renewed"
+        if here and pid is not None and not _pid_alive(pid):
+            return "the process holding it died"
+        return None
 
     async def repair_if_stale(self, info: SessionInfo) -> bool:
-        """If ``info`` is ``running`` but its process is gone, set its status from its latest
-        checkpoint (interrupted / completed / failed with the reason) and close its run."""
-        if info.status != SessionStatus.RUNNING or not self._lease_is_stale(info.lease_owner):
+        """If ``info`` is ``running`` but its lease no longer holds (expired unrenewed, or its
+        process is gone), set its status from its latest checkpoint (interrupted / completed
+        / failed with the reason) and close its run."""
+        if info.status != SessionStatus.RUNNING:
+            return False
+        why = self._stale_reason(info)
+        if why is None:
             return False
         status, interrupts = await self._runner.status_from_checkpoint(
             info.session_id, info.graph_id
@@ -376,8 +432,8 @@ class GraphSessionManager:
         runs = await self.backend.list_runs(info.session_id, limit=1)
         run = runs[0] if runs and runs[0].status == RunStatus.RUNNING else None
         reason = (
-            f"the process running run {run.run_id if run else '?'} ({info.lease_owner}) died; "
-            "the session was repaired from its last checkpoint"
+            f"the process running run {run.run_id if run else '?'} ({info.lease_owner}) "
+            f"stopped: {why}; the session was repaired from its last checkpoint"
         )
         if status is None:
             status = SessionStatus.FAILED
@@ -405,7 +461,7 @@ class GraphSessionManager:
         else:
             repaired = await self.backend.update_session(
                 info.session_id,
-                {**fields, "lease_owner": None},
+                {**fields, "lease_owner": None, "lease_expires_at": None},
                 events=[event],
                 expect_revision=info.revision,
             )
@@ -491,6 +547,7 @@ class GraphSessionManager:
             expires_at=now + timedelta(seconds=ttl_s) if ttl_s else None,
             ttl=ttl_s,
             ttl_mode=self.ttl_mode,
+            graph_identity=self._identities.get(graph_id),
         )
         created = await self.backend.create_session(
             info, NewEvent(EventType.CREATED, None, {"owner": owner})
@@ -627,6 +684,9 @@ class GraphSessionManager:
                 return False
         gate = self._runner.gates.enter(sid)
         try:
+            # Queued callers (and one waiting for another process's lease) give up too.
+            gate.generation += 1
+            gate.cancel_reason = "deleted"
             if gate.active is not None:
                 gate.active.cancel("deleted")
             async with gate.lock:
@@ -677,6 +737,40 @@ class GraphSessionManager:
             )
             if updated is not None:
                 return updated
+
+    async def rebind(
+        self, session_id: str, *, graph_id: str | None = None, owner: str | None = None
+    ) -> SessionInfo:
+        """Bind the session to this manager's graph (``graph_id``, the default when not
+        given): its next runs use it even though it belonged to another graph. The state is
+        kept as it is; keys the new graph does not know stay in it."""
+        self._require_open()
+        gid = graph_id or self.graph_id
+        identity = self.graph_identity(gid)
+        async with self._runner.exclusive(session_id):
+            while True:
+                info = await self.info(session_id, owner=owner)
+                if info.status == SessionStatus.RUNNING:
+                    raise SessionBusy(
+                        f"session {session_id!r} is running; re-bind it after the run",
+                        session_id=session_id,
+                    )
+                if info.graph_identity == identity and info.graph_id == gid:
+                    return info
+                updated = await self.backend.update_session(
+                    session_id,
+                    {"graph_identity": identity, "graph_id": gid, "updated_at": self.now()},
+                    events=[
+                        NewEvent(
+                            EventType.METADATA_UPDATED,
+                            None,
+                            {"rebound": {"from": info.graph_identity, "to": identity}},
+                        )
+                    ],
+                    expect_revision=info.revision,
+                )
+                if updated is not None:
+                    return updated
 
     def is_busy(self, session_id: str) -> bool:
         """True while a run (or a state change) holds the session in this process."""

@@ -17,16 +17,20 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from langgraph.types import Command, Interrupt
 
+from graph_sessions.clock import utcnow
 from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.errors import (
     CheckpointNotFound,
+    GraphMismatch,
     InvalidInput,
     InvalidTransition,
+    LeaseLost,
+    LeaseWaitTimeout,
     ManagerClosed,
     RunCancelled,
     RunFailed,
@@ -50,6 +54,59 @@ log = logging.getLogger("graph_sessions.runs")
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
 DURABILITIES = ("sync", "async", "exit")
 _POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
+
+
+def lease_clock() -> datetime:
+    """Leases run on the wall clock (UTC), not a manager's injectable clock: they are
+    compared across processes."""
+    return utcnow()
+
+
+# Keys LangGraph reserves in ``config["configurable"]``: set by a caller they replace the
+# runtime's own (``__pregel_checkpointer`` and friends) and silently disable persistence.
+_RESERVED_CONFIGURABLE = ("checkpoint_ns", "checkpoint_map")
+
+
+def check_configurable(config: Any, session_id: str) -> None:
+    """``InvalidInput`` for a run config that is not a dict or whose ``configurable`` sets
+    a key LangGraph reserves (``__pregel_*``, any ``__…``, ``checkpoint_ns``, ``checkpoint_map``)."""
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise InvalidInput(
+            f"config must be a dict, not {type(config).__name__}", session_id=session_id
+        )
+    configurable = config.get("configurable")
+    if configurable is None:
+        return
+    if not isinstance(configurable, dict):
+        raise InvalidInput(
+            f"config['configurable'] must be a dict, not {type(configurable).__name__}",
+            session_id=session_id,
+        )
+    reserved = sorted(
+        str(k)
+        for k in configurable
+        if not isinstance(k, str) or k.startswith("__") or k in _RESERVED_CONFIGURABLE
+    )
+    if reserved:
+        raise InvalidInput(
+            f"config.configurable sets key(s) LangGraph reserves for its runtime: "
+            f"{', '.join(reserved)}; they would replace the session's checkpointer or "
+            "namespace (keys starting with '__', checkpoint_ns and checkpoint_map are refused)",
+            session_id=session_id,
+        )
+
+
+def same_graph(a: str, b: str) -> bool:
+    """Two stored graph identities name the same graph (their fingerprints match)."""
+    return a.split(" ", 1)[0] == b.split(" ", 1)[0]
+
+
+def describe_identity(identity: str) -> str:
+    """``'label' (fingerprint …)`` for messages."""
+    fingerprint, _, label = identity.partition(" ")
+    return f"{label or '?'!r} (fingerprint {fingerprint})"
 
 
 def new_lease_owner() -> str:
@@ -99,6 +156,10 @@ class Gate:
     active: ActiveRun | None = None
     users: int = 0
     info: SessionInfo | None = None  # the row as the last run here left it
+    # Bumped by an ``interrupt``/``rollback`` run or a delete: callers queued with an older
+    # generation give up (RunCancelled) instead of running.
+    generation: int = 0
+    cancel_reason: str = "cancelled"
 
 
 class Gates:
@@ -208,6 +269,7 @@ class RunExecutor:
                 f"graph input must be a dict, a langgraph Command or None, not {type(req.input).__name__}",
                 session_id=session_id,
             )
+        check_configurable(req.config, session_id)
         gate = self.gates.enter(session_id)
         try:
             if req.multitask == "reject" and gate.lock.locked():
@@ -215,25 +277,44 @@ class RunExecutor:
                     f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
                     session_id=session_id,
                 )
-            if req.multitask in ("interrupt", "rollback") and gate.active is not None:
-                gate.active.cancel(req.multitask)
+            if req.multitask in ("interrupt", "rollback"):
+                # Every run queued before this one is cancelled too, not only the running one.
+                gate.generation += 1
+                gate.cancel_reason = req.multitask
+                if gate.active is not None:
+                    gate.active.cancel(req.multitask)
+            ticket = gate.generation
             async with gate.lock:
+                if ticket != gate.generation:
+                    raise RunCancelled(
+                        f"a queued run of session {session_id!r} was cancelled "
+                        f"({gate.cancel_reason}) before it started",
+                        session_id=session_id,
+                    )
                 # Queued callers hold the row as it was when they called; the run before them
                 # left a newer one here, which saves a re-read.
                 if gate.info is not None and gate.info.revision > info.revision:
                     info = gate.info
-                result, gate.info = await self._execute_locked(session_id, info, req, gate)
+                result, gate.info = await self._execute_locked(session_id, info, req, gate, ticket)
                 return result, gate.info
         finally:
             self.gates.leave(session_id, gate)
 
     # the run -------------------------------------------------------------------------
     async def _start(
-        self, session_id: str, info: SessionInfo, req: RunRequest
-    ) -> tuple[SessionInfo, RunInfo, Any]:
-        """Mark the session running; returns (the row before, the run, the graph input)."""
+        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
+    ) -> tuple[SessionInfo, RunInfo, Any, SessionInfo]:
+        """Mark the session running under a new lease; returns (the row before, the run, the
+        graph input, the row after)."""
         m = self.manager
+        waited_since: float | None = None
         while True:
+            if ticket != gate.generation:
+                raise RunCancelled(
+                    f"a queued run of session {session_id!r} was cancelled "
+                    f"({gate.cancel_reason}) before it started",
+                    session_id=session_id,
+                )
             if m.closing:
                 raise ManagerClosed(
                     f"the manager is closing; the run on session {session_id!r} was not started",
@@ -254,9 +335,20 @@ class RunExecutor:
                         f"session {session_id!r} is running in another process",
                         session_id=session_id,
                     )
+                loop_now = asyncio.get_running_loop().time()
+                if waited_since is None:
+                    waited_since = loop_now
+                elif m.wait_timeout is not None and loop_now - waited_since >= m.wait_timeout:
+                    raise LeaseWaitTimeout(
+                        f"session {session_id!r} is held by another process "
+                        f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
+                        f"waiting after {m.wait_timeout:g} s (wait_timeout)",
+                        session_id=session_id,
+                    )
                 await asyncio.sleep(_POLL_SECONDS)
                 info = await m.load_info(session_id)
                 continue
+            graph_fields = self._graph_binding(session_id, info)
             if req.checkpoint_id is not None:
                 await self.require_checkpoint(session_id, req.checkpoint_id)
             if (
@@ -292,7 +384,8 @@ class RunExecutor:
                     run,
                     lease_owner=self.lease_owner,
                     expect_revision=info.revision,
-                    fields={},  # updated_at moves when the run ends: one index less to touch
+                    # updated_at moves when the run ends: one index less to touch
+                    fields={"lease_expires_at": lease_clock() + m.lease_delta, **graph_fields},
                     events=events,
                 )
             )
@@ -305,7 +398,7 @@ class RunExecutor:
                     await settle(self._finish_cancelled(session_id, info, run, "cancelled"))
                 raise
             if after is not None:
-                return info, run, graph_input
+                return info, run, graph_input, after
             fresh = await m.backend.get_session(session_id)
             if fresh is None:
                 raise SessionNotFound(
@@ -409,20 +502,62 @@ class RunExecutor:
         return values, interrupts
 
     async def _execute_locked(
-        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate
+        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
     ) -> tuple[InvokeResult, SessionInfo]:
-        self.manager.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
-        before, run, graph_input = await self._start(session_id, info, req)
+        m = self.manager
+        m.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
+        before, run, graph_input, after = await self._start(session_id, info, req, gate, ticket)
         config = self._config(session_id, run.run_id, req)
+        # Fencing: from here every checkpoint write of this session checks our lease.
+        m.backend.fence(session_id, self.lease_owner, after.lease_epoch)
         task = asyncio.ensure_future(
             self._run_graph(session_id, info.graph_id, graph_input, config, req)
         )
         active = gate.active = ActiveRun(run.run_id, task)
+        heartbeat = asyncio.ensure_future(self._heartbeat(session_id, after.lease_epoch, active))
         try:
             return await self._await_run(session_id, before, run, req, active)
         finally:
+            heartbeat.cancel()
+            m.backend.unfence(session_id)
             gate.active = None
             active.finished.set()
+
+    async def _heartbeat(self, session_id: str, epoch: int, active: ActiveRun) -> None:
+        """Renew the run's lease every third of ``lease_ttl``; a lease found gone (the
+        session deleted or repaired by another process) cancels the run."""
+        m = self.manager
+        interval = m.lease_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held = await m.backend.renew_lease(
+                    session_id, self.lease_owner, epoch, lease_clock() + m.lease_delta
+                )
+            except Exception as exc:  # a storage hiccup: try again at the next beat
+                log.warning("renewing the lease of session %s failed: %s", session_id, exc)
+                continue
+            if not held:
+                log.warning("session %s: the run lost its lease; cancelling it", session_id)
+                active.cancel("lease lost")
+                return
+
+    def _graph_binding(self, session_id: str, info: SessionInfo) -> dict[str, Any]:
+        """The fields that bind the session to the graph about to run it: none when it is
+        already bound to it; adoption by a session with no identity yet (older files);
+        ``GraphMismatch`` for another graph (``rebind`` is the explicit way)."""
+        mine = self.manager.graph_identity(info.graph_id)
+        if info.graph_identity is None:
+            return {"graph_identity": mine}
+        if same_graph(info.graph_identity, mine):
+            return {}
+        raise GraphMismatch(
+            f"session {session_id!r} belongs to graph {describe_identity(info.graph_identity)}, "
+            f"not {describe_identity(mine)}: refusing to run it under another graph "
+            "(re-bind it explicitly: session.rebind() or manager.rebind(session_id), "
+            "`graph-sessions chat --rebind`)",
+            session_id=session_id,
+        )
 
     async def _await_run(
         self, session_id: str, before: SessionInfo, run: RunInfo, req: RunRequest, active: ActiveRun
@@ -437,11 +572,20 @@ class RunExecutor:
             await settle(self._finish_cancelled(session_id, before, run, reason or "cancelled"))
             if outer_cancelled or reason is None:
                 raise
-            raise RunCancelled(
+            error = LeaseLost if reason == "lease lost" else RunCancelled
+            raise error(
                 f"run {run.run_id} of session {session_id!r} was cancelled ({reason})",
                 session_id=session_id,
                 run_id=run.run_id,
             ) from None
+        except LeaseLost as exc:
+            # Fenced: the session was deleted or taken over; nothing of ours was written.
+            await settle(self._finish_cancelled(session_id, before, run, "lease lost"))
+            raise LeaseLost(
+                f"run {run.run_id} of session {session_id!r} lost its lease: {exc.message}",
+                session_id=session_id,
+                run_id=run.run_id,
+            ) from exc
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             await settle(self._finish_failed(session_id, before, run, message))
@@ -472,6 +616,7 @@ class RunExecutor:
                 fields=fields,
                 events=[event],
                 expect_lease=self.lease_owner,
+                slide_ttl=True,
             )
         )
         if m.checkpoint_retention:
@@ -521,6 +666,7 @@ class RunExecutor:
             fields=fields,
             events=[NewEvent(EventType.RUN_FAILED, run.run_id, {"error": message})],
             expect_lease=self.lease_owner,
+            slide_ttl=True,
         )
 
     async def _finish_cancelled(
@@ -559,6 +705,7 @@ class RunExecutor:
             fields=fields,
             events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
             expect_lease=self.lease_owner,
+            slide_ttl=True,
         )
 
     async def status_from_checkpoint(

@@ -451,3 +451,9 @@ class GraphSession:
         """Merge ``metadata`` into the session's (or replace it with ``merge=False``)."""
         self.info = await self.manager.update_metadata(self.session_id, metadata, merge=merge)
         return self.info
+
+    async def rebind(self, graph_id: str | None = None) -> SessionInfo:
+        """Bind the session to this manager's graph (``graph_id``, else the default), so it
+        runs under it although it belonged to another graph (``GraphMismatch`` otherwise)."""
+        self.info = await self.manager.rebind(self.session_id, graph_id=graph_id)
+        return self.info

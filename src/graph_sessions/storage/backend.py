@@ -76,6 +76,8 @@ class Backend(ABC):
     url: str
     checkpointer: BaseCheckpointSaver[Any]
     store: BaseStore
+    # Threads whose checkpoint writes are fenced: session id -> (lease owner, lease epoch).
+    fences: dict[str, tuple[str, int]]
 
     # lifecycle -----------------------------------------------------------------------
     @abstractmethod
@@ -89,6 +91,17 @@ class Backend(ABC):
     async def ping(self) -> bool:
         """True when the storage answers."""
         return True
+
+    # fencing -------------------------------------------------------------------------
+    def fence(self, session_id: str, lease_owner: str, epoch: int) -> None:
+        """From now on, every checkpoint write of ``session_id`` through this backend's
+        checkpointer checks, in its own transaction, that the session still exists under
+        this lease (owner and epoch), and raises ``LeaseLost`` instead of writing if not."""
+        self.fences[session_id] = (lease_owner, epoch)
+
+    def unfence(self, session_id: str) -> None:
+        """Stop checking the writes of ``session_id`` (its run has ended)."""
+        self.fences.pop(session_id, None)
 
     # registry ------------------------------------------------------------------------
     @abstractmethod
@@ -153,7 +166,8 @@ class Backend(ABC):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
     ) -> SessionInfo | None:
-        """Mark the session running (``fields`` too), record the latest checkpoint in
+        """Mark the session running (``fields`` too) under a new lease (``lease_owner``,
+        ``lease_epoch`` one more than before; ``fields`` sets ``lease_expires_at``), record the latest checkpoint in
         ``run.checkpoint_before`` and the writes mark in ``run.writes_mark``, insert the run row and ``events``, in one transaction, if
         the row's revision is still ``expect_revision``; otherwise (changed or gone) ``None``."""
 
@@ -168,11 +182,21 @@ class Backend(ABC):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
-        """Record the run's end, the session's new fields and events, in one transaction.
+        """Record the run's end, the session's new fields and events, in one transaction,
+        and release the lease. With ``slide_ttl``, a sliding session's ``expires_at`` becomes
+        ``fields["updated_at"]`` plus its TTL as it is *now* (a TTL set during the run counts).
         With ``expect_lease``, only while the session is still held under that lease (a run
         repaired or taken over by someone else records nothing). Returns the updated row
         (``None`` when nothing was recorded) and the id of the session's latest checkpoint."""
+
+    @abstractmethod
+    async def renew_lease(
+        self, session_id: str, lease_owner: str, epoch: int, expires_at: datetime
+    ) -> bool:
+        """Push the lease's expiry to ``expires_at`` if the session is still running under
+        that lease (owner and epoch); False when the lease is gone. No revision bump."""
 
     @abstractmethod
     async def get_run(self, run_id: str) -> RunInfo | None:

@@ -10,13 +10,16 @@ import copy
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from graph_sessions.clock import utcnow
+from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
     Event,
     Message,
@@ -75,12 +78,55 @@ def _sort_value(info: SessionInfo, field: str) -> str:
     return dump_time(getattr(info, field)) or ""
 
 
+class _FencedMemorySaver(InMemorySaver):
+    """``InMemorySaver`` whose writes of a fenced thread check the lease first (each call is
+    atomic on the event loop, so check and write cannot be split)."""
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        super().__init__()
+        self._backend = backend
+
+    def _check(self, config: RunnableConfig) -> None:
+        thread_id = str(config["configurable"]["thread_id"])
+        fence = self._backend.fences.get(thread_id)
+        if fence is None:
+            return
+        info = self._backend._sessions.get(thread_id)  # noqa: SLF001 - same module's backend
+        if info is None or (info.lease_owner, info.lease_epoch) != fence:
+            raise LeaseLost(
+                f"session {thread_id!r} was deleted or taken over during the run: "
+                "its checkpoint write was refused",
+                session_id=thread_id,
+            )
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        self._check(config)
+        return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._check(config)
+        super().put_writes(config, writes, task_id, task_path)
+
+
 class MemoryBackend(Backend):
     """Dicts in this process; LangGraph's ``InMemorySaver`` and ``InMemoryStore``."""
 
     def __init__(self) -> None:
         self.url = "memory://"
-        self.checkpointer: InMemorySaver = InMemorySaver()
+        self.fences: dict[str, tuple[str, int]] = {}
+        self.checkpointer: InMemorySaver = _FencedMemorySaver(self)
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, RunInfo] = {}
@@ -236,7 +282,15 @@ class MemoryBackend(Backend):
         run.writes_mark = len(
             self.checkpointer.writes.get((session_id, "", run.checkpoint_before or ""), {})
         )
-        self._apply(info, {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner})
+        self._apply(
+            info,
+            {
+                **fields,
+                "status": SessionStatus.RUNNING,
+                "lease_owner": lease_owner,
+                "lease_epoch": info.lease_epoch + 1,
+            },
+        )
         self._runs[run.run_id] = run.model_copy()
         self._append_events(session_id, events, run.started_at)
         return info.model_copy(deep=True)
@@ -251,6 +305,7 @@ class MemoryBackend(Backend):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         latest = self._latest(session_id)
         held = self._sessions.get(session_id)
@@ -265,9 +320,25 @@ class MemoryBackend(Backend):
         info = self._sessions.get(session_id)
         if info is None:
             return None, latest
-        self._apply(info, {**fields, "lease_owner": None})
+        update = {**fields, "lease_owner": None, "lease_expires_at": None}
+        if slide_ttl and info.ttl is not None and info.ttl_mode == "sliding":
+            update["expires_at"] = fields["updated_at"] + timedelta(seconds=info.ttl)
+        self._apply(info, update)
         self._append_events(session_id, events, fields["updated_at"])
         return info.model_copy(deep=True), latest
+
+    async def renew_lease(
+        self, session_id: str, lease_owner: str, epoch: int, expires_at: datetime
+    ) -> bool:
+        info = self._sessions.get(session_id)
+        if (
+            info is None
+            or info.status != SessionStatus.RUNNING
+            or (info.lease_owner, info.lease_epoch) != (lease_owner, epoch)
+        ):
+            return False
+        info.lease_expires_at = expires_at
+        return True
 
     async def get_run(self, run_id: str) -> RunInfo | None:
         run = self._runs.get(run_id)

@@ -13,23 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_checkpoint_metadata,
+)
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSqliteSaver
 from graph_sessions.checkpoint.schema import CHECKPOINTS as GS_CHECKPOINTS
 from graph_sessions.clock import utcnow
-from graph_sessions.errors import BackendError
+from graph_sessions.errors import BackendError, LeaseLost
 from graph_sessions.models import (
     Event,
     EventType,
@@ -116,17 +125,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX IF NOT EXISTS ix_messages_session ON messages (session_id, id);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE sessions ADD COLUMN lease_expires_at TEXT;
+        ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN graph_identity TEXT
+        """,
+    ),
 ]
 
 SESSION_COLUMNS = (
     "session_id, graph_id, owner, task_id, status, metadata, created_at, updated_at, "
     "expires_at, ttl, ttl_mode, last_error, run_count, revision, previous_status, "
-    "suspend_reason, interrupts, lease_owner"
+    "suspend_reason, interrupts, lease_owner, lease_expires_at, lease_epoch, graph_identity"
 )
 # A session whose TTL passed (one parameter: now); a running one is never expired.
 _EXPIRED_BY_TIME = "status != 'running' AND expires_at IS NOT NULL AND expires_at <= ?"
 _JSON_FIELDS = {"metadata", "interrupts"}
-_TIME_FIELDS = {"created_at", "updated_at", "expires_at"}
+_TIME_FIELDS = {"created_at", "updated_at", "expires_at", "lease_expires_at"}
 _ENUM_FIELDS = {"status", "previous_status"}
 _UPDATABLE = set(SESSION_COLUMNS.replace(" ", "").split(",")) - {"session_id", "created_at"}
 
@@ -163,6 +180,9 @@ def _row_to_info(row: Sequence[Any]) -> SessionInfo:
         suspend_reason=row[15],
         interrupts=load_json(row[16]),
         lease_owner=row[17],
+        lease_expires_at=load_time(row[18]),
+        lease_epoch=row[19],
+        graph_identity=row[20],
     )
 
 
@@ -200,6 +220,173 @@ def _row_to_message(row: Sequence[Any]) -> Message:
         data=load_json(row[4]),
         created_at=load_time(row[5]),
     )
+
+
+_FENCE_SQL = "SELECT 1 FROM sessions WHERE session_id = ? AND lease_owner = ? AND lease_epoch = ?"
+
+
+def _check_fence(
+    conn: sqlite3.Connection, fences: dict[str, tuple[str, int]], thread_id: str
+) -> None:
+    """Inside the write's transaction: refuse it unless the run still holds the lease."""
+    fence = fences.get(thread_id)
+    if fence is None:
+        return
+    if conn.execute(_FENCE_SQL, (thread_id, *fence)).fetchone() is None:
+        raise LeaseLost(
+            f"session {thread_id!r} was deleted or taken over during the run "
+            f"(lease {fence[0]} epoch {fence[1]} is gone): its checkpoint write was refused",
+            session_id=thread_id,
+        )
+
+
+def _fenced_tx(
+    conn: sqlite3.Connection,
+    check: Callable[[sqlite3.Connection], None],
+    write: Callable[[sqlite3.Connection], T],
+) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        check(conn)
+        result = write(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class _FencedSessionsSaver(SessionsSqliteSaver):
+    """``graph_sessions.checkpoint``'s saver whose writes of a fenced thread check the lease
+    in the same transaction (see ``Backend.fence``)."""
+
+    fences: dict[str, tuple[str, int]]
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        prepared = self.engine.prepare_put(self.serde, config, checkpoint, metadata, new_versions)
+        return await self._run(
+            lambda c: _fenced_tx(
+                c,
+                lambda c: _check_fence(c, self.fences, thread_id),
+                lambda c: self.engine.store_put(c, prepared, join=True),
+            )
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput_writes(config, writes, task_id, task_path)
+        prepared = self.engine.prepare_writes(self.serde, config, writes, task_id, task_path)
+        await self._run(
+            lambda c: _fenced_tx(
+                c,
+                lambda c: _check_fence(c, self.fences, thread_id),
+                lambda c: self.engine.store_writes(c, prepared, join=True),
+            )
+        )
+
+
+class _FencedLangGraphSaver(AsyncSqliteSaver):
+    """LangGraph's ``AsyncSqliteSaver`` (files written by earlier versions), with the same
+    fencing of a fenced thread's writes: the lease check and the insert are one transaction."""
+
+    fences: dict[str, tuple[str, int]]
+
+    async def _fenced(self, thread_id: str, write: Callable[[sqlite3.Connection], Any]) -> None:
+        await self.setup()
+        raw = self.conn._conn  # noqa: SLF001 - one hop for check + write, like our saver
+        async with self.lock:
+            await self.conn._execute(  # noqa: SLF001
+                lambda: _fenced_tx(raw, lambda c: _check_fence(c, self.fences, thread_id), write)
+            )
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        checkpoint_ns = config["configurable"]["checkpoint_ns"]
+        type_, blob = self.serde.dumps_typed(checkpoint)
+        meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False).encode(
+            "utf-8", "ignore"
+        )
+        row = (
+            thread_id,
+            checkpoint_ns,
+            checkpoint["id"],
+            config["configurable"].get("checkpoint_id"),
+            type_,
+            blob,
+            meta,
+        )
+        await self._fenced(
+            thread_id,
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+                "parent_checkpoint_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ),
+        )
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput_writes(config, writes, task_id, task_path)
+        verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+        rows = [
+            (
+                thread_id,
+                str(config["configurable"]["checkpoint_ns"]),
+                str(config["configurable"]["checkpoint_id"]),
+                task_id,
+                task_path,
+                WRITES_IDX_MAP.get(channel, idx),
+                channel,
+                *self.serde.dumps_typed(value),
+            )
+            for idx, (channel, value) in enumerate(writes)
+        ]
+        await self._fenced(
+            thread_id,
+            lambda c: c.executemany(
+                f"INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, "
+                "task_path, idx, channel, type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            ),
+        )
 
 
 async def _detect_checkpointer(db: aiosqlite.Connection) -> str:
@@ -253,6 +440,7 @@ class SqliteBackend(Backend):
         self._wal_conn: sqlite3.Connection | None = None
         self._wal_guard = threading.Lock()
         self._wal_closed = False
+        self.fences: dict[str, tuple[str, int]] = {}
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -293,14 +481,16 @@ class SqliteBackend(Backend):
                 self.checkpointer_kind = await _detect_checkpointer(db)
             if self.checkpointer_kind == "graph-sessions":
                 # synchronous=None: the backend's own setting above stays in force.
-                self.checkpointer = SessionsSqliteSaver(db, synchronous=None)
+                saver: Any = _FencedSessionsSaver(db, synchronous=None)
             else:
-                self.checkpointer = AsyncSqliteSaver(db)
-            await self.checkpointer.setup()
+                saver = _FencedLangGraphSaver(db)
+            saver.fences = self.fences
+            self.checkpointer = saver
+            await saver.setup()
             self.store = AsyncSqliteStore(db)
             await self.store.setup()
             # One lock for every user of the connection: registry, checkpointer and store.
-            self._lock = self.checkpointer.lock
+            self._lock = saver.lock
             self.store.lock = self._lock
             await self._call(self._migrate)
         except sqlite3.DatabaseError as exc:
@@ -477,11 +667,13 @@ class SqliteBackend(Backend):
         return _row_to_info(row) if row else None
 
     @staticmethod
-    def _update_sql(fields: dict[str, Any], extra_where: str = "") -> tuple[str, list[Any]]:
+    def _update_sql(
+        fields: dict[str, Any], extra_where: str = "", raw_sets: Sequence[str] = ()
+    ) -> tuple[str, list[Any]]:
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"unknown session fields: {sorted(unknown)}")
-        sets = [f"{name} = ?" for name in fields]
+        sets = [f"{name} = ?" for name in fields] + list(raw_sets)
         params = [_to_column(n, v) for n, v in fields.items()]
         if "revision" not in fields:
             sets.append("revision = revision + 1")
@@ -668,7 +860,9 @@ class SqliteBackend(Backend):
         events: Sequence[NewEvent] = (),
     ) -> SessionInfo | None:
         all_fields = {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner}
-        sql, params = self._update_sql(all_fields, " AND revision = ?")
+        sql, params = self._update_sql(
+            all_fields, " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
+        )
         at = dump_time(run.started_at)
 
         def body(c: sqlite3.Connection) -> Any:
@@ -707,13 +901,23 @@ class SqliteBackend(Backend):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         extra = " AND lease_owner = ?" if expect_lease is not None else ""
-        sql, params = self._update_sql({**fields, "lease_owner": None}, extra)
         where = [session_id] + ([expect_lease] if expect_lease is not None else [])
         at = dump_time(fields["updated_at"])
+        all_fields = {**fields, "lease_owner": None, "lease_expires_at": None}
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
+            update = all_fields
+            if slide_ttl:
+                current = c.execute(
+                    "SELECT ttl, ttl_mode FROM sessions WHERE session_id = ?", (session_id,)
+                ).fetchone()
+                if current is not None and current[0] is not None and current[1] == "sliding":
+                    expires = fields["updated_at"] + timedelta(seconds=current[0])
+                    update = {**all_fields, "expires_at": expires}
+            sql, params = self._update_sql(update, extra)
             row = c.execute(sql, [*params, *where]).fetchone()
             if row is None and expect_lease is not None:
                 return None, None
@@ -727,6 +931,20 @@ class SqliteBackend(Backend):
 
         row, checkpoint_after = await self._call(lambda conn: self._tx(conn, body))
         return (_row_to_info(row) if row else None), checkpoint_after
+
+    async def renew_lease(
+        self, session_id: str, lease_owner: str, epoch: int, expires_at: datetime
+    ) -> bool:
+        return await self._call(
+            lambda c: (
+                c.execute(
+                    "UPDATE sessions SET lease_expires_at = ? WHERE session_id = ? AND status = 'running' "
+                    "AND lease_owner = ? AND lease_epoch = ?",
+                    (dump_time(expires_at), session_id, lease_owner, epoch),
+                ).rowcount
+                > 0
+            )
+        )
 
     async def get_run(self, run_id: str) -> RunInfo | None:
         row = await self._call(
