@@ -66,6 +66,7 @@ async def scenario_slow(args: argparse.Namespace) -> None:
         backend=f"sqlite:///{args.db}",
         durability="sync",
         sweep_interval=None,
+        lease_ttl=args.lease_ttl,
     )
     await manager.open()
     emit("pid", os.getpid())
@@ -76,8 +77,9 @@ async def scenario_slow(args: argparse.Namespace) -> None:
             asyncio.ensure_future(session.invoke({"user_input": sid, "delay": args.delay}))
         )
     emit("invoking", *args.sessions)
-    results = await asyncio.gather(*tasks)
-    emit("done", *(r.status for r in results))  # the test kills before this
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    # Most tests kill before this; a paused-then-resumed worker reports its runs' fate.
+    emit("done", *(getattr(r, "code", None) or getattr(r, "status", r) for r in results))
     await _forever()
 
 
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--n-sessions", dest="n_sessions", type=int, default=3)
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--lifetime", type=float, default=120.0)
+    parser.add_argument("--lease-ttl", dest="lease_ttl", type=float, default=30.0)
     args = parser.parse_args()
 
     async def run() -> None:

@@ -23,6 +23,7 @@ from graph_sessions import (
     EventType,
     GraphSession,
     GraphSessionManager,
+    InvalidInput,
     ManagerClosed,
     RunCancelled,
     RunStatus,
@@ -596,3 +597,76 @@ async def test_close_refuses_queued_runs_and_leaves_nothing_running(db_url: str)
         info = await again.info("closing")
         assert info.status != SessionStatus.RUNNING
         assert again.repaired == []
+
+
+@pytest.mark.parametrize("strategy", ["interrupt", "rollback"])
+async def test_interrupt_and_rollback_cancel_the_queued_runs_too(
+    any_backend: str, strategy: str
+) -> None:
+    """Regression: in a burst, ``interrupt``/``rollback`` cancelled only the running run;
+    the queued ones still ran afterwards (the strategy degraded to ``enqueue``)."""
+    async with make_manager(slow_graph(2), any_backend) as manager:
+        session = await manager.create("s")
+        running = asyncio.ensure_future(session.invoke({"user_input": "run", "delay": 0.3}))
+        await wait_until(
+            lambda: _status_is(manager, "s", SessionStatus.RUNNING), "the first run to start"
+        )
+        queued = [
+            asyncio.ensure_future(session.invoke({"user_input": f"q{i}", "delay": 0.01}))
+            for i in range(20)
+        ]
+        await asyncio.sleep(0.05)
+        result = await session.invoke({"user_input": "new", "delay": 0.01}, multitask=strategy)
+        assert result.status == "complete"
+        outcomes = await asyncio.gather(running, *queued, return_exceptions=True)
+        assert all(isinstance(o, RunCancelled) for o in outcomes), outcomes
+        state = (await session.get_state())["steps"]
+        assert not any(s.split(":")[1].startswith("q") for s in state), state
+        assert state[-2:] == ["s0:new", "s1:new"]
+
+
+async def test_a_burst_of_interrupt_invokes_runs_only_the_last(any_backend: str) -> None:
+    async with make_manager(slow_graph(2), any_backend) as manager:
+        session = await manager.create("s")
+        calls = [
+            asyncio.ensure_future(
+                session.invoke({"user_input": str(i), "delay": 0.05}, multitask="interrupt")
+            )
+            for i in range(50)
+        ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        done = [i for i, o in enumerate(outcomes) if not isinstance(o, BaseException)]
+        assert done == [49], outcomes
+        assert all(isinstance(o, RunCancelled) for o in outcomes[:49])
+        assert (await session.get_state())["steps"] == ["s0:49", "s1:49"]
+        assert (await manager.info("s")).status == SessionStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    "configurable",
+    [
+        {"__pregel_checkpointer": None},
+        {"__pregel_store": None},
+        {"__anything_internal": 1},
+        {"checkpoint_ns": "elsewhere"},
+        {"checkpoint_map": {}},
+    ],
+)
+async def test_reserved_configurable_keys_are_refused(
+    any_backend: str, configurable: dict[str, Any]
+) -> None:
+    """Regression: ``__pregel_checkpointer: None`` in configurable ran the graph without
+    persistence, silently."""
+    async with make_manager(chat_graph(), any_backend) as manager:
+        session = await manager.create("s")
+        with pytest.raises(InvalidInput) as err:
+            await session.invoke({"user_input": "x"}, config={"configurable": configurable})
+        assert next(iter(configurable)) in str(err.value)
+        assert await manager.backend.latest_checkpoint_id("s") is None  # nothing ran
+        ok = await session.invoke({"user_input": "y"}, config={"configurable": {"user": "u1"}})
+        assert ok.state["turns"] == ["y"]
+        assert await manager.backend.latest_checkpoint_id("s") is not None
+
+
+async def _status_is(manager: GraphSessionManager, session_id: str, status: SessionStatus) -> bool:
+    return (await manager.info(session_id)).status == status

@@ -435,6 +435,30 @@ async def test_sweep_spares_a_running_session(any_backend: str, clock: ManualClo
         assert (await manager.sweep()).expired == 0
 
 
+@pytest.mark.parametrize("first_ttl", [None, 3600])
+async def test_a_ttl_set_during_a_run_counts_from_the_runs_end(
+    any_backend: str, clock: ManualClock, first_ttl: int | None
+) -> None:
+    """Regression: ``set_ttl(2)`` during a 6 s run was ignored at the run's end (the end
+    slid the TTL the run started with, or none), so the session was swept right after its
+    acknowledged result."""
+    async with manager_for(slow_graph(2), any_backend, clock, ttl=first_ttl) as manager:
+        session = await manager.create("s")
+        run = asyncio.create_task(session.invoke({"user_input": "go", "delay": 0.2}))
+        await _wait_for_status(manager, "s", SessionStatus.RUNNING)
+        await manager.set_ttl("s", 2)
+        clock.advance(6)  # the run ends 6 s after the TTL was set
+        result = await run
+        assert result.state["steps"] == ["s0:go", "s1:go"]
+        info = await manager.info("s")
+        assert info.ttl == 2
+        assert info.expires_at == clock.now + timedelta(seconds=2)
+        assert (await manager.sweep()).expired == 0  # the acknowledged result stays
+        assert await manager.get("s") is not None
+        clock.advance(2)
+        assert (await manager.sweep()).deleted == 1
+
+
 async def test_running_session_past_its_ttl_does_not_read_as_gone(
     any_backend: str, clock: ManualClock
 ) -> None:

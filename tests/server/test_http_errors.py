@@ -81,6 +81,10 @@ def test_422(alice: httpx.Client) -> None:
     shape(alice.post("/sessions/x/invoke", json={"multitask": "nope"}), 422, "validation_error")
     shape(alice.get("/sessions", params={"limit": 0}), 422, "validation_error")
     shape(alice.get("/sessions", params={"status": "bogus"}), 422, "validation_error")
+    # LangGraph's internal configurable keys would silently disable persistence
+    internal = {"input": {}, "config": {"configurable": {"__pregel_checkpointer": None}}}
+    body = shape(alice.post("/sessions/x/invoke", json=internal), 422, "validation_error")
+    assert "__pregel_checkpointer" in str(body)
     # the graph raising is a 422 run_failed; the session is failed and keeps its error
     s = f"f-{uuid.uuid4().hex[:8]}"
     body = shape(

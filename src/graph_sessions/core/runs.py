@@ -514,6 +514,8 @@ class RunExecutor:
             self._run_graph(session_id, info.graph_id, graph_input, config, req)
         )
         active = gate.active = ActiveRun(run.run_id, task)
+        if ticket != gate.generation:  # an interrupt/rollback/delete came while it started
+            active.cancel(gate.cancel_reason)
         heartbeat = asyncio.ensure_future(self._heartbeat(session_id, after.lease_epoch, active))
         try:
             return await self._await_run(session_id, before, run, req, active)

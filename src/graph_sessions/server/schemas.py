@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from graph_sessions.core.runs import check_configurable
 from graph_sessions.models import SessionStatus
 
 Multitask = Literal["enqueue", "reject", "interrupt", "rollback"]
@@ -75,6 +76,12 @@ class RunConfig(_Body):
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = None
     max_concurrency: int | None = Field(default=None, ge=1, le=1_000)
+
+    @field_validator("configurable")
+    @classmethod
+    def _no_reserved_keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        check_configurable({"configurable": value}, "")  # InvalidInput is a ValueError: 422
+        return value
 
 
 class CreateSessionRequest(_Body):
