@@ -47,7 +47,9 @@ def manager(db: Path, graph: Any, checkpointer: str = "auto", **kwargs: Any) -> 
     return GraphSessionManager(graph=graph, backend=f"sqlite:///{db}{query}", **kwargs)
 
 
-def hold_from_elsewhere(db: Path, session_id: str, expires_in: float, host: str = "elsewhere") -> str:
+def hold_from_elsewhere(
+    db: Path, session_id: str, expires_in: float, host: str = "elsewhere"
+) -> str:
     """Make the file say ``session_id`` is running under a lease of a process on another
     host, expiring ``expires_in`` seconds from now (negative: already expired), with its run
     row open, as a holder on a re-created container would leave it."""

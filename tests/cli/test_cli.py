@@ -278,3 +278,25 @@ def test_validate_and_graph_for_python_graphs(tmp_path: Path) -> None:
     assert code == 5 and "has no attribute" in err
     code, out, _ = cli("graph", CHAT)
     assert code == 0 and "graph TD" in out and "reply" in out
+
+
+def test_chat_refuses_a_session_of_another_graph_unless_rebind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rebind.db'}"
+
+    def chat(graph: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [EXE, "chat", graph, "--session", "s", "-b", url, *extra],
+            input="refund please\n/quit\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert chat(CHAT).returncode == 0
+    refused = chat(APPROVAL)
+    assert refused.returncode != 0
+    assert "chat_graph" in refused.stderr and "approval_graph" in refused.stderr
+    assert "--rebind" in refused.stderr and "Traceback" not in refused.stderr
+    rebound = chat(APPROVAL, "--rebind")
+    assert rebound.returncode == 0, rebound.stderr
+    assert "? approve?" in rebound.stdout

@@ -146,6 +146,13 @@ def chat(
     ] = None,
     backend: BackendOpt = None,
     config: ConfigOpt = None,
+    rebind: Annotated[
+        bool,
+        typer.Option(
+            "--rebind",
+            help="Run the session under this graph although it belongs to another one.",
+        ),
+    ] = False,
 ) -> None:
     """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session."""
 
@@ -154,6 +161,8 @@ def chat(
             backend, config, graph=graph, need_graph=True, session_id=session
         ) as m:
             s = await m.get_or_create(session)
+            if rebind:
+                await s.rebind()
             await chat_loop(m, s, graph or s.info.graph_id, input_key, console)
 
     run(go())
