@@ -115,3 +115,45 @@ async def test_default_saver_is_ours_and_legacy_files_keep_langgraphs(tmp_path: 
 
     with pytest.raises(Exception, match="checkpointer must be"):
         GraphSessionManager(graph=chat_graph(), backend=f"sqlite:///{new}?checkpointer=bogus")
+
+
+@pytest.mark.slow
+async def test_the_wal_stays_bounded_under_sustained_writes_and_shrinks_when_they_pause(
+    tmp_path: Path,
+) -> None:
+    """Regression: under sustained load the WAL grew to 78-129 MB (data 7-9 MB) and stayed
+    that size until a clean shutdown. Now: bounded while writing, near zero after a pause,
+    with the backend still open."""
+    db = tmp_path / "load.db"
+    wal = Path(f"{db}-wal")
+    url = f"sqlite:///{db}"
+    peak = 0
+    async with GraphSessionManager(graph=chat_graph(), backend=url, sweep_interval=None) as m:
+        sessions = [await m.create(f"s{i}") for i in range(8)]
+        payload = "x" * 20_000
+
+        async def writer(session) -> None:  # type: ignore[no-untyped-def]
+            for i in range(10_000):
+                if loop.time() > end:
+                    return
+                await session.invoke({"user_input": f"{i}:{payload}"})
+                await session.get_state()  # readers too, as a server has
+
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 6.0
+        tasks = [asyncio.ensure_future(writer(s)) for s in sessions]
+        while not all(t.done() for t in tasks):
+            peak = max(peak, wal.stat().st_size if wal.exists() else 0)
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*tasks)
+        data = db.stat().st_size
+        assert data > 8 * 1024 * 1024, "the load must have written a fair amount"
+        # Writers paused: the WAL is cut back while the file is still open.
+        for _ in range(100):
+            size = wal.stat().st_size if wal.exists() else 0
+            if size <= 1024 * 1024:
+                break
+            await asyncio.sleep(0.1)
+        assert size <= 1024 * 1024, f"WAL {size} bytes after the pause (data {data} bytes)"
+        assert wal.exists()  # still open: this is not the shutdown checkpoint
+    assert peak < 48 * 1024 * 1024, f"WAL peaked at {peak} bytes (data {data} bytes)"

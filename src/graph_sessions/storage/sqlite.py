@@ -56,7 +56,11 @@ from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_t
 T = TypeVar("T")
 log = logging.getLogger("graph_sessions.storage")
 _WAL_CHECK_SECONDS = 0.5  # how often the background thread looks at the WAL
-_WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # ... and checkpoints it past this size
+_WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # ... and checkpoints it past this size (PASSIVE)
+# Past this, PASSIVE checkpoints are not keeping up with the writers (the WAL can only wrap
+# around once a checkpoint has caught up): RESTART, which holds writers back for the copy.
+_WAL_RESTART_BYTES = 16 * 1024 * 1024
+_WAL_SIZE_LIMIT = 1024 * 1024  # journal_size_limit: the WAL is cut back to this on wrap
 _INLINE_CHECKPOINT_PAGES = 32768  # SQLite's own in-commit checkpoint, only as a backstop
 
 # Ordered migrations; each runs once, in one transaction, and bumps schema_version.
@@ -474,6 +478,7 @@ class SqliteBackend(Backend):
                 # (it copies pages and syncs): a background thread does it instead; the large
                 # in-line limit only catches up if that thread ever falls behind.
                 await db.execute(f"PRAGMA wal_autocheckpoint={_INLINE_CHECKPOINT_PAGES}")
+                await db.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
                 self._wal_task = asyncio.get_running_loop().create_task(
                     self._wal_loop(), name="graph-sessions-wal-checkpoint"
                 )
@@ -498,23 +503,49 @@ class SqliteBackend(Backend):
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
     async def _wal_loop(self) -> None:
+        """Keep the WAL near the data size: PASSIVE checkpoints under load, RESTART when
+        those fall behind, and TRUNCATE (the file back to 0 bytes) once writers pause."""
         wal = Path(self.path + "-wal")
+
+        def look() -> tuple[int, int]:
+            try:
+                st = wal.stat()
+            except FileNotFoundError:
+                return 0, 0
+            return st.st_size, st.st_mtime_ns
+
+        last = (-1, -1)
         while True:
             await asyncio.sleep(_WAL_CHECK_SECONDS)
             try:
-                if wal.exists() and wal.stat().st_size >= _WAL_CHECKPOINT_BYTES:
-                    await asyncio.to_thread(self._checkpoint_wal)
+                now = look()
+                size = now[0]
+                if size > 0 and now == last:  # nothing written since the last look
+                    mode = "TRUNCATE"
+                elif size >= _WAL_RESTART_BYTES:
+                    mode = "RESTART"
+                elif size >= _WAL_CHECKPOINT_BYTES:
+                    mode = "PASSIVE"
+                else:
+                    mode = ""
+                last = now
+                if mode:
+                    await asyncio.to_thread(self._checkpoint_wal, mode)
+                    last = look()
             except Exception as exc:  # never let a checkpoint problem stop the backend
                 log.warning("background WAL checkpoint failed: %s", exc)
 
-    def _checkpoint_wal(self) -> None:
-        # Its own connection: a PASSIVE checkpoint there never blocks the writer.
+    def _checkpoint_wal(self, mode: str = "PASSIVE") -> None:
+        # Its own connection: a PASSIVE checkpoint there never blocks the writer; RESTART
+        # and TRUNCATE wait for it at most the busy timeout, then give up until next time.
         with self._wal_guard:
             if self._wal_closed:
                 return
             if self._wal_conn is None:
                 self._wal_conn = sqlite3.connect(self.path, check_same_thread=False)
-            self._wal_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._wal_conn.execute("PRAGMA busy_timeout=200")
+                self._wal_conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
+            self._wal_conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
 
     async def close(self) -> None:
         task, self._wal_task = self._wal_task, None
