@@ -44,6 +44,7 @@ from graph_sessions import (
     SyncGraphSessionManager,
 )
 from graph_sessions.storage.memory import MemoryBackend
+from graph_sessions.storage.sqlite import MIGRATIONS
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -1317,6 +1318,9 @@ def test_sync_facade_two_threads_same_session(tmp_path: Path) -> None:
 # =========================================================================================
 
 
+APPLIED = [(version,) for version, _ in MIGRATIONS]  # every migration, once, in order
+
+
 async def test_sqlite_wal_mode_and_schema_version(db_url: str) -> None:
     db_file = sqlite_path(db_url)
     async with manager(chat_graph(), db_url) as m:
@@ -1324,16 +1328,16 @@ async def test_sqlite_wal_mode_and_schema_version(db_url: str) -> None:
         con = sqlite3.connect(db_file)
         try:
             assert con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
-            assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert con.execute("SELECT version FROM schema_version").fetchall() == APPLIED
         finally:
             con.close()
-        assert await m.backend.schema_version() == 1  # type: ignore[attr-defined]
+        assert await m.backend.schema_version() == MIGRATIONS[-1][0]  # type: ignore[attr-defined]
     # reopening does not migrate again
     async with manager(chat_graph(), db_url) as m:
         assert (await m.info("wal")).session_id == "wal"
     con = sqlite3.connect(db_file)
     try:
-        assert con.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert con.execute("SELECT version FROM schema_version").fetchall() == APPLIED
         assert con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
         raw = con.execute(
             "SELECT created_at, updated_at FROM sessions WHERE session_id = 'wal'"

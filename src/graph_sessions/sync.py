@@ -183,6 +183,10 @@ class SyncGraphSession:
         """See :meth:`GraphSession.update_metadata`."""
         return self._run(self.inner.update_metadata(metadata, merge=merge))
 
+    def rebind(self, graph_id: str | None = None) -> SessionInfo:
+        """See :meth:`GraphSession.rebind`."""
+        return self._run(self.inner.rebind(graph_id))
+
     def __repr__(self) -> str:
         return f"Sync{self.inner!r}"
 
