@@ -19,7 +19,7 @@ from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.settings import ServerSettings
 
 T = TypeVar("T")
-_HIDDEN = {"lease_owner"}
+_HIDDEN = {"lease_owner", "lease_expires_at", "lease_epoch"}
 
 SessionIdPath = Annotated[
     str, Path(min_length=1, max_length=256, description="the session id (LangGraph thread_id)")
