@@ -171,11 +171,11 @@ async def test_a_running_lease_is_renewed_by_heartbeat(tmp_path: Path) -> None:
     """A run longer than lease_ttl keeps its lease: another manager does not repair it."""
     db = tmp_path / "s.db"
     async with (
-        manager(db, slow_graph(2), lease_ttl=0.6) as a,
-        manager(db, slow_graph(2), lease_ttl=0.6) as b,
+        manager(db, slow_graph(2), lease_ttl=1.5) as a,
+        manager(db, slow_graph(2), lease_ttl=1.5) as b,
     ):
         session = await a.create("long")
-        run = asyncio.ensure_future(session.invoke({"user_input": "x", "delay": 1.0}))
+        run = asyncio.ensure_future(session.invoke({"user_input": "x", "delay": 1.5}))
         first = None
         for _ in range(int(BOUND / 0.05)):
             info = await b.info("long")
