@@ -17,6 +17,7 @@ from langgraph.pregel import Pregel
 from typing_extensions import TypedDict, Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
+from graph_sessions.core.filters import check_metadata_filter
 from graph_sessions.core.runs import (
     DURABILITIES,
     MULTITASK_STRATEGIES,
@@ -713,8 +714,8 @@ class GraphSessionManager:
             if SessionStatus.EXPIRED in statuses:
                 include_expired = True
         metadata = filters.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise InvalidInput("metadata filter must be a dict")
+        if metadata is not None:
+            check_metadata_filter(metadata)
 
         def moment(name: str) -> datetime | None:
             value = filters.get(name)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import anyio
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph_sessions.errors import InvalidInput, SessionExpired, SessionNotFound
@@ -187,22 +189,25 @@ async def list_sessions(
             meta = None
         if not isinstance(meta, dict):
             raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}')
-    body = SearchRequest(
-        status=status,
-        owner=owner,
-        graph_id=graph_id,
-        task_id=task_id,
-        metadata=meta,
-        created_after=_time("created_after", created_after),
-        created_before=_time("created_before", created_before),
-        updated_after=_time("updated_after", updated_after),
-        updated_before=_time("updated_before", updated_before),
-        include_expired=include_expired,
-        sort=sort,  # type: ignore[arg-type]
-        order=order,  # type: ignore[arg-type]
-        limit=limit,
-        cursor=cursor,
-    )
+    try:
+        body = SearchRequest(
+            status=status,
+            owner=owner,
+            graph_id=graph_id,
+            task_id=task_id,
+            metadata=meta,
+            created_after=_time("created_after", created_after),
+            created_before=_time("created_before", created_before),
+            updated_after=_time("updated_after", updated_after),
+            updated_before=_time("updated_before", updated_before),
+            include_expired=include_expired,
+            sort=sort,  # type: ignore[arg-type]
+            order=order,  # type: ignore[arg-type]
+            limit=limit,
+            cursor=cursor,
+        )
+    except ValidationError as exc:  # e.g. metadata nested too deep: 422, as for the body
+        raise RequestValidationError(exc.errors()) from None
     return await _search(request, principal, body)
 
 
