@@ -44,7 +44,7 @@ def create_app(
     """
     settings = settings or ServerSettings()
     authenticator = Authenticator(settings)
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(refresh_seconds=settings.metrics_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

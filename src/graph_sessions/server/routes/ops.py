@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from graph_sessions.models import SessionStatus
-from graph_sessions.server.auth import Principal, require_admin
-from graph_sessions.server.deps import Caller, manager_of, metrics_of
+from graph_sessions.server.auth import (
+    Principal,
+    api_key_header,
+    bearer_header,
+    current_principal,
+    require_admin,
+)
+from graph_sessions.server.deps import Caller, manager_of, metrics_of, settings_of
 from graph_sessions.server.errors import error_responses
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
@@ -52,9 +59,17 @@ async def readyz(request: Request) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     summary="Prometheus metrics",
 )
-async def metrics(request: Request) -> Response:
+async def metrics(
+    request: Request,
+    api_key: Annotated[str | None, Depends(api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_header)],
+) -> Response:
     """Prometheus exposition: HTTP requests and durations, runs by kind and outcome, run
-    durations, active runs, errors by code, sessions by status (read at scrape time)."""
+    durations, active runs, errors by code (counted as they happen), sessions by status
+    (counted at most every ``metrics_cache_seconds``). Open unless ``metrics_auth`` is set,
+    then any valid credential (401 otherwise)."""
+    if settings_of(request).metrics_auth:
+        await current_principal(request, api_key, bearer)
     m = metrics_of(request)
     return Response(await m.render(manager_of(request)), media_type=m.content_type)
 
