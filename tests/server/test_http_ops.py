@@ -5,13 +5,19 @@ items 8, 9 and 10)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from server_helpers import ServerProcess
 
 from graph_sessions import GraphSessionManager
+from graph_sessions.errors import RunFailed
 from graph_sessions.server import ServerSettings, create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -96,3 +102,55 @@ def test_metrics_settings_from_env_and_config(tmp_path: Path) -> None:
     )
     cfg = load_config(str(config))
     assert cfg.server == {"metrics_auth": True, "metrics_cache_seconds": 7}
+
+
+def test_failed_run_keeps_its_traceback_in_the_event_and_the_server_log(
+    server: ServerProcess, alice: httpx.Client
+) -> None:
+    s = f"tb-{uuid.uuid4().hex[:8]}"
+    r = alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": "fail"}})
+    assert r.status_code == 422 and r.json()["error"] == "run_failed"
+    events = alice.get(f"/sessions/{s}/events").json()
+    failed = [e for e in events if e["type"] == "run_failed"]
+    assert len(failed) == 1
+    trace = failed[0]["data"]["traceback"]
+    assert failed[0]["data"]["error"] == "RuntimeError: boom"
+    assert trace.startswith("Traceback") and "\nRuntimeError: boom\n" in trace
+    assert "server_graphs.py" in trace and ", in work" in trace  # the node's own frame
+    assert len(trace) <= 8193
+    # The server's log (its stderr) has the traceback too, with the run and session named.
+    deadline = time.monotonic() + 10
+    record: dict[str, Any] = {}
+    while time.monotonic() < deadline and not record:
+        for line in server.logs().splitlines():
+            if s in line and '"graph_sessions.runs"' in line:
+                record = json.loads(line)
+        time.sleep(0.05)
+    assert record["level"] == "error"
+    assert "RuntimeError: boom" in record["exc"] and ", in work" in record["exc"]
+    assert failed[0]["run_id"] in record["msg"]
+
+
+async def test_traceback_is_bounded(tmp_path: Path) -> None:
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class S(TypedDict, total=False):
+        x: int
+
+    def deep(state: S) -> dict[str, Any]:
+        raise KeyError("q" * 50_000)
+
+    b = StateGraph(S)
+    b.add_node("deep", deep)
+    b.add_edge(START, "deep")
+    b.add_edge("deep", END)
+    manager = GraphSessionManager(graph=b, backend=f"sqlite:///{tmp_path / 'm.db'}")
+    async with manager:
+        session = await manager.create("a")
+        with pytest.raises(RunFailed):
+            await session.invoke({"x": 1})
+        failed = [e for e in await session.events() if e.type == "run_failed"]
+        trace = failed[0].data["traceback"]
+        assert 8000 <= len(trace) <= 8193  # the end is kept: where it raised
+        assert "qqqq" in trace and "During task with name 'deep'" in trace
