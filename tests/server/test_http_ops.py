@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_helpers import ServerProcess
+from server_helpers import ServerProcess, start_module_server
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import RunFailed
@@ -22,6 +22,7 @@ from graph_sessions.server import ServerSettings, create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from graphs import chat_graph  # noqa: E402
+from readonly import read_only  # noqa: E402
 
 
 class _CountingStats:
@@ -154,3 +155,42 @@ async def test_traceback_is_bounded(tmp_path: Path) -> None:
         trace = failed[0].data["traceback"]
         assert 8000 <= len(trace) <= 8193  # the end is kept: where it raised
         assert "qqqq" in trace and "During task with name 'deep'" in trace
+
+
+def test_read_only_database_answers_503_and_readiness_is_down(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    first = start_module_server(folder)
+    try:
+        with first.client() as c:
+            r = c.post("/sessions/kept/invoke", json={"input": {"user_input": "hi"}})
+            assert r.status_code == 200, r.text
+            assert c.get("/readyz").status_code == 200
+    finally:
+        first.stop()
+    db = folder / "sessions.db"
+    assert not Path(str(db) + "-wal").exists()
+    with read_only(db):
+        server = start_module_server(folder)
+        try:
+            with server.client() as c:
+                ready = c.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["storage"] is False
+                assert "readonly" in ready.json()["detail"]
+                assert c.get("/healthz").status_code == 200
+                # reads still work
+                assert c.get("/sessions/kept").json()["status"] == "completed"
+                for r in (
+                    c.post("/sessions/kept/invoke", json={"input": {"user_input": "again"}}),
+                    c.post("/sessions/new/invoke", json={"input": {"user_input": "x"}}),
+                    c.post("/sessions", json={"session_id": "other"}),
+                    c.patch("/sessions/kept", json={"metadata": {"a": 1}}),
+                    c.delete("/sessions/kept"),
+                ):
+                    assert r.status_code == 503, r.text
+                    body = r.json()
+                    assert body["error"] == "backend_error"
+                    assert "readonly database" in body["message"]
+        finally:
+            server.stop()
+        assert "Traceback" not in server.logs()

@@ -692,6 +692,17 @@ class GraphSessionManager:
         except Exception:
             return False
 
+    async def unready_reason(self) -> str | None:
+        """``None`` when the manager is open and its storage answers and takes writes;
+        otherwise why not (for readiness probes)."""
+        if not await self.ping():
+            return "storage does not answer" if self._opened and not self.closing else "closed"
+        try:
+            problem = await self.backend.write_problem()
+        except Exception as exc:
+            problem = str(exc) or type(exc).__name__
+        return f"storage cannot be written: {problem}" if problem else None
+
     # listing -------------------------------------------------------------------------
     def _query(
         self,

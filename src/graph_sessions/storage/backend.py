@@ -90,6 +90,11 @@ class Backend(ABC):
         """True when the storage answers."""
         return True
 
+    async def write_problem(self) -> str | None:
+        """Why the storage cannot take writes now (read-only file, query_only…), or
+        ``None`` when it can. Cheap: for readiness probes."""
+        return None
+
     # registry ------------------------------------------------------------------------
     @abstractmethod
     async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:

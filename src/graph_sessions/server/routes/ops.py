@@ -37,18 +37,18 @@ async def healthz() -> Response:
     summary="Readiness",
 )
 async def readyz(request: Request) -> Response:
-    """200 when the storage answers; 503 while starting, shutting down, or when it does not."""
+    """200 when the storage answers and takes writes; 503 (``detail`` says why) while
+    starting, shutting down, or when it does not (unreachable, read-only file…)."""
     manager = manager_of(request)
     if request.app.state.stopping.is_set():
         return JSONResponse(
             {"status": "unavailable", "storage": False, "detail": "shutting down"},
             status_code=503,
         )
-    ok = await manager.ping()
-    if not ok:
+    problem = await manager.unready_reason()
+    if problem is not None:
         return JSONResponse(
-            {"status": "unavailable", "storage": False, "detail": "storage does not answer"},
-            status_code=503,
+            {"status": "unavailable", "storage": False, "detail": problem}, status_code=503
         )
     return JSONResponse({"status": "ok", "storage": True})
 
