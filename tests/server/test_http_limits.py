@@ -4,12 +4,21 @@ header timeouts, push-based event tails (issue 10, items 6, 7 and 13)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import ServerProcess
+from server_helpers import (
+    GRAPHS,
+    PY,
+    ServerProcess,
+    base_env,
+    free_port,
+    read_stream,
+)
 
 
 def sid(prefix: str = "lim") -> str:
@@ -67,3 +76,108 @@ def test_bad_metadata_filters_are_4xx_on_a_kept_alive_connection(
     first = _client_of(server, bad.headers["x-request-id"])
     second = _client_of(server, good.headers["x-request-id"])
     assert first == second
+
+
+def test_checkpoints_leave_state_out_unless_asked_and_pages_are_capped(
+    alice: httpx.Client,
+) -> None:
+    s = sid("hist")
+    big = "y" * 20_000
+    for i in range(4):
+        r = alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": f"{i}{big}"}})
+        assert r.status_code == 200, r.text
+    r = alice.get(f"/sessions/{s}/checkpoints", params={"limit": 100})
+    assert r.status_code == 200
+    items = r.json()
+    assert len(items) >= 8
+    assert all("values" not in c for c in items)
+    assert {"checkpoint_id", "parent_checkpoint_id", "step", "next", "created_at", "source"} <= set(
+        items[0]
+    )
+    assert len(r.content) < 1000 * len(items)  # metadata only: no 20 KB state per item
+    full = alice.get(f"/sessions/{s}/checkpoints", params={"limit": 2, "include_values": "true"})
+    assert full.status_code == 200
+    assert full.json()[0]["values"]["user_input"] == f"3{big}"
+    for limit in (101, 1000):
+        r = alice.get(f"/sessions/{s}/checkpoints", params={"limit": limit})
+        assert r.status_code == 422 and r.json()["error"] == "validation_error"
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _blob_server(folder: Path) -> ServerProcess:
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [
+        PY,
+        "-m",
+        "graph_sessions.server",
+        f"{GRAPHS}:blob",
+        "--backend",
+        f"sqlite:///{folder / 'blob.db'}",
+        "--port",
+        str(port),
+    ]
+    return ServerProcess(args, base_env(GRAPH_SESSIONS_ACCESS_LOG="false"), folder, port).start()
+
+
+def _open_unread_stream(port: int, session_id: str, body: bytes) -> socket.socket:
+    """POST /stream on a raw socket with a small receive buffer, and never read."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    head = (
+        f"POST /sessions/{session_id}/stream HTTP/1.1\r\nhost: t\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_slow_stream_readers_do_not_make_the_server_buffer_their_runs(tmp_path: Path) -> None:
+    server = _blob_server(tmp_path / "blob")
+    assert server.proc is not None
+    pid = server.proc.pid
+    options = {"mode": "values", "durability": "exit", "config": {"recursion_limit": 1000}}
+    try:
+        with server.client() as c:  # warm up: one full stream, read to the end
+            events = read_stream(
+                c,
+                "/sessions/warm/stream",
+                {"input": {"count": 20, "size": 100_000}, **options},
+            )
+            assert events[-1]["event"] == "result"
+        before = _rss_mb(pid)
+        n, count, size = 12, 200, 100_000  # unbuffered: 12 x 200 x 100 KB = 240 MB of chunks
+        body = json.dumps({"input": {"count": count, "size": size}, **options}).encode()
+        sockets = [_open_unread_stream(server.port, f"slow-{i}", body) for i in range(n)]
+        try:
+            peak = before
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                peak = max(peak, _rss_mb(pid))
+                time.sleep(0.2)
+        finally:
+            for sock in sockets:
+                sock.close()
+        print(f"server RSS {before:.0f} MB -> peak {peak:.0f} MB with {n} unread streams")
+        assert peak - before < 80, (before, peak)
+        # The readers left: every run goes on to its end (nothing waits for them).
+        with server.client() as c:
+            deadline = time.monotonic() + 30
+            statuses: list[str] = []
+            while time.monotonic() < deadline:
+                statuses = [c.get(f"/sessions/slow-{i}").json()["status"] for i in range(n)]
+                if all(s == "completed" for s in statuses):
+                    break
+                time.sleep(0.2)
+            assert statuses == ["completed"] * n
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ import os
 import socket
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -142,7 +142,7 @@ class RunRequest:
     checkpoint_id: str | None = None
     stream_mode: Any = None
     subgraphs: bool = False
-    on_chunk: Callable[[Any], None] | None = None
+    on_chunk: Callable[[Any], Awaitable[None]] | None = None
     explicit_resume: bool = False
 
 
@@ -399,7 +399,7 @@ class RunExecutor:
             subgraphs=req.subgraphs,
             durability=req.durability,
         ):
-            req.on_chunk(chunk)
+            await req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
         values = (
             dict(snapshot.values)

@@ -53,6 +53,8 @@ from graph_sessions.server.schemas import (
 router = APIRouter(tags=["sessions"])
 
 READ = error_responses(400, 401, 404, 422)
+#: the largest page of GET /sessions/{id}/checkpoints
+MAX_CHECKPOINTS_PAGE = 100
 WRITE = error_responses(400, 401, 404, 409, 413, 422, 423)
 
 
@@ -347,13 +349,20 @@ async def list_checkpoints(
     session_id: SessionIdPath,
     request: Request,
     principal: Caller,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS_PAGE)] = 20,
     before: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    include_values: Annotated[
+        bool, Query(description="add each checkpoint's full state (`values`); off by default")
+    ] = False,
 ) -> Response:
-    """Checkpoints, newest first; pass the last ``checkpoint_id`` as ``before`` for more."""
+    """Checkpoints, newest first; pass the last ``checkpoint_id`` as ``before`` for more. At
+    most 100 per page. Each is its metadata (id, parent, step, source, next, created_at,
+    interrupts); the state of each (``values``) only with ``include_values=true``, since a
+    page of full states can be huge: read one with ``GET /state?checkpoint_id=``."""
     session = await load_session(manager_of(request), session_id, principal)
     items = await session.checkpoints(limit=limit, before=before)
-    return JSONResponse([c.model_dump() for c in items])
+    exclude = None if include_values else {"values"}
+    return JSONResponse([c.model_dump(exclude=exclude) for c in items])
 
 
 @router.post(
