@@ -18,6 +18,7 @@ from server_helpers import (
     base_env,
     free_port,
     read_stream,
+    start_module_server,
 )
 
 
@@ -179,5 +180,65 @@ def test_slow_stream_readers_do_not_make_the_server_buffer_their_runs(tmp_path: 
                     break
                 time.sleep(0.2)
             assert statuses == ["completed"] * n
+    finally:
+        server.stop()
+
+
+def _http_get(sock: socket.socket, path: str) -> bytes:
+    """Send a GET on a raw socket and read one whole (small, Content-Length) response."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nhost: t\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[
+            1
+        ]
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed the connection, or None if it stayed open."""
+    sock.settimeout(seconds)
+    start = time.monotonic()
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
+
+
+def test_connections_that_never_finish_their_headers_are_closed(tmp_path: Path) -> None:
+    server = start_module_server(tmp_path / "ht", env={"GRAPH_SESSIONS_HEADER_TIMEOUT": "1"})
+    try:
+        partial = socket.create_connection(("127.0.0.1", server.port))
+        partial.sendall(b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-slow: ")  # never finished
+        silent = socket.create_connection(("127.0.0.1", server.port))  # sends nothing
+        # A kept-alive connection that finished its request is left alone past the
+        # header timeout (the keep-alive timeout, 30 s, governs it), and its next slow-but-
+        # complete request is served.
+        kept = socket.create_connection(("127.0.0.1", server.port))
+        kept.settimeout(10)
+        assert _http_get(kept, "/healthz").startswith(b"HTTP/1.1 200")
+        for sock in (partial, silent):
+            took = _closed_within(sock, 10)
+            assert took is not None and took < 8, took
+            sock.close()
+        time.sleep(1.5)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.3)
+        kept.sendall(b"host: t\r\n\r\n")
+        data = kept.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200"), data
+        kept.close()
     finally:
         server.stop()

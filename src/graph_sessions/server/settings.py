@@ -108,6 +108,14 @@ class ServerSettings(BaseModel):
         description="/events?follow=true is woken at once by this process's writes; this is "
         "how often it also looks for events other processes wrote",
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection whose request line and headers take longer to arrive is closed",
+    )
+    keep_alive_timeout: float = Field(
+        default=30.0, gt=0, description="an idle kept-alive connection is closed after this"
+    )
     metrics_auth: bool = Field(
         default=False,
         description="/metrics needs credentials (any valid key or JWT) when authentication is on",
@@ -154,7 +162,8 @@ class ServerSettings(BaseModel):
         ``JWT_SECRET``, ``JWKS_FILE``, ``JWT_AUDIENCE``, ``JWT_ISSUER``, ``OWNER_CLAIM``,
         ``ROLE_CLAIM``, ``REQUIRE_AUTH`` (true/false), ``MAX_BODY_BYTES``, ``RUN_TIMEOUT``,
         ``ON_DISCONNECT``, ``SHUTDOWN_TIMEOUT``, ``LOG_JSON`` (true/false), ``ACCESS_LOG``
-        (true/false), ``METRICS_AUTH`` (true/false), ``METRICS_CACHE_SECONDS``.
+        (true/false), ``METRICS_AUTH`` (true/false), ``METRICS_CACHE_SECONDS``,
+        ``HEADER_TIMEOUT``, ``KEEP_ALIVE_TIMEOUT``, ``EVENTS_POLL_INTERVAL``.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -193,4 +202,7 @@ _ENV_FIELDS = (
     "access_log",
     "metrics_auth",
     "metrics_cache_seconds",
+    "header_timeout",
+    "keep_alive_timeout",
+    "events_poll_interval",
 )
