@@ -4,7 +4,9 @@ header timeouts, push-based event tails (issue 10, items 6, 7 and 13)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,10 +18,13 @@ from server_helpers import (
     PY,
     ServerProcess,
     base_env,
+    follow_events,
     free_port,
     read_stream,
     start_module_server,
 )
+
+from graph_sessions import SyncGraphSessionManager
 
 
 def sid(prefix: str = "lim") -> str:
@@ -240,5 +245,88 @@ def test_connections_that_never_finish_their_headers_are_closed(tmp_path: Path) 
         data = kept.recv(65536)
         assert data.startswith(b"HTTP/1.1 200"), data
         kept.close()
+    finally:
+        server.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _open_follower(port: int, session_id: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        f"GET /sessions/{session_id}/events?follow=true HTTP/1.1\r\nhost: t\r\n\r\n".encode()
+    )
+    return sock
+
+
+def test_follow_is_pushed_by_this_process_and_sees_other_processes(tmp_path: Path) -> None:
+    # A poll interval far longer than the test: events written by this server arrive at
+    # once because they are pushed; those written by another process arrive within it.
+    folder = tmp_path / "push"
+    server = start_module_server(folder, env={"GRAPH_SESSIONS_EVENTS_POLL_INTERVAL": "1"})
+    try:
+        with server.client() as c:
+            assert c.post("/sessions", json={"session_id": "p"}).status_code == 201
+        got: list[dict] = []
+        ready = threading.Event()
+        follower = follow_events(server, None, "p", got, ready)  # type: ignore[arg-type]
+        assert ready.wait(10)  # the session_created event
+        with server.client() as c:
+            start = time.monotonic()
+            r = c.post("/sessions/p/invoke", json={"input": {"user_input": "hi"}})
+            assert r.status_code == 200
+            while time.monotonic() - start < 10 and got[-1]["event"] != "run_completed":
+                time.sleep(0.01)
+            assert got[-1]["event"] == "run_completed"
+        # another process writes to the same file
+        with SyncGraphSessionManager(
+            {"work": f"{GRAPHS}:work"}, f"sqlite:///{folder / 'sessions.db'}"
+        ) as other:
+            other.update_metadata("p", {"from": "elsewhere"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and got[-1]["event"] != "metadata_updated":
+            time.sleep(0.01)
+        assert got[-1]["event"] == "metadata_updated"
+        with server.client() as c:
+            assert c.delete("/sessions/p").status_code == 204
+        follower.join(10)
+        assert got[-1]["event"] == "end"
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_idle_followers_cost_next_to_no_cpu(tmp_path: Path) -> None:
+    server = start_module_server(tmp_path / "idle", env={"GRAPH_SESSIONS_ACCESS_LOG": "false"})
+    assert server.proc is not None
+    try:
+        with server.client() as c:
+            for i in range(20):
+                assert c.post("/sessions", json={"session_id": f"idle-{i}"}).status_code == 201
+        followers = [_open_follower(server.port, f"idle-{i % 20}") for i in range(200)]
+        try:
+            time.sleep(3)  # all connected and idle
+            before = _cpu_seconds(server.proc.pid)
+            time.sleep(5)
+            used = _cpu_seconds(server.proc.pid) - before
+            print(f"200 idle followers: {used:.2f} s of server CPU in 5 s")
+            assert used < 0.25, used
+            # and they are live: a write reaches its followers
+            with server.client() as c:
+                c.patch("/sessions/idle-0", json={"metadata": {"x": 1}})
+            sock = followers[0]
+            sock.settimeout(10)
+            data = b""
+            while b"metadata_updated" not in data:
+                chunk = sock.recv(65536)
+                assert chunk
+                data += chunk
+        finally:
+            for sock in followers:
+                sock.close()
     finally:
         server.stop()

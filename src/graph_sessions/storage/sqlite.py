@@ -352,6 +352,10 @@ class SqliteBackend(Backend):
         except Exception:
             return False
 
+    async def change_token(self) -> Any:
+        # Changes when another connection (another process) commits; ours do not move it.
+        return await self._call(lambda c: c.execute("PRAGMA data_version").fetchone()[0])
+
     async def write_problem(self) -> str | None:
         def probe(c: sqlite3.Connection) -> str | None:
             # A write that changes nothing, rolled back: SQLite refuses it at once on a

@@ -4,7 +4,6 @@ checkpoints, fork, messages, events (with a live SSE tail) and runs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -32,7 +31,6 @@ from graph_sessions.server.deps import (
     info_dict,
     load_session,
     manager_of,
-    settings_of,
 )
 from graph_sessions.server.errors import error_responses, sse_schema
 from graph_sessions.server.jsonable import JSONResponse, dumps
@@ -477,6 +475,20 @@ _EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: a live tail re-reads at least this often even when nothing woke it
+FOLLOW_SAFETY_SECONDS = 30.0
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 @router.get(
     "/sessions/{session_id}/events",
     response_model=list[Event],
@@ -498,7 +510,6 @@ async def list_events(
     if not follow:
         events = await session.events(after=after, limit=limit)
         return JSONResponse([e.model_dump() for e in events])
-    settings = settings_of(request)
     stopping: asyncio.Event = request.app.state.stopping
     shutdown = anyio.Event()
 
@@ -508,29 +519,34 @@ async def list_events(
 
     async def tail() -> Any:
         last = after
-        while True:
-            try:
-                events = await session.events(after=last, limit=limit)
-                info = await session.refresh()  # after the read: the events were this one's
-                if (info.owner, info.created_at) != identity:
-                    raise SessionNotFound(
-                        f"session {session_id!r} does not exist", session_id=session_id
+        with manager.backend.event_signals.watch(session_id) as grew:
+            while True:
+                grew.clear()  # before the read: a write from now on wakes the wait below
+                try:
+                    events = await session.events(after=last, limit=limit)
+                    info = await session.refresh()  # after the read: the events were this one's
+                    if (info.owner, info.created_at) != identity:
+                        raise SessionNotFound(
+                            f"session {session_id!r} does not exist", session_id=session_id
+                        )
+                except (SessionNotFound, SessionExpired) as exc:
+                    yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
+                    return
+                for event in events:
+                    last = event.id
+                    yield ServerSentEvent(
+                        id=str(event.id),
+                        event=str(event.type),
+                        data=dumps(event.model_dump()).decode(),
                     )
-            except (SessionNotFound, SessionExpired) as exc:
-                yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
-                return
-            for event in events:
-                last = event.id
-                yield ServerSentEvent(
-                    id=str(event.id), event=str(event.type), data=dumps(event.model_dump()).decode()
-                )
-            if len(events) == limit:
-                continue
-            if stopping.is_set() or shutdown.is_set():
-                yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.events_poll_interval)
+                if len(events) == limit:
+                    continue
+                if stopping.is_set() or shutdown.is_set():
+                    yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
+                    return
+                # Push, not poll: this process's writes set `grew` at once; the app's watcher
+                # sets it when another process writes; the timeout is only a safety net.
+                await _first_of(grew, stopping, timeout=FOLLOW_SAFETY_SECONDS)
 
     return EventSourceResponse(
         tail(), ping=15, sep="\n", shutdown_event=shutdown, shutdown_grace_period=1.0
