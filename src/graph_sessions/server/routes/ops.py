@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
 
 from graph_sessions.models import SessionStatus
 from graph_sessions.server.auth import (
@@ -59,16 +58,16 @@ async def readyz(request: Request) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     summary="Prometheus metrics",
 )
-async def metrics(
-    request: Request,
-    api_key: Annotated[str | None, Depends(api_key_header)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_header)],
-) -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus exposition: HTTP requests and durations, runs by kind and outcome, run
     durations, active runs, errors by code (counted as they happen), sessions by status
     (counted at most every ``metrics_cache_seconds``). Open unless ``metrics_auth`` is set,
     then any valid credential (401 otherwise)."""
     if settings_of(request).metrics_auth:
+        # Read here, not as route dependencies: the OpenAPI document keeps /metrics open,
+        # as it is by default.
+        api_key = await api_key_header(request)
+        bearer = await bearer_header(request)
         await current_principal(request, api_key, bearer)
     m = metrics_of(request)
     return Response(await m.render(manager_of(request)), media_type=m.content_type)
