@@ -180,12 +180,20 @@ def test_read_only_database_answers_503_and_readiness_is_down(tmp_path: Path) ->
                 assert c.get("/healthz").status_code == 200
                 # reads still work
                 assert c.get("/sessions/kept").json()["status"] == "completed"
+                history = c.get("/sessions/kept/checkpoints").json()
+                checkpoint = history[-1]["checkpoint_id"]
                 for r in (
                     c.post("/sessions/kept/invoke", json={"input": {"user_input": "again"}}),
                     c.post("/sessions/new/invoke", json={"input": {"user_input": "x"}}),
                     c.post("/sessions", json={"session_id": "other"}),
                     c.patch("/sessions/kept", json={"metadata": {"a": 1}}),
                     c.delete("/sessions/kept"),
+                    c.post(
+                        "/sessions/kept/state",
+                        json={"values": {"response": "x"}, "as_node": "work"},
+                    ),
+                    c.post("/sessions/kept/fork", json={"checkpoint_id": checkpoint}),
+                    c.post("/sessions/kept/messages", json={"messages": [{"role": "user", "content": "m"}]}),
                 ):
                     assert r.status_code == 503, r.text
                     body = r.json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
 from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
 from graph_sessions.errors import (
+    BackendError,
     CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
@@ -444,6 +446,8 @@ class GraphSession:
             info = await self._guard_mutation()
             try:
                 await self._graph().aupdate_state(self._config(), values, as_node=as_node)
+            except sqlite3.OperationalError as exc:  # the storage failed, not the update
+                raise BackendError(f"storage error: {exc}", session_id=self.session_id) from exc
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends
                 raise InvalidInput(
                     f"update_state failed: {type(exc).__name__}: {exc}",
