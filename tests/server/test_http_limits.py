@@ -330,3 +330,40 @@ def test_idle_followers_cost_next_to_no_cpu(tmp_path: Path) -> None:
                 sock.close()
     finally:
         server.stop()
+
+
+def test_client_errors_keep_the_connection_alive(
+    server: ServerProcess, alice: httpx.Client
+) -> None:
+    s = sid("ka")
+    assert (
+        alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": "a"}}).status_code == 200
+    )
+    answers = [
+        alice.get("/nope"),  # 404 route
+        alice.get(f"/sessions/{sid('none')}"),  # 404 session
+        alice.put(f"/sessions/{s}"),  # 405
+        alice.post("/sessions", content=b"{bad", headers={"content-type": "application/json"}),
+        alice.post("/sessions", json={"ttl": "soon"}),  # 422
+        alice.post("/sessions", json={"session_id": s}),  # 409
+        alice.get(f"/sessions/{s}/checkpoints", params={"limit": 500}),  # 422
+        alice.get("/sessions", headers={"X-Api-Key": "wrong"}),  # 401
+        alice.post("/admin/sweep"),  # 403
+        alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": "fail"}}),  # 422
+        alice.get("/sessions"),
+    ]
+    assert [r.status_code for r in answers] == [
+        404,
+        404,
+        405,
+        400,
+        422,
+        409,
+        422,
+        401,
+        403,
+        422,
+        200,
+    ]
+    clients = {_client_of(server, r.headers["x-request-id"]) for r in answers}
+    assert len(clients) == 1, clients

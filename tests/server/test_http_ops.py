@@ -193,7 +193,10 @@ def test_read_only_database_answers_503_and_readiness_is_down(tmp_path: Path) ->
                         json={"values": {"response": "x"}, "as_node": "work"},
                     ),
                     c.post("/sessions/kept/fork", json={"checkpoint_id": checkpoint}),
-                    c.post("/sessions/kept/messages", json={"messages": [{"role": "user", "content": "m"}]}),
+                    c.post(
+                        "/sessions/kept/messages",
+                        json={"messages": [{"role": "user", "content": "m"}]},
+                    ),
                 ):
                     assert r.status_code == 503, r.text
                     body = r.json()
