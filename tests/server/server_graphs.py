@@ -51,3 +51,31 @@ def work_graph() -> StateGraph:
 
 approval = approval_graph()
 work = work_graph()
+
+
+class BlobState(TypedDict, total=False):
+    count: int
+    size: int
+    i: int
+    blob: str
+
+
+def blob_graph() -> StateGraph:
+    """A loop of ``count`` steps, each putting a new ``size``-character string in the state
+    (``values`` chunks of that size: for the tests of memory under slow stream readers)."""
+
+    def step(state: BlobState) -> dict[str, Any]:
+        i = int(state.get("i") or 0)
+        return {"i": i + 1, "blob": f"{i:08d}" + "x" * int(state.get("size") or 1000)}
+
+    def more(state: BlobState) -> str:
+        return "step" if int(state.get("i") or 0) < int(state.get("count") or 10) else END
+
+    b = StateGraph(BlobState)
+    b.add_node("step", step)
+    b.add_edge(START, "step")
+    b.add_conditional_edges("step", more, ["step", END])
+    return b
+
+
+blob = blob_graph()

@@ -153,7 +153,9 @@ def test_checkpoints_fork_and_state_update(alice: httpx.Client) -> None:
     s = sid()
     for text in ("a", "b", "c"):
         alice.post(f"/sessions/{s}/invoke", json={"input": {"user_input": text}})
-    cps = alice.get(f"/sessions/{s}/checkpoints", params={"limit": 100}).json()
+    cps = alice.get(
+        f"/sessions/{s}/checkpoints", params={"limit": 100, "include_values": "true"}
+    ).json()
     assert len(cps) >= 6 and cps[0]["values"]["log"] == ["a", "b", "c"]
     older = alice.get(f"/sessions/{s}/checkpoints", params={"before": cps[0]["checkpoint_id"]})
     assert older.json()[0]["checkpoint_id"] == cps[1]["checkpoint_id"]

@@ -117,5 +117,5 @@ async def test_langchain_messages_in_state_are_json(tmp_path: Path) -> None:
             messages = r.json()["state"]["messages"]
             assert [m["type"] for m in messages] == ["human", "ai"]
             assert messages[1]["content"] == "echo hi"
-            r = await c.get("/sessions/m1/checkpoints")
+            r = await c.get("/sessions/m1/checkpoints", params={"include_values": True})
             assert r.status_code == 200 and r.json()[0]["values"]["messages"][1]["type"] == "ai"

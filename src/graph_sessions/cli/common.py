@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -93,6 +94,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except GraphSessionError as exc:
         raise fail(exc.message, exit_code_for(exc)) from None
+    except sqlite3.OperationalError as exc:  # storage trouble the backend did not type
+        raise fail(f"storage error: {exc}", EXIT_FAILED) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 

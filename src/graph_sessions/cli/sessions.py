@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from graph_sessions.cli.common import (
     EXIT_NOT_FOUND,
@@ -24,7 +25,7 @@ from graph_sessions.cli.common import (
 )
 from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import SessionNotFound
-from graph_sessions.models import InvokeResult, SessionStats, SessionStatus
+from graph_sessions.models import Event, EventType, InvokeResult, SessionStats, SessionStatus
 
 app = typer.Typer(
     help="List, inspect, resume, suspend, delete and clean up sessions.",
@@ -145,6 +146,7 @@ async def show(
         s = await _session(m, session_id)
         state = await s.get_state()
         recent = await s.events(limit=10_000)
+        trace = _last_traceback(recent) if s.info.status == SessionStatus.FAILED else None
         recent = recent[-events:] if events > 0 else []
     info = s.info
     if as_json:
@@ -170,6 +172,9 @@ async def show(
     for intr in info.interrupts:
         grid.add_row("interrupt", f"[yellow]{short(intr.get('value'), 200)}[/]")
     console.print(grid)
+    if trace:
+        console.print("[bold]traceback[/] (of the failed run)")
+        console.print(Text(trace.rstrip("\n"), style="red"), highlight=False)
     if state:
         table = Table(title="state", title_justify="left")
         table.add_column("key", style="bold")
@@ -187,6 +192,15 @@ async def show(
                 str(e.id), when(e.at), str(e.type), (e.run_id or "")[:8], short(e.data, 60)
             )
         console.print(table)
+
+
+def _last_traceback(events: list[Event]) -> str | None:
+    """The traceback the last failed run kept in its ``run_failed`` event, if any."""
+    for e in reversed(events):
+        if e.type == EventType.RUN_FAILED:
+            trace = e.data.get("traceback") if isinstance(e.data, dict) else None
+            return trace if isinstance(trace, str) else None
+    return None
 
 
 def print_result(result: InvokeResult | None, as_json: bool) -> None:

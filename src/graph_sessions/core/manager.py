@@ -18,6 +18,7 @@ from typing_extensions import TypedDict, Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
 from graph_sessions.core.identity import graph_identity
+from graph_sessions.core.filters import check_metadata_filter
 from graph_sessions.core.runs import (
     DURABILITIES,
     MULTITASK_STRATEGIES,
@@ -785,6 +786,17 @@ class GraphSessionManager:
         except Exception:
             return False
 
+    async def unready_reason(self) -> str | None:
+        """``None`` when the manager is open and its storage answers and takes writes;
+        otherwise why not (for readiness probes)."""
+        if not await self.ping():
+            return "storage does not answer" if self._opened and not self.closing else "closed"
+        try:
+            problem = await self.backend.write_problem()
+        except Exception as exc:
+            problem = str(exc) or type(exc).__name__
+        return f"storage cannot be written: {problem}" if problem else None
+
     # listing -------------------------------------------------------------------------
     def _query(
         self,
@@ -807,8 +819,8 @@ class GraphSessionManager:
             if SessionStatus.EXPIRED in statuses:
                 include_expired = True
         metadata = filters.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise InvalidInput("metadata filter must be a dict")
+        if metadata is not None:
+            check_metadata_filter(metadata)
 
         def moment(name: str) -> datetime | None:
             value = filters.get(name)

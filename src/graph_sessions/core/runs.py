@@ -13,8 +13,9 @@ import contextlib
 import logging
 import os
 import socket
+import traceback
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from graph_sessions.core.manager import GraphSessionManager
 
 log = logging.getLogger("graph_sessions.runs")
+#: a failed run's event keeps at most this many characters of its traceback (the end)
+TRACEBACK_LIMIT = 8192
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
 DURABILITIES = ("sync", "async", "exit")
 _POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
@@ -200,7 +203,7 @@ class RunRequest:
     checkpoint_id: str | None = None
     stream_mode: Any = None
     subgraphs: bool = False
-    on_chunk: Callable[[Any], None] | None = None
+    on_chunk: Callable[[Any], Awaitable[None]] | None = None
     explicit_resume: bool = False
 
 
@@ -489,7 +492,7 @@ class RunExecutor:
             subgraphs=req.subgraphs,
             durability=req.durability,
         ):
-            req.on_chunk(chunk)
+            await req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
         values = (
             dict(snapshot.values)
@@ -590,7 +593,13 @@ class RunExecutor:
             ) from exc
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
-            await settle(self._finish_failed(session_id, before, run, message))
+            log.error(
+                "run %s of session %r failed: %s", run.run_id, session_id, message, exc_info=exc
+            )
+            trace = "".join(traceback.format_exception(exc))
+            if len(trace) > TRACEBACK_LIMIT:  # the end holds the raising frame
+                trace = "…" + trace[-TRACEBACK_LIMIT:]
+            await settle(self._finish_failed(session_id, before, run, message, trace))
             raise RunFailed(
                 f"the graph raised in run {run.run_id} of session {session_id!r}: {message}",
                 session_id=session_id,
@@ -653,7 +662,12 @@ class RunExecutor:
         return fields
 
     async def _finish_failed(
-        self, session_id: str, before: SessionInfo, run: RunInfo, message: str
+        self,
+        session_id: str,
+        before: SessionInfo,
+        run: RunInfo,
+        message: str,
+        trace: str | None = None,
     ) -> None:
         m = self.manager
         now = m.now()
@@ -666,7 +680,13 @@ class RunExecutor:
             run_status=RunStatus.ERROR,
             error=message,
             fields=fields,
-            events=[NewEvent(EventType.RUN_FAILED, run.run_id, {"error": message})],
+            events=[
+                NewEvent(
+                    EventType.RUN_FAILED,
+                    run.run_id,
+                    {"error": message, "traceback": trace} if trace else {"error": message},
+                )
+            ],
             expect_lease=self.lease_owner,
             slide_ttl=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
 from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
 from graph_sessions.errors import (
+    BackendError,
     CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
@@ -69,7 +71,14 @@ class RunStream:
     The run executes in its own task: if the consumer stops iterating early, the run goes
     on to the end (``on_disconnect="continue"``, the default) or is cancelled
     (``on_disconnect="cancel"``).
+
+    At most :attr:`max_buffered` chunks wait for the consumer: a slow consumer slows the
+    run down (backpressure) instead of letting chunks pile up in memory. Once the consumer
+    has stopped iterating, the run goes on without keeping its chunks.
     """
+
+    #: chunks produced but not yet taken by the consumer, at most
+    max_buffered = 8
 
     def __init__(self, session: GraphSession, req: RunRequest, on_disconnect: str) -> None:
         if on_disconnect not in ("continue", "cancel"):
@@ -77,10 +86,19 @@ class RunStream:
                 "on_disconnect must be 'continue' or 'cancel'", session_id=session.session_id
             )
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        req.on_chunk = self._queue.put_nowait
+        self._room = asyncio.Semaphore(self.max_buffered)
+        self._detached = False
+        req.on_chunk = self._put
         self._on_disconnect = on_disconnect
         self._task = asyncio.ensure_future(session._execute(req))
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
+
+    async def _put(self, chunk: Any) -> None:
+        if self._detached:
+            return
+        await self._room.acquire()  # waits while max_buffered chunks are unread
+        if not self._detached:
+            self._queue.put_nowait(chunk)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
@@ -93,11 +111,18 @@ class RunStream:
                 if item is _DONE:
                     finished = True
                     break
+                self._room.release()
                 yield item
             await self._task  # raises the run's error, if any
         finally:
-            if not finished and self._on_disconnect == "cancel":
-                self._task.cancel()
+            if not finished:
+                if self._on_disconnect == "cancel":
+                    self._task.cancel()
+                # Nobody reads on: drop what is buffered and never wait for room again.
+                self._detached = True
+                while not self._queue.empty():
+                    if self._queue.get_nowait() is not _DONE:
+                        self._room.release()
 
     async def result(self) -> InvokeResult:
         """Wait for the run to end and return its result (or raise its error)."""
@@ -421,6 +446,8 @@ class GraphSession:
             info = await self._guard_mutation()
             try:
                 await self._graph().aupdate_state(self._config(), values, as_node=as_node)
+            except sqlite3.OperationalError as exc:  # the storage failed, not the update
+                raise BackendError(f"storage error: {exc}", session_id=self.session_id) from exc
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends
                 raise InvalidInput(
                     f"update_state failed: {type(exc).__name__}: {exc}",

@@ -92,6 +92,11 @@ ENV_SERVER_KEYS = {
     "ON_DISCONNECT": "on_disconnect",
     "LOG_JSON": "log_json",
     "ACCESS_LOG": "access_log",
+    "METRICS_AUTH": "metrics_auth",
+    "METRICS_CACHE_SECONDS": "metrics_cache_seconds",
+    "HEADER_TIMEOUT": "header_timeout",
+    "KEEP_ALIVE_TIMEOUT": "keep_alive_timeout",
+    "EVENTS_POLL_INTERVAL": "events_poll_interval",
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -120,6 +125,11 @@ class ServerSection(_Strict):
     shutdown_timeout: float | None = Field(default=None, ge=0)
     log_json: bool | None = None
     access_log: bool | None = None
+    metrics_auth: bool | None = None
+    metrics_cache_seconds: float | None = Field(default=None, ge=0)
+    header_timeout: float | None = Field(default=None, gt=0)
+    keep_alive_timeout: float | None = Field(default=None, gt=0)
+    events_poll_interval: float | None = Field(default=None, gt=0)
 
 
 class Section(_Strict):

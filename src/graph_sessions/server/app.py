@@ -44,7 +44,7 @@ def create_app(
     """
     settings = settings or ServerSettings()
     authenticator = Authenticator(settings)
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(refresh_seconds=settings.metrics_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,9 +52,14 @@ def create_app(
         owns = manage_manager if manage_manager is not None else not manager.is_open
         if owns:
             await manager.open()
+        watcher = asyncio.create_task(
+            watch_other_writers(manager, settings.events_poll_interval),
+            name="graph-sessions-events-watcher",
+        )
         try:
             yield
         finally:
+            watcher.cancel()
             app.state.stopping.set()
             if owns:
                 deadline = getattr(app.state, "shutdown_deadline", None)
@@ -89,6 +94,25 @@ def create_app(
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
     _document_graph_ids(app, manager.graph_ids)
     return app
+
+
+async def watch_other_writers(manager: GraphSessionManager, interval: float) -> None:
+    """Look every ``interval`` seconds whether another process wrote to the storage (one
+    cheap query, however many tails), and wake every live event tail if so. This process's own writes wake the tails of their session directly."""
+    signals = manager.backend.event_signals
+    last: Any = None
+    while True:
+        if not manager.is_open:
+            last = None
+        else:
+            try:
+                token = await manager.backend.change_token()
+            except Exception:  # storage trouble: the tails will see it when they read
+                token = last
+            if token is not None and last is not None and token != last and signals.watching:
+                signals.notify_all()
+            last = token
+        await asyncio.sleep(interval)
 
 
 def _document_graph_ids(app: FastAPI, graph_ids: list[str]) -> None:

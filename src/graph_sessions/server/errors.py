@@ -8,6 +8,7 @@ client sent: malformed JSON is 400, a body that does not fit the schema 422, and
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -182,6 +183,13 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, message, headers=headers)
 
+    async def on_storage(request: Request, exc: Exception) -> Response:
+        # SQLite errors the backend did not type (LangGraph's saver writes on its own path):
+        # the storage cannot serve the request (read-only, locked, full): 503, with why.
+        log.error("%s %s: storage error: %s", request.method, request.url.path, exc)
+        request.state.error_code = "backend_error"
+        return error_response(503, "backend_error", f"storage error: {exc}")
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal server error")
@@ -191,6 +199,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TimeoutError, on_typed)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(sqlite3.OperationalError, on_storage)
     app.add_exception_handler(Exception, on_unexpected)
 
 

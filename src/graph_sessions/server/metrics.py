@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -18,15 +21,22 @@ from graph_sessions.models import SessionStatus
 if TYPE_CHECKING:
     from graph_sessions.core.manager import GraphSessionManager
 
+log = logging.getLogger("graph_sessions.server")
+
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class ServerMetrics:
-    """Requests, runs, run durations, errors, and sessions by status (read at scrape time)."""
+    """Requests, runs, run durations, errors (counted as they happen), and sessions by
+    status: a storage count refreshed at most every ``refresh_seconds``, however many
+    scrapers ask (concurrent scrapes share one refresh)."""
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_seconds: float = 15.0) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._refreshed_at: float | None = None
+        self._refreshing: asyncio.Lock | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -66,7 +76,7 @@ class ServerMetrics:
         )
         self.sessions = Gauge(
             "graph_sessions_sessions",
-            "Sessions in the registry by status (read at scrape time)",
+            "Sessions in the registry by status (refreshed at most every metrics_cache_seconds)",
             ["status"],
             registry=r,
         )
@@ -90,11 +100,32 @@ class ServerMetrics:
         if error is not None:
             self.errors.labels(error, str(status)).inc()
 
+    def _stale(self) -> bool:
+        return (
+            self._refreshed_at is None
+            or time.monotonic() - self._refreshed_at >= self.refresh_seconds
+        )
+
+    async def _refresh(self, manager: GraphSessionManager) -> None:
+        """Count sessions by status (full-table counts: at most once per period)."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.Lock()
+        async with self._refreshing:
+            if not self._stale():  # another scrape refreshed while this one waited
+                return
+            try:
+                stats = await manager.stats()
+            except Exception as exc:  # keep serving the counters; the gauges stay as they were
+                log.warning("metrics: counting sessions failed: %s", exc)
+            else:
+                for status in SessionStatus:
+                    self.sessions.labels(status.value).set(stats.by_status.get(status.value, 0))
+                self.sessions_expired_unswept.set(stats.expired)
+            self._refreshed_at = time.monotonic()
+
     async def render(self, manager: GraphSessionManager) -> bytes:
-        """The exposition text, sessions by status refreshed from storage first."""
-        if manager.is_open:
-            stats = await manager.stats()
-            for status in SessionStatus:
-                self.sessions.labels(status.value).set(stats.by_status.get(status.value, 0))
-            self.sessions_expired_unswept.set(stats.expired)
+        """The exposition text; sessions by status refreshed from storage when older than
+        ``refresh_seconds``."""
+        if manager.is_open and self._stale():
+            await self._refresh(manager)
         return generate_latest(self.registry)

@@ -112,6 +112,57 @@ def http_implementation() -> str:
     return f"http {http}, loop {loop}"
 
 
+def http_protocol(header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools when installed, else h11, as uvicorn picks),
+    closing any connection whose request line and headers have not all arrived
+    ``header_timeout`` seconds after their first byte (or after the connection opened).
+
+    uvicorn bounds the idle time between requests (``timeout_keep_alive``) but not the time
+    a request's head takes to arrive: without this, clients sending headers slowly, or
+    never finishing them, hold connections open forever."""
+    base: Any
+    try:
+        importlib.import_module("httptools")
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+
+    class HeaderTimeoutProtocol(base):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if self._head_timer is None and (cycle is None or cycle.response_complete):
+                self._arm_head_timer()  # the first byte of a new request
+            super().data_received(data)
+            if self.cycle is not cycle:  # a request's head arrived in full
+                self._disarm_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
+
+        def _arm_head_timer(self) -> None:
+            self._disarm_head_timer()
+            self._head_timer = self.loop.call_later(header_timeout, self._head_timed_out)
+
+        def _disarm_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
+
+
 def build_server(manager: GraphSessionManager, settings: ServerSettings) -> uvicorn.Server:
     """A uvicorn server for ``create_app(manager, settings)`` (not started)."""
     app = create_app(manager, settings)
@@ -119,11 +170,12 @@ def build_server(manager: GraphSessionManager, settings: ServerSettings) -> uvic
         app,
         host=settings.host,
         port=settings.port,
+        http=http_protocol(settings.header_timeout),
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=max(math.ceil(settings.shutdown_timeout), 1),
-        timeout_keep_alive=30,
+        timeout_keep_alive=math.ceil(settings.keep_alive_timeout),
         server_header=False,
     )
     return _Server(config, app, settings.shutdown_timeout)

@@ -103,7 +103,25 @@ class ServerSettings(BaseModel):
     log_json: bool = True
     access_log: bool = Field(default=True, description="one JSON line per request on stderr")
     events_poll_interval: float = Field(
-        default=0.25, gt=0, description="how often /events?follow=true looks for new events"
+        default=1.0,
+        gt=0,
+        description="/events?follow=true is woken at once by this process's writes; this is "
+        "how often it also looks for events other processes wrote",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection whose request line and headers take longer to arrive is closed",
+    )
+    keep_alive_timeout: float = Field(
+        default=30.0, gt=0, description="an idle kept-alive connection is closed after this"
+    )
+    metrics_auth: bool = Field(
+        default=False,
+        description="/metrics needs credentials (any valid key or JWT) when authentication is on",
+    )
+    metrics_cache_seconds: float = Field(
+        default=15.0, ge=0, description="how long /metrics reuses its count of sessions by status"
     )
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
@@ -144,7 +162,8 @@ class ServerSettings(BaseModel):
         ``JWT_SECRET``, ``JWKS_FILE``, ``JWT_AUDIENCE``, ``JWT_ISSUER``, ``OWNER_CLAIM``,
         ``ROLE_CLAIM``, ``REQUIRE_AUTH`` (true/false), ``MAX_BODY_BYTES``, ``RUN_TIMEOUT``,
         ``ON_DISCONNECT``, ``SHUTDOWN_TIMEOUT``, ``LOG_JSON`` (true/false), ``ACCESS_LOG``
-        (true/false).
+        (true/false), ``METRICS_AUTH`` (true/false), ``METRICS_CACHE_SECONDS``,
+        ``HEADER_TIMEOUT``, ``KEEP_ALIVE_TIMEOUT``, ``EVENTS_POLL_INTERVAL``.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -181,4 +200,9 @@ _ENV_FIELDS = (
     "shutdown_timeout",
     "log_json",
     "access_log",
+    "metrics_auth",
+    "metrics_cache_seconds",
+    "header_timeout",
+    "keep_alive_timeout",
+    "events_poll_interval",
 )

@@ -27,6 +27,7 @@ from graph_sessions.models import (
     SessionStats,
     SessionStatus,
 )
+from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
 
 SortField = Literal["created_at", "updated_at", "expires_at"]
 
@@ -71,13 +72,36 @@ class NewMessage:
 
 
 class Backend(ABC):
-    """Storage for sessions. One instance per manager; open before use, close after."""
+    """Storage for sessions. One instance per manager; open before use, close after.
+
+    The methods that append events (``signals.EVENT_WRITERS``) wake the session's watchers
+    in :attr:`event_signals` when they return, in every subclass."""
 
     url: str
     checkpointer: BaseCheckpointSaver[Any]
     store: BaseStore
     # Threads whose checkpoint writes are fenced: session id -> (lease owner, lease epoch).
     fences: dict[str, tuple[str, int]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in EVENT_WRITERS:
+            method = cls.__dict__.get(name)
+            if method is not None:
+                setattr(cls, name, signalling(method))
+
+    @property
+    def event_signals(self) -> EventSignals:
+        """Wake-ups for live readers of a session's event log, in this process."""
+        signals: EventSignals | None = self.__dict__.get("_event_signals")
+        if signals is None:
+            signals = self.__dict__.setdefault("_event_signals", EventSignals())
+        return signals
+
+    async def change_token(self) -> Any:
+        """A value that changes when another process commits to the storage (``None``:
+        no other process can write to it). Cheap: polled by live event tails."""
+        return None
 
     # lifecycle -----------------------------------------------------------------------
     @abstractmethod
@@ -102,6 +126,11 @@ class Backend(ABC):
     def unfence(self, session_id: str) -> None:
         """Stop checking the writes of ``session_id`` (its run has ended)."""
         self.fences.pop(session_id, None)
+
+    async def write_problem(self) -> str | None:
+        """Why the storage cannot take writes now (read-only file, query_only…), or
+        ``None`` when it can. Cheap: for readiness probes."""
+        return None
 
     # registry ------------------------------------------------------------------------
     @abstractmethod

@@ -573,18 +573,53 @@ class SqliteBackend(Backend):
         except Exception:
             return False
 
+    async def change_token(self) -> Any:
+        # Changes when another connection (another process) commits; ours do not move it.
+        return await self._call(lambda c: c.execute("PRAGMA data_version").fetchone()[0])
+
+    async def write_problem(self) -> str | None:
+        def probe(c: sqlite3.Connection) -> str | None:
+            # A write that changes nothing, rolled back: SQLite refuses it at once on a
+            # read-only file or connection. Never wait for another writer's lock here: a busy
+            # database takes writes.
+            timeout = int(c.execute("PRAGMA busy_timeout").fetchone()[0])
+            c.execute("PRAGMA busy_timeout=0")
+            try:
+                c.execute("BEGIN")
+                try:
+                    c.execute("UPDATE sessions SET status = status WHERE 0")
+                finally:
+                    with contextlib.suppress(sqlite3.Error):
+                        c.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                return None if "locked" in text or "busy" in text else text
+            finally:
+                c.execute(f"PRAGMA busy_timeout={timeout}")
+            return None
+
+        try:
+            return await self._call(probe)
+        except BackendError as exc:
+            return exc.message
+
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` with the raw connection on the connection's own thread, holding the
-        shared lock: one thread hop per transaction instead of one per statement."""
+        shared lock: one thread hop per transaction instead of one per statement. SQLite's
+        operational errors (a read-only or locked database, a full disk…) become
+        ``BackendError``."""
         db = self._db
         if db is None:
             raise BackendError("the SQLite backend is not open")
         lock = self._lock
         raw = db._conn  # noqa: SLF001 - aiosqlite has no public hook to run a function on its thread
-        if lock is None:
-            return await db._execute(fn, raw)  # noqa: SLF001
-        async with lock:
-            return await db._execute(fn, raw)  # noqa: SLF001
+        try:
+            if lock is None:
+                return await db._execute(fn, raw)  # noqa: SLF001
+            async with lock:
+                return await db._execute(fn, raw)  # noqa: SLF001
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"SQLite database {self.path!r}: {exc}") from exc
 
     @staticmethod
     def _tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -7,8 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from graph_sessions.models import SessionStatus
-from graph_sessions.server.auth import Principal, require_admin
-from graph_sessions.server.deps import Caller, manager_of, metrics_of
+from graph_sessions.server.auth import (
+    Principal,
+    api_key_header,
+    bearer_header,
+    current_principal,
+    require_admin,
+)
+from graph_sessions.server.deps import Caller, manager_of, metrics_of, settings_of
 from graph_sessions.server.errors import error_responses
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
@@ -30,18 +36,18 @@ async def healthz() -> Response:
     summary="Readiness",
 )
 async def readyz(request: Request) -> Response:
-    """200 when the storage answers; 503 while starting, shutting down, or when it does not."""
+    """200 when the storage answers and takes writes; 503 (``detail`` says why) while
+    starting, shutting down, or when it does not (unreachable, read-only file…)."""
     manager = manager_of(request)
     if request.app.state.stopping.is_set():
         return JSONResponse(
             {"status": "unavailable", "storage": False, "detail": "shutting down"},
             status_code=503,
         )
-    ok = await manager.ping()
-    if not ok:
+    problem = await manager.unready_reason()
+    if problem is not None:
         return JSONResponse(
-            {"status": "unavailable", "storage": False, "detail": "storage does not answer"},
-            status_code=503,
+            {"status": "unavailable", "storage": False, "detail": problem}, status_code=503
         )
     return JSONResponse({"status": "ok", "storage": True})
 
@@ -54,7 +60,15 @@ async def readyz(request: Request) -> Response:
 )
 async def metrics(request: Request) -> Response:
     """Prometheus exposition: HTTP requests and durations, runs by kind and outcome, run
-    durations, active runs, errors by code, sessions by status (read at scrape time)."""
+    durations, active runs, errors by code (counted as they happen), sessions by status
+    (counted at most every ``metrics_cache_seconds``). Open unless ``metrics_auth`` is set,
+    then any valid credential (401 otherwise)."""
+    if settings_of(request).metrics_auth:
+        # Read here, not as route dependencies: the OpenAPI document keeps /metrics open,
+        # as it is by default.
+        api_key = await api_key_header(request)
+        bearer = await bearer_header(request)
+        await current_principal(request, api_key, bearer)
     m = metrics_of(request)
     return Response(await m.render(manager_of(request)), media_type=m.content_type)
 

@@ -254,8 +254,9 @@ async def stream(
         yield ServerSentEvent(
             event="start", data=dumps({"session_id": session_id, "mode": modes}).decode()
         )
+        chunks = aiter(run)
         try:
-            async for chunk in run:
+            async for chunk in chunks:
                 seq += 1
                 name, data = _chunk_event(chunk, modes, body.subgraphs)
                 yield ServerSentEvent(id=str(seq), event=name, data=dumps(data).decode())
@@ -281,6 +282,10 @@ async def stream(
             err.setdefault("session_id", session_id)
             yield ServerSentEvent(event="error", data=dumps({**err, "status": status}).decode())
             return
+        finally:
+            # The client is gone (or the run ended): stop buffering chunks for it now, so
+            # the run goes on (or is cancelled, per on_disconnect) without waiting for room.
+            await chunks.aclose()  # type: ignore[attr-defined]
         yield ServerSentEvent(event="result", data=dumps(result_dict(result)).decode())
 
     return EventSourceResponse(

@@ -4,13 +4,14 @@ checkpoints, fork, messages, events (with a live SSE tail) and runs."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph_sessions.errors import InvalidInput, SessionExpired, SessionNotFound
@@ -30,7 +31,6 @@ from graph_sessions.server.deps import (
     info_dict,
     load_session,
     manager_of,
-    settings_of,
 )
 from graph_sessions.server.errors import error_responses, sse_schema
 from graph_sessions.server.jsonable import JSONResponse, dumps
@@ -51,6 +51,8 @@ from graph_sessions.server.schemas import (
 router = APIRouter(tags=["sessions"])
 
 READ = error_responses(400, 401, 404, 422)
+#: the largest page of GET /sessions/{id}/checkpoints
+MAX_CHECKPOINTS_PAGE = 100
 WRITE = error_responses(400, 401, 404, 409, 413, 422, 423)
 
 
@@ -187,22 +189,25 @@ async def list_sessions(
             meta = None
         if not isinstance(meta, dict):
             raise InvalidInput('metadata must be a JSON object, e.g. {"plan":"pro"}')
-    body = SearchRequest(
-        status=status,
-        owner=owner,
-        graph_id=graph_id,
-        task_id=task_id,
-        metadata=meta,
-        created_after=_time("created_after", created_after),
-        created_before=_time("created_before", created_before),
-        updated_after=_time("updated_after", updated_after),
-        updated_before=_time("updated_before", updated_before),
-        include_expired=include_expired,
-        sort=sort,  # type: ignore[arg-type]
-        order=order,  # type: ignore[arg-type]
-        limit=limit,
-        cursor=cursor,
-    )
+    try:
+        body = SearchRequest(
+            status=status,
+            owner=owner,
+            graph_id=graph_id,
+            task_id=task_id,
+            metadata=meta,
+            created_after=_time("created_after", created_after),
+            created_before=_time("created_before", created_before),
+            updated_after=_time("updated_after", updated_after),
+            updated_before=_time("updated_before", updated_before),
+            include_expired=include_expired,
+            sort=sort,  # type: ignore[arg-type]
+            order=order,  # type: ignore[arg-type]
+            limit=limit,
+            cursor=cursor,
+        )
+    except ValidationError as exc:  # e.g. metadata nested too deep: 422, as for the body
+        raise RequestValidationError(exc.errors()) from None
     return await _search(request, principal, body)
 
 
@@ -342,13 +347,20 @@ async def list_checkpoints(
     session_id: SessionIdPath,
     request: Request,
     principal: Caller,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS_PAGE)] = 20,
     before: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    include_values: Annotated[
+        bool, Query(description="add each checkpoint's full state (`values`); off by default")
+    ] = False,
 ) -> Response:
-    """Checkpoints, newest first; pass the last ``checkpoint_id`` as ``before`` for more."""
+    """Checkpoints, newest first; pass the last ``checkpoint_id`` as ``before`` for more. At
+    most 100 per page. Each is its metadata (id, parent, step, source, next, created_at,
+    interrupts); the state of each (``values``) only with ``include_values=true``, since a
+    page of full states can be huge: read one with ``GET /state?checkpoint_id=``."""
     session = await load_session(manager_of(request), session_id, principal)
     items = await session.checkpoints(limit=limit, before=before)
-    return JSONResponse([c.model_dump() for c in items])
+    exclude = None if include_values else {"values"}
+    return JSONResponse([c.model_dump(exclude=exclude) for c in items])
 
 
 @router.post(
@@ -463,6 +475,20 @@ _EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: a live tail re-reads at least this often even when nothing woke it
+FOLLOW_SAFETY_SECONDS = 30.0
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 @router.get(
     "/sessions/{session_id}/events",
     response_model=list[Event],
@@ -484,7 +510,6 @@ async def list_events(
     if not follow:
         events = await session.events(after=after, limit=limit)
         return JSONResponse([e.model_dump() for e in events])
-    settings = settings_of(request)
     stopping: asyncio.Event = request.app.state.stopping
     shutdown = anyio.Event()
 
@@ -494,29 +519,34 @@ async def list_events(
 
     async def tail() -> Any:
         last = after
-        while True:
-            try:
-                events = await session.events(after=last, limit=limit)
-                info = await session.refresh()  # after the read: the events were this one's
-                if (info.owner, info.created_at) != identity:
-                    raise SessionNotFound(
-                        f"session {session_id!r} does not exist", session_id=session_id
+        with manager.backend.event_signals.watch(session_id) as grew:
+            while True:
+                grew.clear()  # before the read: a write from now on wakes the wait below
+                try:
+                    events = await session.events(after=last, limit=limit)
+                    info = await session.refresh()  # after the read: the events were this one's
+                    if (info.owner, info.created_at) != identity:
+                        raise SessionNotFound(
+                            f"session {session_id!r} does not exist", session_id=session_id
+                        )
+                except (SessionNotFound, SessionExpired) as exc:
+                    yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
+                    return
+                for event in events:
+                    last = event.id
+                    yield ServerSentEvent(
+                        id=str(event.id),
+                        event=str(event.type),
+                        data=dumps(event.model_dump()).decode(),
                     )
-            except (SessionNotFound, SessionExpired) as exc:
-                yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
-                return
-            for event in events:
-                last = event.id
-                yield ServerSentEvent(
-                    id=str(event.id), event=str(event.type), data=dumps(event.model_dump()).decode()
-                )
-            if len(events) == limit:
-                continue
-            if stopping.is_set() or shutdown.is_set():
-                yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.events_poll_interval)
+                if len(events) == limit:
+                    continue
+                if stopping.is_set() or shutdown.is_set():
+                    yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
+                    return
+                # Push, not poll: this process's writes set `grew` at once; the app's watcher
+                # sets it when another process writes; the timeout is only a safety net.
+                await _first_of(grew, stopping, timeout=FOLLOW_SAFETY_SECONDS)
 
     return EventSourceResponse(
         tail(), ping=15, sep="\n", shutdown_event=shutdown, shutdown_grace_period=1.0

@@ -1,0 +1,71 @@
+"""What the CLI shows when things fail: a failed run's traceback in ``sessions show``, and
+one line (no traceback) when the database cannot be written (issue 10, items 9 and 10)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["COLUMNS"] = "200"
+from typer.testing import CliRunner  # noqa: E402
+
+from graph_sessions import SyncGraphSessionManager  # noqa: E402
+from graph_sessions.cli.main import app  # noqa: E402
+from graph_sessions.errors import RunFailed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+EXE = str(Path(sys.executable).parent / "graph-sessions")
+sys.path.insert(0, str(ROOT / "tests"))
+from readonly import read_only  # noqa: E402
+
+FAILING = f"{ROOT / 'tests' / 'graphs.py'}:failing_graph"
+
+
+def test_sessions_show_prints_the_failed_runs_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with SyncGraphSessionManager(FAILING, url) as m:
+        s = m.create("broken")
+        with pytest.raises(RunFailed):
+            s.invoke({"user_input": "fail"})
+    result = CliRunner().invoke(app, ["sessions", "show", "broken", "--backend", url])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "traceback" in out
+    assert "Traceback (most recent call last)" in out
+    assert "in boom" in out and "RuntimeError: boom" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sessions", "delete", "kept"],
+        ["sessions", "suspend", "kept"],
+        ["chat", "CHAT", "--session", "kept"],
+        ["chat", "CHAT", "--session", "brand-new"],
+    ],
+)
+def test_read_only_database_is_one_line_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    db = tmp_path / "ro.db"
+    url = f"sqlite:///{db}"
+    chat = f"{ROOT / 'tests' / 'graphs.py'}:chat_graph"
+    with SyncGraphSessionManager(chat, url) as m:
+        m.create("kept").invoke({"user_input": "hi"})
+    argv = [a if a != "CHAT" else chat for a in args]
+    with read_only(db):
+        done = subprocess.run(
+            [EXE, *argv, "--backend", url],
+            input="hello\n/quit\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error:") and "readonly database" in lines[0]
