@@ -23,6 +23,7 @@ from graph_sessions.cli.common import (
     BackendOpt,
     ConfigOpt,
     JsonOpt,
+    clean,
     command,
     console,
     err_console,
@@ -31,6 +32,7 @@ from graph_sessions.cli.common import (
     print_json,
     read_config,
     run,
+    safe,
     short,
     when,
 )
@@ -151,7 +153,7 @@ def chat(
 
     async def go() -> None:
         async with open_manager(
-            backend, config, graph=graph, need_graph=True, session_id=session
+            backend, config, graph=graph, need_graph=True, session_id=session, must_exist=False
         ) as m:
             s = await m.get_or_create(session)
             await chat_loop(m, s, graph or s.info.graph_id, input_key, console)
@@ -190,17 +192,17 @@ async def checkpoints(
     if as_json:
         print_json(items)
         return
-    table = Table(title=f"{len(items)} checkpoint(s) of {session_id}", title_justify="left")
+    table = Table(title=f"{len(items)} checkpoint(s) of {safe(session_id)}", title_justify="left")
     for col in ("checkpoint", "step", "source", "created", "next", "interrupts"):
         table.add_column(col, overflow="fold", no_wrap=col in ("step", "source", "created"))
     for c in items:
         table.add_row(
-            c.checkpoint_id,
+            safe(c.checkpoint_id),
             str(c.step),
-            c.source or "",
+            safe(c.source or ""),
             when(c.created_at),
-            ",".join(c.next),
-            short([i.get("value") for i in c.interrupts], 40) if c.interrupts else "",
+            safe(",".join(c.next)),
+            safe(short([i.get("value") for i in c.interrupts], 40)) if c.interrupts else "",
         )
     console.print(table)
 
@@ -226,8 +228,8 @@ async def events(
                 print_json(e)
             else:
                 console.print(
-                    f"{e.id:>6}  {when(e.at)}  [bold]{e.type}[/]  {(e.run_id or '')[:8]}  "
-                    f"{short(e.data, 80) if e.data else ''}",
+                    f"{e.id:>6}  {when(e.at)}  [bold]{safe(e.type)}[/]  "
+                    f"{safe((e.run_id or '')[:8])}  {safe(short(e.data, 80)) if e.data else ''}",
                     highlight=False,
                 )
 
@@ -272,7 +274,7 @@ def validate(
         where = str(cfg.path) if cfg.path else "(no config file)"
         if not targets:
             raise fail(f"{where}: no graphs to validate")
-        console.print(f"ok: {where}", highlight=False)
+        console.print(f"ok: {safe(where)}", highlight=False)
     else:
         targets = [(file, file)]
     problems = 0
@@ -282,22 +284,26 @@ def validate(
 
             found = validate_yaml_graph(ref)
             for p in found:
-                err_console.print(str(p), highlight=False, markup=False)
+                err_console.print(clean(p, newlines=True), highlight=False, markup=False)
             problems += len(found)
             if not found:
-                console.print(f"ok: {label}", highlight=False)
+                console.print(f"ok: {safe(label)}", highlight=False)
             continue
         try:
             source = load_graph(ref)
             if hasattr(source, "compile"):
                 source.compile()
-            console.print(f"ok: {label}", highlight=False)
+            console.print(f"ok: {safe(label)}", highlight=False)
         except GraphLoadError as exc:
-            err_console.print(f"{label}: {exc.message}", highlight=False, markup=False)
+            err_console.print(
+                clean(f"{label}: {exc.message}", newlines=True), highlight=False, markup=False
+            )
             problems += 1
         except Exception as exc:  # compile errors of the user's graph
             err_console.print(
-                f"{label}: {type(exc).__name__}: {exc}", highlight=False, markup=False
+                clean(f"{label}: {type(exc).__name__}: {exc}", newlines=True),
+                highlight=False,
+                markup=False,
             )
             problems += 1
     if problems:
@@ -337,7 +343,7 @@ def graph(
         raise fail(exc.message) from None
     if output is not None:
         output.write_text(text)
-        console.print(f"wrote {output}", highlight=False)
+        console.print(f"wrote {safe(output)}", highlight=False)
     else:
         print(text)
 
