@@ -34,10 +34,10 @@ def sqlite_path_of(url: str | Path | None) -> str | None:
     if text.lower() in _MEMORY_FORMS:
         return None
     if "://" not in text:
-        scheme = _SCHEME_LIKE.match(text)
-        if scheme:
+        like = _SCHEME_LIKE.match(text)
+        if like:
             raise BackendError(
-                f"malformed backend URL {text!r}: '{scheme.group(1)}:' looks like a scheme "
+                f"malformed backend URL {text!r}: '{like.group(1)}:' looks like a scheme "
                 f"without '//'; {_EXAMPLES}"
             )
         if not text.lower().endswith(SQLITE_SUFFIXES) and not Path(text).expanduser().is_file():
