@@ -18,6 +18,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape as escape_markup
+from typer.core import TyperArgument, TyperOption
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import (
@@ -51,11 +52,29 @@ EXIT_INVALID = 5  # `validate` found problems
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
+
+def _display_type(self: TyperOption | TyperArgument, ctx: Any) -> str | None:
+    """Help shows a flag bare (not ``--json <bool>``), and a value as its metavar or a word
+    (``TEXT``, ``INTEGER``) instead of a Python type (``<str>``, ``<list[str]>``)."""
+    if isinstance(self, TyperOption) and self.is_flag:
+        return None
+    if self.metavar is not None:
+        return self.metavar
+    bare = self.bare_type()
+    inner = bare[5:-1] if bare.startswith("list[") else bare
+    return _TYPE_WORDS.get(inner, inner.upper())
+
+
+_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "bool": ""}
+TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _display_type  # type: ignore[method-assign,assignment]
+
 BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
         "-b",
+        metavar="URL",
         help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://. "
         "Overrides the config file and GRAPH_SESSIONS_BACKEND.",
         show_default=False,
@@ -66,6 +85,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         help="Project configuration file (default: $GRAPH_SESSIONS_CONFIG or ./langgraph.json).",
         show_default=False,
     ),

@@ -1,9 +1,11 @@
 """``graph-sessions``: serve sessions, chat with a graph, and operate a session database.
 
 Every command reads the project configuration (``--config``, ``$GRAPH_SESSIONS_CONFIG`` or
-``./langgraph.json``) and takes ``--backend URL``; with neither, it works on
-``./sessions.db``. Exit codes: 0 ok, 1 failed, 2 bad usage/input/config, 3 not found,
-4 conflict (busy, suspended, wrong status), 5 ``validate`` found problems.
+``./langgraph.json``); every command that opens the database takes ``--backend URL``; with
+neither, it works on ``./sessions.db`` (next to the config file when there is one). Exit
+codes: 0 ok, 1 failed, 2 bad usage/input/config, 3 not found (session, checkpoint or
+database file), 4 conflict (busy, suspended, wrong status), 5 ``validate`` found problems,
+6 ``serve`` cannot listen (address in use), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from graph_sessions.cli.common import (
     err_console,
     fail,
     open_manager,
+    print_header,
     print_json,
     read_config,
     run,
@@ -38,6 +41,7 @@ from graph_sessions.cli.common import (
 )
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import GraphLoadError, GraphSessionError
+from graph_sessions.storage.urls import DEFAULT_BACKEND_URL
 
 app = typer.Typer(
     name="graph-sessions",
@@ -45,8 +49,9 @@ app = typer.Typer(
     "a graph in the terminal, and list, inspect, resume, suspend and clean up sessions.\n\n"
     "Configuration: --config FILE, $GRAPH_SESSIONS_CONFIG or ./langgraph.json; storage: "
     "--backend URL (default sqlite:///sessions.db).\n\n"
-    "Exit codes: 0 ok · 1 failed · 2 bad usage, input or config · 3 not found · "
-    "4 conflict (busy, suspended, wrong status) · 5 validate found problems.",
+    "Exit codes: 0 ok · 1 failed · 2 bad usage, input or config · 3 not found (session, "
+    "checkpoint, database file) · 4 conflict (busy, suspended, wrong status) · 5 validate "
+    "found problems · 6 serve cannot listen (address in use) · 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -100,15 +105,25 @@ def serve(
     graph: GraphArg = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (8123).")] = None,
+    output_key: Annotated[
+        str | None,
+        typer.Option(
+            "--output-key",
+            metavar="KEY",
+            help='State key returned as a run\'s "output" (config: graph_sessions.output_key, '
+            "env: GRAPH_SESSIONS_OUTPUT_KEY).",
+        ),
+    ] = None,
     backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve sessions over REST + SSE (FastAPI on uvicorn)."""
+    from graph_sessions.server.bind import EXIT_CANNOT_LISTEN, cannot_listen
     from graph_sessions.server.runner import serve as run_server
     from graph_sessions.server.settings import ServerSettings
 
     cfg = read_config(config)
-    overrides: dict[str, Any] = {"backend": backend}
+    overrides: dict[str, Any] = {"backend": backend, "output_key": output_key}
     if graph is not None and graph not in cfg.graphs:
         cfg.graphs = {}
         overrides["graph"] = graph
@@ -123,13 +138,22 @@ def serve(
     if port is not None:
         server["port"] = port
     try:
+        print_header(cfg, kwargs.get("backend") or DEFAULT_BACKEND_URL)
         manager = GraphSessionManager(**kwargs)
         settings = ServerSettings.from_env(environ={}, **_server_values(server, kwargs))
     except GraphSessionError as exc:
         raise fail(exc.message) from None
     except ValueError as exc:
         raise fail(f"server settings: {exc}") from None
-    run_server(manager, settings)
+    why = cannot_listen(settings.host, settings.port)
+    if why is not None:
+        raise fail(f"{why} (another server? choose --port)", EXIT_CANNOT_LISTEN)
+    try:
+        run_server(manager, settings)
+    except SystemExit as exc:  # uvicorn's startup failure (a bind lost to a race, ...)
+        if exc.code in (0, None):
+            raise
+        raise fail("the server could not start (see the log above)", EXIT_CANNOT_LISTEN) from None
 
 
 @app.command()
