@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from graph_sessions import SyncGraphSessionManager
 
@@ -128,3 +132,117 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert [s["session_id"] for s in json.loads(done.stdout)["sessions"]] == ["t1"]
     assert not (elsewhere / "data").exists()
+
+
+def test_validate_reports_misspelled_state_names_and_node_fields(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "state: {user_input: str, draft: str, response: str}\n"
+        "nodes:\n"
+        "  draft: {type: passthrough, output: {draft: \"About '{state.user_inptu}'.\"}}\n"
+        "  approve:\n"
+        "    type: interrupt\n"
+        '    message: "Send? {state.draft}"\n'
+        "    resume_kye: user_input\n"
+        "  respond: {type: passthrough, output: {response: '{state.draft}'}}\n"
+        "edges:\n"
+        "  - {from: START, to: draft}\n"
+        "  - {from: draft, to: approve}\n"
+        "  - {from: approve, to: respond}\n"
+        "  - {from: respond, to: END}\n"
+    )
+    done = gs("validate", str(bad))
+    assert done.returncode == 5
+    lines = done.stderr.decode().splitlines()
+    assert (
+        f"{bad}:3: nodes.draft.output.draft: unknown state field 'user_inptu'; "
+        "did you mean 'user_input'?" in lines
+    )
+    assert (
+        f"{bad}:7: nodes.approve.resume_kye: unknown field of a 'interrupt' node; "
+        "did you mean 'resume_key'?" in lines
+    )
+
+
+def test_help_shows_words_not_python_types() -> None:
+    for args in (("sessions", "list", "--help"), ("serve", "--help"), ("chat", "--help")):
+        out = gs(*args).stdout.decode()
+        assert "<bool>" not in out and "<str>" not in out and "<int>" not in out, out
+        assert "URL" in out and "FILE" in out
+    out = gs("serve", "--help").stdout.decode()
+    assert "--output-key" in out
+    done = subprocess.run(
+        [sys.executable, "-m", "graph_sessions.server", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "``" not in done.stdout and "--output-key" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_port_in_use_is_one_line_and_exit_code_6(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = gs("serve", APPROVAL, "--port", port, "-b", "memory://")
+        assert done.returncode == 6, done.stderr
+        err = done.stderr.decode()
+        assert f"error: cannot listen on 127.0.0.1:{port}: address already in use" in err
+        assert "Traceback" not in err
+        module = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "graph_sessions.server",
+                APPROVAL,
+                "--port",
+                port,
+                "--backend",
+                "memory://",
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=60,
+        )
+        assert module.returncode == 6 and "address already in use" in module.stderr
+
+
+def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "langgraph.json"
+    config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "auth": {"path": "a.py:auth"}}))
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [EXE, "serve", "--port", str(port), "--output-key", "response", "-c", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=ENV,
+        cwd=tmp_path,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                time.sleep(0.1)
+            path = "/sessions/s1/invoke"
+            client.post(path, json={"input": {"user_input": "refund"}}).raise_for_status()
+            r = client.post(path, json={"input": {"user_input": "yes"}}).json()
+            assert r["status"] == "complete" and r["output"] == "sent", r
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    text = (tmp_path / "serve.log").read_text()
+    assert f"database: {tmp_path / 'sessions.db'}" in text  # next to the config file
+    assert "note: langgraph.json: auth: custom LangGraph auth handlers are not run" in text
