@@ -19,7 +19,7 @@ from rich.table import Table
 
 from graph_sessions import __version__
 from graph_sessions.cli import sessions as sessions_cmd
-from graph_sessions.cli.chat import chat_loop
+from graph_sessions.cli.chat import continue_command, run_chat
 from graph_sessions.cli.common import (
     EXIT_INVALID,
     BackendOpt,
@@ -29,12 +29,12 @@ from graph_sessions.cli.common import (
     command,
     console,
     err_console,
+    exit_code_for,
     fail,
     open_manager,
     print_header,
     print_json,
     read_config,
-    run,
     safe,
     short,
     when,
@@ -173,16 +173,39 @@ def chat(
     backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session."""
+    """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session.
 
-    async def go() -> None:
-        async with open_manager(
-            backend, config, graph=graph, need_graph=True, session_id=session, must_exist=False
-        ) as m:
-            s = await m.get_or_create(session)
-            await chat_loop(m, s, graph or s.info.graph_id, input_key, console)
+    A spinner names the node at work; Ctrl-C cancels a running turn, and at the prompt
+    leaves (the session is kept)."""
+    opened = open_manager(
+        backend, config, graph=graph, need_graph=True, session_id=session, must_exist=False
+    )
 
-    run(go())
+    async def open_session() -> tuple[GraphSessionManager, Any]:
+        m = await opened.__aenter__()
+        try:
+            return m, await m.get_or_create(session)
+        except BaseException:
+            await opened.__aexit__(None, None, None)
+            raise
+
+    async def close() -> None:
+        await opened.__aexit__(None, None, None)
+
+    try:
+        code = run_chat(
+            open_session,
+            close,
+            console,
+            input_key=input_key,
+            hint=lambda s: continue_command(
+                graph or s.info.graph_id, s.session_id, backend, config
+            ),
+        )
+    except GraphSessionError as exc:
+        raise fail(exc.message, exit_code_for(exc)) from None
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
