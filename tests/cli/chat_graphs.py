@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 
@@ -27,4 +28,24 @@ def slow_graph() -> StateGraph:
     b.add_node("sleepy", sleepy)
     b.add_edge(START, "sleepy")
     b.add_edge("sleepy", END)
+    return b
+
+
+class PlainState(TypedDict, total=False):
+    user_input: str
+    answer: Any
+    response: str
+
+
+def plain_interrupt_graph() -> StateGraph:
+    """LangGraph's plain ``interrupt("Approve?")``: no payload dict, no resume_key."""
+
+    def ask(state: PlainState) -> dict[str, Any]:
+        answer = interrupt(f"Approve {state.get('user_input', '')}?")
+        return {"answer": answer, "response": f"answer: {answer!r}"}
+
+    b = StateGraph(PlainState)
+    b.add_node("ask", ask)
+    b.add_edge(START, "ask")
+    b.add_edge("ask", END)
     return b
