@@ -59,7 +59,12 @@ def test_langgraph_json_as_langgraph_users_write_it(tmp_path: Path) -> None:
     )
     cfg = load_config(path, environ={}, apply_env=False)
     assert cfg.graphs == {"agent": f"{(tmp_path / 'app' / 'agent.py').resolve()}:graph"}
-    assert cfg.manager == {"ttl": 1800.0, "on_expire": "delete", "sweep_interval": 120.0}
+    assert cfg.manager == {
+        "ttl": 1800.0,
+        "on_expire": "delete",
+        "sweep_interval": 120.0,
+        "backend": f"sqlite:///{(tmp_path / 'sessions.db').resolve()}",  # next to the file
+    }
     assert cfg.env == {"GREETING": "hello"}
     assert any(n.startswith("dependencies: ignored") for n in cfg.notes)
     assert any(n.startswith("python_version: ignored") for n in cfg.notes)

@@ -22,6 +22,7 @@ from flow_graphs import custom_stream_graph, router_graph
 from graphs import approval_graph, chat_graph, failing_graph, two_interrupts_graph
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from graph_sessions import (
     BackendError,
@@ -208,19 +209,44 @@ async def test_seed_spellings_graph_path_checkpointer_config_thread_id_cleanup(
 # =========================================================================================
 
 
-async def test_interrupt_without_resume_key_receives_whole_input(any_backend: str) -> None:
+async def test_a_plain_input_never_answers_an_interrupt_that_names_no_resume_key(
+    any_backend: str,
+) -> None:
+    """Issue 10 #17: with a plain ``interrupt("...")`` the whole input dict used to become
+    the answer, so a message from another client answered the pending question. Now a plain
+    input is refused (nothing changes) and the answer is given explicitly."""
     async with manager(approval_graph(resume_key=None), any_backend) as m:
         s = await m.create("r1")
         first = await s.invoke({"user_input": "draft me"})
         assert first.status == "interrupted"
         assert first.resume_key is None
         assert first.interrupt == {"message": "approve?"}
-        done = await s.invoke({"user_input": "yes"})
-        assert done.status == "complete"
+        for stray in ({"user_input": "yes"}, None, {}):
+            with pytest.raises(InvalidTransition, match="waiting at an interrupt") as ei:
+                await s.invoke(stray)
+            assert "resume" in ei.value.message and ei.value.session_id == "r1"
+        info = await m.info("r1")
+        assert info.status == S.INTERRUPTED and info.run_count == 1  # no run was started
+        done = await s.resume("yes")  # explicit: the value as is
+        assert done is not None and done.status == "complete"
         state = await s.get_state()
-        assert state["approved"] is False  # the answer was the whole dict, not "yes"
-        assert state["log"] == ["draft:draft me", "answer:{'user_input': 'yes'}", "respond"]
-        assert state["response"] == "dropped"
+        assert state["approved"] is True
+        assert state["log"] == ["draft:draft me", "answer:yes", "respond"]
+        # Command(resume=...) is explicit too.
+        again = await s.invoke({"user_input": "second"})
+        assert again.status == "interrupted"
+        done = await s.invoke(Command(resume="no"))
+        assert done.state["log"][-2:] == ["answer:no", "respond"]
+
+
+async def test_a_stray_input_without_the_named_resume_key_is_refused(any_backend: str) -> None:
+    async with manager(approval_graph(), any_backend) as m:  # the interrupt names user_input
+        s = await m.create("r1b")
+        await s.invoke({"user_input": "x"})
+        with pytest.raises(InvalidTransition, match="'user_input'"):
+            await s.invoke({"other": "hello"})
+        done = await s.invoke({"user_input": "yes"})  # the seed's resume_key flow
+        assert done.status == "complete" and done.state["approved"] is True
 
 
 async def test_manager_resume_key_default(any_backend: str) -> None:

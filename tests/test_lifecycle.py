@@ -213,7 +213,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             session = await self.fresh(sid)
             try:
                 return "ok", await session.invoke(graph_input)
-            except (RunFailed, SessionSuspended, InvalidInput) as exc:
+            except (RunFailed, SessionSuspended, InvalidInput, InvalidTransition) as exc:
                 return type(exc).__name__, exc
 
         outcome, value = self.run(go())
@@ -224,11 +224,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         if kind == "none" and m.status == S.CREATED:  # nothing to continue: refused, no run
             assert outcome == "InvalidInput", (outcome, value)
             return
-        if m.status == S.INTERRUPTED:  # invoking an interrupted session answers it
-            assert outcome == "ok", value
-            assert value.status == "complete"
-            assert value.state["answer"] == graph_input
-            m.status, m.log = S.COMPLETED, m.log + 1
+        if m.status == S.INTERRUPTED:
+            # The interrupt names no resume key: a plain input is not an answer (issue 10
+            # #17); refused, nothing changes. resume(value) answers it.
+            assert outcome == "InvalidTransition", (outcome, value)
+            return
         elif kind == "none" and m.status == S.COMPLETED:  # nothing pending: an empty run
             assert outcome == "ok", value
             assert value.status == "complete"

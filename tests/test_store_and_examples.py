@@ -68,20 +68,31 @@ async def test_store_on_memory_backend() -> None:
         assert r.state["remembered"] == ["x", "y"]
 
 
-def test_quickstart_runs_twice_and_cleans_up(tmp_path: Path) -> None:
+def test_quickstart_run_twice_continues_the_same_session(tmp_path: Path) -> None:
+    """What the quickstart's docstring promises: the second run continues the session."""
     db = tmp_path / "q.db"
-    for _ in range(2):
-        out = subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "quickstart.py"), str(db)],
+
+    def quickstart(*extra: str) -> str:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "quickstart.py"), str(db), *extra],
             capture_output=True,
             text=True,
             timeout=120,
             check=True,
         ).stdout
+
+    for ticket, before, history in ((1, "created, 0 run(s)", 2), (2, "completed, 2 run(s)", 4)):
+        out = quickstart()
+        assert f"session user-123: {before}" in out
         assert "invoke -> interrupted" in out
         assert "after restart: interrupted" in out
-        assert "resume -> complete; reply: Thanks for writing about 'my invoice is wrong'" in out
-        assert "deleted; get -> None" in out
+        assert (
+            "resume -> complete; reply: Thanks for writing about "
+            f"'my invoice is wrong (ticket {ticket})'" in out
+        )
+        assert f"history: {history} entries" in out
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone() == (1,)
+    assert "deleted user-123: True" in quickstart("--reset")
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
 
 

@@ -108,7 +108,9 @@ def test_show_prints_status_state_interrupt_and_events(db: str) -> None:
     assert data["state"]["log"] == ["draft:refund"]
     assert data["events"]
     code, _, err = cli("sessions", "show", "nope", "-b", db)
-    assert code == 3 and "not found" in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("database: ")  # which file was opened, on stderr
+    errors = [line for line in err.splitlines() if not line.startswith("database: ")]
+    assert code == 3 and "not found" in err and len(errors) == 1
 
 
 def test_resume_answers_the_interrupt(db: str) -> None:

@@ -8,6 +8,7 @@ import functools
 import os
 import sqlite3
 import sys
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,6 +18,8 @@ import orjson
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape as escape_markup
+from typer.core import TyperArgument, TyperOption
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import (
@@ -34,6 +37,7 @@ from graph_sessions.errors import (
     SessionSuspended,
 )
 from graph_sessions.graphs.config import ProjectConfig, load_config
+from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, describe_backend, sqlite_path_of
 
 T = TypeVar("T")
 
@@ -49,11 +53,29 @@ EXIT_INVALID = 5  # `validate` found problems
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
+
+def _display_type(self: TyperOption | TyperArgument, ctx: Any) -> str | None:
+    """Help shows a flag bare (not ``--json <bool>``), and a value as its metavar or a word
+    (``TEXT``, ``INTEGER``) instead of a Python type (``<str>``, ``<list[str]>``)."""
+    if isinstance(self, TyperOption) and self.is_flag:
+        return None
+    if self.metavar is not None:
+        return self.metavar
+    bare = self.bare_type()
+    inner = bare[5:-1] if bare.startswith("list[") else bare
+    return _TYPE_WORDS.get(inner, inner.upper())
+
+
+_TYPE_WORDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH", "bool": ""}
+TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _display_type  # type: ignore[method-assign,assignment]
+
 BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
         "-b",
+        metavar="URL",
         help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://. "
         "Overrides the config file and GRAPH_SESSIONS_BACKEND.",
         show_default=False,
@@ -64,6 +86,7 @@ ConfigOpt = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         help="Project configuration file (default: $GRAPH_SESSIONS_CONFIG or ./langgraph.json).",
         show_default=False,
     ),
@@ -84,7 +107,9 @@ def exit_code_for(exc: BaseException) -> int:
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err_console.print(
+        f"[bold red]error:[/] {safe(message, newlines=True)}", highlight=False, markup=True
+    )
     return typer.Exit(code)
 
 
@@ -110,6 +135,40 @@ def command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]
     return wrapper
 
 
+def safe(value: Any, *, newlines: bool = False) -> str:
+    """A user-supplied value made harmless for the terminal: control and format characters
+    (ESC, BEL, bidi overrides...) shown as ``\\x1b``-style escapes, Rich markup escaped."""
+    return escape_markup(clean(value, newlines=newlines))
+
+
+def clean(value: Any, *, newlines: bool = False) -> str:
+    """``str(value)`` with control and format characters (Unicode categories Cc, Cf, Cs, Co)
+    escaped; ``newlines`` keeps line breaks (multi-line error messages)."""
+    text = str(value)
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _UNSAFE and not (newlines and ch == "\n")
+        else ch
+        for ch in text
+    )
+
+
+_UNSAFE = {"Cc", "Cf", "Cs", "Co"}
+
+
+def print_header(cfg: ProjectConfig, url: str) -> None:
+    """One stderr line naming the database a command opened, then the config's notes."""
+    err_console.print(f"[dim]database: {safe(describe_backend(url))}[/]", highlight=False)
+    print_notes(cfg)
+
+
+def print_notes(cfg: ProjectConfig) -> None:
+    """The configuration file's notes (ignored LangGraph keys, unsupported features)."""
+    where = cfg.path.name if cfg.path else "config"
+    for note in cfg.notes:
+        err_console.print(f"[yellow]note:[/] {safe(where)}: {safe(note)}", highlight=False)
+
+
 def read_config(config: str | None) -> ProjectConfig:
     """Load the configuration file (or defaults); errors become one line."""
     try:
@@ -126,12 +185,28 @@ async def open_manager(
     graph: str | None = None,
     need_graph: bool = False,
     session_id: str | None = None,
+    must_exist: bool = True,
 ) -> AsyncIterator[GraphSessionManager]:
     """An open manager for a one-shot command: the config file's settings, ``--backend`` and a
     graph (a reference, or an id of the config's graphs) on top; no background sweeper.
 
+    Prints which database was opened (and the config's notes) on stderr. ``must_exist``:
+    a SQLite file that does not exist is "not found" (exit 3) instead of being created.
+
     A graph reference given for an existing ``session_id`` serves that session's graph id."""
     cfg = read_config(config)
+    url = backend or cfg.manager.get("backend") or DEFAULT_BACKEND_URL
+    try:
+        path = sqlite_path_of(url)
+    except BackendError as exc:
+        raise fail(exc.message) from None
+    if must_exist and path is not None and not os.path.exists(path):
+        raise fail(
+            f"database {describe_backend(url)} does not exist (pass --backend or "
+            "--config, or run from the folder that holds it)",
+            EXIT_NOT_FOUND,
+        )
+    print_header(cfg, url)
     overrides: dict[str, Any] = {"backend": backend}
     if graph is not None:
         if graph in cfg.graphs:
@@ -208,5 +283,5 @@ def when(value: datetime | None) -> str:
 def short(value: Any, width: int = 60) -> str:
     """One line, at most ``width`` characters, of any value."""
     text = value if isinstance(value, str) else orjson.dumps(jsonable(value)).decode()
-    text = " ".join(text.split())
+    text = clean(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"

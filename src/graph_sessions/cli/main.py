@@ -1,9 +1,11 @@
 """``graph-sessions``: serve sessions, chat with a graph, and operate a session database.
 
 Every command reads the project configuration (``--config``, ``$GRAPH_SESSIONS_CONFIG`` or
-``./langgraph.json``) and takes ``--backend URL``; with neither, it works on
-``./sessions.db``. Exit codes: 0 ok, 1 failed, 2 bad usage/input/config, 3 not found,
-4 conflict (busy, suspended, wrong status), 5 ``validate`` found problems.
+``./langgraph.json``); every command that opens the database takes ``--backend URL``; with
+neither, it works on ``./sessions.db`` (next to the config file when there is one). Exit
+codes: 0 ok, 1 failed, 2 bad usage/input/config, 3 not found (session, checkpoint or
+database file), 4 conflict (busy, suspended, wrong status), 5 ``validate`` found problems,
+6 ``serve`` cannot listen (address in use), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,25 +19,29 @@ from rich.table import Table
 
 from graph_sessions import __version__
 from graph_sessions.cli import sessions as sessions_cmd
-from graph_sessions.cli.chat import chat_loop
+from graph_sessions.cli.chat import continue_command, run_chat
 from graph_sessions.cli.common import (
     EXIT_INVALID,
     BackendOpt,
     ConfigOpt,
     JsonOpt,
+    clean,
     command,
     console,
     err_console,
+    exit_code_for,
     fail,
     open_manager,
+    print_header,
     print_json,
     read_config,
-    run,
+    safe,
     short,
     when,
 )
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import GraphLoadError, GraphSessionError
+from graph_sessions.storage.urls import DEFAULT_BACKEND_URL
 
 app = typer.Typer(
     name="graph-sessions",
@@ -43,8 +49,9 @@ app = typer.Typer(
     "a graph in the terminal, and list, inspect, resume, suspend and clean up sessions.\n\n"
     "Configuration: --config FILE, $GRAPH_SESSIONS_CONFIG or ./langgraph.json; storage: "
     "--backend URL (default sqlite:///sessions.db).\n\n"
-    "Exit codes: 0 ok · 1 failed · 2 bad usage, input or config · 3 not found · "
-    "4 conflict (busy, suspended, wrong status) · 5 validate found problems.",
+    "Exit codes: 0 ok · 1 failed · 2 bad usage, input or config · 3 not found (session, "
+    "checkpoint, database file) · 4 conflict (busy, suspended, wrong status) · 5 validate "
+    "found problems · 6 serve cannot listen (address in use) · 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -98,15 +105,25 @@ def serve(
     graph: GraphArg = None,
     host: Annotated[str | None, typer.Option(help="Interface to bind (127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (8123).")] = None,
+    output_key: Annotated[
+        str | None,
+        typer.Option(
+            "--output-key",
+            metavar="KEY",
+            help='State key returned as a run\'s "output" (config: graph_sessions.output_key, '
+            "env: GRAPH_SESSIONS_OUTPUT_KEY).",
+        ),
+    ] = None,
     backend: BackendOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve sessions over REST + SSE (FastAPI on uvicorn)."""
+    from graph_sessions.server.bind import EXIT_CANNOT_LISTEN, cannot_listen
     from graph_sessions.server.runner import serve as run_server
     from graph_sessions.server.settings import ServerSettings
 
     cfg = read_config(config)
-    overrides: dict[str, Any] = {"backend": backend}
+    overrides: dict[str, Any] = {"backend": backend, "output_key": output_key}
     if graph is not None and graph not in cfg.graphs:
         cfg.graphs = {}
         overrides["graph"] = graph
@@ -121,13 +138,22 @@ def serve(
     if port is not None:
         server["port"] = port
     try:
+        print_header(cfg, kwargs.get("backend") or DEFAULT_BACKEND_URL)
         manager = GraphSessionManager(**kwargs)
         settings = ServerSettings.from_env(environ={}, **_server_values(server, kwargs))
     except GraphSessionError as exc:
         raise fail(exc.message) from None
     except ValueError as exc:
         raise fail(f"server settings: {exc}") from None
-    run_server(manager, settings)
+    why = cannot_listen(settings.host, settings.port)
+    if why is not None:
+        raise fail(f"{why} (another server? choose --port)", EXIT_CANNOT_LISTEN)
+    try:
+        run_server(manager, settings)
+    except SystemExit as exc:  # uvicorn's startup failure (a bind lost to a race, ...)
+        if exc.code in (0, None):
+            raise
+        raise fail("the server could not start (see the log above)", EXIT_CANNOT_LISTEN) from None
 
 
 @app.command()
@@ -154,18 +180,42 @@ def chat(
         ),
     ] = False,
 ) -> None:
-    """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session."""
+    """Talk to a graph in the terminal: replies print, interrupts ask, /quit keeps the session.
 
-    async def go() -> None:
-        async with open_manager(
-            backend, config, graph=graph, need_graph=True, session_id=session
-        ) as m:
+    A spinner names the node at work; Ctrl-C cancels a running turn, and at the prompt
+    leaves (the session is kept)."""
+    opened = open_manager(
+        backend, config, graph=graph, need_graph=True, session_id=session, must_exist=False
+    )
+
+    async def open_session() -> tuple[GraphSessionManager, Any]:
+        m = await opened.__aenter__()
+        try:
             s = await m.get_or_create(session)
             if rebind:
                 await s.rebind()
-            await chat_loop(m, s, graph or s.info.graph_id, input_key, console)
+            return m, s
+        except BaseException:
+            await opened.__aexit__(None, None, None)
+            raise
 
-    run(go())
+    async def close() -> None:
+        await opened.__aexit__(None, None, None)
+
+    try:
+        code = run_chat(
+            open_session,
+            close,
+            console,
+            input_key=input_key,
+            hint=lambda s: continue_command(
+                graph or s.info.graph_id, s.session_id, backend, config
+            ),
+        )
+    except GraphSessionError as exc:
+        raise fail(exc.message, exit_code_for(exc)) from None
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -199,17 +249,17 @@ async def checkpoints(
     if as_json:
         print_json(items)
         return
-    table = Table(title=f"{len(items)} checkpoint(s) of {session_id}", title_justify="left")
+    table = Table(title=f"{len(items)} checkpoint(s) of {safe(session_id)}", title_justify="left")
     for col in ("checkpoint", "step", "source", "created", "next", "interrupts"):
         table.add_column(col, overflow="fold", no_wrap=col in ("step", "source", "created"))
     for c in items:
         table.add_row(
-            c.checkpoint_id,
+            safe(c.checkpoint_id),
             str(c.step),
-            c.source or "",
+            safe(c.source or ""),
             when(c.created_at),
-            ",".join(c.next),
-            short([i.get("value") for i in c.interrupts], 40) if c.interrupts else "",
+            safe(",".join(c.next)),
+            safe(short([i.get("value") for i in c.interrupts], 40)) if c.interrupts else "",
         )
     console.print(table)
 
@@ -235,8 +285,8 @@ async def events(
                 print_json(e)
             else:
                 console.print(
-                    f"{e.id:>6}  {when(e.at)}  [bold]{e.type}[/]  {(e.run_id or '')[:8]}  "
-                    f"{short(e.data, 80) if e.data else ''}",
+                    f"{e.id:>6}  {when(e.at)}  [bold]{safe(e.type)}[/]  "
+                    f"{safe((e.run_id or '')[:8])}  {safe(short(e.data, 80)) if e.data else ''}",
                     highlight=False,
                 )
 
@@ -281,7 +331,7 @@ def validate(
         where = str(cfg.path) if cfg.path else "(no config file)"
         if not targets:
             raise fail(f"{where}: no graphs to validate")
-        console.print(f"ok: {where}", highlight=False)
+        console.print(f"ok: {safe(where)}", highlight=False)
     else:
         targets = [(file, file)]
     problems = 0
@@ -291,22 +341,26 @@ def validate(
 
             found = validate_yaml_graph(ref)
             for p in found:
-                err_console.print(str(p), highlight=False, markup=False)
+                err_console.print(clean(p, newlines=True), highlight=False, markup=False)
             problems += len(found)
             if not found:
-                console.print(f"ok: {label}", highlight=False)
+                console.print(f"ok: {safe(label)}", highlight=False)
             continue
         try:
             source = load_graph(ref)
             if hasattr(source, "compile"):
                 source.compile()
-            console.print(f"ok: {label}", highlight=False)
+            console.print(f"ok: {safe(label)}", highlight=False)
         except GraphLoadError as exc:
-            err_console.print(f"{label}: {exc.message}", highlight=False, markup=False)
+            err_console.print(
+                clean(f"{label}: {exc.message}", newlines=True), highlight=False, markup=False
+            )
             problems += 1
         except Exception as exc:  # compile errors of the user's graph
             err_console.print(
-                f"{label}: {type(exc).__name__}: {exc}", highlight=False, markup=False
+                clean(f"{label}: {type(exc).__name__}: {exc}", newlines=True),
+                highlight=False,
+                markup=False,
             )
             problems += 1
     if problems:
@@ -346,7 +400,7 @@ def graph(
         raise fail(exc.message) from None
     if output is not None:
         output.write_text(text)
-        console.print(f"wrote {output}", highlight=False)
+        console.print(f"wrote {safe(output)}", highlight=False)
     else:
         print(text)
 

@@ -20,6 +20,7 @@ from graph_sessions.cli.common import (
     open_manager,
     parse_json_arg,
     print_json,
+    safe,
     short,
     when,
 )
@@ -46,7 +47,7 @@ STATUS_STYLE = {
 def status_text(status: SessionStatus | str) -> str:
     """A status coloured for the terminal."""
     value = str(status)
-    return f"[{STATUS_STYLE.get(value, 'white')}]{value}[/]"
+    return f"[{STATUS_STYLE.get(value, 'white')}]{safe(value)}[/]"
 
 
 def parse_metadata(pairs: list[str] | None) -> dict[str, Any] | None:
@@ -114,18 +115,18 @@ async def list_sessions(
         table.add_column(col, overflow="fold", no_wrap=col in _NO_WRAP)
     for s in page.sessions:
         table.add_row(
-            s.session_id,
+            safe(s.session_id),
             status_text(s.status),
-            s.graph_id,
-            s.owner or "-",
+            safe(s.graph_id),
+            safe(s.owner or "-"),
             str(s.run_count),
             when(s.updated_at),
             when(s.expires_at),
-            short(s.metadata, 40) if s.metadata else "",
+            safe(short(s.metadata, 40)) if s.metadata else "",
         )
     console.print(table)
     if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}", highlight=False)
+        console.print(f"more: --cursor {safe(page.next_cursor)}", highlight=False)
 
 
 # Short columns stay on one line; long values (metadata, data) fold instead.
@@ -155,22 +156,22 @@ async def show(
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    grid.add_row("session", info.session_id)
+    grid.add_row("session", safe(info.session_id))
     grid.add_row("status", status_text(info.status))
-    grid.add_row("graph", info.graph_id)
-    grid.add_row("owner", info.owner or "-")
+    grid.add_row("graph", safe(info.graph_id))
+    grid.add_row("owner", safe(info.owner or "-"))
     if info.task_id:
-        grid.add_row("task", info.task_id)
+        grid.add_row("task", safe(info.task_id))
     grid.add_row("created", when(info.created_at))
     grid.add_row("updated", when(info.updated_at))
     grid.add_row("expires", when(info.expires_at))
     grid.add_row("runs", str(info.run_count))
     if info.metadata:
-        grid.add_row("metadata", short(info.metadata, 200))
+        grid.add_row("metadata", safe(short(info.metadata, 200)))
     if info.last_error:
-        grid.add_row("last error", f"[red]{info.last_error}[/]")
+        grid.add_row("last error", f"[red]{safe(info.last_error, newlines=True)}[/]")
     for intr in info.interrupts:
-        grid.add_row("interrupt", f"[yellow]{short(intr.get('value'), 200)}[/]")
+        grid.add_row("interrupt", f"[yellow]{safe(short(intr.get('value'), 200))}[/]")
     console.print(grid)
     if trace:
         console.print("[bold]traceback[/] (of the failed run)")
@@ -181,7 +182,7 @@ async def show(
         table.add_column("value", overflow="fold")
         for key, value in state.items():
             size = f" ({len(value)} items)" if isinstance(value, list | dict) else ""
-            table.add_row(key, short(value, 100) + size)
+            table.add_row(safe(key), safe(short(value, 100)) + size)
         console.print(table)
     if recent:
         table = Table(title="events", title_justify="left")
@@ -189,7 +190,11 @@ async def show(
             table.add_column(col, overflow="fold", no_wrap=col != "data")
         for e in recent:
             table.add_row(
-                str(e.id), when(e.at), str(e.type), (e.run_id or "")[:8], short(e.data, 60)
+                str(e.id),
+                when(e.at),
+                safe(e.type),
+                safe((e.run_id or "")[:8]),
+                safe(short(e.data, 60)),
             )
         console.print(table)
 
@@ -213,9 +218,9 @@ def print_result(result: InvokeResult | None, as_json: bool) -> None:
         return
     console.print(f"status: {result.status}", highlight=False)
     if result.output is not None:
-        console.print(f"output: {short(result.output, 500)}", highlight=False)
+        console.print(f"output: {safe(short(result.output, 500))}", highlight=False)
     for intr in result.interrupts:
-        console.print(f"[yellow]interrupt:[/] {short(intr.get('value'), 500)}")
+        console.print(f"[yellow]interrupt:[/] {safe(short(intr.get('value'), 500))}")
 
 
 @app.command("resume")
@@ -258,7 +263,7 @@ async def suspend(
     async with open_manager(backend, config) as m:
         s = await _session(m, session_id)
         info = await s.suspend(reason)
-    console.print(f"{info.session_id}: {status_text(info.status)}")
+    console.print(f"{safe(info.session_id)}: {status_text(info.status)}")
 
 
 @app.command("delete")
@@ -273,7 +278,7 @@ async def delete(
     async with open_manager(backend, config) as m:
         for sid in session_ids:
             if await m.delete(sid):
-                console.print(f"deleted {sid}", highlight=False)
+                console.print(f"deleted {safe(sid)}", highlight=False)
             else:
                 missing.append(sid)
     if missing:

@@ -418,6 +418,16 @@ class RunExecutor:
                 session_id=info.session_id,
             )
         if isinstance(req.input, Command):
+            if (
+                req.input.resume is not None
+                and info.status != SessionStatus.INTERRUPTED
+                and req.checkpoint_id is None
+            ):
+                raise InvalidTransition(
+                    f"session {info.session_id!r} is {info.status}: there is no interrupt to "
+                    "resume",
+                    session_id=info.session_id,
+                )
             return req.input, req.input.resume is not None
         if info.status != SessionStatus.INTERRUPTED or req.checkpoint_id is not None:
             return req.input, False
@@ -427,6 +437,8 @@ class RunExecutor:
             return None, True
         keys = [interrupt_resume_key(p["value"]) or default_key for p in pending]
         value = req.input
+        if not req.explicit_resume:
+            self._refuse_stray_input(info, keys, value)
 
         def pick(key: str | None) -> Any:
             if not req.explicit_resume and key and isinstance(value, dict) and key in value:
@@ -448,6 +460,28 @@ class RunExecutor:
             if named and len(set(keys)) == len(keys):
                 return Command(resume=named), True
         return Command(resume={i: pick(k) for i, k in zip(ids, keys, strict=True)}), True
+
+    @staticmethod
+    def _refuse_stray_input(info: SessionInfo, keys: list[str | None], value: Any) -> None:
+        """A plain input answers a pending interrupt only when it carries the interrupt's
+        resume key (or, with several, their ids): any other input (a message typed while
+        another client's question is pending, ``None``) is refused instead of becoming the
+        answer. ``resume(value)`` / ``Command(resume=...)`` answer explicitly."""
+        ids = {p["id"] for p in info.interrupts}
+        if (
+            isinstance(value, dict)
+            and value
+            and (any(k and k in value for k in keys) or set(value) <= ids)
+        ):
+            return
+        named = sorted({k for k in keys if k})
+        hint = f"give the answer under {' or '.join(map(repr, named))}, or " if named else ""
+        raise InvalidTransition(
+            f"session {info.session_id!r} is waiting at an interrupt and this input does not "
+            f"answer it: {hint}resume it explicitly (session.resume(value), "
+            'Command(resume=value), or over HTTP {"resume": value})',
+            session_id=info.session_id,
+        )
 
     def _config(self, session_id: str, run_id: str, req: RunRequest) -> dict[str, Any]:
         config: dict[str, Any] = dict(req.config or {})

@@ -33,7 +33,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from graph_sessions.errors import ConfigError
+from graph_sessions.errors import BackendError, ConfigError
+from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, resolve_backend_url
 
 log = logging.getLogger("graph_sessions")
 
@@ -380,6 +381,14 @@ def load_config(
 
     section = parsed.graph_sessions
     manager = section.model_dump(exclude={"server", "default_graph"}, exclude_none=True)
+    if chosen is not None:
+        # The file's database lives next to the file, whatever the working directory.
+        try:
+            manager["backend"] = resolve_backend_url(
+                manager.get("backend", DEFAULT_BACKEND_URL), base
+            )
+        except BackendError as exc:
+            raise ConfigError(f"{file}: graph_sessions.backend: {exc.message}") from None
     ttl = parsed.checkpointer.ttl if parsed.checkpointer else None
     if ttl is not None:
         if ttl.default_ttl is not None and "ttl" not in manager:

@@ -25,6 +25,7 @@ from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.app import create_app
 from graph_sessions.server.middleware import JsonLogFormatter
 from graph_sessions.server.settings import ServerSettings
+from graph_sessions.storage.urls import describe_backend
 
 log = logging.getLogger("graph_sessions.server")
 
@@ -189,7 +190,7 @@ def announce(manager: GraphSessionManager, settings: ServerSettings) -> None:
         ", ".join(manager.graph_ids) or "(none)",
         settings.host,
         settings.port,
-        manager.backend.url,
+        describe_backend(manager.backend.url),
         auth,
         http_implementation(),
     )

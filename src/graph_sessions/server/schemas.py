@@ -153,10 +153,16 @@ class SearchRequest(_Body):
 
 
 class InvokeRequest(_Body):
-    """``POST /sessions/{id}/invoke``. On an interrupted session the input resumes it."""
+    """``POST /sessions/{id}/invoke``. On an interrupted session, ``resume`` answers the
+    interrupt (any JSON value, as LangGraph's ``Command(resume=...)``); an ``input`` answers
+    it only when it carries the interrupt's ``resume_key`` (else 409)."""
 
     input: dict[str, Any] | None = Field(
         default=None, description="graph input; null re-runs what a failed run left pending"
+    )
+    resume: Any = Field(
+        default=None,
+        description="the answer to the pending interrupt, any JSON value (not with input)",
     )
     multitask: Multitask | None = Field(
         default=None, description="what to do when the session is busy (server default)"
@@ -169,6 +175,22 @@ class InvokeRequest(_Body):
     graph_id: str | None = Field(
         default=None, min_length=1, description="graph of the session if this call creates it"
     )
+
+    @model_validator(mode="after")
+    def _input_or_resume(self) -> InvokeRequest:
+        if "resume" in self.model_fields_set:
+            if self.input is not None:
+                raise ValueError("give input or resume, not both")
+            if self.resume is None:
+                raise ValueError("resume needs a value (null is not an answer)")
+            if self.checkpoint_id is not None:
+                raise ValueError("resume answers the pending interrupt: no checkpoint_id")
+        return self
+
+    @property
+    def has_resume(self) -> bool:
+        """Whether the body answers the pending interrupt explicitly."""
+        return "resume" in self.model_fields_set
 
 
 class StreamRequest(InvokeRequest):

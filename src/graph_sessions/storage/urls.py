@@ -1,7 +1,14 @@
-"""Pick a backend from a URL: ``sqlite:///path.db`` (default), ``memory://``."""
+"""Pick a backend from a URL: ``sqlite:///path.db`` (default), ``memory://``.
+
+A typo must never silently create a new, empty database, so the accepted forms are strict:
+``memory://`` (or ``memory``), ``sqlite:///path`` with any file name, and a plain path that
+ends in ``.db``/``.sqlite``/``.sqlite3``/``.db3`` or names a file that exists already.
+Anything else (``memory:/``, ``y.bd``, ``postgress://``) raises ``BackendError``.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,6 +16,72 @@ from graph_sessions.errors import BackendError
 from graph_sessions.storage.backend import Backend
 
 DEFAULT_BACKEND_URL = "sqlite:///sessions.db"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+_MEMORY_FORMS = ("memory", "memory://")
+# "word:" at the start: a URL scheme (a Windows drive letter is a single letter).
+_SCHEME_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+_EXAMPLES = "use e.g. 'sqlite:///sessions.db', a path ending in .db, or 'memory://'"
+
+
+def sqlite_path_of(url: str | Path | None) -> str | None:
+    """The SQLite file a backend URL names (as written, maybe relative), ``None`` for memory
+    and ``":memory:"``. Raises ``BackendError`` for malformed URLs (see the module doc)."""
+    if url is None:
+        url = DEFAULT_BACKEND_URL
+    text = str(url).strip()
+    if not text:
+        raise BackendError(f"the backend URL is empty; {_EXAMPLES}")
+    if text.lower() in _MEMORY_FORMS:
+        return None
+    if "://" not in text:
+        like = _SCHEME_LIKE.match(text)
+        if like:
+            raise BackendError(
+                f"malformed backend URL {text!r}: '{like.group(1)}:' looks like a scheme "
+                f"without '//'; {_EXAMPLES}"
+            )
+        if not text.lower().endswith(SQLITE_SUFFIXES) and not Path(text).expanduser().is_file():
+            raise BackendError(
+                f"refusing to create database {text!r}: a plain path must end in "
+                f"{', '.join(SQLITE_SUFFIXES)} or name an existing file (write "
+                f"'sqlite:///{text}' to use this name anyway)"
+            )
+        return str(Path(text).expanduser())
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        raise BackendError(f"malformed backend URL {text!r}: write 'memory://' with nothing after")
+    if scheme in ("sqlite", "sqlite3"):
+        path = parts.netloc + parts.path
+        if path.startswith("/"):
+            path = path[1:]
+        if not path:
+            raise BackendError(f"{text!r} names no file; use e.g. 'sqlite:///sessions.db'")
+        return None if path == ":memory:" else path
+    if scheme in ("postgres", "postgresql", "redis", "rediss"):
+        raise BackendError(
+            f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'"
+        )
+    raise BackendError(
+        f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db' or 'memory://'"
+    )
+
+
+def resolve_backend_url(url: str, base: Path) -> str:
+    """``url`` with a relative SQLite path made absolute against ``base`` (the folder of the
+    configuration file that named it). Malformed URLs raise ``BackendError``."""
+    path = sqlite_path_of(url)
+    if path is None or Path(path).is_absolute():
+        return url
+    absolute = (base / path).resolve()
+    query = urlsplit(url).query if "://" in url else ""
+    return f"sqlite:///{absolute}" + (f"?{query}" if query else "")
+
+
+def describe_backend(url: str | Path | None) -> str:
+    """Where a backend URL stores data, for humans: an absolute file path or ``memory``."""
+    path = sqlite_path_of(url)
+    return "memory (nothing is kept)" if path is None else str(Path(path).resolve())
 
 
 def backend_from_url(url: str | Path | Backend | None) -> Backend:
@@ -23,44 +96,24 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     if url is None:
         url = DEFAULT_BACKEND_URL
     text = str(url).strip()
-    if not text:
-        raise BackendError(
-            "the backend URL is empty; use e.g. 'sqlite:///sessions.db' or 'memory://'"
-        )
-    if text in ("memory", "memory://", "memory:"):
+    path = sqlite_path_of(text)
+    if path is None and (text.lower() in _MEMORY_FORMS):
         from graph_sessions.storage.memory import MemoryBackend
 
         return MemoryBackend()
+    from graph_sessions.storage.sqlite import SqliteBackend
+
     if "://" not in text:
-        from graph_sessions.storage.sqlite import SqliteBackend
-
-        return SqliteBackend(text)
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme in ("sqlite", "sqlite3"):
-        from graph_sessions.storage.sqlite import SqliteBackend
-
-        path = parts.netloc + parts.path
-        if path.startswith("/"):
-            path = path[1:]
-        if not path:
-            raise BackendError(f"{text!r} names no file; use e.g. 'sqlite:///sessions.db'")
-        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"synchronous", "checkpointer"}
-        if unknown:
-            raise BackendError(
-                f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; "
-                "known: synchronous, checkpointer"
-            )
-        return SqliteBackend(
-            path,
-            synchronous=options.get("synchronous", "NORMAL"),
-            checkpointer=options.get("checkpointer", "auto"),
-        )
-    if scheme in ("postgres", "postgresql", "redis", "rediss"):
+        return SqliteBackend(path or text)
+    options = {k: v[-1] for k, v in parse_qs(urlsplit(text).query).items()}
+    unknown = set(options) - {"synchronous", "checkpointer"}
+    if unknown:
         raise BackendError(
-            f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'"
+            f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; "
+            "known: synchronous, checkpointer"
         )
-    raise BackendError(
-        f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db' or 'memory://'"
+    return SqliteBackend(
+        path or ":memory:",
+        synchronous=options.get("synchronous", "NORMAL"),
+        checkpointer=options.get("checkpointer", "auto"),
     )

@@ -10,11 +10,13 @@ with problems raises :class:`~graph_sessions.errors.GraphLoadError` listing all 
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
 import logging
 import operator
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -444,7 +446,49 @@ def plan_yaml_graph(
         fields[LOOP_COUNTS_KEY] = (dict, "loop_counts")
     plan.state = fields
     ctx.state_keys.update(fields)
+    if spec.state:
+        _check_state_names(plan, doc, spec)
     return plan
+
+
+def _check_state_names(
+    plan: GraphPlan,
+    doc: YamlDocument,
+    spec: GraphFileSpec,
+) -> None:
+    """With a ``state:`` section, a name a node or condition reads must be declared there or
+    written by some node: ``{state.user_inptu}`` is a typo, not a new field."""
+    written = {key for built in plan.nodes.values() for key in built.writes}
+    known = sorted({*map(str, spec.state), *written})
+
+    def report(key: str, raw: Any, path: Path_) -> None:
+        hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        also = f"did you mean {hint[0]!r}?" if hint else f"state: {', '.join(known)}"
+        where = _path_mentioning(raw, key, path) or path
+        plan.problems.append(doc.problem(where, f"unknown state field {key!r}; {also}"))
+
+    for name, built in plan.nodes.items():
+        for key in sorted(built.reads - set(known)):
+            if not key.startswith("_"):
+                report(key, spec.nodes.get(name), ("nodes", name))
+    for edge in plan.edges:
+        if edge.condition is not None:
+            for key in sorted(edge.condition.fields - set(known)):
+                report(key, None, ("edges", edge.index, "condition"))
+
+
+def _path_mentioning(raw: Any, key: str, path: Path_) -> Path_ | None:
+    """The path of the first string under ``raw`` that mentions ``key`` as a word."""
+    if isinstance(raw, str):
+        return path if re.search(rf"\b{re.escape(key)}\b", raw) else None
+    items = (
+        raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    )
+    for k, v in items:
+        found = _path_mentioning(v, key, (*path, k))
+        if found is not None:
+            return found
+    return None
 
 
 def _load_subgraph(

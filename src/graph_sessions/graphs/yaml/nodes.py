@@ -7,6 +7,7 @@ through ``ctx.problem(path, message)`` (so validation sees all of them) and retu
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import logging
@@ -36,6 +37,7 @@ from graph_sessions.graphs.yaml.schema import (
     InterruptNode,
     LlmNode,
     MapNode,
+    NodeBase,
     PassthroughNode,
     Path_,
     PythonNode,
@@ -106,12 +108,30 @@ class BuildContext:
 # --------------------------------------------------------------------------- helpers
 
 
+# Node keys of YamlGraph files that graph-sessions knowingly ignores (any other unknown key
+# of a node is a problem: a misspelled `resume_kye:` must not silently fall back).
+IGNORED_NODE_KEYS = frozenset({"requires", "interrupt_output_mapping", "fallback", "max_retries"})
+
+
 def _validate(model: type[BaseModel], data: Any, path: Path_, ctx: BuildContext) -> Any:
     try:
-        return model.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as exc:
         ctx.problems.extend(validation_problems(ctx.doc, exc, path))
         return None
+    if issubclass(model, NodeBase) and spec.model_extra:
+        known = sorted(f.alias or name for name, f in model.model_fields.items())
+        if model in (InterruptNode, RouterNode):  # with `prompt`, an llm call's keys too
+            known = sorted({*known, *_LLM_KEYS})
+        unknown = [k for k in spec.model_extra if k not in known and k not in IGNORED_NODE_KEYS]
+        node_type = data.get("type", "llm") if isinstance(data, dict) else "llm"
+        for key in unknown:
+            hint = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            also = f"did you mean {hint[0]!r}?" if hint else f"known: {', '.join(known)}"
+            ctx.problem((*path, key), f"unknown field of a {node_type!r} node; {also}")
+        if unknown:
+            return None
+    return spec
 
 
 def _template(text: Any, path: Path_, ctx: BuildContext) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from langgraph.types import Command
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph_sessions.core.lifecycle import check_can_run
@@ -64,19 +65,26 @@ async def invoke(
     exceeds the server's ``run_timeout`` (the run is cancelled)."""
     manager = manager_of(request)
     session = await session_for_run(manager, session_id, principal, body.graph_id)
-    result = await run_with_limits(
-        request,
-        "invoke",
-        session.invoke(
+    call = (
+        session.resume(
+            body.resume,
+            multitask=body.multitask,
+            config=_config(body.config),
+            durability=body.durability,
+        )
+        if body.has_resume
+        else session.invoke(
             body.input,
             multitask=body.multitask,
             config=_config(body.config),
             durability=body.durability,
             checkpoint_id=body.checkpoint_id,
-        ),
-        settings_of(request).run_timeout,
-        session_id,
+        )
     )
+    result = await run_with_limits(
+        request, "invoke", call, settings_of(request).run_timeout, session_id
+    )
+    assert result is not None  # resuming with a value never just lifts a suspension
     return JSONResponse(result_dict(result))
 
 
@@ -226,7 +234,7 @@ async def stream(
         )
     modes: str | list[str] = list(body.mode) if isinstance(body.mode, list) else body.mode
     run = session.stream(
-        body.input,
+        Command(resume=body.resume) if body.has_resume else body.input,
         mode=modes,
         subgraphs=body.subgraphs,
         multitask=body.multitask,
