@@ -194,6 +194,8 @@ def chat(
             s = await m.get_or_create(session)
             if rebind:
                 await s.rebind()
+            else:
+                s.check_graph()
             return m, s
         except BaseException:
             await opened.__aexit__(None, None, None)

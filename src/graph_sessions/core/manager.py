@@ -17,8 +17,8 @@ from langgraph.pregel import Pregel
 from typing_extensions import TypedDict, Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
-from graph_sessions.core.identity import graph_identity
 from graph_sessions.core.filters import check_metadata_filter
+from graph_sessions.core.identity import graph_identity
 from graph_sessions.core.runs import (
     DURABILITIES,
     MULTITASK_STRATEGIES,

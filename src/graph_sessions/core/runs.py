@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from langgraph.types import Command, Interrupt
 
 from graph_sessions.clock import utcnow
+from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.errors import (
     CheckpointNotFound,
-    GraphMismatch,
     InvalidInput,
     InvalidTransition,
     LeaseLost,
@@ -99,17 +99,6 @@ def check_configurable(config: Any, session_id: str) -> None:
             "namespace (keys starting with '__', checkpoint_ns and checkpoint_map are refused)",
             session_id=session_id,
         )
-
-
-def same_graph(a: str, b: str) -> bool:
-    """Two stored graph identities name the same graph (their fingerprints match)."""
-    return a.split(" ", 1)[0] == b.split(" ", 1)[0]
-
-
-def describe_identity(identity: str) -> str:
-    """``'label' (fingerprint …)`` for messages."""
-    fingerprint, _, label = identity.partition(" ")
-    return f"{label or '?'!r} (fingerprint {fingerprint})"
 
 
 def new_lease_owner() -> str:
@@ -588,15 +577,8 @@ class RunExecutor:
         mine = self.manager.graph_identity(info.graph_id)
         if info.graph_identity is None:
             return {"graph_identity": mine}
-        if same_graph(info.graph_identity, mine):
-            return {}
-        raise GraphMismatch(
-            f"session {session_id!r} belongs to graph {describe_identity(info.graph_identity)}, "
-            f"not {describe_identity(mine)}: refusing to run it under another graph "
-            "(re-bind it explicitly: session.rebind() or manager.rebind(session_id), "
-            "`graph-sessions chat --rebind`)",
-            session_id=session_id,
-        )
+        check_same_graph(session_id, info.graph_identity, mine)
+        return {}
 
     async def _await_run(
         self, session_id: str, before: SessionInfo, run: RunInfo, req: RunRequest, active: ActiveRun

@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
+from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
 from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
@@ -478,6 +479,15 @@ class GraphSession:
         """Merge ``metadata`` into the session's (or replace it with ``merge=False``)."""
         self.info = await self.manager.update_metadata(self.session_id, metadata, merge=merge)
         return self.info
+
+    def check_graph(self) -> None:
+        """Raise ``GraphMismatch`` when the session belongs to another graph than the one
+        this manager would run it under (nothing is written; see :meth:`rebind`)."""
+        check_same_graph(
+            self.session_id,
+            self.info.graph_identity,
+            self.manager.graph_identity(self.info.graph_id),
+        )
 
     async def rebind(self, graph_id: str | None = None) -> SessionInfo:
         """Bind the session to this manager's graph (``graph_id``, else the default), so it
