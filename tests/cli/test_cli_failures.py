@@ -66,6 +66,11 @@ def test_read_only_database_is_one_line_not_a_traceback(tmp_path: Path, args: li
         )
     assert done.returncode != 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    # the header naming the database (on stderr, before anything runs) and one error line
+    lines = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and not line.startswith("database: ")
+    ]
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error:") and "readonly database" in lines[0]

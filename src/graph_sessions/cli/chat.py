@@ -21,7 +21,7 @@ from rich.console import Console
 from graph_sessions.cli.common import safe, short
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import GraphSessionError, RunCancelled
+from graph_sessions.errors import BackendError, GraphSessionError, RunCancelled
 from graph_sessions.models import InvokeResult, SessionStatus
 
 with contextlib.suppress(ImportError):  # line editing and history for input() (not on Windows)
@@ -233,6 +233,8 @@ class Chat:
                 self.say(f"cancelled: {safe(exc.message)}", "red")
                 pending = self.run(self._pending())
                 continue
+            except BackendError:  # the storage itself fails: nothing more can be saved
+                raise
             except GraphSessionError as exc:  # the run failed: say why and keep chatting
                 self.say(f"error: {safe(exc.message, newlines=True)}", "red")
                 pending = self.run(self._pending())
