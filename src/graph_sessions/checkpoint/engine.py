@@ -903,15 +903,28 @@ class StorageEngine:
                     for table in (CHECKPOINTS, BLOBS, WRITES):
                         conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (tid,))
                     continue
-                latest = f"SELECT checkpoint_ns, MAX(checkpoint_id) FROM {CHECKPOINTS} WHERE thread_id = ? GROUP BY checkpoint_ns"
+                latest = conn.execute(
+                    f"SELECT checkpoint_ns, MAX(checkpoint_id) FROM {CHECKPOINTS} WHERE thread_id = ? GROUP BY checkpoint_ns",
+                    (tid,),
+                ).fetchall()
+                # The latest checkpoints, and the ancestors their DeltaChannel values are
+                # rebuilt from (none for graphs without DeltaChannel).
+                keep = [(ns, cid) for ns, cid in latest]
+                for ns, cid in latest:
+                    keep.extend((ns, a) for a in self._delta_support(conn, tid, ns, [cid]))
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS gs_keep (ns TEXT, id TEXT)")
+                conn.execute("DELETE FROM temp.gs_keep")
+                conn.executemany("INSERT INTO temp.gs_keep VALUES (?, ?)", keep)
+                kept = "SELECT ns, id FROM temp.gs_keep"
                 conn.execute(
-                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
-                    (tid, tid),
+                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({kept})",
+                    (tid,),
                 )
                 conn.execute(
-                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
-                    (tid, tid),
+                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({kept})",
+                    (tid,),
                 )
+                conn.execute("DELETE FROM temp.gs_keep")
                 self._collect_garbage(conn, tid)
         for thread_id in thread_ids:
             self.forget(str(thread_id))
@@ -962,8 +975,23 @@ class StorageEngine:
             if row is None:
                 return 0
             oldest = row[0]
+            heads = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT checkpoint_id FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' "
+                    "AND checkpoint_id >= ? ORDER BY checkpoint_id DESC",
+                    (tid, oldest),
+                )
+            ]
+            # Older root checkpoints the kept ones' DeltaChannel values are rebuilt from stay.
+            support = sorted(self._delta_support(conn, tid, "", heads))
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS gs_keep (ns TEXT, id TEXT)")
+            conn.execute("DELETE FROM temp.gs_keep")
+            conn.executemany("INSERT INTO temp.gs_keep VALUES ('', ?)", [(c,) for c in support])
+            kept = "SELECT id FROM temp.gs_keep"
             removed = conn.execute(
-                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ?",
+                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ? "
+                f"AND checkpoint_id NOT IN ({kept})",
                 (tid, oldest),
             ).rowcount
             conn.execute(
@@ -971,15 +999,94 @@ class StorageEngine:
                 (tid, oldest),
             )
             conn.execute(
-                f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_id < ?", (tid, oldest)
-            )
-            conn.execute(
-                f"UPDATE {CHECKPOINTS} SET parent_checkpoint_id = NULL WHERE thread_id = ? AND checkpoint_id = ?",
+                f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_id < ? AND NOT "
+                f"(checkpoint_ns = '' AND checkpoint_id IN ({kept}))",
                 (tid, oldest),
+            )
+            conn.execute("DELETE FROM temp.gs_keep")
+            # A kept checkpoint must not point at a parent that no longer exists.
+            conn.execute(
+                f"UPDATE {CHECKPOINTS} SET parent_checkpoint_id = NULL WHERE thread_id = ? AND "
+                "checkpoint_ns = '' AND checkpoint_id <= ? AND parent_checkpoint_id IS NOT NULL "
+                f"AND parent_checkpoint_id NOT IN (SELECT checkpoint_id FROM {CHECKPOINTS} "
+                "WHERE thread_id = ? AND checkpoint_ns = '')",
+                (tid, oldest, tid),
             )
             self._collect_garbage(conn, tid)
         self.forget(tid)
         return removed
+
+    def _delta_support(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, heads: Sequence[str]
+    ) -> set[str]:
+        """The ancestors (in ``ns``) that LangGraph's ``DeltaChannel`` reads of ``heads`` need.
+
+        A ``DeltaChannel`` stores no value at most checkpoints; its value at a checkpoint is
+        the nearest ancestor's stored value (a ``_DeltaSnapshot``) plus the writes of every
+        ancestor in between (``get_delta_channel_history``). The delta channels of a head
+        are those its metadata counts since their last snapshot
+        (``counters_since_delta_snapshot``, which LangGraph keeps for every delta channel
+        not snapshotted at that checkpoint). For each head, this walks its parent links up
+        to the nearest ancestor that stores a value of each such channel, exactly as the
+        history read does, and returns every checkpoint visited (heads excluded).
+        """
+        info: dict[str, tuple[str | None, dict[str, str], list[str]] | None] = {}
+        stored: dict[tuple[str, str], bool] = {}
+
+        def load(cid: str) -> tuple[str | None, dict[str, str], list[str]] | None:
+            if cid not in info:
+                row = conn.execute(
+                    f"SELECT parent_checkpoint_id, type, checkpoint, metadata FROM {CHECKPOINTS} "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, cid),
+                ).fetchone()
+                if row is None:
+                    info[cid] = None
+                else:
+                    cp = self.serde.loads_typed(_decompress(row[1], row[2]))
+                    md = json.loads(row[3]) if row[3] is not None else {}
+                    counters = md.get("counters_since_delta_snapshot") or {}
+                    versions = {ch: str(v) for ch, v in cp["channel_versions"].items()}
+                    info[cid] = (row[0], versions, list(counters))
+            return info[cid]
+
+        def has_value(ch: str, version: str) -> bool:
+            key = (ch, version)
+            if key not in stored:
+                stored[key] = (
+                    conn.execute(
+                        f"SELECT 1 FROM {BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? AND "
+                        "channel = ? AND version = ? AND kind != ?",
+                        (thread_id, ns, ch, version, KIND_EMPTY),
+                    ).fetchone()
+                    is not None
+                )
+            return stored[key]
+
+        support: set[str] = set()
+        # channels a walk already carried on past a checkpoint: a later walk reaching it
+        # with no other channel to seed can stop there
+        walked: dict[str, set[str]] = {}
+        for head in heads:
+            head_info = load(head)
+            if head_info is None:
+                continue
+            parent, versions, delta = head_info
+            need = {ch for ch in delta if ch in versions and not has_value(ch, versions[ch])}
+            cursor = parent
+            while need and cursor is not None:
+                if need <= walked.get(cursor, set()):
+                    break
+                walked.setdefault(cursor, set()).update(need)
+                node = load(cursor)
+                if node is None:  # a parent already gone: the read stops here as well
+                    break
+                support.add(cursor)
+                parent, versions, _ = node
+                need = {ch for ch in need if not (ch in versions and has_value(ch, versions[ch]))}
+                cursor = parent
+        support.difference_update(heads)
+        return support
 
     def _collect_garbage(self, conn: sqlite3.Connection, thread_id: str) -> int:
         """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""
