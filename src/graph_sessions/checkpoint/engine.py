@@ -843,6 +843,7 @@ class StorageEngine:
                     f"WHERE run_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 ).fetchall()
+                doomed = self._spare_delta_support(conn, doomed)
                 conn.executemany(
                     f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                     doomed,
@@ -856,6 +857,31 @@ class StorageEngine:
                 self._collect_garbage(conn, tid)
         for tid in threads:
             self.forget(tid)
+
+    def _spare_delta_support(
+        self, conn: sqlite3.Connection, doomed: list[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """``doomed`` without the checkpoints a surviving checkpoint's DeltaChannel values
+        are rebuilt from (see ``_delta_support``)."""
+        groups: dict[tuple[str, str], set[str]] = {}
+        for tid, ns, cid in doomed:
+            groups.setdefault((tid, ns), set()).add(cid)
+        spared: set[tuple[str, str, str]] = set()
+        for (tid, ns), ids in groups.items():
+            # A survivor's read reaches a doomed checkpoint through a survivor whose parent
+            # is doomed, and needs at least what that one needs.
+            children = [
+                cid
+                for cid, parent in conn.execute(
+                    f"SELECT checkpoint_id, parent_checkpoint_id FROM {CHECKPOINTS} "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND parent_checkpoint_id IS NOT NULL",
+                    (tid, ns),
+                )
+                if parent in ids and cid not in ids
+            ]
+            if children:
+                spared.update((tid, ns, c) for c in self._delta_support(conn, tid, ns, children))
+        return [d for d in doomed if tuple(d) not in spared]
 
     def copy_thread(
         self, conn: sqlite3.Connection, source: str, target: str, *, join: bool = False
