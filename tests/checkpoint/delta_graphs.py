@@ -54,3 +54,68 @@ def delta_builder(*, snapshot_frequency: int | None = None) -> StateGraph:
 def user_turn(i: int) -> dict[str, Any]:
     """One user turn's input."""
     return {"messages": [{"role": "user", "content": f"hello {i}"}]}
+
+
+def random_delta_builder(
+    snapshot_frequency: int, *, parallel: bool, ask: bool, overwrite: bool
+) -> StateGraph:
+    """A DeltaChannel graph for the differential tests: ``items`` is the delta channel
+    (plain dicts, no message coercion), parallel branches write it in one superstep (their
+    order is ``writes_sort_key``'s), an optional interrupt, an optional ``Overwrite``."""
+    from langgraph.types import Overwrite, interrupt
+
+    # functional syntax: the annotation needs this call's snapshot_frequency
+    state = TypedDict(  # type: ignore[misc]  # noqa: UP013
+        "RandomDelta",
+        {
+            "items": Annotated[
+                list[Any], DeltaChannel(concat, list, snapshot_frequency=snapshot_frequency)
+            ],
+            "turns": int,
+        },
+        total=False,
+    )
+
+    def bot(s: dict[str, Any]) -> dict[str, Any]:
+        n = len(s.get("items") or [])
+        return {"items": [{"bot": n}], "turns": (s.get("turns") or 0) + 1}
+
+    def left(s: dict[str, Any]) -> dict[str, Any]:
+        return {"items": [{"left": len(s["items"])}]}
+
+    def right(s: dict[str, Any]) -> dict[str, Any]:
+        return {"items": {"right": len(s["items"])}}
+
+    def asker(s: dict[str, Any]) -> dict[str, Any]:
+        answer = interrupt({"n": len(s.get("items") or [])})
+        return {"items": [{"answer": answer}]}
+
+    def reset(s: dict[str, Any]) -> dict[str, Any]:
+        items = s.get("items") or []
+        if len(items) > 12:
+            return {"items": Overwrite(items[-4:])}
+        return {}
+
+    b = StateGraph(state)
+    b.add_node("bot", bot)
+    last = ["bot"]
+    b.add_edge(START, "bot")
+    if parallel:
+        b.add_node("left", left)
+        b.add_node("right", right)
+        b.add_edge("bot", "left")
+        b.add_edge("bot", "right")
+        last = ["left", "right"]
+    if ask:
+        b.add_node("asker", asker)
+        for node in last:
+            b.add_edge(node, "asker")
+        last = ["asker"]
+    if overwrite:
+        b.add_node("reset", reset)
+        for node in last:
+            b.add_edge(node, "reset")
+        last = ["reset"]
+    for node in last:
+        b.add_edge(node, END)
+    return b

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from delta_graphs import delta_builder, user_turn
-from langgraph.checkpoint.memory import InMemorySaver
 
 from graph_sessions import GraphSessionManager, ManualClock
 from graph_sessions.checkpoint import AsyncSqliteSaver, SqliteSaver

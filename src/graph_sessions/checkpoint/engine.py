@@ -45,6 +45,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     PendingWrite,
     SerializerProtocol,
     get_checkpoint_id,
@@ -69,6 +70,18 @@ CHECKPOINT_COLUMNS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
 )
 _BLOB_COLUMNS = "b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.type, b.base_version, b.count, b.data, b.depth"
+# A checkpoint and its ancestors, nearest first, by parent links (LangGraph's own SQLite
+# saver walks the same way). ``CROSS JOIN`` keeps the chain as the outer loop: one primary
+# key lookup per step, whatever the planner's statistics.
+_ANCESTORS_SQL = (
+    "WITH RECURSIVE chain(checkpoint_id, parent_checkpoint_id, type, checkpoint) AS ("
+    f"SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint FROM {CHECKPOINTS} "
+    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? UNION ALL "
+    "SELECT c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint "
+    f"FROM chain a CROSS JOIN {CHECKPOINTS} c ON c.checkpoint_id = a.parent_checkpoint_id "
+    "WHERE c.thread_id = ? AND c.checkpoint_ns = ?) "
+    "SELECT checkpoint_id, type, checkpoint FROM chain"
+)
 _KEYS_PER_QUERY = 200  # 4 parameters each: far below SQLite's variable limit
 _IDS_PER_QUERY = 500
 
@@ -815,6 +828,112 @@ class StorageEngine:
             ]
             for key, items in raw.items()
         }
+
+    # DeltaChannel history ------------------------------------------------------------
+    def delta_history(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        channels: Sequence[str],
+    ) -> dict[str, DeltaChannelHistory]:
+        """``BaseCheckpointSaver.get_delta_channel_history`` in three queries.
+
+        One recursive query streams the target's ancestors along parent links (so a fork
+        sees only its own path), nearest first, stopping as soon as every channel has found
+        its seed (the nearest ancestor that stores a value of it); one query reads those
+        ancestors' writes to the channels, one the seeds' values. Same result as
+        LangGraph's default walk: writes oldest first, ``writes_sort_key`` order within a
+        checkpoint, the target's own writes left out, no ``seed`` if the walk reached the
+        root.
+        """
+        if not channels:
+            return {}
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        checkpoint_id = get_checkpoint_id(config)
+        chain_by_ch: dict[str, list[str]] = {ch: [] for ch in channels}
+        seed_key: dict[str, BlobKey] = {}
+        seed_inline: dict[str, Any] = {}
+        raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
+        blobs: dict[BlobKey, BlobRow] = {}
+        with self._read(conn):
+            if not checkpoint_id:
+                checkpoint_id = self.latest_checkpoint_id(conn, thread_id, ns)
+            if checkpoint_id:
+                marks = ", ".join("?" * len(channels))
+                stored = {
+                    (ch, v)
+                    for ch, v in conn.execute(
+                        f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
+                        f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
+                        (thread_id, ns, KIND_EMPTY, *channels),
+                    )
+                }
+                active = set(channels)
+                seen: set[str] = set()
+                cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
+                first = True
+                for cid, type_, blob in cur:
+                    if first:  # the target itself: its writes are pending, not history
+                        first = False
+                        seen.add(cid)
+                        continue
+                    if cid in seen:  # a parent link loop (``put`` replaced a row)
+                        break
+                    seen.add(cid)
+                    for ch in active:
+                        chain_by_ch[ch].append(cid)
+                    cp = serde.loads_typed(_decompress(type_, blob))
+                    versions = cp["channel_versions"]
+                    inline = cp.get("channel_values") or {}
+                    for ch in list(active):
+                        if ch in versions:
+                            version = str(versions[ch])
+                            if (ch, version) in stored:
+                                seed_key[ch] = (thread_id, ns, ch, version)
+                                active.discard(ch)
+                        elif ch in inline:
+                            seed_inline[ch] = inline[ch]
+                            active.discard(ch)
+                    if not active:
+                        break
+                cur.close()
+                for ch, ids in chain_by_ch.items():
+                    for start in range(0, len(ids), _IDS_PER_QUERY):
+                        chunk = ids[start : start + _IDS_PER_QUERY]
+                        raw_writes.extend(
+                            conn.execute(
+                                f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
+                                f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
+                                f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
+                                (thread_id, ns, ch, *chunk),
+                            )
+                        )
+                if seed_key:
+                    blobs = self._load_blobs(conn, list(seed_key.values()))
+        by_ch_cid: dict[tuple[str, str], list[tuple[str, int, str, bytes, str]]] = {}
+        for cid, ch, task_id, idx, type_, value, task_path in raw_writes:
+            by_ch_cid.setdefault((ch, cid), []).append((task_id, idx, type_, value, task_path))
+        result: dict[str, DeltaChannelHistory] = {}
+        for ch in channels:
+            writes: list[PendingWrite] = []
+            for cid in reversed(chain_by_ch[ch]):
+                rows = by_ch_cid.get((ch, cid))
+                if not rows:
+                    continue
+                rows.sort(key=lambda r: writes_sort_key(r[4], r[0], r[1]))
+                writes.extend((r[0], ch, serde.loads_typed((r[2], r[3]))) for r in rows)
+            entry: DeltaChannelHistory = {"writes": writes}
+            if ch in seed_key:
+                typed = self._build(blobs, seed_key[ch])
+                if typed is not None:
+                    entry["seed"] = serde.loads_typed(typed)
+            elif ch in seed_inline:
+                entry["seed"] = seed_inline[ch]
+            result[ch] = entry
+        return result
 
     # deletes and copies --------------------------------------------------------------
     def delete_thread(self, conn: sqlite3.Connection, thread_id: str, *, join: bool = False) -> int:
