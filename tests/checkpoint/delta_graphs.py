@@ -57,11 +57,14 @@ def user_turn(i: int) -> dict[str, Any]:
 
 
 def random_delta_builder(
-    snapshot_frequency: int, *, parallel: bool, ask: bool, overwrite: bool
+    snapshot_frequency: int, *, parallel: bool, ask: bool, overwrite: bool, models: bool = False
 ) -> StateGraph:
     """A DeltaChannel graph for the differential tests: ``items`` is the delta channel
     (plain dicts, no message coercion), parallel branches write it in one superstep (their
-    order is ``writes_sort_key``'s), an optional interrupt, an optional ``Overwrite``."""
+    order is ``writes_sort_key``'s), an optional interrupt, an optional ``Overwrite``;
+    with ``models`` the bot appends LangChain messages (snapshots of lists of models take
+    the saver's element-wise path)."""
+    from langchain_core.messages import AIMessage
     from langgraph.types import Overwrite, interrupt
 
     # functional syntax: the annotation needs this call's snapshot_frequency
@@ -78,7 +81,12 @@ def random_delta_builder(
 
     def bot(s: dict[str, Any]) -> dict[str, Any]:
         n = len(s.get("items") or [])
-        return {"items": [{"bot": n}], "turns": (s.get("turns") or 0) + 1}
+        item: Any = (
+            AIMessage(content=f"bot {n}", id=f"ai-{n}", additional_kwargs={"n": n, "f": n / 2})
+            if models
+            else {"bot": n}
+        )
+        return {"items": [item], "turns": (s.get("turns") or 0) + 1}
 
     def left(s: dict[str, Any]) -> dict[str, Any]:
         return {"items": [{"left": len(s["items"])}]}

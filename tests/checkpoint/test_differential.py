@@ -312,6 +312,7 @@ def _readings(graph: Any, config: Any) -> dict[str, Any]:
     parallel=st.booleans(),
     ask=st.booleans(),
     overwrite=st.booleans(),
+    models=st.booleans(),
     ops=delta_turns,
     snapshot_every=st.sampled_from([1, 3, 100]),
 )
@@ -321,6 +322,7 @@ def test_delta_channel_same_as_langgraph(
     parallel: bool,
     ask: bool,
     overwrite: bool,
+    models: bool,
     ops: list[tuple[str, int]],
     snapshot_every: int,
 ) -> None:
@@ -330,7 +332,9 @@ def test_delta_channel_same_as_langgraph(
     delete_for_runs or copy, the checkpoints kept read what they read before and the thread
     goes on as LangGraph's unpruned one does."""
     folder: Path = tmp_path_factory.mktemp("delta")
-    builder = random_delta_builder(frequency, parallel=parallel, ask=ask, overwrite=overwrite)
+    builder = random_delta_builder(
+        frequency, parallel=parallel, ask=ask, overwrite=overwrite, models=models
+    )
     theirs_conn = sqlite3.connect(folder / "theirs.db", check_same_thread=False)
     ours_conn = sqlite3.connect(folder / "ours.db", check_same_thread=False)
     try:
@@ -386,6 +390,10 @@ def test_delta_channel_same_as_langgraph(
                 h_ours, _ = _history(ours, config)
                 for g in sides.values():
                     assert h_ours == _history(g, config)[0]
+            # what a caller does to a state it read must not change what is read next
+            first = _typed(ours.get_state(config).values)
+            _vandalize(ours.get_state(config).values)
+            assert _typed(ours.get_state(config).values) == first
             # the fast hook against LangGraph's default walk, on every checkpoint
             for snap in ours.get_state_history(config):
                 fast = saver.get_delta_channel_history(config=snap.config, channels=["items"])

@@ -53,6 +53,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
 from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
@@ -221,6 +222,16 @@ class StorageEngine:
         self._cache_total = 0
         self._guard = threading.Lock()
         self._seq = 0
+        # DeltaChannel reads (``delta_history``): per thread, the channel versions of the
+        # checkpoints walked, keyed by checkpoint and checked against the stored body
+        # bytes; and the snapshots of lists of models decoded once (``elements.py``),
+        # checked against the stored value bytes. Neither can go stale: a row that changed
+        # is decoded again.
+        self._ancestry: OrderedDict[
+            str, dict[tuple[str, str], tuple[bytes, dict[str, str], bool]]
+        ] = OrderedDict()
+        self._seeds: OrderedDict[BlobKey, tuple[bytes, bytes, int, Elements]] = OrderedDict()
+        self._seeds_bytes = 0
 
     # cache ---------------------------------------------------------------------------
     def forget(self, thread_id: str | None = None) -> None:
@@ -229,7 +240,9 @@ class StorageEngine:
             if thread_id is None:
                 self._cache.clear()
                 self._cache_total = 0
+                self._ancestry.clear()
                 return
+            self._ancestry.pop(str(thread_id), None)
             entry = self._cache.pop(str(thread_id), None)
             if entry is not None:
                 self._cache_total -= entry.nbytes
@@ -873,6 +886,9 @@ class StorageEngine:
                 }
                 active = set(channels)
                 seen: set[str] = set()
+                with self._guard:
+                    known = self._ancestry.pop(thread_id, None) or {}
+                learnt: dict[tuple[str, str], tuple[bytes, dict[str, str], bool]] = {}
                 cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
                 first = True
                 for cid, type_, blob in cur:
@@ -885,21 +901,33 @@ class StorageEngine:
                     seen.add(cid)
                     for ch in active:
                         chain_by_ch[ch].append(cid)
-                    cp = serde.loads_typed(_decompress(type_, blob))
-                    versions = cp["channel_versions"]
-                    inline = cp.get("channel_values") or {}
+                    hit = known.get((ns, cid))
+                    if hit is None or hit[0] != blob:
+                        cp = serde.loads_typed(_decompress(type_, blob))
+                        versions = {k: str(v) for k, v in cp["channel_versions"].items()}
+                        hit = (blob, versions, bool(cp.get("channel_values")))
+                    learnt[(ns, cid)] = hit
+                    versions = hit[1]
                     for ch in list(active):
                         if ch in versions:
-                            version = str(versions[ch])
-                            if (ch, version) in stored:
-                                seed_key[ch] = (thread_id, ns, ch, version)
+                            if (ch, versions[ch]) in stored:
+                                seed_key[ch] = (thread_id, ns, ch, versions[ch])
                                 active.discard(ch)
-                        elif ch in inline:
-                            seed_inline[ch] = inline[ch]
-                            active.discard(ch)
+                        elif hit[2]:  # a value stored in the body itself (not versioned)
+                            inline = serde.loads_typed(_decompress(type_, blob))["channel_values"]
+                            if ch in inline:
+                                seed_inline[ch] = inline[ch]
+                                active.discard(ch)
                     if not active:
                         break
                 cur.close()
+                if len(known) + len(learnt) > 8192:
+                    known = {}
+                known.update(learnt)
+                with self._guard:
+                    self._ancestry[thread_id] = known
+                    while len(self._ancestry) > self.cache_threads:
+                        self._ancestry.popitem(last=False)
                 for ch, ids in chain_by_ch.items():
                     for start in range(0, len(ids), _IDS_PER_QUERY):
                         chunk = ids[start : start + _IDS_PER_QUERY]
@@ -929,11 +957,42 @@ class StorageEngine:
             if ch in seed_key:
                 typed = self._build(blobs, seed_key[ch])
                 if typed is not None:
-                    entry["seed"] = serde.loads_typed(typed)
+                    entry["seed"] = self._load_seed(serde, seed_key[ch], typed)
             elif ch in seed_inline:
                 entry["seed"] = seed_inline[ch]
             result[ch] = entry
         return result
+
+    def _load_seed(self, serde: SerializerProtocol, key: BlobKey, typed: tuple[str, bytes]) -> Any:
+        """A stored channel value for a DeltaChannel read. A ``_DeltaSnapshot`` of a list
+        of models (LangChain messages) is decoded once and then copied from what
+        ``elements.py`` keeps (a few µs a message instead of a full decode); anything else
+        is deserialized."""
+        type_, data = typed
+        with self._guard:
+            cached = self._seeds.get(key)
+            if cached is not None:
+                self._seeds.move_to_end(key)
+        if cached is not None and cached[0] == data:
+            return _DeltaSnapshot(decode_list(serde, cached[1], cached[2], cached[3]))
+        value = serde.loads_typed(typed)
+        if type_ == "msgpack" and isinstance(value, _DeltaSnapshot) and applies(serde, value.value):
+            encoded = encode_list(serde, value.value, None, 0, None)
+            if encoded is not None:
+                body, elements = encoded
+                size = len(data) + len(body) + elements.nbytes
+                with self._guard:
+                    old = self._seeds.pop(key, None)
+                    if old is not None:
+                        self._seeds_bytes -= len(old[0]) + len(old[1]) + old[3].nbytes
+                    self._seeds[key] = (data, body, len(array_header(len(value.value))), elements)
+                    self._seeds_bytes += size
+                    while self._seeds and (
+                        len(self._seeds) > 64 or self._seeds_bytes > self.cache_bytes // 2
+                    ):
+                        _, gone = self._seeds.popitem(last=False)
+                        self._seeds_bytes -= len(gone[0]) + len(gone[1]) + gone[3].nbytes
+        return value
 
     # deletes and copies --------------------------------------------------------------
     def delete_thread(self, conn: sqlite3.Connection, thread_id: str, *, join: bool = False) -> int:
