@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from delta_graphs import delta_builder, user_turn
 
 from graph_sessions import GraphSessionManager, ManualClock
@@ -45,6 +46,15 @@ def _states(graph: Any, thread: str = "t") -> list[tuple[str, Any, Any]]:
     ]
 
 
+@pytest.fixture(params=["sqlite", "sqlite-langgraph-tables", "memory"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return {
+        "sqlite": f"sqlite:///{tmp_path / 's.db'}",
+        "sqlite-langgraph-tables": f"sqlite:///{tmp_path / 's.db'}?checkpointer=langgraph",
+        "memory": "memory://",
+    }[request.param]
+
+
 def _root_checkpoints(path: Path, thread: str) -> int:
     with sqlite3.connect(path) as conn:
         return conn.execute(
@@ -77,10 +87,11 @@ async def test_prune_keep_latest_after_150_turns_keeps_every_message(tmp_path: P
         assert _texts(result["messages"]) == _expected(151)
 
 
-async def test_checkpoint_retention_after_150_turns_reads_every_message(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 's.db'}"
+async def test_checkpoint_retention_after_150_turns_reads_every_message(
+    backend_url: str, tmp_path: Path
+) -> None:
     async with GraphSessionManager(
-        delta_builder().compile(), url, checkpoint_retention=5, sweep_interval=None
+        delta_builder().compile(), backend_url, checkpoint_retention=5, sweep_interval=None
     ) as manager:
         session = await manager.create("s")
         for i in range(150):
@@ -91,7 +102,7 @@ async def test_checkpoint_retention_after_150_turns_reads_every_message(tmp_path
         assert state["turns"] == 150
         assert _texts(state["messages"]) == _expected(150)
         # retention still bounds the thread: the newest 5 plus the chain back to a snapshot
-        assert _root_checkpoints(tmp_path / "s.db", "s") < 160
+        assert len(await session.checkpoints(limit=1000)) < 160
         result = await session.invoke(user_turn(150))
         assert _texts(result.state["messages"]) == _expected(151)
 
@@ -116,12 +127,11 @@ def test_sync_prune_keep_latest_stops_at_the_nearest_snapshot(tmp_path: Path) ->
         assert graph.get_state(_cfg()).values == {}
 
 
-async def test_ttl_keep_latest_revives_with_every_message(tmp_path: Path) -> None:
+async def test_ttl_keep_latest_revives_with_every_message(backend_url: str) -> None:
     clock = ManualClock(START)
-    url = f"sqlite:///{tmp_path / 's.db'}"
     async with GraphSessionManager(
         delta_builder().compile(),
-        url,
+        backend_url,
         clock=clock,
         ttl=10,
         on_expire="keep_latest",
@@ -172,10 +182,9 @@ async def test_copy_thread_copies_delta_history(tmp_path: Path) -> None:
         assert _texts(result["messages"]) == _expected(11)
 
 
-async def test_fork_then_retention_keeps_the_forked_history(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 's.db'}"
+async def test_fork_then_retention_keeps_the_forked_history(backend_url: str) -> None:
     async with GraphSessionManager(
-        delta_builder().compile(), url, checkpoint_retention=5, sweep_interval=None
+        delta_builder().compile(), backend_url, checkpoint_retention=5, sweep_interval=None
     ) as manager:
         session = await manager.create("s")
         for i in range(30):

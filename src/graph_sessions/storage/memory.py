@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
+from graph_sessions.checkpoint.delta import delta_support
 from graph_sessions.clock import utcnow
 from graph_sessions.models import (
     Event,
@@ -370,4 +371,6 @@ class MemoryBackend(Backend):
         if len(root) <= keep:
             return 0
         oldest_kept = root[max(keep, 1) - 1]
-        return self._drop(session_id, lambda cid: cid >= oldest_kept)
+        # older checkpoints the kept ones' DeltaChannel values are rebuilt from stay
+        support = delta_support(self.checkpointer, session_id, root[: max(keep, 1)])
+        return self._drop(session_id, lambda cid: cid >= oldest_kept or cid in support)
