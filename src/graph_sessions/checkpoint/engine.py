@@ -115,6 +115,20 @@ _ZDICT = (
 _FANOUT = 16
 
 
+def _is_delta_snapshot(data: bytes) -> bool:
+    """Whether msgpack ``data`` is one ext value of LangGraph's ``_DeltaSnapshot`` code (7)."""
+    if not data:
+        return False
+    first = data[0]
+    if 0xD4 <= first <= 0xD8:  # fixext 1-16
+        offset = 1
+    elif 0xC7 <= first <= 0xC9:  # ext 8, 16, 32
+        offset = 1 + (1, 2, 4)[first - 0xC7]
+    else:
+        return False
+    return len(data) > offset and data[offset] == 7
+
+
 def _compress(type_: str, data: bytes) -> tuple[str, bytes]:
     packer = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=_ZDICT)
     packed = packer.compress(data) + packer.flush()
@@ -677,7 +691,10 @@ class StorageEngine:
                     # decoded once, copied on every read (see elements.py)
                     values[ch] = decode_list(serde, hit.data, hit.header, hit.elements)
                 elif typed is not None:
-                    values[ch] = serde.loads_typed(typed)
+                    if typed[0] == "msgpack" and _is_delta_snapshot(typed[1]):
+                        values[ch] = self._load_seed(serde, key, typed)
+                    else:
+                        values[ch] = serde.loads_typed(typed)
             values.update(cp["channel_values"])
             cp["channel_values"] = values
             cp["id"] = cid
