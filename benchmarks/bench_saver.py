@@ -1,7 +1,7 @@
 """Checkpoint saver benchmark: graph_sessions.checkpoint against LangGraph's SQLite saver.
 
     python benchmarks/bench_saver.py            # full run: 2,000 turns on one thread
-    python benchmarks/bench_saver.py --quick    # smoke run (< 60 s): 200 turns
+    python benchmarks/bench_saver.py --quick    # smoke run: 200 turns
     python benchmarks/bench_saver.py --help     # sizes and options
 
 Prints a Markdown table and writes ``benchmarks/results/saver.json``.
