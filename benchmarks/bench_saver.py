@@ -1,7 +1,7 @@
 """Checkpoint saver benchmark: graph_sessions.checkpoint against LangGraph's SQLite saver.
 
     python benchmarks/bench_saver.py            # full run: 2,000 turns on one thread
-    python benchmarks/bench_saver.py --quick    # smoke run (< 60 s): 200 turns
+    python benchmarks/bench_saver.py --quick    # smoke run: 200 turns
     python benchmarks/bench_saver.py --help     # sizes and options
 
 Prints a Markdown table and writes ``benchmarks/results/saver.json``.
@@ -9,8 +9,10 @@ Prints a Markdown table and writes ``benchmarks/results/saver.json``.
 The graph is the issue's 2-node chat: the input adds one user message, node ``think``
 updates a counter, node ``bot`` appends one assistant reply, so ``messages`` grows by two
 per turn; it runs ``N`` turns on one thread with ``ainvoke(..., durability="async")``
-(LangGraph's default), in two flavours: plain dict messages with ``operator.add``, and
-LangChain message objects with ``add_messages``. Three sides, each on its own fresh file:
+(LangGraph's default), in three flavours: plain dict messages with ``operator.add``,
+LangChain message objects with ``add_messages``, and plain dict messages in LangGraph's
+``DeltaChannel`` (``delta``: checkpoints store only the writes, and a snapshot of the list
+every 100 updates). Three sides, each on its own fresh file:
 
 * **none**: no checkpointer; every call passes the whole history so far as input, so the
   graph does the same work on the same state, without persistence;
@@ -53,6 +55,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 import aiosqlite  # noqa: E402
 from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
+from langgraph.channels.delta import DeltaChannel  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as TheirSaver  # noqa: E402
 from langgraph.graph import END, START, StateGraph  # noqa: E402
@@ -62,7 +65,7 @@ from typing_extensions import TypedDict  # noqa: E402
 from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
 
 SIDES = ("none", "memory", "theirs", "ours")
-FLAVOURS = ("dict", "langchain")
+FLAVOURS = ("dict", "langchain", "delta")
 WINDOW = 20
 SAMPLES = 20
 
@@ -74,6 +77,19 @@ class DictChat(TypedDict, total=False):
 
 class LCChat(TypedDict, total=False):
     messages: Annotated[list[Any], add_messages]
+    turn: int
+
+
+def _concat(state: list[Any], writes: Any) -> list[Any]:
+    """A DeltaChannel reducer: append every write's messages (batching-invariant)."""
+    out = list(state)
+    for w in writes:
+        out.extend(w)
+    return out
+
+
+class DeltaChat(TypedDict, total=False):
+    messages: Annotated[list[Any], DeltaChannel(_concat, list)]
     turn: int
 
 
@@ -92,9 +108,9 @@ def _lc_bot(state: dict[str, Any]) -> dict[str, Any]:
 
 def build(flavour: str) -> StateGraph:
     """The 2-node chat graph of the issue."""
-    b = StateGraph(DictChat if flavour == "dict" else LCChat)
+    b = StateGraph({"dict": DictChat, "langchain": LCChat, "delta": DeltaChat}[flavour])
     b.add_node("think", _think)
-    b.add_node("bot", _dict_bot if flavour == "dict" else _lc_bot)
+    b.add_node("bot", _lc_bot if flavour == "langchain" else _dict_bot)
     b.add_edge(START, "think")
     b.add_edge("think", "bot")
     b.add_edge("bot", END)
@@ -103,7 +119,7 @@ def build(flavour: str) -> StateGraph:
 
 def user_message(flavour: str, i: int) -> Any:
     """The user message of turn ``i``."""
-    if flavour == "dict":
+    if flavour != "langchain":
         return {"role": "user", "content": f"user message {i} hello"}
     return HumanMessage(content=f"user message {i} hello", id=f"user-{i}")
 
@@ -230,7 +246,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--quick", action="store_true", help="200 turns, for CI (< 60 s)")
     p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
-    p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain")
+    p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain,delta")
     p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours")
     p.add_argument("--out", default=str(HERE / "results" / "saver.json"))
     return p.parse_args(argv)

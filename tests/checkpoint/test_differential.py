@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta_graphs import random_delta_builder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver as LangGraphSqliteSaver
 from langgraph.types import Command, StateSnapshot
 from saver_graphs import NODES, build
@@ -256,6 +259,148 @@ def test_same_as_langgraph(
             out_ours = _run_turn(ours, config, op, arg, turn)
             assert _typed(_norm_output(out_ours)) == _typed(_norm_output(out_theirs))
             _compare(ours, theirs, config)
+    finally:
+        theirs_conn.close()
+        ours_conn.close()
+
+
+# --- LangGraph's DeltaChannel ---------------------------------------------------------------
+
+delta_turns = st.lists(
+    st.one_of(
+        st.tuples(st.just("input"), st.integers(0, 2)),
+        st.tuples(st.just("fork"), st.integers(1, 8)),
+        st.tuples(st.just("reopen"), st.just(0)),
+        st.tuples(st.just("prune"), st.just(0)),
+        st.tuples(st.just("retain"), st.integers(1, 4)),
+        st.tuples(st.just("delete_run"), st.integers(0, 8)),
+        st.tuples(st.just("copy"), st.just(0)),
+    ),
+    min_size=3,
+    max_size=10,
+)
+
+
+def _delta_turn(graph: Any, config: Any, op: str, arg: int, turn: int) -> Any:
+    state = graph.get_state(config)
+    if state.next and state.interrupts:
+        return graph.invoke(Command(resume=f"yes-{turn}"), _with_run(config, turn))
+    if op == "fork":
+        history = list(graph.get_state_history(config))
+        if len(history) > arg:
+            target = _with_run(history[arg].config, turn)
+            return graph.invoke({"items": [{"fork": turn}]}, target)
+    items = [{"in": f"{turn}.{j}"} for j in range(arg)]
+    return graph.invoke({"items": items}, _with_run(config, turn))
+
+
+def _readings(graph: Any, config: Any) -> dict[str, Any]:
+    """What each checkpoint of the thread reads, by checkpoint id."""
+    return {
+        s.config["configurable"]["checkpoint_id"]: (_typed(s.values), s.next)
+        for s in graph.get_state_history(config)
+    }
+
+
+@settings(
+    max_examples=int(os.environ.get("SAVER_DIFF_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    frequency=st.sampled_from([1, 2, 3, 5, 100]),
+    parallel=st.booleans(),
+    ask=st.booleans(),
+    overwrite=st.booleans(),
+    models=st.booleans(),
+    ops=delta_turns,
+    snapshot_every=st.sampled_from([1, 3, 100]),
+)
+def test_delta_channel_same_as_langgraph(
+    tmp_path_factory: pytest.TempPathFactory,
+    frequency: int,
+    parallel: bool,
+    ask: bool,
+    overwrite: bool,
+    models: bool,
+    ops: list[tuple[str, int]],
+    snapshot_every: int,
+) -> None:
+    """DeltaChannel graphs on ours, LangGraph's SqliteSaver and InMemorySaver: the same
+    outputs, states and histories (with forks and interrupts); our fast history hook gives
+    what LangGraph's default walk gives on every checkpoint; after our prune, retention,
+    delete_for_runs or copy, the checkpoints kept read what they read before and the thread
+    goes on as LangGraph's unpruned one does."""
+    folder: Path = tmp_path_factory.mktemp("delta")
+    builder = random_delta_builder(
+        frequency, parallel=parallel, ask=ask, overwrite=overwrite, models=models
+    )
+    theirs_conn = sqlite3.connect(folder / "theirs.db", check_same_thread=False)
+    ours_conn = sqlite3.connect(folder / "ours.db", check_same_thread=False)
+    try:
+        sides = {
+            "theirs": builder.compile(checkpointer=LangGraphSqliteSaver(theirs_conn)),
+            "memory": builder.compile(checkpointer=InMemorySaver()),
+        }
+        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+        ours = builder.compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "t1"}}
+        diverged = False  # ours lost checkpoints the others keep: compare heads only
+        for turn, (op, arg) in enumerate(ops):
+            if op == "reopen":
+                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+                ours = builder.compile(checkpointer=saver)
+                op = "input"
+            if op in ("prune", "retain", "delete_run", "copy"):
+                before = _readings(ours, config)
+                head = ours.get_state(config)
+                if op == "prune":
+                    saver.prune(["t1"], strategy="keep_latest")
+                    kept = [head.config["configurable"]["checkpoint_id"]] if head.values else []
+                elif op == "retain":
+                    with saver._locked() as conn:  # what checkpoint_retention runs
+                        saver.engine.keep_newest(conn, "t1", arg)
+                    kept = sorted(before, reverse=True)[:arg]  # the newest ``arg``
+                elif op == "delete_run":
+                    saver.delete_for_runs([f"run-{arg}"])
+                    kept = [cid for cid in before if cid in _readings(ours, config)][:1]
+                else:
+                    saver.copy_thread("t1", "t-copy")
+                    copy = {"configurable": {"thread_id": "t-copy"}}
+                    assert _readings(ours, copy) == before
+                    saver.delete_thread("t-copy")
+                    kept = list(before)
+                after = _readings(ours, config)
+                for cid in kept:
+                    assert after.get(cid) == before[cid], (op, cid)
+                diverged = diverged or op != "copy"
+                if op == "delete_run":  # the head may have gone: continue from what is left
+                    break
+                continue
+            if diverged and op == "fork":
+                op = "input"
+            outs = {name: _delta_turn(g, config, op, arg, turn) for name, g in sides.items()}
+            out_ours = _delta_turn(ours, config, op, arg, turn)
+            for out in outs.values():
+                assert _typed(_norm_output(out_ours)) == _typed(_norm_output(out))
+            for g in sides.values():
+                assert _typed(ours.get_state(config).values) == _typed(g.get_state(config).values)
+                assert ours.get_state(config).next == g.get_state(config).next
+            if not diverged:
+                h_ours, _ = _history(ours, config)
+                for g in sides.values():
+                    assert h_ours == _history(g, config)[0]
+            # what a caller does to a state it read must not change what is read next
+            first = _typed(ours.get_state(config).values)
+            _vandalize(ours.get_state(config).values)
+            assert _typed(ours.get_state(config).values) == first
+            # the fast hook against LangGraph's default walk, on every checkpoint
+            for snap in ours.get_state_history(config):
+                fast = saver.get_delta_channel_history(config=snap.config, channels=["items"])
+                slow = BaseCheckpointSaver.get_delta_channel_history(
+                    saver, config=snap.config, channels=["items"]
+                )
+                assert _typed(dict(fast)) == _typed(dict(slow))
     finally:
         theirs_conn.close()
         ours_conn.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     SerializerProtocol,
 )
 
@@ -110,6 +111,14 @@ class AsyncSqliteSaver(SaverBase):
         serde = self.serde
         return await self._run(lambda c: self.engine.get_tuple(c, serde, config))
 
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's ``DeltaChannel`` hook: each channel's seed and the writes since,
+        along the parent chain, in three queries (see ``StorageEngine.delta_history``)."""
+        serde = self.serde
+        return await self._run(lambda c: self.engine.delta_history(c, serde, config, channels))
+
     async def alist(
         self,
         config: RunnableConfig | None,
@@ -203,6 +212,12 @@ class AsyncSqliteSaver(SaverBase):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Sync ``aget_tuple``, from a thread other than the event loop's."""
         return self._bridge(self.aget_tuple(config))
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Sync ``aget_delta_channel_history``, from a thread other than the event loop's."""
+        return self._bridge(self.aget_delta_channel_history(config=config, channels=channels))
 
     def list(
         self,

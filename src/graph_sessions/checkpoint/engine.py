@@ -45,6 +45,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     PendingWrite,
     SerializerProtocol,
     get_checkpoint_id,
@@ -52,6 +53,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
 from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
@@ -69,6 +71,18 @@ CHECKPOINT_COLUMNS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
 )
 _BLOB_COLUMNS = "b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.type, b.base_version, b.count, b.data, b.depth"
+# A checkpoint and its ancestors, nearest first, by parent links (LangGraph's own SQLite
+# saver walks the same way). ``CROSS JOIN`` keeps the chain as the outer loop: one primary
+# key lookup per step, whatever the planner's statistics.
+_ANCESTORS_SQL = (
+    "WITH RECURSIVE chain(checkpoint_id, parent_checkpoint_id, type, checkpoint) AS ("
+    f"SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint FROM {CHECKPOINTS} "
+    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? UNION ALL "
+    "SELECT c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint "
+    f"FROM chain a CROSS JOIN {CHECKPOINTS} c ON c.checkpoint_id = a.parent_checkpoint_id "
+    "WHERE c.thread_id = ? AND c.checkpoint_ns = ?) "
+    "SELECT checkpoint_id, type, checkpoint FROM chain"
+)
 _KEYS_PER_QUERY = 200  # 4 parameters each: far below SQLite's variable limit
 _IDS_PER_QUERY = 500
 
@@ -99,6 +113,20 @@ _ZDICT = (
 # version reads at most (_FANOUT - 1) rows per power of _FANOUT below snapshot_every,
 # and each element is stored about log_FANOUT(snapshot_every) times.
 _FANOUT = 16
+
+
+def _is_delta_snapshot(data: bytes) -> bool:
+    """Whether msgpack ``data`` is one ext value of LangGraph's ``_DeltaSnapshot`` code (7)."""
+    if not data:
+        return False
+    first = data[0]
+    if 0xD4 <= first <= 0xD8:  # fixext 1-16
+        offset = 1
+    elif 0xC7 <= first <= 0xC9:  # ext 8, 16, 32
+        offset = 1 + (1, 2, 4)[first - 0xC7]
+    else:
+        return False
+    return len(data) > offset and data[offset] == 7
 
 
 def _compress(type_: str, data: bytes) -> tuple[str, bytes]:
@@ -208,6 +236,16 @@ class StorageEngine:
         self._cache_total = 0
         self._guard = threading.Lock()
         self._seq = 0
+        # DeltaChannel reads (``delta_history``): per thread, the channel versions of the
+        # checkpoints walked, keyed by checkpoint and checked against the stored body
+        # bytes; and the snapshots of lists of models decoded once (``elements.py``),
+        # checked against the stored value bytes. Neither can go stale: a row that changed
+        # is decoded again.
+        self._ancestry: OrderedDict[
+            str, dict[tuple[str, str], tuple[bytes, dict[str, str], bool]]
+        ] = OrderedDict()
+        self._seeds: OrderedDict[BlobKey, tuple[bytes, bytes, int, Elements]] = OrderedDict()
+        self._seeds_bytes = 0
 
     # cache ---------------------------------------------------------------------------
     def forget(self, thread_id: str | None = None) -> None:
@@ -216,7 +254,9 @@ class StorageEngine:
             if thread_id is None:
                 self._cache.clear()
                 self._cache_total = 0
+                self._ancestry.clear()
                 return
+            self._ancestry.pop(str(thread_id), None)
             entry = self._cache.pop(str(thread_id), None)
             if entry is not None:
                 self._cache_total -= entry.nbytes
@@ -651,7 +691,10 @@ class StorageEngine:
                     # decoded once, copied on every read (see elements.py)
                     values[ch] = decode_list(serde, hit.data, hit.header, hit.elements)
                 elif typed is not None:
-                    values[ch] = serde.loads_typed(typed)
+                    if typed[0] == "msgpack" and _is_delta_snapshot(typed[1]):
+                        values[ch] = self._load_seed(serde, key, typed)
+                    else:
+                        values[ch] = serde.loads_typed(typed)
             values.update(cp["channel_values"])
             cp["channel_values"] = values
             cp["id"] = cid
@@ -816,6 +859,158 @@ class StorageEngine:
             for key, items in raw.items()
         }
 
+    # DeltaChannel history ------------------------------------------------------------
+    def delta_history(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        channels: Sequence[str],
+    ) -> dict[str, DeltaChannelHistory]:
+        """``BaseCheckpointSaver.get_delta_channel_history`` in three queries.
+
+        One recursive query streams the target's ancestors along parent links (so a fork
+        sees only its own path), nearest first, stopping as soon as every channel has found
+        its seed (the nearest ancestor that stores a value of it); one query reads those
+        ancestors' writes to the channels, one the seeds' values. Same result as
+        LangGraph's default walk: writes oldest first, ``writes_sort_key`` order within a
+        checkpoint, the target's own writes left out, no ``seed`` if the walk reached the
+        root.
+        """
+        if not channels:
+            return {}
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns") or ""
+        checkpoint_id = get_checkpoint_id(config)
+        chain_by_ch: dict[str, list[str]] = {ch: [] for ch in channels}
+        seed_key: dict[str, BlobKey] = {}
+        seed_inline: dict[str, Any] = {}
+        raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
+        blobs: dict[BlobKey, BlobRow] = {}
+        with self._read(conn):
+            if not checkpoint_id:
+                checkpoint_id = self.latest_checkpoint_id(conn, thread_id, ns)
+            if checkpoint_id:
+                marks = ", ".join("?" * len(channels))
+                stored = {
+                    (ch, v)
+                    for ch, v in conn.execute(
+                        f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
+                        f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
+                        (thread_id, ns, KIND_EMPTY, *channels),
+                    )
+                }
+                active = set(channels)
+                seen: set[str] = set()
+                with self._guard:
+                    known = self._ancestry.pop(thread_id, None) or {}
+                learnt: dict[tuple[str, str], tuple[bytes, dict[str, str], bool]] = {}
+                cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
+                first = True
+                for cid, type_, blob in cur:
+                    if first:  # the target itself: its writes are pending, not history
+                        first = False
+                        seen.add(cid)
+                        continue
+                    if cid in seen:  # a parent link loop (``put`` replaced a row)
+                        break
+                    seen.add(cid)
+                    for ch in active:
+                        chain_by_ch[ch].append(cid)
+                    hit = known.get((ns, cid))
+                    if hit is None or hit[0] != blob:
+                        cp = serde.loads_typed(_decompress(type_, blob))
+                        versions = {k: str(v) for k, v in cp["channel_versions"].items()}
+                        hit = (blob, versions, bool(cp.get("channel_values")))
+                    learnt[(ns, cid)] = hit
+                    versions = hit[1]
+                    for ch in list(active):
+                        if ch in versions:
+                            if (ch, versions[ch]) in stored:
+                                seed_key[ch] = (thread_id, ns, ch, versions[ch])
+                                active.discard(ch)
+                        elif hit[2]:  # a value stored in the body itself (not versioned)
+                            inline = serde.loads_typed(_decompress(type_, blob))["channel_values"]
+                            if ch in inline:
+                                seed_inline[ch] = inline[ch]
+                                active.discard(ch)
+                    if not active:
+                        break
+                cur.close()
+                if len(known) + len(learnt) > 8192:
+                    known = {}
+                known.update(learnt)
+                with self._guard:
+                    self._ancestry[thread_id] = known
+                    while len(self._ancestry) > self.cache_threads:
+                        self._ancestry.popitem(last=False)
+                for ch, ids in chain_by_ch.items():
+                    for start in range(0, len(ids), _IDS_PER_QUERY):
+                        chunk = ids[start : start + _IDS_PER_QUERY]
+                        raw_writes.extend(
+                            conn.execute(
+                                f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
+                                f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
+                                f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
+                                (thread_id, ns, ch, *chunk),
+                            )
+                        )
+                if seed_key:
+                    blobs = self._load_blobs(conn, list(seed_key.values()))
+        by_ch_cid: dict[tuple[str, str], list[tuple[str, int, str, bytes, str]]] = {}
+        for cid, ch, task_id, idx, type_, value, task_path in raw_writes:
+            by_ch_cid.setdefault((ch, cid), []).append((task_id, idx, type_, value, task_path))
+        result: dict[str, DeltaChannelHistory] = {}
+        for ch in channels:
+            writes: list[PendingWrite] = []
+            for cid in reversed(chain_by_ch[ch]):
+                rows = by_ch_cid.get((ch, cid))
+                if not rows:
+                    continue
+                rows.sort(key=lambda r: writes_sort_key(r[4], r[0], r[1]))
+                writes.extend((r[0], ch, serde.loads_typed((r[2], r[3]))) for r in rows)
+            entry: DeltaChannelHistory = {"writes": writes}
+            if ch in seed_key:
+                typed = self._build(blobs, seed_key[ch])
+                if typed is not None:
+                    entry["seed"] = self._load_seed(serde, seed_key[ch], typed)
+            elif ch in seed_inline:
+                entry["seed"] = seed_inline[ch]
+            result[ch] = entry
+        return result
+
+    def _load_seed(self, serde: SerializerProtocol, key: BlobKey, typed: tuple[str, bytes]) -> Any:
+        """A stored channel value for a DeltaChannel read. A ``_DeltaSnapshot`` of a list
+        of models (LangChain messages) is decoded once and then copied from what
+        ``elements.py`` keeps (a few µs a message instead of a full decode); anything else
+        is deserialized."""
+        type_, data = typed
+        with self._guard:
+            cached = self._seeds.get(key)
+            if cached is not None:
+                self._seeds.move_to_end(key)
+        if cached is not None and cached[0] == data:
+            return _DeltaSnapshot(decode_list(serde, cached[1], cached[2], cached[3]))
+        value = serde.loads_typed(typed)
+        if type_ == "msgpack" and isinstance(value, _DeltaSnapshot) and applies(serde, value.value):
+            encoded = encode_list(serde, value.value, None, 0, None)
+            if encoded is not None:
+                body, elements = encoded
+                size = len(data) + len(body) + elements.nbytes
+                with self._guard:
+                    old = self._seeds.pop(key, None)
+                    if old is not None:
+                        self._seeds_bytes -= len(old[0]) + len(old[1]) + old[3].nbytes
+                    self._seeds[key] = (data, body, len(array_header(len(value.value))), elements)
+                    self._seeds_bytes += size
+                    while self._seeds and (
+                        len(self._seeds) > 64 or self._seeds_bytes > self.cache_bytes // 2
+                    ):
+                        _, gone = self._seeds.popitem(last=False)
+                        self._seeds_bytes -= len(gone[0]) + len(gone[1]) + gone[3].nbytes
+        return value
+
     # deletes and copies --------------------------------------------------------------
     def delete_thread(self, conn: sqlite3.Connection, thread_id: str, *, join: bool = False) -> int:
         """Delete every checkpoint, blob and write of a thread; returns the rows deleted."""
@@ -843,6 +1038,7 @@ class StorageEngine:
                     f"WHERE run_id IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 ).fetchall()
+                doomed = self._spare_delta_support(conn, doomed)
                 conn.executemany(
                     f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                     doomed,
@@ -856,6 +1052,31 @@ class StorageEngine:
                 self._collect_garbage(conn, tid)
         for tid in threads:
             self.forget(tid)
+
+    def _spare_delta_support(
+        self, conn: sqlite3.Connection, doomed: list[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """``doomed`` without the checkpoints a surviving checkpoint's DeltaChannel values
+        are rebuilt from (see ``_delta_support``)."""
+        groups: dict[tuple[str, str], set[str]] = {}
+        for tid, ns, cid in doomed:
+            groups.setdefault((tid, ns), set()).add(cid)
+        spared: set[tuple[str, str, str]] = set()
+        for (tid, ns), ids in groups.items():
+            # A survivor's read reaches a doomed checkpoint through a survivor whose parent
+            # is doomed, and needs at least what that one needs.
+            children = [
+                cid
+                for cid, parent in conn.execute(
+                    f"SELECT checkpoint_id, parent_checkpoint_id FROM {CHECKPOINTS} "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND parent_checkpoint_id IS NOT NULL",
+                    (tid, ns),
+                )
+                if parent in ids and cid not in ids
+            ]
+            if children:
+                spared.update((tid, ns, c) for c in self._delta_support(conn, tid, ns, children))
+        return [d for d in doomed if tuple(d) not in spared]
 
     def copy_thread(
         self, conn: sqlite3.Connection, source: str, target: str, *, join: bool = False
@@ -903,15 +1124,28 @@ class StorageEngine:
                     for table in (CHECKPOINTS, BLOBS, WRITES):
                         conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (tid,))
                     continue
-                latest = f"SELECT checkpoint_ns, MAX(checkpoint_id) FROM {CHECKPOINTS} WHERE thread_id = ? GROUP BY checkpoint_ns"
+                latest = conn.execute(
+                    f"SELECT checkpoint_ns, MAX(checkpoint_id) FROM {CHECKPOINTS} WHERE thread_id = ? GROUP BY checkpoint_ns",
+                    (tid,),
+                ).fetchall()
+                # The latest checkpoints, and the ancestors their DeltaChannel values are
+                # rebuilt from (none for graphs without DeltaChannel).
+                keep = [(ns, cid) for ns, cid in latest]
+                for ns, cid in latest:
+                    keep.extend((ns, a) for a in self._delta_support(conn, tid, ns, [cid]))
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS gs_keep (ns TEXT, id TEXT)")
+                conn.execute("DELETE FROM temp.gs_keep")
+                conn.executemany("INSERT INTO temp.gs_keep VALUES (?, ?)", keep)
+                kept = "SELECT ns, id FROM temp.gs_keep"
                 conn.execute(
-                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
-                    (tid, tid),
+                    f"DELETE FROM {WRITES} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({kept})",
+                    (tid,),
                 )
                 conn.execute(
-                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({latest})",
-                    (tid, tid),
+                    f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND (checkpoint_ns, checkpoint_id) NOT IN ({kept})",
+                    (tid,),
                 )
+                conn.execute("DELETE FROM temp.gs_keep")
                 self._collect_garbage(conn, tid)
         for thread_id in thread_ids:
             self.forget(str(thread_id))
@@ -962,8 +1196,23 @@ class StorageEngine:
             if row is None:
                 return 0
             oldest = row[0]
+            heads = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT checkpoint_id FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' "
+                    "AND checkpoint_id >= ? ORDER BY checkpoint_id DESC",
+                    (tid, oldest),
+                )
+            ]
+            # Older root checkpoints the kept ones' DeltaChannel values are rebuilt from stay.
+            support = sorted(self._delta_support(conn, tid, "", heads))
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS gs_keep (ns TEXT, id TEXT)")
+            conn.execute("DELETE FROM temp.gs_keep")
+            conn.executemany("INSERT INTO temp.gs_keep VALUES ('', ?)", [(c,) for c in support])
+            kept = "SELECT id FROM temp.gs_keep"
             removed = conn.execute(
-                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ?",
+                f"DELETE FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ? "
+                f"AND checkpoint_id NOT IN ({kept})",
                 (tid, oldest),
             ).rowcount
             conn.execute(
@@ -971,15 +1220,94 @@ class StorageEngine:
                 (tid, oldest),
             )
             conn.execute(
-                f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_id < ?", (tid, oldest)
-            )
-            conn.execute(
-                f"UPDATE {CHECKPOINTS} SET parent_checkpoint_id = NULL WHERE thread_id = ? AND checkpoint_id = ?",
+                f"DELETE FROM {WRITES} WHERE thread_id = ? AND checkpoint_id < ? AND NOT "
+                f"(checkpoint_ns = '' AND checkpoint_id IN ({kept}))",
                 (tid, oldest),
+            )
+            conn.execute("DELETE FROM temp.gs_keep")
+            # A kept checkpoint must not point at a parent that no longer exists.
+            conn.execute(
+                f"UPDATE {CHECKPOINTS} SET parent_checkpoint_id = NULL WHERE thread_id = ? AND "
+                "checkpoint_ns = '' AND checkpoint_id <= ? AND parent_checkpoint_id IS NOT NULL "
+                f"AND parent_checkpoint_id NOT IN (SELECT checkpoint_id FROM {CHECKPOINTS} "
+                "WHERE thread_id = ? AND checkpoint_ns = '')",
+                (tid, oldest, tid),
             )
             self._collect_garbage(conn, tid)
         self.forget(tid)
         return removed
+
+    def _delta_support(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, heads: Sequence[str]
+    ) -> set[str]:
+        """The ancestors (in ``ns``) that LangGraph's ``DeltaChannel`` reads of ``heads`` need.
+
+        A ``DeltaChannel`` stores no value at most checkpoints; its value at a checkpoint is
+        the nearest ancestor's stored value (a ``_DeltaSnapshot``) plus the writes of every
+        ancestor in between (``get_delta_channel_history``). The delta channels of a head
+        are those its metadata counts since their last snapshot
+        (``counters_since_delta_snapshot``, which LangGraph keeps for every delta channel
+        not snapshotted at that checkpoint). For each head, this walks its parent links up
+        to the nearest ancestor that stores a value of each such channel, exactly as the
+        history read does, and returns every checkpoint visited (heads excluded).
+        """
+        info: dict[str, tuple[str | None, dict[str, str], list[str]] | None] = {}
+        stored: dict[tuple[str, str], bool] = {}
+
+        def load(cid: str) -> tuple[str | None, dict[str, str], list[str]] | None:
+            if cid not in info:
+                row = conn.execute(
+                    f"SELECT parent_checkpoint_id, type, checkpoint, metadata FROM {CHECKPOINTS} "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, cid),
+                ).fetchone()
+                if row is None:
+                    info[cid] = None
+                else:
+                    cp = self.serde.loads_typed(_decompress(row[1], row[2]))
+                    md = json.loads(row[3]) if row[3] is not None else {}
+                    counters = md.get("counters_since_delta_snapshot") or {}
+                    versions = {ch: str(v) for ch, v in cp["channel_versions"].items()}
+                    info[cid] = (row[0], versions, list(counters))
+            return info[cid]
+
+        def has_value(ch: str, version: str) -> bool:
+            key = (ch, version)
+            if key not in stored:
+                stored[key] = (
+                    conn.execute(
+                        f"SELECT 1 FROM {BLOBS} WHERE thread_id = ? AND checkpoint_ns = ? AND "
+                        "channel = ? AND version = ? AND kind != ?",
+                        (thread_id, ns, ch, version, KIND_EMPTY),
+                    ).fetchone()
+                    is not None
+                )
+            return stored[key]
+
+        support: set[str] = set()
+        # channels a walk already carried on past a checkpoint: a later walk reaching it
+        # with no other channel to seed can stop there
+        walked: dict[str, set[str]] = {}
+        for head in heads:
+            head_info = load(head)
+            if head_info is None:
+                continue
+            parent, versions, delta = head_info
+            need = {ch for ch in delta if ch in versions and not has_value(ch, versions[ch])}
+            cursor = parent
+            while need and cursor is not None:
+                if need <= walked.get(cursor, set()):
+                    break
+                walked.setdefault(cursor, set()).update(need)
+                node = load(cursor)
+                if node is None:  # a parent already gone: the read stops here as well
+                    break
+                support.add(cursor)
+                parent, versions, _ = node
+                need = {ch for ch in need if not (ch in versions and has_value(ch, versions[ch]))}
+                cursor = parent
+        support.difference_update(heads)
+        return support
 
     def _collect_garbage(self, conn: sqlite3.Connection, thread_id: str) -> int:
         """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     SerializerProtocol,
 )
 
@@ -101,6 +102,14 @@ class SqliteSaver(SaverBase):
             with self._locked() as conn:
                 page = self.engine.materialize(conn, self.serde, rows[start : start + _PAGE])
             yield from page
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's ``DeltaChannel`` hook: each channel's seed and the writes since,
+        along the parent chain, in three queries (see ``StorageEngine.delta_history``)."""
+        with self._locked() as conn:
+            return self.engine.delta_history(conn, self.serde, config, channels)
 
     def put(
         self,

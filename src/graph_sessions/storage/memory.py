@@ -18,6 +18,7 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
+from graph_sessions.checkpoint.delta import delta_support
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
@@ -441,4 +442,6 @@ class MemoryBackend(Backend):
         if len(root) <= keep:
             return 0
         oldest_kept = root[max(keep, 1) - 1]
-        return self._drop(session_id, lambda cid: cid >= oldest_kept)
+        # older checkpoints the kept ones' DeltaChannel values are rebuilt from stay
+        support = delta_support(self.checkpointer, session_id, root[: max(keep, 1)])
+        return self._drop(session_id, lambda cid: cid >= oldest_kept or cid in support)

@@ -36,6 +36,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as SessionsSqliteSaver
+from graph_sessions.checkpoint.delta import langgraph_tables_delta_support
 from graph_sessions.checkpoint.schema import CHECKPOINTS as GS_CHECKPOINTS
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError, LeaseLost
@@ -1174,6 +1175,9 @@ class SqliteBackend(Backend):
             if row is None:
                 return 0
             oldest_kept = row[0]
+            # keep the older checkpoints the kept ones' DeltaChannel values are rebuilt from
+            support = langgraph_tables_delta_support(c, saver.serde, session_id, oldest_kept)
+            oldest_kept = min([oldest_kept, *support])
             removed = c.execute(
                 "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < ?",
                 (session_id, oldest_kept),
