@@ -244,7 +244,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--quick", action="store_true", help="200 turns, for CI (< 60 s)")
+    p.add_argument("--quick", action="store_true", help="200 turns, for CI (about a minute)")
     p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
     p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain,delta")
     p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours")

@@ -3,6 +3,7 @@ keeps a DeltaChannel thread reading exactly what it read before, and the history
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from delta_graphs import delta_builder, user_turn
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from graph_sessions import GraphSessionManager, ManualClock
 from graph_sessions.checkpoint import AsyncSqliteSaver, SqliteSaver
@@ -225,3 +227,34 @@ async def _history(graph: Any, thread: str) -> list[Any]:
 
 def _states_async(history: list[Any]) -> list[tuple[str, Any, Any]]:
     return [(s.config["configurable"]["checkpoint_id"], s.values, s.next) for s in history]
+
+
+# --- the history hook ------------------------------------------------------------------------
+
+
+async def test_async_history_hook_matches_langgraphs_walk_on_every_checkpoint(
+    tmp_path: Path,
+) -> None:
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.db")) as saver:
+        graph = delta_builder(snapshot_frequency=7).compile(checkpointer=saver)
+        for i in range(8):
+            await graph.ainvoke(user_turn(i), _cfg())
+        # a fork from an older checkpoint: its reads see only its own ancestors
+        history = [s async for s in graph.aget_state_history(_cfg())]
+        await graph.ainvoke(user_turn(100), history[9].config)
+        checked = 0
+        async for snap in graph.aget_state_history(_cfg()):
+            fast = await saver.aget_delta_channel_history(config=snap.config, channels=["messages"])
+            slow = await BaseCheckpointSaver.aget_delta_channel_history(
+                saver, config=snap.config, channels=["messages"]
+            )
+            assert fast == slow
+            checked += bool(fast["messages"]["writes"])
+        assert checked > 10
+        # the sync bridge, from another thread, gives the same
+        head = (await graph.aget_state(_cfg())).config
+        bridged = await asyncio.to_thread(
+            saver.get_delta_channel_history, config=head, channels=["messages"]
+        )
+        assert bridged == await saver.aget_delta_channel_history(config=head, channels=["messages"])
+        assert "seed" in bridged["messages"]

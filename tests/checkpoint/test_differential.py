@@ -281,17 +281,21 @@ delta_turns = st.lists(
 )
 
 
-def _delta_turn(graph: Any, config: Any, op: str, arg: int, turn: int) -> Any:
+def _delta_turn(
+    graph: Any, config: Any, op: str, arg: int, turn: int, durability: Any = "sync"
+) -> Any:
     state = graph.get_state(config)
     if state.next and state.interrupts:
-        return graph.invoke(Command(resume=f"yes-{turn}"), _with_run(config, turn))
+        return graph.invoke(
+            Command(resume=f"yes-{turn}"), _with_run(config, turn), durability=durability
+        )
     if op == "fork":
         history = list(graph.get_state_history(config))
         if len(history) > arg:
             target = _with_run(history[arg].config, turn)
-            return graph.invoke({"items": [{"fork": turn}]}, target)
+            return graph.invoke({"items": [{"fork": turn}]}, target, durability=durability)
     items = [{"in": f"{turn}.{j}"} for j in range(arg)]
-    return graph.invoke({"items": items}, _with_run(config, turn))
+    return graph.invoke({"items": items}, _with_run(config, turn), durability=durability)
 
 
 def _readings(graph: Any, config: Any) -> dict[str, Any]:
@@ -313,6 +317,7 @@ def _readings(graph: Any, config: Any) -> dict[str, Any]:
     ask=st.booleans(),
     overwrite=st.booleans(),
     models=st.booleans(),
+    durability=st.sampled_from(["sync", "async", "exit"]),
     ops=delta_turns,
     snapshot_every=st.sampled_from([1, 3, 100]),
 )
@@ -323,6 +328,7 @@ def test_delta_channel_same_as_langgraph(
     ask: bool,
     overwrite: bool,
     models: bool,
+    durability: str,
     ops: list[tuple[str, int]],
     snapshot_every: int,
 ) -> None:
@@ -379,8 +385,10 @@ def test_delta_channel_same_as_langgraph(
                 continue
             if diverged and op == "fork":
                 op = "input"
-            outs = {name: _delta_turn(g, config, op, arg, turn) for name, g in sides.items()}
-            out_ours = _delta_turn(ours, config, op, arg, turn)
+            outs = {
+                name: _delta_turn(g, config, op, arg, turn, durability) for name, g in sides.items()
+            }
+            out_ours = _delta_turn(ours, config, op, arg, turn, durability)
             for out in outs.values():
                 assert _typed(_norm_output(out_ours)) == _typed(_norm_output(out))
             for g in sides.values():

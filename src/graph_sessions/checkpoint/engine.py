@@ -83,6 +83,10 @@ _ANCESTORS_SQL = (
     "WHERE c.thread_id = ? AND c.checkpoint_ns = ?) "
     "SELECT checkpoint_id, type, checkpoint FROM chain"
 )
+_DELTA_COUNTERS = '"counters_since_delta_snapshot"'
+# Bounds on the checkpoints whose channel versions DeltaChannel reads remember.
+_ANCESTRY_PER_THREAD = 4096
+_ANCESTRY_TOTAL = 32768
 _KEYS_PER_QUERY = 200  # 4 parameters each: far below SQLite's variable limit
 _IDS_PER_QUERY = 500
 
@@ -244,6 +248,7 @@ class StorageEngine:
         self._ancestry: OrderedDict[
             str, dict[tuple[str, str], tuple[bytes, dict[str, str], bool]]
         ] = OrderedDict()
+        self._ancestry_total = 0
         self._seeds: OrderedDict[BlobKey, tuple[bytes, bytes, int, Elements]] = OrderedDict()
         self._seeds_bytes = 0
 
@@ -255,8 +260,11 @@ class StorageEngine:
                 self._cache.clear()
                 self._cache_total = 0
                 self._ancestry.clear()
+                self._ancestry_total = 0
                 return
-            self._ancestry.pop(str(thread_id), None)
+            gone = self._ancestry.pop(str(thread_id), None)
+            if gone is not None:
+                self._ancestry_total -= len(gone)
             entry = self._cache.pop(str(thread_id), None)
             if entry is not None:
                 self._cache_total -= entry.nbytes
@@ -905,6 +913,7 @@ class StorageEngine:
                 seen: set[str] = set()
                 with self._guard:
                     known = self._ancestry.pop(thread_id, None) or {}
+                    self._ancestry_total -= len(known)
                 learnt: dict[tuple[str, str], tuple[bytes, dict[str, str], bool]] = {}
                 cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
                 first = True
@@ -938,13 +947,19 @@ class StorageEngine:
                     if not active:
                         break
                 cur.close()
-                if len(known) + len(learnt) > 8192:
+                if len(known) + len(learnt) > _ANCESTRY_PER_THREAD:
                     known = {}
                 known.update(learnt)
                 with self._guard:
+                    old = self._ancestry.pop(thread_id, None)  # another read meanwhile
+                    self._ancestry_total += len(known) - (len(old) if old else 0)
                     self._ancestry[thread_id] = known
-                    while len(self._ancestry) > self.cache_threads:
-                        self._ancestry.popitem(last=False)
+                    while self._ancestry and (
+                        len(self._ancestry) > self.cache_threads
+                        or self._ancestry_total > _ANCESTRY_TOTAL
+                    ):
+                        _, gone = self._ancestry.popitem(last=False)
+                        self._ancestry_total -= len(gone)
                 for ch, ids in chain_by_ch.items():
                     for start in range(0, len(ids), _IDS_PER_QUERY):
                         chunk = ids[start : start + _IDS_PER_QUERY]
@@ -1196,12 +1211,14 @@ class StorageEngine:
             if row is None:
                 return 0
             oldest = row[0]
+            # only checkpoints of a graph with DeltaChannel need a walk
             heads = [
                 r[0]
                 for r in conn.execute(
                     f"SELECT checkpoint_id FROM {CHECKPOINTS} WHERE thread_id = ? AND checkpoint_ns = '' "
-                    "AND checkpoint_id >= ? ORDER BY checkpoint_id DESC",
-                    (tid, oldest),
+                    "AND checkpoint_id >= ? AND instr(metadata, CAST(? AS BLOB)) > 0 "
+                    "ORDER BY checkpoint_id DESC",
+                    (tid, oldest, _DELTA_COUNTERS),
                 )
             ]
             # Older root checkpoints the kept ones' DeltaChannel values are rebuilt from stay.
