@@ -82,6 +82,8 @@ def failing_graph() -> StateGraph:
     def boom(state: FailState) -> dict[str, Any]:
         if state.get("user_input") == "fail":
             raise RuntimeError("boom")
+        if str(state.get("user_input", "")).startswith("fail:"):  # a message from the input
+            raise RuntimeError(state["user_input"])
         return {"log": ["boom-ok"]}
 
     b = StateGraph(FailState)

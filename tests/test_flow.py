@@ -318,6 +318,40 @@ async def test_two_pending_interrupts_explicit_resume_with_id_map(any_backend: s
         assert sorted(done.state["answers"]) == ["a=1", "b=2"]
 
 
+async def test_two_pending_interrupts_answered_by_a_streamed_command(any_backend: str) -> None:
+    """Regression: ``stream(Command(resume=value))`` (what ``chat`` and ``/stream`` send)
+    on two pending interrupts failed the session (LangGraph wants interrupt ids) where
+    ``resume(value)`` answered both."""
+    async with manager(two_interrupts_graph(), any_backend) as m:
+        s = await m.create("multi-stream")
+        assert (await s.invoke({})).status == "interrupted"
+        stream = s.stream(Command(resume="x"), mode="updates")
+        chunks = [chunk async for chunk in stream]
+        done = await stream.result()
+        assert chunks and done.status == "complete"
+        assert sorted(done.state["answers"]) == ["a=x", "b=x"]
+        assert (await m.info("multi-stream")).status == S.COMPLETED
+
+
+async def test_a_stream_whose_chunks_are_never_read_still_ends(any_backend: str) -> None:
+    """Regression: ``await stream.result()`` without iterating (or closing the iterator
+    before its first chunk) blocked the run on its full chunk buffer for ever, the
+    session left running."""
+    async with manager(chat_graph(), any_backend) as m:
+        s = await m.create("unread")
+        for turn in range(3):
+            stream = s.stream(
+                {"user_input": f"t{turn}"},
+                mode=["updates", "values", "debug", "checkpoints", "tasks"],
+            )
+            if turn == 1:
+                await aiter(stream).aclose()  # type: ignore[attr-defined]
+            result = await asyncio.wait_for(stream.result(), timeout=30)
+            assert result.status == "complete"
+        assert (await m.info("unread")).status == S.COMPLETED
+        assert (await m.info("unread")).run_count == 3
+
+
 async def test_interrupts_with_their_own_resume_keys_take_only_their_answer(
     any_backend: str,
 ) -> None:

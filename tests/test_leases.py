@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from crash_worker import marked_slow_graph
-from db_tables import session_rows
+from db_tables import checkpoint_table, session_rows
 from graphs import chat_graph, slow_graph
 from test_crash import WORKER, Worker, marker_starts
 
@@ -322,3 +322,78 @@ async def test_memory_backend_fences_a_run_whose_session_is_deleted_under_it() -
             await asyncio.wait_for(run, BOUND)
         assert not any(m.backend.checkpointer.storage.get("s", {}).values())
         assert not [k for k in m.backend.checkpointer.writes if k[0] == "s"]
+
+
+def _checkpoint_ids(db: Path, session_id: str) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        table = checkpoint_table(conn, "checkpoints")
+        assert table is not None
+        rows = conn.execute(f"SELECT checkpoint_id FROM {table} WHERE thread_id = ?", (session_id,))
+        return {r[0] for r in rows}
+    finally:
+        conn.close()
+
+
+def _take_over(db: Path, session_id: str, expires_in: float) -> None:
+    """What a repair plus a new run in another process leave: another lease, a new epoch."""
+    expires = (datetime.now(UTC) + timedelta(seconds=expires_in)).isoformat()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE sessions SET lease_owner = 'other:1:feedface0001', lease_expires_at = ?, "
+            "lease_epoch = lease_epoch + 1, revision = revision + 1 WHERE session_id = ?",
+            (expires, session_id),
+        )
+
+
+async def test_a_rollback_by_a_run_that_lost_its_lease_deletes_nothing(tmp_path: Path) -> None:
+    """Regression: the rollback delete was not fenced, so a run that had lost its session
+    to another process still deleted the checkpoints after its start, the new holder's
+    among them."""
+    db, marker = tmp_path / "s.db", tmp_path / "steps.txt"
+    async with manager(db, marked_slow_graph(3, marker)) as m:
+        session = await m.create("s")
+        await session.invoke({"user_input": "first", "delay": 0.0})
+        run = asyncio.ensure_future(session.invoke({"user_input": "second", "delay": 1.5}))
+        for _ in range(int(BOUND / 0.02)):
+            if "s1" in marker_starts(marker)[3:]:
+                break
+            await asyncio.sleep(0.02)
+        kept = _checkpoint_ids(db, "s")  # the second run's first steps are among them
+        _take_over(db, "s", expires_in=-1)
+        rollback = asyncio.ensure_future(
+            session.invoke({"user_input": "third", "delay": 0.0}, multitask="rollback")
+        )
+        with pytest.raises((RunCancelled, LeaseLost)):
+            await asyncio.wait_for(run, BOUND)
+        await asyncio.wait_for(rollback, BOUND)
+        assert kept <= _checkpoint_ids(db, "s")
+
+
+async def test_a_repair_from_a_stale_read_does_not_end_the_holders_next_run(
+    tmp_path: Path,
+) -> None:
+    """Regression: the repair matched the lease by owner only; a repairer that had read an
+    expired lease ended the same holder's next run (same owner, new epoch)."""
+    db = tmp_path / "s.db"
+    async with manager(db, slow_graph(2)) as a, manager(db, slow_graph(2)) as b:
+        # a holder on another host (in this process b would trust a's live lease)
+        a._runner.lease_owner = "elsewhere:4242:cafe00000000"  # noqa: SLF001
+        session = await a.create("s")
+        first = asyncio.ensure_future(session.invoke({"user_input": "one", "delay": 0.3}))
+        for _ in range(int(BOUND / 0.02)):
+            seen = await b.info("s")
+            if seen.status == SessionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.02)
+        assert seen.status == SessionStatus.RUNNING
+        await first
+        second = asyncio.ensure_future(session.invoke({"user_input": "two", "delay": 0.3}))
+        await asyncio.sleep(0.1)
+        stale = seen.model_copy(
+            update={"lease_expires_at": datetime.now(UTC) - timedelta(seconds=60)}
+        )
+        assert await b.repair_if_stale(stale) is False
+        result = await asyncio.wait_for(second, BOUND)
+        assert result.status == "complete"
+        assert (await b.info("s")).status == SessionStatus.COMPLETED

@@ -67,3 +67,16 @@ async def test_a_manager_without_a_graph_inspects_lists_and_deletes(db_url: str)
             await m.create("c2")
         assert await m.delete("c1")
         assert await m.count() == 0
+
+
+async def test_a_session_object_read_before_a_rebind_runs_the_new_graph(db_url: str) -> None:
+    """Regression: after ``manager.rebind(id, graph_id="approval")`` a session object read
+    earlier still ran the chat graph, although the row said approval."""
+    graphs = {"chat": chat_graph(), "approval": approval_graph()}
+    async with GraphSessionManager(graphs, db_url, output_key="response") as m:
+        stale = await m.create("s")
+        assert (await stale.invoke({"user_input": "hi"})).output == "turn 1: hi"
+        await m.rebind("s", graph_id="approval")
+        result = await stale.invoke({"user_input": "draft me"})
+        assert result.status == "interrupted"  # the approval graph asks before sending
+        assert (await m.info("s")).graph_id == "approval"

@@ -459,6 +459,24 @@ async def test_a_ttl_set_during_a_run_counts_from_the_runs_end(
         assert (await manager.sweep()).deleted == 1
 
 
+async def test_a_ttl_removed_during_a_run_stays_removed(
+    any_backend: str, clock: ManualClock
+) -> None:
+    """Regression: ``set_ttl(None)`` during a run was undone at the run's end (the end wrote
+    the expiry computed from the TTL the run started with), so the session was swept."""
+    async with manager_for(slow_graph(2), any_backend, clock, ttl=60) as manager:
+        session = await manager.create("s")
+        run = asyncio.create_task(session.invoke({"user_input": "go", "delay": 0.2}))
+        await _wait_for_status(manager, "s", SessionStatus.RUNNING)
+        await manager.set_ttl("s", None)
+        await run
+        info = await manager.info("s")
+        assert info.ttl is None and info.expires_at is None
+        clock.advance(3600)
+        assert (await manager.sweep()).expired == 0
+        assert await manager.get("s") is not None
+
+
 async def test_running_session_past_its_ttl_does_not_read_as_gone(
     any_backend: str, clock: ManualClock
 ) -> None:

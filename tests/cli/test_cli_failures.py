@@ -39,6 +39,19 @@ def test_sessions_show_prints_the_failed_runs_traceback(tmp_path: Path) -> None:
     assert "in boom" in out and "RuntimeError: boom" in out
 
 
+def test_a_traceback_with_terminal_escapes_is_printed_escaped(tmp_path: Path) -> None:
+    """Regression: the stored traceback (which quotes the exception's message, user or model
+    text) reached the terminal with its ESC sequences (retitle, clear screen)."""
+    url = f"sqlite:///{tmp_path / 'esc.db'}"
+    with SyncGraphSessionManager(FAILING, url) as m, pytest.raises(RunFailed):
+        m.create("esc").invoke({"user_input": "fail:x\x1b]0;pwned\x07y\x1b[2J"})
+    result = CliRunner().invoke(app, ["sessions", "show", "esc", "--backend", url])
+    assert result.exit_code == 0, result.output
+    assert "Traceback (most recent call last)" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "pwned" in result.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -14,6 +14,7 @@ from graph_sessions.cli.common import (
     BackendOpt,
     ConfigOpt,
     JsonOpt,
+    clean,
     command,
     console,
     fail,
@@ -175,7 +176,7 @@ async def show(
     console.print(grid)
     if trace:
         console.print("[bold]traceback[/] (of the failed run)")
-        console.print(Text(trace.rstrip("\n"), style="red"), highlight=False)
+        console.print(Text(clean(trace.rstrip("\n"), newlines=True), style="red"), highlight=False)
     if state:
         table = Table(title="state", title_justify="left")
         table.add_column("key", style="bold")

@@ -458,6 +458,7 @@ class GraphSessionManager:
                 fields=fields,
                 events=[event],
                 expect_lease=info.lease_owner,
+                expect_epoch=info.lease_epoch,
             )
         else:
             repaired = await self.backend.update_session(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -417,7 +418,7 @@ class RunExecutor:
                     "resume",
                     session_id=info.session_id,
                 )
-            return req.input, req.input.resume is not None
+            return self._resume_every_pending(info, req), req.input.resume is not None
         if info.status != SessionStatus.INTERRUPTED or req.checkpoint_id is not None:
             return req.input, False
         pending = info.interrupts
@@ -449,6 +450,23 @@ class RunExecutor:
             if named and len(set(keys)) == len(keys):
                 return Command(resume=named), True
         return Command(resume={i: pick(k) for i, k in zip(ids, keys, strict=True)}), True
+
+    @staticmethod
+    def _resume_every_pending(info: SessionInfo, req: RunRequest) -> Command:
+        """A ``Command(resume=value)`` on a session with several pending interrupts answers
+        each of them with ``value`` (as ``resume(value)`` does); LangGraph itself would
+        refuse a resume that names no interrupt id. A map of interrupt ids is kept."""
+        cmd: Command = req.input
+        pending = [p["id"] for p in info.interrupts]
+        if (
+            cmd.resume is None
+            or len(pending) < 2
+            or info.status != SessionStatus.INTERRUPTED
+            or req.checkpoint_id is not None
+            or (isinstance(cmd.resume, dict) and cmd.resume and set(cmd.resume) <= set(pending))
+        ):
+            return cmd
+        return dataclasses.replace(cmd, resume={i: cmd.resume for i in pending})
 
     @staticmethod
     def _refuse_stray_input(info: SessionInfo, keys: list[str | None], value: Any) -> None:
@@ -537,7 +555,7 @@ class RunExecutor:
         # Fencing: from here every checkpoint write of this session checks our lease.
         m.backend.fence(session_id, self.lease_owner, after.lease_epoch)
         task = asyncio.ensure_future(
-            self._run_graph(session_id, info.graph_id, graph_input, config, req)
+            self._run_graph(session_id, after.graph_id, graph_input, config, req)
         )
         active = gate.active = ActiveRun(run.run_id, task)
         if ticket != gate.generation:  # an interrupt/rollback/delete came while it started
@@ -712,9 +730,16 @@ class RunExecutor:
     ) -> None:
         m = self.manager
         if reason == "rollback":
-            await m.backend.delete_checkpoints_after(
-                session_id, run.checkpoint_before, writes_mark=run.writes_mark
-            )
+            try:  # fenced: only while this run still holds the session
+                await m.backend.delete_checkpoints_after(
+                    session_id, run.checkpoint_before, writes_mark=run.writes_mark
+                )
+            except LeaseLost:
+                log.warning(
+                    "session %s: run %s lost its lease; its rollback deletes nothing",
+                    session_id,
+                    run.run_id,
+                )
         now = m.now()
         fields = self._end_fields(before, before.status, now)
         fields["run_count"] = before.run_count

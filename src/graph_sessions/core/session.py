@@ -89,6 +89,7 @@ class RunStream:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._room = asyncio.Semaphore(self.max_buffered)
         self._detached = False
+        self._iterating = False
         req.on_chunk = self._put
         self._on_disconnect = on_disconnect
         self._task = asyncio.ensure_future(session._execute(req))
@@ -106,6 +107,7 @@ class RunStream:
 
     async def _iterate(self) -> AsyncIterator[Any]:
         finished = False
+        self._iterating = True
         try:
             while True:
                 item = await self._queue.get()
@@ -116,17 +118,40 @@ class RunStream:
                 yield item
             await self._task  # raises the run's error, if any
         finally:
+            self._iterating = False
             if not finished:
-                if self._on_disconnect == "cancel":
-                    self._task.cancel()
-                # Nobody reads on: drop what is buffered and never wait for room again.
-                self._detached = True
-                while not self._queue.empty():
-                    if self._queue.get_nowait() is not _DONE:
-                        self._room.release()
+                self.abandon()
+
+    def abandon(self) -> None:
+        """The reader is gone: cancel the run (``on_disconnect="cancel"``) or let it go on
+        without keeping its chunks. Harmless once the run has ended. Idempotent."""
+        if self._on_disconnect == "cancel" and not self._task.done():
+            self._task.cancel()
+        self.stop_buffering()
+
+    def stop_buffering(self) -> None:
+        """Nobody reads on: drop what is buffered and never wait for room again (the run
+        goes on to its end without keeping its chunks). Idempotent."""
+        self._detached = True
+        while not self._queue.empty():
+            if self._queue.get_nowait() is not _DONE:
+                self._room.release()
+            else:
+                self._queue.put_nowait(_DONE)
+                break
 
     async def result(self) -> InvokeResult:
-        """Wait for the run to end and return its result (or raise its error)."""
+        """Wait for the run to end and return its result (or raise its error).
+
+        Awaited while nobody iterates the stream, the chunks not read yet are dropped, so
+        a run whose chunks are never read does not wait for a reader."""
+        if not self._iterating:
+            self.stop_buffering()
+        return await self._task
+
+    async def finished(self) -> InvokeResult:
+        """Like :meth:`result`, for an observer that runs beside the reader: it never
+        drops chunks."""
         return await self._task
 
     def cancel(self) -> None:

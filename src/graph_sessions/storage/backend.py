@@ -211,13 +211,15 @@ class Backend(ABC):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        expect_epoch: int | None = None,
         slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         """Record the run's end, the session's new fields and events, in one transaction,
         and release the lease. With ``slide_ttl``, a sliding session's ``expires_at`` becomes
         ``fields["updated_at"]`` plus its TTL as it is *now* (a TTL set during the run counts).
-        With ``expect_lease``, only while the session is still held under that lease (a run
-        repaired or taken over by someone else records nothing). Returns the updated row
+        With ``expect_lease`` (and ``expect_epoch``), only while the session is still held
+        under that lease (a run repaired or taken over by someone else records nothing; a
+        repair does not end the holder's next run). Returns the updated row
         (``None`` when nothing was recorded) and the id of the session's latest checkpoint."""
 
     @abstractmethod

@@ -88,7 +88,10 @@ class _FencedMemorySaver(InMemorySaver):
         self._backend = backend
 
     def _check(self, config: RunnableConfig) -> None:
-        thread_id = str(config["configurable"]["thread_id"])
+        self.check_fence(str(config["configurable"]["thread_id"]))
+
+    def check_fence(self, thread_id: str) -> None:
+        """``LeaseLost`` unless the run writing ``thread_id`` (if fenced) still holds it."""
         fence = self._backend.fences.get(thread_id)
         if fence is None:
             return
@@ -127,7 +130,7 @@ class MemoryBackend(Backend):
     def __init__(self) -> None:
         self.url = "memory://"
         self.fences: dict[str, tuple[str, int]] = {}
-        self.checkpointer: InMemorySaver = _FencedMemorySaver(self)
+        self.checkpointer: _FencedMemorySaver = _FencedMemorySaver(self)
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, RunInfo] = {}
@@ -306,11 +309,14 @@ class MemoryBackend(Backend):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        expect_epoch: int | None = None,
         slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         latest = self._latest(session_id)
         held = self._sessions.get(session_id)
         if expect_lease is not None and (held is None or held.lease_owner != expect_lease):
+            return None, None
+        if expect_epoch is not None and (held is None or held.lease_epoch != expect_epoch):
             return None, None
         run = self._runs.get(run_id)
         if run is not None:
@@ -322,8 +328,10 @@ class MemoryBackend(Backend):
         if info is None:
             return None, latest
         update = {**fields, "lease_owner": None, "lease_expires_at": None}
-        if slide_ttl and info.ttl is not None and info.ttl_mode == "sliding":
-            update["expires_at"] = fields["updated_at"] + timedelta(seconds=info.ttl)
+        if slide_ttl:  # the TTL as it is now decides; without a sliding one, the expiry stays
+            update.pop("expires_at", None)
+            if info.ttl is not None and info.ttl_mode == "sliding":
+                update["expires_at"] = fields["updated_at"] + timedelta(seconds=info.ttl)
         self._apply(info, update)
         self._append_events(session_id, events, fields["updated_at"])
         return info.model_copy(deep=True), latest
@@ -427,6 +435,7 @@ class MemoryBackend(Backend):
     async def delete_checkpoints_after(
         self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
     ) -> None:
+        self.checkpointer.check_fence(session_id)  # a rollback must still hold the session
         if checkpoint_id is None:
             self.checkpointer.delete_thread(session_id)
             return

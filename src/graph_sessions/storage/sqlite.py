@@ -968,22 +968,28 @@ class SqliteBackend(Backend):
         fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
+        expect_epoch: int | None = None,
         slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         extra = " AND lease_owner = ?" if expect_lease is not None else ""
-        where = [session_id] + ([expect_lease] if expect_lease is not None else [])
+        where: list[Any] = [session_id] + ([expect_lease] if expect_lease is not None else [])
+        if expect_epoch is not None:
+            extra += " AND lease_epoch = ?"
+            where.append(expect_epoch)
         at = dump_time(fields["updated_at"])
         all_fields = {**fields, "lease_owner": None, "lease_expires_at": None}
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
             update = all_fields
             if slide_ttl:
+                # The TTL as it is now (it may have changed during the run) decides the expiry;
+                # without a sliding TTL the row's expiry stays as it is.
+                update = {k: v for k, v in all_fields.items() if k != "expires_at"}
                 current = c.execute(
                     "SELECT ttl, ttl_mode FROM sessions WHERE session_id = ?", (session_id,)
                 ).fetchone()
                 if current is not None and current[0] is not None and current[1] == "sliding":
-                    expires = fields["updated_at"] + timedelta(seconds=current[0])
-                    update = {**all_fields, "expires_at": expires}
+                    update["expires_at"] = fields["updated_at"] + timedelta(seconds=current[0])
             sql, params = self._update_sql(update, extra)
             row = c.execute(sql, [*params, *where]).fetchone()
             if row is None and expect_lease is not None:
@@ -1140,6 +1146,8 @@ class SqliteBackend(Backend):
         self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
     ) -> None:
         def body(c: sqlite3.Connection) -> None:
+            # A run rolling back its own steps must still hold the session (fencing).
+            _check_fence(c, self.fences, session_id)
             saver = self.checkpointer
             if isinstance(saver, SessionsSqliteSaver):
                 saver.engine.delete_after(

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from langgraph.types import Command
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.core.session import RunStream
@@ -182,7 +183,7 @@ async def _watch(request: Request, run: RunStream) -> None:
     metrics.active_runs.inc()
     outcome = "error"
     try:
-        result = await run.result()
+        result = await run.finished()
         outcome = result.status
     except GraphSessionError as exc:
         outcome = exc.code
@@ -259,11 +260,11 @@ async def stream(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         seq = 0
-        yield ServerSentEvent(
-            event="start", data=dumps({"session_id": session_id, "mode": modes}).decode()
-        )
         chunks = aiter(run)
         try:
+            yield ServerSentEvent(
+                event="start", data=dumps({"session_id": session_id, "mode": modes}).decode()
+            )
             async for chunk in chunks:
                 seq += 1
                 name, data = _chunk_event(chunk, modes, body.subgraphs)
@@ -294,8 +295,14 @@ async def stream(
             # The client is gone (or the run ended): stop buffering chunks for it now, so
             # the run goes on (or is cancelled, per on_disconnect) without waiting for room.
             await chunks.aclose()  # type: ignore[attr-defined]
+            run.abandon()
         yield ServerSentEvent(event="result", data=dumps(result_dict(result)).decode())
 
+    # A client gone before the first event never starts events(): let go of the run then too.
     return EventSourceResponse(
-        events(), ping=15, sep="\n", shutdown_grace_period=settings.shutdown_timeout
+        events(),
+        ping=15,
+        sep="\n",
+        shutdown_grace_period=settings.shutdown_timeout,
+        background=BackgroundTask(run.abandon),
     )
