@@ -28,11 +28,14 @@ from test_crash import WORKER, Worker, marker_starts
 
 from graph_sessions import (
     EventType,
+    GraphSession,
     GraphSessionManager,
     LeaseLost,
     LeaseWaitTimeout,
     RunCancelled,
     RunStatus,
+    SessionBusy,
+    SessionInfo,
     SessionNotFound,
     SessionStatus,
 )
@@ -397,3 +400,30 @@ async def test_a_repair_from_a_stale_read_does_not_end_the_holders_next_run(
         result = await asyncio.wait_for(second, BOUND)
         assert result.status == "complete"
         assert (await b.info("s")).status == SessionStatus.COMPLETED
+
+
+@pytest.mark.parametrize("change", ["update_state", "fork"])
+async def test_a_state_change_racing_a_run_elsewhere_writes_nothing(
+    tmp_path: Path, change: str
+) -> None:
+    """Regression: update_state and fork checked the status, then wrote without a fence: a
+    run begun by another process in between had its thread written under it."""
+    db = tmp_path / "s.db"
+
+    class Racing(GraphSession):
+        async def _guard_mutation(self) -> SessionInfo:
+            info = await super()._guard_mutation()
+            _take_over(db, self.session_id, expires_in=60)  # another process begins a run
+            return info
+
+    async with manager(db, chat_graph(), session_class=Racing) as m:
+        session = await m.create("s")
+        await session.invoke({"user_input": "one"})
+        first = (await session.checkpoints(limit=100))[-1].checkpoint_id
+        before = _checkpoint_ids(db, "s")
+        with pytest.raises(SessionBusy):
+            if change == "update_state":
+                await session.update_state({"user_input": "sneaked in"})
+            else:
+                await session.fork(first)
+        assert _checkpoint_ids(db, "s") == before

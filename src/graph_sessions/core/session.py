@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -21,9 +22,11 @@ from graph_sessions.errors import (
     CheckpointNotFound,
     InvalidInput,
     InvalidTransition,
+    LeaseLost,
     RunCancelled,
     RunFailed,
     SessionBusy,
+    SessionNotFound,
 )
 from graph_sessions.models import (
     CheckpointInfo,
@@ -446,15 +449,38 @@ class GraphSession:
         check_can_run(info)
         if info.status == SessionStatus.RUNNING:
             raise SessionBusy(f"session {self.session_id!r} is running", session_id=self.session_id)
+        self.check_graph()
         return info
+
+    @contextlib.asynccontextmanager
+    async def _fenced_change(self, info: SessionInfo) -> AsyncIterator[None]:
+        """Checkpoint writes inside are fenced: refused if, meanwhile, another process
+        started a run on the session or deleted it (``SessionBusy`` / ``SessionNotFound``)."""
+        backend = self.manager.backend
+        backend.fence(self.session_id, None, info.lease_epoch)
+        try:
+            yield
+        except LeaseLost as exc:
+            if await backend.get_session(self.session_id) is None:
+                raise SessionNotFound(
+                    f"session {self.session_id!r} was deleted meanwhile", session_id=self.session_id
+                ) from exc
+            raise SessionBusy(
+                f"session {self.session_id!r} started a run elsewhere meanwhile; nothing was "
+                "written",
+                session_id=self.session_id,
+            ) from exc
+        finally:
+            backend.unfence(self.session_id)
 
     async def fork(self, checkpoint_id: str) -> CheckpointInfo:
         """Rewind: make a copy of past checkpoint ``checkpoint_id`` the session's head. The
         history after it stays readable; the next run continues from the copy."""
         async with self.manager._runner.exclusive(self.session_id):
-            await self._guard_mutation()
+            info = await self._guard_mutation()
             target = await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
-            await self._graph().aupdate_state(self._config(checkpoint_id), None)
+            async with self._fenced_change(info):
+                await self._graph().aupdate_state(self._config(checkpoint_id), None)
             return await self._after_state_change(
                 NewEvent(EventType.FORKED, None, {"from_checkpoint": checkpoint_id}),
                 target.interrupts if target else [],
@@ -471,7 +497,10 @@ class GraphSession:
         async with self.manager._runner.exclusive(self.session_id):
             info = await self._guard_mutation()
             try:
-                await self._graph().aupdate_state(self._config(), values, as_node=as_node)
+                async with self._fenced_change(info):
+                    await self._graph().aupdate_state(self._config(), values, as_node=as_node)
+            except (SessionBusy, SessionNotFound):
+                raise
             except sqlite3.OperationalError as exc:  # the storage failed, not the update
                 raise BackendError(f"storage error: {exc}", session_id=self.session_id) from exc
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends

@@ -81,7 +81,7 @@ class Backend(ABC):
     checkpointer: BaseCheckpointSaver[Any]
     store: BaseStore
     # Threads whose checkpoint writes are fenced: session id -> (lease owner, lease epoch).
-    fences: dict[str, tuple[str, int]]
+    fences: dict[str, tuple[str | None, int]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -117,10 +117,11 @@ class Backend(ABC):
         return True
 
     # fencing -------------------------------------------------------------------------
-    def fence(self, session_id: str, lease_owner: str, epoch: int) -> None:
+    def fence(self, session_id: str, lease_owner: str | None, epoch: int) -> None:
         """From now on, every checkpoint write of ``session_id`` through this backend's
         checkpointer checks, in its own transaction, that the session still exists under
-        this lease (owner and epoch), and raises ``LeaseLost`` instead of writing if not."""
+        this lease (owner and epoch; owner ``None``: no run holds it and none has started
+        since epoch ``epoch``), and raises ``LeaseLost`` instead of writing if not."""
         self.fences[session_id] = (lease_owner, epoch)
 
     def unfence(self, session_id: str) -> None:

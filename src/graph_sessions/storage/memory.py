@@ -129,7 +129,7 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self.url = "memory://"
-        self.fences: dict[str, tuple[str, int]] = {}
+        self.fences: dict[str, tuple[str | None, int]] = {}
         self.checkpointer: _FencedMemorySaver = _FencedMemorySaver(self)
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}

@@ -227,11 +227,11 @@ def _row_to_message(row: Sequence[Any]) -> Message:
     )
 
 
-_FENCE_SQL = "SELECT 1 FROM sessions WHERE session_id = ? AND lease_owner = ? AND lease_epoch = ?"
+_FENCE_SQL = "SELECT 1 FROM sessions WHERE session_id = ? AND lease_owner IS ? AND lease_epoch = ?"
 
 
 def _check_fence(
-    conn: sqlite3.Connection, fences: dict[str, tuple[str, int]], thread_id: str
+    conn: sqlite3.Connection, fences: dict[str, tuple[str | None, int]], thread_id: str
 ) -> None:
     """Inside the write's transaction: refuse it unless the run still holds the lease."""
     fence = fences.get(thread_id)
@@ -265,7 +265,7 @@ class _FencedSessionsSaver(SessionsSqliteSaver):
     """``graph_sessions.checkpoint``'s saver whose writes of a fenced thread check the lease
     in the same transaction (see ``Backend.fence``)."""
 
-    fences: dict[str, tuple[str, int]]
+    fences: dict[str, tuple[str | None, int]]
 
     async def aput(
         self,
@@ -310,7 +310,7 @@ class _FencedLangGraphSaver(AsyncSqliteSaver):
     """LangGraph's ``AsyncSqliteSaver`` (files written by earlier versions), with the same
     fencing of a fenced thread's writes: the lease check and the insert are one transaction."""
 
-    fences: dict[str, tuple[str, int]]
+    fences: dict[str, tuple[str | None, int]]
 
     async def _fenced(self, thread_id: str, write: Callable[[sqlite3.Connection], Any]) -> None:
         await self.setup()
@@ -445,7 +445,7 @@ class SqliteBackend(Backend):
         self._wal_conn: sqlite3.Connection | None = None
         self._wal_guard = threading.Lock()
         self._wal_closed = False
-        self.fences: dict[str, tuple[str, int]] = {}
+        self.fences: dict[str, tuple[str | None, int]] = {}
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
