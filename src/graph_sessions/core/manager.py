@@ -344,11 +344,7 @@ class GraphSessionManager:
         self._opened = True
         self.closing = False
         _LIVE_LEASES.add(self._runner.lease_owner)
-        for info in await self.backend.find_running():
-            if info.graph_id not in graphs:  # left for a manager that serves its graph
-                continue
-            if await self.repair_if_stale(info):
-                self.repaired.append(info.session_id)
+        self.repaired.extend(await self.repair_stale())
         if self.repaired:
             log.warning(
                 "repaired %d session(s) left running by a process that died: %s",
@@ -417,6 +413,17 @@ class GraphSessionManager:
         if here and pid is not None and not _pid_alive(pid):
             return "the process holding it died"
         return None
+
+    async def repair_stale(self) -> list[str]:
+        """Repair the running sessions of this manager's graphs whose lease lapsed (holder
+        killed, paused or gone with its host); sessions of other graphs are left for a
+        manager that serves them. Returns the ids repaired."""
+        served = set(self.graph_ids)
+        return [
+            info.session_id
+            for info in await self.backend.find_running()
+            if info.graph_id in served and await self.repair_if_stale(info)
+        ]
 
     async def repair_if_stale(self, info: SessionInfo) -> bool:
         """If ``info`` is ``running`` but its lease no longer holds (expired unrenewed, or its
@@ -687,10 +694,7 @@ class GraphSessionManager:
         gate = self._runner.gates.enter(sid)
         try:
             # Queued callers (and one waiting for another process's lease) give up too.
-            gate.generation += 1
-            gate.cancel_reason = "deleted"
-            if gate.active is not None:
-                gate.active.cancel("deleted")
+            gate.cancel_runs("deleted")
             async with gate.lock:
                 return await self.backend.delete_session(sid)
         finally:

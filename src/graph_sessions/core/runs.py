@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from langgraph.types import Command, Interrupt
@@ -154,6 +154,24 @@ class Gate:
     generation: int = 0
     cancel_reason: str = "cancelled"
 
+    def cancel_runs(self, reason: str) -> int:
+        """Cancel the running run and every caller queued so far (``reason`` says why);
+        returns the new generation, the ticket of a caller that comes after them."""
+        self.generation += 1
+        self.cancel_reason = reason
+        if self.active is not None:
+            self.active.cancel(reason)
+        return self.generation
+
+    def check_ticket(self, ticket: int, session_id: str) -> None:
+        """``RunCancelled`` for a caller queued before the last :meth:`cancel_runs`."""
+        if ticket != self.generation:
+            raise RunCancelled(
+                f"a queued run of session {session_id!r} was cancelled "
+                f"({self.cancel_reason}) before it started",
+                session_id=session_id,
+            )
+
 
 class Gates:
     """Per-session gates, created on demand and dropped when nobody holds or waits."""
@@ -272,18 +290,10 @@ class RunExecutor:
                 )
             if req.multitask in ("interrupt", "rollback"):
                 # Every run queued before this one is cancelled too, not only the running one.
-                gate.generation += 1
-                gate.cancel_reason = req.multitask
-                if gate.active is not None:
-                    gate.active.cancel(req.multitask)
+                gate.cancel_runs(req.multitask)
             ticket = gate.generation
             async with gate.lock:
-                if ticket != gate.generation:
-                    raise RunCancelled(
-                        f"a queued run of session {session_id!r} was cancelled "
-                        f"({gate.cancel_reason}) before it started",
-                        session_id=session_id,
-                    )
+                gate.check_ticket(ticket, session_id)
                 # Queued callers hold the row as it was when they called; the run before them
                 # left a newer one here, which saves a re-read.
                 if gate.info is not None and gate.info.revision > info.revision:
@@ -302,12 +312,7 @@ class RunExecutor:
         m = self.manager
         waited_since: float | None = None
         while True:
-            if ticket != gate.generation:
-                raise RunCancelled(
-                    f"a queued run of session {session_id!r} was cancelled "
-                    f"({gate.cancel_reason}) before it started",
-                    session_id=session_id,
-                )
+            gate.check_ticket(ticket, session_id)
             if m.closing:
                 raise ManagerClosed(
                     f"the manager is closing; the run on session {session_id!r} was not started",
@@ -686,14 +691,8 @@ class RunExecutor:
         return result, after
 
     def _end_fields(self, before: SessionInfo, status: SessionStatus, now: Any) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "status": status,
-            "updated_at": now,
-            "run_count": before.run_count + 1,
-        }
-        if before.ttl is not None and before.ttl_mode == "sliding":
-            fields["expires_at"] = now + timedelta(seconds=before.ttl)
-        return fields
+        # No expires_at: finish_run(slide_ttl=True) takes the TTL as it is at the run's end.
+        return {"status": status, "updated_at": now, "run_count": before.run_count + 1}
 
     async def _finish_failed(
         self,

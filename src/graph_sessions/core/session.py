@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -499,10 +498,8 @@ class GraphSession:
             try:
                 async with self._fenced_change(info):
                     await self._graph().aupdate_state(self._config(), values, as_node=as_node)
-            except (SessionBusy, SessionNotFound):
+            except (SessionBusy, SessionNotFound, BackendError):  # not the update's fault
                 raise
-            except sqlite3.OperationalError as exc:  # the storage failed, not the update
-                raise BackendError(f"storage error: {exc}", session_id=self.session_id) from exc
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends
                 raise InvalidInput(
                     f"update_state failed: {type(exc).__name__}: {exc}",

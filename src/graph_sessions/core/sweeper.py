@@ -71,7 +71,7 @@ class Sweeper:
         ``on_batch`` sees the running totals after each batch."""
         m = self.manager
         now = now or m.now()
-        await self.repair_stale()
+        await m.repair_stale()
         report = SweepReport()
         seen: set[str] = set()
         while max_batches is None or report.batches < max_batches:
@@ -103,17 +103,6 @@ class Sweeper:
                 report.skipped_running,
             )
         return report
-
-    async def repair_stale(self) -> list[str]:
-        """Repair running sessions of this manager's graphs whose lease lapsed (holder
-        killed, paused or gone with its host), so none stays ``running`` until touched."""
-        m = self.manager
-        repaired = []
-        served = set(m.graph_ids)
-        for info in await m.backend.find_running():
-            if info.graph_id in served and await m.repair_if_stale(info):
-                repaired.append(info.session_id)
-        return repaired
 
     def start(self) -> None:
         """Run :meth:`run_once` every ``sweep_interval`` seconds in the background."""

@@ -88,20 +88,7 @@ class _FencedMemorySaver(InMemorySaver):
         self._backend = backend
 
     def _check(self, config: RunnableConfig) -> None:
-        self.check_fence(str(config["configurable"]["thread_id"]))
-
-    def check_fence(self, thread_id: str) -> None:
-        """``LeaseLost`` unless the run writing ``thread_id`` (if fenced) still holds it."""
-        fence = self._backend.fences.get(thread_id)
-        if fence is None:
-            return
-        info = self._backend._sessions.get(thread_id)  # noqa: SLF001 - same module's backend
-        if info is None or (info.lease_owner, info.lease_epoch) != fence:
-            raise LeaseLost(
-                f"session {thread_id!r} was deleted or taken over during the run: "
-                "its checkpoint write was refused",
-                session_id=thread_id,
-            )
+        self._backend.check_fence(str(config["configurable"]["thread_id"]))
 
     def put(
         self,
@@ -130,7 +117,7 @@ class MemoryBackend(Backend):
     def __init__(self) -> None:
         self.url = "memory://"
         self.fences: dict[str, tuple[str | None, int]] = {}
-        self.checkpointer: _FencedMemorySaver = _FencedMemorySaver(self)
+        self.checkpointer: InMemorySaver = _FencedMemorySaver(self)
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, RunInfo] = {}
@@ -336,6 +323,19 @@ class MemoryBackend(Backend):
         self._append_events(session_id, events, fields["updated_at"])
         return info.model_copy(deep=True), latest
 
+    def check_fence(self, session_id: str) -> None:
+        """``LeaseLost`` unless the run writing ``session_id`` (if fenced) still holds it."""
+        fence = self.fences.get(session_id)
+        if fence is None:
+            return
+        info = self._sessions.get(session_id)
+        if info is None or (info.lease_owner, info.lease_epoch) != fence:
+            raise LeaseLost(
+                f"session {session_id!r} was deleted or taken over during the run: "
+                "its checkpoint write was refused",
+                session_id=session_id,
+            )
+
     async def renew_lease(
         self, session_id: str, lease_owner: str, epoch: int, expires_at: datetime
     ) -> bool:
@@ -435,7 +435,7 @@ class MemoryBackend(Backend):
     async def delete_checkpoints_after(
         self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
     ) -> None:
-        self.checkpointer.check_fence(session_id)  # a rollback must still hold the session
+        self.check_fence(session_id)  # a rollback must still hold the session
         if checkpoint_id is None:
             self.checkpointer.delete_thread(session_id)
             return

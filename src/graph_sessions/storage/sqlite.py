@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import orjson
@@ -55,6 +56,7 @@ from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, Sessio
 from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
 
 T = TypeVar("T")
+W = TypeVar("W", bound=Callable[..., Any])
 log = logging.getLogger("graph_sessions.storage")
 _WAL_CHECK_SECONDS = 0.5  # how often the background thread looks at the WAL
 _WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # ... and checkpoints it past this size (PASSIVE)
@@ -245,20 +247,45 @@ def _check_fence(
         )
 
 
-def _fenced_tx(
-    conn: sqlite3.Connection,
-    check: Callable[[sqlite3.Connection], None],
-    write: Callable[[sqlite3.Connection], T],
-) -> T:
+def _immediate_tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` in one write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        check(conn)
-        result = write(conn)
+        result = fn(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return result
+
+
+def _fenced_tx(
+    conn: sqlite3.Connection,
+    fences: dict[str, tuple[str | None, int]],
+    thread_id: str,
+    write: Callable[[sqlite3.Connection], T],
+) -> T:
+    """``write`` in one transaction with the lease check of ``thread_id`` before it."""
+
+    def body(c: sqlite3.Connection) -> T:
+        _check_fence(c, fences, thread_id)
+        return write(c)
+
+    return _immediate_tx(conn, body)
+
+
+def _typed_write_errors(method: W) -> W:
+    """A checkpoint write that SQLite refuses (read-only or full database…) raises
+    ``BackendError``, as the registry's writes do, not ``sqlite3.OperationalError``."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"SQLite checkpoint write failed: {exc}") from exc
+
+    return cast(W, wrapper)
 
 
 class _FencedSessionsSaver(SessionsSqliteSaver):
@@ -267,6 +294,7 @@ class _FencedSessionsSaver(SessionsSqliteSaver):
 
     fences: dict[str, tuple[str | None, int]]
 
+    @_typed_write_errors
     async def aput(
         self,
         config: RunnableConfig,
@@ -280,12 +308,11 @@ class _FencedSessionsSaver(SessionsSqliteSaver):
         prepared = self.engine.prepare_put(self.serde, config, checkpoint, metadata, new_versions)
         return await self._run(
             lambda c: _fenced_tx(
-                c,
-                lambda c: _check_fence(c, self.fences, thread_id),
-                lambda c: self.engine.store_put(c, prepared, join=True),
+                c, self.fences, thread_id, lambda c: self.engine.store_put(c, prepared, join=True)
             )
         )
 
+    @_typed_write_errors
     async def aput_writes(
         self,
         config: RunnableConfig,
@@ -300,7 +327,8 @@ class _FencedSessionsSaver(SessionsSqliteSaver):
         await self._run(
             lambda c: _fenced_tx(
                 c,
-                lambda c: _check_fence(c, self.fences, thread_id),
+                self.fences,
+                thread_id,
                 lambda c: self.engine.store_writes(c, prepared, join=True),
             )
         )
@@ -317,9 +345,10 @@ class _FencedLangGraphSaver(AsyncSqliteSaver):
         raw = self.conn._conn  # noqa: SLF001 - one hop for check + write, like our saver
         async with self.lock:
             await self.conn._execute(  # noqa: SLF001
-                lambda: _fenced_tx(raw, lambda c: _check_fence(c, self.fences, thread_id), write)
+                lambda: _fenced_tx(raw, self.fences, thread_id, write)
             )
 
+    @_typed_write_errors
     async def aput(
         self,
         config: RunnableConfig,
@@ -360,6 +389,7 @@ class _FencedLangGraphSaver(AsyncSqliteSaver):
             }
         }
 
+    @_typed_write_errors
     async def aput_writes(
         self,
         config: RunnableConfig,
@@ -622,16 +652,7 @@ class SqliteBackend(Backend):
         except sqlite3.OperationalError as exc:
             raise BackendError(f"SQLite database {self.path!r}: {exc}") from exc
 
-    @staticmethod
-    def _tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+    _tx = staticmethod(_immediate_tx)
 
     # checkpoint tables, for whichever saver this backend runs ---------------------------
     def _delete_thread_checkpoints(self, c: sqlite3.Connection, thread_id: str) -> int:
