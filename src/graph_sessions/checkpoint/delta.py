@@ -3,19 +3,53 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+#: what the walk needs of one checkpoint: (parent id, channels with a version, delta channels
+#: its metadata counts since their last snapshot), or None when it is gone
+Loaded = tuple[str | None, Collection[str], Collection[str]] | None
+
+
+def walk_delta_support(
+    heads: Sequence[str],
+    load: Callable[[str], Loaded],
+    stores: Callable[[str, str], bool],
+) -> set[str]:
+    """The ancestors of checkpoints ``heads`` that their ``DeltaChannel`` values are rebuilt
+    from: for each head, its parent links up to the nearest ancestor that stores a value
+    (``stores(checkpoint_id, channel)``) of each delta channel it rebuilds, exactly as the
+    history read walks; every checkpoint visited (heads excluded). Pruning must keep them."""
+    support: set[str] = set()
+    # channels a walk already carried on past a checkpoint: a later walk reaching it with no
+    # other channel to seed can stop there
+    walked: dict[str, set[str]] = {}
+    for head in heads:
+        head_info = load(head)
+        if head_info is None:
+            continue
+        cursor, versions, delta = head_info
+        need = {ch for ch in delta if ch in versions and not stores(head, ch)}
+        while need and cursor is not None:
+            if need <= walked.get(cursor, set()):
+                break
+            walked.setdefault(cursor, set()).update(need)
+            node = load(cursor)
+            if node is None:  # a parent already gone: the read stops here as well
+                break
+            support.add(cursor)
+            need = {ch for ch in need if not stores(cursor, ch)}
+            cursor = node[0]
+    return support - set(heads)
 
 
 def delta_support(
     saver: BaseCheckpointSaver[Any], thread_id: str, heads: Sequence[str], ns: str = ""
 ) -> set[str]:
-    """The ancestors of checkpoints ``heads`` that their ``DeltaChannel`` values are
-    rebuilt from: for each head, the checkpoints its ancestor walk visits (back to the
-    nearest stored value of each delta channel it rebuilds). Pruning must keep them (see
-    ``StorageEngine._delta_support``, the same walk in SQL for our savers)."""
+    """:func:`walk_delta_support` through any saver's public ``get_tuple`` (our savers do
+    the same walk in SQL: ``StorageEngine._delta_support``)."""
     tuples: dict[str, CheckpointTuple | None] = {}
 
     def get(cid: str) -> CheckpointTuple | None:
@@ -24,28 +58,23 @@ def delta_support(
             tuples[cid] = saver.get_tuple({"configurable": conf})
         return tuples[cid]
 
-    support: set[str] = set()
-    walked: dict[str, set[str]] = {}
-    for head in heads:
-        tup = get(head)
+    def load(cid: str) -> Loaded:
+        tup = get(cid)
         if tup is None:
-            continue
+            return None
         counters = (tup.metadata or {}).get("counters_since_delta_snapshot") or {}
-        versions, values = tup.checkpoint["channel_versions"], tup.checkpoint["channel_values"]
-        need = {ch for ch in counters if ch in versions and ch not in values}
         parent = tup.parent_config
-        while need and parent is not None:
-            cid = parent["configurable"]["checkpoint_id"]
-            if need <= walked.get(cid, set()):
-                break
-            walked.setdefault(cid, set()).update(need)
-            node = get(cid)
-            if node is None:
-                break
-            support.add(cid)
-            need = {ch for ch in need if ch not in node.checkpoint["channel_values"]}
-            parent = node.parent_config
-    return support - set(heads)
+        return (
+            parent["configurable"]["checkpoint_id"] if parent is not None else None,
+            tup.checkpoint["channel_versions"],
+            list(counters),
+        )
+
+    def stores(cid: str, ch: str) -> bool:
+        tup = get(cid)
+        return tup is not None and ch in tup.checkpoint["channel_values"]
+
+    return walk_delta_support(heads, load, stores)
 
 
 def langgraph_tables_delta_support(

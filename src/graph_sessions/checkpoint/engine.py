@@ -56,6 +56,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
+from graph_sessions.checkpoint.delta import walk_delta_support
 from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
 from graph_sessions.checkpoint.msgpack_list import array_header, split_array
 from graph_sessions.checkpoint.schema import (
@@ -1301,30 +1302,11 @@ class StorageEngine:
                 )
             return stored[key]
 
-        support: set[str] = set()
-        # channels a walk already carried on past a checkpoint: a later walk reaching it
-        # with no other channel to seed can stop there
-        walked: dict[str, set[str]] = {}
-        for head in heads:
-            head_info = load(head)
-            if head_info is None:
-                continue
-            parent, versions, delta = head_info
-            need = {ch for ch in delta if ch in versions and not has_value(ch, versions[ch])}
-            cursor = parent
-            while need and cursor is not None:
-                if need <= walked.get(cursor, set()):
-                    break
-                walked.setdefault(cursor, set()).update(need)
-                node = load(cursor)
-                if node is None:  # a parent already gone: the read stops here as well
-                    break
-                support.add(cursor)
-                parent, versions, _ = node
-                need = {ch for ch in need if not (ch in versions and has_value(ch, versions[ch]))}
-                cursor = parent
-        support.difference_update(heads)
-        return support
+        def stores(cid: str, ch: str) -> bool:
+            node = load(cid)
+            return node is not None and ch in node[1] and has_value(ch, node[1][ch])
+
+        return walk_delta_support(heads, load, stores)
 
     def _collect_garbage(self, conn: sqlite3.Connection, thread_id: str) -> int:
         """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""
