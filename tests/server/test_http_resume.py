@@ -4,61 +4,28 @@ serving LangGraph's plain ``interrupt("...")``."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from server_helpers import PY, ServerProcess, base_env, free_port
 
 PLAIN = f"{Path(__file__).resolve().parents[1] / 'cli' / 'chat_graphs.py'}:plain_interrupt_graph"
 
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
     folder = tmp_path_factory.mktemp("resume")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_SESSIONS_")}
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "graph_sessions.server",
-            PLAIN,
-            "--port",
-            str(port),
-            "--backend",
-            f"sqlite:///{folder / 'r.db'}",
-            "--output-key",
-            "response",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    port = free_port()
+    args = [PY, "-m", "graph_sessions.server", PLAIN, "--port", str(port)]
+    args += ["--backend", f"sqlite:///{folder / 'r.db'}", "--output-key", "response"]
+    server = ServerProcess(args, base_env(), folder, port).start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and proc.poll() is None, "no server"
-                time.sleep(0.1)
+        with server.client() as client:
             yield client
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 def test_resume_any_json_value_through_invoke(plain: httpx.Client) -> None:
