@@ -75,7 +75,7 @@ from graph_sessions import GraphSessionManager, SessionInfo, SessionStatus  # no
 from graph_sessions.storage.sqlite import SESSION_COLUMNS  # noqa: E402
 
 try:
-    from graph_sessions.storage.sqlite import _to_column  # noqa: E402
+    from graph_sessions.storage.sqlite.rows import to_column as _to_column  # noqa: E402
 except ImportError:  # private helper renamed: encode like the backend does (codec.py)
     from graph_sessions.storage.codec import dump_json, dump_time  # noqa: E402
 
@@ -789,7 +789,7 @@ async def bench_round_trips(res: Results, trivial: Pair, ask: Pair, reps: int = 
     """Database round trips (aiosqlite thread hops) per operation, both sides."""
 
     def conns(p: Pair) -> dict[str, aiosqlite.Connection]:
-        return {"gs": p.gs.backend._db, "raw": p.raw_conn}  # noqa: SLF001
+        return {"gs": p.gs.backend.connection.db, "raw": p.raw_conn}
 
     async def count(
         p: Pair,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from graphs import chat_graph
 
-import graph_sessions.storage.sqlite as sqlite_backend
+import graph_sessions.storage.sqlite.connection as sqlite_backend
 from graph_sessions import GraphSessionManager
 
 
@@ -22,9 +22,9 @@ async def test_wal_is_checkpointed_in_the_background(
     async with GraphSessionManager(
         graph=chat_graph(), backend=f"sqlite:///{db}", sweep_interval=None
     ) as m:
-        pages = await m.backend._call(
+        pages = await m.backend.connection.call(  # type: ignore[attr-defined]
             lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-        )  # type: ignore[attr-defined]
+        )
         assert (
             pages == sqlite_backend._INLINE_CHECKPOINT_PAGES
         )  # SQLite's in-commit checkpoint is only a backstop

@@ -160,7 +160,10 @@ async def test_rollback_and_delete_checkpoints_after_restore_the_state(tmp_path:
             await session.invoke(user_turn(i))
         head = await manager.backend.latest_checkpoint_id("s")
         before = await session.get_state()
-        mark = manager.backend._writes_mark(None)  # type: ignore[arg-type,attr-defined]
+        backend = manager.backend
+        mark = await backend.connection.call(  # type: ignore[attr-defined]
+            lambda c: backend.admin.writes_mark(c, "s", head)  # type: ignore[attr-defined]
+        )
         for i in range(12, 15):
             await session.invoke(user_turn(i))
         await manager.backend.delete_checkpoints_after("s", head, writes_mark=mark)

@@ -18,7 +18,6 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from graph_sessions.checkpoint.delta import delta_support
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
@@ -32,6 +31,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.checkpoints import InMemoryAdmin
 from graph_sessions.storage.codec import dump_time
 
 
@@ -118,6 +118,7 @@ class MemoryBackend(Backend):
         self.url = "memory://"
         self.fences: dict[str, tuple[str | None, int]] = {}
         self.checkpointer: InMemorySaver = _FencedMemorySaver(self)
+        self.admin = InMemoryAdmin(self.checkpointer)
         self.store = InMemoryStore()
         self._sessions: dict[str, SessionInfo] = {}
         self._runs: dict[str, RunInfo] = {}
@@ -150,7 +151,7 @@ class MemoryBackend(Backend):
     async def create_session(self, info: SessionInfo, event: NewEvent | None = None) -> bool:
         if info.session_id in self._sessions:
             return False
-        self.checkpointer.delete_thread(info.session_id)
+        self.admin.delete_thread(None, info.session_id)
         for log in (self._events, self._messages):
             log.pop(info.session_id, None)
         self._sessions[info.session_id] = info.model_copy(deep=True)
@@ -233,8 +234,7 @@ class MemoryBackend(Backend):
         )
         for run_id in [r.run_id for r in self._runs.values() if r.session_id == session_id]:
             del self._runs[run_id]
-        had_checkpoints = session_id in self.checkpointer.storage
-        self.checkpointer.delete_thread(session_id)
+        had_checkpoints = self.admin.delete_thread(None, session_id) > 0
         return existed or had_data or had_checkpoints
 
     async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
@@ -269,10 +269,8 @@ class MemoryBackend(Backend):
         info = self._sessions.get(session_id)
         if info is None or info.revision != expect_revision:
             return None
-        run.checkpoint_before = self._latest(session_id)
-        run.writes_mark = len(
-            self.checkpointer.writes.get((session_id, "", run.checkpoint_before or ""), {})
-        )
+        run.checkpoint_before = self.admin.latest_id(None, session_id)
+        run.writes_mark = self.admin.writes_mark(None, session_id, run.checkpoint_before)
         self._apply(
             info,
             {
@@ -299,7 +297,7 @@ class MemoryBackend(Backend):
         expect_epoch: int | None = None,
         slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
-        latest = self._latest(session_id)
+        latest = self.admin.latest_id(None, session_id)
         held = self._sessions.get(session_id)
         if expect_lease is not None and (held is None or held.lease_owner != expect_lease):
             return None, None
@@ -415,42 +413,14 @@ class MemoryBackend(Backend):
         )
 
     # checkpoints ---------------------------------------------------------------------
-    def _latest(self, session_id: str) -> str | None:
-        root = self.checkpointer.storage.get(session_id, {}).get("", {})
-        return max(root) if root else None
-
     async def latest_checkpoint_id(self, session_id: str) -> str | None:
-        return self._latest(session_id)
-
-    def _drop(self, session_id: str, keep: Any) -> int:
-        removed = 0
-        for ns, checkpoints in self.checkpointer.storage.get(session_id, {}).items():
-            for cid in [c for c in checkpoints if not keep(c)]:
-                del checkpoints[cid]
-                removed += ns == ""
-        for key in [k for k in self.checkpointer.writes if k[0] == session_id and not keep(k[2])]:
-            del self.checkpointer.writes[key]
-        return removed
+        return self.admin.latest_id(None, session_id)
 
     async def delete_checkpoints_after(
         self, session_id: str, checkpoint_id: str | None, *, writes_mark: int | None = None
     ) -> None:
         self.check_fence(session_id)  # a rollback must still hold the session
-        if checkpoint_id is None:
-            self.checkpointer.delete_thread(session_id)
-            return
-        self._drop(session_id, lambda cid: cid <= checkpoint_id)
-        if writes_mark is not None:
-            # Writes are kept in insertion order: the ones past the mark came from the run.
-            writes = self.checkpointer.writes.get((session_id, "", checkpoint_id), {})
-            for key in list(writes)[writes_mark:]:
-                del writes[key]
+        self.admin.delete_after(None, session_id, checkpoint_id, writes_mark=writes_mark)
 
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
-        root = sorted(self.checkpointer.storage.get(session_id, {}).get("", {}), reverse=True)
-        if len(root) <= keep:
-            return 0
-        oldest_kept = root[max(keep, 1) - 1]
-        # older checkpoints the kept ones' DeltaChannel values are rebuilt from stay
-        support = delta_support(self.checkpointer, session_id, root[: max(keep, 1)])
-        return self._drop(session_id, lambda cid: cid >= oldest_kept or cid in support)
+        return self.admin.keep_newest(None, session_id, keep)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -26,6 +27,8 @@ EVENT_WRITERS = (
 )
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+# the wrappers made by ``signalling``, so that a method is never wrapped twice
+_SIGNALLING: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
 class EventSignals:
@@ -97,7 +100,7 @@ def _session_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
 
 def signalling(fn: F) -> F:
     """Wrap a backend method so that it notifies the session's watchers when it returns."""
-    if getattr(fn, "_notifies_watchers", False):
+    if fn in _SIGNALLING:
         return fn
 
     @functools.wraps(fn)
@@ -109,5 +112,5 @@ def signalling(fn: F) -> F:
             if session_id is not None:
                 self.event_signals.notify(session_id)
 
-    wrapper._notifies_watchers = True  # type: ignore[attr-defined]
+    _SIGNALLING.add(wrapper)
     return wrapper  # type: ignore[return-value]

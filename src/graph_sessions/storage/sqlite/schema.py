@@ -1,0 +1,116 @@
+"""The SQLite backend's own tables: their schema, its migrations, and the registry's columns."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Ordered migrations; each runs once, in one transaction, and bumps schema_version.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE IF NOT EXISTS sessions (
+            session_id TEXT PRIMARY KEY,
+            graph_id TEXT NOT NULL,
+            owner TEXT,
+            task_id TEXT,
+            status TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT,
+            ttl REAL,
+            ttl_mode TEXT NOT NULL DEFAULT 'sliding',
+            last_error TEXT,
+            run_count INTEGER NOT NULL DEFAULT 0,
+            revision INTEGER NOT NULL DEFAULT 0,
+            previous_status TEXT,
+            suspend_reason TEXT,
+            interrupts TEXT NOT NULL DEFAULT '[]',
+            lease_owner TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_sessions_created ON sessions (created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_updated ON sessions (updated_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_status ON sessions (status, created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_owner ON sessions (owner, created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_graph ON sessions (graph_id, created_at, session_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_task ON sessions (task_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_expires ON sessions (expires_at)
+            WHERE expires_at IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            multitask TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            error TEXT,
+            checkpoint_before TEXT,
+            checkpoint_after TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_runs_session ON runs (session_id, started_at);
+        CREATE TABLE IF NOT EXISTS session_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            run_id TEXT,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX IF NOT EXISTS ix_events_session ON session_events (session_id, id);
+        CREATE TABLE IF NOT EXISTS messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_messages_session ON messages (session_id, id);
+        """,
+    ),
+    (
+        2,
+        """
+        ALTER TABLE sessions ADD COLUMN lease_expires_at TEXT;
+        ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN graph_identity TEXT
+        """,
+    ),
+]
+
+SESSION_COLUMNS = (
+    "session_id, graph_id, owner, task_id, status, metadata, created_at, updated_at, "
+    "expires_at, ttl, ttl_mode, last_error, run_count, revision, previous_status, "
+    "suspend_reason, interrupts, lease_owner, lease_expires_at, lease_epoch, graph_identity"
+)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations this file has not had yet, each in its own transaction."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+    for version, script in MIGRATIONS:
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, datetime('now'))",
+                (version,),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The highest migration applied to the file."""
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
