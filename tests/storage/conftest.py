@@ -1,0 +1,30 @@
+"""The one fixture the Backend contract suite needs: ``backend``, an opened Backend.
+
+A new backend (Postgres, Redis…) joins the suite by adding a parameter here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from graph_sessions.storage import Backend, backend_from_url
+
+BACKENDS = {
+    "memory": lambda tmp: "memory://",
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'contract.db'}",
+    # LangGraph's own saver and tables (files written by earlier versions)
+    "sqlite-langgraph": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?checkpointer=langgraph",
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An opened backend of each kind; closed after the test."""
+    opened = backend_from_url(BACKENDS[request.param](tmp_path))
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()

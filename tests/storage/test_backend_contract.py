@@ -1,0 +1,463 @@
+"""The Backend contract: what every storage backend promises (see ``storage/backend.py``).
+
+Every test runs on every backend of ``conftest.BACKENDS``; a backend passes it unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from typing_extensions import TypedDict
+
+from graph_sessions.errors import LeaseLost
+from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
+from graph_sessions.storage import Backend, SessionQuery
+from graph_sessions.storage.backend import NewEvent, NewMessage
+from graph_sessions.storage.codec import dump_time
+
+T0 = datetime(2026, 1, 1, 12, 0, 0).astimezone()
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def info(session_id: str, **fields: Any) -> SessionInfo:
+    fields.setdefault("created_at", T0)
+    fields.setdefault("updated_at", fields["created_at"])
+    return SessionInfo(session_id=session_id, **fields)
+
+
+def run(session_id: str, run_id: str = "r1", started: float = 1) -> RunInfo:
+    return RunInfo(
+        run_id=run_id, session_id=session_id, status=RunStatus.RUNNING, started_at=at(started)
+    )
+
+
+class State(TypedDict):
+    turns: Annotated[list[str], operator.add]
+
+
+def graph(backend: Backend) -> Any:
+    builder = StateGraph(State)
+    builder.add_node("turn", lambda s: {"turns": ["t"]})
+    builder.add_edge(START, "turn")
+    return builder.compile(checkpointer=backend.checkpointer)
+
+
+def cfg(thread_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+async def turns(backend: Backend, thread_id: str, n: int) -> list[str | None]:
+    """Run ``n`` turns of the graph on the thread; the latest checkpoint id after each."""
+    g, ids = graph(backend), []
+    for _ in range(n):
+        await g.ainvoke({"turns": ["u"]}, cfg(thread_id))
+        ids.append(await backend.latest_checkpoint_id(thread_id))
+    return ids
+
+
+async def start(backend: Backend, session_id: str, owner: str = "me", run_id: str = "r1") -> Any:
+    row = await backend.get_session(session_id)
+    assert row is not None
+    return await backend.begin_run(
+        session_id,
+        run(session_id, run_id),
+        lease_owner=owner,
+        expect_revision=row.revision,
+        fields={"updated_at": at(1), "lease_expires_at": at(31)},
+        events=[NewEvent(EventType.RUN_STARTED, run_id=run_id)],
+    )
+
+
+# registry ---------------------------------------------------------------------------
+async def test_create_get_and_duplicate(backend: Backend) -> None:
+    assert await backend.get_session("s") is None
+    assert await backend.create_session(
+        info("s", owner="ann", metadata={"a": {"b": 1}}), NewEvent(EventType.CREATED)
+    )
+    assert not await backend.create_session(info("s", owner="bob"))
+    row = await backend.get_session("s")
+    assert row is not None and row.owner == "ann" and row.metadata == {"a": {"b": 1}}
+    assert row.status == SessionStatus.CREATED and row.created_at == T0
+    assert [e.type for e in await backend.list_events("s")] == [EventType.CREATED]
+
+
+async def test_create_starts_from_nothing_left_by_an_unregistered_thread(
+    backend: Backend,
+) -> None:
+    await turns(backend, "s", 1)
+    await backend.add_events("s", [NewEvent(EventType.RESUMED)])
+    await backend.append_messages("s", [NewMessage("user", "hi")])
+    assert await backend.create_session(info("s"))
+    assert await backend.latest_checkpoint_id("s") is None
+    assert await backend.list_events("s") == []
+    assert await backend.load_messages("s") == []
+
+
+async def test_update_bumps_revision_and_checks_expectations(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    row = await backend.update_session(
+        "s",
+        {"updated_at": at(5), "metadata": {"k": 1}},
+        events=[NewEvent(EventType.METADATA_UPDATED, data={"k": 1})],
+    )
+    assert row is not None and row.revision == 1 and row.metadata == {"k": 1}
+    assert row.updated_at == at(5)
+    events = await backend.list_events("s")
+    assert events[-1].type == EventType.METADATA_UPDATED and events[-1].data == {"k": 1}
+    assert await backend.update_session("s", {"ttl": 5.0}, expect_revision=0) is None
+    assert (
+        await backend.update_session("s", {"ttl": 5.0}, expect_status=[SessionStatus.FAILED])
+        is None
+    )
+    assert await backend.update_session("missing", {"ttl": 5.0}) is None
+    row = await backend.update_session(
+        "s", {"ttl": 5.0}, expect_revision=1, expect_status=[SessionStatus.CREATED]
+    )
+    assert row is not None and row.revision == 2 and row.ttl == 5.0
+    row = await backend.update_session("s", {"revision": 7})
+    assert row is not None and row.revision == 7  # an explicit revision is kept as given
+    with pytest.raises(ValueError):
+        await backend.update_session("s", {"session_id": "x"})
+    with pytest.raises(ValueError):
+        await backend.update_session("s", {"no_such_field": 1})
+
+
+async def test_list_count_filters_sort_and_cursor(backend: Backend) -> None:
+    for i in range(7):
+        await backend.create_session(
+            info(
+                f"s{i}",
+                created_at=at(i),
+                owner="ann" if i % 2 else "bob",
+                graph_id="g" if i < 3 else "h",
+                metadata={"team": {"id": i % 3}, "tag": "x"},
+                status=SessionStatus.FAILED if i == 6 else SessionStatus.CREATED,
+            )
+        )
+    everything = await backend.list_sessions(SessionQuery(limit=100))
+    assert [s.session_id for s in everything] == [f"s{i}" for i in reversed(range(7))]
+    assert await backend.count_sessions(SessionQuery(limit=1)) == 7
+    q = SessionQuery(owner="ann")
+    assert {s.session_id for s in await backend.list_sessions(q)} == {"s1", "s3", "s5"}
+    assert await backend.count_sessions(SessionQuery(graph_id="g")) == 3
+    assert await backend.count_sessions(SessionQuery(metadata={"team": {"id": 0}})) == 3
+    assert await backend.count_sessions(SessionQuery(metadata={"tag": "y"})) == 0
+    assert await backend.count_sessions(SessionQuery(status=[SessionStatus.FAILED])) == 1
+    assert (
+        await backend.count_sessions(SessionQuery(created_after=at(2), created_before=at(4))) == 2
+    )
+    # pages of 3, ascending, by cursor: every row once, in order
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await backend.list_sessions(SessionQuery(descending=False, limit=3, cursor=cursor))
+        if not page:
+            break
+        seen.extend(s.session_id for s in page)
+        last = page[-1]
+        cursor = (dump_time(last.created_at), last.session_id)
+    assert seen == [f"s{i}" for i in range(7)]
+
+
+async def test_expiry_in_listing_stats_and_find_expired(backend: Backend) -> None:
+    await backend.create_session(info("old", expires_at=at(10)))
+    await backend.create_session(info("new", expires_at=at(100)))
+    await backend.create_session(info("forever"))
+    now = at(50)
+    live = await backend.list_sessions(SessionQuery(now=now))
+    assert {s.session_id for s in live} == {"new", "forever"}
+    assert await backend.count_sessions(SessionQuery(now=now, include_expired=True)) == 3
+    expired = SessionQuery(now=now, status=[SessionStatus.EXPIRED], include_expired=True)
+    assert [s.session_id for s in await backend.list_sessions(expired)] == ["old"]
+    assert [s.session_id for s in await backend.find_expired(now, 10)] == ["old"]
+    stats = await backend.stats(now)
+    assert stats.total == 3 and stats.expired == 1 and stats.by_status == {"created": 3}
+    assert stats.oldest_created_at == T0 and stats.runs_total == 0
+    await backend.update_session("old", {"status": SessionStatus.EXPIRED})
+    assert await backend.find_expired(now, 10) == []  # already marked
+
+
+async def test_delete_removes_every_row_and_honours_only_if_expired(backend: Backend) -> None:
+    assert not await backend.delete_session("missing")
+    await backend.create_session(info("s", expires_at=at(10)))
+    await turns(backend, "s", 2)
+    await start(backend, "s")
+    await backend.append_messages("s", [NewMessage("user", "hi")])
+    assert not await backend.delete_session("s", only_if_expired_at=at(50))  # running
+    await backend.finish_run(
+        "s",
+        "r1",
+        run_status=RunStatus.SUCCESS,
+        error=None,
+        fields={"updated_at": at(2), "status": SessionStatus.COMPLETED},
+    )
+    assert not await backend.delete_session("s", only_if_expired_at=at(5))  # not yet
+    assert await backend.delete_session("s", only_if_expired_at=at(50))
+    assert await backend.get_session("s") is None
+    assert await backend.latest_checkpoint_id("s") is None
+    assert await backend.list_events("s") == []
+    assert await backend.load_messages("s") == []
+    assert await backend.list_runs("s") == []
+    assert await backend.get_run("r1") is None
+    assert not await backend.delete_session("s")
+
+
+# runs, leases, revisions -----------------------------------------------------------
+async def test_begin_run_is_a_compare_and_set(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    ids = await turns(backend, "s", 2)
+    stale = await backend.begin_run(
+        "s", run("s", "r0"), lease_owner="me", expect_revision=5, fields={"updated_at": at(1)}
+    )
+    assert stale is None and await backend.get_run("r0") is None
+    r = run("s")
+    row = await backend.begin_run(
+        "s",
+        r,
+        lease_owner="me",
+        expect_revision=0,
+        fields={"updated_at": at(1), "lease_expires_at": at(31)},
+        events=[NewEvent(EventType.RUN_STARTED, run_id="r1")],
+    )
+    assert row is not None and row.status == SessionStatus.RUNNING
+    assert (row.lease_owner, row.lease_epoch, row.revision) == ("me", 1, 1)
+    assert row.lease_expires_at == at(31)
+    assert r.checkpoint_before == ids[-1] and r.writes_mark is not None
+    stored = await backend.get_run("r1")
+    assert stored is not None and stored.checkpoint_before == ids[-1]
+    assert stored.status == RunStatus.RUNNING
+    assert [s.session_id for s in await backend.find_running()] == ["s"]
+    assert (
+        await backend.begin_run(  # gone
+            "nope", run("nope", "r9"), lease_owner="me", expect_revision=0, fields={}
+        )
+        is None
+    )
+
+
+async def test_finish_run_records_the_end_and_releases_the_lease(backend: Backend) -> None:
+    await backend.create_session(info("s", ttl=60.0, expires_at=at(60)))
+    await start(backend, "s")
+    ids = await turns(backend, "s", 1)
+    row, after = await backend.finish_run(
+        "s",
+        "r1",
+        run_status=RunStatus.ERROR,
+        error="boom",
+        fields={"updated_at": at(9), "status": SessionStatus.FAILED, "expires_at": at(1000)},
+        events=[NewEvent(EventType.RUN_FAILED, run_id="r1")],
+        expect_lease="me",
+        expect_epoch=1,
+        slide_ttl=True,
+    )
+    assert after == ids[-1]
+    assert row is not None and row.status == SessionStatus.FAILED
+    assert row.lease_owner is None and row.lease_expires_at is None and row.lease_epoch == 1
+    assert row.expires_at == at(9 + 60)  # sliding: the TTL as it is now, from updated_at
+    done = await backend.get_run("r1")
+    assert done is not None and done.status == RunStatus.ERROR and done.error == "boom"
+    assert done.finished_at == at(9) and done.checkpoint_after == ids[-1]
+    assert (await backend.list_events("s"))[-1].type == EventType.RUN_FAILED
+    assert (await backend.stats(at(9))).runs_total == 1
+
+
+async def test_finish_run_under_a_lost_lease_records_nothing(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    await start(backend, "s", owner="a", run_id="r1")
+    assert await backend.update_session("s", {"lease_owner": "b", "lease_epoch": 2})
+    for lease, epoch in (("a", None), ("b", 1)):
+        row, after = await backend.finish_run(
+            "s",
+            "r1",
+            run_status=RunStatus.SUCCESS,
+            error=None,
+            fields={"updated_at": at(5), "status": SessionStatus.COMPLETED},
+            expect_lease=lease,
+            expect_epoch=epoch,
+        )
+        assert (row, after) == (None, None)
+    held = await backend.get_session("s")
+    assert held is not None and held.status == SessionStatus.RUNNING and held.lease_owner == "b"
+    pending = await backend.get_run("r1")
+    assert pending is not None and pending.status == RunStatus.RUNNING
+
+
+async def test_renew_lease_needs_the_same_owner_and_epoch_and_keeps_the_revision(
+    backend: Backend,
+) -> None:
+    await backend.create_session(info("s"))
+    assert not await backend.renew_lease("s", "me", 1, at(60))  # not running
+    row = await start(backend, "s")
+    assert await backend.renew_lease("s", "me", 1, at(60))
+    assert not await backend.renew_lease("s", "me", 2, at(90))
+    assert not await backend.renew_lease("s", "other", 1, at(90))
+    assert not await backend.renew_lease("missing", "me", 1, at(90))
+    now = await backend.get_session("s")
+    assert now is not None and now.lease_expires_at == at(60) and now.revision == row.revision
+
+
+async def test_list_runs_newest_first(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    for i in range(3):
+        await backend.begin_run(
+            "s",
+            run("s", f"r{i}", started=i),
+            lease_owner="me",
+            expect_revision=(await backend.get_session("s")).revision,  # type: ignore[union-attr]
+            fields={},
+        )
+    assert [r.run_id for r in await backend.list_runs("s")] == ["r2", "r1", "r0"]
+    assert [r.run_id for r in await backend.list_runs("s", limit=1)] == ["r2"]
+
+
+# fencing ---------------------------------------------------------------------------
+async def test_fenced_writes_and_rollbacks_are_refused_once_the_lease_is_lost(
+    backend: Backend,
+) -> None:
+    await backend.create_session(info("s"))
+    row = await start(backend, "s")
+    backend.fence("s", "me", row.lease_epoch)
+    ids = await turns(backend, "s", 2)  # held: written
+    await backend.update_session("s", {"lease_owner": "thief", "lease_epoch": 9})
+    with pytest.raises(LeaseLost):
+        await turns(backend, "s", 1)
+    with pytest.raises(LeaseLost):
+        await backend.delete_checkpoints_after("s", None)
+    assert await backend.latest_checkpoint_id("s") == ids[-1]
+    backend.unfence("s")
+    await turns(backend, "s", 1)
+    assert await backend.latest_checkpoint_id("s") != ids[-1]
+
+
+async def test_fenced_writes_of_a_deleted_session_are_refused(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    row = await start(backend, "s")
+    backend.fence("s", "me", row.lease_epoch)
+    await backend.delete_session("s")
+    with pytest.raises(LeaseLost):
+        await turns(backend, "s", 1)
+    assert await backend.latest_checkpoint_id("s") is None
+
+
+# events and messages ----------------------------------------------------------------
+async def test_events_in_order_after_an_id_with_a_limit(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    await backend.add_events(
+        "s", [NewEvent(EventType.RESUMED, data={"i": i}) for i in range(5)], at=at(3)
+    )
+    events = await backend.list_events("s")
+    assert [e.data["i"] for e in events] == list(range(5))
+    assert all(e.at == at(3) and e.session_id == "s" for e in events)
+    later = await backend.list_events("s", after_id=events[1].id, limit=2)
+    assert [e.data["i"] for e in later] == [2, 3]
+    assert await backend.list_events("other") == []
+
+
+async def test_messages_append_load_summary_and_clear(backend: Backend) -> None:
+    ids = await backend.append_messages(
+        "s",
+        [NewMessage("user", {"text": "a"}), NewMessage("assistant", "b", {"k": 1})],
+        at=at(1),
+    )
+    ids += await backend.append_messages("s", [NewMessage("user", "c")], at=at(2))
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    loaded = await backend.load_messages("s")
+    assert [m.content for m in loaded] == [{"text": "a"}, "b", "c"]
+    assert loaded[1].data == {"k": 1} and loaded[1].role == "assistant"
+    assert [m.content for m in await backend.load_messages("s", limit=2)] == ["b", "c"]
+    assert [m.content for m in await backend.load_messages("s", before_id=ids[2])] == [
+        {"text": "a"},
+        "b",
+    ]
+    summary = await backend.message_summary("s")
+    assert summary.count == 3 and summary.by_role == {"user": 2, "assistant": 1}
+    assert summary.first_at == at(1) and summary.last_at == at(2)
+    assert summary.last_message is not None and summary.last_message.content == "c"
+    assert await backend.clear_messages("s") == 3
+    assert (await backend.message_summary("s")).count == 0
+
+
+# checkpoints -----------------------------------------------------------------------
+async def test_delete_checkpoints_after_rolls_back_checkpoints_and_writes(
+    backend: Backend,
+) -> None:
+    await backend.create_session(info("s"))
+    ids = await turns(backend, "s", 3)
+    r = run("s")
+    await backend.begin_run("s", r, lease_owner="me", expect_revision=0, fields={})
+    assert r.checkpoint_before == ids[-1]
+    head = {"configurable": {"thread_id": "s", "checkpoint_ns": "", "checkpoint_id": ids[-1]}}
+    await backend.checkpointer.aput_writes(head, [("turns", ["late"])], task_id="t1")
+    await turns(backend, "s", 2)
+    await backend.delete_checkpoints_after("s", ids[-1], writes_mark=r.writes_mark)
+    assert await backend.latest_checkpoint_id("s") == ids[-1]
+    found = await backend.checkpointer.aget_tuple(head)
+    assert found is not None and not [w for w in found.pending_writes or [] if w[0] == "t1"]
+    state = await graph(backend).aget_state(cfg("s"))
+    assert state.values["turns"] == ["u", "t"] * 3
+    await backend.delete_checkpoints_after("s", ids[0])
+    assert await backend.latest_checkpoint_id("s") == ids[0]
+    await backend.delete_checkpoints_after("s", None)
+    assert await backend.latest_checkpoint_id("s") is None
+
+
+async def test_prune_keeps_the_newest_and_the_state(backend: Backend) -> None:
+    ids = await turns(backend, "s", 6)
+    before = (await graph(backend).aget_state(cfg("s"))).values
+    assert await backend.prune_checkpoints("s", 100) == 0
+    removed = await backend.prune_checkpoints("s", 2)
+    assert removed > 0
+    history = [
+        s.config["configurable"]["checkpoint_id"]
+        async for s in graph(backend).aget_state_history(cfg("s"))
+    ]
+    assert history[0] == ids[-1] and len(history) == 2 and ids[0] not in history
+    assert (await graph(backend).aget_state(cfg("s"))).values == before
+    assert await backend.prune_checkpoints("other", 1) == 0
+
+
+# concurrency -----------------------------------------------------------------------
+async def test_many_tasks_racing_for_one_revision_exactly_one_wins(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+
+    async def contender(i: int) -> Any:
+        return await backend.begin_run(
+            "s", run("s", f"r{i}"), lease_owner=f"o{i}", expect_revision=0, fields={}
+        )
+
+    results = await asyncio.gather(*(contender(i) for i in range(40)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1 and winners[0].lease_epoch == 1
+    assert len(await backend.list_runs("s", limit=100)) == 1
+
+    async def updater(i: int) -> Any:
+        return await backend.update_session("s", {"task_id": f"t{i}"}, expect_revision=1)
+
+    assert sum(r is not None for r in await asyncio.gather(*(updater(i) for i in range(40)))) == 1
+
+
+async def test_many_sessions_at_once_never_cross(backend: Backend) -> None:
+    async def life(i: int) -> None:
+        sid = f"s{i}"
+        assert await backend.create_session(info(sid, metadata={"i": i}))
+        await backend.add_events(sid, [NewEvent(EventType.RESUMED, data={"i": i})] * 3)
+        await backend.append_messages(sid, [NewMessage("user", i)])
+        row = await backend.update_session(sid, {"task_id": str(i)})
+        assert row is not None and row.metadata == {"i": i}
+
+    await asyncio.gather(*(life(i) for i in range(30)))
+    assert await backend.count_sessions(SessionQuery()) == 30
+    all_ids: list[int] = []
+    for i in range(30):
+        events = await backend.list_events(f"s{i}")
+        assert [e.data for e in events] == [{"i": i}] * 3
+        all_ids += [e.id for e in events]
+        assert [m.content for m in await backend.load_messages(f"s{i}")] == [i]
+    assert len(set(all_ids)) == len(all_ids)
