@@ -87,3 +87,24 @@ async def test_conformance_with_short_delta_chains(tmp_path: Path, snapshot_ever
             yield AsyncSqliteSaver(conn, snapshot_every=snapshot_every)
 
     _assert_all_passed(await validate(factory))
+
+
+async def test_conformance_saver_as_the_sqlite_backend_configures_it(tmp_path: Path) -> None:
+    """The checkpointer of an opened ``SqliteBackend``: the fenced saver on the backend's
+    shared connection and lock, with the backend's pragmas (``synchronous=None``)."""
+    from graph_sessions.storage.sqlite import SqliteBackend
+
+    counter = iter(range(1000))
+
+    @checkpointer_test(name="graph_sessions.SqliteBackend.checkpointer")
+    async def factory() -> AsyncGenerator[AsyncSqliteSaver, None]:
+        backend = SqliteBackend(tmp_path / f"backend-{next(counter)}.db")
+        await backend.open()
+        try:
+            assert isinstance(backend.checkpointer, AsyncSqliteSaver)
+            assert backend.checkpointer.lock is backend.connection.lock
+            yield backend.checkpointer
+        finally:
+            await backend.close()
+
+    _assert_all_passed(await validate(factory))
