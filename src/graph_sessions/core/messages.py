@@ -54,36 +54,42 @@ class SessionMessages:
         """Append one message: ``append("user", "hi")``, ``append({"role": ..., "content": ...})``
         or ``append(HumanMessage("hi"))``. Returns it with its id."""
         new = to_new_message(message, content, data)
-        ids = await self._session._append_messages([new])
+        ids = await self._append([new])
         return Message(
             id=ids[0],
             session_id=self._session.session_id,
             role=new.role,
             content=new.content,
             data=new.data,
-            created_at=self._session.manager.now(),
+            created_at=self._session.context.now(),
+        )
+
+    async def _append(self, messages: list[NewMessage]) -> list[int]:
+        await self._session.refresh()
+        return await self._session.context.backend.append_messages(
+            self._session.session_id, messages, self._session.context.now()
         )
 
     async def extend(self, messages: Iterable[Any]) -> list[int]:
         """Append several messages in one transaction; returns their ids in order."""
         news = [to_new_message(m) for m in messages]
-        return await self._session._append_messages(news) if news else []
+        return await self._append(news) if news else []
 
     async def load(self, limit: int | None = None, before: int | None = None) -> list[Message]:
         """The last ``limit`` messages (all when ``None``) older than id ``before``, oldest first."""
         if limit is not None and limit < 0:
             raise InvalidInput("limit must be >= 0", session_id=self._session.session_id)
         await self._session.refresh()
-        return await self._session.manager.backend.load_messages(
+        return await self._session.context.backend.load_messages(
             self._session.session_id, limit=limit, before_id=before
         )
 
     async def clear(self) -> int:
         """Delete the transcript; returns how many messages were removed."""
         await self._session.refresh()
-        return await self._session.manager.backend.clear_messages(self._session.session_id)
+        return await self._session.context.backend.clear_messages(self._session.session_id)
 
     async def summary(self) -> MessageSummary:
         """Count by role, first and last timestamps and the last message."""
         await self._session.refresh()
-        return await self._session.manager.backend.message_summary(self._session.session_id)
+        return await self._session.context.backend.message_summary(self._session.session_id)
