@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from graph_sessions.core.context import CoreContext
 from graph_sessions.errors import InvalidInput
-from graph_sessions.models import Message, MessageSummary
+from graph_sessions.models import Message, MessageSummary, SessionInfo
 from graph_sessions.storage.backend import NewMessage
-
-if TYPE_CHECKING:
-    from graph_sessions.core.session import GraphSession
 
 _ROLE_OF_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
@@ -42,10 +40,26 @@ def to_new_message(
     )
 
 
+class TranscriptOwner(Protocol):
+    """What a transcript belongs to: a session (its id, context, and a way to check it is
+    still live)."""
+
+    context: CoreContext
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        ...
+
+    async def refresh(self) -> SessionInfo:
+        """Re-read the session's row (raises when it is gone or expired)."""
+        ...
+
+
 class SessionMessages:
     """``session.messages``: append, extend, load, clear and summarise the transcript."""
 
-    def __init__(self, session: GraphSession) -> None:
+    def __init__(self, session: TranscriptOwner) -> None:
         self._session = session
 
     async def append(

@@ -195,7 +195,7 @@ class RunExecutor:
         if req.multitask == "reject":
             if busy_here:
                 raise _reject_busy(session_id)
-            info = await self._unless_held_elsewhere(info, req)
+            info = await self._not_held_elsewhere(info)
         info = await self._current(info)
         check_can_run(info)
         if not busy_here and req.checkpoint_id is None:  # nothing ahead of it here
@@ -232,17 +232,15 @@ class RunExecutor:
             return await self.ctx.load_info(info.session_id)
         return info
 
-    async def _unless_held_elsewhere(self, info: SessionInfo, req: RunRequest) -> SessionInfo:
-        """``info`` unless the session is running under another process's lease: repaired
-        (and read again) when that lease lapsed; ``SessionBusy`` under ``reject``."""
+    async def _not_held_elsewhere(self, info: SessionInfo) -> SessionInfo:
+        """For ``multitask="reject"``: ``SessionBusy`` while another process's lease holds
+        the session; a lapsed lease is repaired first (and the row read again)."""
         while info.status == SessionStatus.RUNNING and info.lease_owner != self.ctx.lease_owner:
             if not await repair_if_stale(self.ctx, info):
-                if req.multitask == "reject":
-                    raise SessionBusy(
-                        f"session {info.session_id!r} is running in another process",
-                        session_id=info.session_id,
-                    )
-                return info
+                raise SessionBusy(
+                    f"session {info.session_id!r} is running in another process",
+                    session_id=info.session_id,
+                )
             info = await self.ctx.load_info(info.session_id)
         return info
 
