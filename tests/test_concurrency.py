@@ -474,7 +474,7 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
         runs = await all_runs(s2)
         assert len(runs) == 100
         assert {r.status for r in runs} == {RunStatus.SUCCESS}
-        assert seen_running_by <= {m1._runner.lease_owner, m2._runner.lease_owner}
+        assert seen_running_by <= {m1.context.lease_owner, m2.context.lease_owner}
         assert await assert_linear_history(s1) >= 100
 
 

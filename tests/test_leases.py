@@ -381,7 +381,7 @@ async def test_a_repair_from_a_stale_read_does_not_end_the_holders_next_run(
     db = tmp_path / "s.db"
     async with manager(db, slow_graph(2)) as a, manager(db, slow_graph(2)) as b:
         # a holder on another host (in this process b would trust a's live lease)
-        a._runner.lease_owner = "elsewhere:4242:cafe00000000"  # noqa: SLF001
+        a.context.lease_owner = "elsewhere:4242:cafe00000000"
         session = await a.create("s")
         first = asyncio.ensure_future(session.invoke({"user_input": "one", "delay": 0.3}))
         for _ in range(int(BOUND / 0.02)):

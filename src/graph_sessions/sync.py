@@ -60,23 +60,23 @@ class SyncMessages:
         self, message: Any, content: Any = None, *, data: dict[str, Any] | None = None
     ) -> Message:
         """See :meth:`SessionMessages.append`."""
-        return self._s._run(self._s.inner.messages.append(message, content, data=data))
+        return self._s.call(self._s.inner.messages.append(message, content, data=data))
 
     def extend(self, messages: Iterable[Any]) -> list[int]:
         """See :meth:`SessionMessages.extend`."""
-        return self._s._run(self._s.inner.messages.extend(list(messages)))
+        return self._s.call(self._s.inner.messages.extend(list(messages)))
 
     def load(self, limit: int | None = None, before: int | None = None) -> list[Message]:
         """See :meth:`SessionMessages.load`."""
-        return self._s._run(self._s.inner.messages.load(limit, before))
+        return self._s.call(self._s.inner.messages.load(limit, before))
 
     def clear(self) -> int:
         """See :meth:`SessionMessages.clear`."""
-        return self._s._run(self._s.inner.messages.clear())
+        return self._s.call(self._s.inner.messages.clear())
 
     def summary(self) -> MessageSummary:
         """See :meth:`SessionMessages.summary`."""
-        return self._s._run(self._s.inner.messages.summary())
+        return self._s.call(self._s.inner.messages.summary())
 
 
 class SyncGraphSession:
@@ -87,8 +87,9 @@ class SyncGraphSession:
         self.inner = inner
         self.messages = SyncMessages(self)
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._manager._loop_thread().run(coro)
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine (of :attr:`inner`, say) on the manager's loop and wait for it."""
+        return self._manager.call(coro)
 
     @property
     def session_id(self) -> str:
@@ -114,78 +115,78 @@ class SyncGraphSession:
 
     def invoke(self, input: Any = None, **kwargs: Any) -> InvokeResult:
         """See :meth:`GraphSession.invoke`."""
-        return self._run(self.inner.invoke(input, **kwargs))
+        return self.call(self.inner.invoke(input, **kwargs))
 
     def stream(self, input: Any = None, **kwargs: Any) -> Iterator[Any]:
         """See :meth:`GraphSession.stream`; yields the chunks as they come."""
-        loop = self._manager._loop_thread()
+        call = self._manager.call
 
         async def start() -> Any:
             return self.inner.stream(input, **kwargs).__aiter__()
 
-        iterator = loop.run(start())
+        iterator = call(start())
         try:
             while True:
                 try:
-                    chunk = loop.run(iterator.__anext__())
+                    chunk = call(iterator.__anext__())
                 except StopAsyncIteration:
                     return
                 yield chunk
         finally:
             # Leaving early closes the stream now (on_disconnect applies), not at GC time.
-            loop.run(iterator.aclose())
+            call(iterator.aclose())
 
     def resume(self, value: Any = _MISSING, **kwargs: Any) -> InvokeResult | None:
         """See :meth:`GraphSession.resume`."""
         if value is _MISSING:
-            return self._run(self.inner.resume(**kwargs))
-        return self._run(self.inner.resume(value, **kwargs))
+            return self.call(self.inner.resume(**kwargs))
+        return self.call(self.inner.resume(value, **kwargs))
 
     def suspend(self, reason: str | None = None) -> SessionInfo:
         """See :meth:`GraphSession.suspend`."""
-        return self._run(self.inner.suspend(reason))
+        return self.call(self.inner.suspend(reason))
 
     def refresh(self) -> SessionInfo:
         """See :meth:`GraphSession.refresh`."""
-        return self._run(self.inner.refresh())
+        return self.call(self.inner.refresh())
 
     def get_state(self) -> dict[str, Any]:
         """See :meth:`GraphSession.get_state`."""
-        return self._run(self.inner.get_state())
+        return self.call(self.inner.get_state())
 
     def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
         """See :meth:`GraphSession.snapshot`."""
-        return self._run(self.inner.snapshot(checkpoint_id))
+        return self.call(self.inner.snapshot(checkpoint_id))
 
     def checkpoints(self, limit: int = 20, before: str | None = None) -> list[CheckpointInfo]:
         """See :meth:`GraphSession.checkpoints`."""
-        return self._run(self.inner.checkpoints(limit, before))
+        return self.call(self.inner.checkpoints(limit, before))
 
     def fork(self, checkpoint_id: str) -> CheckpointInfo:
         """See :meth:`GraphSession.fork`."""
-        return self._run(self.inner.fork(checkpoint_id))
+        return self.call(self.inner.fork(checkpoint_id))
 
     def update_state(
         self, values: dict[str, Any] | None, as_node: str | None = None
     ) -> CheckpointInfo:
         """See :meth:`GraphSession.update_state`."""
-        return self._run(self.inner.update_state(values, as_node))
+        return self.call(self.inner.update_state(values, as_node))
 
     def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
         """See :meth:`GraphSession.events`."""
-        return self._run(self.inner.events(after, limit))
+        return self.call(self.inner.events(after, limit))
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         """See :meth:`GraphSession.runs`."""
-        return self._run(self.inner.runs(limit))
+        return self.call(self.inner.runs(limit))
 
     def update_metadata(self, metadata: dict[str, Any], *, merge: bool = True) -> SessionInfo:
         """See :meth:`GraphSession.update_metadata`."""
-        return self._run(self.inner.update_metadata(metadata, merge=merge))
+        return self.call(self.inner.update_metadata(metadata, merge=merge))
 
     def rebind(self, graph_id: str | None = None) -> SessionInfo:
         """See :meth:`GraphSession.rebind`."""
-        return self._run(self.inner.rebind(graph_id))
+        return self.call(self.inner.rebind(graph_id))
 
     def __repr__(self) -> str:
         return f"Sync{self.inner!r}"
@@ -210,7 +211,8 @@ class SyncGraphSessionManager:
             )
         return self._thread
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine (of :attr:`manager`, say) on the background loop and wait for it."""
         return self._loop_thread().run(coro)
 
     def _m(self) -> GraphSessionManager:
@@ -259,42 +261,42 @@ class SyncGraphSessionManager:
 
     def get_or_create(self, session_id: str | None = None, **kwargs: Any) -> SyncGraphSession:
         """See :meth:`GraphSessionManager.get_or_create`."""
-        return SyncGraphSession(self, self._run(self._m().get_or_create(session_id, **kwargs)))
+        return SyncGraphSession(self, self.call(self._m().get_or_create(session_id, **kwargs)))
 
     def create(self, session_id: str | None = None, **kwargs: Any) -> SyncGraphSession:
         """See :meth:`GraphSessionManager.create`."""
-        return SyncGraphSession(self, self._run(self._m().create(session_id, **kwargs)))
+        return SyncGraphSession(self, self.call(self._m().create(session_id, **kwargs)))
 
     def get(self, session_id: str, **kwargs: Any) -> SyncGraphSession | None:
         """See :meth:`GraphSessionManager.get`."""
-        return self._wrap(self._run(self._m().get(session_id, **kwargs)))
+        return self._wrap(self.call(self._m().get(session_id, **kwargs)))
 
     def info(self, session_id: str, **kwargs: Any) -> SessionInfo:
         """See :meth:`GraphSessionManager.info`."""
-        return self._run(self._m().info(session_id, **kwargs))
+        return self.call(self._m().info(session_id, **kwargs))
 
     def delete(self, session_id: str, **kwargs: Any) -> bool:
         """See :meth:`GraphSessionManager.delete`."""
-        return self._run(self._m().delete(session_id, **kwargs))
+        return self.call(self._m().delete(session_id, **kwargs))
 
     def list(self, *args: Any, **kwargs: Any) -> SessionPage:
         """See :meth:`GraphSessionManager.list`."""
-        return self._run(self._m().list(*args, **kwargs))
+        return self.call(self._m().list(*args, **kwargs))
 
     def count(self, *args: Any, **kwargs: Any) -> int:
         """See :meth:`GraphSessionManager.count`."""
-        return self._run(self._m().count(*args, **kwargs))
+        return self.call(self._m().count(*args, **kwargs))
 
     def stats(self) -> SessionStats:
         """See :meth:`GraphSessionManager.stats`."""
-        return self._run(self._m().stats())
+        return self.call(self._m().stats())
 
     def sweep(self, now: Any = None) -> SweepReport:
         """See :meth:`GraphSessionManager.sweep`."""
-        return self._run(self._m().sweep(now))
+        return self.call(self._m().sweep(now))
 
     def update_metadata(
         self, session_id: str, metadata: dict[str, Any], **kwargs: Any
     ) -> SessionInfo:
         """See :meth:`GraphSessionManager.update_metadata`."""
-        return self._run(self._m().update_metadata(session_id, metadata, **kwargs))
+        return self.call(self._m().update_metadata(session_id, metadata, **kwargs))

@@ -246,7 +246,7 @@ async def checkpoints(
 ) -> None:
     """A session's checkpoints, newest first (ids to fork from)."""
     async with open_manager(backend, config, graph=graph, session_id=session_id) as m:
-        s = await sessions_cmd._session(m, session_id)
+        s = await sessions_cmd.find_session(m, session_id)
         items = await s.checkpoints(limit=limit, before=before)
     if as_json:
         print_json(items)
@@ -293,7 +293,7 @@ async def events(
                 )
 
     async with open_manager(backend, config) as m:
-        s = await sessions_cmd._session(m, session_id)
+        s = await sessions_cmd.find_session(m, session_id)
         items = await s.events(limit=100_000)
         items = items[-limit:] if limit > 0 else []
         show(items)

@@ -64,7 +64,8 @@ def parse_metadata(pairs: list[str] | None) -> dict[str, Any] | None:
     return out
 
 
-async def _session(manager: Any, session_id: str) -> GraphSession:
+async def find_session(manager: Any, session_id: str) -> GraphSession:
+    """The session, or ``SessionNotFound`` when it does not exist."""
     session = await manager.get(session_id)
     if session is None:
         raise SessionNotFound(f"session {session_id!r} not found", session_id=session_id)
@@ -145,7 +146,7 @@ async def show(
 ) -> None:
     """Show one session: metadata, status, state summary, pending interrupt, last events."""
     async with open_manager(backend, config) as m:
-        s = await _session(m, session_id)
+        s = await find_session(m, session_id)
         state = await s.get_state()
         recent = await s.events(limit=10_000)
         trace = _last_traceback(recent) if s.info.status == SessionStatus.FAILED else None
@@ -247,7 +248,7 @@ async def resume(
     """Resume a session: answer its interrupt (--input), or lift its suspension."""
     value = parse_json_arg(input, "--input")
     async with open_manager(backend, config, graph=graph, session_id=session_id) as m:
-        s = await _session(m, session_id)
+        s = await find_session(m, session_id)
         result = await (s.resume(value) if input is not None else s.resume())
     print_result(result, as_json)
 
@@ -262,7 +263,7 @@ async def suspend(
 ) -> None:
     """Suspend a session: invokes are refused until it is resumed."""
     async with open_manager(backend, config) as m:
-        s = await _session(m, session_id)
+        s = await find_session(m, session_id)
         info = await s.suspend(reason)
     console.print(f"{safe(info.session_id)}: {status_text(info.status)}")
 

@@ -1,9 +1,13 @@
-"""Executing runs: one writer per session, multitask strategies, the run's bookkeeping.
+"""Executing runs: preconditions, one writer per session, multitask strategies, the run's
+bookkeeping.
 
-Each session has a :class:`Gate` in this process: an asyncio lock (FIFO, so ``enqueue``
-keeps submission order) and the run currently holding it. Across processes the registry
-row is the guard: a run starts only if the row's revision is the one this process last
-saw, so two processes can never both mark the same session running.
+A run is first *prepared* (:meth:`RunExecutor.prepare`: every check that can be made
+before it waits for its turn; ``invoke`` and ``stream`` both await it before anything is
+sent), then *executed* (:meth:`RunExecutor.execute`). Each session has a
+:class:`~graph_sessions.core.gates.Gate` in this process: a FIFO lock and the run holding
+it. Across processes the registry row is the guard: a run starts only if the row's
+revision is the one this process last saw, so two processes can never both mark the same
+session running.
 """
 
 from __future__ import annotations
@@ -12,21 +16,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
-from langgraph.types import Command, Interrupt
+from langgraph.types import Command
 
-from graph_sessions.clock import utcnow
+from graph_sessions.core.context import CoreContext
+from graph_sessions.core.gates import ActiveRun, Gate
 from graph_sessions.core.identity import check_same_graph
+from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.lifecycle import check_can_run
+from graph_sessions.core.repair import interrupts_to_dicts, repair_if_stale, status_from_checkpoint
 from graph_sessions.errors import (
     CheckpointNotFound,
     InvalidInput,
@@ -49,21 +52,12 @@ from graph_sessions.models import (
 )
 from graph_sessions.storage.backend import NewEvent
 
-if TYPE_CHECKING:
-    from graph_sessions.core.manager import GraphSessionManager
-
 log = logging.getLogger("graph_sessions.runs")
 #: a failed run's event keeps at most this many characters of its traceback (the end)
 TRACEBACK_LIMIT = 8192
 MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
 DURABILITIES = ("sync", "async", "exit")
 _POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
-
-
-def lease_clock() -> datetime:
-    """Leases run on the wall clock (UTC), not a manager's injectable clock: they are
-    compared across processes."""
-    return utcnow()
 
 
 # Keys LangGraph reserves in ``config["configurable"]``: set by a caller they replace the
@@ -102,101 +96,12 @@ def check_configurable(config: Any, session_id: str) -> None:
         )
 
 
-def new_lease_owner() -> str:
-    """``host:pid:instance``: identifies the manager holding a running session."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def interrupts_to_dicts(interrupts: Any) -> list[dict[str, Any]]:
-    """LangGraph ``Interrupt`` objects as ``{"id", "value"}`` dicts."""
-    out = []
-    for item in interrupts or ():
-        if isinstance(item, Interrupt):
-            out.append({"id": item.id, "value": item.value})
-        elif isinstance(item, dict):
-            out.append({"id": item.get("id"), "value": item.get("value")})
-    return out
-
-
 def interrupt_resume_key(value: Any) -> str | None:
     """The ``resume_key`` an interrupt payload names (YAML-style), if any."""
     if isinstance(value, dict):
         key = value.get("resume_key")
         return key if isinstance(key, str) and key else None
     return None
-
-
-@dataclass
-class ActiveRun:
-    """The run holding a session's gate."""
-
-    run_id: str
-    task: asyncio.Task[Any]
-    cancel_reason: str | None = None
-    finished: asyncio.Event = field(default_factory=asyncio.Event)  # set once its end is recorded
-
-    def cancel(self, reason: str) -> None:
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
-        self.task.cancel()
-
-
-@dataclass
-class Gate:
-    """One session's lock in this process."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    active: ActiveRun | None = None
-    users: int = 0
-    info: SessionInfo | None = None  # the row as the last run here left it
-    # Bumped by an ``interrupt``/``rollback`` run or a delete: callers queued with an older
-    # generation give up (RunCancelled) instead of running.
-    generation: int = 0
-    cancel_reason: str = "cancelled"
-
-    def cancel_runs(self, reason: str) -> int:
-        """Cancel the running run and every caller queued so far (``reason`` says why);
-        returns the new generation, the ticket of a caller that comes after them."""
-        self.generation += 1
-        self.cancel_reason = reason
-        if self.active is not None:
-            self.active.cancel(reason)
-        return self.generation
-
-    def check_ticket(self, ticket: int, session_id: str) -> None:
-        """``RunCancelled`` for a caller queued before the last :meth:`cancel_runs`."""
-        if ticket != self.generation:
-            raise RunCancelled(
-                f"a queued run of session {session_id!r} was cancelled "
-                f"({self.cancel_reason}) before it started",
-                session_id=session_id,
-            )
-
-
-class Gates:
-    """Per-session gates, created on demand and dropped when nobody holds or waits."""
-
-    def __init__(self) -> None:
-        self._gates: dict[str, Gate] = {}
-
-    def enter(self, session_id: str) -> Gate:
-        gate = self._gates.get(session_id)
-        if gate is None:
-            gate = self._gates[session_id] = Gate()
-        gate.users += 1
-        return gate
-
-    def leave(self, session_id: str, gate: Gate) -> None:
-        gate.users -= 1
-        if gate.users <= 0 and self._gates.get(session_id) is gate:
-            del self._gates[session_id]
-
-    def busy(self, session_id: str) -> bool:
-        gate = self._gates.get(session_id)
-        return gate is not None and gate.lock.locked()
-
-    def active_runs(self) -> list[ActiveRun]:
-        return [g.active for g in self._gates.values() if g.active is not None]
 
 
 @dataclass
@@ -215,34 +120,31 @@ class RunRequest:
     explicit_resume: bool = False
 
 
+@dataclass
+class PreparedRun:
+    """A run whose preconditions held when :meth:`RunExecutor.prepare` checked them."""
+
+    session_id: str
+    info: SessionInfo  # the row the checks read
+    request: RunRequest
+
+
+def _reject_busy(session_id: str) -> SessionBusy:
+    return SessionBusy(
+        f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
+        session_id=session_id,
+    )
+
+
 class RunExecutor:
-    """Runs the graph for sessions of one manager."""
+    """Runs the graph for sessions of one manager (its core context)."""
 
-    def __init__(self, manager: GraphSessionManager) -> None:
-        self.manager = manager
-        self.gates = Gates()
-        self.lease_owner = new_lease_owner()
-
-    @asynccontextmanager
-    async def exclusive(self, session_id: str) -> AsyncIterator[Gate]:
-        """Hold the session's gate for a state change that is not a run; ``SessionBusy`` if a
-        run holds it."""
-        gate = self.gates.enter(session_id)
-        try:
-            if gate.lock.locked():
-                raise SessionBusy(
-                    f"session {session_id!r} is running; try again after the run",
-                    session_id=session_id,
-                )
-            async with gate.lock:
-                gate.info = None  # the change bumps the row's revision
-                yield gate
-        finally:
-            self.gates.leave(session_id, gate)
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
 
     async def require_checkpoint(self, session_id: str, checkpoint_id: str) -> None:
         """Raise ``CheckpointNotFound`` unless the session has that checkpoint."""
-        found = await self.manager.backend.checkpointer.aget_tuple(
+        found = await self.ctx.backend.checkpointer.aget_tuple(
             {
                 "configurable": {
                     "thread_id": session_id,
@@ -257,9 +159,16 @@ class RunExecutor:
             )
 
     # entry ---------------------------------------------------------------------------
-    async def execute(
-        self, session_id: str, info: SessionInfo, req: RunRequest
-    ) -> tuple[InvokeResult, SessionInfo]:
+    async def prepare(self, info: SessionInfo, req: RunRequest) -> PreparedRun:
+        """Check what a run needs before it waits for its turn, raising the typed error that
+        explains why it cannot run: the request's options and input, the manager open,
+        ``multitask="reject"`` with the session busy here or running elsewhere, the
+        session's status (suspended, expired), and a never-run session's first input.
+        ``invoke`` and ``stream`` both await this before anything reaches their caller.
+
+        A run queued behind another one in this process is checked again when its turn
+        comes (:meth:`execute`): the run ahead may change the session."""
+        session_id = info.session_id
         if req.multitask not in MULTITASK_STRATEGIES:
             raise InvalidInput(
                 f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {req.multitask!r}",
@@ -270,7 +179,8 @@ class RunExecutor:
                 f"durability must be one of {', '.join(DURABILITIES)}, not {req.durability!r}",
                 session_id=session_id,
             )
-        self.manager._require_open()
+        ctx = self.ctx
+        ctx.require_open()
         if (
             not req.explicit_resume
             and req.input is not None
@@ -281,13 +191,25 @@ class RunExecutor:
                 session_id=session_id,
             )
         check_configurable(req.config, session_id)
-        gate = self.gates.enter(session_id)
+        busy_here = ctx.gates.busy(session_id)
+        if req.multitask == "reject":
+            if busy_here:
+                raise _reject_busy(session_id)
+            info = await self._not_held_elsewhere(info)
+        info = await self._current(info)
+        check_can_run(info)
+        if not busy_here and req.checkpoint_id is None:  # nothing ahead of it here
+            await self._check_first_input(info, req)
+        return PreparedRun(session_id, info, req)
+
+    async def execute(self, prepared: PreparedRun) -> tuple[InvokeResult, SessionInfo]:
+        """Wait for the session's turn (by the request's multitask strategy), run the graph
+        and record the run's end; returns the result and the row the run left."""
+        session_id, info, req = prepared.session_id, prepared.info, prepared.request
+        gate = self.ctx.gates.enter(session_id)
         try:
             if req.multitask == "reject" and gate.lock.locked():
-                raise SessionBusy(
-                    f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
-                    session_id=session_id,
-                )
+                raise _reject_busy(session_id)
             if req.multitask in ("interrupt", "rollback"):
                 # Every run queued before this one is cancelled too, not only the running one.
                 gate.cancel_runs(req.multitask)
@@ -301,7 +223,38 @@ class RunExecutor:
                 result, gate.info = await self._execute_locked(session_id, info, req, gate, ticket)
                 return result, gate.info
         finally:
-            self.gates.leave(session_id, gate)
+            self.ctx.gates.leave(session_id, gate)
+
+    async def _current(self, info: SessionInfo) -> SessionInfo:
+        """``info``, or the row read again when ``info`` has expired: gone beats suspended,
+        and the caller's row may predate a renewal by another session object."""
+        if info.is_expired(self.ctx.now()):
+            return await self.ctx.load_info(info.session_id)
+        return info
+
+    async def _not_held_elsewhere(self, info: SessionInfo) -> SessionInfo:
+        """For ``multitask="reject"``: ``SessionBusy`` while another process's lease holds
+        the session; a lapsed lease is repaired first (and the row read again)."""
+        while info.status == SessionStatus.RUNNING and info.lease_owner != self.ctx.lease_owner:
+            if not await repair_if_stale(self.ctx, info):
+                raise SessionBusy(
+                    f"session {info.session_id!r} is running in another process",
+                    session_id=info.session_id,
+                )
+            info = await self.ctx.load_info(info.session_id)
+        return info
+
+    async def _check_first_input(self, info: SessionInfo, req: RunRequest) -> None:
+        """``InvalidInput`` for a run without input on a session that has never run."""
+        if (
+            req.input is None
+            and info.status == SessionStatus.CREATED
+            and await self.ctx.backend.latest_checkpoint_id(info.session_id) is None
+        ):
+            raise InvalidInput(
+                f"session {info.session_id!r} has never run: its first invoke needs an input",
+                session_id=info.session_id,
+            )
 
     # the run -------------------------------------------------------------------------
     async def _start(
@@ -309,24 +262,21 @@ class RunExecutor:
     ) -> tuple[SessionInfo, RunInfo, Any, SessionInfo]:
         """Mark the session running under a new lease; returns (the row before, the run, the
         graph input, the row after)."""
-        m = self.manager
+        ctx = self.ctx
         waited_since: float | None = None
         while True:
             gate.check_ticket(ticket, session_id)
-            if m.closing:
+            if ctx.closing:
                 raise ManagerClosed(
                     f"the manager is closing; the run on session {session_id!r} was not started",
                     session_id=session_id,
                 )
-            now = m.now()
-            if info.is_expired(now):
-                # Gone beats suspended; and the caller's row may predate a renewal by another
-                # session object, so ask again before saying so.
-                info = await m.load_info(session_id)
+            now = ctx.now()
+            info = await self._current(info)
             check_can_run(info)
-            if info.status == SessionStatus.RUNNING and info.lease_owner != self.lease_owner:
-                if await m.repair_if_stale(info):
-                    info = await m.load_info(session_id)
+            if info.status == SessionStatus.RUNNING and info.lease_owner != ctx.lease_owner:
+                if await repair_if_stale(ctx, info):
+                    info = await ctx.load_info(session_id)
                     continue
                 if req.multitask == "reject":
                     raise SessionBusy(
@@ -336,28 +286,23 @@ class RunExecutor:
                 loop_now = asyncio.get_running_loop().time()
                 if waited_since is None:
                     waited_since = loop_now
-                elif m.wait_timeout is not None and loop_now - waited_since >= m.wait_timeout:
+                elif (
+                    ctx.options.wait_timeout is not None
+                    and loop_now - waited_since >= ctx.options.wait_timeout
+                ):
                     raise LeaseWaitTimeout(
                         f"session {session_id!r} is held by another process "
                         f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
-                        f"waiting after {m.wait_timeout:g} s (wait_timeout)",
+                        f"waiting after {ctx.options.wait_timeout:g} s (wait_timeout)",
                         session_id=session_id,
                     )
                 await asyncio.sleep(_POLL_SECONDS)
-                info = await m.load_info(session_id)
+                info = await ctx.load_info(session_id)
                 continue
             graph_fields = self._graph_binding(session_id, info)
             if req.checkpoint_id is not None:
                 await self.require_checkpoint(session_id, req.checkpoint_id)
-            if (
-                req.input is None
-                and info.status == SessionStatus.CREATED
-                and await m.backend.latest_checkpoint_id(session_id) is None
-            ):
-                raise InvalidInput(
-                    f"session {session_id!r} has never run: its first invoke needs an input",
-                    session_id=session_id,
-                )
+            await self._check_first_input(info, req)
             graph_input, resuming = self._graph_input(info, req)
             run = RunInfo(
                 run_id=str(uuid.uuid4()),
@@ -377,13 +322,16 @@ class RunExecutor:
                     )
                 )
             begin = asyncio.ensure_future(
-                m.backend.begin_run(
+                ctx.backend.begin_run(
                     session_id,
                     run,
-                    lease_owner=self.lease_owner,
+                    lease_owner=self.ctx.lease_owner,
                     expect_revision=info.revision,
                     # updated_at moves when the run ends: one index less to touch
-                    fields={"lease_expires_at": lease_clock() + m.lease_delta, **graph_fields},
+                    fields={
+                        "lease_expires_at": lease_clock() + ctx.options.lease_delta,
+                        **graph_fields,
+                    },
                     events=events,
                 )
             )
@@ -397,7 +345,7 @@ class RunExecutor:
                 raise
             if after is not None:
                 return info, run, graph_input, after
-            fresh = await m.backend.get_session(session_id)
+            fresh = await ctx.backend.get_session(session_id)
             if fresh is None:
                 raise SessionNotFound(
                     f"session {session_id!r} does not exist", session_id=session_id
@@ -427,7 +375,7 @@ class RunExecutor:
         if info.status != SessionStatus.INTERRUPTED or req.checkpoint_id is not None:
             return req.input, False
         pending = info.interrupts
-        default_key = self.manager.resume_key
+        default_key = self.ctx.options.resume_key
         if not pending:  # a static breakpoint (interrupt_before/after): continue from it
             return None, True
         keys = [interrupt_resume_key(p["value"]) or default_key for p in pending]
@@ -503,8 +451,8 @@ class RunExecutor:
             configurable["checkpoint_id"] = req.checkpoint_id
         config["configurable"] = configurable
         config.setdefault("run_id", uuid.UUID(run_id))
-        if self.manager.recursion_limit is not None:
-            config.setdefault("recursion_limit", self.manager.recursion_limit)
+        if self.ctx.options.recursion_limit is not None:
+            config.setdefault("recursion_limit", self.ctx.options.recursion_limit)
         return config
 
     async def _run_graph(
@@ -516,8 +464,8 @@ class RunExecutor:
         req: RunRequest,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # LangGraph's overloads do not take our plain-str modes
-        graph: Any = self.manager.graph_for(graph_id, session_id=session_id)
-        breakpoints = self.manager.has_static_breakpoints(graph_id)
+        graph: Any = self.ctx.graph_for(graph_id, session_id=session_id)
+        breakpoints = self.ctx.graphs.has_static_breakpoints(graph_id)
         if req.on_chunk is None:
             out = await graph.ainvoke(graph_input, config, durability=req.durability)
             if isinstance(out, dict):
@@ -553,12 +501,12 @@ class RunExecutor:
     async def _execute_locked(
         self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
     ) -> tuple[InvokeResult, SessionInfo]:
-        m = self.manager
-        m.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
+        ctx = self.ctx
+        ctx.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
         before, run, graph_input, after = await self._start(session_id, info, req, gate, ticket)
         config = self._config(session_id, run.run_id, req)
         # Fencing: from here every checkpoint write of this session checks our lease.
-        m.backend.fence(session_id, self.lease_owner, after.lease_epoch)
+        ctx.backend.fence(session_id, self.ctx.lease_owner, after.lease_epoch)
         task = asyncio.ensure_future(
             self._run_graph(session_id, after.graph_id, graph_input, config, req)
         )
@@ -570,20 +518,20 @@ class RunExecutor:
             return await self._await_run(session_id, before, run, req, active)
         finally:
             heartbeat.cancel()
-            m.backend.unfence(session_id)
+            ctx.backend.unfence(session_id)
             gate.active = None
             active.finished.set()
 
     async def _heartbeat(self, session_id: str, epoch: int, active: ActiveRun) -> None:
         """Renew the run's lease every third of ``lease_ttl``; a lease found gone (the
         session deleted or repaired by another process) cancels the run."""
-        m = self.manager
-        interval = m.lease_ttl / 3
+        ctx = self.ctx
+        interval = ctx.options.lease_ttl / 3
         while True:
             await asyncio.sleep(interval)
             try:
-                held = await m.backend.renew_lease(
-                    session_id, self.lease_owner, epoch, lease_clock() + m.lease_delta
+                held = await ctx.backend.renew_lease(
+                    session_id, self.ctx.lease_owner, epoch, lease_clock() + ctx.options.lease_delta
                 )
             except Exception as exc:  # a storage hiccup: try again at the next beat
                 log.warning("renewing the lease of session %s failed: %s", session_id, exc)
@@ -597,7 +545,7 @@ class RunExecutor:
         """The fields that bind the session to the graph about to run it: none when it is
         already bound to it; adoption by a session with no identity yet (older files);
         ``GraphMismatch`` for another graph (``rebind`` is the explicit way)."""
-        mine = self.manager.graph_identity(info.graph_id)
+        mine = self.ctx.graph_identity(info.graph_id)
         if info.graph_identity is None:
             return {"graph_identity": mine}
         check_same_graph(session_id, info.graph_identity, mine)
@@ -606,7 +554,7 @@ class RunExecutor:
     async def _await_run(
         self, session_id: str, before: SessionInfo, run: RunInfo, req: RunRequest, active: ActiveRun
     ) -> tuple[InvokeResult, SessionInfo]:
-        m = self.manager
+        ctx = self.ctx
         task = active.task
         try:
             values, interrupts = await task
@@ -646,7 +594,7 @@ class RunExecutor:
                 error=exc,
             ) from exc
         status = SessionStatus.INTERRUPTED if interrupts else SessionStatus.COMPLETED
-        now = m.now()
+        now = ctx.now()
         fields = self._end_fields(before, status, now)
         fields["interrupts"] = interrupts
         fields["last_error"] = None
@@ -658,26 +606,26 @@ class RunExecutor:
             else NewEvent(EventType.RUN_COMPLETED, run.run_id)
         )
         after, checkpoint_id = await settle(
-            m.backend.finish_run(
+            ctx.backend.finish_run(
                 session_id,
                 run.run_id,
                 run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
                 error=None,
                 fields=fields,
                 events=[event],
-                expect_lease=self.lease_owner,
+                expect_lease=self.ctx.lease_owner,
                 slide_ttl=True,
             )
         )
-        if m.checkpoint_retention:
-            await m.backend.prune_checkpoints(session_id, m.checkpoint_retention)
+        if ctx.options.checkpoint_retention:
+            await ctx.backend.prune_checkpoints(session_id, ctx.options.checkpoint_retention)
         new_resume_key = None
         if interrupts:
-            new_resume_key = interrupt_resume_key(interrupts[0]["value"]) or m.resume_key
+            new_resume_key = interrupt_resume_key(interrupts[0]["value"]) or ctx.options.resume_key
         result = InvokeResult(
             status="interrupted" if interrupts else "complete",
             state=values,
-            output=values.get(m.output_key) if m.output_key else None,
+            output=values.get(ctx.options.output_key) if ctx.options.output_key else None,
             resume_key=new_resume_key,
             interrupts=interrupts,
             run_id=run.run_id,
@@ -702,12 +650,12 @@ class RunExecutor:
         message: str,
         trace: str | None = None,
     ) -> None:
-        m = self.manager
-        now = m.now()
+        ctx = self.ctx
+        now = ctx.now()
         fields = self._end_fields(before, SessionStatus.FAILED, now)
         fields["last_error"] = message
         fields["interrupts"] = []
-        await m.backend.finish_run(
+        await ctx.backend.finish_run(
             session_id,
             run.run_id,
             run_status=RunStatus.ERROR,
@@ -720,17 +668,17 @@ class RunExecutor:
                     {"error": message, "traceback": trace} if trace else {"error": message},
                 )
             ],
-            expect_lease=self.lease_owner,
+            expect_lease=self.ctx.lease_owner,
             slide_ttl=True,
         )
 
     async def _finish_cancelled(
         self, session_id: str, before: SessionInfo, run: RunInfo, reason: str
     ) -> None:
-        m = self.manager
+        ctx = self.ctx
         if reason == "rollback":
             try:  # fenced: only while this run still holds the session
-                await m.backend.delete_checkpoints_after(
+                await ctx.backend.delete_checkpoints_after(
                     session_id, run.checkpoint_before, writes_mark=run.writes_mark
                 )
             except LeaseLost:
@@ -739,14 +687,16 @@ class RunExecutor:
                     session_id,
                     run.run_id,
                 )
-        now = m.now()
+        now = ctx.now()
         fields = self._end_fields(before, before.status, now)
         fields["run_count"] = before.run_count
         fields["interrupts"] = before.interrupts
         if reason != "rollback":
             # The cancelled run's finished steps stay: the checkpoint says where it stands.
             try:
-                status, interrupts = await self.status_from_checkpoint(session_id, before.graph_id)
+                status, interrupts = await status_from_checkpoint(
+                    self.ctx, session_id, before.graph_id
+                )
             except Exception as exc:  # the run's end must be recorded all the same
                 log.exception("reading session %s after a cancelled run failed", session_id)
                 status, interrupts = SessionStatus.FAILED, []
@@ -759,50 +709,16 @@ class RunExecutor:
                     f"run {run.run_id} was cancelled ({reason}) before it finished; "
                     "invoke(None) continues it, a new input starts a new turn"
                 )
-        await m.backend.finish_run(
+        await ctx.backend.finish_run(
             session_id,
             run.run_id,
             run_status=RunStatus.CANCELLED,
             error=f"cancelled ({reason})",
             fields=fields,
             events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
-            expect_lease=self.lease_owner,
+            expect_lease=self.ctx.lease_owner,
             slide_ttl=True,
         )
-
-    async def status_from_checkpoint(
-        self, session_id: str, graph_id: str
-    ) -> tuple[SessionStatus | None, list[dict[str, Any]]]:
-        """Where the graph stands by its latest checkpoint: interrupted (with the
-        interrupts), failed (work left pending: next nodes, or tasks whose writes were saved
-        but not yet folded into a checkpoint), completed; ``None`` when it has no checkpoint."""
-        graph = self.manager.graph_for(graph_id, session_id=session_id)
-        snapshot = await graph.aget_state(
-            {"configurable": {"thread_id": session_id, "checkpoint_ns": ""}}
-        )
-        interrupts = interrupts_to_dicts(snapshot.interrupts)
-        if interrupts:
-            return SessionStatus.INTERRUPTED, interrupts
-        if snapshot.next or snapshot.tasks:
-            return SessionStatus.FAILED, []
-        if snapshot.created_at is None:
-            return None, []
-        return SessionStatus.COMPLETED, []
-
-    async def cancel_all(self, reason: str) -> None:
-        """Cancel every run of this process and wait until each has recorded its end."""
-        runs = self.gates.active_runs()
-        for run in runs:
-            run.cancel(reason)
-        for run in runs:
-            await run.finished.wait()
-
-    async def drain(self, timeout: float | None) -> None:
-        """Wait for running runs to finish, up to ``timeout`` seconds, then cancel the rest."""
-        runs = self.gates.active_runs()
-        if runs and timeout:
-            await asyncio.wait([r.task for r in runs], timeout=timeout)
-        await self.cancel_all("shutdown")
 
 
 async def settle(awaitable: Any) -> Any:

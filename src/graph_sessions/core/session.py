@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
+from graph_sessions.core import sessions as registry
+from graph_sessions.core.context import CoreContext
 from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
-from graph_sessions.core.runs import RunRequest, interrupts_to_dicts
+from graph_sessions.core.repair import interrupts_to_dicts, status_from_checkpoint
+from graph_sessions.core.runs import PreparedRun, RunExecutor, RunRequest
 from graph_sessions.errors import (
     BackendError,
     CheckpointNotFound,
@@ -38,10 +41,7 @@ from graph_sessions.models import (
     SessionInfo,
     SessionStatus,
 )
-from graph_sessions.storage.backend import NewEvent, NewMessage
-
-if TYPE_CHECKING:
-    from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.storage.backend import NewEvent
 
 _MISSING: Any = object()
 _DONE = object()
@@ -68,6 +68,21 @@ def snapshot_to_info(snapshot: StateSnapshot) -> CheckpointInfo:
     )
 
 
+def check_on_disconnect(on_disconnect: str, session_id: str | None = None) -> None:
+    """``InvalidInput`` unless ``on_disconnect`` is ``"continue"`` or ``"cancel"``."""
+    if on_disconnect not in ("continue", "cancel"):
+        raise InvalidInput("on_disconnect must be 'continue' or 'cancel'", session_id=session_id)
+
+
+class ContextOwner(Protocol):
+    """What a session is made from: the manager, or anything that carries its context."""
+
+    @property
+    def context(self) -> CoreContext:
+        """The core context sessions work with."""
+        ...
+
+
 class RunStream:
     """A streamed run: iterate it for LangGraph's chunks, then ``await stream.result()``.
 
@@ -83,18 +98,22 @@ class RunStream:
     #: chunks produced but not yet taken by the consumer, at most
     max_buffered = 8
 
-    def __init__(self, session: GraphSession, req: RunRequest, on_disconnect: str) -> None:
-        if on_disconnect not in ("continue", "cancel"):
-            raise InvalidInput(
-                "on_disconnect must be 'continue' or 'cancel'", session_id=session.session_id
-            )
+    def __init__(
+        self,
+        req: RunRequest,
+        run: Callable[[], Awaitable[InvokeResult]],
+        on_disconnect: str,
+    ) -> None:
+        """Start ``run`` (which executes ``req``) in a task of its own; the chunks of
+        ``req`` come to this stream."""
+        check_on_disconnect(on_disconnect)
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._room = asyncio.Semaphore(self.max_buffered)
         self._detached = False
         self._iterating = False
         req.on_chunk = self._put
         self._on_disconnect = on_disconnect
-        self._task = asyncio.ensure_future(session._execute(req))
+        self._task = asyncio.ensure_future(run())
         self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
 
     async def _put(self, chunk: Any) -> None:
@@ -167,8 +186,12 @@ class GraphSession:
     Subclass it (and pass ``session_class=`` to the manager) to add domain behaviour.
     """
 
-    def __init__(self, manager: GraphSessionManager, info: SessionInfo) -> None:
+    def __init__(self, manager: ContextOwner, info: SessionInfo) -> None:
+        #: the manager that handed out this session (sessions work with its context only)
         self.manager = manager
+        #: storage, clock, options, graphs and gates this session works with
+        self.context = manager.context
+        self._runs = RunExecutor(self.context)
         self.info = info
         self.last_result: InvokeResult | None = None
         self.messages = SessionMessages(self)
@@ -205,7 +228,7 @@ class GraphSession:
         return f"{type(self).__name__}({self.session_id!r}, status={self.info.status})"
 
     def _graph(self) -> Pregel:
-        return self.manager.graph_for(self.info.graph_id, session_id=self.session_id)
+        return self.context.graph_for(self.info.graph_id, session_id=self.session_id)
 
     def _config(self, checkpoint_id: str | None = None) -> RunnableConfig:
         conf: dict[str, Any] = {"thread_id": self.session_id, "checkpoint_ns": ""}
@@ -215,16 +238,22 @@ class GraphSession:
 
     async def refresh(self) -> SessionInfo:
         """Re-read the registry row (raises ``SessionNotFound`` / ``SessionExpired``)."""
-        self.info = await self.manager.load_info(self.session_id)
+        self.info = await self.context.load_info(self.session_id)
         return self.info
 
     # runs ----------------------------------------------------------------------------
-    async def _execute(self, req: RunRequest) -> InvokeResult:
+    async def _prepare(self, req: RunRequest) -> PreparedRun:
+        """Check the run's preconditions (see :meth:`RunExecutor.prepare`)."""
+        prepared = await self._runs.prepare(self.info, req)
+        self.info = prepared.info
+        return prepared
+
+    async def _execute(self, prepared: PreparedRun) -> InvokeResult:
         try:
-            result, info = await self.manager._runner.execute(self.session_id, self.info, req)
+            result, info = await self._runs.execute(prepared)
         except (RunFailed, RunCancelled):
             # The run ended badly but the row moved on (failed, cancelled): show it.
-            self.info = await self.manager.backend.get_session(self.session_id) or self.info
+            self.info = await self.context.backend.get_session(self.session_id) or self.info
             raise
         self.info = info
         self.last_result = result
@@ -242,9 +271,9 @@ class GraphSession:
         return RunRequest(
             kind=kind,
             input=input,
-            multitask=multitask or self.manager.multitask,
+            multitask=multitask or self.context.options.multitask,
             config=config,
-            durability=durability or self.manager.durability,
+            durability=durability or self.context.options.durability,
             checkpoint_id=checkpoint_id,
         )
 
@@ -265,9 +294,8 @@ class GraphSession:
         a past checkpoint (a fork: the new steps become the session's head).
         Raises ``RunFailed`` when the graph raises (the session becomes ``failed``).
         """
-        return await self._execute(
-            self._request("invoke", input, multitask, config, durability, checkpoint_id)
-        )
+        req = self._request("invoke", input, multitask, config, durability, checkpoint_id)
+        return await self._execute(await self._prepare(req))
 
     def stream(
         self,
@@ -282,11 +310,56 @@ class GraphSession:
         on_disconnect: str = "continue",
     ) -> RunStream:
         """Run the graph and stream LangGraph chunks of ``mode`` (values, updates, messages,
-        custom, debug, or a list of them: then each chunk is ``(mode, data)``)."""
+        custom, debug, or a list of them: then each chunk is ``(mode, data)``).
+
+        The run starts at once; an error that keeps it from starting comes out of the
+        iteration (or :meth:`RunStream.result`). :meth:`start_stream` raises it first."""
+        check_on_disconnect(on_disconnect, self.session_id)
+        req = self._stream_request(
+            input, mode, subgraphs, multitask, config, durability, checkpoint_id
+        )
+
+        async def run() -> InvokeResult:
+            return await self._execute(await self._prepare(req))
+
+        return RunStream(req, run, on_disconnect)
+
+    async def start_stream(
+        self,
+        input: Any = None,
+        *,
+        mode: str | Sequence[str] = "values",
+        subgraphs: bool = False,
+        multitask: MultitaskStrategy | None = None,
+        config: dict[str, Any] | None = None,
+        durability: Durability | None = None,
+        checkpoint_id: str | None = None,
+        on_disconnect: str = "continue",
+    ) -> RunStream:
+        """:meth:`stream`, once the run's preconditions hold: a run that cannot start
+        raises here the typed error :meth:`invoke` would raise (suspended, busy under
+        ``reject``, a never-run session without input...), before any chunk exists."""
+        check_on_disconnect(on_disconnect, self.session_id)
+        req = self._stream_request(
+            input, mode, subgraphs, multitask, config, durability, checkpoint_id
+        )
+        prepared = await self._prepare(req)
+        return RunStream(req, lambda: self._execute(prepared), on_disconnect)
+
+    def _stream_request(
+        self,
+        input: Any,
+        mode: str | Sequence[str],
+        subgraphs: bool,
+        multitask: MultitaskStrategy | None,
+        config: dict[str, Any] | None,
+        durability: Durability | None,
+        checkpoint_id: str | None,
+    ) -> RunRequest:
         req = self._request("stream", input, multitask, config, durability, checkpoint_id)
         req.stream_mode = list(mode) if not isinstance(mode, str) else mode
         req.subgraphs = subgraphs
-        return RunStream(self, req, on_disconnect)
+        return req
 
     async def resume(
         self,
@@ -322,12 +395,12 @@ class GraphSession:
             "resume", None if value is _MISSING else value, multitask, config, durability
         )
         req.explicit_resume = True
-        return await self._execute(req)
+        return await self._execute(await self._prepare(req))
 
     # lifecycle -----------------------------------------------------------------------
     async def suspend(self, reason: str | None = None) -> SessionInfo:
         """Pause on purpose: runs are refused until :meth:`resume`."""
-        if self.manager._runner.gates.busy(self.session_id):
+        if self.context.gates.busy(self.session_id):
             raise SessionBusy(
                 f"session {self.session_id!r} is running; suspend it after the run",
                 session_id=self.session_id,
@@ -348,8 +421,8 @@ class GraphSession:
     async def _unsuspend(self, info: SessionInfo) -> SessionInfo:
         target = info.previous_status
         if target is None:  # e.g. revived after expiring while suspended: ask the checkpoint
-            target, _ = await self.manager._runner.status_from_checkpoint(
-                self.session_id, self.info.graph_id
+            target, _ = await status_from_checkpoint(
+                self.context, self.session_id, self.info.graph_id
             )
         target = target or SessionStatus.CREATED
         return await self._pause_change(
@@ -363,9 +436,9 @@ class GraphSession:
         self, fields: dict[str, Any], event: NewEvent, *, expect: SessionStatus, doing: str
     ) -> SessionInfo:
         """Suspend or lift a suspension, only if the status is still ``expect``."""
-        updated = await self.manager.backend.update_session(
+        updated = await self.context.backend.update_session(
             self.session_id,
-            {**fields, "updated_at": self.manager.now()},
+            {**fields, "updated_at": self.context.now()},
             events=[event],
             expect_status=[expect],
         )
@@ -382,8 +455,8 @@ class GraphSession:
         """The session's current state values (the latest checkpoint); ``{}`` before any run.
 
         A manager that does not serve the session's graph reads the raw checkpoint's values."""
-        if self.info.graph_id not in self.manager.graph_ids:
-            saved = await self.manager.backend.checkpointer.aget_tuple(self._config())
+        if self.info.graph_id not in self.context.graphs.ids:
+            saved = await self.context.backend.checkpointer.aget_tuple(self._config())
             if saved is None:
                 return {}
             return {
@@ -434,9 +507,9 @@ class GraphSession:
             status = SessionStatus.CREATED
         else:
             status = SessionStatus.COMPLETED
-        updated = await self.manager.backend.update_session(
+        updated = await self.context.backend.update_session(
             self.session_id,
-            {"status": status, "interrupts": interrupts, "updated_at": self.manager.now()},
+            {"status": status, "interrupts": interrupts, "updated_at": self.context.now()},
             events=[event],
         )
         if updated is not None:
@@ -455,7 +528,7 @@ class GraphSession:
     async def _fenced_change(self, info: SessionInfo) -> AsyncIterator[None]:
         """Checkpoint writes inside are fenced: refused if, meanwhile, another process
         started a run on the session or deleted it (``SessionBusy`` / ``SessionNotFound``)."""
-        backend = self.manager.backend
+        backend = self.context.backend
         backend.fence(self.session_id, None, info.lease_epoch)
         try:
             yield
@@ -475,7 +548,7 @@ class GraphSession:
     async def fork(self, checkpoint_id: str) -> CheckpointInfo:
         """Rewind: make a copy of past checkpoint ``checkpoint_id`` the session's head. The
         history after it stays readable; the next run continues from the copy."""
-        async with self.manager._runner.exclusive(self.session_id):
+        async with self.context.gates.exclusive(self.session_id):
             info = await self._guard_mutation()
             target = await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
             async with self._fenced_change(info):
@@ -493,7 +566,7 @@ class GraphSession:
             raise InvalidInput(
                 "update_state takes a dict of state values", session_id=self.session_id
             )
-        async with self.manager._runner.exclusive(self.session_id):
+        async with self.context.gates.exclusive(self.session_id):
             info = await self._guard_mutation()
             try:
                 async with self._fenced_change(info):
@@ -513,22 +586,18 @@ class GraphSession:
     async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
         """The execution log, oldest first; ``after`` an event id to page."""
         await self.refresh()
-        return await self.manager.backend.list_events(self.session_id, after_id=after, limit=limit)
+        return await self.context.backend.list_events(self.session_id, after_id=after, limit=limit)
 
     async def runs(self, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
         await self.refresh()
-        return await self.manager.backend.list_runs(self.session_id, limit=limit)
-
-    async def _append_messages(self, messages: list[NewMessage]) -> list[int]:
-        await self.refresh()
-        return await self.manager.backend.append_messages(
-            self.session_id, messages, self.manager.now()
-        )
+        return await self.context.backend.list_runs(self.session_id, limit=limit)
 
     async def update_metadata(self, metadata: dict[str, Any], *, merge: bool = True) -> SessionInfo:
         """Merge ``metadata`` into the session's (or replace it with ``merge=False``)."""
-        self.info = await self.manager.update_metadata(self.session_id, metadata, merge=merge)
+        self.info = await registry.update_metadata(
+            self.context, self.session_id, metadata, merge=merge
+        )
         return self.info
 
     def check_graph(self) -> None:
@@ -537,11 +606,11 @@ class GraphSession:
         check_same_graph(
             self.session_id,
             self.info.graph_identity,
-            self.manager.graph_identity(self.info.graph_id),
+            self.context.graph_identity(self.info.graph_id),
         )
 
     async def rebind(self, graph_id: str | None = None) -> SessionInfo:
         """Bind the session to this manager's graph (``graph_id``, else the default), so it
         runs under it although it belonged to another graph (``GraphMismatch`` otherwise)."""
-        self.info = await self.manager.rebind(self.session_id, graph_id=graph_id)
+        self.info = await registry.rebind(self.context, self.session_id, graph_id=graph_id)
         return self.info

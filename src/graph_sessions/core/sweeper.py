@@ -8,13 +8,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from graph_sessions.core.context import CoreContext
+from graph_sessions.core.repair import repair_stale
 from graph_sessions.models import EventType, SessionInfo, SessionStatus
 from graph_sessions.storage.backend import NewEvent
-
-if TYPE_CHECKING:
-    from graph_sessions.core.manager import GraphSessionManager
 
 log = logging.getLogger("graph_sessions.sweeper")
 
@@ -37,19 +35,19 @@ class SweepReport:
 class Sweeper:
     """Expires sessions of one manager, never touching a running one."""
 
-    def __init__(self, manager: GraphSessionManager) -> None:
-        self.manager = manager
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
         self._task: asyncio.Task[None] | None = None
 
     async def expire_one(self, info: SessionInfo, now: datetime) -> str | None:
         """Expire ``info`` by the manager's strategy; returns "deleted", "archived" or None."""
-        m = self.manager
-        if m._runner.gates.busy(info.session_id) or info.status == SessionStatus.RUNNING:
+        ctx = self.ctx
+        if ctx.gates.busy(info.session_id) or info.status == SessionStatus.RUNNING:
             return None
-        if m.on_expire == "delete":
-            deleted = await m.backend.delete_session(info.session_id, only_if_expired_at=now)
+        if ctx.options.on_expire == "delete":
+            deleted = await ctx.backend.delete_session(info.session_id, only_if_expired_at=now)
             return "deleted" if deleted else None
-        updated = await m.backend.update_session(
+        updated = await ctx.backend.update_session(
             info.session_id,
             {"status": SessionStatus.EXPIRED, "previous_status": info.status, "updated_at": now},
             events=[NewEvent(EventType.EXPIRED, None, {"strategy": "keep_latest"})],
@@ -57,7 +55,7 @@ class Sweeper:
         )
         if updated is None:  # revived or run meanwhile: its history stays whole
             return None
-        await m.backend.prune_checkpoints(info.session_id, 1)
+        await ctx.backend.prune_checkpoints(info.session_id, 1)
         return "archived"
 
     async def run_once(
@@ -69,21 +67,22 @@ class Sweeper:
     ) -> SweepReport:
         """Sweep every session expired at ``now`` (default: the manager's clock);
         ``on_batch`` sees the running totals after each batch."""
-        m = self.manager
-        now = now or m.now()
-        await m.repair_stale()
+        ctx = self.ctx
+        batch_size = ctx.options.sweep_batch
+        now = now or ctx.now()
+        await repair_stale(ctx)
         report = SweepReport()
         seen: set[str] = set()
         while max_batches is None or report.batches < max_batches:
             batch = [
                 i
-                for i in await m.backend.find_expired(now, m.sweep_batch + len(seen))
+                for i in await ctx.backend.find_expired(now, batch_size + len(seen))
                 if i.session_id not in seen
             ]
             if not batch:
                 break
             report.batches += 1
-            for info in batch[: m.sweep_batch]:
+            for info in batch[:batch_size]:
                 seen.add(info.session_id)
                 outcome = await self.expire_one(info, now)
                 if outcome == "deleted":
@@ -106,7 +105,7 @@ class Sweeper:
 
     def start(self) -> None:
         """Run :meth:`run_once` every ``sweep_interval`` seconds in the background."""
-        if self._task is None and self.manager.sweep_interval:
+        if self._task is None and self.ctx.options.sweep_interval:
             self._task = asyncio.get_running_loop().create_task(
                 self._loop(), name="graph-sessions-sweeper"
             )
@@ -120,7 +119,7 @@ class Sweeper:
                 await task
 
     async def _loop(self) -> None:
-        interval = float(self.manager.sweep_interval or 0)
+        interval = float(self.ctx.options.sweep_interval or 0)
         while True:
             await asyncio.sleep(interval)
             try:

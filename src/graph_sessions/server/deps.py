@@ -50,7 +50,7 @@ async def load_session(
 ) -> GraphSession:
     """The caller's live session (404 when absent, expired or another owner's)."""
     info = await manager.info(session_id, owner=principal.scope)
-    return manager.session_class(manager, info)
+    return manager.session(info)
 
 
 async def session_for_run(

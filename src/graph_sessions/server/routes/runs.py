@@ -12,9 +12,8 @@ from langgraph.types import Command
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
-from graph_sessions.core.lifecycle import check_can_run
 from graph_sessions.core.session import RunStream
-from graph_sessions.errors import GraphSessionError, InvalidInput, SessionBusy
+from graph_sessions.errors import GraphSessionError
 from graph_sessions.models import SessionStatus
 from graph_sessions.server.deps import (
     Caller,
@@ -214,27 +213,10 @@ async def stream(
     manager = manager_of(request)
     settings = settings_of(request)
     session = await session_for_run(manager, session_id, principal, body.graph_id)
-    check_can_run(session.info)
-    if (
-        body.input is None
-        and body.checkpoint_id is None
-        and session.info.status == SessionStatus.CREATED
-        and await session.snapshot() is None
-    ):
-        raise InvalidInput(
-            f"session {session_id!r} has never run: its first invoke needs an input",
-            session_id=session_id,
-        )
-    multitask = body.multitask or manager.multitask
-    if multitask == "reject" and (
-        manager.is_busy(session_id) or session.info.status == SessionStatus.RUNNING
-    ):
-        raise SessionBusy(
-            f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
-            session_id=session_id,
-        )
     modes: str | list[str] = list(body.mode) if isinstance(body.mode, list) else body.mode
-    run = session.stream(
+    # The core checks the run's preconditions before the response starts: a refused run
+    # answers with its HTTP status, as /invoke does.
+    run = await session.start_stream(
         Command(resume=body.resume) if body.has_resume else body.input,
         mode=modes,
         subgraphs=body.subgraphs,
