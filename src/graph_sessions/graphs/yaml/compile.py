@@ -30,7 +30,8 @@ from pydantic import ValidationError
 from typing_extensions import TypedDict
 
 from graph_sessions.errors import GraphLoadError
-from graph_sessions.graphs.references import import_file_as_module
+from graph_sessions.graphs.imports import import_file_as_module
+from graph_sessions.graphs.python_refs import load_python_graph
 from graph_sessions.graphs.yaml.expressions import Expression, ExpressionError, compile_condition
 from graph_sessions.graphs.yaml.nodes import (
     LAST_VALUE,
@@ -518,10 +519,8 @@ def _load_subgraph(
             problems.extend(sub.problems)
             return None
         return sub.compile()
-    from graph_sessions.graphs.references import load_graph
-
     try:
-        graph = load_graph(text, base_dir=base_dir)
+        graph = load_python_graph(text, base_dir=base_dir)
     except GraphLoadError as exc:
         problems.append(doc.problem(where, exc.message))
         return None
