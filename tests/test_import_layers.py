@@ -30,12 +30,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 
 # Cycles that exist outside the YAML compiler today, each named by its modules. Each one
 # is an expected failure of its own test below; a cycle not listed here fails the suite.
-KNOWN_CYCLES: dict[str, frozenset[str]] = {
-    # The manager hands itself to the run executor, session and sweeper (issue 12, item 1).
-    "core.manager <-> core.runs/session/sweeper/messages": frozenset(
-        f"{PACKAGE}.core.{m}" for m in ("manager", "messages", "runs", "session", "sweeper")
-    ),
-}
+KNOWN_CYCLES: dict[str, frozenset[str]] = {}
 
 
 def module_files(root: Path = SRC) -> dict[str, Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -75,24 +74,3 @@ def delta_support(
         return tup is not None and ch in tup.checkpoint["channel_values"]
 
     return walk_delta_support(heads, load, stores)
-
-
-def langgraph_tables_delta_support(
-    conn: sqlite3.Connection, serde: Any, thread_id: str, oldest_kept: str
-) -> set[str]:
-    """``delta_support`` of the root checkpoints from ``oldest_kept`` on, for a file whose
-    checkpoints are in LangGraph's own tables, read on ``conn`` inside the caller's
-    transaction (LangGraph's ``SqliteSaver`` reads without committing)."""
-    from langgraph.checkpoint.sqlite import SqliteSaver as LangGraphSqliteSaver
-
-    saver = LangGraphSqliteSaver(conn, serde=serde)
-    saver.is_setup = True  # the tables exist; setup() would commit
-    heads = [
-        r[0]
-        for r in conn.execute(
-            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-            "AND checkpoint_id >= ? ORDER BY checkpoint_id DESC",
-            (thread_id, oldest_kept),
-        )
-    ]
-    return delta_support(saver, thread_id, heads)
