@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from graphs import chat_graph, slow_graph
+from langgraph.types import Command
 
 from graph_sessions import GraphSession, GraphSessionManager
 from graph_sessions.errors import (
     InvalidInput,
+    InvalidTransition,
     SessionBusy,
     SessionSuspended,
 )
@@ -42,6 +44,18 @@ async def test_a_never_run_session_needs_an_input(db_url: str, start: Start) -> 
             await start(s, None)
         info = await m.info("s")
         assert info.status == SessionStatus.CREATED and info.run_count == 0
+
+
+@BOTH
+async def test_a_resume_without_an_interrupt_is_refused(db_url: str, start: Start) -> None:
+    async with GraphSessionManager(graph=chat_graph(), backend=db_url) as m:
+        s = await m.create("s")
+        with pytest.raises(InvalidTransition, match="no interrupt to resume"):
+            await start(s, Command(resume="yes"))
+        await s.invoke({"user_input": "one"})
+        with pytest.raises(InvalidTransition, match="is completed: there is no interrupt"):
+            await start(s, Command(resume="yes"))
+        assert (await m.info("s")).run_count == 1
 
 
 @BOTH

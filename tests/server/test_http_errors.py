@@ -56,6 +56,13 @@ def test_409(alice: httpx.Client) -> None:
     shape(alice.post("/sessions", json={"session_id": s}), 409, "session_exists")
     # created -> suspended is not a valid transition
     shape(alice.post(f"/sessions/{s}/suspend", json={}), 409, "invalid_transition")
+    # a resume with no interrupt to answer: the same status over /invoke and /stream, and
+    # the stream answers it before any event
+    for route in ("invoke", "stream"):
+        shape(
+            alice.post(f"/sessions/{s}/{route}", json={"resume": "yes"}), 409, "invalid_transition"
+        )
+    assert alice.get(f"/sessions/{s}").json()["status"] == "created"
 
 
 def test_413(alice: httpx.Client) -> None:

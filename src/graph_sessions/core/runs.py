@@ -200,6 +200,10 @@ class RunExecutor:
         check_can_run(info)
         if not busy_here and req.checkpoint_id is None:  # nothing ahead of it here
             await self._check_first_input(info, req)
+            if info.status != SessionStatus.RUNNING:
+                # A resume needs an interrupt; the row may still change only while a run
+                # elsewhere holds it, so the answer here is the one the turn would give.
+                self._graph_input(info, req)
         return PreparedRun(session_id, info, req)
 
     async def execute(self, prepared: PreparedRun) -> tuple[InvokeResult, SessionInfo]:
