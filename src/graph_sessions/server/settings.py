@@ -14,13 +14,20 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from graph_sessions.errors import InvalidInput
+from graph_sessions.vocabulary import (
+    DEFAULT_ON_DISCONNECT,
+    DEFAULT_ROLE,
+    ROLES,
+    OnDisconnect,
+    Role,
+    choice_error,
+)
 
-Role = Literal["user", "admin"]
 _HASH_PREFIX = "sha256:"
 _ENV = "GRAPH_SESSIONS_"
 
@@ -41,7 +48,7 @@ class ApiKey(BaseModel):
 
     key: str = Field(min_length=1, description="the key, hashed (sha256:<hex>) once loaded")
     owner: str = Field(min_length=1)
-    role: Role = "user"
+    role: Role = DEFAULT_ROLE
 
     @field_validator("key")
     @classmethod
@@ -72,9 +79,10 @@ def parse_api_keys(text: str) -> list[ApiKey]:
             raise InvalidInput(
                 f"API key entry {item.split(':')[0][:4]}… is not 'key:owner' or 'key:owner:role'"
             )
-        role = parts[2] if len(parts) == 3 else "user"
-        if role not in ("user", "admin"):
-            raise InvalidInput(f"API key role must be 'user' or 'admin', not {role!r}")
+        role = parts[2] if len(parts) == 3 else DEFAULT_ROLE
+        problem = choice_error("API key role", role, ROLES)
+        if problem is not None:
+            raise InvalidInput(problem)
         keys.append(ApiKey(key=parts[0], owner=parts[1], role=role))  # type: ignore[arg-type]
     return keys
 
@@ -98,7 +106,7 @@ class ServerSettings(BaseModel):
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     run_timeout: float | None = Field(default=None, gt=0)
-    on_disconnect: Literal["continue", "cancel"] = "continue"
+    on_disconnect: OnDisconnect = DEFAULT_ON_DISCONNECT
     shutdown_timeout: float = Field(default=30.0, ge=0)
     log_json: bool = True
     access_log: bool = Field(default=True, description="one JSON line per request on stderr")
