@@ -17,6 +17,7 @@ from langgraph.pregel import Pregel
 from typing_extensions import Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
+from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core import listing, repair
 from graph_sessions.core import sessions as registry
 from graph_sessions.core.context import CoreContext, CoreOptions
@@ -26,7 +27,6 @@ from graph_sessions.core.listing import SessionFilters
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
 from graph_sessions.errors import InvalidInput
-from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.graphs.references import GraphSource
 from graph_sessions.models import SessionInfo, SessionPage, SessionStats, SessionStatus
 from graph_sessions.storage.backend import Backend
