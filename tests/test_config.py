@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from graph_sessions import ConfigError, GraphSessionManager, load_config
-from graph_sessions.graphs.config import find_config
+from graph_sessions.config import find_config
 
 GRAPH_PY = """
 import operator

@@ -1,6 +1,7 @@
 """graph-sessions: durable, multi-user sessions for LangGraph graphs."""
 
 from graph_sessions.clock import ManualClock
+from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession, RunStream
 from graph_sessions.core.sweeper import SweepReport
@@ -24,7 +25,6 @@ from graph_sessions.errors import (
     SessionNotFound,
     SessionSuspended,
 )
-from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.models import (
     CheckpointInfo,
     Event,

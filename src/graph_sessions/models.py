@@ -10,6 +10,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph_sessions.vocabulary import (
+    DEFAULT_MULTITASK,
+    DEFAULT_TTL_MODE,
+    Durability,
+    ExpiryStrategy,
+    MultitaskStrategy,
+    TTLMode,
+)
+
 
 class SessionStatus(StrEnum):
     """Where a session stands. See DESIGN.md "Session status" for the transitions."""
@@ -53,12 +62,6 @@ class EventType(StrEnum):
     DELETED = "deleted"
 
 
-MultitaskStrategy = Literal["enqueue", "reject", "interrupt", "rollback"]
-TTLMode = Literal["sliding", "absolute"]
-ExpiryStrategy = Literal["delete", "keep_latest"]
-Durability = Literal["sync", "async", "exit"]
-
-
 class SessionInfo(BaseModel):
     """One row of the sessions registry: who a session belongs to and where it stands."""
 
@@ -74,7 +77,7 @@ class SessionInfo(BaseModel):
     updated_at: datetime
     expires_at: datetime | None = None
     ttl: float | None = None
-    ttl_mode: TTLMode = "sliding"
+    ttl_mode: TTLMode = DEFAULT_TTL_MODE
     last_error: str | None = None
     run_count: int = 0
     revision: int = 0
@@ -141,7 +144,7 @@ class RunInfo(BaseModel):
     session_id: str
     status: RunStatus
     kind: str = "invoke"
-    multitask: str = "enqueue"
+    multitask: str = DEFAULT_MULTITASK
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None

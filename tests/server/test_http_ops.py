@@ -89,12 +89,12 @@ def test_metrics_settings_from_env_and_config(tmp_path: Path) -> None:
     env = {"GRAPH_SESSIONS_METRICS_AUTH": "true", "GRAPH_SESSIONS_METRICS_CACHE_SECONDS": "5"}
     s = ServerSettings.from_env(env)
     assert s.metrics_auth is True and s.metrics_cache_seconds == 5
-    from graph_sessions.server.__main__ import settings_from
+    from graph_sessions.server.bootstrap import settings_from
 
     s = settings_from({"metrics_auth": True, "metrics_cache_seconds": 2}, {})
     assert s.metrics_auth is True and s.metrics_cache_seconds == 2
 
-    from graph_sessions.graphs.config import load_config
+    from graph_sessions.config import load_config
 
     config = tmp_path / "langgraph.json"
     config.write_text(

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 from typer.core import TyperArgument, TyperOption
 
+from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import (
     BackendError,
@@ -36,7 +37,6 @@ from graph_sessions.errors import (
     SessionNotFound,
     SessionSuspended,
 )
-from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, describe_backend, sqlite_path_of
 
 T = TypeVar("T")

@@ -41,7 +41,6 @@ from graph_sessions.cli.common import (
 )
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import GraphLoadError, GraphSessionError
-from graph_sessions.storage.urls import DEFAULT_BACKEND_URL
 
 app = typer.Typer(
     name="graph-sessions",
@@ -85,21 +84,6 @@ GraphArg = Annotated[
 ]
 
 
-def _server_values(server: dict[str, Any], manager_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The config's server section as ServerSettings values ("key:owner[:role]" strings and
-    {key, owner, role} objects both allowed for API keys)."""
-    from graph_sessions.server.settings import ApiKey, parse_api_keys
-
-    values = dict(server)
-    keys: list[ApiKey] = []
-    for item in values.pop("api_keys", None) or []:
-        keys.extend(parse_api_keys(item) if isinstance(item, str) else [ApiKey(**item)])
-    values["api_keys"] = keys
-    if values.get("shutdown_timeout") is None and manager_kwargs.get("shutdown_timeout"):
-        values["shutdown_timeout"] = manager_kwargs["shutdown_timeout"]
-    return values
-
-
 @app.command()
 def serve(
     graph: GraphArg = None,
@@ -118,42 +102,24 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve sessions over REST + SSE (FastAPI on uvicorn)."""
-    from graph_sessions.server.bind import EXIT_CANNOT_LISTEN, cannot_listen
-    from graph_sessions.server.runner import serve as run_server
-    from graph_sessions.server.settings import ServerSettings
+    from graph_sessions.server.bind import EXIT_CANNOT_LISTEN
+    from graph_sessions.server.bootstrap import plan_server, run_plan
 
-    cfg = read_config(config)
-    overrides: dict[str, Any] = {"backend": backend, "output_key": output_key}
-    if graph is not None and graph not in cfg.graphs:
-        cfg.graphs = {}
-        overrides["graph"] = graph
-    elif graph is not None:
-        overrides["graph_id"] = graph
-    kwargs = cfg.manager_kwargs(**overrides)
-    if kwargs.get("graph") is None:
-        raise fail("serve needs a graph: pass GRAPH, or a config file with 'graphs'")
-    server = dict(cfg.server)
-    if host is not None:
-        server["host"] = host
-    if port is not None:
-        server["port"] = port
     try:
-        print_header(cfg, kwargs.get("backend") or DEFAULT_BACKEND_URL)
-        manager = GraphSessionManager(**kwargs)
-        settings = ServerSettings.from_env(environ={}, **_server_values(server, kwargs))
+        plan = plan_server(
+            graph,
+            config=config,
+            host=host,
+            port=port,
+            backend=backend,
+            output_key=output_key,
+            on_config=print_header,
+        )
+        why = run_plan(plan)
     except GraphSessionError as exc:
         raise fail(exc.message) from None
-    except ValueError as exc:
-        raise fail(f"server settings: {exc}") from None
-    why = cannot_listen(settings.host, settings.port)
     if why is not None:
-        raise fail(f"{why} (another server? choose --port)", EXIT_CANNOT_LISTEN)
-    try:
-        run_server(manager, settings)
-    except SystemExit as exc:  # uvicorn's startup failure (a bind lost to a race, ...)
-        if exc.code in (0, None):
-            raise
-        raise fail("the server could not start (see the log above)", EXIT_CANNOT_LISTEN) from None
+        raise fail(why, EXIT_CANNOT_LISTEN)
 
 
 @app.command()

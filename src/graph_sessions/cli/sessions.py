@@ -28,6 +28,7 @@ from graph_sessions.cli.common import (
 from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import SessionNotFound
 from graph_sessions.models import Event, EventType, InvokeResult, SessionStats, SessionStatus
+from graph_sessions.vocabulary import DEFAULT_SORT, SORT_FIELDS
 
 app = typer.Typer(
     help="List, inspect, resume, suspend, delete and clean up sessions.",
@@ -86,7 +87,7 @@ async def list_sessions(
         list[str] | None,
         typer.Option("--metadata", "-m", help="key=value the metadata must contain (repeatable)."),
     ] = None,
-    sort: Annotated[str, typer.Option(help="created_at, updated_at or expires_at.")] = "created_at",
+    sort: Annotated[str, typer.Option(help=f"{', '.join(SORT_FIELDS)}.")] = DEFAULT_SORT,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
     include_expired: Annotated[

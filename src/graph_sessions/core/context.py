@@ -17,15 +17,18 @@ from graph_sessions.core.gates import Gates
 from graph_sessions.core.graph_registry import GraphRegistry
 from graph_sessions.core.leases import new_lease_owner
 from graph_sessions.errors import ManagerClosed, SessionExpired, SessionNotFound
-from graph_sessions.models import (
+from graph_sessions.models import SessionInfo, SessionStatus
+from graph_sessions.storage.backend import Backend
+from graph_sessions.vocabulary import (
+    DEFAULT_DURABILITY,
+    DEFAULT_EXPIRY,
+    DEFAULT_MULTITASK,
+    DEFAULT_TTL_MODE,
     Durability,
     ExpiryStrategy,
     MultitaskStrategy,
-    SessionInfo,
-    SessionStatus,
     TTLMode,
 )
-from graph_sessions.storage.backend import Backend
 
 
 @dataclass
@@ -33,13 +36,13 @@ class CoreOptions:
     """The manager's options the core reads (validated by the manager; see DESIGN.md)."""
 
     ttl: float | None = None
-    ttl_mode: TTLMode = "sliding"
-    on_expire: ExpiryStrategy = "delete"
+    ttl_mode: TTLMode = DEFAULT_TTL_MODE
+    on_expire: ExpiryStrategy = DEFAULT_EXPIRY
     sweep_interval: float | None = 60.0
     sweep_batch: int = 100
     checkpoint_retention: int | None = None
-    multitask: MultitaskStrategy = "enqueue"
-    durability: Durability = "async"
+    multitask: MultitaskStrategy = DEFAULT_MULTITASK
+    durability: Durability = DEFAULT_DURABILITY
     resume_key: str | None = None
     output_key: str | None = None
     recursion_limit: int | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from typing_extensions import TypedDict
@@ -17,10 +17,9 @@ from graph_sessions.errors import InvalidInput
 from graph_sessions.models import SessionInfo, SessionPage, SessionStatus
 from graph_sessions.storage.backend import SessionQuery
 from graph_sessions.storage.codec import dump_time
+from graph_sessions.vocabulary import SORT_FIELDS, SORT_ORDERS, SortField, choice_error
 
 MAX_LIMIT = 1000
-SORTS = ("created_at", "updated_at", "expires_at")
-Sort = Literal["created_at", "updated_at", "expires_at"]
 StatusFilter = SessionStatus | str | Sequence[SessionStatus | str] | None
 
 
@@ -105,17 +104,19 @@ async def list_page(
     status: StatusFilter,
     filters: SessionFilters,
     *,
-    sort: Sort,
+    sort: SortField,
     order: str,
     limit: int,
     cursor: str | None,
 ) -> SessionPage:
     """One page of sessions (see :meth:`GraphSessionManager.list`)."""
     ctx.require_open()
-    if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    if order not in ("asc", "desc"):
-        raise InvalidInput(f"order must be 'asc' or 'desc', not {order!r}")
+    for problem in (
+        choice_error("sort", sort, SORT_FIELDS),
+        choice_error("order", order, SORT_ORDERS),
+    ):
+        if problem is not None:
+            raise InvalidInput(problem)
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, not {limit!r}")
     query = build_query(status, filters, ctx.now())

@@ -11,36 +11,45 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from langgraph.pregel import Pregel
 from typing_extensions import Unpack
 
 from graph_sessions.clock import Clock, to_utc, utcnow
+from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core import listing, repair
 from graph_sessions.core import sessions as registry
 from graph_sessions.core.context import CoreContext, CoreOptions
 from graph_sessions.core.graph_registry import GraphRegistry
 from graph_sessions.core.leases import mark_dead, mark_live
 from graph_sessions.core.listing import SessionFilters
-from graph_sessions.core.runs import DURABILITIES, MULTITASK_STRATEGIES
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
 from graph_sessions.errors import InvalidInput
-from graph_sessions.graphs.config import ProjectConfig, load_config
 from graph_sessions.graphs.references import GraphSource
-from graph_sessions.models import (
+from graph_sessions.models import SessionInfo, SessionPage, SessionStats, SessionStatus
+from graph_sessions.storage.backend import Backend
+from graph_sessions.storage.urls import backend_from_url
+from graph_sessions.vocabulary import (
+    DEFAULT_DURABILITY,
+    DEFAULT_EXPIRY,
+    DEFAULT_MULTITASK,
+    DEFAULT_ORDER,
+    DEFAULT_SORT,
+    DEFAULT_TTL_MODE,
+    DURABILITIES,
+    EXPIRY_STRATEGIES,
+    MULTITASK_STRATEGIES,
+    TTL_MODES,
     Durability,
     ExpiryStrategy,
     MultitaskStrategy,
-    SessionInfo,
-    SessionPage,
-    SessionStats,
-    SessionStatus,
+    SortField,
+    SortOrder,
     TTLMode,
+    choice_error,
 )
-from graph_sessions.storage.backend import Backend
-from graph_sessions.storage.urls import backend_from_url
 
 __all__ = ["GraphSessionManager", "SessionFilters"]
 
@@ -124,13 +133,13 @@ class GraphSessionManager:
         checkpointer_config: dict[str, Any] | None = None,
         output_key: str | None = None,
         ttl: float | None = None,
-        ttl_mode: TTLMode = "sliding",
-        on_expire: ExpiryStrategy = "delete",
+        ttl_mode: TTLMode = DEFAULT_TTL_MODE,
+        on_expire: ExpiryStrategy = DEFAULT_EXPIRY,
         sweep_interval: float | None = 60.0,
         sweep_batch: int = 100,
         checkpoint_retention: int | None = None,
-        multitask: MultitaskStrategy = "enqueue",
-        durability: Durability = "async",
+        multitask: MultitaskStrategy = DEFAULT_MULTITASK,
+        durability: Durability = DEFAULT_DURABILITY,
         resume_key: str | None = None,
         recursion_limit: int | None = None,
         graph_id: str | None = None,
@@ -149,18 +158,14 @@ class GraphSessionManager:
             backend, config_ttl = _backend_from_checkpointer_config(checkpointer_config)
             if ttl is None and config_ttl is not None:
                 ttl = config_ttl
-        if multitask not in MULTITASK_STRATEGIES:
-            raise InvalidInput(
-                f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {multitask!r}"
-            )
-        if durability not in DURABILITIES:
-            raise InvalidInput(
-                f"durability must be one of {', '.join(DURABILITIES)}, not {durability!r}"
-            )
-        if ttl_mode not in ("sliding", "absolute"):
-            raise InvalidInput(f"ttl_mode must be 'sliding' or 'absolute', not {ttl_mode!r}")
-        if on_expire not in ("delete", "keep_latest"):
-            raise InvalidInput(f"on_expire must be 'delete' or 'keep_latest', not {on_expire!r}")
+        for problem in (
+            choice_error("multitask", multitask, MULTITASK_STRATEGIES),
+            choice_error("durability", durability, DURABILITIES),
+            choice_error("ttl_mode", ttl_mode, TTL_MODES),
+            choice_error("on_expire", on_expire, EXPIRY_STRATEGIES),
+        ):
+            if problem is not None:
+                raise InvalidInput(problem)
         if checkpoint_retention is not None and checkpoint_retention < 1:
             raise InvalidInput("checkpoint_retention must be >= 1 or None")
         if sweep_batch < 1:
@@ -465,8 +470,8 @@ class GraphSessionManager:
         self,
         status: SessionStatus | str | Sequence[SessionStatus | str] | None = None,
         *,
-        sort: Literal["created_at", "updated_at", "expires_at"] = "created_at",
-        order: Literal["asc", "desc"] = "desc",
+        sort: SortField = DEFAULT_SORT,
+        order: SortOrder = DEFAULT_ORDER,
         limit: int = 50,
         cursor: str | None = None,
         **filters: Unpack[SessionFilters],

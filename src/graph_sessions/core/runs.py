@@ -51,12 +51,11 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.vocabulary import DURABILITIES, MULTITASK_STRATEGIES, choice_error
 
 log = logging.getLogger("graph_sessions.runs")
 #: a failed run's event keeps at most this many characters of its traceback (the end)
 TRACEBACK_LIMIT = 8192
-MULTITASK_STRATEGIES = ("enqueue", "reject", "interrupt", "rollback")
-DURABILITIES = ("sync", "async", "exit")
 _POLL_SECONDS = 0.05  # how often a run waits for a session another process is running
 
 
@@ -169,16 +168,12 @@ class RunExecutor:
         A run queued behind another one in this process is checked again when its turn
         comes (:meth:`execute`): the run ahead may change the session."""
         session_id = info.session_id
-        if req.multitask not in MULTITASK_STRATEGIES:
-            raise InvalidInput(
-                f"multitask must be one of {', '.join(MULTITASK_STRATEGIES)}, not {req.multitask!r}",
-                session_id=session_id,
-            )
-        if req.durability not in DURABILITIES:
-            raise InvalidInput(
-                f"durability must be one of {', '.join(DURABILITIES)}, not {req.durability!r}",
-                session_id=session_id,
-            )
+        for problem in (
+            choice_error("multitask", req.multitask, MULTITASK_STRATEGIES),
+            choice_error("durability", req.durability, DURABILITIES),
+        ):
+            if problem is not None:
+                raise InvalidInput(problem, session_id=session_id)
         ctx = self.ctx
         ctx.require_open()
         if (

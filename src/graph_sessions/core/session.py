@@ -32,16 +32,15 @@ from graph_sessions.errors import (
 )
 from graph_sessions.models import (
     CheckpointInfo,
-    Durability,
     Event,
     EventType,
     InvokeResult,
-    MultitaskStrategy,
     RunInfo,
     SessionInfo,
     SessionStatus,
 )
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.vocabulary import ON_DISCONNECT, Durability, MultitaskStrategy, choice_error
 
 _MISSING: Any = object()
 _DONE = object()
@@ -69,9 +68,10 @@ def snapshot_to_info(snapshot: StateSnapshot) -> CheckpointInfo:
 
 
 def check_on_disconnect(on_disconnect: str, session_id: str | None = None) -> None:
-    """``InvalidInput`` unless ``on_disconnect`` is ``"continue"`` or ``"cancel"``."""
-    if on_disconnect not in ("continue", "cancel"):
-        raise InvalidInput("on_disconnect must be 'continue' or 'cancel'", session_id=session_id)
+    """``InvalidInput`` unless ``on_disconnect`` is one of :data:`ON_DISCONNECT`."""
+    problem = choice_error("on_disconnect", on_disconnect, ON_DISCONNECT)
+    if problem is not None:
+        raise InvalidInput(problem, session_id=session_id)
 
 
 class ContextOwner(Protocol):

@@ -10,9 +10,20 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from graph_sessions.core.runs import check_configurable
 from graph_sessions.models import SessionStatus
+from graph_sessions.vocabulary import (
+    DEFAULT_ORDER,
+    DEFAULT_SORT,
+    DEFAULT_TTL_MODE,
+    Durability,
+    MultitaskStrategy,
+    OnDisconnect,
+    SortField,
+    SortOrder,
+    TTLMode,
+)
 
-Multitask = Literal["enqueue", "reject", "interrupt", "rollback"]
-DurabilityMode = Literal["sync", "async", "exit"]
+Multitask = MultitaskStrategy  # the names the request bodies have always used
+DurabilityMode = Durability
 StreamMode = Literal["values", "updates", "messages", "custom", "debug", "tasks", "checkpoints"]
 SessionId = Field(min_length=1, max_length=256)
 
@@ -136,8 +147,8 @@ class SearchRequest(_Body):
     updated_after: datetime | None = Field(default=None, strict=False)
     updated_before: datetime | None = Field(default=None, strict=False)
     include_expired: bool = False
-    sort: Literal["created_at", "updated_at", "expires_at"] = "created_at"
-    order: Literal["asc", "desc"] = "desc"
+    sort: SortField = DEFAULT_SORT
+    order: SortOrder = DEFAULT_ORDER
     limit: int = Field(default=50, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=2048)
 
@@ -200,7 +211,7 @@ class StreamRequest(InvokeRequest):
         default="values", description="LangGraph stream mode(s); each chunk is one SSE event"
     )
     subgraphs: bool = False
-    on_disconnect: Literal["continue", "cancel"] | None = Field(
+    on_disconnect: OnDisconnect | None = Field(
         default=None,
         description="what happens to the run if the client goes away (server default: continue)",
     )
@@ -262,7 +273,7 @@ class SessionOut(BaseModel):
     updated_at: datetime
     expires_at: datetime | None = None
     ttl: float | None = None
-    ttl_mode: Literal["sliding", "absolute"] = "sliding"
+    ttl_mode: TTLMode = DEFAULT_TTL_MODE
     last_error: str | None = None
     run_count: int = 0
     revision: int = 0

@@ -1,8 +1,10 @@
 """Server settings: bind address, authentication, limits, run behaviour, logging.
 
-``ServerSettings`` is a Pydantic model; build it directly, or with
-:meth:`ServerSettings.from_env` which reads ``GRAPH_SESSIONS_*`` environment variables
-(``GRAPH_SESSIONS_API_KEYS="key:owner[:role],..."`` and friends) and applies overrides.
+``ServerSettings`` is a Pydantic model and the one definition of the server's settings:
+each field is also the config file's ``graph_sessions.server`` key of that name and the
+``GRAPH_SESSIONS_<NAME>`` environment variable (read only here, by
+:meth:`ServerSettings.env_values`). Build it directly, with :meth:`ServerSettings.from_env`,
+or from every source at once with :meth:`ServerSettings.from_sources`.
 
 API keys are hashed (SHA-256) as soon as they are loaded: the settings never hold a key in
 clear after validation, and requests are checked with :func:`hmac.compare_digest`.
@@ -13,16 +15,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from graph_sessions.errors import InvalidInput
+from graph_sessions.vocabulary import (
+    DEFAULT_ON_DISCONNECT,
+    DEFAULT_ROLE,
+    ROLES,
+    OnDisconnect,
+    Role,
+    choice_error,
+)
 
-Role = Literal["user", "admin"]
 _HASH_PREFIX = "sha256:"
-_ENV = "GRAPH_SESSIONS_"
+ENV_PREFIX = "GRAPH_SESSIONS_"
+# Values of an optional number's environment variable that mean "none" (no run timeout).
+_NONE_WORDS = {"none", "never"}
 
 
 def hash_key(key: str) -> str:
@@ -41,7 +54,7 @@ class ApiKey(BaseModel):
 
     key: str = Field(min_length=1, description="the key, hashed (sha256:<hex>) once loaded")
     owner: str = Field(min_length=1)
-    role: Role = "user"
+    role: Role = DEFAULT_ROLE
 
     @field_validator("key")
     @classmethod
@@ -72,9 +85,10 @@ def parse_api_keys(text: str) -> list[ApiKey]:
             raise InvalidInput(
                 f"API key entry {item.split(':')[0][:4]}… is not 'key:owner' or 'key:owner:role'"
             )
-        role = parts[2] if len(parts) == 3 else "user"
-        if role not in ("user", "admin"):
-            raise InvalidInput(f"API key role must be 'user' or 'admin', not {role!r}")
+        role = parts[2] if len(parts) == 3 else DEFAULT_ROLE
+        problem = choice_error("API key role", role, ROLES)
+        if problem is not None:
+            raise InvalidInput(problem)
         keys.append(ApiKey(key=parts[0], owner=parts[1], role=role))  # type: ignore[arg-type]
     return keys
 
@@ -98,7 +112,7 @@ class ServerSettings(BaseModel):
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     run_timeout: float | None = Field(default=None, gt=0)
-    on_disconnect: Literal["continue", "cancel"] = "continue"
+    on_disconnect: OnDisconnect = DEFAULT_ON_DISCONNECT
     shutdown_timeout: float = Field(default=30.0, ge=0)
     log_json: bool = True
     access_log: bool = Field(default=True, description="one JSON line per request on stderr")
@@ -128,8 +142,15 @@ class ServerSettings(BaseModel):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _keys_from_text(cls, value: Any) -> Any:
+        # "key:owner[:role],..." text, or (as the config file has them) a list of such
+        # strings and {key, owner, role} objects.
         if isinstance(value, str):
             return parse_api_keys(value)
+        if isinstance(value, list):
+            keys: list[Any] = []
+            for item in value:
+                keys.extend(parse_api_keys(item) if isinstance(item, str) else [item])
+            return keys
         return value
 
     def model_post_init(self, __context: Any) -> None:
@@ -155,54 +176,57 @@ class ServerSettings(BaseModel):
         return None
 
     @classmethod
-    def env_values(cls, environ: dict[str, str] | None = None) -> dict[str, Any]:
-        """The settings ``GRAPH_SESSIONS_*`` variables give (raw strings, unvalidated).
+    def env_var(cls, name: str) -> str:
+        """The environment variable of setting ``name``: ``GRAPH_SESSIONS_<NAME>``."""
+        return ENV_PREFIX + name.upper()
 
-        Variables: ``HOST``, ``PORT``, ``API_KEYS`` ("key:owner[:role],..."),
-        ``JWT_SECRET``, ``JWKS_FILE``, ``JWT_AUDIENCE``, ``JWT_ISSUER``, ``OWNER_CLAIM``,
-        ``ROLE_CLAIM``, ``REQUIRE_AUTH`` (true/false), ``MAX_BODY_BYTES``, ``RUN_TIMEOUT``,
-        ``ON_DISCONNECT``, ``SHUTDOWN_TIMEOUT``, ``LOG_JSON`` (true/false), ``ACCESS_LOG``
-        (true/false), ``METRICS_AUTH`` (true/false), ``METRICS_CACHE_SECONDS``,
-        ``HEADER_TIMEOUT``, ``KEEP_ALIVE_TIMEOUT``, ``EVENTS_POLL_INTERVAL``.
-        """
+    @classmethod
+    def env_values(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The settings ``GRAPH_SESSIONS_*`` variables give, one variable per field
+        (``GRAPH_SESSIONS_PORT``, ``GRAPH_SESSIONS_API_KEYS`` = "key:owner[:role],...", ...),
+        unvalidated: text stripped, empty variables skipped, ``none``/``never`` for an
+        optional number (``RUN_TIMEOUT``) meaning ``None``, API keys split at commas."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for name in _ENV_FIELDS:
-            raw = env.get(_ENV + name.upper())
-            if raw is not None and raw.strip() != "":
-                values[name] = raw.strip()
+        for name, info in cls.model_fields.items():
+            raw = env.get(cls.env_var(name))
+            if raw is None or raw.strip() == "":
+                continue
+            text = raw.strip()
+            if text.lower() in _NONE_WORDS and _optional_number(info.annotation):
+                values[name] = None
+            elif name == "api_keys":
+                values[name] = [k.strip() for k in text.split(",") if k.strip()]
+            else:
+                values[name] = text
         return values
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServerSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerSettings:
         """Settings from ``GRAPH_SESSIONS_*`` variables (see :meth:`env_values`), then
         ``overrides`` (``None`` values are ignored, so CLI options left unset do not erase
         the environment)."""
-        values = cls.env_values(environ)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_sources(environ=environ, **overrides)
+
+    @classmethod
+    def from_sources(
+        cls,
+        file: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        **cli: Any,
+    ) -> ServerSettings:
+        """Settings by precedence, highest first: ``cli`` values (``None`` ignored), the
+        environment (``environ``, default ``os.environ``), ``file`` (the config file's
+        ``graph_sessions.server`` section), defaults."""
+        values = dict(file or {})
+        values.update(cls.env_values(environ))
+        values.update({k: v for k, v in cli.items() if v is not None})
         return cls.model_validate(values)
 
 
-_ENV_FIELDS = (
-    "host",
-    "port",
-    "api_keys",
-    "jwt_secret",
-    "jwks_file",
-    "jwt_audience",
-    "jwt_issuer",
-    "owner_claim",
-    "role_claim",
-    "require_auth",
-    "max_body_bytes",
-    "run_timeout",
-    "on_disconnect",
-    "shutdown_timeout",
-    "log_json",
-    "access_log",
-    "metrics_auth",
-    "metrics_cache_seconds",
-    "header_timeout",
-    "keep_alive_timeout",
-    "events_poll_interval",
-)
+def _optional_number(annotation: Any) -> bool:
+    """True for ``float | None``, ``int | None`` and the like."""
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return False
+    args = set(get_args(annotation))
+    return type(None) in args and bool(args & {int, float})

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
@@ -28,8 +28,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
-
-SortField = Literal["created_at", "updated_at", "expires_at"]
+from graph_sessions.vocabulary import DEFAULT_SORT, SortField
 
 
 @dataclass
@@ -47,7 +46,7 @@ class SessionQuery:
     updated_before: datetime | None = None
     include_expired: bool = False
     now: datetime | None = None
-    sort: SortField = "created_at"
+    sort: SortField = DEFAULT_SORT
     descending: bool = True
     limit: int = 50
     cursor: tuple[str | None, str] | None = None  # (sort value, session_id) of the last row seen

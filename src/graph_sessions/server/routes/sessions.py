@@ -47,6 +47,7 @@ from graph_sessions.server.schemas import (
     UpdateSessionRequest,
     UpdateStateRequest,
 )
+from graph_sessions.vocabulary import DEFAULT_ORDER, DEFAULT_SORT, SORT_FIELDS, SORT_ORDERS, pattern
 
 router = APIRouter(tags=["sessions"])
 
@@ -173,8 +174,8 @@ async def list_sessions(
     updated_after: TimeQuery = None,
     updated_before: TimeQuery = None,
     include_expired: bool = False,
-    sort: Annotated[str, Query(pattern="^(created_at|updated_at|expires_at)$")] = "created_at",
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    sort: Annotated[str, Query(pattern=pattern(SORT_FIELDS))] = DEFAULT_SORT,
+    order: Annotated[str, Query(pattern=pattern(SORT_ORDERS))] = DEFAULT_ORDER,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:

@@ -17,6 +17,9 @@ One file configures a deployment for the Python API, the CLI and the server::
 
 Precedence, highest first: explicit arguments, environment variables (``GRAPH_SESSIONS_*``),
 the file, defaults. ``${VAR}`` and ``${VAR:-default}`` expand in every string of the file.
+
+The manager's keys are defined here; the ``server`` section's keys, their environment
+variables and their checks are :class:`~graph_sessions.server.settings.ServerSettings`'s.
 """
 
 from __future__ import annotations
@@ -29,12 +32,19 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph_sessions.errors import BackendError, ConfigError
+from graph_sessions.server.settings import ServerSettings
 from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, resolve_backend_url
+from graph_sessions.vocabulary import (
+    Durability,
+    ExpiryStrategy,
+    MultitaskStrategy,
+    TTLMode,
+)
 
 log = logging.getLogger("graph_sessions")
 
@@ -77,29 +87,6 @@ ENV_MANAGER_KEYS = {
     "RECURSION_LIMIT": "recursion_limit",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
 }
-ENV_SERVER_KEYS = {
-    "HOST": "host",
-    "PORT": "port",
-    "API_KEYS": "api_keys",
-    "JWT_SECRET": "jwt_secret",
-    "JWKS_FILE": "jwks_file",
-    "MAX_BODY_BYTES": "max_body_bytes",
-    "RUN_TIMEOUT": "run_timeout",
-    "JWT_AUDIENCE": "jwt_audience",
-    "JWT_ISSUER": "jwt_issuer",
-    "OWNER_CLAIM": "owner_claim",
-    "ROLE_CLAIM": "role_claim",
-    "REQUIRE_AUTH": "require_auth",
-    "ON_DISCONNECT": "on_disconnect",
-    "LOG_JSON": "log_json",
-    "ACCESS_LOG": "access_log",
-    "METRICS_AUTH": "metrics_auth",
-    "METRICS_CACHE_SECONDS": "metrics_cache_seconds",
-    "HEADER_TIMEOUT": "header_timeout",
-    "KEEP_ALIVE_TIMEOUT": "keep_alive_timeout",
-    "EVENTS_POLL_INTERVAL": "events_poll_interval",
-}
-
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -107,30 +94,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ServerSection(_Strict):
-    """``graph_sessions.server``: how ``graph-sessions serve`` listens and authenticates."""
+class _FileServer(ServerSettings):
+    """The ``server`` section as the file must write it: the settings, no unknown key."""
 
-    host: str | None = None
-    port: int | None = Field(default=None, ge=0, le=65535)
-    api_keys: list[str | dict[str, str]] | None = None
-    jwt_secret: str | None = None
-    jwks_file: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
-    owner_claim: str | None = None
-    role_claim: str | None = None
-    require_auth: bool | None = None
-    max_body_bytes: int | None = Field(default=None, gt=0)
-    run_timeout: float | None = Field(default=None, gt=0)
-    on_disconnect: Literal["continue", "cancel"] | None = None
-    shutdown_timeout: float | None = Field(default=None, ge=0)
-    log_json: bool | None = None
-    access_log: bool | None = None
-    metrics_auth: bool | None = None
-    metrics_cache_seconds: float | None = Field(default=None, ge=0)
-    header_timeout: float | None = Field(default=None, gt=0)
-    keep_alive_timeout: float | None = Field(default=None, gt=0)
-    events_poll_interval: float | None = Field(default=None, gt=0)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Section(_Strict):
@@ -139,24 +106,25 @@ class Section(_Strict):
     backend: str | None = None
     default_graph: str | None = None
     ttl: float | None = Field(default=None, gt=0)
-    ttl_mode: Literal["sliding", "absolute"] | None = None
-    on_expire: Literal["delete", "keep_latest"] | None = None
+    ttl_mode: TTLMode | None = None
+    on_expire: ExpiryStrategy | None = None
     sweep_interval: float | None = Field(default=None, gt=0)
     sweep_batch: int | None = Field(default=None, ge=1)
     checkpoint_retention: int | None = Field(default=None, ge=1)
-    multitask: Literal["enqueue", "reject", "interrupt", "rollback"] | None = None
-    durability: Literal["sync", "async", "exit"] | None = None
+    multitask: MultitaskStrategy | None = None
+    durability: Durability | None = None
     output_key: str | None = None
     resume_key: str | None = None
     recursion_limit: int | None = Field(default=None, ge=1)
     shutdown_timeout: float | None = Field(default=None, ge=0)
-    server: ServerSection = Field(default_factory=ServerSection)
+    # Checked against ServerSettings by _server_values (with the environment on top).
+    server: dict[str, Any] = Field(default_factory=dict)
 
 
 class _TTL(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    strategy: Literal["delete", "keep_latest"] | None = None
+    strategy: ExpiryStrategy | None = None
     default_ttl: float | None = Field(default=None, gt=0)  # minutes, as LangGraph
     sweep_interval_minutes: float | None = Field(default=None, gt=0)
 
@@ -251,10 +219,11 @@ def _expand(value: Any, where: str, env: Mapping[str, str], file: str) -> Any:
     return value
 
 
-def _field_errors(exc: ValidationError, file: str) -> ConfigError:
+def _field_errors(exc: ValidationError, file: str, where: str = "") -> ConfigError:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join([*([where] if where else []), *(str(p) for p in err["loc"])])
+        loc = loc or "(top level)"
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         lines.append(f"{file}: {loc}: {err['msg']}{shown}")
@@ -290,14 +259,12 @@ def _load_env(value: str | dict[str, Any] | None, base: Path, file: str) -> dict
 
 
 def _env_value(name: str, raw: str) -> Any:
-    if name in {"ttl", "sweep_interval", "shutdown_timeout", "run_timeout"}:
+    if name in {"ttl", "sweep_interval", "shutdown_timeout"}:
         if raw.strip().lower() in {"", "none", "never"}:
             return None
         return float(raw)
-    if name in {"checkpoint_retention", "recursion_limit", "port", "max_body_bytes"}:
+    if name in {"checkpoint_retention", "recursion_limit"}:
         return int(raw)
-    if name == "api_keys":
-        return [k.strip() for k in raw.split(",") if k.strip()]
     return raw
 
 
@@ -314,6 +281,31 @@ def _env_overrides(
             except ValueError:
                 bad.append(f"{var}={env[var]!r}: not a valid {name}")
     return out, bad
+
+
+def _server_values(section: Mapping[str, Any], env: Mapping[str, str], file: str) -> dict[str, Any]:
+    """The ``server`` section with the ``GRAPH_SESSIONS_*`` server variables on top, checked
+    by :class:`ServerSettings` (unknown keys refused); values typed as the settings type
+    them, API keys left as written (a list of ``key:owner[:role]`` strings and objects)."""
+    written = {k: v for k, v in section.items() if v is not None}
+    try:
+        _FileServer.model_validate(written)
+    except ValidationError as exc:
+        raise _field_errors(exc, file, "graph_sessions.server") from None
+    from_env = ServerSettings.env_values(env)
+    merged = {**written, **from_env}
+    try:
+        checked = _FileServer.model_validate(merged)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "setting"
+            var = ServerSettings.env_var(name)
+            problems.append(f"{var}={env.get(var)!r}: not a valid {name}: {err['msg']}")
+        raise ConfigError("environment: " + "; ".join(problems)) from None
+    typed = checked.model_dump(mode="json", include=set(merged) - {"api_keys"})
+    values = {k: typed.get(k, merged[k]) for k in merged}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def load_config(
@@ -397,18 +389,16 @@ def load_config(
             manager["on_expire"] = ttl.strategy
         if ttl.sweep_interval_minutes is not None and "sweep_interval" not in manager:
             manager["sweep_interval"] = ttl.sweep_interval_minutes * 60.0
-    server = section.server.model_dump(exclude_none=True)
+    server = _server_values(section.server, env, file)
 
     if apply_env:
         for k, v in file_env.items():
             os.environ.setdefault(k, v)
     env_manager, bad = _env_overrides(env, ENV_MANAGER_KEYS)
-    env_server, bad_server = _env_overrides(env, ENV_SERVER_KEYS)
-    if bad or bad_server:
-        raise ConfigError("environment: " + "; ".join(bad + bad_server))
+    if bad:
+        raise ConfigError("environment: " + "; ".join(bad))
     default_graph = env_manager.pop("default_graph", None) or section.default_graph
     manager.update(env_manager)
-    server.update(env_server)
     try:  # validate the merged values once more, so env overrides get the same checks
         checked = Section.model_validate({**manager, "server": server})
     except ValidationError as exc:
@@ -417,7 +407,7 @@ def load_config(
     for key in ("ttl", "sweep_interval"):  # an explicit "never" from the environment
         if key in env_manager and env_manager[key] is None:
             cfg.manager[key] = None
-    cfg.server = checked.server.model_dump(exclude_none=True)
+    cfg.server = server
     if default_graph is not None:
         if cfg.graphs and default_graph not in cfg.graphs:
             raise ConfigError(
