@@ -15,7 +15,6 @@ import importlib
 import importlib.util
 import inspect
 import logging
-import operator
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.pregel import Pregel
 from pydantic import ValidationError
 from typing_extensions import TypedDict
@@ -33,15 +31,16 @@ from graph_sessions.errors import GraphLoadError
 from graph_sessions.graphs.imports import import_file_as_module
 from graph_sessions.graphs.python_refs import load_python_graph
 from graph_sessions.graphs.yaml.expressions import Expression, ExpressionError, compile_condition
-from graph_sessions.graphs.yaml.nodes import (
+from graph_sessions.graphs.yaml.nodes import build_node
+from graph_sessions.graphs.yaml.nodes.base import ROUTE_KEY, BuildContext, BuiltNode
+from graph_sessions.graphs.yaml.nodes.running import run_node_async, wrap_node
+from graph_sessions.graphs.yaml.reducers import (
     LAST_VALUE,
-    ROUTE_KEY,
-    BuildContext,
-    BuiltNode,
-    build_node,
-    map_collect,
-    run_node_async,
-    wrap_node,
+    LOOP_COUNTS,
+    LOOP_RESET,
+    PUBLIC_REDUCERS,
+    REDUCERS,
+    reduce_loop_counts,
 )
 from graph_sessions.graphs.yaml.schema import (
     GraphFileSpec,
@@ -65,7 +64,6 @@ __all__ = [
 
 LOOP_COUNTS_KEY = "_loop_counts"
 _LOOP_RESET_NODE = "__loop_reset__"
-_LOOP_RESET = "__reset__"
 _START_NAMES = {"START", "__start__"}
 _END_NAMES = {"END", "__end__"}
 
@@ -84,64 +82,6 @@ _TYPES: dict[str, Any] = {
     "object": dict,
     "any": Any,
 }
-
-
-def _reduce_add(left: Any, right: Any) -> Any:
-    """``reducer: add``: lists concatenate (a non-list is appended), numbers and strings add."""
-    if left is None:
-        return right
-    if right is None:
-        return left
-    if isinstance(left, list):
-        return left + right if isinstance(right, list) else [*left, right]
-    return operator.add(left, right)
-
-
-def _reduce_merge(left: Any, right: Any) -> Any:
-    """``reducer: merge``: a shallow dict merge (right wins)."""
-    if not isinstance(left, Mapping):
-        return right
-    if not isinstance(right, Mapping):
-        return left if right is None else right
-    return {**left, **right}
-
-
-def _reduce_sorted_add(left: Any, right: Any) -> Any:
-    """``reducer: sorted_add`` (YamlGraph's): ``add``, then items carrying a ``_map_index``
-    are put in that order."""
-    out = _reduce_add(left, right)
-    if isinstance(out, list) and all(isinstance(i, Mapping) and "_map_index" in i for i in out):
-        out = sorted(out, key=lambda i: i["_map_index"])
-    return out
-
-
-def _reduce_last_value(left: Any, right: Any) -> Any:
-    """``reducer: last_value``: the last write wins (several writes in one step are fine)."""
-    return right
-
-
-def _reduce_loop_counts(left: Any, right: Any) -> dict[str, int]:
-    """Sums per-node run counts; ``{"__reset__": 1}`` starts afresh (at each run's start)."""
-    right = dict(right or {})
-    if right.pop(_LOOP_RESET, None):
-        return {k: int(v) for k, v in right.items()}
-    out = {k: v for k, v in (left or {}).items() if k != _LOOP_RESET}
-    for k, v in right.items():
-        out[k] = int(out.get(k, 0)) + int(v)
-    return out
-
-
-_REDUCERS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": _reduce_add,
-    "append": _reduce_add,
-    "add_messages": add_messages,
-    "messages": add_messages,
-    "merge": _reduce_merge,
-    "map_collect": map_collect,
-    LAST_VALUE: _reduce_last_value,
-    "sorted_add": _reduce_sorted_add,
-}
-_PUBLIC_REDUCERS = ("add", "append", "sorted_add", "merge", "add_messages", "last_value")
 
 
 # --------------------------------------------------------------------------- the plan
@@ -343,11 +283,11 @@ def _state_fields(
         if isinstance(value, dict):
             type_name = value.get("type", "any")
             reducer = value.get("reducer")
-            if reducer is not None and (not isinstance(reducer, str) or reducer not in _REDUCERS):
+            if reducer is not None and (not isinstance(reducer, str) or reducer not in REDUCERS):
                 problems.append(
                     doc.problem(
                         (*path, "reducer"),
-                        f"unknown reducer {reducer!r} (known: {', '.join(_PUBLIC_REDUCERS)})",
+                        f"unknown reducer {reducer!r} (known: {', '.join(PUBLIC_REDUCERS)})",
                     )
                 )
                 reducer = None
@@ -444,7 +384,7 @@ def plan_yaml_graph(
     if any(b.type == "router" for b in plan.nodes.values()):
         fields.setdefault(ROUTE_KEY, (Any, None))
     if spec.loop_limits:
-        fields[LOOP_COUNTS_KEY] = (dict, "loop_counts")
+        fields[LOOP_COUNTS_KEY] = (dict, LOOP_COUNTS)
     plan.state = fields
     ctx.state_keys.update(fields)
     if spec.state:
@@ -724,14 +664,14 @@ def _plan_edges(
 def _state_schema(name: str, fields: Mapping[str, tuple[Any, str | None]]) -> Any:
     annotations: dict[str, Any] = {}
     for key, (typ, reducer) in fields.items():
-        if reducer == "loop_counts":
-            annotations[key] = Annotated[dict, _reduce_loop_counts]
+        if reducer == LOOP_COUNTS:
+            annotations[key] = Annotated[dict, reduce_loop_counts]
         elif reducer == LAST_VALUE:
             # Any: LangGraph starts a reducer channel at typ() ("" for str); a last-value
             # key stays absent until written, as it is without a reducer.
-            annotations[key] = Annotated[Any, _REDUCERS[reducer]]
+            annotations[key] = Annotated[Any, REDUCERS[reducer]]
         elif reducer is not None:
-            annotations[key] = Annotated[typ, _REDUCERS[reducer]]
+            annotations[key] = Annotated[typ, REDUCERS[reducer]]
         else:
             annotations[key] = typ
     safe = "".join(c if c.isalnum() else "_" for c in name) or "Yaml"
@@ -784,7 +724,7 @@ def _assemble(plan: GraphPlan) -> Pregel:
             by_source.setdefault(e.source, []).append(e)
     if limits:
         # Loop counts are per run: a first step clears them.
-        builder.add_node(_LOOP_RESET_NODE, lambda state: {LOOP_COUNTS_KEY: {_LOOP_RESET: 1}})
+        builder.add_node(_LOOP_RESET_NODE, lambda state: {LOOP_COUNTS_KEY: {LOOP_RESET: 1}})
         builder.add_edge(START, _LOOP_RESET_NODE)
         start_from = _LOOP_RESET_NODE
     else:
