@@ -8,7 +8,7 @@ from pathlib import Path
 from langgraph.graph import END, START
 
 from graph_sessions.errors import GraphLoadError
-from graph_sessions.graphs.yaml.compile import GraphPlan, _message, plan_yaml_graph
+from graph_sessions.graphs.yaml.plan import GraphPlan, plan_yaml_graph, problems_message
 
 __all__ = ["plan_to_mermaid", "yaml_to_mermaid"]
 
@@ -41,7 +41,7 @@ def _label(text: str) -> str:
 def plan_to_mermaid(plan: GraphPlan) -> str:
     """The Mermaid ``flowchart`` of a valid :class:`GraphPlan`."""
     if plan.spec is None or plan.problems:
-        raise GraphLoadError(_message(plan.file, plan.problems))
+        raise GraphLoadError(problems_message(plan.file, plan.problems))
     spec = plan.spec
     lines = ["---", f"title: {spec.name}", "---", "flowchart TD"]
     lines.append("    __start__([START])")
