@@ -260,65 +260,83 @@ class _Parser:
 
     def primary(self) -> Node:
         t = self.tok
+        if t.kind in ("number", "string", "kw"):
+            return self.literal()
+        if t.kind == "name":
+            return self.name_or_call()
+        if self.take("op", "("):
+            node = self.ternary()
+            self.expect("op", ")")
+            return node
+        if self.take("op", "["):
+            return self.list_display()
+        if self.take("op", "{"):
+            return self.dict_display()
+        if t.kind == "end":
+            raise self.error("unexpected end of expression")
+        raise self.error(f"unexpected {t.value!r}")
+
+    def literal(self) -> Node:
+        """A number, a string, ``true``/``false`` or ``null``/``none``."""
+        t = self.tok
         if t.kind == "number":
             self.i += 1
             return ("lit", float(t.value) if "." in t.value else int(t.value))
         if t.kind == "string":
             self.i += 1
             return ("lit", _unescape(t.value))
-        if t.kind == "kw":
-            if t.value in ("true", "false"):
-                self.i += 1
-                return ("lit", t.value == "true")
-            if t.value in ("null", "none"):
-                self.i += 1
-                return ("lit", None)
-            raise self.error(f"unexpected keyword {t.value!r}")
-        if t.kind == "name":
+        if t.value in ("true", "false"):
             self.i += 1
-            if self.tok.kind == "op" and self.tok.value == "(":
-                if t.value not in _FUNCTIONS:
-                    known = ", ".join(sorted(_FUNCTIONS))
-                    raise self.error(f"unknown function {t.value!r} (known: {known})", t)
-                self.i += 1
-                args: list[Node] = []
-                if not self.take("op", ")"):
-                    args.append(self.ternary())
-                    while self.take("op", ","):
-                        args.append(self.ternary())
-                    self.expect("op", ")")
-                return ("call", t.value, args)
+            return ("lit", t.value == "true")
+        if t.value in ("null", "none"):
+            self.i += 1
+            return ("lit", None)
+        raise self.error(f"unexpected keyword {t.value!r}")
+
+    def name_or_call(self) -> Node:
+        """A name, or a call of one of the known functions."""
+        t = self.tok
+        self.i += 1
+        if not (self.tok.kind == "op" and self.tok.value == "("):
             return ("name", t.value)
-        if self.take("op", "("):
-            node = self.ternary()
+        if t.value not in _FUNCTIONS:
+            known = ", ".join(sorted(_FUNCTIONS))
+            raise self.error(f"unknown function {t.value!r} (known: {known})", t)
+        self.i += 1
+        args: list[Node] = []
+        if not self.take("op", ")"):
+            args.append(self.ternary())
+            while self.take("op", ","):
+                args.append(self.ternary())
             self.expect("op", ")")
-            return node
-        if self.take("op", "["):
-            items: list[Node] = []
-            if not self.take("op", "]"):
+        return ("call", t.value, args)
+
+    def list_display(self) -> Node:
+        """``[a, b, ...]`` after its ``[`` (a trailing comma is fine)."""
+        items: list[Node] = []
+        if not self.take("op", "]"):
+            items.append(self.ternary())
+            while self.take("op", ","):
+                if self.tok.kind == "op" and self.tok.value == "]":
+                    break
                 items.append(self.ternary())
-                while self.take("op", ","):
-                    if self.tok.kind == "op" and self.tok.value == "]":
-                        break
-                    items.append(self.ternary())
-                self.expect("op", "]")
-            return ("list", items)
-        if self.take("op", "{"):
-            pairs: list[tuple[Node, Node]] = []
-            if not self.take("op", "}"):
-                while True:
-                    key = self.ternary()
-                    self.expect("op", ":")
-                    pairs.append((key, self.ternary()))
-                    if not self.take("op", ","):
-                        break
-                    if self.tok.kind == "op" and self.tok.value == "}":
-                        break
-                self.expect("op", "}")
-            return ("dict", pairs)
-        if t.kind == "end":
-            raise self.error("unexpected end of expression")
-        raise self.error(f"unexpected {t.value!r}")
+            self.expect("op", "]")
+        return ("list", items)
+
+    def dict_display(self) -> Node:
+        """``{k: v, ...}`` after its ``{`` (a trailing comma is fine)."""
+        pairs: list[tuple[Node, Node]] = []
+        if not self.take("op", "}"):
+            while True:
+                key = self.ternary()
+                self.expect("op", ":")
+                pairs.append((key, self.ternary()))
+                if not self.take("op", ","):
+                    break
+                if self.tok.kind == "op" and self.tok.value == "}":
+                    break
+            self.expect("op", "}")
+        return ("dict", pairs)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -441,28 +459,17 @@ def _eval(node: Node, scope: _Scope) -> Any:
         return {_eval(k, scope): _eval(v, scope) for k, v in node[1]}
     if kind == "call":
         return _FUNCTIONS[node[1]](*[_eval(n, scope) for n in node[2]])
+    return _eval_operator(node, scope)
+
+
+def _eval_operator(node: Node, scope: _Scope) -> Any:
+    """The operator nodes: arithmetic, comparisons, ``and``/``or``/``not``, ``a if c else b``."""
+    kind = node[0]
     if kind == "unary":
         value = _eval(node[2], scope)
         return None if value is None else -value
     if kind == "bin":
-        a, b = _eval(node[2], scope), _eval(node[3], scope)
-        op = node[1]
-        if op == "+":
-            return _add(a, b)
-        if a is None or b is None:
-            return None
-        if op == "-":
-            return a - b
-        if op == "*":
-            _check_repeat(a, b)
-            return a * b
-        if op == "/":
-            return a / b
-        if op == "//":
-            return a // b
-        if isinstance(a, str | bytes):  # no printf-style formatting ('%999999999d' % 1)
-            raise ExpressionError("`%` is the remainder of numbers; use a template for text")
-        return a % b
+        return _arithmetic(node[1], _eval(node[2], scope), _eval(node[3], scope))
     if kind == "cmp":
         return _compare(node[1], _eval(node[2], scope), _eval(node[3], scope))
     if kind == "and":  # like Python: the deciding operand (``a and b``)
@@ -474,6 +481,27 @@ def _eval(node: Node, scope: _Scope) -> Any:
     if kind == "ifelse":
         return _eval(node[2], scope) if _eval(node[1], scope) else _eval(node[3], scope)
     raise ExpressionError(f"unknown node {kind!r}")  # pragma: no cover
+
+
+def _arithmetic(op: str, a: Any, b: Any) -> Any:
+    """``a op b`` for ``+ - * / // %``; ``None`` on either side gives ``None`` (but ``+``
+    treats it as nothing to add)."""
+    if op == "+":
+        return _add(a, b)
+    if a is None or b is None:
+        return None
+    if op == "-":
+        return a - b
+    if op == "*":
+        _check_repeat(a, b)
+        return a * b
+    if op == "/":
+        return a / b
+    if op == "//":
+        return a // b
+    if isinstance(a, str | bytes):  # no printf-style formatting ('%999999999d' % 1)
+        raise ExpressionError("`%` is the remainder of numbers; use a template for text")
+    return a % b
 
 
 class _Scope:
@@ -503,28 +531,32 @@ def _names(node: Node, out: set[str]) -> None:
         else:
             _names(node[1], out)
         return
-    children: list[Node] = []
-    if kind == "index":
-        children = [node[1], node[2]]
-    elif kind == "list":
-        children = list(node[1])
-    elif kind == "dict":
-        for k, v in node[1]:
-            children += [k, v]
-    elif kind == "call":
-        children = list(node[2])
-    elif kind == "unary":
-        children = [node[2]]
-    elif kind in ("bin", "cmp"):
-        children = [node[2], node[3]]
-    elif kind in ("and", "or"):
-        children = [node[1], node[2]]
-    elif kind == "not":
-        children = [node[1]]
-    elif kind == "ifelse":
-        children = [node[1], node[2], node[3]]
-    for child in children:
+    for child in _children(node):
         _names(child, out)
+
+
+def _children(node: Node) -> list[Node]:
+    """The sub-expressions of a node other than a literal, a name or an attribute."""
+    kind = node[0]
+    if kind == "index":
+        return [node[1], node[2]]
+    if kind == "list":
+        return list(node[1])
+    if kind == "dict":
+        return [part for pair in node[1] for part in pair]
+    if kind == "call":
+        return list(node[2])
+    if kind == "unary":
+        return [node[2]]
+    if kind in ("bin", "cmp"):
+        return [node[2], node[3]]
+    if kind in ("and", "or"):
+        return [node[1], node[2]]
+    if kind == "not":
+        return [node[1]]
+    if kind == "ifelse":
+        return [node[1], node[2], node[3]]
+    return []
 
 
 @dataclass(frozen=True)

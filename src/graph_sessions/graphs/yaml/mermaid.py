@@ -8,7 +8,8 @@ from pathlib import Path
 from langgraph.graph import END, START
 
 from graph_sessions.errors import GraphLoadError
-from graph_sessions.graphs.yaml.compile import GraphPlan, _message, plan_yaml_graph
+from graph_sessions.graphs.yaml.plan import GraphPlan, plan_yaml_graph, problems_message
+from graph_sessions.graphs.yaml.schema import GraphFileSpec
 
 __all__ = ["plan_to_mermaid", "yaml_to_mermaid"]
 
@@ -41,10 +42,24 @@ def _label(text: str) -> str:
 def plan_to_mermaid(plan: GraphPlan) -> str:
     """The Mermaid ``flowchart`` of a valid :class:`GraphPlan`."""
     if plan.spec is None or plan.problems:
-        raise GraphLoadError(_message(plan.file, plan.problems))
-    spec = plan.spec
-    lines = ["---", f"title: {spec.name}", "---", "flowchart TD"]
+        raise GraphLoadError(problems_message(plan.file, plan.problems))
+    lines = ["---", f"title: {plan.spec.name}", "---", "flowchart TD"]
     lines.append("    __start__([START])")
+    lines += _node_lines(plan.spec, plan)
+    lines.append("    __end__([END])")
+    lines += _edge_lines(plan)
+    lines += _router_lines(plan.spec, plan)
+    lines += _loop_lines(plan.spec)
+    return "\n".join(lines) + "\n"
+
+
+def _end_or(target: str) -> str:
+    return END if target in ("END", "__end__") else target
+
+
+def _node_lines(spec: GraphFileSpec, plan: GraphPlan) -> list[str]:
+    """One shape per node, labelled with its name and type."""
+    lines = []
     for name, built in plan.nodes.items():
         left, right = _SHAPES.get(built.type, ('["', '"]'))
         extra = ""
@@ -54,15 +69,26 @@ def plan_to_mermaid(plan: GraphPlan) -> str:
         lines.append(
             f"    {_id(name)}{left}{_label(name)}<br/><i>{built.type}</i>{_label(extra)}{right}"
         )
-    lines.append("    __end__([END])")
+    return lines
+
+
+def _edge_lines(plan: GraphPlan) -> list[str]:
+    """The file's edges (a condition as the arrow's label); conditional edges are drawn
+    from the router's routes."""
+    lines = []
     for e in plan.edges:
-        for t in e.targets:
-            if e.conditional:
-                continue  # drawn from the router's routes below
-            arrow = "-->"
-            if e.condition is not None:
-                arrow = f'-->|"{_label(e.condition.source)}"|'
-            lines.append(f"    {_id(e.source)} {arrow} {_id(t)}")
+        if e.conditional:
+            continue
+        arrow = "-->"
+        if e.condition is not None:
+            arrow = f'-->|"{_label(e.condition.source)}"|'
+        lines += [f"    {_id(e.source)} {arrow} {_id(t)}" for t in e.targets]
+    return lines
+
+
+def _router_lines(spec: GraphFileSpec, plan: GraphPlan) -> list[str]:
+    """Each router's targets, dotted, labelled with the route keys that lead there."""
+    lines = []
     for name, built in plan.nodes.items():
         if built.type != "router":
             continue
@@ -77,14 +103,17 @@ def plan_to_mermaid(plan: GraphPlan) -> str:
                 for t in e.targets:
                     labels.setdefault(t, [])
         for target, keys in labels.items():
-            ref = END if target in ("END", "__end__") else target
             label = f'|"{_label(", ".join(keys))}"|' if keys else ""
-            lines.append(f"    {_id(name)} -.->{label} {_id(ref)}")
-    for name, limit in spec.loop_limits.items():
-        target = spec.loop_exits.get(name, "END")
-        ref = END if target in ("END", "__end__") else target
-        lines.append(f'    {_id(name)} -.->|"after {limit} runs"| {_id(ref)}')
-    return "\n".join(lines) + "\n"
+            lines.append(f"    {_id(name)} -.->{label} {_id(_end_or(target))}")
+    return lines
+
+
+def _loop_lines(spec: GraphFileSpec) -> list[str]:
+    """A dotted exit from each loop-limited node."""
+    return [
+        f'    {_id(name)} -.->|"after {limit} runs"| {_id(_end_or(spec.loop_exits.get(name, "END")))}'
+        for name, limit in spec.loop_limits.items()
+    ]
 
 
 def yaml_to_mermaid(path: str | Path) -> str:
