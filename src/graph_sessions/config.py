@@ -320,22 +320,8 @@ def load_config(
     env: dict[str, str] = dict(os.environ if environ is None else environ)
     chosen = Path(path) if path is not None else find_config(environ=env)
     cfg = ProjectConfig(path=chosen.resolve() if chosen else None)
-    raw: dict[str, Any] = {}
     file = str(chosen) if chosen else "(no config file)"
-    if chosen is not None:
-        if not chosen.is_file():
-            raise ConfigError(f"{file}: configuration file does not exist")
-        try:
-            data = json.loads(chosen.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{file}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{file}: the top level must be a JSON object")
-        raw = data
+    raw = _read_file(chosen, file) if chosen is not None else {}
     base = cfg.base_dir
     # The file's own env block may define variables the rest of the file refers to.
     try:
@@ -345,50 +331,16 @@ def load_config(
     except Exception as exc:
         raise ConfigError(f"{file}: env: {exc}") from None
     cfg.env = file_env
-    lookup = {**file_env, **env}
-    raw = _expand(raw, "", lookup, file)
-    for key in raw:
-        if key in _IGNORED_LANGGRAPH_KEYS:
-            if _IGNORED_LANGGRAPH_KEYS[key]:
-                cfg.notes.append(f"{key}: {_IGNORED_LANGGRAPH_KEYS[key]}")
-        elif key not in _KNOWN_LANGGRAPH_KEYS:
-            cfg.notes.append(f"{key}: unknown key, ignored")
+    raw = _expand(raw, "", {**file_env, **env}, file)
+    _note_keys(raw, cfg)
     try:
         parsed = _File.model_validate(raw)
     except ValidationError as exc:
         raise _field_errors(exc, file) from None
-
-    for gid, ref in parsed.graphs.items():
-        if isinstance(ref, dict):
-            target = ref.get("path")
-            if not isinstance(target, str):
-                raise ConfigError(f"{file}: graphs.{gid}: an object needs a 'path' string")
-            ref = target
-        if not ref.strip():
-            raise ConfigError(f"{file}: graphs.{gid}: empty graph reference")
-        cfg.graphs[gid] = _resolve_graph_ref(ref, base)
-    if cfg.graphs and str(base) not in sys.path:
-        # What LangGraph's "dependencies": ["."] gives: modules next to the file import.
-        sys.path.append(str(base))
+    _set_graphs(parsed, cfg, base, file)
 
     section = parsed.graph_sessions
-    manager = section.model_dump(exclude={"server", "default_graph"}, exclude_none=True)
-    if chosen is not None:
-        # The file's database lives next to the file, whatever the working directory.
-        try:
-            manager["backend"] = resolve_backend_url(
-                manager.get("backend", DEFAULT_BACKEND_URL), base
-            )
-        except BackendError as exc:
-            raise ConfigError(f"{file}: graph_sessions.backend: {exc.message}") from None
-    ttl = parsed.checkpointer.ttl if parsed.checkpointer else None
-    if ttl is not None:
-        if ttl.default_ttl is not None and "ttl" not in manager:
-            manager["ttl"] = ttl.default_ttl * 60.0
-        if ttl.strategy is not None and "on_expire" not in manager:
-            manager["on_expire"] = ttl.strategy
-        if ttl.sweep_interval_minutes is not None and "sweep_interval" not in manager:
-            manager["sweep_interval"] = ttl.sweep_interval_minutes * 60.0
+    manager = _file_manager_values(parsed, chosen is not None, base, file)
     server = _server_values(section.server, env, file)
 
     if apply_env:
@@ -416,17 +368,88 @@ def load_config(
             )
         cfg.default_graph = default_graph
     cfg.auth = parsed.auth
+    cfg.store = parsed.store
+    _note_unsupported(parsed, cfg)
+    for note in cfg.notes:
+        log.info("%s: %s", file, note)
+    return cfg
+
+
+def _read_file(chosen: Path, file: str) -> dict[str, Any]:
+    """The file's JSON object, or a ``ConfigError`` saying where it is wrong."""
+    if not chosen.is_file():
+        raise ConfigError(f"{file}: configuration file does not exist")
+    try:
+        data = json.loads(chosen.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a JSON object")
+    return data
+
+
+def _note_keys(raw: dict[str, Any], cfg: ProjectConfig) -> None:
+    """Notes for the top-level keys of LangGraph's file that we ignore or do not know."""
+    for key in raw:
+        if key in _IGNORED_LANGGRAPH_KEYS:
+            if _IGNORED_LANGGRAPH_KEYS[key]:
+                cfg.notes.append(f"{key}: {_IGNORED_LANGGRAPH_KEYS[key]}")
+        elif key not in _KNOWN_LANGGRAPH_KEYS:
+            cfg.notes.append(f"{key}: unknown key, ignored")
+
+
+def _set_graphs(parsed: _File, cfg: ProjectConfig, base: Path, file: str) -> None:
+    """``cfg.graphs`` from the file's ``graphs`` (a reference string or ``{"path": ...}``)."""
+    for gid, ref in parsed.graphs.items():
+        if isinstance(ref, dict):
+            target = ref.get("path")
+            if not isinstance(target, str):
+                raise ConfigError(f"{file}: graphs.{gid}: an object needs a 'path' string")
+            ref = target
+        if not ref.strip():
+            raise ConfigError(f"{file}: graphs.{gid}: empty graph reference")
+        cfg.graphs[gid] = _resolve_graph_ref(ref, base)
+    if cfg.graphs and str(base) not in sys.path:
+        # What LangGraph's "dependencies": ["."] gives: modules next to the file import.
+        sys.path.append(str(base))
+
+
+def _file_manager_values(parsed: _File, from_file: bool, base: Path, file: str) -> dict[str, Any]:
+    """The manager's options the file sets: its ``graph_sessions`` section, the backend
+    next to the file, and LangGraph's ``checkpointer.ttl`` where the section is silent."""
+    manager = parsed.graph_sessions.model_dump(
+        exclude={"server", "default_graph"}, exclude_none=True
+    )
+    if from_file:
+        # The file's database lives next to the file, whatever the working directory.
+        try:
+            manager["backend"] = resolve_backend_url(
+                manager.get("backend", DEFAULT_BACKEND_URL), base
+            )
+        except BackendError as exc:
+            raise ConfigError(f"{file}: graph_sessions.backend: {exc.message}") from None
+    ttl = parsed.checkpointer.ttl if parsed.checkpointer else None
+    if ttl is not None:
+        if ttl.default_ttl is not None and "ttl" not in manager:
+            manager["ttl"] = ttl.default_ttl * 60.0
+        if ttl.strategy is not None and "on_expire" not in manager:
+            manager["on_expire"] = ttl.strategy
+        if ttl.sweep_interval_minutes is not None and "sweep_interval" not in manager:
+            manager["sweep_interval"] = ttl.sweep_interval_minutes * 60.0
+    return manager
+
+
+def _note_unsupported(parsed: _File, cfg: ProjectConfig) -> None:
+    """Notes for the parts of LangGraph's file read but not acted on yet."""
     if parsed.auth:
         cfg.notes.append(
             "auth: custom LangGraph auth handlers are not run; use graph_sessions.server "
             "api_keys or jwt_secret/jwks_file"
         )
-    cfg.store = parsed.store
     if parsed.store:
         if parsed.store.get("index"):
             cfg.notes.append("store.index: semantic search of the store is not supported yet")
         if parsed.store.get("ttl"):
             cfg.notes.append("store.ttl: store items do not expire yet")
-    for note in cfg.notes:
-        log.info("%s: %s", file, note)
-    return cfg

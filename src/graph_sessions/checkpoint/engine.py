@@ -75,6 +75,49 @@ _BLOB_COLUMNS = "b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.t
 # A checkpoint and its ancestors, nearest first, by parent links (LangGraph's own SQLite
 # saver walks the same way). ``CROSS JOIN`` keeps the chain as the outer loop: one primary
 # key lookup per step, whatever the planner's statistics.
+#: what the ancestry cache keeps of a checkpoint body: (body bytes, channel versions,
+#: whether the body stores channel values itself)
+_Ancestor = tuple[bytes, dict[str, str], bool]
+
+
+class _DeltaWalk:
+    """The state of one DeltaChannel ancestor walk: each channel's chain of checkpoints
+    (nearest first) and, once found, where its seed is."""
+
+    def __init__(self, channels: Sequence[str]) -> None:
+        self.channels = list(channels)
+        self.active = set(channels)
+        self.chain_by_ch: dict[str, list[str]] = {ch: [] for ch in channels}
+        self.seed_key: dict[str, BlobKey] = {}
+        self.seed_inline: dict[str, Any] = {}
+
+    def visit(
+        self,
+        serde: SerializerProtocol,
+        thread_id: str,
+        ns: str,
+        cid: str,
+        hit: _Ancestor,
+        stored: set[tuple[str, str]],
+        body: tuple[str, bytes],
+    ) -> bool:
+        """Take one ancestor into the walk; True once every channel has its seed."""
+        for ch in self.active:
+            self.chain_by_ch[ch].append(cid)
+        versions = hit[1]
+        for ch in list(self.active):
+            if ch in versions:
+                if (ch, versions[ch]) in stored:
+                    self.seed_key[ch] = (thread_id, ns, ch, versions[ch])
+                    self.active.discard(ch)
+            elif hit[2]:  # a value stored in the body itself (not versioned)
+                inline = serde.loads_typed(_decompress(*body))["channel_values"]
+                if ch in inline:
+                    self.seed_inline[ch] = inline[ch]
+                    self.active.discard(ch)
+        return not self.active
+
+
 _ANCESTORS_SQL = (
     "WITH RECURSIVE chain(checkpoint_id, parent_checkpoint_id, type, checkpoint) AS ("
     f"SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint FROM {CHECKPOINTS} "
@@ -892,107 +935,127 @@ class StorageEngine:
         thread_id = str(conf["thread_id"])
         ns = conf.get("checkpoint_ns") or ""
         checkpoint_id = get_checkpoint_id(config)
-        chain_by_ch: dict[str, list[str]] = {ch: [] for ch in channels}
-        seed_key: dict[str, BlobKey] = {}
-        seed_inline: dict[str, Any] = {}
+        walk = _DeltaWalk(channels)
         raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
         blobs: dict[BlobKey, BlobRow] = {}
         with self._read(conn):
             if not checkpoint_id:
                 checkpoint_id = self.latest_checkpoint_id(conn, thread_id, ns)
             if checkpoint_id:
-                marks = ", ".join("?" * len(channels))
-                stored = {
-                    (ch, v)
-                    for ch, v in conn.execute(
-                        f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
-                        f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
-                        (thread_id, ns, KIND_EMPTY, *channels),
+                self._walk_ancestors(conn, serde, walk, thread_id, ns, checkpoint_id)
+                raw_writes = self._chain_writes(conn, thread_id, ns, walk.chain_by_ch)
+                if walk.seed_key:
+                    blobs = self._load_blobs(conn, list(walk.seed_key.values()))
+        return self._histories(serde, walk, raw_writes, blobs)
+
+    def _walk_ancestors(
+        self,
+        conn: sqlite3.Connection,
+        serde: SerializerProtocol,
+        walk: _DeltaWalk,
+        thread_id: str,
+        ns: str,
+        checkpoint_id: str,
+    ) -> None:
+        """Follow ``checkpoint_id``'s parent links until every channel of ``walk`` has its
+        seed, filling ``walk``; checkpoint bodies already decoded are taken from (and
+        returned to) the per-thread ancestry cache."""
+        marks = ", ".join("?" * len(walk.channels))
+        stored = {
+            (ch, v)
+            for ch, v in conn.execute(
+                f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
+                f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
+                (thread_id, ns, KIND_EMPTY, *walk.channels),
+            )
+        }
+        with self._guard:
+            known = self._ancestry.pop(thread_id, None) or {}
+            self._ancestry_total -= len(known)
+        learnt: dict[tuple[str, str], _Ancestor] = {}
+        seen: set[str] = set()
+        cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
+        first = True
+        for cid, type_, blob in cur:
+            if first:  # the target itself: its writes are pending, not history
+                first = False
+                seen.add(cid)
+                continue
+            if cid in seen:  # a parent link loop (``put`` replaced a row)
+                break
+            seen.add(cid)
+            hit = known.get((ns, cid))
+            if hit is None or hit[0] != blob:
+                cp = serde.loads_typed(_decompress(type_, blob))
+                versions = {k: str(v) for k, v in cp["channel_versions"].items()}
+                hit = (blob, versions, bool(cp.get("channel_values")))
+            learnt[(ns, cid)] = hit
+            if walk.visit(serde, thread_id, ns, cid, hit, stored, (type_, blob)):
+                break
+        cur.close()
+        if len(known) + len(learnt) > _ANCESTRY_PER_THREAD:
+            known = {}
+        known.update(learnt)
+        self._keep_ancestry(thread_id, known)
+
+    def _keep_ancestry(self, thread_id: str, known: dict[tuple[str, str], _Ancestor]) -> None:
+        with self._guard:
+            old = self._ancestry.pop(thread_id, None)  # another read meanwhile
+            self._ancestry_total += len(known) - (len(old) if old else 0)
+            self._ancestry[thread_id] = known
+            while self._ancestry and (
+                len(self._ancestry) > self.cache_threads or self._ancestry_total > _ANCESTRY_TOTAL
+            ):
+                _, gone = self._ancestry.popitem(last=False)
+                self._ancestry_total -= len(gone)
+
+    @staticmethod
+    def _chain_writes(
+        conn: sqlite3.Connection, thread_id: str, ns: str, chain_by_ch: dict[str, list[str]]
+    ) -> list[tuple[str, str, str, int, str, bytes, str]]:
+        """The writes to each channel stored with the checkpoints of its chain."""
+        raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
+        for ch, ids in chain_by_ch.items():
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                raw_writes.extend(
+                    conn.execute(
+                        f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
+                        f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
+                        f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
+                        (thread_id, ns, ch, *chunk),
                     )
-                }
-                active = set(channels)
-                seen: set[str] = set()
-                with self._guard:
-                    known = self._ancestry.pop(thread_id, None) or {}
-                    self._ancestry_total -= len(known)
-                learnt: dict[tuple[str, str], tuple[bytes, dict[str, str], bool]] = {}
-                cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
-                first = True
-                for cid, type_, blob in cur:
-                    if first:  # the target itself: its writes are pending, not history
-                        first = False
-                        seen.add(cid)
-                        continue
-                    if cid in seen:  # a parent link loop (``put`` replaced a row)
-                        break
-                    seen.add(cid)
-                    for ch in active:
-                        chain_by_ch[ch].append(cid)
-                    hit = known.get((ns, cid))
-                    if hit is None or hit[0] != blob:
-                        cp = serde.loads_typed(_decompress(type_, blob))
-                        versions = {k: str(v) for k, v in cp["channel_versions"].items()}
-                        hit = (blob, versions, bool(cp.get("channel_values")))
-                    learnt[(ns, cid)] = hit
-                    versions = hit[1]
-                    for ch in list(active):
-                        if ch in versions:
-                            if (ch, versions[ch]) in stored:
-                                seed_key[ch] = (thread_id, ns, ch, versions[ch])
-                                active.discard(ch)
-                        elif hit[2]:  # a value stored in the body itself (not versioned)
-                            inline = serde.loads_typed(_decompress(type_, blob))["channel_values"]
-                            if ch in inline:
-                                seed_inline[ch] = inline[ch]
-                                active.discard(ch)
-                    if not active:
-                        break
-                cur.close()
-                if len(known) + len(learnt) > _ANCESTRY_PER_THREAD:
-                    known = {}
-                known.update(learnt)
-                with self._guard:
-                    old = self._ancestry.pop(thread_id, None)  # another read meanwhile
-                    self._ancestry_total += len(known) - (len(old) if old else 0)
-                    self._ancestry[thread_id] = known
-                    while self._ancestry and (
-                        len(self._ancestry) > self.cache_threads
-                        or self._ancestry_total > _ANCESTRY_TOTAL
-                    ):
-                        _, gone = self._ancestry.popitem(last=False)
-                        self._ancestry_total -= len(gone)
-                for ch, ids in chain_by_ch.items():
-                    for start in range(0, len(ids), _IDS_PER_QUERY):
-                        chunk = ids[start : start + _IDS_PER_QUERY]
-                        raw_writes.extend(
-                            conn.execute(
-                                f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
-                                f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
-                                f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
-                                (thread_id, ns, ch, *chunk),
-                            )
-                        )
-                if seed_key:
-                    blobs = self._load_blobs(conn, list(seed_key.values()))
+                )
+        return raw_writes
+
+    def _histories(
+        self,
+        serde: SerializerProtocol,
+        walk: _DeltaWalk,
+        raw_writes: list[tuple[str, str, str, int, str, bytes, str]],
+        blobs: dict[BlobKey, BlobRow],
+    ) -> dict[str, DeltaChannelHistory]:
+        """Each channel's writes oldest first (``writes_sort_key`` within a checkpoint)
+        and its seed, if the walk found one."""
         by_ch_cid: dict[tuple[str, str], list[tuple[str, int, str, bytes, str]]] = {}
         for cid, ch, task_id, idx, type_, value, task_path in raw_writes:
             by_ch_cid.setdefault((ch, cid), []).append((task_id, idx, type_, value, task_path))
         result: dict[str, DeltaChannelHistory] = {}
-        for ch in channels:
+        for ch in walk.channels:
             writes: list[PendingWrite] = []
-            for cid in reversed(chain_by_ch[ch]):
+            for cid in reversed(walk.chain_by_ch[ch]):
                 rows = by_ch_cid.get((ch, cid))
                 if not rows:
                     continue
                 rows.sort(key=lambda r: writes_sort_key(r[4], r[0], r[1]))
                 writes.extend((r[0], ch, serde.loads_typed((r[2], r[3]))) for r in rows)
             entry: DeltaChannelHistory = {"writes": writes}
-            if ch in seed_key:
-                typed = self._build(blobs, seed_key[ch])
+            if ch in walk.seed_key:
+                typed = self._build(blobs, walk.seed_key[ch])
                 if typed is not None:
-                    entry["seed"] = self._load_seed(serde, seed_key[ch], typed)
-            elif ch in seed_inline:
-                entry["seed"] = seed_inline[ch]
+                    entry["seed"] = self._load_seed(serde, walk.seed_key[ch], typed)
+            elif ch in walk.seed_inline:
+                entry["seed"] = walk.seed_inline[ch]
             result[ch] = entry
         return result
 

@@ -25,42 +25,50 @@ def check_metadata_filter(metadata: Any) -> None:
     within signed 64 bits, finite numbers, JSON values only."""
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata filter must be a dict")
-    leaves = 0
+    _FilterWalk().walk(metadata, 0, "")
 
-    def walk(value: Any, depth: int, where: str) -> None:
-        nonlocal leaves
+
+class _FilterWalk:
+    """One pass over a filter, counting the leaves it matches."""
+
+    def __init__(self) -> None:
+        self.leaves = 0
+
+    def walk(self, value: Any, depth: int, where: str) -> None:
         if depth > MAX_FILTER_DEPTH:
             raise InvalidInput(
                 f"metadata filter is nested more than {MAX_FILTER_DEPTH} levels deep"
             )
         if isinstance(value, dict):
             for key, item in value.items():
-                if not isinstance(key, str):
-                    raise InvalidInput(f"metadata filter keys must be strings, not {key!r}")
-                if not (isinstance(item, dict) and item):  # a non-empty object matches per key
-                    leaves += 1
-                    if leaves > MAX_FILTER_KEYS:
-                        raise InvalidInput(
-                            f"metadata filter has more than {MAX_FILTER_KEYS} keys to match"
-                        )
-                walk(item, depth + 1, f"{where}.{key}" if where else key)
+                self._entry(key, item, depth, where)
         elif isinstance(value, list):
             for item in value:
-                walk(item, depth + 1, where)
-        elif isinstance(value, bool) or value is None or isinstance(value, str):
-            return
-        elif isinstance(value, int):
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise InvalidInput(
-                    f"metadata filter {where!r}: integers must fit in signed 64 bits "
-                    f"({_INT_MIN}..{_INT_MAX})"
-                )
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise InvalidInput(f"metadata filter {where!r}: numbers must be finite")
+                self.walk(item, depth + 1, where)
         else:
-            raise InvalidInput(
-                f"metadata filter {where!r}: {type(value).__name__} is not a JSON value"
-            )
+            _check_scalar(value, where)
 
-    walk(metadata, 0, "")
+    def _entry(self, key: Any, item: Any, depth: int, where: str) -> None:
+        if not isinstance(key, str):
+            raise InvalidInput(f"metadata filter keys must be strings, not {key!r}")
+        if not (isinstance(item, dict) and item):  # a non-empty object matches per key
+            self.leaves += 1
+            if self.leaves > MAX_FILTER_KEYS:
+                raise InvalidInput(f"metadata filter has more than {MAX_FILTER_KEYS} keys to match")
+        self.walk(item, depth + 1, f"{where}.{key}" if where else key)
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise InvalidInput(
+                f"metadata filter {where!r}: integers must fit in signed 64 bits "
+                f"({_INT_MIN}..{_INT_MAX})"
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"metadata filter {where!r}: numbers must be finite")
+    else:
+        raise InvalidInput(f"metadata filter {where!r}: {type(value).__name__} is not a JSON value")
