@@ -10,7 +10,6 @@ import copy
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,14 +177,13 @@ class MemoryBackend(Backend):
             return None
         if expect_revision is not None and info.revision != expect_revision:
             return None
-        self._apply(info, update)
+        self._apply(info, update.changes())
         at = update.updated_at
         self._append_events(session_id, events, info.updated_at if at is UNCHANGED else at)
         return info.model_copy(deep=True)
 
     @staticmethod
-    def _apply(info: SessionInfo, update: SessionUpdate) -> None:
-        changes = update.changes()
+    def _apply(info: SessionInfo, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
             setattr(info, name, copy.deepcopy(value))
         if "revision" not in changes:
@@ -276,7 +274,7 @@ class MemoryBackend(Backend):
                 "writes_mark": self.admin.writes_mark(None, session_id, before),
             }
         )
-        self._apply(info, replace(start.session_update(), lease_epoch=info.lease_epoch + 1))
+        self._apply(info, {**start.changes(), "lease_epoch": info.lease_epoch + 1})
         self._runs[run.run_id] = recorded.model_copy()
         self._append_events(session_id, events, run.started_at)
         return RunBegun(info.model_copy(deep=True), recorded)
@@ -306,11 +304,11 @@ class MemoryBackend(Backend):
         info = self._sessions.get(session_id)
         if info is None:
             return None, latest
-        update = finish.session_update()
+        changes = finish.changes()
         # the TTL as it is now decides; without a sliding one, the expiry stays
         if finish.slide_ttl and info.ttl is not None and info.ttl_mode == "sliding":
-            update = replace(update, expires_at=finish.updated_at + timedelta(seconds=info.ttl))
-        self._apply(info, update)
+            changes["expires_at"] = finish.updated_at + timedelta(seconds=info.ttl)
+        self._apply(info, changes)
         self._append_events(session_id, events, finish.updated_at)
         return info.model_copy(deep=True), latest
 

@@ -80,15 +80,17 @@ class RunStart:
     updated_at: datetime | _U = UNCHANGED
     graph_identity: str | None | _U = UNCHANGED
 
-    def session_update(self) -> SessionUpdate:
-        """The row's new values (without the lease epoch, which the backend increments)."""
-        return SessionUpdate(
-            status=SessionStatus.RUNNING,
-            lease_owner=self.lease_owner,
-            lease_expires_at=self.lease_expires_at,
-            updated_at=self.updated_at,
-            graph_identity=self.graph_identity,
-        )
+    def changes(self) -> dict[str, Any]:
+        """The row's new values by name (without the lease epoch, which the backend
+        increments)."""
+        changes: dict[str, Any] = {
+            "status": SessionStatus.RUNNING,
+            "lease_owner": self.lease_owner,
+        }
+        for name in ("lease_expires_at", "updated_at", "graph_identity"):
+            if (value := getattr(self, name)) is not UNCHANGED:
+                changes[name] = value
+        return changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +119,22 @@ class RunFinish:
     last_error: str | None | _U = UNCHANGED
     slide_ttl: bool = False
 
+    def changes(self) -> dict[str, Any]:
+        """The row's new values by name, lease released (``expires_at``: see
+        ``slide_ttl``)."""
+        changes: dict[str, Any] = {
+            "updated_at": self.updated_at,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        for name in ("status", "run_count", "interrupts", "last_error"):
+            if (value := getattr(self, name)) is not UNCHANGED:
+                changes[name] = value
+        return changes
+
     def session_update(self) -> SessionUpdate:
-        """The row's new values, lease released (``expires_at`` not included)."""
-        return SessionUpdate(
-            status=self.status,
-            updated_at=self.updated_at,
-            run_count=self.run_count,
-            interrupts=self.interrupts,
-            last_error=self.last_error,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        """:meth:`changes` as a :class:`SessionUpdate` (the same end without a run row)."""
+        return SessionUpdate(**self.changes())
 
 
 __all__ = [

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -269,7 +268,7 @@ class SqliteBackend(Backend):
         if expect_revision is not None:
             extra += " AND revision = ?"
             extra_params.append(expect_revision)
-        sql, params = update_sql(update, extra)
+        sql, params = update_sql(update.changes(), extra)
         at = dump_time(update.updated_at) if update.updated_at is not UNCHANGED else None
 
         def body(c: sqlite3.Connection) -> Any:
@@ -431,7 +430,7 @@ class SqliteBackend(Backend):
         events: Sequence[NewEvent] = (),
     ) -> RunBegun | None:
         sql, params = update_sql(
-            start.session_update(), " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
+            start.changes(), " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
         )
         at = dump_time(run.started_at)
 
@@ -472,10 +471,10 @@ class SqliteBackend(Backend):
             extra += " AND lease_epoch = ?"
             where.append(expect_epoch)
         at = dump_time(finish.updated_at)
-        update = finish.session_update()
+        changes = finish.changes()
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
-            sql, params = update_sql(update, extra)
+            update = changes
             if finish.slide_ttl:
                 # The TTL as it is now (it may have changed during the run) decides the expiry;
                 # without a sliding TTL the row's expiry stays as it is.
@@ -483,8 +482,9 @@ class SqliteBackend(Backend):
                     "SELECT ttl, ttl_mode FROM sessions WHERE session_id = ?", (session_id,)
                 ).fetchone()
                 if current is not None and current[0] is not None and current[1] == "sliding":
-                    expires = finish.updated_at + timedelta(seconds=current[0])
-                    sql, params = update_sql(replace(update, expires_at=expires), extra)
+                    expires_at = finish.updated_at + timedelta(seconds=current[0])
+                    update = {**changes, "expires_at": expires_at}
+            sql, params = update_sql(update, extra)
             row = c.execute(sql, [*params, *where]).fetchone()
             if row is None and expect_lease is not None:
                 return None, None

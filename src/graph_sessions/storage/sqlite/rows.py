@@ -17,7 +17,6 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
-from graph_sessions.storage.records import SessionUpdate
 from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS
 
 #: the registry's columns, in ``SESSION_COLUMNS`` order
@@ -41,13 +40,13 @@ def to_column(name: str, value: Any) -> Any:
 
 
 def update_sql(
-    update: SessionUpdate, where: str = "", raw_sets: Sequence[str] = ()
+    changes: dict[str, Any], where: str = "", raw_sets: Sequence[str] = ()
 ) -> tuple[str, list[Any]]:
-    """An ``UPDATE sessions ... RETURNING`` (``SESSION_COLUMNS``) setting what ``update``
-    gives, plus ``raw_sets`` (SQL assignments), with ``revision`` bumped unless given.
-    Its parameters: the returned values, then ``session_id``, then those of ``where``
-    (SQL appended to ``WHERE session_id = ?``)."""
-    changes = update.changes()
+    """An ``UPDATE sessions ... RETURNING`` (``SESSION_COLUMNS``) setting ``changes``
+    (from a record's ``changes()``: ``SessionUpdate``, ``RunStart``, ``RunFinish``), plus
+    ``raw_sets`` (SQL assignments), with ``revision`` bumped unless given. Its parameters:
+    the returned values, then ``session_id``, then those of ``where`` (SQL appended to
+    ``WHERE session_id = ?``)."""
     sets = [f"{name} = ?" for name in changes]
     sets.extend(raw_sets)
     if "revision" not in changes:
