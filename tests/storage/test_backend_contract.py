@@ -18,6 +18,7 @@ from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, Se
 from graph_sessions.storage import Backend, SessionQuery
 from graph_sessions.storage.backend import NewEvent, NewMessage
 from graph_sessions.storage.codec import dump_time
+from graph_sessions.storage.records import RunFinish, RunStart, SessionUpdate
 
 T0 = datetime(2026, 1, 1, 12, 0, 0).astimezone()
 
@@ -65,14 +66,14 @@ async def turns(backend: Backend, thread_id: str, n: int) -> list[str | None]:
 async def start(backend: Backend, session_id: str, owner: str = "me", run_id: str = "r1") -> Any:
     row = await backend.get_session(session_id)
     assert row is not None
-    return await backend.begin_run(
+    begun = await backend.begin_run(
         session_id,
         run(session_id, run_id),
-        lease_owner=owner,
+        RunStart(lease_owner=owner, updated_at=at(1), lease_expires_at=at(31)),
         expect_revision=row.revision,
-        fields={"updated_at": at(1), "lease_expires_at": at(31)},
         events=[NewEvent(EventType.RUN_STARTED, run_id=run_id)],
     )
+    return None if begun is None else begun.session
 
 
 # registry ---------------------------------------------------------------------------
@@ -92,7 +93,6 @@ async def test_create_starts_from_nothing_left_by_an_unregistered_thread(
     backend: Backend,
 ) -> None:
     await turns(backend, "s", 1)
-    await backend.add_events("s", [NewEvent(EventType.RESUMED)])
     await backend.append_messages("s", [NewMessage("user", "hi")])
     assert await backend.create_session(info("s"))
     assert await backend.latest_checkpoint_id("s") is None
@@ -104,29 +104,31 @@ async def test_update_bumps_revision_and_checks_expectations(backend: Backend) -
     await backend.create_session(info("s"))
     row = await backend.update_session(
         "s",
-        {"updated_at": at(5), "metadata": {"k": 1}},
+        SessionUpdate(updated_at=at(5), metadata={"k": 1}),
         events=[NewEvent(EventType.METADATA_UPDATED, data={"k": 1})],
     )
     assert row is not None and row.revision == 1 and row.metadata == {"k": 1}
     assert row.updated_at == at(5)
     events = await backend.list_events("s")
     assert events[-1].type == EventType.METADATA_UPDATED and events[-1].data == {"k": 1}
-    assert await backend.update_session("s", {"ttl": 5.0}, expect_revision=0) is None
+    assert await backend.update_session("s", SessionUpdate(ttl=5.0), expect_revision=0) is None
     assert (
-        await backend.update_session("s", {"ttl": 5.0}, expect_status=[SessionStatus.FAILED])
+        await backend.update_session(
+            "s", SessionUpdate(ttl=5.0), expect_status=[SessionStatus.FAILED]
+        )
         is None
     )
-    assert await backend.update_session("missing", {"ttl": 5.0}) is None
+    assert await backend.update_session("missing", SessionUpdate(ttl=5.0)) is None
     row = await backend.update_session(
-        "s", {"ttl": 5.0}, expect_revision=1, expect_status=[SessionStatus.CREATED]
+        "s", SessionUpdate(ttl=5.0), expect_revision=1, expect_status=[SessionStatus.CREATED]
     )
     assert row is not None and row.revision == 2 and row.ttl == 5.0
-    row = await backend.update_session("s", {"revision": 7})
+    row = await backend.update_session("s", SessionUpdate(revision=7))
     assert row is not None and row.revision == 7  # an explicit revision is kept as given
-    with pytest.raises(ValueError):
-        await backend.update_session("s", {"session_id": "x"})
-    with pytest.raises(ValueError):
-        await backend.update_session("s", {"no_such_field": 1})
+    with pytest.raises(TypeError):  # an update names only the fields that may change
+        SessionUpdate(session_id="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        SessionUpdate(no_such_field=1)  # type: ignore[call-arg]
 
 
 async def test_list_count_filters_sort_and_cursor(backend: Backend) -> None:
@@ -180,7 +182,7 @@ async def test_expiry_in_listing_stats_and_find_expired(backend: Backend) -> Non
     stats = await backend.stats(now)
     assert stats.total == 3 and stats.expired == 1 and stats.by_status == {"created": 3}
     assert stats.oldest_created_at == T0 and stats.runs_total == 0
-    await backend.update_session("old", {"status": SessionStatus.EXPIRED})
+    await backend.update_session("old", SessionUpdate(status=SessionStatus.EXPIRED))
     assert await backend.find_expired(now, 10) == []  # already marked
 
 
@@ -194,9 +196,7 @@ async def test_delete_removes_every_row_and_honours_only_if_expired(backend: Bac
     await backend.finish_run(
         "s",
         "r1",
-        run_status=RunStatus.SUCCESS,
-        error=None,
-        fields={"updated_at": at(2), "status": SessionStatus.COMPLETED},
+        RunFinish(run_status=RunStatus.SUCCESS, updated_at=at(2), status=SessionStatus.COMPLETED),
     )
     assert not await backend.delete_session("s", only_if_expired_at=at(5))  # not yet
     assert await backend.delete_session("s", only_if_expired_at=at(50))
@@ -205,7 +205,7 @@ async def test_delete_removes_every_row_and_honours_only_if_expired(backend: Bac
     assert await backend.list_events("s") == []
     assert await backend.load_messages("s") == []
     assert await backend.list_runs("s") == []
-    assert await backend.get_run("r1") is None
+    assert (await backend.stats(at(50))).runs_total == 0
     assert not await backend.delete_session("s")
 
 
@@ -214,29 +214,33 @@ async def test_begin_run_is_a_compare_and_set(backend: Backend) -> None:
     await backend.create_session(info("s"))
     ids = await turns(backend, "s", 2)
     stale = await backend.begin_run(
-        "s", run("s", "r0"), lease_owner="me", expect_revision=5, fields={"updated_at": at(1)}
+        "s",
+        run("s", "r0"),
+        RunStart(lease_owner="me", updated_at=at(1)),
+        expect_revision=5,
     )
-    assert stale is None and await backend.get_run("r0") is None
+    assert stale is None and await backend.list_runs("s") == []
     r = run("s")
-    row = await backend.begin_run(
+    begun = await backend.begin_run(
         "s",
         r,
-        lease_owner="me",
+        RunStart(lease_owner="me", updated_at=at(1), lease_expires_at=at(31)),
         expect_revision=0,
-        fields={"updated_at": at(1), "lease_expires_at": at(31)},
         events=[NewEvent(EventType.RUN_STARTED, run_id="r1")],
     )
-    assert row is not None and row.status == SessionStatus.RUNNING
+    assert begun is not None
+    row = begun.session
+    assert row.status == SessionStatus.RUNNING
     assert (row.lease_owner, row.lease_epoch, row.revision) == ("me", 1, 1)
     assert row.lease_expires_at == at(31)
-    assert r.checkpoint_before == ids[-1] and r.writes_mark is not None
-    stored = await backend.get_run("r1")
-    assert stored is not None and stored.checkpoint_before == ids[-1]
+    assert begun.run.checkpoint_before == ids[-1] and begun.run.writes_mark is not None
+    [stored] = await backend.list_runs("s")
+    assert stored.run_id == "r1" and stored.checkpoint_before == ids[-1]
     assert stored.status == RunStatus.RUNNING
     assert [s.session_id for s in await backend.find_running()] == ["s"]
     assert (
         await backend.begin_run(  # gone
-            "nope", run("nope", "r9"), lease_owner="me", expect_revision=0, fields={}
+            "nope", run("nope", "r9"), RunStart(lease_owner="me"), expect_revision=0
         )
         is None
     )
@@ -249,20 +253,23 @@ async def test_finish_run_records_the_end_and_releases_the_lease(backend: Backen
     row, after = await backend.finish_run(
         "s",
         "r1",
-        run_status=RunStatus.ERROR,
-        error="boom",
-        fields={"updated_at": at(9), "status": SessionStatus.FAILED, "expires_at": at(1000)},
+        RunFinish(
+            run_status=RunStatus.ERROR,
+            error="boom",
+            updated_at=at(9),
+            status=SessionStatus.FAILED,
+            slide_ttl=True,
+        ),
         events=[NewEvent(EventType.RUN_FAILED, run_id="r1")],
         expect_lease="me",
         expect_epoch=1,
-        slide_ttl=True,
     )
     assert after == ids[-1]
     assert row is not None and row.status == SessionStatus.FAILED
     assert row.lease_owner is None and row.lease_expires_at is None and row.lease_epoch == 1
     assert row.expires_at == at(9 + 60)  # sliding: the TTL as it is now, from updated_at
-    done = await backend.get_run("r1")
-    assert done is not None and done.status == RunStatus.ERROR and done.error == "boom"
+    [done] = await backend.list_runs("s")
+    assert done.run_id == "r1" and done.status == RunStatus.ERROR and done.error == "boom"
     assert done.finished_at == at(9) and done.checkpoint_after == ids[-1]
     assert (await backend.list_events("s"))[-1].type == EventType.RUN_FAILED
     assert (await backend.stats(at(9))).runs_total == 1
@@ -271,22 +278,22 @@ async def test_finish_run_records_the_end_and_releases_the_lease(backend: Backen
 async def test_finish_run_under_a_lost_lease_records_nothing(backend: Backend) -> None:
     await backend.create_session(info("s"))
     await start(backend, "s", owner="a", run_id="r1")
-    assert await backend.update_session("s", {"lease_owner": "b", "lease_epoch": 2})
+    assert await backend.update_session("s", SessionUpdate(lease_owner="b", lease_epoch=2))
     for lease, epoch in (("a", None), ("b", 1)):
         row, after = await backend.finish_run(
             "s",
             "r1",
-            run_status=RunStatus.SUCCESS,
-            error=None,
-            fields={"updated_at": at(5), "status": SessionStatus.COMPLETED},
+            RunFinish(
+                run_status=RunStatus.SUCCESS, updated_at=at(5), status=SessionStatus.COMPLETED
+            ),
             expect_lease=lease,
             expect_epoch=epoch,
         )
         assert (row, after) == (None, None)
     held = await backend.get_session("s")
     assert held is not None and held.status == SessionStatus.RUNNING and held.lease_owner == "b"
-    pending = await backend.get_run("r1")
-    assert pending is not None and pending.status == RunStatus.RUNNING
+    [pending] = await backend.list_runs("s")
+    assert pending.run_id == "r1" and pending.status == RunStatus.RUNNING
 
 
 async def test_renew_lease_needs_the_same_owner_and_epoch_and_keeps_the_revision(
@@ -309,9 +316,8 @@ async def test_list_runs_newest_first(backend: Backend) -> None:
         await backend.begin_run(
             "s",
             run("s", f"r{i}", started=i),
-            lease_owner="me",
+            RunStart(lease_owner="me"),
             expect_revision=(await backend.get_session("s")).revision,  # type: ignore[union-attr]
-            fields={},
         )
     assert [r.run_id for r in await backend.list_runs("s")] == ["r2", "r1", "r0"]
     assert [r.run_id for r in await backend.list_runs("s", limit=1)] == ["r2"]
@@ -325,7 +331,7 @@ async def test_fenced_writes_and_rollbacks_are_refused_once_the_lease_is_lost(
     row = await start(backend, "s")
     backend.fence("s", "me", row.lease_epoch)
     ids = await turns(backend, "s", 2)  # held: written
-    await backend.update_session("s", {"lease_owner": "thief", "lease_epoch": 9})
+    await backend.update_session("s", SessionUpdate(lease_owner="thief", lease_epoch=9))
     with pytest.raises(LeaseLost):
         await turns(backend, "s", 1)
     with pytest.raises(LeaseLost):
@@ -349,8 +355,10 @@ async def test_fenced_writes_of_a_deleted_session_are_refused(backend: Backend) 
 # events and messages ----------------------------------------------------------------
 async def test_events_in_order_after_an_id_with_a_limit(backend: Backend) -> None:
     await backend.create_session(info("s"))
-    await backend.add_events(
-        "s", [NewEvent(EventType.RESUMED, data={"i": i}) for i in range(5)], at=at(3)
+    await backend.update_session(  # events are appended at the update's updated_at
+        "s",
+        SessionUpdate(updated_at=at(3)),
+        events=[NewEvent(EventType.RESUMED, data={"i": i}) for i in range(5)],
     )
     events = await backend.list_events("s")
     assert [e.data["i"] for e in events] == list(range(5))
@@ -390,8 +398,9 @@ async def test_delete_checkpoints_after_rolls_back_checkpoints_and_writes(
 ) -> None:
     await backend.create_session(info("s"))
     ids = await turns(backend, "s", 3)
-    r = run("s")
-    await backend.begin_run("s", r, lease_owner="me", expect_revision=0, fields={})
+    begun = await backend.begin_run("s", run("s"), RunStart(lease_owner="me"), expect_revision=0)
+    assert begun is not None
+    r = begun.run
     assert r.checkpoint_before == ids[-1]
     head = {"configurable": {"thread_id": "s", "checkpoint_ns": "", "checkpoint_id": ids[-1]}}
     await backend.checkpointer.aput_writes(head, [("turns", ["late"])], task_id="t1")
@@ -429,16 +438,16 @@ async def test_many_tasks_racing_for_one_revision_exactly_one_wins(backend: Back
 
     async def contender(i: int) -> Any:
         return await backend.begin_run(
-            "s", run("s", f"r{i}"), lease_owner=f"o{i}", expect_revision=0, fields={}
+            "s", run("s", f"r{i}"), RunStart(lease_owner=f"o{i}"), expect_revision=0
         )
 
     results = await asyncio.gather(*(contender(i) for i in range(40)))
     winners = [r for r in results if r is not None]
-    assert len(winners) == 1 and winners[0].lease_epoch == 1
+    assert len(winners) == 1 and winners[0].session.lease_epoch == 1
     assert len(await backend.list_runs("s", limit=100)) == 1
 
     async def updater(i: int) -> Any:
-        return await backend.update_session("s", {"task_id": f"t{i}"}, expect_revision=1)
+        return await backend.update_session("s", SessionUpdate(task_id=f"t{i}"), expect_revision=1)
 
     assert sum(r is not None for r in await asyncio.gather(*(updater(i) for i in range(40)))) == 1
 
@@ -447,9 +456,11 @@ async def test_many_sessions_at_once_never_cross(backend: Backend) -> None:
     async def life(i: int) -> None:
         sid = f"s{i}"
         assert await backend.create_session(info(sid, metadata={"i": i}))
-        await backend.add_events(sid, [NewEvent(EventType.RESUMED, data={"i": i})] * 3)
+        await backend.update_session(
+            sid, SessionUpdate(), events=[NewEvent(EventType.RESUMED, data={"i": i})] * 3
+        )
         await backend.append_messages(sid, [NewMessage("user", i)])
-        row = await backend.update_session(sid, {"task_id": str(i)})
+        row = await backend.update_session(sid, SessionUpdate(task_id=str(i)))
         assert row is not None and row.metadata == {"i": i}
 
     await asyncio.gather(*(life(i) for i in range(30)))

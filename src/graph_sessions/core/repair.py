@@ -12,6 +12,7 @@ from graph_sessions.core.context import CoreContext
 from graph_sessions.core.leases import stale_reason
 from graph_sessions.models import EventType, RunStatus, SessionInfo, SessionStatus
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.storage.records import RunFinish
 
 log = logging.getLogger("graph_sessions")
 
@@ -65,12 +66,14 @@ async def repair_if_stale(ctx: CoreContext, info: SessionInfo) -> bool:
     )
     if status is None:
         status = SessionStatus.FAILED
-    fields = {
-        "status": status,
-        "updated_at": ctx.now(),
-        "interrupts": interrupts,
-        "last_error": reason if status == SessionStatus.FAILED else None,
-    }
+    finish = RunFinish(
+        run_status=RunStatus.ERROR,
+        error=reason,
+        updated_at=ctx.now(),
+        status=status,
+        interrupts=interrupts,
+        last_error=reason if status == SessionStatus.FAILED else None,
+    )
     event = NewEvent(
         EventType.REPAIRED,
         run.run_id if run else None,
@@ -80,17 +83,16 @@ async def repair_if_stale(ctx: CoreContext, info: SessionInfo) -> bool:
         repaired, _ = await ctx.backend.finish_run(
             info.session_id,
             run.run_id,
-            run_status=RunStatus.ERROR,
-            error=reason,
-            fields=fields,
+            finish,
             events=[event],
             expect_lease=info.lease_owner,
             expect_epoch=info.lease_epoch,
         )
     else:
+        # no run row to close: the same change to the session row, lease released
         repaired = await ctx.backend.update_session(
             info.session_id,
-            {**fields, "lease_owner": None, "lease_expires_at": None},
+            finish.session_update(),
             events=[event],
             expect_revision=info.revision,
         )

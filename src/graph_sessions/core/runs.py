@@ -51,6 +51,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.storage.records import UNCHANGED, RunFinish, RunStart, Unchanged
 from graph_sessions.vocabulary import DURABILITIES, MULTITASK_STRATEGIES, choice_error
 
 log = logging.getLogger("graph_sessions.runs")
@@ -298,7 +299,7 @@ class RunExecutor:
                 await asyncio.sleep(_POLL_SECONDS)
                 info = await ctx.load_info(session_id)
                 continue
-            graph_fields = self._graph_binding(session_id, info)
+            graph_identity = self._graph_binding(session_id, info)
             if req.checkpoint_id is not None:
                 await self.require_checkpoint(session_id, req.checkpoint_id)
             await self._check_first_input(info, req)
@@ -324,26 +325,27 @@ class RunExecutor:
                 ctx.backend.begin_run(
                     session_id,
                     run,
-                    lease_owner=self.ctx.lease_owner,
-                    expect_revision=info.revision,
                     # updated_at moves when the run ends: one index less to touch
-                    fields={
-                        "lease_expires_at": lease_clock() + ctx.options.lease_delta,
-                        **graph_fields,
-                    },
+                    RunStart(
+                        lease_owner=self.ctx.lease_owner,
+                        lease_expires_at=lease_clock() + ctx.options.lease_delta,
+                        graph_identity=graph_identity,
+                    ),
+                    expect_revision=info.revision,
                     events=events,
                 )
             )
             try:
                 # The transaction commits on the database thread even if our caller is
                 # cancelled meanwhile; shielded, we learn whether it did and close the run.
-                after = await asyncio.shield(begin)
+                begun = await asyncio.shield(begin)
             except asyncio.CancelledError:
-                if await begin is not None:
-                    await settle(self._finish_cancelled(session_id, info, run, "cancelled"))
+                begun = await begin
+                if begun is not None:
+                    await settle(self._finish_cancelled(session_id, info, begun.run, "cancelled"))
                 raise
-            if after is not None:
-                return info, run, graph_input, after
+            if begun is not None:
+                return info, begun.run, graph_input, begun.session
             fresh = await ctx.backend.get_session(session_id)
             if fresh is None:
                 raise SessionNotFound(
@@ -540,15 +542,16 @@ class RunExecutor:
                 active.cancel("lease lost")
                 return
 
-    def _graph_binding(self, session_id: str, info: SessionInfo) -> dict[str, Any]:
-        """The fields that bind the session to the graph about to run it: none when it is
-        already bound to it; adoption by a session with no identity yet (older files);
-        ``GraphMismatch`` for another graph (``rebind`` is the explicit way)."""
+    def _graph_binding(self, session_id: str, info: SessionInfo) -> str | Unchanged:
+        """The graph identity that binds the session to the graph about to run it:
+        ``UNCHANGED`` when it is already bound to it; adoption by a session with no identity
+        yet (older files); ``GraphMismatch`` for another graph (``rebind`` is the explicit
+        way)."""
         mine = self.ctx.graph_identity(info.graph_id)
         if info.graph_identity is None:
-            return {"graph_identity": mine}
+            return mine
         check_same_graph(session_id, info.graph_identity, mine)
-        return {}
+        return UNCHANGED
 
     async def _await_run(
         self, session_id: str, before: SessionInfo, run: RunInfo, req: RunRequest, active: ActiveRun
@@ -593,10 +596,15 @@ class RunExecutor:
                 error=exc,
             ) from exc
         status = SessionStatus.INTERRUPTED if interrupts else SessionStatus.COMPLETED
-        now = ctx.now()
-        fields = self._end_fields(before, status, now)
-        fields["interrupts"] = interrupts
-        fields["last_error"] = None
+        finish = RunFinish(
+            run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
+            updated_at=ctx.now(),
+            status=status,
+            run_count=before.run_count + 1,
+            interrupts=interrupts,
+            last_error=None,
+            slide_ttl=True,
+        )
         event = (
             NewEvent(
                 EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]}
@@ -608,12 +616,9 @@ class RunExecutor:
             ctx.backend.finish_run(
                 session_id,
                 run.run_id,
-                run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
-                error=None,
-                fields=fields,
+                finish,
                 events=[event],
                 expect_lease=self.ctx.lease_owner,
-                slide_ttl=True,
             )
         )
         if ctx.options.checkpoint_retention:
@@ -637,10 +642,6 @@ class RunExecutor:
             )
         return result, after
 
-    def _end_fields(self, before: SessionInfo, status: SessionStatus, now: Any) -> dict[str, Any]:
-        # No expires_at: finish_run(slide_ttl=True) takes the TTL as it is at the run's end.
-        return {"status": status, "updated_at": now, "run_count": before.run_count + 1}
-
     async def _finish_failed(
         self,
         session_id: str,
@@ -650,16 +651,20 @@ class RunExecutor:
         trace: str | None = None,
     ) -> None:
         ctx = self.ctx
-        now = ctx.now()
-        fields = self._end_fields(before, SessionStatus.FAILED, now)
-        fields["last_error"] = message
-        fields["interrupts"] = []
+        finish = RunFinish(
+            run_status=RunStatus.ERROR,
+            error=message,
+            updated_at=ctx.now(),
+            status=SessionStatus.FAILED,
+            run_count=before.run_count + 1,
+            interrupts=[],
+            last_error=message,
+            slide_ttl=True,
+        )
         await ctx.backend.finish_run(
             session_id,
             run.run_id,
-            run_status=RunStatus.ERROR,
-            error=message,
-            fields=fields,
+            finish,
             events=[
                 NewEvent(
                     EventType.RUN_FAILED,
@@ -668,7 +673,6 @@ class RunExecutor:
                 )
             ],
             expect_lease=self.ctx.lease_owner,
-            slide_ttl=True,
         )
 
     async def _finish_cancelled(
@@ -687,36 +691,41 @@ class RunExecutor:
                     run.run_id,
                 )
         now = ctx.now()
-        fields = self._end_fields(before, before.status, now)
-        fields["run_count"] = before.run_count
-        fields["interrupts"] = before.interrupts
+        status, interrupts = before.status, before.interrupts
+        last_error: str | Unchanged = UNCHANGED
         if reason != "rollback":
             # The cancelled run's finished steps stay: the checkpoint says where it stands.
             try:
-                status, interrupts = await status_from_checkpoint(
+                found, interrupts = await status_from_checkpoint(
                     self.ctx, session_id, before.graph_id
                 )
             except Exception as exc:  # the run's end must be recorded all the same
                 log.exception("reading session %s after a cancelled run failed", session_id)
-                status, interrupts = SessionStatus.FAILED, []
+                found, interrupts = SessionStatus.FAILED, []
                 reason = f"{reason}; its state could not be read: {type(exc).__name__}: {exc}"
-            fields["interrupts"] = interrupts
-            if status is not None:
-                fields["status"] = status
-            if status == SessionStatus.FAILED:
-                fields["last_error"] = (
+            if found is not None:
+                status = found
+            if found == SessionStatus.FAILED:
+                last_error = (
                     f"run {run.run_id} was cancelled ({reason}) before it finished; "
                     "invoke(None) continues it, a new input starts a new turn"
                 )
+        finish = RunFinish(
+            run_status=RunStatus.CANCELLED,
+            error=f"cancelled ({reason})",
+            updated_at=now,
+            status=status,
+            run_count=before.run_count,
+            interrupts=interrupts,
+            last_error=last_error,
+            slide_ttl=True,
+        )
         await ctx.backend.finish_run(
             session_id,
             run.run_id,
-            run_status=RunStatus.CANCELLED,
-            error=f"cancelled ({reason})",
-            fields=fields,
+            finish,
             events=[NewEvent(EventType.RUN_CANCELLED, run.run_id, {"reason": reason})],
             expect_lease=self.ctx.lease_owner,
-            slide_ttl=True,
         )
 
 

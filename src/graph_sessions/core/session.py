@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.storage.records import SessionUpdate
 from graph_sessions.vocabulary import ON_DISCONNECT, Durability, MultitaskStrategy, choice_error
 
 _MISSING: Any = object()
@@ -408,11 +410,9 @@ class GraphSession:
         info = await self.refresh()
         check_transition(info, SessionStatus.SUSPENDED)
         return await self._pause_change(
-            {
-                "status": SessionStatus.SUSPENDED,
-                "previous_status": info.status,
-                "suspend_reason": reason,
-            },
+            SessionUpdate(
+                status=SessionStatus.SUSPENDED, previous_status=info.status, suspend_reason=reason
+            ),
             NewEvent(EventType.SUSPENDED, None, {"reason": reason, "from": str(info.status)}),
             expect=info.status,
             doing="suspending",
@@ -426,19 +426,19 @@ class GraphSession:
             )
         target = target or SessionStatus.CREATED
         return await self._pause_change(
-            {"status": target, "previous_status": None, "suspend_reason": None},
+            SessionUpdate(status=target, previous_status=None, suspend_reason=None),
             NewEvent(EventType.UNSUSPENDED, None, {"to": str(target)}),
             expect=SessionStatus.SUSPENDED,
             doing="resuming",
         )
 
     async def _pause_change(
-        self, fields: dict[str, Any], event: NewEvent, *, expect: SessionStatus, doing: str
+        self, update: SessionUpdate, event: NewEvent, *, expect: SessionStatus, doing: str
     ) -> SessionInfo:
         """Suspend or lift a suspension, only if the status is still ``expect``."""
         updated = await self.context.backend.update_session(
             self.session_id,
-            {**fields, "updated_at": self.context.now()},
+            replace(update, updated_at=self.context.now()),
             events=[event],
             expect_status=[expect],
         )
@@ -509,7 +509,7 @@ class GraphSession:
             status = SessionStatus.COMPLETED
         updated = await self.context.backend.update_session(
             self.session_id,
-            {"status": status, "interrupts": interrupts, "updated_at": self.context.now()},
+            SessionUpdate(status=status, interrupts=interrupts, updated_at=self.context.now()),
             events=[event],
         )
         if updated is not None:

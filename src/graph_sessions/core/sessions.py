@@ -13,6 +13,7 @@ from graph_sessions.errors import InvalidInput, SessionBusy, SessionExists, Sess
 from graph_sessions.models import EventType, SessionInfo, SessionStatus
 from graph_sessions.storage.backend import NewEvent
 from graph_sessions.storage.codec import dump_json
+from graph_sessions.storage.records import UNCHANGED, SessionUpdate
 
 #: ``ttl=`` not given: the manager's default TTL applies
 DEFAULT_TTL: Any = object()
@@ -183,16 +184,18 @@ async def get_or_create(
 
 async def revive(ctx: CoreContext, info: SessionInfo, now: datetime) -> SessionInfo:
     """Bring an expired session back with its latest state (``on_expire="keep_latest"``)."""
-    fields: dict[str, Any] = {"updated_at": now}
-    if info.status == SessionStatus.EXPIRED:  # archived by the sweeper
-        fields["status"] = info.previous_status or SessionStatus.COMPLETED
-        fields["previous_status"] = None
-    # (expired by time only: the row still holds its real status and previous_status)
-    if info.ttl:
-        fields["expires_at"] = now + timedelta(seconds=info.ttl)
+    # Archived by the sweeper: back to the status it had. (Expired by time only: the row
+    # still holds its real status and previous_status.)
+    archived = info.status == SessionStatus.EXPIRED
+    update = SessionUpdate(
+        updated_at=now,
+        status=(info.previous_status or SessionStatus.COMPLETED) if archived else UNCHANGED,
+        previous_status=None if archived else UNCHANGED,
+        expires_at=now + timedelta(seconds=info.ttl) if info.ttl else UNCHANGED,
+    )
     updated = await ctx.backend.update_session(
         info.session_id,
-        fields,
+        update,
         events=[NewEvent(EventType.UNSUSPENDED, None, {"revived_from": "expired"})],
         expect_status=[info.status],
     )
@@ -248,7 +251,7 @@ async def update_metadata(
         new = {**info.metadata, **metadata} if merge else dict(metadata)
         updated = await ctx.backend.update_session(
             session_id,
-            {"metadata": new, "updated_at": ctx.now()},
+            SessionUpdate(metadata=new, updated_at=ctx.now()),
             events=[NewEvent(EventType.METADATA_UPDATED, None, {"keys": sorted(metadata)})],
             expect_revision=info.revision,
         )
@@ -266,11 +269,11 @@ async def set_ttl(
         now = ctx.now()
         updated = await ctx.backend.update_session(
             session_id,
-            {
-                "ttl": ttl_s,
-                "expires_at": now + timedelta(seconds=ttl_s) if ttl_s else None,
-                "updated_at": now,
-            },
+            SessionUpdate(
+                ttl=ttl_s,
+                expires_at=now + timedelta(seconds=ttl_s) if ttl_s else None,
+                updated_at=now,
+            ),
             events=[NewEvent(EventType.METADATA_UPDATED, None, {"ttl": ttl_s})],
             expect_revision=info.revision,
         )
@@ -298,7 +301,7 @@ async def rebind(
                 return info
             updated = await ctx.backend.update_session(
                 session_id,
-                {"graph_identity": identity, "graph_id": gid, "updated_at": ctx.now()},
+                SessionUpdate(graph_identity=identity, graph_id=gid, updated_at=ctx.now()),
                 events=[
                     NewEvent(
                         EventType.METADATA_UPDATED,

@@ -13,6 +13,7 @@ from graph_sessions.core.context import CoreContext
 from graph_sessions.core.repair import repair_stale
 from graph_sessions.models import EventType, SessionInfo, SessionStatus
 from graph_sessions.storage.backend import NewEvent
+from graph_sessions.storage.records import SessionUpdate
 
 log = logging.getLogger("graph_sessions.sweeper")
 
@@ -49,7 +50,9 @@ class Sweeper:
             return "deleted" if deleted else None
         updated = await ctx.backend.update_session(
             info.session_id,
-            {"status": SessionStatus.EXPIRED, "previous_status": info.status, "updated_at": now},
+            SessionUpdate(
+                status=SessionStatus.EXPIRED, previous_status=info.status, updated_at=now
+            ),
             events=[NewEvent(EventType.EXPIRED, None, {"strategy": "keep_latest"})],
             expect_status=[info.status],
         )

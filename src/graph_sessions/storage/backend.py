@@ -22,11 +22,11 @@ from graph_sessions.models import (
     Message,
     MessageSummary,
     RunInfo,
-    RunStatus,
     SessionInfo,
     SessionStats,
     SessionStatus,
 )
+from graph_sessions.storage.records import RunBegun, RunFinish, RunStart, SessionUpdate
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
 from graph_sessions.vocabulary import DEFAULT_SORT, SortField
 
@@ -145,15 +145,17 @@ class Backend(ABC):
     async def update_session(
         self,
         session_id: str,
-        fields: dict[str, Any],
+        update: SessionUpdate,
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
         expect_revision: int | None = None,
     ) -> SessionInfo | None:
-        """Set ``fields`` (bumping ``revision`` and ``updated_at`` when not given) and append
-        ``events``, in one transaction. With ``expect_status``/``expect_revision``, only when
-        the current status is one of them / the revision is still that one. Returns the new row, or ``None`` when missing or the status did not match."""
+        """Set the fields ``update`` gives (bumping ``revision`` unless given) and append
+        ``events`` (at ``update.updated_at``, else the row's), in one transaction. With
+        ``expect_status``/``expect_revision``, only when the current status is one of them /
+        the revision is still that one. Returns the new row, or ``None`` when missing or the
+        expectation did not hold."""
 
     @abstractmethod
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
@@ -189,38 +191,36 @@ class Backend(ABC):
         self,
         session_id: str,
         run: RunInfo,
+        start: RunStart,
         *,
-        lease_owner: str,
         expect_revision: int,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
-    ) -> SessionInfo | None:
-        """Mark the session running (``fields`` too) under a new lease (``lease_owner``,
-        ``lease_epoch`` one more than before; ``fields`` sets ``lease_expires_at``), record the latest checkpoint in
-        ``run.checkpoint_before`` and the writes mark in ``run.writes_mark``, insert the run row and ``events``, in one transaction, if
-        the row's revision is still ``expect_revision``; otherwise (changed or gone) ``None``."""
+    ) -> RunBegun | None:
+        """If the row's revision is still ``expect_revision``, in one transaction: mark the
+        session running under a new lease (``start``; ``lease_epoch`` one more than before),
+        insert the run row with the latest checkpoint as ``checkpoint_before`` (and the
+        writes mark), and append ``events`` (at ``run.started_at``). Returns the new row and
+        the run as recorded (``run`` itself is left as given); ``None`` when the revision
+        changed or the session is gone."""
 
     @abstractmethod
     async def finish_run(
         self,
         session_id: str,
         run_id: str,
+        finish: RunFinish,
         *,
-        run_status: RunStatus,
-        error: str | None,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
         expect_epoch: int | None = None,
-        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
-        """Record the run's end, the session's new fields and events, in one transaction,
-        and release the lease. With ``slide_ttl``, a sliding session's ``expires_at`` becomes
-        ``fields["updated_at"]`` plus its TTL as it is *now* (a TTL set during the run counts).
-        With ``expect_lease`` (and ``expect_epoch``), only while the session is still held
-        under that lease (a run repaired or taken over by someone else records nothing; a
-        repair does not end the holder's next run). Returns the updated row
-        (``None`` when nothing was recorded) and the id of the session's latest checkpoint."""
+        """Record the run's end (``finish``), the session's new fields and ``events`` (at
+        ``finish.updated_at``), in one transaction, and release the lease (see
+        :class:`RunFinish` for ``slide_ttl``). With ``expect_lease`` (and ``expect_epoch``),
+        only while the session is still held under that lease (a run repaired or taken over
+        by someone else records nothing; a repair does not end the holder's next run).
+        Returns the updated row (``None`` when nothing was recorded) and the id of the
+        session's latest checkpoint."""
 
     @abstractmethod
     async def renew_lease(
@@ -230,20 +230,10 @@ class Backend(ABC):
         that lease (owner and epoch); False when the lease is gone. No revision bump."""
 
     @abstractmethod
-    async def get_run(self, run_id: str) -> RunInfo | None:
-        """One run row."""
-
-    @abstractmethod
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
 
     # events --------------------------------------------------------------------------
-    @abstractmethod
-    async def add_events(
-        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
-    ) -> None:
-        """Append to the execution log."""
-
     @abstractmethod
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100

@@ -25,7 +25,6 @@ from graph_sessions.models import (
     Message,
     MessageSummary,
     RunInfo,
-    RunStatus,
     SessionInfo,
     SessionStats,
     SessionStatus,
@@ -33,6 +32,7 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import InMemoryAdmin
 from graph_sessions.storage.codec import dump_time
+from graph_sessions.storage.records import UNCHANGED, RunBegun, RunFinish, RunStart, SessionUpdate
 
 
 def _contains(actual: Any, expected: dict[str, Any]) -> bool:
@@ -166,7 +166,7 @@ class MemoryBackend(Backend):
     async def update_session(
         self,
         session_id: str,
-        fields: dict[str, Any],
+        update: SessionUpdate,
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
@@ -177,17 +177,16 @@ class MemoryBackend(Backend):
             return None
         if expect_revision is not None and info.revision != expect_revision:
             return None
-        self._apply(info, fields)
-        self._append_events(session_id, events, fields.get("updated_at") or info.updated_at)
+        self._apply(info, update.changes())
+        at = update.updated_at
+        self._append_events(session_id, events, info.updated_at if at is UNCHANGED else at)
         return info.model_copy(deep=True)
 
     @staticmethod
-    def _apply(info: SessionInfo, fields: dict[str, Any]) -> None:
-        for name, value in fields.items():
-            if name in ("session_id", "created_at") or name not in SessionInfo.model_fields:
-                raise ValueError(f"cannot update session field {name!r}")
+    def _apply(info: SessionInfo, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
             setattr(info, name, copy.deepcopy(value))
-        if "revision" not in fields:
+        if "revision" not in changes:
             info.revision += 1
 
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
@@ -260,42 +259,35 @@ class MemoryBackend(Backend):
         self,
         session_id: str,
         run: RunInfo,
+        start: RunStart,
         *,
-        lease_owner: str,
         expect_revision: int,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
-    ) -> SessionInfo | None:
+    ) -> RunBegun | None:
         info = self._sessions.get(session_id)
         if info is None or info.revision != expect_revision:
             return None
-        run.checkpoint_before = self.admin.latest_id(None, session_id)
-        run.writes_mark = self.admin.writes_mark(None, session_id, run.checkpoint_before)
-        self._apply(
-            info,
-            {
-                **fields,
-                "status": SessionStatus.RUNNING,
-                "lease_owner": lease_owner,
-                "lease_epoch": info.lease_epoch + 1,
-            },
+        before = self.admin.latest_id(None, session_id)
+        recorded = run.model_copy(
+            update={
+                "checkpoint_before": before,
+                "writes_mark": self.admin.writes_mark(None, session_id, before),
+            }
         )
-        self._runs[run.run_id] = run.model_copy()
+        self._apply(info, {**start.changes(), "lease_epoch": info.lease_epoch + 1})
+        self._runs[run.run_id] = recorded.model_copy()
         self._append_events(session_id, events, run.started_at)
-        return info.model_copy(deep=True)
+        return RunBegun(info.model_copy(deep=True), recorded)
 
     async def finish_run(
         self,
         session_id: str,
         run_id: str,
+        finish: RunFinish,
         *,
-        run_status: RunStatus,
-        error: str | None,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
         expect_epoch: int | None = None,
-        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         latest = self.admin.latest_id(None, session_id)
         held = self._sessions.get(session_id)
@@ -305,20 +297,19 @@ class MemoryBackend(Backend):
             return None, None
         run = self._runs.get(run_id)
         if run is not None:
-            run.status = run_status
-            run.finished_at = fields["updated_at"]
-            run.error = error
+            run.status = finish.run_status
+            run.finished_at = finish.updated_at
+            run.error = finish.error
             run.checkpoint_after = latest
         info = self._sessions.get(session_id)
         if info is None:
             return None, latest
-        update = {**fields, "lease_owner": None, "lease_expires_at": None}
-        if slide_ttl:  # the TTL as it is now decides; without a sliding one, the expiry stays
-            update.pop("expires_at", None)
-            if info.ttl is not None and info.ttl_mode == "sliding":
-                update["expires_at"] = fields["updated_at"] + timedelta(seconds=info.ttl)
-        self._apply(info, update)
-        self._append_events(session_id, events, fields["updated_at"])
+        changes = finish.changes()
+        # the TTL as it is now decides; without a sliding one, the expiry stays
+        if finish.slide_ttl and info.ttl is not None and info.ttl_mode == "sliding":
+            changes["expires_at"] = finish.updated_at + timedelta(seconds=info.ttl)
+        self._apply(info, changes)
+        self._append_events(session_id, events, finish.updated_at)
         return info.model_copy(deep=True), latest
 
     def check_fence(self, session_id: str) -> None:
@@ -347,20 +338,11 @@ class MemoryBackend(Backend):
         info.lease_expires_at = expires_at
         return True
 
-    async def get_run(self, run_id: str) -> RunInfo | None:
-        run = self._runs.get(run_id)
-        return run.model_copy() if run else None
-
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         runs = [r for r in self._runs.values() if r.session_id == session_id]
         return [r.model_copy() for r in reversed(runs)][:limit]
 
     # events --------------------------------------------------------------------------
-    async def add_events(
-        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
-    ) -> None:
-        self._append_events(session_id, events, at or utcnow())
-
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100
     ) -> list[Event]:

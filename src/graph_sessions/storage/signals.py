@@ -23,7 +23,6 @@ EVENT_WRITERS = (
     "delete_session",
     "begin_run",
     "finish_run",
-    "add_events",
 )
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

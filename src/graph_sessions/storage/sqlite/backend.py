@@ -30,7 +30,6 @@ from graph_sessions.models import (
     Message,
     MessageSummary,
     RunInfo,
-    RunStatus,
     SessionInfo,
     SessionStats,
     SessionStatus,
@@ -38,6 +37,13 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import CheckpointAdmin, admin_for, langgraph_sqlite
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
+from graph_sessions.storage.records import (
+    UNCHANGED,
+    RunBegun,
+    RunFinish,
+    RunStart,
+    SessionUpdate,
+)
 from graph_sessions.storage.sqlite.connection import SqliteConnection
 from graph_sessions.storage.sqlite.fencing import (
     FencedLangGraphSaver,
@@ -48,14 +54,13 @@ from graph_sessions.storage.sqlite.fencing import (
 from graph_sessions.storage.sqlite.rows import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
-    UPDATABLE,
     message_values,
     row_to_event,
     row_to_info,
     row_to_message,
     row_to_run,
     session_values,
-    to_column,
+    update_sql,
 )
 from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS, migrate, schema_version
 
@@ -246,24 +251,10 @@ class SqliteBackend(Backend):
         )
         return row_to_info(row) if row else None
 
-    @staticmethod
-    def _update_sql(
-        fields: dict[str, Any], extra_where: str = "", raw_sets: Sequence[str] = ()
-    ) -> tuple[str, list[Any]]:
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise ValueError(f"unknown session fields: {sorted(unknown)}")
-        sets = [f"{name} = ?" for name in fields] + list(raw_sets)
-        params = [to_column(n, v) for n, v in fields.items()]
-        if "revision" not in fields:
-            sets.append("revision = revision + 1")
-        sql = f"UPDATE sessions SET {', '.join(sets)} WHERE session_id = ?{extra_where} RETURNING {SESSION_COLUMNS}"
-        return sql, params
-
     async def update_session(
         self,
         session_id: str,
-        fields: dict[str, Any],
+        update: SessionUpdate,
         *,
         events: Sequence[NewEvent] = (),
         expect_status: Sequence[SessionStatus] | None = None,
@@ -277,8 +268,8 @@ class SqliteBackend(Backend):
         if expect_revision is not None:
             extra += " AND revision = ?"
             extra_params.append(expect_revision)
-        sql, params = self._update_sql(fields, extra)
-        at = dump_time(fields.get("updated_at")) if fields.get("updated_at") else None
+        sql, params = update_sql(update.changes(), extra)
+        at = dump_time(update.updated_at) if update.updated_at is not UNCHANGED else None
 
         def body(c: sqlite3.Connection) -> Any:
             row = c.execute(sql, [*params, session_id, *extra_params]).fetchone()
@@ -433,84 +424,74 @@ class SqliteBackend(Backend):
         self,
         session_id: str,
         run: RunInfo,
+        start: RunStart,
         *,
-        lease_owner: str,
         expect_revision: int,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
-    ) -> SessionInfo | None:
-        all_fields = {**fields, "status": SessionStatus.RUNNING, "lease_owner": lease_owner}
-        sql, params = self._update_sql(
-            all_fields, " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
+    ) -> RunBegun | None:
+        sql, params = update_sql(
+            start.changes(), " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
         )
         at = dump_time(run.started_at)
 
-        def body(c: sqlite3.Connection) -> Any:
+        def body(c: sqlite3.Connection) -> tuple[Any, str | None, int | None] | None:
             before = self._admin.latest_id(c, session_id)
             row = c.execute(sql, [*params, session_id, expect_revision]).fetchone()
             if row is None:
                 return None
-            run.checkpoint_before = before
-            run.writes_mark = self._admin.writes_mark(c, session_id, before)
+            mark = self._admin.writes_mark(c, session_id, before)
             c.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    session_id,
-                    str(run.status),
-                    run.kind,
-                    run.multitask,
-                    at,
-                    run.checkpoint_before,
-                ),
+                (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, before),
             )
             self._insert_events(c, session_id, events, at)
-            return row
+            return row, before, mark
 
-        row = await self._call(lambda conn: self._tx(conn, body))
-        return row_to_info(row) if row else None
+        done = await self._call(lambda conn: self._tx(conn, body))
+        if done is None:
+            return None
+        row, before, mark = done
+        recorded = run.model_copy(update={"checkpoint_before": before, "writes_mark": mark})
+        return RunBegun(row_to_info(row), recorded)
 
     async def finish_run(
         self,
         session_id: str,
         run_id: str,
+        finish: RunFinish,
         *,
-        run_status: RunStatus,
-        error: str | None,
-        fields: dict[str, Any],
         events: Sequence[NewEvent] = (),
         expect_lease: str | None = None,
         expect_epoch: int | None = None,
-        slide_ttl: bool = False,
     ) -> tuple[SessionInfo | None, str | None]:
         extra = " AND lease_owner = ?" if expect_lease is not None else ""
         where: list[Any] = [session_id] + ([expect_lease] if expect_lease is not None else [])
         if expect_epoch is not None:
             extra += " AND lease_epoch = ?"
             where.append(expect_epoch)
-        at = dump_time(fields["updated_at"])
-        all_fields = {**fields, "lease_owner": None, "lease_expires_at": None}
+        at = dump_time(finish.updated_at)
+        changes = finish.changes()
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None]:
-            update = all_fields
-            if slide_ttl:
+            update = changes
+            if finish.slide_ttl:
                 # The TTL as it is now (it may have changed during the run) decides the expiry;
                 # without a sliding TTL the row's expiry stays as it is.
-                update = {k: v for k, v in all_fields.items() if k != "expires_at"}
                 current = c.execute(
                     "SELECT ttl, ttl_mode FROM sessions WHERE session_id = ?", (session_id,)
                 ).fetchone()
                 if current is not None and current[0] is not None and current[1] == "sliding":
-                    update["expires_at"] = fields["updated_at"] + timedelta(seconds=current[0])
-            sql, params = self._update_sql(update, extra)
+                    expires_at = finish.updated_at + timedelta(seconds=current[0])
+                    update = {**changes, "expires_at": expires_at}
+            sql, params = update_sql(update, extra)
             row = c.execute(sql, [*params, *where]).fetchone()
             if row is None and expect_lease is not None:
                 return None, None
             checkpoint_after = self._admin.latest_id(c, session_id)
             c.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, error = ?, checkpoint_after = ? WHERE run_id = ?",
-                (str(run_status), at, error, checkpoint_after, run_id),
+                (str(finish.run_status), at, finish.error, checkpoint_after, run_id),
             )
             self._insert_events(c, session_id, events, at)
             return row, checkpoint_after
@@ -532,12 +513,6 @@ class SqliteBackend(Backend):
             )
         )
 
-    async def get_run(self, run_id: str) -> RunInfo | None:
-        row = await self._call(
-            lambda c: c.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        )
-        return row_to_run(row) if row else None
-
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         rows = await self._call(
             lambda c: c.execute(
@@ -548,14 +523,6 @@ class SqliteBackend(Backend):
         return [row_to_run(r) for r in rows]
 
     # events --------------------------------------------------------------------------
-    async def add_events(
-        self, session_id: str, events: Sequence[NewEvent], at: datetime | None = None
-    ) -> None:
-        stamp = dump_time(at or utcnow())
-        await self._call(
-            lambda conn: self._tx(conn, lambda c: self._insert_events(c, session_id, events, stamp))
-        )
-
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100
     ) -> list[Event]:

@@ -21,8 +21,6 @@ from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS
 
 #: the registry's columns, in ``SESSION_COLUMNS`` order
 SESSION_FIELDS = tuple(SESSION_COLUMNS.replace(" ", "").split(","))
-#: the columns ``update_session`` may set
-UPDATABLE = set(SESSION_FIELDS) - {"session_id", "created_at"}
 MESSAGE_COLUMNS = "id, session_id, role, content, data, created_at"
 EVENT_COLUMNS = "id, session_id, type, run_id, at, data"
 _JSON_FIELDS = {"metadata", "interrupts"}
@@ -39,6 +37,25 @@ def to_column(name: str, value: Any) -> Any:
     if name in _ENUM_FIELDS:
         return None if value is None else str(value)
     return value
+
+
+def update_sql(
+    changes: dict[str, Any], where: str = "", raw_sets: Sequence[str] = ()
+) -> tuple[str, list[Any]]:
+    """An ``UPDATE sessions ... RETURNING`` (``SESSION_COLUMNS``) setting ``changes``
+    (from a record's ``changes()``: ``SessionUpdate``, ``RunStart``, ``RunFinish``), plus
+    ``raw_sets`` (SQL assignments), with ``revision`` bumped unless given. Its parameters:
+    the returned values, then ``session_id``, then those of ``where`` (SQL appended to
+    ``WHERE session_id = ?``)."""
+    sets = [f"{name} = ?" for name in changes]
+    sets.extend(raw_sets)
+    if "revision" not in changes:
+        sets.append("revision = revision + 1")
+    sql = (
+        f"UPDATE sessions SET {', '.join(sets)} WHERE session_id = ?{where} "
+        f"RETURNING {SESSION_COLUMNS}"
+    )
+    return sql, [to_column(n, v) for n, v in changes.items()]
 
 
 def session_values(info: SessionInfo) -> tuple[Any, ...]:
