@@ -7,18 +7,13 @@ from typing import Any
 
 import orjson
 
+from graph_sessions.jsonable import dumps
+
 
 def dump_json(value: Any) -> str:
-    """JSON text; values JSON cannot hold are stored as their ``str``."""
-    return orjson.dumps(value, default=_fallback).decode()
-
-
-def _fallback(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    if hasattr(value, "__dict__"):
-        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
-    return str(value)
+    """JSON text in the shapes of :mod:`graph_sessions.jsonable` (what the HTTP API and the
+    CLI's ``--json`` show); values with no better shape are stored as their ``str``."""
+    return dumps(value).decode()
 
 
 def load_json(text: str | bytes | None) -> Any:
