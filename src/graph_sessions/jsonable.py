@@ -5,7 +5,8 @@ models, dataclasses (LangGraph's ``Send``, ``Interrupt``, ``Command``), sets, by
 datetimes... Each has one JSON shape, whoever encodes it:
 
 * pydantic models (LangChain messages included): ``model_dump(mode="json")``;
-* dataclasses: an object of their fields;
+* dataclasses (``Interrupt``, ``Command``): an object of their fields; ``Send``:
+  ``{"node", "arg"}``;
 * ``datetime``/``date``/``UUID``/enums/numpy: as orjson writes them (RFC 3339, strings);
 * sets, frozensets and tuples: arrays; ``bytes``: base64 text;
 * non-string mapping keys: their string; integers beyond 64 bits: decimal strings;
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from langgraph.types import Send
 from pydantic import BaseModel
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -39,6 +41,8 @@ def _default(obj: Any) -> Any:
         return list(obj)
     if isinstance(obj, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(obj)).decode()
+    if isinstance(obj, Send):  # not a dataclass: its repr would hide the node and argument
+        return {"node": obj.node, "arg": obj.arg}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):
