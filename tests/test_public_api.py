@@ -48,3 +48,14 @@ def test_the_checkpoint_package_does_not_export_its_engine() -> None:
     assert sorted(checkpoint.__all__) == ["AsyncSqliteSaver", "SqliteSaver"]
     for item in checkpoint.__all__:
         assert getattr(checkpoint, item).__module__ != "graph_sessions.checkpoint.engine"
+
+
+def test_every_event_type_is_emitted_somewhere() -> None:
+    """A kind the code never logs is a lie in the API's vocabulary (``deleted`` was one: the
+    log is deleted with the session, so it was removed)."""
+    from graph_sessions.models import EventType
+
+    source = "\n".join(p.read_text() for p in PACKAGE_DIR.rglob("*.py") if p.name != "models.py")
+    for kind in EventType:
+        assert f"EventType.{kind.name}" in source, f"EventType.{kind.name} is never emitted"
+    assert not hasattr(EventType, "DELETED")
