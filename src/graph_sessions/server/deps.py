@@ -1,4 +1,5 @@
-"""Helpers the route modules share: the manager, the caller's sessions, result encoding."""
+"""What the route modules share: the manager, settings and metrics, the caller's sessions (the
+:data:`OwnedSession` dependency), run limits."""
 
 from __future__ import annotations
 
