@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 
 import httpx
 import orjson
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Interrupt, Send
@@ -142,3 +143,18 @@ async def test_python_http_and_cli_dump_the_same_state(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     cli = orjson.loads(result.stdout)["state"]
     assert cli == python
+
+
+async def test_metadata_json_cannot_hold_as_is_is_still_refused(tmp_path: Path) -> None:
+    """Metadata is filtered on and read back: a key or integer JSON would have to rewrite
+    is refused, not stored as a string (state dumps, in contrast, never fail)."""
+    from graph_sessions import InvalidInput
+
+    with pytest.raises(TypeError):
+        dumps({1: "a"}, strict=True)
+    async with GraphSessionManager(graph=odd_values_graph(), backend="memory://") as manager:
+        for bad in ({1: "a"}, {"n": 2**70}):
+            with pytest.raises(InvalidInput):
+                await manager.create(metadata=bad)
+        session = await manager.create(metadata={"when": WHEN, "tags": {"a"}})
+        assert session.info.metadata["tags"] == {"a"}

@@ -56,12 +56,20 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
-def dumps(value: Any, *, indent: bool = False) -> bytes:
-    """JSON bytes for ``value`` in the shapes above (``indent``: two spaces per level)."""
-    option = _OPTIONS | (orjson.OPT_INDENT_2 if indent else 0)
+def dumps(value: Any, *, indent: bool = False, strict: bool = False) -> bytes:
+    """JSON bytes for ``value`` in the shapes above (``indent``: two spaces per level).
+
+    ``strict`` refuses (``TypeError``) what JSON cannot hold as is instead of turning it into
+    strings: mapping keys that are not strings, integers beyond 64 bits, nesting too deep.
+    It checks values that must read back as they were written (session metadata)."""
+    option = (orjson.OPT_SERIALIZE_NUMPY if strict else _OPTIONS) | (
+        orjson.OPT_INDENT_2 if indent else 0
+    )
     try:
         return orjson.dumps(value, default=_default, option=option)
     except (TypeError, orjson.JSONEncodeError):  # too deep, a huge int, a str() that raised
+        if strict:
+            raise
         return orjson.dumps(to_jsonable(value), option=option)
 
 

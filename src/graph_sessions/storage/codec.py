@@ -10,10 +10,11 @@ import orjson
 from graph_sessions.jsonable import dumps
 
 
-def dump_json(value: Any) -> str:
+def dump_json(value: Any, *, strict: bool = False) -> str:
     """JSON text in the shapes of :mod:`graph_sessions.jsonable` (what the HTTP API and the
-    CLI's ``--json`` show); values with no better shape are stored as their ``str``."""
-    return dumps(value).decode()
+    CLI's ``--json`` show); values with no better shape are stored as their ``str``.
+    ``strict``: ``TypeError`` for keys that are not strings and integers past 64 bits."""
+    return dumps(value, strict=strict).decode()
 
 
 def load_json(text: str | bytes | None) -> Any:
