@@ -73,20 +73,7 @@ from graph_sessions import GraphSessionManager, SessionInfo, SessionStatus  # no
 # Only used to bulk-load the 100,000-row registry for the list benchmark with exactly the
 # encoding the backend itself writes (see `fill_registry_bulk`).
 from graph_sessions.storage.sqlite import SESSION_COLUMNS  # noqa: E402
-
-try:
-    from graph_sessions.storage.sqlite.rows import to_column as _to_column  # noqa: E402
-except ImportError:  # private helper renamed: encode like the backend does (codec.py)
-    from graph_sessions.storage.codec import dump_json, dump_time  # noqa: E402
-
-    def _to_column(name: str, value: Any) -> Any:
-        if name in ("metadata", "interrupts"):
-            return dump_json(value)
-        if name in ("created_at", "updated_at", "expires_at"):
-            return dump_time(value)
-        if name in ("status", "previous_status"):
-            return None if value is None else str(value)
-        return value
+from graph_sessions.storage.sqlite.rows import to_column  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------
@@ -915,7 +902,7 @@ def list_specs(n: int, seed: int) -> list[Spec]:
 
 def fill_registry_bulk(path: Path, specs: list[Spec], graph_id: str) -> None:
     """executemany into the `sessions` table through a plain sqlite3 connection while the
-    manager is closed, with the backend's own column encoding (`_to_column`)."""
+    manager is closed, with the backend's own column encoding (`to_column`)."""
     columns = SESSION_COLUMNS.replace(" ", "").split(",")
     base = datetime.now(UTC) - timedelta(days=30)
     rows = []
@@ -934,7 +921,7 @@ def fill_registry_bulk(path: Path, specs: list[Spec], graph_id: str) -> None:
             else None,
             run_count=0 if spec.status == SessionStatus.CREATED else 1,
         )
-        rows.append(tuple(_to_column(c, getattr(info, c)) for c in columns))
+        rows.append(tuple(to_column(c, getattr(info, c)) for c in columns))
     conn = sqlite3.connect(str(path))
     try:
         with conn:

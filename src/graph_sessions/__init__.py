@@ -25,6 +25,7 @@ from graph_sessions.errors import (
     SessionNotFound,
     SessionSuspended,
 )
+from graph_sessions.jsonable import to_jsonable
 from graph_sessions.models import (
     CheckpointInfo,
     Event,
@@ -84,4 +85,5 @@ __all__ = [
     "SyncGraphSessionManager",
     "__version__",
     "load_config",
+    "to_jsonable",
 ]

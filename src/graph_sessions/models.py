@@ -43,7 +43,10 @@ class RunStatus(StrEnum):
 
 
 class EventType(StrEnum):
-    """Kinds of entries in a session's execution log."""
+    """Kinds of entries in a session's execution log.
+
+    There is no "deleted" kind: deleting a session deletes its log with it (an event
+    stream that follows the session ends instead)."""
 
     CREATED = "created"
     RUN_STARTED = "run_started"
@@ -59,7 +62,6 @@ class EventType(StrEnum):
     METADATA_UPDATED = "metadata_updated"
     EXPIRED = "expired"
     REPAIRED = "repaired"
-    DELETED = "deleted"
 
 
 class SessionInfo(BaseModel):

@@ -6,7 +6,7 @@ See ``docs/checkpoint-saver.md``.
 """
 
 from graph_sessions.checkpoint.async_saver import AsyncSqliteSaver
-from graph_sessions.checkpoint.engine import StorageEngine
 from graph_sessions.checkpoint.sync_saver import SqliteSaver
 
-__all__ = ["AsyncSqliteSaver", "SqliteSaver", "StorageEngine"]
+# The storage engine under both savers (``checkpoint.engine``) is internal, not exported.
+__all__ = ["AsyncSqliteSaver", "SqliteSaver"]

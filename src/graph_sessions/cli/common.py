@@ -16,7 +16,6 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape as escape_markup
 from typer.core import TyperArgument, TyperOption
@@ -37,6 +36,7 @@ from graph_sessions.errors import (
     SessionNotFound,
     SessionSuspended,
 )
+from graph_sessions.jsonable import dumps
 from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, describe_backend, sqlite_path_of
 
 T = TypeVar("T")
@@ -240,26 +240,9 @@ async def _graph_id_of(kwargs: dict[str, Any], session_id: str | None) -> str:
     return info.graph_id if info is not None else "default"
 
 
-def jsonable(value: Any) -> Any:
-    """Anything (pydantic models, LangChain messages, datetimes) as plain JSON data."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "model_dump"):
-        return jsonable(value.model_dump())
-    return repr(value)
-
-
 def print_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout."""
-    sys.stdout.write(orjson.dumps(jsonable(value), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(dumps(value, indent=True).decode() + "\n")
     sys.stdout.flush()
 
 
@@ -282,6 +265,6 @@ def when(value: datetime | None) -> str:
 
 def short(value: Any, width: int = 60) -> str:
     """One line, at most ``width`` characters, of any value."""
-    text = value if isinstance(value, str) else orjson.dumps(jsonable(value)).decode()
+    text = value if isinstance(value, str) else dumps(value).decode()
     text = clean(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -43,7 +43,7 @@ def check_metadata(metadata: Any, session_id: str) -> None:
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be a dict", session_id=session_id)
     try:
-        dump_json(metadata)
+        dump_json(metadata, strict=True)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(
             f"metadata must be JSON-serializable: {exc}",

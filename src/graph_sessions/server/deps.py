@@ -1,4 +1,5 @@
-"""Helpers the route modules share: the manager, the caller's sessions, result encoding."""
+"""What the route modules share: the manager, settings and metrics, the caller's sessions (the
+:data:`OwnedSession` dependency), run limits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import Depends, Path, Request
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import GraphSessionError
-from graph_sessions.models import InvokeResult, SessionInfo
+from graph_sessions.models import SessionInfo
 from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.errors import ApiError, error_body
 from graph_sessions.server.metrics import ServerMetrics
@@ -69,23 +70,20 @@ async def session_for_run(
     return await manager.get_or_create(session_id, owner=principal.owner, graph_id=graph_id)
 
 
+async def owned_session(
+    session_id: SessionIdPath, request: Request, principal: Caller
+) -> GraphSession:
+    """Dependency: the caller's live session named by the path (404 when absent, expired or
+    another owner's, whatever else the request holds)."""
+    return await load_session(manager_of(request), session_id, principal)
+
+
+OwnedSession = Annotated[GraphSession, Depends(owned_session)]
+
+
 def info_dict(info: SessionInfo) -> dict[str, Any]:
     """A session row as JSON-ready data (internal fields left out)."""
     return info.model_dump(exclude=_HIDDEN)
-
-
-def result_dict(result: InvokeResult) -> dict[str, Any]:
-    """An ``InvokeResult`` as a dict (encoded robustly by the response)."""
-    return {
-        "status": result.status,
-        "state": result.state,
-        "output": result.output,
-        "resume_key": result.resume_key,
-        "interrupts": result.interrupts,
-        "run_id": result.run_id,
-        "checkpoint_id": result.checkpoint_id,
-        "session_id": result.session_id,
-    }
 
 
 async def run_with_limits(
@@ -126,13 +124,14 @@ async def run_with_limits(
 
 __all__ = [
     "Caller",
+    "OwnedSession",
     "SessionIdPath",
     "error_body",
     "info_dict",
     "load_session",
     "manager_of",
     "metrics_of",
-    "result_dict",
+    "owned_session",
     "run_with_limits",
     "session_for_run",
     "settings_of",

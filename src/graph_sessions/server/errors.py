@@ -20,6 +20,7 @@ from starlette.responses import Response
 from graph_sessions.errors import (
     BackendError,
     CheckpointNotFound,
+    ConfigError,
     GraphLoadError,
     GraphSessionError,
     InvalidInput,
@@ -48,6 +49,9 @@ STATUS_OF_ERROR: list[tuple[type[GraphSessionError], int]] = [
     (RunCancelled, 409),
     (SessionSuspended, 423),
     (InvalidInput, 400),
+    # Configuration is read at start-up, not per request; should a request ever make the
+    # configuration be read (a value it names), the fault is the request's: never a 500.
+    (ConfigError, 400),
     (RunFailed, 422),
     (ManagerClosed, 503),
     (BackendError, 503),
@@ -207,7 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these statuses, all with :class:`ErrorBody`."""
     descriptions = {
-        400: "Bad request: malformed JSON or an invalid argument (invalid_json, invalid_input)",
+        400: "Bad request: malformed JSON or an invalid argument (invalid_json, invalid_input, invalid_config)",
         401: "Missing or invalid credentials (unauthorized)",
         403: "Authenticated but not allowed (forbidden)",
         404: "No such session for this owner, or expired (session_not_found, session_expired, checkpoint_not_found)",

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from graph_sessions.core.runs import check_configurable
-from graph_sessions.models import SessionStatus
+from graph_sessions.models import InvokeResult, SessionStatus
 from graph_sessions.vocabulary import (
     DEFAULT_ORDER,
     DEFAULT_SORT,
@@ -289,25 +289,12 @@ class SessionPageOut(BaseModel):
     next_cursor: str | None = None
 
 
-class InvokeResultOut(BaseModel):
-    """The result of a run (the seed's ``InvokeResult``)."""
-
-    status: Literal["complete", "interrupted"]
-    state: dict[str, Any]
-    output: Any = None
-    resume_key: str | None = None
-    interrupts: list[dict[str, Any]] = Field(default_factory=list)
-    run_id: str | None = None
-    checkpoint_id: str | None = None
-    session_id: str | None = None
-
-
 class ResumeOut(BaseModel):
     """What ``/resume`` did: answered an interrupt (``result`` set) or lifted a suspension."""
 
     resumed: Literal["interrupt", "suspension"]
     session: SessionOut
-    result: InvokeResultOut | None = None
+    result: InvokeResult | None = None
 
 
 class StateOut(BaseModel):

@@ -7,18 +7,14 @@ from typing import Any
 
 import orjson
 
-
-def dump_json(value: Any) -> str:
-    """JSON text; values JSON cannot hold are stored as their ``str``."""
-    return orjson.dumps(value, default=_fallback).decode()
+from graph_sessions.jsonable import dumps
 
 
-def _fallback(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    if hasattr(value, "__dict__"):
-        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
-    return str(value)
+def dump_json(value: Any, *, strict: bool = False) -> str:
+    """JSON text in the shapes of :mod:`graph_sessions.jsonable` (what the HTTP API and the
+    CLI's ``--json`` show); values with no better shape are stored as their ``str``.
+    ``strict``: ``TypeError`` for keys that are not strings and integers past 64 bits."""
+    return dumps(value, strict=strict).decode()
 
 
 def load_json(text: str | bytes | None) -> Any:

@@ -14,15 +14,14 @@ from starlette.background import BackgroundTask
 
 from graph_sessions.core.session import RunStream
 from graph_sessions.errors import GraphSessionError
-from graph_sessions.models import SessionStatus
+from graph_sessions.models import InvokeResult, SessionStatus
 from graph_sessions.server.deps import (
     Caller,
+    OwnedSession,
     SessionIdPath,
     info_dict,
-    load_session,
     manager_of,
     metrics_of,
-    result_dict,
     run_with_limits,
     session_for_run,
     settings_of,
@@ -31,7 +30,6 @@ from graph_sessions.server.errors import error_body, error_responses, sse_schema
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.schemas import (
     InvokeRequest,
-    InvokeResultOut,
     ResumeOut,
     ResumeRequest,
     RunConfig,
@@ -49,7 +47,7 @@ def _config(config: RunConfig | None) -> dict[str, Any] | None:
 
 @router.post(
     "/sessions/{session_id}/invoke",
-    response_model=InvokeResultOut,
+    response_model=InvokeResult,
     responses=RUN_ERRORS,
     summary="Run the graph and wait for the result",
 )
@@ -85,7 +83,7 @@ async def invoke(
         request, "invoke", call, settings_of(request).run_timeout, session_id
     )
     assert result is not None  # resuming with a value never just lifts a suspension
-    return JSONResponse(result_dict(result))
+    return JSONResponse(result)
 
 
 @router.post(
@@ -97,7 +95,7 @@ async def invoke(
 async def resume(
     session_id: SessionIdPath,
     request: Request,
-    principal: Caller,
+    session: OwnedSession,
     body: ResumeRequest | None = None,
 ) -> Response:
     """On an interrupted session, ``value`` answers the interrupt and the run's result is
@@ -105,8 +103,6 @@ async def resume(
     lifts the suspension (``resumed: "suspension"``). 409 ``invalid_transition`` when there
     is nothing to resume."""
     body = body or ResumeRequest()
-    manager = manager_of(request)
-    session = await load_session(manager, session_id, principal)
     has_value = "value" in body.model_fields_set
     if session.info.status == SessionStatus.SUSPENDED and not has_value:
         await session.resume()
@@ -123,7 +119,7 @@ async def resume(
     if result is None:  # the suspension was lifted meanwhile
         return JSONResponse({"resumed": "suspension", "session": info_dict(session.info)})
     return JSONResponse(
-        {"resumed": "interrupt", "session": info_dict(session.info), "result": result_dict(result)}
+        {"resumed": "interrupt", "session": info_dict(session.info), "result": result}
     )
 
 
@@ -278,7 +274,7 @@ async def stream(
             # the run goes on (or is cancelled, per on_disconnect) without waiting for room.
             await chunks.aclose()  # type: ignore[attr-defined]
             run.abandon()
-        yield ServerSentEvent(event="result", data=dumps(result_dict(result)).decode())
+        yield ServerSentEvent(event="result", data=dumps(result).decode())
 
     # A client gone before the first event never starts events(): let go of the run then too.
     return EventSourceResponse(

@@ -27,9 +27,9 @@ from graph_sessions.models import (
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import (
     Caller,
+    OwnedSession,
     SessionIdPath,
     info_dict,
-    load_session,
     manager_of,
 )
 from graph_sessions.server.errors import error_responses, sse_schema
@@ -226,10 +226,9 @@ async def search_sessions(body: SearchRequest, request: Request, principal: Call
 @router.get(
     "/sessions/{session_id}", response_model=SessionOut, responses=READ, summary="Get a session"
 )
-async def get_session(session_id: SessionIdPath, request: Request, principal: Caller) -> Response:
+async def get_session(session: OwnedSession) -> Response:
     """The session's registry row. 404 when it does not exist, has expired, or is another
     owner's."""
-    session = await load_session(manager_of(request), session_id, principal)
     return JSONResponse(info_dict(session.info))
 
 
@@ -240,12 +239,16 @@ async def get_session(session_id: SessionIdPath, request: Request, principal: Ca
     summary="Update metadata and/or TTL",
 )
 async def update_session(
-    session_id: SessionIdPath, body: UpdateSessionRequest, request: Request, principal: Caller
+    session_id: SessionIdPath,
+    body: UpdateSessionRequest,
+    request: Request,
+    principal: Caller,
+    session: OwnedSession,
 ) -> Response:
     """Merge ``metadata`` into the session's (replace it with ``merge: false``) and/or set a
     new ``ttl`` in seconds from now (``null``: never expires)."""
     manager = manager_of(request)
-    info = await manager.info(session_id, owner=principal.scope)
+    info = session.info
     if body.metadata is not None:
         info = await manager.update_metadata(
             session_id, body.metadata, merge=body.merge, owner=principal.scope
@@ -280,14 +283,11 @@ async def delete_session(
     summary="Suspend a session",
 )
 async def suspend_session(
-    session_id: SessionIdPath,
-    request: Request,
-    principal: Caller,
+    session: OwnedSession,
     body: SuspendRequest | None = None,
 ) -> Response:
     """Pause the session on purpose: invokes answer 423 until ``/resume`` lifts it. 409 while
     a run is executing or when its status cannot be suspended (e.g. ``created``)."""
-    session = await load_session(manager_of(request), session_id, principal)
     info = await session.suspend(reason=body.reason if body else None)
     return JSONResponse(info_dict(info))
 
@@ -300,13 +300,11 @@ async def suspend_session(
 )
 async def get_state(
     session_id: SessionIdPath,
-    request: Request,
-    principal: Caller,
+    session: OwnedSession,
     checkpoint_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
 ) -> Response:
     """The state values at the head (or at ``checkpoint_id``), the next nodes and the pending
     interrupts. ``{}`` before the first run."""
-    session = await load_session(manager_of(request), session_id, principal)
     snap = await session.snapshot(checkpoint_id)
     if snap is None:
         out: dict[str, Any] = {"session_id": session_id, "values": await session.get_state()}
@@ -328,12 +326,9 @@ async def get_state(
     responses=WRITE,
     summary="Write into the session's state",
 )
-async def update_state(
-    session_id: SessionIdPath, body: UpdateStateRequest, request: Request, principal: Caller
-) -> Response:
+async def update_state(body: UpdateStateRequest, session: OwnedSession) -> Response:
     """Write ``values`` into the state as if node ``as_node`` returned them (a new
     checkpoint). 409 while a run is executing."""
-    session = await load_session(manager_of(request), session_id, principal)
     info = await session.update_state(body.values, as_node=body.as_node)
     return JSONResponse(info.model_dump())
 
@@ -345,9 +340,7 @@ async def update_state(
     summary="The session's history",
 )
 async def list_checkpoints(
-    session_id: SessionIdPath,
-    request: Request,
-    principal: Caller,
+    session: OwnedSession,
     limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS_PAGE)] = 20,
     before: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     include_values: Annotated[
@@ -358,7 +351,6 @@ async def list_checkpoints(
     most 100 per page. Each is its metadata (id, parent, step, source, next, created_at,
     interrupts); the state of each (``values``) only with ``include_values=true``, since a
     page of full states can be huge: read one with ``GET /state?checkpoint_id=``."""
-    session = await load_session(manager_of(request), session_id, principal)
     items = await session.checkpoints(limit=limit, before=before)
     exclude = None if include_values else {"values"}
     return JSONResponse([c.model_dump(exclude=exclude) for c in items])
@@ -370,12 +362,9 @@ async def list_checkpoints(
     responses=WRITE,
     summary="Rewind to a past checkpoint",
 )
-async def fork_session(
-    session_id: SessionIdPath, body: ForkRequest, request: Request, principal: Caller
-) -> Response:
+async def fork_session(body: ForkRequest, session: OwnedSession) -> Response:
     """Make a copy of past checkpoint ``checkpoint_id`` the session's head; the next run
     continues from it. 404 for an unknown checkpoint, 409 while a run is executing."""
-    session = await load_session(manager_of(request), session_id, principal)
     info = await session.fork(body.checkpoint_id)
     return JSONResponse(info.model_dump())
 
@@ -387,13 +376,10 @@ async def fork_session(
     summary="The session's runs",
 )
 async def list_runs(
-    session_id: SessionIdPath,
-    request: Request,
-    principal: Caller,
+    session: OwnedSession,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Response:
     """The session's runs, newest first."""
-    session = await load_session(manager_of(request), session_id, principal)
     return JSONResponse([r.model_dump() for r in await session.runs(limit=limit)])
 
 
@@ -404,14 +390,11 @@ async def list_runs(
     summary="The session's transcript",
 )
 async def list_messages(
-    session_id: SessionIdPath,
-    request: Request,
-    principal: Caller,
+    session: OwnedSession,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> Response:
     """The last ``limit`` messages (all by default) older than id ``before``, oldest first."""
-    session = await load_session(manager_of(request), session_id, principal)
     items = await session.messages.load(limit=limit, before=before)
     return JSONResponse([m.model_dump() for m in items])
 
@@ -424,11 +407,10 @@ async def list_messages(
     summary="Append to the transcript",
 )
 async def append_messages(
-    session_id: SessionIdPath, body: AppendMessagesRequest, request: Request, principal: Caller
+    session_id: SessionIdPath, body: AppendMessagesRequest, request: Request, session: OwnedSession
 ) -> Response:
     """Append messages (one transaction); returns them with their ids."""
     manager = manager_of(request)
-    session = await load_session(manager, session_id, principal)
     items = [m.model_dump() for m in body.messages]
     ids = await session.messages.extend(items)
     now = manager.now()
@@ -452,11 +434,8 @@ async def append_messages(
     responses=READ,
     summary="Clear the transcript",
 )
-async def clear_messages(
-    session_id: SessionIdPath, request: Request, principal: Caller
-) -> Response:
+async def clear_messages(session: OwnedSession) -> Response:
     """Delete the session's transcript; returns how many messages were removed."""
-    session = await load_session(manager_of(request), session_id, principal)
     return JSONResponse({"deleted": await session.messages.clear()})
 
 
@@ -499,7 +478,7 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
 async def list_events(
     session_id: SessionIdPath,
     request: Request,
-    principal: Caller,
+    session: OwnedSession,
     after: Annotated[int | None, Query(ge=0, le=2**62, description="an event id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     follow: Annotated[bool, Query(description="keep the stream open and send new events")] = False,
@@ -507,7 +486,6 @@ async def list_events(
     """The execution log, oldest first, after event id ``after``. With ``follow=true`` the
     answer is an SSE stream: the events so far, then each new one as it is logged."""
     manager = manager_of(request)
-    session = await load_session(manager, session_id, principal)
     if not follow:
         events = await session.events(after=after, limit=limit)
         return JSONResponse([e.model_dump() for e in events])

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from graph_sessions.jsonable import dumps
 from graph_sessions.models import (
     Event,
     EventType,
@@ -122,7 +123,7 @@ def message_values(
     session_id: str, role: str, content: Any, data: Any, at: str | None
 ) -> tuple[Any, ...]:
     """A ``messages`` row to insert (without its id)."""
-    return (session_id, role, orjson.dumps(content, default=str), dump_json(data), at)
+    return (session_id, role, dumps(content), dump_json(data), at)
 
 
 def row_to_event(row: Sequence[Any]) -> Event:
