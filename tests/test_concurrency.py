@@ -1,7 +1,7 @@
 """Concurrency: one writer per session, the multitask strategies, sessions that never wait
 on each other, the sync facade from threads, two managers on one file, and cancellation.
 
-Everything runs for real: SQLite files in tmp_path, LangGraph graphs from tests/graphs.py.
+Everything runs for real: SQLite files in tmp_path, LangGraph graphs from tests/support/graphs.py.
 No timing assertions: where order matters, the tests record the order of events.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import pytest
-from graphs import chat_graph, slow_graph
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+from support.graphs import chat_graph, slow_graph
 from typing_extensions import TypedDict
 
 from graph_sessions import (

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from db_tables import session_rows
-from flow_graphs import custom_stream_graph, router_graph
-from graphs import approval_graph, chat_graph, failing_graph, two_interrupts_graph
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
+from support.db_tables import session_rows
+from support.flow_graphs import custom_stream_graph, router_graph
+from support.graphs import approval_graph, chat_graph, failing_graph, two_interrupts_graph
 
 from graph_sessions import (
     BackendError,
@@ -50,7 +50,7 @@ from graph_sessions.storage.sqlite import MIGRATIONS
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 SUPPORT_BOT = ROOT / "examples" / "support_bot.py"
-FLOW_GRAPHS = TESTS / "flow_graphs.py"
+FLOW_GRAPHS = TESTS / "support" / "flow_graphs.py"
 DRAFT_FOR = "Thanks for writing about {!r}. We are on it."
 DECLINED = "A colleague will follow up shortly."
 

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_worker import marked_slow_graph
-from db_tables import checkpoint_table, session_rows
-from graphs import chat_graph, slow_graph
-from test_crash import WORKER, Worker, marker_starts
+from support.crash import WORKER, Worker, marker_starts
+from support.crash_worker import marked_slow_graph
+from support.db_tables import checkpoint_table, session_rows
+from support.graphs import chat_graph, slow_graph
+from support.paths import subprocess_env
 
 from graph_sessions import (
     EventType,
@@ -246,6 +247,7 @@ async def test_a_holder_killed_under_another_hostname_is_repaired(tmp_path: Path
     )
     proc = subprocess.Popen(
         [unshare, "--uts", "sh", "-c", script],
+        env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from db_tables import checkpoint_table, session_rows
-from graphs import approval_graph, chat_graph, slow_graph
-from lifecycle_graphs import flaky_graph, mode_graph
+from support.db_tables import checkpoint_table, session_rows
+from support.graphs import approval_graph, chat_graph, slow_graph
+from support.lifecycle_graphs import flaky_graph, mode_graph
 
 from graph_sessions import (
     GraphSessionManager,

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delta_graphs import delta_builder, user_turn
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from support.delta_graphs import delta_builder, user_turn
 
 from graph_sessions import GraphSessionManager, ManualClock
 from graph_sessions.checkpoint import AsyncSqliteSaver, SqliteSaver

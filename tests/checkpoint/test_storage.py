@@ -314,7 +314,7 @@ async def test_async_durability_with_in_place_mutation(tmp_path: Path) -> None:
     nodes here mutate lists in place: intermediate checkpoints may then show a later
     mutation (LangGraph's own saver does the same), but the state after each run is exact,
     and what a fresh process reads equals what the saver that wrote it returns."""
-    from saver_graphs import build
+    from support.saver_graphs import build
 
     kinds = ["mutate_items", "mutate_log_in_place", "mutate_items", "replace_item", "pop_item"]
     config = {"configurable": {"thread_id": "t"}}

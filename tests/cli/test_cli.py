@@ -18,7 +18,7 @@ from graph_sessions import SyncGraphSessionManager  # noqa: E402
 from graph_sessions.cli.main import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-GRAPHS = ROOT / "tests" / "graphs.py"
+GRAPHS = ROOT / "tests" / "support" / "graphs.py"
 APPROVAL = f"{GRAPHS}:approval_graph"
 CHAT = f"{GRAPHS}:chat_graph"
 EXE = str(Path(sys.executable).parent / "graph-sessions")

@@ -16,7 +16,7 @@ import httpx
 from graph_sessions import SyncGraphSessionManager
 
 ROOT = Path(__file__).resolve().parents[2]
-GRAPHS = ROOT / "tests" / "graphs.py"
+GRAPHS = ROOT / "tests" / "support" / "graphs.py"
 APPROVAL = f"{GRAPHS}:approval_graph"
 EXE = str(Path(sys.executable).parent / "graph-sessions")
 ENV = {**os.environ, "COLUMNS": "200"}

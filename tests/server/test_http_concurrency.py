@@ -7,7 +7,7 @@ import time
 import uuid
 
 import httpx
-from server_helpers import KEYS, ServerProcess, sse_events
+from support.server import KEYS, ServerProcess, sse_events
 
 
 def sid() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from server_helpers import ServerProcess
+from support.server import ServerProcess
 
 
 def shape(r: httpx.Response, status: int, code: str) -> dict:

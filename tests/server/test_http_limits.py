@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import (
+from support.server import (
     GRAPHS,
     PY,
     ServerProcess,

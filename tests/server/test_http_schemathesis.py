@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
-from server_helpers import KEYS, ServerProcess
+from support.server import KEYS, ServerProcess
 
 ADMIN = {"X-Api-Key": KEYS["root"]}
 MAX_EXAMPLES = 25
