@@ -34,20 +34,19 @@ from graph_sessions import (
 S = SessionStatus
 
 
-async def test_unknown_session_errors_carry_the_id(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        with pytest.raises(SessionNotFound) as ei:
-            await m.info("ghost")
-        assert ei.value.session_id == "ghost"
-        assert ei.value.to_dict()["error"] == "session_not_found"
-        with pytest.raises(InvalidInput):
-            await m.info("")
-        # a session object whose row was deleted under it
-        s = await m.create("short-lived")
-        await m.delete("short-lived")
-        with pytest.raises(SessionNotFound) as gone:
-            await s.events()
-        assert gone.value.session_id == "short-lived"
+async def test_unknown_session_errors_carry_the_id(chat_manager: GraphSessionManager) -> None:
+    with pytest.raises(SessionNotFound) as ei:
+        await chat_manager.info("ghost")
+    assert ei.value.session_id == "ghost"
+    assert ei.value.to_dict()["error"] == "session_not_found"
+    with pytest.raises(InvalidInput):
+        await chat_manager.info("")
+    # a session object whose row was deleted under it
+    s = await chat_manager.create("short-lived")
+    await chat_manager.delete("short-lived")
+    with pytest.raises(SessionNotFound) as gone:
+        await s.events()
+    assert gone.value.session_id == "short-lived"
 
 
 @pytest.mark.parametrize(
@@ -147,14 +146,15 @@ async def test_invalid_inputs_carry_the_session_id(any_backend: str) -> None:
         assert await s.runs() == []
 
 
-async def test_invoke_without_input_on_new_session_is_invalid_input(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("empty")
-        with pytest.raises(InvalidInput) as ei:
-            await s.invoke()
-        assert ei.value.session_id == "empty"
-        info = await m.info("empty")
-        assert info.status == S.CREATED and info.last_error is None
+async def test_invoke_without_input_on_new_session_is_invalid_input(
+    chat_manager: GraphSessionManager,
+) -> None:
+    s = await chat_manager.create("empty")
+    with pytest.raises(InvalidInput) as ei:
+        await s.invoke()
+    assert ei.value.session_id == "empty"
+    info = await chat_manager.info("empty")
+    assert info.status == S.CREATED and info.last_error is None
 
 
 async def test_closed_manager_raises_manager_closed(any_backend: str) -> None:

@@ -41,40 +41,39 @@ def _turn_end(checkpoints: list[Any], turns: list[str]) -> Any:
     return matches[0]
 
 
-async def test_checkpoints_newest_first_and_paginate(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await _three_turns(m, "h1")
-        everything = await s.checkpoints(limit=100)
-        assert len(everything) >= 6
-        ids = [c.checkpoint_id for c in everything]
-        assert len(set(ids)) == len(ids)
-        assert ids == sorted(ids, reverse=True)  # LangGraph ids are time-ordered
-        stamps = [c.created_at for c in everything]
-        assert all(is_utc(t) for t in stamps)
-        assert stamps == sorted(stamps, reverse=True)
-        assert everything[0].values["turns"] == ["a", "b", "c"]
-        head = await s.snapshot()
-        assert head is not None and head.checkpoint_id == ids[0]
-        assert head.values["response"] == "turn 3: c"
-        assert head.next == []
-        # parent links walk the history
-        for newer, older in zip(everything, everything[1:], strict=False):
-            assert newer.parent_checkpoint_id == older.checkpoint_id
+async def test_checkpoints_newest_first_and_paginate(chat_manager: GraphSessionManager) -> None:
+    s = await _three_turns(chat_manager, "h1")
+    everything = await s.checkpoints(limit=100)
+    assert len(everything) >= 6
+    ids = [c.checkpoint_id for c in everything]
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids, reverse=True)  # LangGraph ids are time-ordered
+    stamps = [c.created_at for c in everything]
+    assert all(is_utc(t) for t in stamps)
+    assert stamps == sorted(stamps, reverse=True)
+    assert everything[0].values["turns"] == ["a", "b", "c"]
+    head = await s.snapshot()
+    assert head is not None and head.checkpoint_id == ids[0]
+    assert head.values["response"] == "turn 3: c"
+    assert head.next == []
+    # parent links walk the history
+    for newer, older in zip(everything, everything[1:], strict=False):
+        assert newer.parent_checkpoint_id == older.checkpoint_id
 
-        assert [c.checkpoint_id for c in await s.checkpoints(limit=3)] == ids[:3]
-        walked: list[str] = []
-        before = None
-        while True:
-            page = await s.checkpoints(limit=4, before=before)
-            if not page:
-                break
-            assert len(page) <= 4
-            walked.extend(c.checkpoint_id for c in page)
-            before = page[-1].checkpoint_id
-        assert walked == ids  # every checkpoint exactly once, in order, no overlap
+    assert [c.checkpoint_id for c in await s.checkpoints(limit=3)] == ids[:3]
+    walked: list[str] = []
+    before = None
+    while True:
+        page = await s.checkpoints(limit=4, before=before)
+        if not page:
+            break
+        assert len(page) <= 4
+        walked.extend(c.checkpoint_id for c in page)
+        before = page[-1].checkpoint_id
+    assert walked == ids  # every checkpoint exactly once, in order, no overlap
 
-        with pytest.raises(InvalidInput):
-            await s.checkpoints(limit=0)
+    with pytest.raises(InvalidInput):
+        await s.checkpoints(limit=0)
 
 
 async def test_fork_rewinds_and_next_invoke_continues_from_it(any_backend: str) -> None:
@@ -111,50 +110,52 @@ async def test_invoke_from_past_checkpoint(any_backend: str) -> None:
         assert nxt.state["turns"] == ["a", "b", "x", "y"]
 
 
-async def test_update_state_changes_state(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("h4")
-        await s.invoke({"user_input": "a"})
-        before_head = (await s.snapshot()).checkpoint_id  # type: ignore[union-attr]
-        info = await s.update_state({"response": "edited", "turns": ["manual"]})
-        assert info.checkpoint_id != before_head
-        state = await s.get_state()
-        assert state["response"] == "edited"
-        assert state["turns"] == ["a", "manual"]  # reducer applied
-        assert EventType.STATE_UPDATED in [e.type for e in await s.events()]
-        with pytest.raises(InvalidInput) as ei:
-            await s.update_state(["not", "a", "dict"])  # type: ignore[arg-type]
-        assert ei.value.session_id == "h4"
+async def test_update_state_changes_state(chat_manager: GraphSessionManager) -> None:
+    s = await chat_manager.create("h4")
+    await s.invoke({"user_input": "a"})
+    before_head = (await s.snapshot()).checkpoint_id  # type: ignore[union-attr]
+    info = await s.update_state({"response": "edited", "turns": ["manual"]})
+    assert info.checkpoint_id != before_head
+    state = await s.get_state()
+    assert state["response"] == "edited"
+    assert state["turns"] == ["a", "manual"]  # reducer applied
+    assert EventType.STATE_UPDATED in [e.type for e in await s.events()]
+    with pytest.raises(InvalidInput) as ei:
+        await s.update_state(["not", "a", "dict"])  # type: ignore[arg-type]
+    assert ei.value.session_id == "h4"
 
 
-async def test_bad_checkpoint_id_fork_raises_checkpoint_not_found(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("h5")
-        await s.invoke({"user_input": "a"})
-        with pytest.raises(CheckpointNotFound) as ei:
-            await s.fork("no-such-checkpoint")
-        assert ei.value.session_id == "h5"
-        assert (await s.get_state())["turns"] == ["a"]
+async def test_bad_checkpoint_id_fork_raises_checkpoint_not_found(
+    chat_manager: GraphSessionManager,
+) -> None:
+    s = await chat_manager.create("h5")
+    await s.invoke({"user_input": "a"})
+    with pytest.raises(CheckpointNotFound) as ei:
+        await s.fork("no-such-checkpoint")
+    assert ei.value.session_id == "h5"
+    assert (await s.get_state())["turns"] == ["a"]
 
 
-async def test_bad_checkpoint_id_snapshot_raises_checkpoint_not_found(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("h6")
-        await s.invoke({"user_input": "a"})
-        with pytest.raises(CheckpointNotFound) as ei:
-            await s.snapshot("no-such-checkpoint")
-        assert ei.value.session_id == "h6"
+async def test_bad_checkpoint_id_snapshot_raises_checkpoint_not_found(
+    chat_manager: GraphSessionManager,
+) -> None:
+    s = await chat_manager.create("h6")
+    await s.invoke({"user_input": "a"})
+    with pytest.raises(CheckpointNotFound) as ei:
+        await s.snapshot("no-such-checkpoint")
+    assert ei.value.session_id == "h6"
 
 
-async def test_invoke_from_unknown_checkpoint_raises_and_keeps_state(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("h7")
-        await s.invoke({"user_input": "a"})
-        await s.invoke({"user_input": "b"})
-        with pytest.raises(CheckpointNotFound) as ei:
-            await s.invoke({"user_input": "z"}, checkpoint_id="no-such-checkpoint")
-        assert ei.value.session_id == "h7"
-        assert (await s.get_state())["turns"] == ["a", "b"]
+async def test_invoke_from_unknown_checkpoint_raises_and_keeps_state(
+    chat_manager: GraphSessionManager,
+) -> None:
+    s = await chat_manager.create("h7")
+    await s.invoke({"user_input": "a"})
+    await s.invoke({"user_input": "b"})
+    with pytest.raises(CheckpointNotFound) as ei:
+        await s.invoke({"user_input": "z"}, checkpoint_id="no-such-checkpoint")
+    assert ei.value.session_id == "h7"
+    assert (await s.get_state())["turns"] == ["a", "b"]
 
 
 async def test_update_state_on_interrupted_session_keeps_it_resumable(any_backend: str) -> None:

@@ -18,64 +18,64 @@ from support.flow import (
 from support.graphs import chat_graph
 
 from graph_sessions import (
+    GraphSessionManager,
     InvalidInput,
 )
 
 
-async def test_messages_forms_load_clear_summary(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("msg")
-        m1 = await s.messages.append("user", "hi")
-        assert (m1.role, m1.content, m1.session_id) == ("user", "hi", "msg")
-        m2 = await s.messages.append({"role": "assistant", "content": "hello", "lang": "en"})
-        assert m2.role == "assistant" and m2.data == {"lang": "en"}
-        m3 = await s.messages.append(HumanMessage(content="question?"))
-        m4 = await s.messages.append(AIMessage(content="answer."))
-        assert (m3.role, m3.content) == ("user", "question?")
-        assert (m4.role, m4.content) == ("assistant", "answer.")
-        ext = await s.messages.extend(
-            [
-                {"role": "system", "content": "be nice"},
-                {"role": "tool", "content": {"result": [1, 2]}},
-                AIMessage(content="done"),
-            ]
-        )
-        assert len(ext) == 3
-        all_ids = [m1.id, m2.id, m3.id, m4.id, *ext]
-        assert all_ids == sorted(all_ids) and len(set(all_ids)) == 7
-
-        loaded = await s.messages.load()
-        assert [x.id for x in loaded] == all_ids
-        assert [x.role for x in loaded] == [
-            "user",
-            "assistant",
-            "user",
-            "assistant",
-            "system",
-            "tool",
-            "assistant",
+async def test_messages_forms_load_clear_summary(chat_manager: GraphSessionManager) -> None:
+    s = await chat_manager.create("msg")
+    m1 = await s.messages.append("user", "hi")
+    assert (m1.role, m1.content, m1.session_id) == ("user", "hi", "msg")
+    m2 = await s.messages.append({"role": "assistant", "content": "hello", "lang": "en"})
+    assert m2.role == "assistant" and m2.data == {"lang": "en"}
+    m3 = await s.messages.append(HumanMessage(content="question?"))
+    m4 = await s.messages.append(AIMessage(content="answer."))
+    assert (m3.role, m3.content) == ("user", "question?")
+    assert (m4.role, m4.content) == ("assistant", "answer.")
+    ext = await s.messages.extend(
+        [
+            {"role": "system", "content": "be nice"},
+            {"role": "tool", "content": {"result": [1, 2]}},
+            AIMessage(content="done"),
         ]
-        assert loaded[5].content == {"result": [1, 2]}
-        assert loaded[1].data == {"lang": "en"}
-        assert all(is_utc(x.created_at) for x in loaded)
-        assert [x.id for x in await s.messages.load(limit=2)] == all_ids[-2:]
-        assert [x.id for x in await s.messages.load(before=m4.id)] == all_ids[:3]
-        assert [x.id for x in await s.messages.load(limit=1, before=m4.id)] == [m3.id]
+    )
+    assert len(ext) == 3
+    all_ids = [m1.id, m2.id, m3.id, m4.id, *ext]
+    assert all_ids == sorted(all_ids) and len(set(all_ids)) == 7
 
-        summary = await s.messages.summary()
-        assert summary.count == 7
-        assert summary.by_role == {"user": 2, "assistant": 3, "system": 1, "tool": 1}
-        assert summary.last_message is not None and summary.last_message.content == "done"
-        assert is_utc(summary.first_at) and is_utc(summary.last_at)
+    loaded = await s.messages.load()
+    assert [x.id for x in loaded] == all_ids
+    assert [x.role for x in loaded] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "system",
+        "tool",
+        "assistant",
+    ]
+    assert loaded[5].content == {"result": [1, 2]}
+    assert loaded[1].data == {"lang": "en"}
+    assert all(is_utc(x.created_at) for x in loaded)
+    assert [x.id for x in await s.messages.load(limit=2)] == all_ids[-2:]
+    assert [x.id for x in await s.messages.load(before=m4.id)] == all_ids[:3]
+    assert [x.id for x in await s.messages.load(limit=1, before=m4.id)] == [m3.id]
 
-        with pytest.raises(InvalidInput):
-            await s.messages.append(42)
-        with pytest.raises(InvalidInput):
-            await s.messages.append({"role": "user"})
+    summary = await s.messages.summary()
+    assert summary.count == 7
+    assert summary.by_role == {"user": 2, "assistant": 3, "system": 1, "tool": 1}
+    assert summary.last_message is not None and summary.last_message.content == "done"
+    assert is_utc(summary.first_at) and is_utc(summary.last_at)
 
-        assert await s.messages.clear() == 7
-        assert await s.messages.load() == []
-        assert (await s.messages.summary()).count == 0
+    with pytest.raises(InvalidInput):
+        await s.messages.append(42)
+    with pytest.raises(InvalidInput):
+        await s.messages.append({"role": "user"})
+
+    assert await s.messages.clear() == 7
+    assert await s.messages.load() == []
+    assert (await s.messages.summary()).count == 0
 
 
 async def test_two_hundred_concurrent_appends_sqlite(db_url: str) -> None:

@@ -30,41 +30,39 @@ from graph_sessions import (
 S = SessionStatus
 
 
-async def test_create_get_and_owner_scoping(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        given = await m.create("given-id", owner="alice", metadata={"k": "v"})
-        assert given.session_id == "given-id"
-        assert given.status == S.CREATED
-        generated = await m.create()
-        assert generated.session_id and generated.session_id != "given-id"
-        assert (await m.get(generated.session_id)) is not None
+async def test_create_get_and_owner_scoping(chat_manager: GraphSessionManager) -> None:
+    given = await chat_manager.create("given-id", owner="alice", metadata={"k": "v"})
+    assert given.session_id == "given-id"
+    assert given.status == S.CREATED
+    generated = await chat_manager.create()
+    assert generated.session_id and generated.session_id != "given-id"
+    assert (await chat_manager.get(generated.session_id)) is not None
 
-        with pytest.raises(SessionExists) as ei:
-            await m.create("given-id")
-        assert ei.value.session_id == "given-id"
+    with pytest.raises(SessionExists) as ei:
+        await chat_manager.create("given-id")
+    assert ei.value.session_id == "given-id"
 
-        assert await m.get("unknown") is None
-        assert await m.get("given-id", owner="bob") is None
-        got = await m.get("given-id", owner="alice")
-        assert got is not None and got.metadata == {"k": "v"}
-        with pytest.raises(SessionNotFound) as nf:
-            await m.get_or_create("given-id", owner="bob")
-        assert nf.value.session_id == "given-id"
-        with pytest.raises(SessionNotFound):
-            await m.info("given-id", owner="bob")
-        same = await m.get_or_create("given-id", owner="alice")
-        assert same.info.created_at == given.info.created_at
+    assert await chat_manager.get("unknown") is None
+    assert await chat_manager.get("given-id", owner="bob") is None
+    got = await chat_manager.get("given-id", owner="alice")
+    assert got is not None and got.metadata == {"k": "v"}
+    with pytest.raises(SessionNotFound) as nf:
+        await chat_manager.get_or_create("given-id", owner="bob")
+    assert nf.value.session_id == "given-id"
+    with pytest.raises(SessionNotFound):
+        await chat_manager.info("given-id", owner="bob")
+    same = await chat_manager.get_or_create("given-id", owner="alice")
+    assert same.info.created_at == given.info.created_at
 
 
-async def test_create_of_existing_id_keeps_its_state(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("keep-me")
-        await s.invoke({"user_input": "precious"})
-        with pytest.raises(SessionExists):
-            await m.create("keep-me")
-        # a refused create must not touch the existing session
-        assert (await s.get_state())["turns"] == ["precious"]
-        assert len(await s.checkpoints(limit=100)) > 0
+async def test_create_of_existing_id_keeps_its_state(chat_manager: GraphSessionManager) -> None:
+    s = await chat_manager.create("keep-me")
+    await s.invoke({"user_input": "precious"})
+    with pytest.raises(SessionExists):
+        await chat_manager.create("keep-me")
+    # a refused create must not touch the existing session
+    assert (await s.get_state())["turns"] == ["precious"]
+    assert len(await s.checkpoints(limit=100)) > 0
 
 
 async def _populate(m: GraphSessionManager, clock: ManualClock, n: int = 25) -> list[str]:
@@ -154,12 +152,17 @@ async def test_list_filters(any_backend: str) -> None:
         assert set(_ids(naive)) == sids([23, 24])
 
 
-async def test_list_metadata_filter_nested_dict_key_order(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        await m.create("nested", metadata={"prefs": {"lang": "en", "tz": "UTC"}})
-        assert _ids(await m.list(metadata={"prefs": {"lang": "en", "tz": "UTC"}})) == ["nested"]
-        # the same dict value, keys written in another order
-        assert _ids(await m.list(metadata={"prefs": {"tz": "UTC", "lang": "en"}})) == ["nested"]
+async def test_list_metadata_filter_nested_dict_key_order(
+    chat_manager: GraphSessionManager,
+) -> None:
+    await chat_manager.create("nested", metadata={"prefs": {"lang": "en", "tz": "UTC"}})
+    assert _ids(await chat_manager.list(metadata={"prefs": {"lang": "en", "tz": "UTC"}})) == [
+        "nested"
+    ]
+    # the same dict value, keys written in another order
+    assert _ids(await chat_manager.list(metadata={"prefs": {"tz": "UTC", "lang": "en"}})) == [
+        "nested"
+    ]
 
 
 async def test_list_sort_order_and_cursor_pagination(any_backend: str) -> None:
@@ -224,27 +227,26 @@ async def test_cursor_pagination_with_equal_timestamps(any_backend: str) -> None
         assert len(walked) == 11
 
 
-async def test_list_rejects_bad_arguments(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        await m.create("one")
-        for bad in ("not-a-cursor!!", "W10", "WyJ4Il0"):  # garbage, "[]", '["x"]'
-            with pytest.raises(InvalidInput):
-                await m.list(cursor=bad)
+async def test_list_rejects_bad_arguments(chat_manager: GraphSessionManager) -> None:
+    await chat_manager.create("one")
+    for bad in ("not-a-cursor!!", "W10", "WyJ4Il0"):  # garbage, "[]", '["x"]'
         with pytest.raises(InvalidInput):
-            await m.list(status="bogus")
+            await chat_manager.list(cursor=bad)
+    with pytest.raises(InvalidInput):
+        await chat_manager.list(status="bogus")
+    with pytest.raises(InvalidInput):
+        await chat_manager.list(status=["completed", "bogus"])
+    with pytest.raises(InvalidInput):
+        await chat_manager.count(status="bogus")
+    for limit in (0, -1, 1001, "10"):
         with pytest.raises(InvalidInput):
-            await m.list(status=["completed", "bogus"])
-        with pytest.raises(InvalidInput):
-            await m.count(status="bogus")
-        for limit in (0, -1, 1001, "10"):
-            with pytest.raises(InvalidInput):
-                await m.list(limit=limit)  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput):
-            await m.list(sort="session_id")  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput):
-            await m.list(order="up")  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput):
-            await m.list(metadata=["x"])  # type: ignore[arg-type]
+            await chat_manager.list(limit=limit)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        await chat_manager.list(sort="session_id")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        await chat_manager.list(order="up")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        await chat_manager.list(metadata=["x"])  # type: ignore[arg-type]
 
 
 async def test_count_and_stats(any_backend: str) -> None:
@@ -268,21 +270,20 @@ async def test_count_and_stats(any_backend: str) -> None:
         assert stats.newest_created_at == datetime(2030, 1, 1, 0, 0, 12, tzinfo=UTC)
 
 
-async def test_update_metadata_merge_and_replace(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("meta", metadata={"plan": "pro", "a": 1})
-        merged = await m.update_metadata("meta", {"a": 2, "b": 3})
-        assert merged.metadata == {"plan": "pro", "a": 2, "b": 3}
-        assert (await m.info("meta")).metadata == {"plan": "pro", "a": 2, "b": 3}
-        replaced = await s.update_metadata({"only": True}, merge=False)
-        assert replaced.metadata == {"only": True}
-        assert s.metadata == {"only": True}
-        assert (await m.info("meta")).metadata == {"only": True}
-        assert _ids(await m.list(metadata={"only": True})) == ["meta"]
-        assert _ids(await m.list(metadata={"plan": "pro"})) == []
-        assert [e.type for e in await s.events()].count(EventType.METADATA_UPDATED) == 2
-        with pytest.raises(InvalidInput):
-            await m.update_metadata("meta", ["x"])  # type: ignore[arg-type]
-        with pytest.raises(SessionNotFound) as ei:
-            await m.update_metadata("ghost", {"a": 1})
-        assert ei.value.session_id == "ghost"
+async def test_update_metadata_merge_and_replace(chat_manager: GraphSessionManager) -> None:
+    s = await chat_manager.create("meta", metadata={"plan": "pro", "a": 1})
+    merged = await chat_manager.update_metadata("meta", {"a": 2, "b": 3})
+    assert merged.metadata == {"plan": "pro", "a": 2, "b": 3}
+    assert (await chat_manager.info("meta")).metadata == {"plan": "pro", "a": 2, "b": 3}
+    replaced = await s.update_metadata({"only": True}, merge=False)
+    assert replaced.metadata == {"only": True}
+    assert s.metadata == {"only": True}
+    assert (await chat_manager.info("meta")).metadata == {"only": True}
+    assert _ids(await chat_manager.list(metadata={"only": True})) == ["meta"]
+    assert _ids(await chat_manager.list(metadata={"plan": "pro"})) == []
+    assert [e.type for e in await s.events()].count(EventType.METADATA_UPDATED) == 2
+    with pytest.raises(InvalidInput):
+        await chat_manager.update_metadata("meta", ["x"])  # type: ignore[arg-type]
+    with pytest.raises(SessionNotFound) as ei:
+        await chat_manager.update_metadata("ghost", {"a": 1})
+    assert ei.value.session_id == "ghost"

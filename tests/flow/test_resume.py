@@ -17,6 +17,7 @@ from support.graphs import approval_graph, chat_graph, two_interrupts_graph
 
 from graph_sessions import (
     EventType,
+    GraphSessionManager,
     InvalidTransition,
     SessionStatus,
 )
@@ -148,23 +149,24 @@ async def test_two_pending_interrupts_answered_by_a_streamed_command(any_backend
         assert (await m.info("multi-stream")).status == S.COMPLETED
 
 
-async def test_a_stream_whose_chunks_are_never_read_still_ends(any_backend: str) -> None:
+async def test_a_stream_whose_chunks_are_never_read_still_ends(
+    chat_manager: GraphSessionManager,
+) -> None:
     """Regression: ``await stream.result()`` without iterating (or closing the iterator
     before its first chunk) blocked the run on its full chunk buffer for ever, the
     session left running."""
-    async with manager(chat_graph(), any_backend) as m:
-        s = await m.create("unread")
-        for turn in range(3):
-            stream = s.stream(
-                {"user_input": f"t{turn}"},
-                mode=["updates", "values", "debug", "checkpoints", "tasks"],
-            )
-            if turn == 1:
-                await aiter(stream).aclose()  # type: ignore[attr-defined]
-            result = await asyncio.wait_for(stream.result(), timeout=30)
-            assert result.status == "complete"
-        assert (await m.info("unread")).status == S.COMPLETED
-        assert (await m.info("unread")).run_count == 3
+    s = await chat_manager.create("unread")
+    for turn in range(3):
+        stream = s.stream(
+            {"user_input": f"t{turn}"},
+            mode=["updates", "values", "debug", "checkpoints", "tasks"],
+        )
+        if turn == 1:
+            await aiter(stream).aclose()  # type: ignore[attr-defined]
+        result = await asyncio.wait_for(stream.result(), timeout=30)
+        assert result.status == "complete"
+    assert (await chat_manager.info("unread")).status == S.COMPLETED
+    assert (await chat_manager.info("unread")).run_count == 3
 
 
 async def test_interrupts_with_their_own_resume_keys_take_only_their_answer(

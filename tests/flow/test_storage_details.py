@@ -19,6 +19,7 @@ from support.flow import (
 from support.graphs import approval_graph, chat_graph, failing_graph
 
 from graph_sessions import (
+    GraphSessionManager,
     InvalidInput,
     InvalidTransition,
     RunFailed,
@@ -99,38 +100,39 @@ async def test_resume_through_a_stale_object_after_another_answered(any_backend:
         assert (await b.get_state())["approved"] is True
 
 
-async def test_list_and_count_refuse_unknown_filters_and_bad_dates(any_backend: str) -> None:
-    async with manager(chat_graph(), any_backend) as m:
-        await m.create("f1", owner="a")
-        with pytest.raises(InvalidInput, match="unknown filter"):
-            await m.list(ownr="a")  # type: ignore[call-arg]
-        with pytest.raises(InvalidInput, match="unknown filter"):
-            await m.count(colour="red")  # type: ignore[call-arg]
-        with pytest.raises(InvalidInput, match="created_after must be a datetime"):
-            await m.list(created_after="yesterday")  # type: ignore[arg-type]
-        assert await m.count(owner="a") == 1
+async def test_list_and_count_refuse_unknown_filters_and_bad_dates(
+    chat_manager: GraphSessionManager,
+) -> None:
+    await chat_manager.create("f1", owner="a")
+    with pytest.raises(InvalidInput, match="unknown filter"):
+        await chat_manager.list(ownr="a")  # type: ignore[call-arg]
+    with pytest.raises(InvalidInput, match="unknown filter"):
+        await chat_manager.count(colour="red")  # type: ignore[call-arg]
+    with pytest.raises(InvalidInput, match="created_after must be a datetime"):
+        await chat_manager.list(created_after="yesterday")  # type: ignore[arg-type]
+    assert await chat_manager.count(owner="a") == 1
 
 
-async def test_concurrent_metadata_merges_keep_every_key(any_backend: str) -> None:
+async def test_concurrent_metadata_merges_keep_every_key(chat_manager: GraphSessionManager) -> None:
     """Regression: update_metadata read, merged in Python and wrote the whole dict back, so
     concurrent merges of different keys lost all but one."""
-    async with manager(chat_graph(), any_backend) as m:
-        await m.create("meta", metadata={"base": 0})
-        await asyncio.gather(*(m.update_metadata("meta", {f"k{i}": i}) for i in range(20)))
-        info = await m.info("meta")
-        assert info.metadata == {"base": 0, **{f"k{i}": i for i in range(20)}}
+    await chat_manager.create("meta", metadata={"base": 0})
+    await asyncio.gather(*(chat_manager.update_metadata("meta", {f"k{i}": i}) for i in range(20)))
+    info = await chat_manager.info("meta")
+    assert info.metadata == {"base": 0, **{f"k{i}": i for i in range(20)}}
 
 
-async def test_metadata_and_ids_that_cannot_be_stored_are_invalid_input(any_backend: str) -> None:
+async def test_metadata_and_ids_that_cannot_be_stored_are_invalid_input(
+    chat_manager: GraphSessionManager,
+) -> None:
     """Regression: a lone surrogate in metadata or an id raised TypeError/UnicodeEncodeError
     from the storage layer instead of a typed InvalidInput (and the server answered 500)."""
-    async with manager(chat_graph(), any_backend) as m:
-        with pytest.raises(InvalidInput, match="JSON-serializable"):
-            await m.create("s1", metadata={"a": "\ud800"})
-        with pytest.raises(InvalidInput, match="not valid Unicode"):
-            await m.create("\ud800")
-        s = await m.create("s1", metadata={"a": 1})
-        with pytest.raises(InvalidInput, match="JSON-serializable"):
-            await m.update_metadata("s1", {"b": "\udfff"})
-        assert (await m.info("s1")).metadata == {"a": 1}
-        assert [i.session_id for i in (await m.list()).sessions] == [s.session_id]
+    with pytest.raises(InvalidInput, match="JSON-serializable"):
+        await chat_manager.create("s1", metadata={"a": "\ud800"})
+    with pytest.raises(InvalidInput, match="not valid Unicode"):
+        await chat_manager.create("\ud800")
+    s = await chat_manager.create("s1", metadata={"a": 1})
+    with pytest.raises(InvalidInput, match="JSON-serializable"):
+        await chat_manager.update_metadata("s1", {"b": "\udfff"})
+    assert (await chat_manager.info("s1")).metadata == {"a": 1}
+    assert [i.session_id for i in (await chat_manager.list()).sessions] == [s.session_id]
