@@ -27,7 +27,7 @@ from support.graphs import approval_graph, chat_graph
 
 from graph_sessions import EventType, GraphSessionManager, RunStatus, SessionBusy, SessionStatus
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 def registry_row(db: Path, session_id: str) -> dict[str, Any]:

@@ -116,6 +116,7 @@ async def test_an_expired_lease_of_another_host_is_repaired_at_open_and_delete_w
         assert await m.count(status="running") == 0
 
 
+@pytest.mark.slow
 async def test_waiting_for_a_live_lease_elsewhere_gives_up_after_wait_timeout(
     tmp_path: Path,
 ) -> None:
@@ -171,6 +172,7 @@ async def test_the_sweeper_repairs_expired_leases_in_the_background(tmp_path: Pa
         assert (await m.info("held")).status == SessionStatus.COMPLETED
 
 
+@pytest.mark.slow
 async def test_a_running_lease_is_renewed_by_heartbeat(tmp_path: Path) -> None:
     """A run longer than lease_ttl keeps its lease: another manager does not repair it."""
     db = tmp_path / "s.db"
@@ -279,7 +281,9 @@ async def test_a_holder_killed_under_another_hostname_is_repaired(tmp_path: Path
 
 
 # fencing ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("saver", ["graph-sessions", "langgraph"])
+@pytest.mark.parametrize(
+    "saver", ["graph-sessions", pytest.param("langgraph", marks=pytest.mark.slow)]
+)
 async def test_delete_from_another_manager_mid_run_leaves_no_rows_and_a_new_owner_starts_empty(
     tmp_path: Path, saver: str
 ) -> None:
@@ -351,6 +355,7 @@ def _take_over(db: Path, session_id: str, expires_in: float) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_a_rollback_by_a_run_that_lost_its_lease_deletes_nothing(tmp_path: Path) -> None:
     """Regression: the rollback delete was not fenced, so a run that had lost its session
     to another process still deleted the checkpoints after its start, the new holder's

@@ -411,7 +411,7 @@ LifecycleMachine.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestLifecycleMachine = LifecycleMachine.TestCase
+TestLifecycleMachine = pytest.mark.slow(LifecycleMachine.TestCase)
 
 
 # --- plain tests: transitions and errors ------------------------------------------------

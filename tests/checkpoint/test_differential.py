@@ -29,6 +29,8 @@ from support.saver_graphs import NODES, build
 
 from graph_sessions.checkpoint import SqliteSaver
 
+pytestmark = pytest.mark.slow
+
 KINDS = sorted(NODES)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -87,6 +88,7 @@ def _mutate(value: list[Any], op: str, i: int, arg: Any, new: Any) -> None:
         value.insert(i, new)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(
     first=st.lists(elements, min_size=1, max_size=8),

@@ -104,6 +104,7 @@ def test_growing_list_is_stored_as_deltas_with_periodic_snapshots(tmp_path: Path
     assert depth <= 9
 
 
+@pytest.mark.slow
 def test_file_is_much_smaller_than_langgraphs(tmp_path: Path) -> None:
     ours_path, theirs_path = tmp_path / "ours.db", tmp_path / "theirs.db"
     config = {"configurable": {"thread_id": "t"}}

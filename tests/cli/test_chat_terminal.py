@@ -22,7 +22,7 @@ EXE = str(Path(sys.executable).parent / "graph-sessions")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_SESSIONS_")}
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")]
 
 
 class Terminal:

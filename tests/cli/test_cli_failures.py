@@ -54,10 +54,10 @@ def test_a_traceback_with_terminal_escapes_is_printed_escaped(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "args",
     [
-        ["sessions", "delete", "kept"],
-        ["sessions", "suspend", "kept"],
-        ["chat", "CHAT", "--session", "kept"],
-        ["chat", "CHAT", "--session", "brand-new"],
+        pytest.param(["sessions", "delete", "kept"], marks=pytest.mark.slow),
+        pytest.param(["sessions", "suspend", "kept"], marks=pytest.mark.slow),
+        pytest.param(["chat", "CHAT", "--session", "kept"], marks=pytest.mark.slow),
+        pytest.param(["chat", "CHAT", "--session", "brand-new"], marks=pytest.mark.slow),
     ],
 )
 def test_read_only_database_is_one_line_not_a_traceback(tmp_path: Path, args: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from support.server import ServerProcess
 
 
@@ -104,6 +105,7 @@ def test_423(alice: httpx.Client) -> None:
     shape(alice.post(f"/sessions/{s}/invoke", json={"input": {}}), 423, "session_suspended")
 
 
+@pytest.mark.slow
 def test_504_run_timeout(alice: httpx.Client) -> None:
     """The shared server has run_timeout=3: a longer run is cancelled and recorded."""
     s = f"t-{uuid.uuid4().hex[:8]}"

@@ -154,6 +154,7 @@ async def test_traceback_is_bounded(tmp_path: Path) -> None:
         assert "qqqq" in trace and "During task with name 'deep'" in trace
 
 
+@pytest.mark.slow
 def test_read_only_database_answers_503_and_readiness_is_down(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     first = start_module_server(folder)

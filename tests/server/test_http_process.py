@@ -24,6 +24,8 @@ from support.server import (
     start_module_server,
 )
 
+pytestmark = pytest.mark.slow
+
 CLEAN = (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a graceful shutdown
 
 

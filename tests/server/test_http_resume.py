@@ -11,6 +11,8 @@ import httpx
 import pytest
 from support.server import PY, ServerProcess, base_env, free_port
 
+pytestmark = pytest.mark.slow
+
 PLAIN = (
     f"{Path(__file__).resolve().parents[1] / 'support' / 'chat_graphs.py'}:plain_interrupt_graph"
 )

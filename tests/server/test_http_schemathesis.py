@@ -23,6 +23,7 @@ def api_schema(server: ServerProcess) -> schemathesis.BaseSchema:
     return schema.exclude(path="/sessions/{session_id}/events", method="GET")
 
 
+@pytest.mark.slow
 def test_openapi_conformance(api_schema: schemathesis.BaseSchema, server: ServerProcess) -> None:
     """Every operation, positive and negative examples (bounded), all of schemathesis'
     default checks. Failures are collected per operation and reported together."""
