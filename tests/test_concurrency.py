@@ -267,6 +267,7 @@ async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finishe
         await assert_linear_history(session)
 
 
+@pytest.mark.slow
 async def test_multitask_rollback_cancels_the_running_run_and_restores_the_state_before_it(
     any_backend: str,
 ) -> None:
@@ -485,6 +486,7 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
 # --- cancelling the caller --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_cancelling_the_callers_task_leaves_the_session_not_running(any_backend: str) -> None:
     async with make_manager(slow_graph(3), any_backend) as manager:
         session = await manager.create("impatient")

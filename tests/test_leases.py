@@ -281,9 +281,8 @@ async def test_a_holder_killed_under_another_hostname_is_repaired(tmp_path: Path
 
 
 # fencing ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "saver", ["graph-sessions", pytest.param("langgraph", marks=pytest.mark.slow)]
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("saver", ["graph-sessions", "langgraph"])
 async def test_delete_from_another_manager_mid_run_leaves_no_rows_and_a_new_owner_starts_empty(
     tmp_path: Path, saver: str
 ) -> None:
@@ -380,6 +379,7 @@ async def test_a_rollback_by_a_run_that_lost_its_lease_deletes_nothing(tmp_path:
         assert kept <= _checkpoint_ids(db, "s")
 
 
+@pytest.mark.slow
 async def test_a_repair_from_a_stale_read_does_not_end_the_holders_next_run(
     tmp_path: Path,
 ) -> None:

@@ -84,13 +84,8 @@ def test_the_fragment_list_is_pinned() -> None:
     assert found == FRAGMENTS
 
 
-@pytest.mark.parametrize(
-    "index",
-    [  # the first block (the quickstart) stays in the fast set
-        pytest.param(i, marks=() if i == 0 else pytest.mark.slow)
-        for i in range(len(python_blocks(ROOT / "README.md")))
-    ],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(python_blocks(ROOT / "README.md"))))
 def test_readme_python_blocks_run_as_programs(index: int, tmp_path: Path) -> None:
     code, why = python_blocks(ROOT / "README.md")[index]
     compile(code, f"README.md block {index}", "exec")  # no top-level await in a program
