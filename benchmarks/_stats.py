@@ -1,6 +1,6 @@
 """Statistics, interleaved timing and environment helpers shared by ``bench_core.py`` and
-``bench_http.py`` (imported from the benchmarks folder, which each script puts on
-``sys.path``)."""
+``bench_http.py`` (imported from the benchmarks folder: Python puts a script's own folder
+first on ``sys.path``, whatever the current directory)."""
 
 from __future__ import annotations
 

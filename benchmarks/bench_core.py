@@ -57,8 +57,6 @@ try:
     import graph_sessions  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
-if str(HERE) not in sys.path:  # the shared helpers next to this file (run from anywhere)
-    sys.path.insert(0, str(HERE))
 
 import _stats  # noqa: E402
 import aiosqlite  # noqa: E402

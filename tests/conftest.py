@@ -1,11 +1,16 @@
+"""Fixtures every folder shares: a fresh SQLite file, both embedded backends, and an opened
+chat-graph manager on each. The Backend contract fixture is in tests/storage/conftest.py,
+the shared server in tests/server/conftest.py."""
+
 from __future__ import annotations
 
-import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.graphs import chat_graph
 
-sys.path.insert(0, str(Path(__file__).parent))
+from graph_sessions import GraphSessionManager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,3 +25,13 @@ def db_url(tmp_path: Path) -> str:
 def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Run a test on both embedded backends."""
     return f"sqlite:///{tmp_path / 'sessions.db'}" if request.param == "sqlite" else "memory://"
+
+
+@pytest.fixture
+async def chat_manager(any_backend: str) -> AsyncIterator[GraphSessionManager]:
+    """An opened manager of ``support.graphs.chat_graph`` on ``any_backend`` (so on both
+    embedded backends), without the background sweeper; closed after the test."""
+    async with GraphSessionManager(
+        graph=chat_graph(), backend=any_backend, sweep_interval=None
+    ) as manager:
+        yield manager

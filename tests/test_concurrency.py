@@ -1,7 +1,7 @@
 """Concurrency: one writer per session, the multitask strategies, sessions that never wait
 on each other, the sync facade from threads, two managers on one file, and cancellation.
 
-Everything runs for real: SQLite files in tmp_path, LangGraph graphs from tests/graphs.py.
+Everything runs for real: SQLite files in tmp_path, LangGraph graphs from tests/support/graphs.py.
 No timing assertions: where order matters, the tests record the order of events.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import pytest
-from graphs import chat_graph, slow_graph
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
+from support.graphs import chat_graph, slow_graph
 from typing_extensions import TypedDict
 
 from graph_sessions import (
@@ -80,6 +80,7 @@ def expected_steps(tag: str, n: int = 3) -> list[str]:
 # --- enqueue / reject on one session -------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_enqueue_200_concurrent_invokes_run_one_at_a_time_in_order(db_url: str) -> None:
     async with make_manager(chat_graph(), db_url) as manager:
         session = await manager.create("chat")
@@ -176,6 +177,7 @@ async def test_1000_sessions_invoked_concurrently_never_cross(db_url: str) -> No
         assert stats.runs_total == 1000
 
 
+@pytest.mark.slow
 async def test_other_sessions_never_wait_for_a_slow_one(db_url: str) -> None:
     async with make_manager(slow_graph(1), db_url) as manager:
         a = await manager.create("A")
@@ -265,6 +267,7 @@ async def test_multitask_interrupt_cancels_the_running_run_and_keeps_its_finishe
         await assert_linear_history(session)
 
 
+@pytest.mark.slow
 async def test_multitask_rollback_cancels_the_running_run_and_restores_the_state_before_it(
     any_backend: str,
 ) -> None:
@@ -377,6 +380,7 @@ def _run_threads(target: Callable[[int], None], n: int) -> None:
     assert errors == []
 
 
+@pytest.mark.slow
 def test_sync_facade_8_threads_x_25_invokes_on_one_session_loses_nothing(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'sync.db'}"
     with SyncGraphSessionManager(graph=chat_graph(), backend=url, sweep_interval=None) as manager:
@@ -404,6 +408,7 @@ def test_sync_facade_8_threads_x_25_invokes_on_one_session_loses_nothing(tmp_pat
         assert len(session.runs(limit=1000)) == 200
 
 
+@pytest.mark.slow
 def test_sync_facade_threads_on_different_sessions(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'sync.db'}"
     with SyncGraphSessionManager(graph=chat_graph(), backend=url, sweep_interval=None) as manager:
@@ -481,6 +486,7 @@ async def test_two_managers_on_one_file_enqueue_on_the_same_session(db_url: str)
 # --- cancelling the caller --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_cancelling_the_callers_task_leaves_the_session_not_running(any_backend: str) -> None:
     async with make_manager(slow_graph(3), any_backend) as manager:
         session = await manager.create("impatient")
@@ -513,6 +519,7 @@ async def test_cancelling_the_callers_task_leaves_the_session_not_running(any_ba
         ]
 
 
+@pytest.mark.slow
 async def test_cancelling_a_queued_caller_drops_its_run_and_keeps_the_queue_going(
     db_url: str,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from graphs import chat_graph
+from support.graphs import chat_graph
 
 from graph_sessions import GraphSessionManager
 

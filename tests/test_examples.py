@@ -35,6 +35,7 @@ def test_every_example_yaml_graph_is_valid(graph: Path) -> None:
     assert validate_yaml_graph(str(graph)) == []
 
 
+@pytest.mark.slow
 def test_support_bot_yaml(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     for _ in range(2):
@@ -51,6 +52,7 @@ def test_support_bot_yaml(tmp_path: Path) -> None:
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_chat_bot(tmp_path: Path) -> None:
     out = run_example("chat_bot.py", tmp_path / "c.db")
     assert out.splitlines() == [
@@ -63,6 +65,7 @@ def test_chat_bot(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_questionnaire(tmp_path: Path) -> None:
     out = run_example("questionnaire.py", tmp_path / "q.db")
     assert out.splitlines() == [
@@ -76,6 +79,7 @@ def test_questionnaire(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_fanout_yaml(tmp_path: Path) -> None:
     out = run_example("fanout_yaml.py", tmp_path / "f.db")
     assert out.splitlines() == [

@@ -96,6 +96,7 @@ async def test_another_graph_is_refused_naming_both_until_rebound(tmp_path: Path
             await (await m.get_or_create("S")).invoke({"user_input": "y"})
 
 
+@pytest.mark.slow
 async def test_the_same_graph_from_another_path_and_cwd_keeps_its_sessions(
     tmp_path: Path,
 ) -> None:

@@ -232,8 +232,8 @@ def test_graph_covers_the_package() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        # One interpreter each (~1 s): the graphs modules always, the rest with the slow suites.
-        pytest.param(m, marks=() if m.startswith(f"{PACKAGE}.graphs") else pytest.mark.slow)
+        # One interpreter each (~1 s): one in the fast set, the rest with the slow suites.
+        pytest.param(m, marks=() if m == f"{PACKAGE}.graphs" else pytest.mark.slow)
         for m in sorted(module_files())
     ],
 )

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_worker import marked_slow_graph
-from db_tables import checkpoint_table, session_rows
-from graphs import chat_graph, slow_graph
-from test_crash import WORKER, Worker, marker_starts
+from support.crash import WORKER, Worker, marker_starts
+from support.crash_worker import marked_slow_graph
+from support.db_tables import checkpoint_table, session_rows
+from support.graphs import chat_graph, slow_graph
+from support.paths import subprocess_env
 
 from graph_sessions import (
     EventType,
@@ -115,6 +116,7 @@ async def test_an_expired_lease_of_another_host_is_repaired_at_open_and_delete_w
         assert await m.count(status="running") == 0
 
 
+@pytest.mark.slow
 async def test_waiting_for_a_live_lease_elsewhere_gives_up_after_wait_timeout(
     tmp_path: Path,
 ) -> None:
@@ -170,6 +172,7 @@ async def test_the_sweeper_repairs_expired_leases_in_the_background(tmp_path: Pa
         assert (await m.info("held")).status == SessionStatus.COMPLETED
 
 
+@pytest.mark.slow
 async def test_a_running_lease_is_renewed_by_heartbeat(tmp_path: Path) -> None:
     """A run longer than lease_ttl keeps its lease: another manager does not repair it."""
     db = tmp_path / "s.db"
@@ -246,6 +249,7 @@ async def test_a_holder_killed_under_another_hostname_is_repaired(tmp_path: Path
     )
     proc = subprocess.Popen(
         [unshare, "--uts", "sh", "-c", script],
+        env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -277,6 +281,7 @@ async def test_a_holder_killed_under_another_hostname_is_repaired(tmp_path: Path
 
 
 # fencing ----------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("saver", ["graph-sessions", "langgraph"])
 async def test_delete_from_another_manager_mid_run_leaves_no_rows_and_a_new_owner_starts_empty(
     tmp_path: Path, saver: str
@@ -349,6 +354,7 @@ def _take_over(db: Path, session_id: str, expires_in: float) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_a_rollback_by_a_run_that_lost_its_lease_deletes_nothing(tmp_path: Path) -> None:
     """Regression: the rollback delete was not fenced, so a run that had lost its session
     to another process still deleted the checkpoints after its start, the new holder's
@@ -373,6 +379,7 @@ async def test_a_rollback_by_a_run_that_lost_its_lease_deletes_nothing(tmp_path:
         assert kept <= _checkpoint_ids(db, "s")
 
 
+@pytest.mark.slow
 async def test_a_repair_from_a_stale_read_does_not_end_the_holders_next_run(
     tmp_path: Path,
 ) -> None:

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from graphs import approval_graph, chat_graph
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from lifecycle_graphs import flaky_graph, mode_graph
+from support.graphs import approval_graph, chat_graph
+from support.lifecycle_graphs import flaky_graph, mode_graph
 
 from graph_sessions import (
     GraphSession,
@@ -411,7 +411,7 @@ LifecycleMachine.TestCase.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestLifecycleMachine = LifecycleMachine.TestCase
+TestLifecycleMachine = pytest.mark.slow(LifecycleMachine.TestCase)
 
 
 # --- plain tests: transitions and errors ------------------------------------------------

@@ -4,7 +4,7 @@ compare, or what would build a huge query, is refused with ``InvalidInput``."""
 from __future__ import annotations
 
 import pytest
-from graphs import chat_graph
+from support.graphs import chat_graph
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.core.filters import MAX_FILTER_DEPTH, MAX_FILTER_KEYS

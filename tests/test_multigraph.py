@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from graphs import approval_graph, chat_graph
+from support.graphs import approval_graph, chat_graph
 
 from graph_sessions import GraphLoadError, GraphSessionManager, InvalidInput
 

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from graphs import chat_graph, slow_graph
 from langgraph.types import Command
+from support.graphs import chat_graph, slow_graph
 
 from graph_sessions import GraphSession, GraphSessionManager
 from graph_sessions.errors import (

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 from typing_extensions import TypedDict
@@ -68,6 +69,7 @@ async def test_store_on_memory_backend() -> None:
         assert r.state["remembered"] == ["x", "y"]
 
 
+@pytest.mark.slow
 def test_quickstart_run_twice_continues_the_same_session(tmp_path: Path) -> None:
     """What the quickstart's docstring promises: the second run continues the session."""
     db = tmp_path / "q.db"
@@ -96,6 +98,7 @@ def test_quickstart_run_twice_continues_the_same_session(tmp_path: Path) -> None
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone() == (0,)
 
 
+@pytest.mark.slow
 def test_a_manager_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
     """Regression: aiosqlite's worker thread kept the interpreter from exiting."""
     script = f"""

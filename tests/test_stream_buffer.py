@@ -4,11 +4,8 @@ slows the run down (backpressure); a consumer that leaves lets it run on unbuffe
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "server"))
-from server_graphs import blob  # noqa: E402
+from support.server_graphs import blob
 
 from graph_sessions import GraphSessionManager  # noqa: E402
 from graph_sessions.core.session import RunStream  # noqa: E402

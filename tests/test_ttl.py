@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from db_tables import checkpoint_table, session_rows
-from graphs import approval_graph, chat_graph, slow_graph
-from lifecycle_graphs import flaky_graph, mode_graph
+from support.db_tables import checkpoint_table, session_rows
+from support.graphs import approval_graph, chat_graph, slow_graph
+from support.lifecycle_graphs import flaky_graph, mode_graph
 
 from graph_sessions import (
     GraphSessionManager,
@@ -410,6 +410,7 @@ async def _wait_for_status(
         await asyncio.sleep(0.005)
 
 
+@pytest.mark.slow
 async def test_sweep_spares_a_running_session(any_backend: str, clock: ManualClock) -> None:
     async with manager_for(slow_graph(3), any_backend, clock, ttl=10) as manager:
         session = await manager.create("busy")
@@ -435,6 +436,7 @@ async def test_sweep_spares_a_running_session(any_backend: str, clock: ManualClo
         assert (await manager.sweep()).expired == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first_ttl", [None, 3600])
 async def test_a_ttl_set_during_a_run_counts_from_the_runs_end(
     any_backend: str, clock: ManualClock, first_ttl: int | None

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delta_graphs import delta_builder, user_turn
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from support.delta_graphs import delta_builder, user_turn
 
 from graph_sessions import GraphSessionManager, ManualClock
 from graph_sessions.checkpoint import AsyncSqliteSaver, SqliteSaver
@@ -68,6 +68,7 @@ def _root_checkpoints(path: Path, thread: str) -> int:
 # --- the two silent losses of the issue ---------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_prune_keep_latest_after_150_turns_keeps_every_message(tmp_path: Path) -> None:
     async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.db")) as saver:
         graph = delta_builder().compile(checkpointer=saver)
@@ -89,6 +90,7 @@ async def test_prune_keep_latest_after_150_turns_keeps_every_message(tmp_path: P
         assert _texts(result["messages"]) == _expected(151)
 
 
+@pytest.mark.slow
 async def test_checkpoint_retention_after_150_turns_reads_every_message(
     backend_url: str, tmp_path: Path
 ) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delta_graphs import random_delta_builder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
@@ -24,31 +23,15 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver as LangGraphSqliteSaver
 from langgraph.types import Command, StateSnapshot
-from saver_graphs import NODES, build
+from support.checkpoint_values import typed, vandalize
+from support.delta_graphs import random_delta_builder
+from support.saver_graphs import NODES, build
 
 from graph_sessions.checkpoint import SqliteSaver
 
+pytestmark = pytest.mark.slow
+
 KINDS = sorted(NODES)
-
-
-def _typed(value: Any) -> Any:
-    """``value`` with every type spelled out: ``1``, ``1.0`` and ``True`` (equal in Python)
-    and ``0.0`` / ``-0.0`` differ here, so do dicts with other key orders."""
-    cls = type(value)
-    if cls is dict:
-        return ("dict", [(_typed(k), _typed(v)) for k, v in value.items()])
-    if cls in (list, tuple):
-        return (cls.__name__, [_typed(v) for v in value])
-    if cls is float:
-        return ("float", repr(value))
-    if hasattr(value, "__pydantic_fields_set__"):
-        return (
-            cls.__qualname__,
-            _typed(dict(value.__dict__)),
-            _typed(value.__pydantic_extra__),
-            sorted(value.__pydantic_fields_set__),
-        )
-    return (cls.__qualname__, value)
 
 
 def _norm_snapshot(snap: StateSnapshot, ids: dict[str, int]) -> Any:
@@ -61,7 +44,7 @@ def _norm_snapshot(snap: StateSnapshot, ids: dict[str, int]) -> Any:
     metadata.pop("run_id", None)
     parents = metadata.pop("parents", {}) or {}
     return {
-        "values": _typed(snap.values),
+        "values": typed(snap.values),
         "next": snap.next,
         "metadata": metadata,
         "parents": sorted(parents),
@@ -89,31 +72,13 @@ def _history(graph: Any, config: Any, **kwargs: Any) -> tuple[list[Any], dict[st
     return [_norm_snapshot(s, ids) for s in snaps], ids
 
 
-def _vandalize(value: Any) -> None:
-    """Mutate a state handed out by a saver, deeply and in place."""
-    if isinstance(value, dict):
-        for v in list(value.values()):
-            _vandalize(v)
-        value["vandal"] = True
-    elif isinstance(value, list):
-        for v in value:
-            _vandalize(v)
-        value.append("vandal")
-    elif hasattr(value, "__pydantic_fields_set__"):
-        if isinstance(getattr(value, "content", None), str):
-            value.content += " (vandalized)"
-        for v in value.__dict__.values():
-            if isinstance(v, dict | list):
-                _vandalize(v)
-
-
 def _compare(ours: Any, theirs: Any, config: Any) -> None:
     # what a caller does to a state it read must not change what is read next
-    before = _typed(ours.get_state(config).values)
-    _vandalize(ours.get_state(config).values)
+    before = typed(ours.get_state(config).values)
+    vandalize(ours.get_state(config).values)
     for snap in ours.get_state_history(config, limit=3):
-        _vandalize(snap.values)
-    assert _typed(ours.get_state(config).values) == before
+        vandalize(snap.values)
+    assert typed(ours.get_state(config).values) == before
     h_ours, ids_ours = _history(ours, config)
     h_theirs, ids_theirs = _history(theirs, config)
     assert h_ours == h_theirs
@@ -127,7 +92,7 @@ def _compare(ours: Any, theirs: Any, config: Any) -> None:
             assert isinstance(t_ours.state, StateSnapshot) and isinstance(
                 t_theirs.state, StateSnapshot
             )
-            assert _typed(t_ours.state.values) == _typed(t_theirs.state.values)
+            assert typed(t_ours.state.values) == typed(t_theirs.state.values)
             assert t_ours.state.next == t_theirs.state.next
     # pages of the history: limit, before, filter
     if len(ids_ours) > 3:
@@ -257,7 +222,7 @@ def test_same_as_langgraph(
                 continue
             out_theirs = _run_turn(theirs, config, op, arg, turn)
             out_ours = _run_turn(ours, config, op, arg, turn)
-            assert _typed(_norm_output(out_ours)) == _typed(_norm_output(out_theirs))
+            assert typed(_norm_output(out_ours)) == typed(_norm_output(out_theirs))
             _compare(ours, theirs, config)
     finally:
         theirs_conn.close()
@@ -301,7 +266,7 @@ def _delta_turn(
 def _readings(graph: Any, config: Any) -> dict[str, Any]:
     """What each checkpoint of the thread reads, by checkpoint id."""
     return {
-        s.config["configurable"]["checkpoint_id"]: (_typed(s.values), s.next)
+        s.config["configurable"]["checkpoint_id"]: (typed(s.values), s.next)
         for s in graph.get_state_history(config)
     }
 
@@ -390,25 +355,25 @@ def test_delta_channel_same_as_langgraph(
             }
             out_ours = _delta_turn(ours, config, op, arg, turn, durability)
             for out in outs.values():
-                assert _typed(_norm_output(out_ours)) == _typed(_norm_output(out))
+                assert typed(_norm_output(out_ours)) == typed(_norm_output(out))
             for g in sides.values():
-                assert _typed(ours.get_state(config).values) == _typed(g.get_state(config).values)
+                assert typed(ours.get_state(config).values) == typed(g.get_state(config).values)
                 assert ours.get_state(config).next == g.get_state(config).next
             if not diverged:
                 h_ours, _ = _history(ours, config)
                 for g in sides.values():
                     assert h_ours == _history(g, config)[0]
             # what a caller does to a state it read must not change what is read next
-            first = _typed(ours.get_state(config).values)
-            _vandalize(ours.get_state(config).values)
-            assert _typed(ours.get_state(config).values) == first
+            first = typed(ours.get_state(config).values)
+            vandalize(ours.get_state(config).values)
+            assert typed(ours.get_state(config).values) == first
             # the fast hook against LangGraph's default walk, on every checkpoint
             for snap in ours.get_state_history(config):
                 fast = saver.get_delta_channel_history(config=snap.config, channels=["items"])
                 slow = BaseCheckpointSaver.get_delta_channel_history(
                     saver, config=snap.config, channels=["items"]
                 )
-                assert _typed(dict(fast)) == _typed(dict(slow))
+                assert typed(dict(fast)) == typed(dict(slow))
     finally:
         theirs_conn.close()
         ours_conn.close()

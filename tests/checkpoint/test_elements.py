@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from test_differential import _typed, _vandalize
+from support.checkpoint_values import typed, vandalize
 
 from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
 from graph_sessions.checkpoint.msgpack_list import split_array
@@ -87,6 +88,7 @@ def _mutate(value: list[Any], op: str, i: int, arg: Any, new: Any) -> None:
         value.insert(i, new)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(
     first=st.lists(elements, min_size=1, max_size=8),
@@ -118,11 +120,11 @@ def test_same_bytes_and_values(first: list[Any], rounds: list[Any]) -> None:
         assert data == expected
         split = split_array(data)
         assert split is not None
-        want = _typed(SERDE.loads_typed((type_, expected)))
+        want = typed(SERDE.loads_typed((type_, expected)))
         got = decode_list(SERDE, data, split[1], elems)
-        assert _typed(got) == want
-        _vandalize(got)  # a caller's mutation must not reach the kept copies
-        assert _typed(decode_list(SERDE, data, split[1], elems)) == want
+        assert typed(got) == want
+        vandalize(got)  # a caller's mutation must not reach the kept copies
+        assert typed(decode_list(SERDE, data, split[1], elems)) == want
         prev = (data, elems)
 
 
@@ -188,6 +190,4 @@ def test_reads_share_nothing() -> None:
     assert first[1]["k"] is not second[1]["k"]
     first[0].additional_kwargs["d"]["x"].append(2)
     first[0].__pydantic_fields_set__.add("name")
-    assert _typed(decode_list(SERDE, data, 1, elems)) == _typed(
-        SERDE.loads_typed(("msgpack", data))
-    )
+    assert typed(decode_list(SERDE, data, 1, elems)) == typed(SERDE.loads_typed(("msgpack", data)))

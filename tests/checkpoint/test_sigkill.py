@@ -27,6 +27,8 @@ import pytest
 
 from graph_sessions.checkpoint import SqliteSaver
 
+pytestmark = pytest.mark.slow
+
 THREADS = ("a", "b", "c")
 
 CHILD = textwrap.dedent(

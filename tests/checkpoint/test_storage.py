@@ -104,6 +104,7 @@ def test_growing_list_is_stored_as_deltas_with_periodic_snapshots(tmp_path: Path
     assert depth <= 9
 
 
+@pytest.mark.slow
 def test_file_is_much_smaller_than_langgraphs(tmp_path: Path) -> None:
     ours_path, theirs_path = tmp_path / "ours.db", tmp_path / "theirs.db"
     config = {"configurable": {"thread_id": "t"}}
@@ -314,7 +315,7 @@ async def test_async_durability_with_in_place_mutation(tmp_path: Path) -> None:
     nodes here mutate lists in place: intermediate checkpoints may then show a later
     mutation (LangGraph's own saver does the same), but the state after each run is exact,
     and what a fresh process reads equals what the saver that wrote it returns."""
-    from saver_graphs import build
+    from support.saver_graphs import build
 
     kinds = ["mutate_items", "mutate_log_in_place", "mutate_items", "replace_item", "pop_item"]
     config = {"configurable": {"thread_id": "t"}}

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = f"{Path(__file__).resolve().parent / 'chat_graphs.py'}:slow_graph"
-APPROVAL = f"{ROOT / 'tests' / 'graphs.py'}:approval_graph"
+SLOW = f"{ROOT / 'tests' / 'support' / 'chat_graphs.py'}:slow_graph"
+APPROVAL = f"{ROOT / 'tests' / 'support' / 'graphs.py'}:approval_graph"
 EXE = str(Path(sys.executable).parent / "graph-sessions")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_SESSIONS_")}
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")]
 
 
 class Terminal:

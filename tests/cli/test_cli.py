@@ -18,7 +18,7 @@ from graph_sessions import SyncGraphSessionManager  # noqa: E402
 from graph_sessions.cli.main import app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-GRAPHS = ROOT / "tests" / "graphs.py"
+GRAPHS = ROOT / "tests" / "support" / "graphs.py"
 APPROVAL = f"{GRAPHS}:approval_graph"
 CHAT = f"{GRAPHS}:chat_graph"
 EXE = str(Path(sys.executable).parent / "graph-sessions")
@@ -178,6 +178,7 @@ def test_checkpoints_and_events(db: str) -> None:
     assert code == 0 and json.loads(out)["session_id"] == "waiting"
 
 
+@pytest.mark.slow
 def test_events_follow_prints_new_events_from_another_process(db: str) -> None:
     proc = subprocess.Popen(
         [EXE, "events", "fresh", "-b", db, "--follow", "--interval", "0.1"],
@@ -197,6 +198,7 @@ def test_events_follow_prints_new_events_from_another_process(db: str) -> None:
     assert "run_finished" in out or "run.finished" in out or "completed" in out, out
 
 
+@pytest.mark.slow
 def test_chat_through_a_real_process_with_interrupts_and_continue_later(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'chat.db'}"
     script = "refund please\nyes\n/state\n/quit\n"
@@ -236,6 +238,7 @@ def test_chat_through_a_real_process_with_interrupts_and_continue_later(tmp_path
         assert s.get_state()["log"][-1] == "respond"
 
 
+@pytest.mark.slow
 def test_chat_with_a_config_file(tmp_path: Path) -> None:
     (tmp_path / "langgraph.json").write_text(
         json.dumps(
@@ -258,6 +261,7 @@ def test_chat_with_a_config_file(tmp_path: Path) -> None:
     assert (tmp_path / "cfg.db").is_file()
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_with_documented_exit_codes(tmp_path: Path) -> None:
     code, _, err = cli("stats", "-b", "ftp://nowhere")
     assert code == 2 and err.startswith("error:") and "Traceback" not in err
@@ -282,6 +286,7 @@ def test_validate_and_graph_for_python_graphs(tmp_path: Path) -> None:
     assert code == 0 and "graph TD" in out and "reply" in out
 
 
+@pytest.mark.slow
 def test_chat_refuses_a_session_of_another_graph_unless_rebind(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'rebind.db'}"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 os.environ["COLUMNS"] = "200"
+from support.readonly import read_only
 from typer.testing import CliRunner  # noqa: E402
 
 from graph_sessions import SyncGraphSessionManager  # noqa: E402
@@ -19,10 +20,8 @@ from graph_sessions.errors import RunFailed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = str(Path(sys.executable).parent / "graph-sessions")
-sys.path.insert(0, str(ROOT / "tests"))
-from readonly import read_only  # noqa: E402
 
-FAILING = f"{ROOT / 'tests' / 'graphs.py'}:failing_graph"
+FAILING = f"{ROOT / 'tests' / 'support' / 'graphs.py'}:failing_graph"
 
 
 def test_sessions_show_prints_the_failed_runs_traceback(tmp_path: Path) -> None:
@@ -55,16 +54,16 @@ def test_a_traceback_with_terminal_escapes_is_printed_escaped(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "args",
     [
-        ["sessions", "delete", "kept"],
-        ["sessions", "suspend", "kept"],
-        ["chat", "CHAT", "--session", "kept"],
-        ["chat", "CHAT", "--session", "brand-new"],
+        pytest.param(["sessions", "delete", "kept"], marks=pytest.mark.slow),
+        pytest.param(["sessions", "suspend", "kept"], marks=pytest.mark.slow),
+        pytest.param(["chat", "CHAT", "--session", "kept"], marks=pytest.mark.slow),
+        pytest.param(["chat", "CHAT", "--session", "brand-new"], marks=pytest.mark.slow),
     ],
 )
 def test_read_only_database_is_one_line_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
     db = tmp_path / "ro.db"
     url = f"sqlite:///{db}"
-    chat = f"{ROOT / 'tests' / 'graphs.py'}:chat_graph"
+    chat = f"{ROOT / 'tests' / 'support' / 'graphs.py'}:chat_graph"
     with SyncGraphSessionManager(chat, url) as m:
         m.create("kept").invoke({"user_input": "hi"})
     argv = [a if a != "CHAT" else chat for a in args]

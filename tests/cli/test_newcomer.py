@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from graph_sessions import SyncGraphSessionManager
 
 ROOT = Path(__file__).resolve().parents[2]
-GRAPHS = ROOT / "tests" / "graphs.py"
+GRAPHS = ROOT / "tests" / "support" / "graphs.py"
 APPROVAL = f"{GRAPHS}:approval_graph"
 EXE = str(Path(sys.executable).parent / "graph-sessions")
 ENV = {**os.environ, "COLUMNS": "200"}
@@ -41,6 +42,7 @@ def gs(
 EVIL = "evil\x1b]0;pwned\x07[bold]x\x1b[2J\u202e"
 
 
+@pytest.mark.slow
 def test_control_characters_and_markup_in_user_strings_are_escaped(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'evil.db'}"
     with SyncGraphSessionManager(APPROVAL, url) as m:
@@ -65,6 +67,7 @@ def test_control_characters_and_markup_in_user_strings_are_escaped(tmp_path: Pat
     assert done.returncode == 3 and b"\x1b" not in done.stderr and b"\x07" not in done.stderr
 
 
+@pytest.mark.slow
 def test_backend_typos_are_refused_and_create_nothing(tmp_path: Path) -> None:
     for typo, words in (
         ("y.bd", "refusing to create database"),
@@ -85,6 +88,7 @@ def test_backend_typos_are_refused_and_create_nothing(tmp_path: Path) -> None:
     assert gs("sessions", "list", "-b", "y.bd", cwd=tmp_path).returncode == 0  # exists now
 
 
+@pytest.mark.slow
 def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
     missing = tmp_path / "nope.db"
     for args in (
@@ -105,6 +109,7 @@ def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
     assert done.returncode == 3 and not (tmp_path / "sessions.db").exists()
 
 
+@pytest.mark.slow
 def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -134,6 +139,7 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
     assert not (elsewhere / "data").exists()
 
 
+@pytest.mark.slow
 def test_validate_reports_misspelled_state_names_and_node_fields(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -164,6 +170,7 @@ def test_validate_reports_misspelled_state_names_and_node_fields(tmp_path: Path)
     )
 
 
+@pytest.mark.slow
 def test_help_shows_words_not_python_types() -> None:
     for args in (("sessions", "list", "--help"), ("serve", "--help"), ("chat", "--help")):
         out = gs(*args).stdout.decode()
@@ -183,6 +190,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_one_line_and_exit_code_6(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -212,6 +220,7 @@ def test_a_port_in_use_is_one_line_and_exit_code_6(tmp_path: Path) -> None:
         assert module.returncode == 6 and "address already in use" in module.stderr
 
 
+@pytest.mark.slow
 def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
     config = tmp_path / "langgraph.json"
     config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "auth": {"path": "a.py:auth"}}))

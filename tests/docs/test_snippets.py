@@ -84,6 +84,7 @@ def test_the_fragment_list_is_pinned() -> None:
     assert found == FRAGMENTS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(python_blocks(ROOT / "README.md"))))
 def test_readme_python_blocks_run_as_programs(index: int, tmp_path: Path) -> None:
     code, why = python_blocks(ROOT / "README.md")[index]
@@ -110,6 +111,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in DOCS[1:] if python_blocks(p)], ids=lambda p: p.name)
 def test_docs_python_blocks_run_in_order(page: Path, tmp_path: Path) -> None:
     blocks = [(textwrap.dedent(code), why is None) for code, why in python_blocks(page)]
@@ -117,6 +119,7 @@ def test_docs_python_blocks_run_in_order(page: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, f"{page.name}:\n{done.stderr}"
 
 
+@pytest.mark.slow
 def test_readme_cli_lines_run(tmp_path: Path) -> None:
     """The README's CLI section, line by line, on the database the quickstart snippet leaves
     (``serve`` would serve until stopped: it gets ``--help``; ``chat`` reads typed lines)."""
@@ -146,6 +149,7 @@ def test_readme_cli_lines_run(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
 
 
+@pytest.mark.slow
 def test_readme_try_it_commands(tmp_path: Path) -> None:
     """The two commands of "Try it": what they install exists, and the quickstart they run
     works (run with this interpreter, which has the package installed)."""

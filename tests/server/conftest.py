@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from server_helpers import API_KEYS_ENV, JWT_SECRET, ServerProcess, start_module_server  # noqa: E402
+from support.server import API_KEYS_ENV, JWT_SECRET, ServerProcess, start_module_server
 
 
 @pytest.fixture(scope="session")

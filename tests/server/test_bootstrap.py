@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import GRAPHS, PY, ServerProcess, base_env, free_port
+from support.server import GRAPHS, PY, ServerProcess, base_env, free_port
 
 from graph_sessions.errors import ConfigError
 from graph_sessions.server.bootstrap import plan_server

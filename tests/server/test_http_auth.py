@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import jwt
-from server_helpers import JWT_SECRET, KEYS, ServerProcess, read_stream
+from support.server import JWT_SECRET, KEYS, ServerProcess, read_stream
 
 
 def test_credentials_required(server: ServerProcess) -> None:

@@ -7,7 +7,8 @@ import time
 import uuid
 
 import httpx
-from server_helpers import KEYS, ServerProcess, sse_events
+import pytest
+from support.server import KEYS, ServerProcess, sse_events
 
 
 def sid() -> str:
@@ -61,6 +62,7 @@ def test_reject_answers_409_while_busy(server: ServerProcess) -> None:
         assert r.json()["session_id"] == s
 
 
+@pytest.mark.slow
 def test_enqueue_runs_in_order(server: ServerProcess) -> None:
     s = sid()
 
@@ -81,6 +83,7 @@ def test_enqueue_runs_in_order(server: ServerProcess) -> None:
     assert [len(x) for x in logs] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_different_sessions_run_concurrently(server: ServerProcess) -> None:
     async def go() -> float:
         async with _alice(server) as c:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from server_helpers import ServerProcess
+import pytest
+from support.server import ServerProcess
 
 
 def shape(r: httpx.Response, status: int, code: str) -> dict:
@@ -111,6 +112,7 @@ def test_423(alice: httpx.Client) -> None:
     shape(alice.post(f"/sessions/{s}/invoke", json={"input": {}}), 423, "session_suspended")
 
 
+@pytest.mark.slow
 def test_504_run_timeout(alice: httpx.Client) -> None:
     """The shared server has run_timeout=3: a longer run is cancelled and recorded."""
     s = f"t-{uuid.uuid4().hex[:8]}"

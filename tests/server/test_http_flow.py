@@ -7,7 +7,7 @@ import time
 import uuid
 
 import httpx
-from server_helpers import follow_events, read_stream
+from support.server import follow_events, read_stream
 
 
 def sid(prefix: str = "s") -> str:

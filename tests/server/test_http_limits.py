@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import (
+from support.server import (
     GRAPHS,
     PY,
     ServerProcess,
@@ -222,6 +222,7 @@ def _closed_within(sock: socket.socket, seconds: float) -> float | None:
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_connections_that_never_finish_their_headers_are_closed(tmp_path: Path) -> None:
     server = start_module_server(tmp_path / "ht", env={"GRAPH_SESSIONS_HEADER_TIMEOUT": "1"})
     try:
@@ -262,6 +263,7 @@ def _open_follower(port: int, session_id: str) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow
 def test_follow_is_pushed_by_this_process_and_sees_other_processes(tmp_path: Path) -> None:
     # A poll interval far longer than the test: events written by this server arrive at
     # once because they are pushed; those written by another process arrive within it.

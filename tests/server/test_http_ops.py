@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,15 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from server_helpers import ServerProcess, start_module_server
+from support.graphs import chat_graph
+from support.readonly import read_only
+from support.server import ServerProcess, start_module_server
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import RunFailed
 from graph_sessions.server import ServerSettings, create_app
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from graphs import chat_graph  # noqa: E402
-from readonly import read_only  # noqa: E402
 
 
 class _CountingStats:
@@ -157,6 +154,7 @@ async def test_traceback_is_bounded(tmp_path: Path) -> None:
         assert "qqqq" in trace and "During task with name 'deep'" in trace
 
 
+@pytest.mark.slow
 def test_read_only_database_answers_503_and_readiness_is_down(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     first = start_module_server(folder)

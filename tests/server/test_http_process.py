@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import (
+from support.server import (
     GRAPHS,
     PY,
     ROOT,
@@ -23,6 +23,8 @@ from server_helpers import (
     sse_events,
     start_module_server,
 )
+
+pytestmark = pytest.mark.slow
 
 CLEAN = (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a graceful shutdown
 

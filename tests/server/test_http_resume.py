@@ -9,9 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import PY, ServerProcess, base_env, free_port
+from support.server import PY, ServerProcess, base_env, free_port
 
-PLAIN = f"{Path(__file__).resolve().parents[1] / 'cli' / 'chat_graphs.py'}:plain_interrupt_graph"
+pytestmark = pytest.mark.slow
+
+PLAIN = (
+    f"{Path(__file__).resolve().parents[1] / 'support' / 'chat_graphs.py'}:plain_interrupt_graph"
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
-from server_helpers import KEYS, ServerProcess
+from support.server import KEYS, ServerProcess
 
 ADMIN = {"X-Api-Key": KEYS["root"]}
 MAX_EXAMPLES = 25
@@ -23,6 +23,7 @@ def api_schema(server: ServerProcess) -> schemathesis.BaseSchema:
     return schema.exclude(path="/sessions/{session_id}/events", method="GET")
 
 
+@pytest.mark.slow
 def test_openapi_conformance(api_schema: schemathesis.BaseSchema, server: ServerProcess) -> None:
     """Every operation, positive and negative examples (bounded), all of schemathesis'
     default checks. Failures are collected per operation and reported together."""

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from server_helpers import JWT_SECRET, ServerProcess, follow_events
+from support.server import JWT_SECRET, ServerProcess, follow_events
 
 
 def sid(prefix: str = "sec") -> str:
@@ -182,7 +182,7 @@ def test_jwks_without_kid_tries_every_key(tmp_path: Any) -> None:
 async def test_metrics_labels_are_bounded(tmp_path: Any) -> None:
     """Clients cannot grow /metrics: odd methods (h11 accepts any token; httptools refuses
     them with a 400 before the app) count as OTHER, paths as their route template."""
-    from server_graphs import work
+    from support.server_graphs import work
 
     from graph_sessions import GraphSessionManager
     from graph_sessions.server import ServerSettings, create_app

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from support.graphs import chat_graph
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import InvalidInput
 from graph_sessions.server import ServerSettings, create_app, parse_api_keys
 from graph_sessions.server.runner import is_loopback
 from graph_sessions.server.settings import hash_key
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from graphs import chat_graph  # noqa: E402
 
 
 def test_api_keys_are_parsed_and_hashed() -> None:

@@ -3,22 +3,19 @@ InvokeResult model, and the status of every typed error (a client's fault is nev
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from support.graphs import chat_graph
 
 import graph_sessions.errors as errors_module
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import ConfigError, GraphSessionError
 from graph_sessions.server import ServerSettings, create_app
 from graph_sessions.server.errors import status_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from graphs import chat_graph  # noqa: E402
 
 KEYS = "ka:alice,kb:bob"
 ALICE = {"Authorization": "Bearer ka"}

@@ -5,13 +5,11 @@ Every test runs on every backend of ``conftest.BACKENDS``; a backend passes it u
 from __future__ import annotations
 
 import asyncio
-import operator
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
-from langgraph.graph import START, StateGraph
-from typing_extensions import TypedDict
+from support.contract import cfg, graph, turns
 
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
@@ -37,30 +35,6 @@ def run(session_id: str, run_id: str = "r1", started: float = 1) -> RunInfo:
     return RunInfo(
         run_id=run_id, session_id=session_id, status=RunStatus.RUNNING, started_at=at(started)
     )
-
-
-class State(TypedDict):
-    turns: Annotated[list[str], operator.add]
-
-
-def graph(backend: Backend) -> Any:
-    builder = StateGraph(State)
-    builder.add_node("turn", lambda s: {"turns": ["t"]})
-    builder.add_edge(START, "turn")
-    return builder.compile(checkpointer=backend.checkpointer)
-
-
-def cfg(thread_id: str) -> Any:
-    return {"configurable": {"thread_id": thread_id}}
-
-
-async def turns(backend: Backend, thread_id: str, n: int) -> list[str | None]:
-    """Run ``n`` turns of the graph on the thread; the latest checkpoint id after each."""
-    g, ids = graph(backend), []
-    for _ in range(n):
-        await g.ainvoke({"turns": ["u"]}, cfg(thread_id))
-        ids.append(await backend.latest_checkpoint_id(thread_id))
-    return ids
 
 
 async def start(backend: Backend, session_id: str, owner: str = "me", run_id: str = "r1") -> Any:

@@ -13,7 +13,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver as LangGraphSqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as LangGraphAsyncSqliteSaver
-from test_backend_contract import cfg, graph, turns
+from support.contract import cfg, graph, turns
 
 from graph_sessions.checkpoint import AsyncSqliteSaver, SqliteSaver
 from graph_sessions.storage import Backend

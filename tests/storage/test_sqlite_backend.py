@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from graphs import chat_graph
+from support.graphs import chat_graph
 
 import graph_sessions.storage.sqlite.connection as sqlite_backend
 from graph_sessions import GraphSessionManager

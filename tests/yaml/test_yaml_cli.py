@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 os.environ["COLUMNS"] = "200"  # wide output, before the CLI's consoles are created
+from support.yaml_files import write
 from typer.testing import CliRunner  # noqa: E402
-from yaml_helpers import write  # noqa: E402
 
 from graph_sessions.cli.main import app  # noqa: E402
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from yaml_helpers import visible, write
+from support.yaml_files import visible, write
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.graphs.yaml import load_yaml_graph, validate_yaml_graph

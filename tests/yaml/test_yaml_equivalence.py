@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
+from support.yaml_files import visible
 from typing_extensions import TypedDict
-from yaml_helpers import visible
 
 from graph_sessions import GraphSessionManager
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from yaml_helpers import write
+from support.yaml_files import write
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import GraphLoadError

@@ -12,7 +12,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.errors import GraphRecursionError
-from yaml_helpers import manager, visible, write
+from support.yaml_files import manager, visible, write
 
 from graph_sessions.graphs import load_graph
 from graph_sessions.graphs.yaml import evaluate, load_yaml_graph, validate_yaml_graph

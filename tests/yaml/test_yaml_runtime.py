@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from yaml_helpers import manager, visible, write
+from support.yaml_files import manager, visible, write
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.errors import RunFailed

@@ -1,10 +1,11 @@
-"""A child process for tests/test_crash.py: it opens a GraphSessionManager on a SQLite
+"""A child process for tests/test_crash.py and tests/test_leases.py (needs ``tests/`` on
+PYTHONPATH: ``support.paths.subprocess_env``): it opens a GraphSessionManager on a SQLite
 file, runs one scenario and reports progress on stdout (one line per fact, flushed), so
 the test can SIGKILL it at a known point and check what a new manager finds on reopen.
 
-    python crash_worker.py slow DB SESSION [SESSION...] --steps 4 --delay 0.3 --marker FILE
-    python crash_worker.py interrupt DB SESSION
-    python crash_worker.py burst DB --n-sessions 3 --count 400
+    python tests/support/crash_worker.py slow DB SESSION [SESSION...] --steps 4 --delay 0.3 --marker FILE
+    python tests/support/crash_worker.py interrupt DB SESSION
+    python tests/support/crash_worker.py burst DB --n-sessions 3 --count 400
 
 The worker never exits on its own before ``--lifetime`` seconds (default 120), so a test
 that forgets it cannot leave it behind for long.
@@ -15,22 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+from langgraph.graph import END, START, StateGraph
 
-from graphs import StepState, approval_graph, chat_graph  # noqa: E402
-from langgraph.graph import END, START, StateGraph  # noqa: E402
-
-from graph_sessions import GraphSessionManager  # noqa: E402
+from graph_sessions import GraphSessionManager
+from support.graphs import StepState, approval_graph, chat_graph
 
 
 def marked_slow_graph(n_steps: int = 4, marker: str | Path | None = None) -> StateGraph:
-    """Like tests/graphs.py ``slow_graph``, but each step first appends ``start:<name>:<pid>``
+    """Like tests/support/graphs.py ``slow_graph``, but each step first appends ``start:<name>:<pid>``
     to ``marker``. With ``durability="sync"``, seeing ``start:s<k>`` means the checkpoints
     of steps s0..s<k-1> are committed (each step is saved before the next one starts)."""
     b = StateGraph(StepState)

@@ -1,4 +1,4 @@
-"""Extra graphs for tests/test_flow.py (tests/graphs.py is shared; this file is ours).
+"""Extra graphs for the flow tests (tests/flow/; support/graphs.py is shared, these are theirs).
 
 Builders return uncompiled StateGraphs. The module-level names at the bottom exist so the
 "file.py:attr" reference forms can be exercised against a real file.
@@ -57,7 +57,7 @@ def custom_stream_graph() -> StateGraph:
     return b
 
 
-# -- targets for "tests/flow_graphs.py:<attr>" references --------------------------------
+# -- targets for "tests/support/flow_graphs.py:<attr>" references --------------------------------
 router_builder = router_graph()
 not_a_graph = 42
 

@@ -1,11 +1,10 @@
-"""Graphs the server tests serve (referenced as "tests/server/server_graphs.py:<attr>")."""
+"""Graphs the server tests serve (referenced as "tests/support/server_graphs.py:<attr>";
+the server process finds ``support`` through ``support.paths.subprocess_env``)."""
 
 from __future__ import annotations
 
 import asyncio
 import operator
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 from langgraph.config import get_stream_writer
@@ -13,9 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from graphs import approval_graph  # noqa: E402
+from support.graphs import approval_graph
 
 
 class WorkState(TypedDict, total=False):

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from support.paths import subprocess_env
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PY = sys.executable
@@ -99,8 +101,11 @@ class ServerProcess:
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    """The environment of a server process: ours minus GRAPH_SESSIONS_*, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_SESSIONS_")}
+    """The environment of a server process: ours minus GRAPH_SESSIONS_*, ``tests/`` on
+    PYTHONPATH (the graph files import ``support``), plus ``extra``."""
+    env = subprocess_env(
+        {k: v for k, v in os.environ.items() if not k.startswith("GRAPH_SESSIONS_")}
+    )
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
