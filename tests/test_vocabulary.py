@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.server import GRAPHS as SERVER_GRAPHS
 
 from graph_sessions import ConfigError, GraphSessionManager, InvalidInput, load_config
 from graph_sessions.server.app import create_app
@@ -27,7 +28,7 @@ from graph_sessions.vocabulary import (
 )
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "graph_sessions"
-GRAPH = "tests/server/server_graphs.py:work"
+GRAPH = f"{SERVER_GRAPHS}:work"
 
 
 def test_choice_error_names_the_choices() -> None:
