@@ -188,6 +188,11 @@ def test_reads_share_nothing() -> None:
     assert first[0].additional_kwargs is not second[0].additional_kwargs
     assert first[0].additional_kwargs["d"]["x"] is not second[0].additional_kwargs["d"]["x"]
     assert first[1]["k"] is not second[1]["k"]
+    assert first[0].__dict__ is not second[0].__dict__
+    assert first[0].response_metadata is not second[0].response_metadata
     first[0].additional_kwargs["d"]["x"].append(2)
     first[0].__pydantic_fields_set__.add("name")
+    first[0].content = "changed"  # a shared str field, rebound on this copy only
+    first[0].response_metadata["r"] = 1
+    assert second[0].content == "a" and second[0].response_metadata == {}
     assert typed(decode_list(SERDE, data, 1, elems)) == typed(SERDE.loads_typed(("msgpack", data)))

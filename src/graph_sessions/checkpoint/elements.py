@@ -277,15 +277,26 @@ def _copy_kind(obj: Any) -> int:
     return _COPY_LOADS
 
 
-def _kept(obj: Any) -> tuple[int, Any, bytes | None, frozenset[str] | None]:
-    """What is kept of an element decoded once: ``(copy kind, class, marshal bytes of its
-    state, fields set)``; ``decode_list`` builds fresh copies from it."""
+def _kept(obj: Any) -> tuple[int, Any, Any, frozenset[str] | None]:
+    """What is kept of an element decoded once: ``(copy kind, class, its state, fields
+    set)``, the state being marshal bytes (exact builtin trees) or, for a plain model,
+    ``(template fields, marshal bytes of each mutable field, of the extra fields)``;
+    ``decode_list`` builds fresh copies from it."""
     kind = _copy_kind(obj)
     if kind == _COPY_MARSHAL:
         return kind, None, marshal.dumps(obj), None
     if kind == _COPY_MODEL:
-        state = (obj.__dict__, obj.__pydantic_extra__)
-        return kind, type(obj), marshal.dumps(state), frozenset(obj.__pydantic_fields_set__)
+        # Fields holding an immutable leaf (most of a message: its text, id, type) are
+        # shared by every copy; the others are unmarshalled afresh for each copy, into a
+        # copy of ``template`` so that the fields keep their order.
+        fields = obj.__dict__
+        template = {k: (v if type(v) in _EXACT_LEAVES else None) for k, v in fields.items()}
+        fresh = tuple(
+            (k, marshal.dumps(v)) for k, v in fields.items() if type(v) not in _EXACT_LEAVES
+        )
+        extra = obj.__pydantic_extra__
+        state = (template, fresh, None if extra is None else marshal.dumps(extra))
+        return kind, type(obj), state, frozenset(obj.__pydantic_fields_set__)
     return kind, None, None, None
 
 
@@ -294,10 +305,11 @@ def decode_list(serde: Any, data: bytes, header: int, elements: Elements) -> lis
 
     Each element is decoded once; what is kept of it (``_kept``) is private, and every
     call builds fresh objects from it: a plain model is rebuilt as pydantic's own
-    ``__copy__`` does, with its fields and extra fields unmarshalled afresh (exact
-    builtin types only, so ``marshal`` reproduces them exactly), other elements of exact
-    builtin types are unmarshalled, anything else is decoded from its bytes again.
-    Nothing returned is shared with the kept state or with an earlier result."""
+    ``__copy__`` does, its immutable fields (str, int, float, bool, None, bytes) shared
+    and its other fields and extra fields unmarshalled afresh (exact builtin types only,
+    so ``marshal`` reproduces them exactly), other elements of exact builtin types are
+    unmarshalled, anything else is decoded from its bytes again. Nothing mutable that is
+    returned is shared with the kept state or with an earlier result."""
     out: list[Any] = []
     append = out.append
     kept = elements.pristine
@@ -312,7 +324,11 @@ def decode_list(serde: Any, data: bytes, header: int, elements: Elements) -> lis
             entry = kept[i] = _kept(serde.loads_typed(("msgpack", b"\x91" + data[start:end]))[0])
         kind, cls, state, fields_set = entry
         if kind == _COPY_MODEL:
-            fields, extra = loads(state)
+            template, fresh, extra_bytes = state
+            fields = template.copy()
+            for key, value in fresh:
+                fields[key] = loads(value)
+            extra = None if extra_bytes is None else loads(extra_bytes)
             obj = new(cls)
             setattr_(obj, "__dict__", fields)
             setattr_(obj, "__pydantic_extra__", extra)
