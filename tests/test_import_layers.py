@@ -26,6 +26,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"{PACKAGE}.storage": ("core", "server", "cli", "graphs"),
     f"{PACKAGE}.checkpoint": ("core", "server", "cli", "graphs"),
     f"{PACKAGE}.core": ("server", "cli"),
+    # below the core: the configuration file and the settings model it checks
+    f"{PACKAGE}.config": ("core", "server", "cli"),
+    f"{PACKAGE}.settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
 }
 
 # Cycles that exist outside the YAML compiler today, each named by its modules. Each one

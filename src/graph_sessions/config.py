@@ -19,7 +19,7 @@ Precedence, highest first: explicit arguments, environment variables (``GRAPH_SE
 the file, defaults. ``${VAR}`` and ``${VAR:-default}`` expand in every string of the file.
 
 The manager's keys are defined here; the ``server`` section's keys, their environment
-variables and their checks are :class:`~graph_sessions.server.settings.ServerSettings`'s.
+variables and their checks are :class:`~graph_sessions.settings.ServerSettings`'s.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph_sessions.errors import BackendError, ConfigError
-from graph_sessions.server.settings import ServerSettings
+from graph_sessions.settings import ServerSettings
 from graph_sessions.storage.urls import DEFAULT_BACKEND_URL, resolve_backend_url
 from graph_sessions.vocabulary import (
     Durability,

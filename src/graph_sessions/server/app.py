@@ -17,7 +17,7 @@ from graph_sessions.server.errors import install_error_handlers
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
-from graph_sessions.server.settings import ServerSettings
+from graph_sessions.settings import ServerSettings
 
 log = logging.getLogger("graph_sessions.server")
 

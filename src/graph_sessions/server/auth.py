@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from graph_sessions.server.errors import ApiError
-from graph_sessions.server.settings import Role, ServerSettings
+from graph_sessions.settings import Role, ServerSettings
 
 log = logging.getLogger("graph_sessions.server")
 

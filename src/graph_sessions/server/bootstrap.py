@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.errors import ConfigError
-from graph_sessions.server.settings import ServerSettings
+from graph_sessions.settings import ServerSettings
 from graph_sessions.storage.urls import DEFAULT_BACKEND_URL
 
 #: The environment variable naming the graph to serve when no GRAPH argument is given.

@@ -17,7 +17,7 @@ from graph_sessions.models import SessionInfo
 from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.errors import ApiError, error_body
 from graph_sessions.server.metrics import ServerMetrics
-from graph_sessions.server.settings import ServerSettings
+from graph_sessions.settings import ServerSettings
 
 T = TypeVar("T")
 _HIDDEN = {"lease_owner", "lease_expires_at", "lease_epoch"}

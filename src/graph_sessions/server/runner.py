@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.app import create_app
 from graph_sessions.server.middleware import JsonLogFormatter
-from graph_sessions.server.settings import ServerSettings
+from graph_sessions.settings import ServerSettings
 from graph_sessions.storage.urls import describe_backend
 
 log = logging.getLogger("graph_sessions.server")
