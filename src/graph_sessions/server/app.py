@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.auth import Authenticator
 from graph_sessions.server.errors import install_error_handlers
+from graph_sessions.server.langgraph_api import router as langgraph_router
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(runs.router)
     app.include_router(ops.router)
+    app.include_router(langgraph_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
     _document_graph_ids(app, manager.graph_ids)

@@ -1,8 +1,10 @@
 """One JSON error shape for every failure, and the one place typed errors map to statuses.
 
 Every error response is ``{"error": code, "message": text, "session_id": id-or-null}``
-(plus ``run_id`` when a run is concerned). The server never answers 500 for something the
-client sent: malformed JSON is 400, a body that does not fit the schema 422, and so on.
+(plus ``run_id`` when a run is concerned), except on the LangGraph-compatible routes
+(:data:`LANGGRAPH_API_PREFIXES`), which answer ``{"detail": text}`` as LangGraph's server
+does. The server never answers 500 for something the client sent: malformed JSON is 400, a
+body that does not fit the schema 422, and so on.
 """
 
 from __future__ import annotations
@@ -77,6 +79,16 @@ CODE_OF_STATUS = {
 }
 
 
+#: Paths of the LangGraph Agent Server API (``server/langgraph_api``): errors there are
+#: shaped ``{"detail": text}``, as LangGraph's SDK expects.
+LANGGRAPH_API_PREFIXES = ("/assistants", "/threads", "/runs", "/store", "/ok", "/info")
+
+
+def uses_detail_shape(path: str) -> bool:
+    """True when ``path`` belongs to the LangGraph-compatible API."""
+    return any(path == p or path.startswith(p + "/") for p in LANGGRAPH_API_PREFIXES)
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
@@ -137,10 +149,25 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 
 def error_response(
-    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
+    **extra: Any,
 ) -> Response:
-    """A JSON error response in the one shape."""
+    """A JSON error response in the one shape (LangGraph's ``{"detail": ...}`` when
+    ``request`` is on the LangGraph-compatible API)."""
     body = {"error": code, "message": message, "session_id": None, **extra}
+    return _shaped(request, status, body, headers)
+
+
+def _shaped(
+    request: Request | None, status: int, body: dict[str, Any], headers: dict[str, str] | None
+) -> Response:
+    if request is not None and uses_detail_shape(request.url.path):
+        return JSONResponse({"detail": body["message"]}, status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -162,41 +189,47 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         request.state.error_code = body["error"]
         headers = exc.headers if isinstance(exc, ApiError) else None
-        return JSONResponse(body, status_code=status, headers=headers)
+        return _shaped(request, status, body, headers)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             request.state.error_code = "invalid_json"
-            return error_response(400, "invalid_json", "the request body is not valid JSON")
+            return error_response(
+                400, "invalid_json", "the request body is not valid JSON", request=request
+            )
         details = _clean_validation_errors(errors)
         first = details[0] if details else {}
         where = ".".join(first.get("loc", []))
         message = f"{where}: {first.get('msg')}" if first else "the request does not fit the schema"
         request.state.error_code = "validation_error"
-        return error_response(422, "validation_error", message, details=details)
+        return error_response(422, "validation_error", message, details=details, request=request)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = CODE_OF_STATUS.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        if exc.status_code == 404 and message == "Not Found":
+        if (
+            exc.status_code == 404
+            and message == "Not Found"
+            and not uses_detail_shape(request.url.path)
+        ):
             message = f"no route {request.method} {request.url.path}"
         request.state.error_code = code
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(exc.status_code, code, message, headers=headers)
+        return error_response(exc.status_code, code, message, headers=headers, request=request)
 
     async def on_storage(request: Request, exc: Exception) -> Response:
         # SQLite errors the backend did not type (LangGraph's saver writes on its own path):
         # the storage cannot serve the request (read-only, locked, full): 503, with why.
         log.error("%s %s: storage error: %s", request.method, request.url.path, exc)
         request.state.error_code = "backend_error"
-        return error_response(503, "backend_error", f"storage error: {exc}")
+        return error_response(503, "backend_error", f"storage error: {exc}", request=request)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal server error")
+        return error_response(500, "internal_error", "internal server error", request=request)
 
     app.add_exception_handler(GraphSessionError, on_typed)
     app.add_exception_handler(ApiError, on_typed)

@@ -1,0 +1,15 @@
+"""The LangGraph Agent Server API (assistants, threads, runs…), mounted by ``create_app``
+beside ``/sessions`` over the same core: a thread is a session, an assistant a graph, a run
+our run. What LangGraph's own server answers is recorded in ``reference/langgraph-api/``;
+errors on these routes are shaped ``{"detail": text}`` (``server/errors.py``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from graph_sessions.server.langgraph_api import meta
+
+router = APIRouter()
+router.include_router(meta.router)
+
+__all__ = ["router"]
