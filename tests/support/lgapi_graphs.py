@@ -4,8 +4,8 @@ LangGraph-compatible API is tested on the same graphs LangGraph's own server was
 import operator
 from typing import Annotated, TypedDict
 
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
