@@ -406,6 +406,21 @@ async def test_prune_keeps_the_newest_and_the_state(backend: Backend) -> None:
     assert await backend.prune_checkpoints("other", 1) == 0
 
 
+async def test_copy_checkpoints_copies_the_whole_history(backend: Backend) -> None:
+    ids = await turns(backend, "s", 3)
+    before = (await graph(backend).aget_state(cfg("s"))).values
+    await backend.copy_checkpoints("s", "copy")
+    assert (await graph(backend).aget_state(cfg("copy"))).values == before
+    copied = [
+        s.config["configurable"]["checkpoint_id"]
+        async for s in graph(backend).aget_state_history(cfg("copy"))
+    ]
+    assert copied[0] == ids[-1] and set(ids) <= set(copied)
+    await turns(backend, "copy", 1)  # the copy moves on alone
+    assert (await graph(backend).aget_state(cfg("s"))).values == before
+    assert await backend.latest_checkpoint_id("s") == ids[-1]
+
+
 # concurrency -----------------------------------------------------------------------
 async def test_many_tasks_racing_for_one_revision_exactly_one_wins(backend: Backend) -> None:
     await backend.create_session(info("s"))

@@ -366,6 +366,16 @@ class GraphSessionManager:
         )
         return self.session(info)
 
+    async def copy(
+        self, session_id: str, *, new_id: str | None = None, owner: str | None = None
+    ) -> GraphSession:
+        """A copy of the session under a new id (generated unless ``new_id``): same graph,
+        owner, metadata, TTL and status, every checkpoint copied; its runs, events and
+        messages are not. ``SessionNotFound`` when ``owner`` may not see the session."""
+        return self.session(
+            await registry.copy(self.context, session_id, new_id=new_id, owner=owner)
+        )
+
     async def get(self, session_id: str, *, owner: str | None = None) -> GraphSession | None:
         """The session, or ``None`` when it does not exist, has expired, or is another owner's."""
         info = await registry.get(self.context, session_id, owner)

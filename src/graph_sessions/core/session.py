@@ -480,6 +480,40 @@ class GraphSession:
             return None
         return snapshot_to_info(snapshot)
 
+    async def state_snapshot(
+        self, checkpoint_id: str | None = None, *, checkpoint_ns: str = "", subgraphs: bool = False
+    ) -> StateSnapshot:
+        """LangGraph's own ``StateSnapshot`` of the head (or of ``checkpoint_id``), tasks and
+        interrupts included (``subgraphs``: with the subgraphs' states in the tasks). Nothing
+        saved yet: a snapshot with ``created_at=None`` and empty values, as LangGraph answers."""
+        config = self._config(checkpoint_id)
+        if checkpoint_ns:
+            config["configurable"]["checkpoint_ns"] = checkpoint_ns
+        return await self._graph().aget_state(config, subgraphs=subgraphs)
+
+    async def state_history(
+        self,
+        *,
+        limit: int | None = 10,
+        before: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        checkpoint_id: str | None = None,
+        checkpoint_ns: str = "",
+    ) -> list[StateSnapshot]:
+        """LangGraph's ``StateSnapshot`` history, newest first: at most ``limit``, older than
+        checkpoint ``before``, whose metadata contains ``metadata``, from ``checkpoint_id``
+        (and older) in namespace ``checkpoint_ns``."""
+        if limit is not None and limit < 1:
+            raise InvalidInput("limit must be >= 1", session_id=self.session_id)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidInput("metadata filter must be a dict", session_id=self.session_id)
+        config = self._config(checkpoint_id)
+        config["configurable"]["checkpoint_ns"] = checkpoint_ns
+        kwargs: dict[str, Any] = {"limit": limit, "filter": metadata or None}
+        if before:
+            kwargs["before"] = self._config(before)
+        return [s async for s in self._graph().aget_state_history(config, **kwargs)]
+
     async def checkpoints(self, limit: int = 20, before: str | None = None) -> list[CheckpointInfo]:
         """History, newest first; pass the last id you got as ``before`` for the next page."""
         if limit < 1:
@@ -559,18 +593,28 @@ class GraphSession:
             )
 
     async def update_state(
-        self, values: dict[str, Any] | None, as_node: str | None = None
+        self,
+        values: dict[str, Any] | None,
+        as_node: str | None = None,
+        *,
+        checkpoint_id: str | None = None,
     ) -> CheckpointInfo:
-        """Write ``values`` into the state as if node ``as_node`` returned them."""
+        """Write ``values`` into the state as if node ``as_node`` returned them; from past
+        checkpoint ``checkpoint_id`` (a fork: the new checkpoint becomes the head) when
+        given, else from the head."""
         if values is not None and not isinstance(values, dict):
             raise InvalidInput(
                 "update_state takes a dict of state values", session_id=self.session_id
             )
         async with self.context.gates.exclusive(self.session_id):
             info = await self._guard_mutation()
+            if checkpoint_id is not None:
+                await self.snapshot(checkpoint_id)  # raises CheckpointNotFound
             try:
                 async with self._fenced_change(info):
-                    await self._graph().aupdate_state(self._config(), values, as_node=as_node)
+                    await self._graph().aupdate_state(
+                        self._config(checkpoint_id), values, as_node=as_node
+                    )
             except (SessionBusy, SessionNotFound, BackendError):  # not the update's fault
                 raise
             except Exception as exc:  # LangGraph's InvalidUpdateError and friends

@@ -121,6 +121,43 @@ async def create(
     return info
 
 
+async def copy(
+    ctx: CoreContext, session_id: str, *, new_id: str | None = None, owner: str | None = None
+) -> SessionInfo:
+    """A new session (``new_id``, else a generated id) with the graph, owner, metadata,
+    TTL, status and every checkpoint of ``session_id`` (see :meth:`GraphSessionManager.copy`)."""
+    ctx.require_open()
+    source = await owned_info(ctx, session_id, owner)
+    target = check_id(new_id) if new_id is not None else str(uuid.uuid4())
+    now = ctx.now()
+    status = source.status
+    if status == SessionStatus.RUNNING:  # the copy holds what the run has saved so far
+        has_state = await ctx.backend.latest_checkpoint_id(session_id) is not None
+        status = SessionStatus.COMPLETED if has_state else SessionStatus.CREATED
+    info = source.model_copy(
+        update={
+            "session_id": target,
+            "status": status,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + timedelta(seconds=source.ttl) if source.ttl else None,
+            "run_count": 0,
+            "revision": 0,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "lease_epoch": 0,
+        },
+        deep=True,
+    )
+    created = await ctx.backend.create_session(
+        info, NewEvent(EventType.CREATED, None, {"owner": info.owner, "copied_from": session_id})
+    )
+    if not created:
+        raise SessionExists(f"session {target!r} already exists", session_id=target)
+    await ctx.backend.copy_checkpoints(session_id, target)
+    return info
+
+
 async def get(ctx: CoreContext, session_id: str, owner: str | None) -> SessionInfo | None:
     """The live row, or ``None`` when absent, expired, or another owner's."""
     ctx.require_open()

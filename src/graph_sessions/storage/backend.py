@@ -274,6 +274,11 @@ class Backend(ABC):
         with ``writes_mark`` (from ``begin_run``), also the writes added since on it."""
 
     @abstractmethod
+    async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
+        """Copy every checkpoint and pending write of session ``source_id`` to session
+        ``target_id`` (one transaction where the storage has them)."""
+
+    @abstractmethod
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         """Keep only the newest ``keep`` root checkpoints (and the subgraph checkpoints
         written alongside); returns how many root checkpoints were removed."""

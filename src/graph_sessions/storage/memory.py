@@ -404,5 +404,8 @@ class MemoryBackend(Backend):
         self.check_fence(session_id)  # a rollback must still hold the session
         self.admin.delete_after(None, session_id, checkpoint_id, writes_mark=writes_mark)
 
+    async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
+        self.admin.copy_thread(None, source_id, target_id)
+
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         return self.admin.keep_newest(None, session_id, keep)

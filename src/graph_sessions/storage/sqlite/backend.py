@@ -621,6 +621,12 @@ class SqliteBackend(Backend):
 
         await self._call(lambda conn: self._tx(conn, body))
 
+    async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
+        admin = self._admin
+        await self._call(
+            lambda conn: self._tx(conn, lambda c: admin.copy_thread(c, source_id, target_id))
+        )
+
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         admin = self._admin
         return await self._call(
