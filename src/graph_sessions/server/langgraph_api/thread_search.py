@@ -1,0 +1,251 @@
+"""``POST /threads/search`` and ``/threads/count``: the core's listing (owner, status and
+metadata filters, created/updated order, cursors) with LangGraph's ``limit``/``offset``
+pages and pagination headers.
+
+What the core cannot filter or sort by is done here, over the rows the core's filters
+matched (at most :data:`MAX_SCANNED`, else 400): ``ids`` (each read by id), ``values``
+(the state of each candidate is read) and ``sort_by`` ``thread_id`` or ``status``.
+
+LangGraph's headers (``langgraph_api/utils.get_pagination_headers``): with a next page,
+``X-Pagination-Total: offset + limit + 1`` (not the real total) and ``X-Pagination-Next:
+offset + limit``; on the last page only ``X-Pagination-Total: offset + len(page)``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.core.session import GraphSession
+from graph_sessions.errors import InvalidInput
+from graph_sessions.models import SessionInfo, SessionStatus
+from graph_sessions.server.auth import Principal
+from graph_sessions.server.jsonable import to_jsonable
+from graph_sessions.server.langgraph_api import shapes
+from graph_sessions.server.langgraph_api.thread_access import head
+
+#: the most rows a search filters or sorts itself (``values``, ``sort_by: thread_id``...)
+MAX_SCANNED = 10_000
+_PAGE = 1000  # the core's largest page
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+ThreadField = Literal[
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+    "error",
+]
+
+
+class ThreadCount(BaseModel):
+    """``POST /threads/count``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatus | None = None
+
+
+class ThreadSearch(ThreadCount):
+    """``POST /threads/search``."""
+
+    ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None, max_length=1000
+    )
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10**9)
+    sort_by: (
+        Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
+    ) = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[ThreadField] | None = Field(default=None, max_length=20)
+    extract: dict[str, str] | None = None
+
+
+def _statuses(status: str | None) -> list[SessionStatus] | None:
+    return shapes.SESSION_STATUSES_OF[status] if status else None
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """JSON containment (``@>``): every key/value of ``want`` is in ``have``."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(
+            k in have and _contains(have[k], v) for k, v in want.items()
+        )
+    if isinstance(want, list) and isinstance(have, list):
+        return all(any(_contains(h, w) for h in have) for w in want)
+    return bool(have == want)
+
+
+async def _scan(
+    manager: GraphSessionManager,
+    owner: str | None,
+    body: ThreadCount,
+    *,
+    sort: Literal["created_at", "updated_at"],
+    descending: bool,
+    want: int | None,
+) -> tuple[list[SessionInfo], bool]:
+    """Rows the core's filters match, in order: at least ``want`` when there are that many
+    (all for ``None``); (rows, whether more remain)."""
+    rows: list[SessionInfo] = []
+    cursor: str | None = None
+    while True:
+        size = _PAGE if want is None else max(1, min(_PAGE, want - len(rows)))
+        page = await manager.list(
+            _statuses(body.status),
+            sort=sort,
+            order="desc" if descending else "asc",
+            limit=size,
+            cursor=cursor,
+            owner=owner,
+            metadata=body.metadata or None,
+        )
+        rows.extend(page.sessions)
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows, False
+        if want is not None and len(rows) >= want:
+            return rows, True
+        if len(rows) >= MAX_SCANNED:
+            raise InvalidInput(
+                f"this search would scan more than {MAX_SCANNED} threads; narrow it with "
+                "metadata or status"
+            )
+
+
+async def _by_ids(
+    manager: GraphSessionManager, owner: str | None, body: ThreadSearch
+) -> list[SessionInfo]:
+    statuses = _statuses(body.status)
+    rows = []
+    for thread_id in dict.fromkeys(body.ids or []):
+        try:
+            session = await manager.get(thread_id, owner=owner)
+        except InvalidInput:
+            continue
+        if session is None:
+            continue
+        info = session.info
+        if statuses is not None and info.status not in statuses:
+            continue
+        if body.metadata and not _contains(info.metadata, body.metadata):
+            continue
+        rows.append(info)
+    return rows
+
+
+async def _values_match(
+    manager: GraphSessionManager, info: SessionInfo, values: dict[str, Any]
+) -> bool:
+    snapshot = await head(manager, manager.session(info))
+    if snapshot is None or snapshot.created_at is None:
+        return False
+    return _contains(to_jsonable(snapshot.values), to_jsonable(values))
+
+
+async def _filter_values(
+    manager: GraphSessionManager, rows: list[SessionInfo], values: dict[str, Any] | None
+) -> list[SessionInfo]:
+    if not values:
+        return rows
+    return [info for info in rows if await _values_match(manager, info, values)]
+
+
+def _sort_key(field: str) -> Any:
+    if field == "thread_id":
+        return lambda info: info.session_id
+    if field == "status":
+        return lambda info: shapes.thread_status(info)
+    if field == "updated_at":
+        return lambda info: info.updated_at
+    return lambda info: info.created_at
+
+
+def _core_sort(sort_by: str | None) -> Literal["created_at", "updated_at"] | None:
+    if sort_by in (None, "created_at"):
+        return "created_at"
+    if sort_by in ("updated_at", "state_updated_at"):
+        return "updated_at"
+    return None
+
+
+async def find_threads(
+    manager: GraphSessionManager, principal: Principal, body: ThreadSearch
+) -> tuple[list[SessionInfo], bool]:
+    """One page of the caller's matching threads; (rows, whether a next page exists)."""
+    if body.extract:
+        raise InvalidInput("extract is not supported yet")
+    owner = principal.scope
+    descending = body.sort_order != "asc"
+    end = body.offset + body.limit
+    core_sort = _core_sort(body.sort_by)
+    if body.ids is None and not body.values and core_sort is not None:
+        rows, more = await _scan(
+            manager, owner, body, sort=core_sort, descending=descending, want=end + 1
+        )
+        return rows[body.offset : end], more or len(rows) > end
+    if body.ids is not None:
+        rows = await _by_ids(manager, owner, body)
+    else:
+        rows, _ = await _scan(
+            manager, owner, body, sort="created_at", descending=descending, want=None
+        )
+    rows = await _filter_values(manager, rows, body.values)
+    rows.sort(key=_sort_key(body.sort_by or "created_at"), reverse=descending)
+    return rows[body.offset : end], len(rows) > end
+
+
+def pagination_headers(offset: int, limit: int, returned: int, more: bool) -> dict[str, str]:
+    """LangGraph's ``X-Pagination-Total``/``X-Pagination-Next`` (see the module docstring)."""
+    if more:
+        nxt = offset + limit
+        return {"X-Pagination-Total": str(nxt + 1), "X-Pagination-Next": str(nxt)}
+    return {"X-Pagination-Total": str(offset + returned)}
+
+
+async def thread_items(
+    manager: GraphSessionManager, rows: list[SessionInfo], select: list[str] | None
+) -> list[dict[str, Any]]:
+    """The rows as LangGraph threads (their heads read only when a field needs them)."""
+    needs_head = not select or bool({"values", "interrupts", "error", "status"} & set(select))
+    out = []
+    for info in rows:
+        session: GraphSession = manager.session(info)
+        snapshot = await head(manager, session) if needs_head else None
+        item = shapes.thread(info, snapshot, busy=manager.is_busy(info.session_id))
+        out.append(shapes.select(item, select))
+    return out
+
+
+async def count_matching(
+    manager: GraphSessionManager, principal: Principal, body: ThreadCount
+) -> int:
+    """How many of the caller's threads match."""
+    if not body.values:
+        return await manager.count(
+            _statuses(body.status), owner=principal.scope, metadata=body.metadata or None
+        )
+    rows, _ = await _scan(
+        manager, principal.scope, body, sort="created_at", descending=True, want=None
+    )
+    return len(await _filter_values(manager, rows, body.values))
+
+
+__all__ = [
+    "MAX_SCANNED",
+    "ThreadCount",
+    "ThreadSearch",
+    "count_matching",
+    "find_threads",
+    "pagination_headers",
+    "thread_items",
+]

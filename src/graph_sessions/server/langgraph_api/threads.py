@@ -1,0 +1,255 @@
+"""``/threads``: create (``if_exists``, ``ttl``, ``supersteps``), get, patch, delete,
+search, count, copy and prune, as LangGraph's Agent Server answers them. A thread is a
+session: same row, id, owner, TTL; everything goes through the manager.
+
+Supersets of the reference: any session id is a thread id (not only UUIDs), and a system
+assistant id is accepted for ``metadata.graph_id``. ``ttl.ttl`` is in minutes (ours are
+seconds); the expiry strategy is the server's ``on_expire``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.errors import InvalidInput, SessionExists
+from graph_sessions.models import SessionInfo
+from graph_sessions.server.auth import Principal
+from graph_sessions.server.deps import Caller, manager_of
+from graph_sessions.server.errors import ApiError
+from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.langgraph_api import shapes
+from graph_sessions.server.langgraph_api.ids import new_id
+from graph_sessions.server.langgraph_api.thread_access import (
+    owned_thread,
+    served_graph,
+    thread_body,
+    thread_not_found,
+)
+from graph_sessions.server.langgraph_api.thread_search import (
+    ThreadCount,
+    ThreadSearch,
+    count_matching,
+    find_threads,
+    pagination_headers,
+    thread_items,
+)
+
+router = APIRouter(tags=["langgraph: threads"])
+
+ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="the thread id")]
+
+
+class ThreadTTL(BaseModel):
+    """A thread's time to live, in minutes."""
+
+    strategy: Literal["delete", "keep_latest"] = "delete"
+    ttl: float = Field(gt=0, le=10**9, description="minutes from now until the thread expires")
+
+
+class SuperstepUpdate(BaseModel):
+    """One state write of a superstep."""
+
+    values: dict[str, Any] | list[Any] | None = None
+    as_node: str | None = Field(default=None, max_length=256)
+    command: dict[str, Any] | None = None
+
+
+class Superstep(BaseModel):
+    """The state writes of one superstep."""
+
+    updates: list[SuperstepUpdate] = Field(max_length=1000)
+
+
+class ThreadCreate(BaseModel):
+    """``POST /threads``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    thread_id: str | None = Field(default=None, min_length=1, max_length=256)
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    ttl: ThreadTTL | None = None
+    supersteps: list[Superstep] | None = Field(default=None, max_length=1000)
+    graph_id: str | None = Field(default=None, max_length=256)
+
+
+class ThreadPatch(BaseModel):
+    """``PATCH /threads/{thread_id}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    metadata: dict[str, Any] | None = None
+    ttl: ThreadTTL | None = None
+
+
+class ThreadPrune(BaseModel):
+    """``POST /threads/prune``."""
+
+    thread_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(max_length=1000)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+def _seconds(ttl: ThreadTTL | None) -> float | None:
+    return ttl.ttl * 60.0 if ttl is not None else None
+
+
+async def _existing(
+    manager: GraphSessionManager, thread_id: str, principal: Principal
+) -> dict[str, Any]:
+    """The caller's thread ``thread_id`` unchanged (``if_exists: do_nothing``); 409 when it
+    is another owner's."""
+    try:
+        session = await owned_thread(manager, thread_id, principal)
+    except ApiError:
+        raise ApiError(409, "conflict", f"Thread with ID {thread_id} already exists") from None
+    return await thread_body(manager, session)
+
+
+async def _seed(
+    manager: GraphSessionManager, info: SessionInfo, supersteps: list[Superstep]
+) -> None:
+    """Write the supersteps through the core's ``update_state``, one update at a time."""
+    session = manager.session(info)
+    for step in supersteps:
+        for update in step.updates:
+            if update.command is not None:
+                raise InvalidInput("supersteps with a command are not supported yet")
+            if update.values is not None and not isinstance(update.values, dict):
+                raise InvalidInput("supersteps values must be an object of state values")
+            await session.update_state(update.values, as_node=update.as_node)
+
+
+@router.post("/threads", summary="Create a thread (LangGraph)")
+async def create_thread(body: ThreadCreate, request: Request, principal: Caller) -> Response:
+    """A new thread (a session of the caller); ``metadata.graph_id`` binds its graph (the
+    server's default graph otherwise, re-bound by its first run). ``if_exists: do_nothing``
+    answers an existing thread unchanged."""
+    manager = manager_of(request)
+    thread_id = body.thread_id or new_id()
+    metadata = dict(body.metadata or {})
+    if body.graph_id is not None and "graph_id" not in metadata:
+        metadata["graph_id"] = body.graph_id
+    graph_id = served_graph(manager, metadata.get("graph_id"))
+    if graph_id is not None:
+        metadata["graph_id"] = graph_id
+    if body.supersteps and graph_id is None:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"Thread '{thread_id}' has no assigned graph ID: supersteps need metadata.graph_id, "
+            f"one of {manager.graph_ids}",
+        )
+    kwargs: dict[str, Any] = {}
+    if body.ttl is not None:
+        kwargs["ttl"] = _seconds(body.ttl)
+    if body.if_exists == "do_nothing" and await manager.get(thread_id) is not None:
+        return JSONResponse(await _existing(manager, thread_id, principal))
+    try:
+        session = await manager.create(
+            thread_id, owner=principal.owner, metadata=metadata, graph_id=graph_id, **kwargs
+        )
+    except SessionExists:
+        if body.if_exists == "do_nothing":
+            return JSONResponse(await _existing(manager, thread_id, principal))
+        raise ApiError(409, "conflict", f"Thread with ID {thread_id} already exists") from None
+    if body.supersteps:
+        try:
+            await _seed(manager, session.info, body.supersteps)
+        except BaseException:
+            await manager.delete(thread_id)
+            raise
+        await session.refresh()
+    return JSONResponse(await thread_body(manager, session))
+
+
+@router.post("/threads/search", summary="Search threads (LangGraph)")
+async def search(body: ThreadSearch, request: Request, principal: Caller) -> Response:
+    """Threads matching ``metadata``, ``values``, ``status`` and ``ids``; ``limit``/``offset``
+    pages with LangGraph's ``X-Pagination-Total``/``X-Pagination-Next`` headers."""
+    manager = manager_of(request)
+    rows, more = await find_threads(manager, principal, body)
+    items = await thread_items(manager, rows, list(body.select) if body.select else None)
+    headers = pagination_headers(body.offset, body.limit, len(items), more)
+    return JSONResponse(items, headers=headers)
+
+
+@router.post("/threads/count", summary="Count threads (LangGraph)")
+async def count(body: ThreadCount, request: Request, principal: Caller) -> Response:
+    """How many threads match ``metadata``, ``values`` and ``status``: a bare integer."""
+    return JSONResponse(await count_matching(manager_of(request), principal, body))
+
+
+@router.post("/threads/prune", summary="Prune threads (LangGraph)")
+async def prune(body: ThreadPrune, request: Request, principal: Caller) -> Response:
+    """Delete the caller's threads among ``thread_ids``: ``{"pruned_count": n}``."""
+    if body.strategy != "delete":
+        raise ApiError(
+            400,
+            "bad_request",
+            "keep_latest strategy is not supported yet; use the server's "
+            "checkpoint_retention or on_expire: keep_latest",
+        )
+    manager = manager_of(request)
+    pruned = 0
+    for thread_id in dict.fromkeys(body.thread_ids):
+        try:
+            if await manager.delete(thread_id, owner=principal.scope):
+                pruned += 1
+        except InvalidInput:
+            continue
+    return JSONResponse({"pruned_count": pruned})
+
+
+@router.get("/threads/{thread_id}", summary="Get a thread (LangGraph)")
+async def get_thread(thread_id: ThreadIdPath, request: Request, principal: Caller) -> Response:
+    """The thread with its values, status, interrupts and error."""
+    manager = manager_of(request)
+    session = await owned_thread(manager, thread_id, principal)
+    return JSONResponse(await thread_body(manager, session))
+
+
+@router.patch("/threads/{thread_id}", summary="Update a thread (LangGraph)")
+async def patch_thread(
+    thread_id: ThreadIdPath, body: ThreadPatch, request: Request, principal: Caller
+) -> Response:
+    """Merge ``metadata`` into the thread's; ``ttl`` gives it a new lifetime (minutes)."""
+    manager = manager_of(request)
+    session = await owned_thread(manager, thread_id, principal)
+    if body.metadata is not None:
+        graph_id = served_graph(manager, body.metadata.get("graph_id"))
+        metadata = dict(body.metadata)
+        if graph_id is not None:
+            metadata["graph_id"] = graph_id
+        session.info = await manager.update_metadata(thread_id, metadata, owner=principal.scope)
+    if body.ttl is not None:
+        session.info = await manager.set_ttl(thread_id, _seconds(body.ttl), owner=principal.scope)
+    return JSONResponse(await thread_body(manager, session))
+
+
+@router.delete("/threads/{thread_id}", status_code=204, summary="Delete a thread (LangGraph)")
+async def delete_thread(thread_id: ThreadIdPath, request: Request, principal: Caller) -> Response:
+    """Delete the thread and everything of it; a run in progress is cancelled first."""
+    manager = manager_of(request)
+    try:
+        deleted = await manager.delete(thread_id, owner=principal.scope)
+    except InvalidInput:
+        deleted = False
+    if not deleted:
+        raise thread_not_found(thread_id)
+    return Response(status_code=204)
+
+
+@router.post("/threads/{thread_id}/copy", summary="Copy a thread (LangGraph)")
+async def copy_thread(thread_id: ThreadIdPath, request: Request, principal: Caller) -> Response:
+    """A new thread with the metadata and every checkpoint of this one (answered, as
+    LangGraph does, without ``values``)."""
+    manager = manager_of(request)
+    await owned_thread(manager, thread_id, principal)
+    copied = await manager.copy(thread_id, new_id=new_id(), owner=principal.scope)
+    return JSONResponse(shapes.thread(copied.info, None, with_values=False))
+
+
+__all__ = ["router"]
