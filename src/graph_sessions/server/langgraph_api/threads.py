@@ -224,6 +224,8 @@ async def patch_thread(
         if graph_id is not None:
             metadata["graph_id"] = graph_id
         session.info = await manager.update_metadata(thread_id, metadata, owner=principal.scope)
+        if graph_id is not None and graph_id != session.info.graph_id:
+            session.info = await manager.rebind(thread_id, graph_id=graph_id, owner=principal.scope)
     if body.ttl is not None:
         session.info = await manager.set_ttl(thread_id, _seconds(body.ttl), owner=principal.scope)
     return JSONResponse(await thread_body(manager, session))
