@@ -174,11 +174,23 @@ def select(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
     return {k: item[k] for k in fields if k in item}
 
 
+def pagination_headers(offset: int, limit: int, returned: int, more: bool) -> dict[str, str]:
+    """LangGraph's paging headers (``langgraph_api/utils.get_pagination_headers``): with a
+    next page, ``X-Pagination-Total: offset + limit + 1`` (not the real total) and
+    ``X-Pagination-Next: offset + limit``; on the last page only ``X-Pagination-Total:
+    offset + returned``."""
+    if more:
+        nxt = offset + limit
+        return {"X-Pagination-Total": str(nxt + 1), "X-Pagination-Next": str(nxt)}
+    return {"X-Pagination-Total": str(offset + returned)}
+
+
 __all__ = [
     "SESSION_STATUSES_OF",
     "THREAD_STATUSES",
     "checkpoint_of",
     "interrupt_dict",
+    "pagination_headers",
     "select",
     "thread",
     "thread_error",

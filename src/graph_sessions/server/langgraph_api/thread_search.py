@@ -6,9 +6,7 @@ What the core cannot filter or sort by is done here, over the rows the core's fi
 matched (at most :data:`MAX_SCANNED`, else 400): ``ids`` (each read by id), ``values``
 (the state of each candidate is read) and ``sort_by`` ``thread_id`` or ``status``.
 
-LangGraph's headers (``langgraph_api/utils.get_pagination_headers``): with a next page,
-``X-Pagination-Total: offset + limit + 1`` (not the real total) and ``X-Pagination-Next:
-offset + limit``; on the last page only ``X-Pagination-Total: offset + len(page)``."""
+The pagination headers are :func:`shapes.pagination_headers`."""
 
 from __future__ import annotations
 
@@ -204,14 +202,6 @@ async def find_threads(
     return rows[body.offset : end], len(rows) > end
 
 
-def pagination_headers(offset: int, limit: int, returned: int, more: bool) -> dict[str, str]:
-    """LangGraph's ``X-Pagination-Total``/``X-Pagination-Next`` (see the module docstring)."""
-    if more:
-        nxt = offset + limit
-        return {"X-Pagination-Total": str(nxt + 1), "X-Pagination-Next": str(nxt)}
-    return {"X-Pagination-Total": str(offset + returned)}
-
-
 async def thread_items(
     manager: GraphSessionManager, rows: list[SessionInfo], select: list[str] | None
 ) -> list[dict[str, Any]]:
@@ -246,6 +236,5 @@ __all__ = [
     "ThreadSearch",
     "count_matching",
     "find_threads",
-    "pagination_headers",
     "thread_items",
 ]

@@ -33,7 +33,6 @@ from graph_sessions.server.langgraph_api.thread_search import (
     ThreadSearch,
     count_matching,
     find_threads,
-    pagination_headers,
     thread_items,
 )
 
@@ -172,7 +171,7 @@ async def search(body: ThreadSearch, request: Request, principal: Caller) -> Res
     manager = manager_of(request)
     rows, more = await find_threads(manager, principal, body)
     items = await thread_items(manager, rows, list(body.select) if body.select else None)
-    headers = pagination_headers(body.offset, body.limit, len(items), more)
+    headers = shapes.pagination_headers(body.offset, body.limit, len(items), more)
     return JSONResponse(items, headers=headers)
 
 
