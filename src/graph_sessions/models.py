@@ -203,6 +203,24 @@ class CheckpointInfo(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class AssistantInfo(BaseModel):
+    """One version of an assistant: a served graph with its own config, context, metadata
+    and name (LangGraph's assistants). The registry keeps every version; ``version`` of the
+    current one is the assistant's."""
+
+    assistant_id: str
+    graph_id: str
+    owner: str | None = None
+    name: str = "Untitled"
+    description: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
 class SessionStats(BaseModel):
     """Totals over the registry."""
 
@@ -229,6 +247,7 @@ class SessionPage(BaseModel):
 
 
 __all__ = [
+    "AssistantInfo",
     "CheckpointInfo",
     "Durability",
     "Event",

@@ -12,7 +12,14 @@ import pytest
 from support.contract import cfg, graph, turns
 
 from graph_sessions.errors import LeaseLost
-from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
+from graph_sessions.models import (
+    AssistantInfo,
+    EventType,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStatus,
+)
 from graph_sessions.storage import Backend, SessionQuery
 from graph_sessions.storage.backend import NewEvent, NewMessage
 from graph_sessions.storage.codec import dump_time
@@ -419,6 +426,68 @@ async def test_copy_checkpoints_copies_the_whole_history(backend: Backend) -> No
     await turns(backend, "copy", 1)  # the copy moves on alone
     assert (await graph(backend).aget_state(cfg("s"))).values == before
     assert await backend.latest_checkpoint_id("s") == ids[-1]
+
+
+# assistants ------------------------------------------------------------------------
+def assistant(assistant_id: str = "a1", version: int = 1, **fields: Any) -> AssistantInfo:
+    fields.setdefault("created_at", at(version))
+    fields.setdefault("updated_at", fields["created_at"])
+    fields.setdefault("graph_id", "g")
+    return AssistantInfo(assistant_id=assistant_id, version=version, **fields)
+
+
+async def test_assistants_create_get_list_delete(backend: Backend) -> None:
+    first = assistant(
+        owner="me",
+        name="mine",
+        description="d",
+        config={"configurable": {"x": 1}},
+        context={"x": 1},
+        metadata={"team": "a", "nested": {"k": [1, 2]}},
+    )
+    assert await backend.create_assistant(first)
+    assert not await backend.create_assistant(assistant(name="again"))
+    assert await backend.get_assistant("a1") == first
+    assert await backend.get_assistant("nope") is None
+    assert await backend.create_assistant(assistant("a0", created_at=at(5)))
+    assert [a.assistant_id for a in await backend.list_assistants()] == ["a1", "a0"]
+    assert await backend.delete_assistant("a1")
+    assert not await backend.delete_assistant("a1")
+    assert await backend.get_assistant("a1") is None
+    assert await backend.list_assistant_versions("a1") == []
+    assert await backend.create_assistant(assistant(name="reborn"))  # the id is free again
+    assert [v.name for v in await backend.list_assistant_versions("a1")] == ["reborn"]
+
+
+async def test_assistant_versions_are_a_compare_and_set(backend: Backend) -> None:
+    await backend.create_assistant(assistant(name="v1", metadata={"v": 1}))
+    v2 = assistant(version=2, name="v2", metadata={"v": 2}, updated_at=at(9))
+    assert await backend.add_assistant_version(v2)
+    assert not await backend.add_assistant_version(v2)  # version 2 exists already
+    assert not await backend.add_assistant_version(assistant(version=4))  # not the next one
+    assert not await backend.add_assistant_version(assistant("gone", version=2))
+    assert await backend.get_assistant("a1") == v2
+    assert [v.version for v in await backend.list_assistant_versions("a1")] == [2, 1]
+    back = await backend.set_assistant_version("a1", 1, at(20))
+    assert back is not None and back.version == 1 and back.name == "v1"
+    assert back.updated_at == at(20)
+    assert (await backend.get_assistant("a1")) == back
+    assert [a.version for a in await backend.list_assistants()] == [1]
+    assert await backend.set_assistant_version("a1", 7, at(21)) is None
+    assert await backend.set_assistant_version("nope", 1, at(21)) is None
+    # the next version follows the highest stored, not the current one
+    assert not await backend.add_assistant_version(assistant(version=2))
+    assert await backend.add_assistant_version(assistant(version=3, name="v3"))
+    assert (await backend.get_assistant("a1")).name == "v3"  # type: ignore[union-attr]
+
+
+async def test_racing_assistant_versions_one_wins(backend: Backend) -> None:
+    await backend.create_assistant(assistant())
+    results = await asyncio.gather(
+        *(backend.add_assistant_version(assistant(version=2, name=f"n{i}")) for i in range(8))
+    )
+    assert sum(results) == 1
+    assert len(await backend.list_assistant_versions("a1")) == 2
 
 
 # concurrency -----------------------------------------------------------------------

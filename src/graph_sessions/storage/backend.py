@@ -17,6 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
 from graph_sessions.models import (
+    AssistantInfo,
     Event,
     EventType,
     Message,
@@ -260,6 +261,41 @@ class Backend(ABC):
     @abstractmethod
     async def message_summary(self, session_id: str) -> MessageSummary:
         """Count by role, first and last timestamps, the last message."""
+
+    # assistants ----------------------------------------------------------------------
+    @abstractmethod
+    async def create_assistant(self, info: AssistantInfo) -> bool:
+        """Register an assistant as its version ``info.version``; False (nothing written)
+        if the id is taken."""
+
+    @abstractmethod
+    async def get_assistant(self, assistant_id: str) -> AssistantInfo | None:
+        """The assistant at its current version."""
+
+    @abstractmethod
+    async def list_assistants(self) -> list[AssistantInfo]:
+        """Every assistant at its current version, oldest first."""
+
+    @abstractmethod
+    async def add_assistant_version(self, info: AssistantInfo) -> bool:
+        """Store ``info`` as a new version of its assistant and make it current, in one
+        transaction, only if ``info.version`` is one more than the highest version stored
+        (a compare-and-set: False, nothing written, otherwise or when the assistant is
+        gone)."""
+
+    @abstractmethod
+    async def set_assistant_version(
+        self, assistant_id: str, version: int, updated_at: datetime
+    ) -> AssistantInfo | None:
+        """Make stored ``version`` the current one; ``None`` when there is no such version."""
+
+    @abstractmethod
+    async def list_assistant_versions(self, assistant_id: str) -> list[AssistantInfo]:
+        """Every stored version of the assistant, newest first."""
+
+    @abstractmethod
+    async def delete_assistant(self, assistant_id: str) -> bool:
+        """Delete the assistant and all its versions; False if absent."""
 
     # checkpoints ---------------------------------------------------------------------
     @abstractmethod

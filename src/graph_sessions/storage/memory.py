@@ -21,6 +21,7 @@ from langgraph.store.memory import InMemoryStore
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
+    AssistantInfo,
     Event,
     Message,
     MessageSummary,
@@ -126,6 +127,9 @@ class MemoryBackend(Backend):
         self._messages: dict[str, list[Message]] = {}
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
+        # assistant id -> its versions, by version number; and the current version
+        self._assistant_versions: dict[str, dict[int, AssistantInfo]] = {}
+        self._assistant_current: dict[str, int] = {}
 
     async def open(self) -> None:
         return None
@@ -403,6 +407,55 @@ class MemoryBackend(Backend):
     ) -> None:
         self.check_fence(session_id)  # a rollback must still hold the session
         self.admin.delete_after(None, session_id, checkpoint_id, writes_mark=writes_mark)
+
+    # assistants ----------------------------------------------------------------------
+    async def create_assistant(self, info: AssistantInfo) -> bool:
+        if info.assistant_id in self._assistant_versions:
+            return False
+        self._assistant_versions[info.assistant_id] = {info.version: info.model_copy(deep=True)}
+        self._assistant_current[info.assistant_id] = info.version
+        return True
+
+    def _current(self, assistant_id: str) -> AssistantInfo | None:
+        versions = self._assistant_versions.get(assistant_id)
+        if versions is None:
+            return None
+        return versions[self._assistant_current[assistant_id]]
+
+    async def get_assistant(self, assistant_id: str) -> AssistantInfo | None:
+        found = self._current(assistant_id)
+        return found.model_copy(deep=True) if found else None
+
+    async def list_assistants(self) -> list[AssistantInfo]:
+        rows = [self._current(a) for a in self._assistant_versions]
+        found = [r.model_copy(deep=True) for r in rows if r is not None]
+        return sorted(found, key=lambda a: (a.created_at, a.assistant_id))
+
+    async def add_assistant_version(self, info: AssistantInfo) -> bool:
+        versions = self._assistant_versions.get(info.assistant_id)
+        if versions is None or max(versions) != info.version - 1:
+            return False
+        versions[info.version] = info.model_copy(deep=True)
+        self._assistant_current[info.assistant_id] = info.version
+        return True
+
+    async def set_assistant_version(
+        self, assistant_id: str, version: int, updated_at: datetime
+    ) -> AssistantInfo | None:
+        versions = self._assistant_versions.get(assistant_id)
+        if versions is None or version not in versions:
+            return None
+        versions[version] = versions[version].model_copy(update={"updated_at": updated_at})
+        self._assistant_current[assistant_id] = version
+        return versions[version].model_copy(deep=True)
+
+    async def list_assistant_versions(self, assistant_id: str) -> list[AssistantInfo]:
+        versions = self._assistant_versions.get(assistant_id, {})
+        return [versions[v].model_copy(deep=True) for v in sorted(versions, reverse=True)]
+
+    async def delete_assistant(self, assistant_id: str) -> bool:
+        self._assistant_current.pop(assistant_id, None)
+        return self._assistant_versions.pop(assistant_id, None) is not None
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
         self.admin.copy_thread(None, source_id, target_id)

@@ -26,6 +26,7 @@ from graph_sessions.checkpoint.schema import CHECKPOINTS as GS_CHECKPOINTS
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
+    AssistantInfo,
     Event,
     Message,
     MessageSummary,
@@ -44,6 +45,7 @@ from graph_sessions.storage.records import (
     RunStart,
     SessionUpdate,
 )
+from graph_sessions.storage.sqlite import assistants
 from graph_sessions.storage.sqlite.connection import SqliteConnection
 from graph_sessions.storage.sqlite.fencing import (
     FencedLangGraphSaver,
@@ -620,6 +622,38 @@ class SqliteBackend(Backend):
             admin.delete_after(c, session_id, checkpoint_id, writes_mark=writes_mark)
 
         await self._call(lambda conn: self._tx(conn, body))
+
+    # assistants (storage/sqlite/assistants.py) -----------------------------------------
+    async def create_assistant(self, info: AssistantInfo) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: assistants.create(c, info)))
+
+    async def get_assistant(self, assistant_id: str) -> AssistantInfo | None:
+        return await self._call(lambda c: assistants.get(c, assistant_id))
+
+    async def list_assistants(self) -> list[AssistantInfo]:
+        return await self._call(assistants.list_all)
+
+    async def add_assistant_version(self, info: AssistantInfo) -> bool:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: assistants.add_version(c, info))
+        )
+
+    async def set_assistant_version(
+        self, assistant_id: str, version: int, updated_at: datetime
+    ) -> AssistantInfo | None:
+        return await self._call(
+            lambda conn: self._tx(
+                conn, lambda c: assistants.set_version(c, assistant_id, version, updated_at)
+            )
+        )
+
+    async def list_assistant_versions(self, assistant_id: str) -> list[AssistantInfo]:
+        return await self._call(lambda c: assistants.versions(c, assistant_id))
+
+    async def delete_assistant(self, assistant_id: str) -> bool:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: assistants.delete(c, assistant_id))
+        )
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
         admin = self._admin

@@ -78,6 +78,30 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE sessions ADD COLUMN graph_identity TEXT
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE IF NOT EXISTS assistants (
+            assistant_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS assistant_versions (
+            assistant_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            graph_id TEXT NOT NULL,
+            owner TEXT,
+            name TEXT NOT NULL,
+            description TEXT,
+            config TEXT NOT NULL DEFAULT '{}',
+            context TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (assistant_id, version)
+        )
+        """,
+    ),
 ]
 
 SESSION_COLUMNS = (
