@@ -20,6 +20,7 @@ from graph_sessions.clock import Clock, to_utc, utcnow
 from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core import listing, repair
 from graph_sessions.core import sessions as registry
+from graph_sessions.core.assistants import Assistants
 from graph_sessions.core.context import CoreContext, CoreOptions
 from graph_sessions.core.graph_registry import GraphRegistry
 from graph_sessions.core.leases import mark_dead, mark_live
@@ -199,6 +200,8 @@ class GraphSessionManager:
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._sweeper = Sweeper(self.context)
+        #: the assistants (a served graph with its own config, versioned) of this storage
+        self.assistants = Assistants(self.context)
         #: ids of the sessions repaired when this manager opened
         self.repaired: list[str] = []
 
