@@ -1,17 +1,18 @@
 """``/assistants`` of the LangGraph-compatible API: one system assistant per served graph with
-LangGraph's id and body, its graph, schemas and subgraphs, searched and counted with the real
-``langgraph_sdk`` (async and sync) and raw httpx."""
+LangGraph's id and body, custom assistants (versions, latest, owners), graphs, schemas and
+subgraphs, with the real ``langgraph_sdk`` (async and sync) and raw httpx."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
-from langgraph_sdk.errors import NotFoundError
-from support.lgapi import GRAPH_IDS
-from support.server import ServerProcess
+from langgraph_sdk.errors import ConflictError, NotFoundError
+from support.lgapi import GRAPH_IDS, start_lg_server
+from support.server import API_KEYS_ENV, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ KEYS = {
 
 
 async def test_system_assistants_have_langgraphs_ids_and_body(lg_client: LangGraphClient) -> None:
-    found = await lg_client.assistants.search(limit=100)
+    found = await lg_client.assistants.search(limit=100, metadata={"created_by": "system"})
     assert {a["graph_id"]: a["assistant_id"] for a in found} == REFERENCE_IDS
     for a in found:
         assert set(a) == KEYS
@@ -56,14 +57,17 @@ async def test_search_count_filters_paging_select(
 ) -> None:
     res = await lg_client.assistants.search(graph_id="chat", metadata={"created_by": "system"})
     assert [a["assistant_id"] for a in res] == [REFERENCE_IDS["chat"]]
-    assert await lg_client.assistants.count() == len(GRAPH_IDS)
-    assert await lg_client.assistants.count(graph_id="slow") == 1
-    assert await lg_client.assistants.count(metadata={"created_by": "user"}) == 0
-    assert [a["graph_id"] for a in await lg_client.assistants.search(name="PAR")] == ["parent"]
-    by_name = await lg_client.assistants.search(sort_by="name", sort_order="asc")
+    system = {"created_by": "system"}
+    assert await lg_client.assistants.count(metadata=system) == len(GRAPH_IDS)
+    assert await lg_client.assistants.count(graph_id="slow", metadata=system) == 1
+    assert await lg_client.assistants.count(metadata={"created_by": "nobody"}) == 0
+    by_name = await lg_client.assistants.search(name="PAR", metadata=system)
+    assert [a["graph_id"] for a in by_name] == ["parent"]
+    asc: dict[str, Any] = {"metadata": system, "sort_by": "name", "sort_order": "asc"}
+    by_name = await lg_client.assistants.search(**asc)
     assert [a["name"] for a in by_name] == sorted(GRAPH_IDS)
-    p1 = await lg_client.assistants.search(limit=2, offset=0, sort_by="name", sort_order="asc")
-    p2 = await lg_client.assistants.search(limit=2, offset=2, sort_by="name", sort_order="asc")
+    p1 = await lg_client.assistants.search(limit=2, offset=0, **asc)
+    p2 = await lg_client.assistants.search(limit=2, offset=2, **asc)
     assert [a["name"] for a in p1 + p2] == sorted(GRAPH_IDS)
     obj: Any = await lg_client.assistants.search(limit=2, response_format="object")
     assert len(obj["assistants"]) == 2 and obj["next"] == "2"
@@ -72,7 +76,10 @@ async def test_search_count_filters_paging_select(
     with lg_server.client() as c:
         r = c.post("/assistants/search", json={"limit": 1})
         assert r.headers["x-pagination-total"] == "2" and r.headers["x-pagination-next"] == "1"
-        r = c.post("/assistants/search", json={"limit": 10, "offset": 2})
+        r = c.post(
+            "/assistants/search",
+            json={"limit": 10, "offset": 2, "metadata": {"created_by": "system"}},
+        )
         assert r.headers["x-pagination-total"] == "4" and "x-pagination-next" not in r.headers
         assert c.post("/assistants/count", json={"graph_id": "chat"}).json() == 1
 
@@ -161,7 +168,20 @@ def test_unknown_and_malformed_ids(lg_server: ServerProcess) -> None:
         ("POST", "/assistants/chat/latest", {"version": "one"}),
         ("POST", "/assistants", {"name": "x"}),
         ("POST", "/assistants", {"graph_id": "nope"}),
-        ("POST", "/assistants", {"graph_id": "chat"}),
+        (
+            "POST",
+            "/assistants",
+            {"graph_id": "chat", "config": {"configurable": {"a": 1}}, "context": {"b": 2}},
+        ),
+        ("POST", "/assistants", {"graph_id": "chat", "config": {"configurable": 3}}),
+        ("POST", "/assistants", {"graph_id": "chat", "name": 5}),
+        ("POST", "/assistants", {"graph_id": "chat", "if_exists": "maybe"}),
+        ("POST", "/assistants", {"graph_id": "chat", "assistant_id": ""}),
+        (
+            "POST",
+            "/assistants",
+            {"graph_id": "chat", "assistant_id": "eb6db400-e3c8-5d06-a834-015cb89efe69"},
+        ),
         ("PATCH", "/assistants/chat", {"name": "renamed"}),
         ("DELETE", "/assistants/chat", None),
     ],
@@ -173,6 +193,121 @@ def test_bad_input_and_unsupported_are_4xx_with_detail(
         r = c.request(method, path, json=body)
     assert 400 <= r.status_code < 500, (r.status_code, r.text)
     assert set(r.json()) == {"detail"}
+
+
+async def test_custom_assistants_versions_and_latest(lg_client: LangGraphClient) -> None:
+    aid = str(uuid.uuid4())
+    a = await lg_client.assistants.create(
+        "chat",
+        assistant_id=aid,
+        name="mine",
+        metadata={"team": "a"},
+        config={"configurable": {"x": 1}},
+        if_exists="raise",
+    )
+    assert set(a) == KEYS and a["assistant_id"] == aid and a["version"] == 1
+    assert a["config"] == {"configurable": {"x": 1}} and a["context"] == {"x": 1}  # mirrored
+    with pytest.raises(ConflictError) as ei:
+        await lg_client.assistants.create("chat", assistant_id=aid, if_exists="raise")
+    assert ei.value.response.json() == {"detail": f"Assistant {aid} already exists"}
+    same = await lg_client.assistants.create(
+        "chat", assistant_id=aid, name="other", if_exists="do_nothing"
+    )
+    assert same["name"] == "mine" and same["version"] == 1
+    u = await lg_client.assistants.update(aid, name="mine2", metadata={"v": 2}, context={"y": 2})
+    assert u["version"] == 2 and u["name"] == "mine2" and u["metadata"] == {"team": "a", "v": 2}
+    assert u["context"] == {"y": 2} and u["config"] == {"configurable": {"y": 2}}
+    assert u["created_at"] == a["created_at"] and u["updated_at"] >= a["updated_at"]
+    vs = await lg_client.assistants.get_versions(aid)
+    assert [v["version"] for v in vs] == [2, 1] and all("updated_at" not in v for v in vs)
+    assert [
+        v["version"] for v in await lg_client.assistants.get_versions(aid, metadata={"v": 2})
+    ] == [2]
+    back = await lg_client.assistants.set_latest(aid, 1)
+    assert back["version"] == 1 and back["name"] == "mine"
+    assert (await lg_client.assistants.get(aid))["version"] == 1
+    with pytest.raises(NotFoundError):
+        await lg_client.assistants.set_latest(aid, 9)
+    third = await lg_client.assistants.update(aid, description="d")
+    assert third["version"] == 3 and third["name"] == "mine" and third["description"] == "d"
+    untitled = await lg_client.assistants.create("parent")
+    assert untitled["name"] == "Untitled" and uuid.UUID(untitled["assistant_id"])
+    x = await lg_client.assistants.get_graph(untitled["assistant_id"], xray=True)
+    assert any(n["id"] == "child:sub_a" for n in x["nodes"])
+    assert (await lg_client.assistants.get_schemas(untitled["assistant_id"]))[
+        "graph_id"
+    ] == "parent"
+    found = await lg_client.assistants.search(metadata={"team": "a"})
+    assert [f["assistant_id"] for f in found] == [aid]
+    assert await lg_client.assistants.count(graph_id="parent", name="untitled") >= 1
+    await lg_client.assistants.delete(aid)
+    with pytest.raises(NotFoundError) as nf:
+        await lg_client.assistants.get(aid)
+    assert nf.value.response.json() == {"detail": "Not Found"}
+    with pytest.raises(NotFoundError) as nf:
+        await lg_client.assistants.delete(aid)
+    assert nf.value.response.json() == {"detail": f"Assistant with ID {aid} not found"}
+
+
+def test_custom_assistants_survive_a_restart(tmp_path: Any) -> None:
+    srv = start_lg_server(tmp_path / "a")
+    try:
+        with srv.client() as c:
+            made = c.post("/assistants", json={"graph_id": "slow", "name": "kept"}).json()
+            c.patch(f"/assistants/{made['assistant_id']}", json={"name": "kept2"})
+    finally:
+        srv.stop()
+    srv = start_lg_server(tmp_path / "a", port=srv.port)
+    try:
+        with srv.client() as c:
+            got = c.get(f"/assistants/{made['assistant_id']}").json()
+            assert got["name"] == "kept2" and got["version"] == 2
+            assert len(c.post(f"/assistants/{made['assistant_id']}/versions", json={}).json()) == 2
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with API keys: alice and bob are users, root an admin."""
+    srv = start_lg_server(
+        tmp_path_factory.mktemp("lgapi-keys"), env={"GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV}
+    )
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_another_owners_assistant_is_missing(keyed_server: ServerProcess) -> None:
+    with keyed_server.client("alice") as alice, keyed_server.client("bob") as bob:
+        aid = alice.post(
+            "/assistants", json={"graph_id": "chat", "metadata": {"who": "alice"}}
+        ).json()["assistant_id"]
+        for r in (
+            bob.get(f"/assistants/{aid}"),
+            bob.patch(f"/assistants/{aid}", json={"name": "bob's"}),
+            bob.delete(f"/assistants/{aid}"),
+            bob.get(f"/assistants/{aid}/graph"),
+            bob.get(f"/assistants/{aid}/schemas"),
+            bob.get(f"/assistants/{aid}/subgraphs"),
+            bob.post(f"/assistants/{aid}/versions", json={}),
+            bob.post(f"/assistants/{aid}/latest", json={"version": 1}),
+        ):
+            assert r.status_code == 404 and set(r.json()) == {"detail"}, (
+                r.request.url.path,
+                r.status_code,
+            )
+        assert bob.post("/assistants/search", json={"metadata": {"who": "alice"}}).json() == []
+        assert bob.post("/assistants/count", json={"metadata": {"who": "alice"}}).json() == 0
+        taken = bob.post(
+            "/assistants", json={"graph_id": "chat", "assistant_id": aid, "if_exists": "do_nothing"}
+        )
+        assert taken.status_code == 409
+        assert alice.get(f"/assistants/{aid}").json()["version"] == 1  # untouched
+        assert bob.get("/assistants/chat").status_code == 200  # system assistants are everyone's
+        with keyed_server.client("root") as root:
+            assert root.get(f"/assistants/{aid}").status_code == 200
 
 
 def test_system_assistant_stays_after_refused_changes(

@@ -1,16 +1,15 @@
-"""``/assistants``: one system assistant per served graph, with LangGraph's id (``uuid5``
-of the graph id under LangGraph's namespace) and body, so the ids clients hold are the
-same on both servers. A graph id is accepted wherever an assistant id is (a superset: the
-reference takes it only in run bodies and ``/graph``).
+"""``/assistants`` as LangGraph's Agent Server answers them: create (``if_exists``), get,
+patch (a new version), delete, search, count, versions, latest, graph (``xray``), schemas,
+subgraphs. What the ids name is in :mod:`assistant_lookup`: a system assistant per served
+graph (LangGraph's id and body; it cannot be changed or deleted here: 400) and the caller's
+custom assistants, stored and versioned by the core.
 
-Custom assistants (``POST /assistants``, ``PATCH``, ``DELETE``) are not supported yet: they
-answer 400 with a ``detail`` saying so, except ``POST /assistants`` with ``if_exists:
-do_nothing`` naming a system assistant, which answers it unchanged as the reference does.
-System assistants are version 1 and cannot be changed or deleted."""
+LangGraph's rules kept: ``config.configurable`` and ``context`` mirror each other (sending
+both is 400); ``PATCH`` merges ``metadata`` and replaces the rest; ``if_exists:
+do_nothing`` answers the existing assistant unchanged."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -21,7 +20,14 @@ from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api import graph_schemas
-from graph_sessions.server.langgraph_api.ids import graph_of_assistant, is_uuid, system_assistant_id
+from graph_sessions.server.langgraph_api.assistant_lookup import (
+    assistant_or_error,
+    bad_or_missing,
+    custom_assistant,
+    system_graph,
+    version_of,
+    visible_assistants,
+)
 from graph_sessions.server.langgraph_api.shapes import pagination_headers, select
 
 router = APIRouter(tags=["langgraph: assistants"])
@@ -41,10 +47,11 @@ AssistantField = Literal[
     "metadata",
     "version",
 ]
-NOT_SUPPORTED = (
-    "custom assistants are not supported yet: use the system assistant of a graph (its id is "
-    "the uuid5 LangGraph gives it, or the graph id itself)"
+BOTH = (
+    "Cannot specify both configurable and context. Prefer setting context alone. Context was "
+    "introduced in LangGraph 0.6.0 and is the long term planned replacement for configurable."
 )
+SYSTEM_FIXED = "system assistants cannot be changed or deleted; create an assistant of the graph"
 
 
 class AssistantCount(BaseModel):
@@ -54,7 +61,7 @@ class AssistantCount(BaseModel):
 
     metadata: dict[str, Any] | None = None
     graph_id: str | None = Field(default=None, max_length=256)
-    name: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, max_length=1024)
 
 
 class AssistantSearch(AssistantCount):
@@ -83,67 +90,68 @@ class SetLatest(BaseModel):
     version: int = Field(ge=1, le=2**31)
 
 
-class AssistantCreate(BaseModel):
-    """``POST /assistants`` (only answered for system assistants)."""
+class AssistantPatch(BaseModel):
+    """``PATCH /assistants/{id}``."""
 
     model_config = ConfigDict(extra="ignore")
 
+    graph_id: str | None = Field(default=None, min_length=1, max_length=256)
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=1024)
+    description: str | None = Field(default=None, max_length=10_000)
+
+
+class AssistantCreate(AssistantPatch):
+    """``POST /assistants``."""
+
     graph_id: str = Field(min_length=1, max_length=256)
-    assistant_id: str | None = Field(default=None, max_length=256)
+    assistant_id: str | None = Field(default=None, min_length=1, max_length=256)
     if_exists: Literal["raise", "do_nothing"] = "raise"
 
 
-def _started(request: Request) -> datetime:
-    """When the system assistants were registered: the first time they were asked for."""
-    state = request.app.state
-    started: datetime | None = getattr(state, "lg_assistants_registered_at", None)
-    if started is None:
-        started = manager_of(request).now()
-        state.lg_assistants_registered_at = started
-    return started
+def _check_graph(manager: GraphSessionManager, graph_id: str | None) -> None:
+    if graph_id is not None and graph_id not in manager.graph_ids:
+        raise ApiError(
+            404,
+            "not_found",
+            f"Graph '{graph_id}' not found. Expected one of: {sorted(manager.graph_ids)}",
+        )
 
 
-def system_assistant(manager: GraphSessionManager, graph_id: str, at: datetime) -> dict[str, Any]:
-    """The system assistant of ``graph_id`` as LangGraph's server shapes it."""
-    name = getattr(manager.graph_for(graph_id), "name", None)
-    return {
-        "assistant_id": system_assistant_id(graph_id),
-        "graph_id": graph_id,
-        "config": {},
-        "context": {},
-        "metadata": {"created_by": "system"},
-        "name": name if name and name != "LangGraph" else graph_id,
-        "created_at": at,
-        "updated_at": at,
-        "version": 1,
-        "description": None,
-    }
+def _config_context(
+    config: dict[str, Any] | None, context: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """LangGraph's rule: ``config.configurable`` and ``context`` mirror each other."""
+    configurable = (config or {}).get("configurable")
+    if configurable and context:
+        raise ApiError(400, "bad_request", BOTH)
+    if configurable is not None and not isinstance(configurable, dict):
+        raise ApiError(422, "validation_error", "config.configurable must be an object")
+    if context is not None and not configurable:
+        return {**(config or {}), "configurable": dict(context)}, context
+    if configurable is not None:
+        return config, dict(configurable)
+    return config, context
 
 
-def _graph_of(manager: GraphSessionManager, assistant_id: str) -> str:
-    """The served graph of ``assistant_id`` (LangGraph's 422 for a malformed id, 404 for an
-    unknown one)."""
-    graph_id = graph_of_assistant(assistant_id, manager.graph_ids)
-    if graph_id is not None:
-        return graph_id
-    if not is_uuid(assistant_id):
-        raise ApiError(422, "validation_error", "Invalid assistant ID: must be a UUID")
-    raise ApiError(404, "not_found", "Not Found")
+def _contains(have: Any, want: Any) -> bool:
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(
+            k in have and _contains(have[k], v) for k, v in want.items()
+        )
+    return bool(have == want)
 
 
-def _contains(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(k in have and have[k] == v for k, v in want.items())
-
-
-def _matching(request: Request, body: AssistantCount) -> list[dict[str, Any]]:
-    manager = manager_of(request)
-    at = _started(request)
+async def _matching(
+    request: Request, principal: Caller, body: AssistantCount
+) -> list[dict[str, Any]]:
     out = []
-    for graph_id in manager.graph_ids:
-        item = system_assistant(manager, graph_id, at)
+    for item in await visible_assistants(request, principal):
         if body.graph_id is not None and item["graph_id"] != body.graph_id:
             continue
-        if body.name is not None and body.name.lower() not in item["name"].lower():
+        if body.name is not None and body.name.lower() not in str(item["name"]).lower():
             continue
         if body.metadata and not _contains(item["metadata"], body.metadata):
             continue
@@ -153,27 +161,41 @@ def _matching(request: Request, body: AssistantCount) -> list[dict[str, Any]]:
 
 @router.post("/assistants", summary="Create an assistant (LangGraph)")
 async def create_assistant(body: AssistantCreate, request: Request, principal: Caller) -> Response:
-    """Not supported yet (400), except asking for a system assistant with ``if_exists:
-    do_nothing``."""
+    """A new assistant of a served graph (version 1, ``name`` "Untitled" by default); an
+    id already taken is 409, or answered unchanged with ``if_exists: do_nothing``."""
     manager = manager_of(request)
-    if body.graph_id not in manager.graph_ids:
-        raise ApiError(
-            404,
-            "not_found",
-            f"Graph '{body.graph_id}' not found. Expected one of: {sorted(manager.graph_ids)}",
-        )
-    if body.assistant_id is not None and body.if_exists == "do_nothing":
-        graph_id = graph_of_assistant(body.assistant_id, manager.graph_ids)
-        if graph_id is not None:
-            return JSONResponse(system_assistant(manager, graph_id, _started(request)))
-    raise ApiError(400, "bad_request", NOT_SUPPORTED)
+    _check_graph(manager, body.graph_id)
+    config, context = _config_context(body.config, body.context)
+    taken = f"Assistant {body.assistant_id} already exists"
+    if body.assistant_id is not None and system_graph(manager, body.assistant_id) is not None:
+        if body.if_exists == "do_nothing":
+            return JSONResponse(await assistant_or_error(request, body.assistant_id, principal))
+        raise ApiError(409, "conflict", taken)
+    made = await manager.assistants.create(
+        body.graph_id,
+        assistant_id=body.assistant_id,
+        owner=principal.owner,
+        name=body.name,
+        description=body.description,
+        config=config,
+        context=context,
+        metadata=body.metadata,
+    )
+    if made is not None:
+        return JSONResponse(custom_assistant(made))
+    if body.if_exists == "do_nothing" and body.assistant_id is not None:
+        found = await manager.assistants.get(body.assistant_id, owner=principal.scope)
+        if found is not None:
+            return JSONResponse(custom_assistant(found))
+    raise ApiError(409, "conflict", taken)
 
 
 @router.post("/assistants/search", summary="Search assistants (LangGraph)")
 async def search_assistants(body: AssistantSearch, request: Request, principal: Caller) -> Response:
     """Assistants matching ``graph_id``, ``metadata`` (contained) and ``name`` (a
-    case-insensitive substring), paged with LangGraph's pagination headers."""
-    items = _matching(request, body)
+    case-insensitive substring), newest first unless sorted, paged with LangGraph's
+    pagination headers."""
+    items = await _matching(request, principal, body)
     field = body.sort_by or "created_at"
     descending = body.sort_order != "asc"
     if field in ("name", "graph_id"):
@@ -190,51 +212,72 @@ async def search_assistants(body: AssistantSearch, request: Request, principal: 
 @router.post("/assistants/count", summary="Count assistants (LangGraph)")
 async def count_assistants(body: AssistantCount, request: Request, principal: Caller) -> Response:
     """How many assistants match: a bare integer."""
-    return JSONResponse(len(_matching(request, body)))
+    return JSONResponse(len(await _matching(request, principal, body)))
 
 
 @router.get("/assistants/{assistant_id}", summary="Get an assistant (LangGraph)")
 async def get_assistant(
     assistant_id: AssistantIdPath, request: Request, principal: Caller
 ) -> Response:
-    """The assistant (a graph id names its graph's system assistant)."""
-    manager = manager_of(request)
-    return JSONResponse(
-        system_assistant(manager, _graph_of(manager, assistant_id), _started(request))
-    )
+    """The assistant at its current version (a graph id names its system assistant)."""
+    return JSONResponse(await assistant_or_error(request, assistant_id, principal))
 
 
 @router.patch("/assistants/{assistant_id}", summary="Update an assistant (LangGraph)")
 async def patch_assistant(
-    assistant_id: AssistantIdPath, request: Request, principal: Caller
+    assistant_id: AssistantIdPath, body: AssistantPatch, request: Request, principal: Caller
 ) -> Response:
-    """Not supported yet: system assistants cannot be changed (400)."""
-    _graph_of(manager_of(request), assistant_id)
-    raise ApiError(400, "bad_request", NOT_SUPPORTED + "; system assistants cannot be changed")
+    """A new version (made current): ``metadata`` merged, the other fields given replaced."""
+    manager = manager_of(request)
+    if system_graph(manager, assistant_id) is not None:
+        raise ApiError(400, "bad_request", SYSTEM_FIXED)
+    _check_graph(manager, body.graph_id)
+    config, context = _config_context(body.config, body.context)
+    updated = await manager.assistants.update(
+        assistant_id,
+        owner=principal.scope,
+        graph_id=body.graph_id,
+        name=body.name,
+        description=body.description,
+        config=config,
+        context=context,
+        metadata=body.metadata,
+    )
+    if updated is None:
+        raise bad_or_missing(assistant_id, f"Assistant with ID {assistant_id} not found")
+    return JSONResponse(custom_assistant(updated))
 
 
-@router.delete("/assistants/{assistant_id}", summary="Delete an assistant (LangGraph)")
+@router.delete(
+    "/assistants/{assistant_id}", status_code=204, summary="Delete an assistant (LangGraph)"
+)
 async def delete_assistant(
     assistant_id: AssistantIdPath, request: Request, principal: Caller
 ) -> Response:
-    """Not supported yet: system assistants cannot be deleted (400)."""
+    """Delete the assistant and every version of it (system assistants stay: 400)."""
     manager = manager_of(request)
-    if graph_of_assistant(assistant_id, manager.graph_ids) is None:
-        if not is_uuid(assistant_id):
-            raise ApiError(422, "validation_error", "Invalid assistant ID: must be a UUID")
-        raise ApiError(404, "not_found", f"Assistant with ID {assistant_id} not found")
-    raise ApiError(400, "bad_request", NOT_SUPPORTED + "; system assistants cannot be deleted")
+    if system_graph(manager, assistant_id) is not None:
+        raise ApiError(400, "bad_request", SYSTEM_FIXED)
+    if not await manager.assistants.delete(assistant_id, owner=principal.scope):
+        raise bad_or_missing(assistant_id, f"Assistant with ID {assistant_id} not found")
+    return Response(status_code=204)
 
 
 @router.post("/assistants/{assistant_id}/versions", summary="An assistant's versions (LangGraph)")
 async def list_versions(
     assistant_id: AssistantIdPath, body: VersionSearch, request: Request, principal: Caller
 ) -> Response:
-    """The versions, newest first: a system assistant has one, version 1."""
+    """The versions whose metadata contains ``metadata``, newest first (a system assistant
+    has one: version 1)."""
     manager = manager_of(request)
-    item = system_assistant(manager, _graph_of(manager, assistant_id), _started(request))
-    version = {k: v for k, v in item.items() if k != "updated_at"}
-    versions = [version] if not body.metadata or _contains(item["metadata"], body.metadata) else []
+    current = await assistant_or_error(request, assistant_id, principal)
+    if system_graph(manager, assistant_id) is not None:
+        versions = [{k: v for k, v in current.items() if k != "updated_at"}]
+    else:
+        stored = await manager.assistants.versions(assistant_id, owner=principal.scope)
+        versions = [version_of(v) for v in stored]
+    if body.metadata:
+        versions = [v for v in versions if _contains(v["metadata"], body.metadata)]
     return JSONResponse(versions[body.offset : body.offset + body.limit])
 
 
@@ -242,16 +285,29 @@ async def list_versions(
 async def set_latest(
     assistant_id: AssistantIdPath, body: SetLatest, request: Request, principal: Caller
 ) -> Response:
-    """Make ``version`` the current one: a system assistant only has version 1."""
+    """Make stored ``version`` the current one (a system assistant only has version 1)."""
     manager = manager_of(request)
-    item = system_assistant(manager, _graph_of(manager, assistant_id), _started(request))
-    if body.version != 1:
-        raise ApiError(
-            404,
-            "not_found",
-            f"Version {body.version} not found for assistant {item['assistant_id']}",
-        )
-    return JSONResponse(item)
+    current = await assistant_or_error(request, assistant_id, principal)
+    missing = ApiError(
+        404,
+        "not_found",
+        f"Version {body.version} not found for assistant {current['assistant_id']}",
+    )
+    if system_graph(manager, assistant_id) is not None:
+        if body.version != 1:
+            raise missing
+        return JSONResponse(current)
+    found = await manager.assistants.set_version(assistant_id, body.version, owner=principal.scope)
+    if found is None:
+        raise missing
+    return JSONResponse(custom_assistant(found))
+
+
+async def _graph_id(request: Request, assistant_id: str, principal: Caller) -> str:
+    found = await assistant_or_error(request, assistant_id, principal)
+    graph_id: str = found["graph_id"]
+    _check_graph(manager_of(request), graph_id)
+    return graph_id
 
 
 def _xray(value: str | None) -> bool | int:
@@ -276,10 +332,10 @@ async def get_graph(
     xray: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """The drawable graph ``{nodes, edges}``; ``xray`` (true or a depth) expands subgraphs."""
-    manager = manager_of(request)
-    graph = manager.graph_for(_graph_of(manager, assistant_id))
+    depth = _xray(xray)
+    graph = manager_of(request).graph_for(await _graph_id(request, assistant_id, principal))
     try:
-        return JSONResponse(await graph_schemas.drawable_graph(graph, _xray(xray)))
+        return JSONResponse(await graph_schemas.drawable_graph(graph, depth))
     except NotImplementedError:
         raise ApiError(
             422, "validation_error", "The graph does not support visualization"
@@ -291,18 +347,15 @@ async def get_schemas(
     assistant_id: AssistantIdPath, request: Request, principal: Caller
 ) -> Response:
     """``{graph_id, input_schema, output_schema, state_schema, config_schema, context_schema}``."""
-    manager = manager_of(request)
-    graph_id = _graph_of(manager, assistant_id)
-    return JSONResponse(
-        {"graph_id": graph_id, **graph_schemas.graph_schemas(manager.graph_for(graph_id))}
-    )
+    graph_id = await _graph_id(request, assistant_id, principal)
+    graph = manager_of(request).graph_for(graph_id)
+    return JSONResponse({"graph_id": graph_id, **graph_schemas.graph_schemas(graph)})
 
 
 async def _subgraphs(
-    request: Request, assistant_id: str, namespace: str | None, recurse: bool
+    request: Request, principal: Caller, assistant_id: str, namespace: str | None, recurse: bool
 ) -> Response:
-    manager = manager_of(request)
-    graph = manager.graph_for(_graph_of(manager, assistant_id))
+    graph = manager_of(request).graph_for(await _graph_id(request, assistant_id, principal))
     try:
         return JSONResponse(await graph_schemas.subgraph_schemas(graph, namespace, recurse))
     except NotImplementedError:
@@ -316,7 +369,7 @@ async def get_subgraphs(
     assistant_id: AssistantIdPath, request: Request, principal: Caller, recurse: bool = False
 ) -> Response:
     """The schemas of each subgraph, keyed by namespace (``recurse``: nested ones too)."""
-    return await _subgraphs(request, assistant_id, None, recurse)
+    return await _subgraphs(request, principal, assistant_id, None, recurse)
 
 
 @router.get(
@@ -331,7 +384,7 @@ async def get_subgraph(
     recurse: bool = False,
 ) -> Response:
     """The schemas of the subgraph at ``namespace`` (``{}`` when there is none)."""
-    return await _subgraphs(request, assistant_id, namespace, recurse)
+    return await _subgraphs(request, principal, assistant_id, namespace, recurse)
 
 
-__all__ = ["router", "system_assistant"]
+__all__ = ["router"]

@@ -143,23 +143,23 @@ def thread(
 ) -> dict[str, Any]:
     """A session as LangGraph's Thread. ``snapshot``: its head (``None``: not read, e.g. a
     copy, answered without ``values``); ``busy``: a run of it is queued in this process."""
-    saved = snapshot is not None and snapshot.created_at is not None
+    saved = snapshot if snapshot is not None and snapshot.created_at is not None else None
     out: dict[str, Any] = {
         "thread_id": info.session_id,
         "created_at": info.created_at,
         "updated_at": info.updated_at,
         "state_updated_at": info.updated_at,
         "metadata": info.metadata,
-        "status": thread_status(info, busy=busy, has_next=bool(saved and snapshot.next)),  # type: ignore[union-attr]
+        "status": thread_status(info, busy=busy, has_next=bool(saved and saved.next)),
         "config": {},
     }
     if not with_values:
         return out
-    out["values"] = snapshot.values if saved else None  # type: ignore[union-attr]
-    if saved or info.run_count > 0 or info.status != SessionStatus.CREATED:
+    out["values"] = saved.values if saved else None
+    if saved is not None or info.run_count > 0 or info.status != SessionStatus.CREATED:
         out["error"] = thread_error(info)
-        if saved:
-            out["interrupts"] = _task_interrupts(snapshot)  # type: ignore[arg-type]
+        if saved is not None:
+            out["interrupts"] = _task_interrupts(saved)
         elif info.interrupts:
             out["interrupts"] = {"": [interrupt_dict(i) for i in info.interrupts]}
         else:
