@@ -29,6 +29,7 @@ from graph_sessions.server.langgraph_api.assistant_lookup import (
     visible_assistants,
 )
 from graph_sessions.server.langgraph_api.shapes import pagination_headers, select
+from graph_sessions.vocabulary import SortOrder
 
 router = APIRouter(tags=["langgraph: assistants"])
 
@@ -70,7 +71,7 @@ class AssistantSearch(AssistantCount):
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)
     sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] | None = None
-    sort_order: Literal["asc", "desc"] | None = None
+    sort_order: SortOrder | None = None
     select: list[AssistantField] | None = Field(default=None, max_length=20)
 
 

@@ -22,6 +22,7 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.jsonable import to_jsonable
 from graph_sessions.server.langgraph_api import shapes
 from graph_sessions.server.langgraph_api.thread_access import head
+from graph_sessions.vocabulary import SortField, SortOrder
 
 #: the most rows a search filters or sorts itself (``values``, ``sort_by: thread_id``...)
 MAX_SCANNED = 10_000
@@ -63,7 +64,7 @@ class ThreadSearch(ThreadCount):
     sort_by: (
         Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
     ) = None
-    sort_order: Literal["asc", "desc"] | None = None
+    sort_order: SortOrder | None = None
     select: list[ThreadField] | None = Field(default=None, max_length=20)
     extract: dict[str, str] | None = None
 
@@ -88,7 +89,7 @@ async def _scan(
     owner: str | None,
     body: ThreadCount,
     *,
-    sort: Literal["created_at", "updated_at"],
+    sort: SortField,
     descending: bool,
     want: int | None,
 ) -> tuple[list[SessionInfo], bool]:
@@ -168,7 +169,7 @@ def _sort_key(field: str) -> Any:
     return lambda info: info.created_at
 
 
-def _core_sort(sort_by: str | None) -> Literal["created_at", "updated_at"] | None:
+def _core_sort(sort_by: str | None) -> SortField | None:
     if sort_by in (None, "created_at"):
         return "created_at"
     if sort_by in ("updated_at", "state_updated_at"):

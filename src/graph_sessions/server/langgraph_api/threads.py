@@ -35,6 +35,7 @@ from graph_sessions.server.langgraph_api.thread_search import (
     find_threads,
     thread_items,
 )
+from graph_sessions.vocabulary import ExpiryStrategy
 
 router = APIRouter(tags=["langgraph: threads"])
 
@@ -44,7 +45,7 @@ ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="th
 class ThreadTTL(BaseModel):
     """A thread's time to live, in minutes."""
 
-    strategy: Literal["delete", "keep_latest"] = "delete"
+    strategy: ExpiryStrategy = "delete"
     ttl: float = Field(gt=0, le=10**9, description="minutes from now until the thread expires")
 
 
@@ -88,7 +89,7 @@ class ThreadPrune(BaseModel):
     """``POST /threads/prune``."""
 
     thread_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(max_length=1000)
-    strategy: Literal["delete", "keep_latest"] = "delete"
+    strategy: ExpiryStrategy = "delete"
 
 
 def _seconds(ttl: ThreadTTL | None) -> float | None:
