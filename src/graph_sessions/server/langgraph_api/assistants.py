@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.deps import Caller, manager_of
@@ -28,10 +28,12 @@ from graph_sessions.server.langgraph_api.assistant_lookup import (
     version_of,
     visible_assistants,
 )
+from graph_sessions.server.langgraph_api.bodies import LgBody
+from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.shapes import pagination_headers, select
 from graph_sessions.vocabulary import SortOrder
 
-router = APIRouter(tags=["langgraph: assistants"])
+router = APIRouter(tags=["langgraph: assistants"], responses=detail_errors())
 
 AssistantIdPath = Annotated[
     str, Path(min_length=1, max_length=256, description="an assistant id, or a graph id")
@@ -55,10 +57,8 @@ BOTH = (
 SYSTEM_FIXED = "system assistants cannot be changed or deleted; create an assistant of the graph"
 
 
-class AssistantCount(BaseModel):
+class AssistantCount(LgBody):
     """``POST /assistants/count``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     metadata: dict[str, Any] | None = None
     graph_id: str | None = Field(default=None, max_length=256)
@@ -75,26 +75,22 @@ class AssistantSearch(AssistantCount):
     select: list[AssistantField] | None = Field(default=None, max_length=20)
 
 
-class VersionSearch(BaseModel):
+class VersionSearch(LgBody):
     """``POST /assistants/{id}/versions``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)
 
 
-class SetLatest(BaseModel):
+class SetLatest(LgBody):
     """``POST /assistants/{id}/latest``."""
 
     version: int = Field(ge=1, le=2**31)
 
 
-class AssistantPatch(BaseModel):
+class AssistantPatch(LgBody):
     """``PATCH /assistants/{id}``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     graph_id: str | None = Field(default=None, min_length=1, max_length=256)
     config: dict[str, Any] | None = None

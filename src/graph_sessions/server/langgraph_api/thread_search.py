@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
@@ -21,6 +21,7 @@ from graph_sessions.models import SessionInfo, SessionStatus
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.jsonable import to_jsonable
 from graph_sessions.server.langgraph_api import shapes
+from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.thread_access import head
 from graph_sessions.vocabulary import SortField, SortOrder
 
@@ -43,10 +44,8 @@ ThreadField = Literal[
 ]
 
 
-class ThreadCount(BaseModel):
+class ThreadCount(LgBody):
     """``POST /threads/count``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
@@ -21,19 +21,19 @@ from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api import shapes
+from graph_sessions.server.langgraph_api.bodies import LgBody
+from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.thread_access import owned_thread, served_graph
 
-router = APIRouter(tags=["langgraph: thread state"])
+router = APIRouter(tags=["langgraph: thread state"], responses=detail_errors())
 
 ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="the thread id")]
 CheckpointIdPath = Annotated[str, Path(min_length=1, max_length=256)]
 MAX_HISTORY = 1000
 
 
-class CheckpointConfig(BaseModel):
+class CheckpointConfig(LgBody):
     """A checkpoint as LangGraph's clients name it."""
-
-    model_config = ConfigDict(extra="ignore")
 
     thread_id: str | None = Field(default=None, max_length=256)
     checkpoint_ns: str | None = Field(default=None, max_length=1024)
@@ -41,10 +41,8 @@ class CheckpointConfig(BaseModel):
     checkpoint_map: dict[str, Any] | None = None
 
 
-class StateUpdate(BaseModel):
+class StateUpdate(LgBody):
     """``POST /threads/{id}/state``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     values: dict[str, Any] | list[Any] | None = None
     as_node: str | None = Field(default=None, max_length=256)
@@ -52,19 +50,15 @@ class StateUpdate(BaseModel):
     checkpoint_id: str | None = Field(default=None, max_length=256)
 
 
-class StateAtCheckpoint(BaseModel):
+class StateAtCheckpoint(LgBody):
     """``POST /threads/{id}/state/checkpoint``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     checkpoint: CheckpointConfig
     subgraphs: bool = False
 
 
-class HistorySearch(BaseModel):
+class HistorySearch(LgBody):
     """``POST /threads/{id}/history``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=10, ge=1, le=MAX_HISTORY)
     before: dict[str, Any] | str | None = None

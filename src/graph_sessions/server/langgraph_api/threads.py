@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.errors import InvalidInput, SessionExists
@@ -21,6 +21,8 @@ from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api import shapes
+from graph_sessions.server.langgraph_api.bodies import LgBody
+from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.ids import new_id
 from graph_sessions.server.langgraph_api.thread_access import (
     owned_thread,
@@ -37,19 +39,19 @@ from graph_sessions.server.langgraph_api.thread_search import (
 )
 from graph_sessions.vocabulary import ExpiryStrategy
 
-router = APIRouter(tags=["langgraph: threads"])
+router = APIRouter(tags=["langgraph: threads"], responses=detail_errors())
 
 ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="the thread id")]
 
 
-class ThreadTTL(BaseModel):
+class ThreadTTL(LgBody):
     """A thread's time to live, in minutes."""
 
     strategy: ExpiryStrategy = "delete"
     ttl: float = Field(gt=0, le=10**9, description="minutes from now until the thread expires")
 
 
-class SuperstepUpdate(BaseModel):
+class SuperstepUpdate(LgBody):
     """One state write of a superstep."""
 
     values: dict[str, Any] | list[Any] | None = None
@@ -57,16 +59,14 @@ class SuperstepUpdate(BaseModel):
     command: dict[str, Any] | None = None
 
 
-class Superstep(BaseModel):
+class Superstep(LgBody):
     """The state writes of one superstep."""
 
     updates: list[SuperstepUpdate] = Field(max_length=1000)
 
 
-class ThreadCreate(BaseModel):
+class ThreadCreate(LgBody):
     """``POST /threads``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     thread_id: str | None = Field(default=None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = None
@@ -76,16 +76,14 @@ class ThreadCreate(BaseModel):
     graph_id: str | None = Field(default=None, max_length=256)
 
 
-class ThreadPatch(BaseModel):
+class ThreadPatch(LgBody):
     """``PATCH /threads/{thread_id}``."""
-
-    model_config = ConfigDict(extra="ignore")
 
     metadata: dict[str, Any] | None = None
     ttl: ThreadTTL | None = None
 
 
-class ThreadPrune(BaseModel):
+class ThreadPrune(LgBody):
     """``POST /threads/prune``."""
 
     thread_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(max_length=1000)
