@@ -66,3 +66,20 @@ async def test_copy_makes_a_new_session_with_the_same_state(any_backend: str) ->
             await m.copy("c1", owner="bob")
         with pytest.raises(SessionNotFound):
             await m.copy("nope")
+
+
+async def test_prune_history_keeps_the_newest_and_the_state(any_backend: str) -> None:
+    async with manager(chat_graph(), any_backend) as m:
+        s = await m.create("p1")
+        for word in ("a", "b", "c"):
+            await s.invoke({"user_input": word})
+        before = await s.get_state()
+        assert len(await s.state_history(limit=100)) > 2
+        assert await s.prune_history(1) > 0
+        assert len(await s.state_history(limit=100)) == 1
+        assert await s.get_state() == before
+        assert await s.prune_history(1) == 0
+        with pytest.raises(InvalidInput):
+            await s.prune_history(0)
+        await s.invoke({"user_input": "d"})  # goes on from the kept head
+        assert (await s.get_state())["turns"] == ["a", "b", "c", "d"]

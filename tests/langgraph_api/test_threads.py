@@ -337,10 +337,13 @@ async def test_copy_and_prune(lg_client: LangGraphClient, lg_server: ServerProce
         await lg_client.threads.get(t["thread_id"])
     assert (await lg_client.threads.get(cp["thread_id"]))["status"] == "idle"
     with lg_server.client() as c:
-        r = c.post(
-            "/threads/prune", json={"thread_ids": [cp["thread_id"]], "strategy": "keep_latest"}
-        )
-        assert r.status_code == 400 and "detail" in r.json()
+        history = f"/threads/{cp['thread_id']}/history"
+        before = c.get(f"/threads/{cp['thread_id']}").json()["values"]
+        assert len(c.get(history, params={"limit": 100}).json()) > 1
+        body = {"thread_ids": [cp["thread_id"]], "strategy": "keep_latest"}
+        assert c.post("/threads/prune", json=body).json() == {"pruned_count": 1}
+        assert len(c.get(history, params={"limit": 100}).json()) == 1
+        assert c.get(f"/threads/{cp['thread_id']}").json()["values"] == before
 
 
 def test_sync_client(lg_sync_client: SyncLangGraphClient, lg_server: ServerProcess) -> None:

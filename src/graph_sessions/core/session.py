@@ -626,6 +626,19 @@ class GraphSession:
                 NewEvent(EventType.STATE_UPDATED, None, {"as_node": as_node}), info.interrupts
             )
 
+    async def prune_history(self, keep: int = 1) -> int:
+        """Keep only the newest ``keep`` checkpoints (the state stays as it is); how many
+        were removed. ``SessionBusy`` while a run holds the session."""
+        if not isinstance(keep, int) or keep < 1:
+            raise InvalidInput("keep must be an integer >= 1", session_id=self.session_id)
+        async with self.context.gates.exclusive(self.session_id):
+            info = await self.refresh()
+            if info.status == SessionStatus.RUNNING:
+                raise SessionBusy(
+                    f"session {self.session_id!r} is running", session_id=self.session_id
+                )
+            return await self.context.backend.prune_checkpoints(self.session_id, keep)
+
     # logs ----------------------------------------------------------------------------
     async def events(self, after: int | None = None, limit: int = 100) -> list[Event]:
         """The execution log, oldest first; ``after`` an event id to page."""

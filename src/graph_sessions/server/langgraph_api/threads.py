@@ -182,22 +182,24 @@ async def count(body: ThreadCount, request: Request, principal: Caller) -> Respo
 
 @router.post("/threads/prune", summary="Prune threads (LangGraph)")
 async def prune(body: ThreadPrune, request: Request, principal: Caller) -> Response:
-    """Delete the caller's threads among ``thread_ids``: ``{"pruned_count": n}``."""
-    if body.strategy != "delete":
-        raise ApiError(
-            400,
-            "bad_request",
-            "keep_latest strategy is not supported yet; use the server's "
-            "checkpoint_retention or on_expire: keep_latest",
-        )
+    """The caller's threads among ``thread_ids``: deleted (``strategy: delete``) or cut down
+    to their latest checkpoint, state kept (``keep_latest``); ``{"pruned_count": n}``."""
     manager = manager_of(request)
     pruned = 0
     for thread_id in dict.fromkeys(body.thread_ids):
-        try:
-            if await manager.delete(thread_id, owner=principal.scope):
-                pruned += 1
-        except InvalidInput:
+        if body.strategy == "delete":
+            try:
+                deleted = await manager.delete(thread_id, owner=principal.scope)
+            except InvalidInput:  # not an id a thread can have: nothing to prune
+                deleted = False
+            pruned += int(deleted)
             continue
+        try:
+            session = await owned_thread(manager, thread_id, principal)
+        except ApiError:  # missing or another owner's: nothing to prune
+            continue
+        await session.prune_history(1)
+        pruned += 1
     return JSONResponse({"pruned_count": pruned})
 
 
