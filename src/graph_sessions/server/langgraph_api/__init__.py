@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from graph_sessions.server.langgraph_api import meta
+from graph_sessions.server.langgraph_api import meta, store
 
 router = APIRouter()
 router.include_router(meta.router)
+router.include_router(store.router)
 
 __all__ = ["router"]
