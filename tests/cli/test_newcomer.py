@@ -223,7 +223,7 @@ def test_a_port_in_use_is_one_line_and_exit_code_6(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
     config = tmp_path / "langgraph.json"
-    config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "auth": {"path": "a.py:auth"}}))
+    config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "http": {"app": "a.py:app"}}))
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -254,4 +254,4 @@ def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
         log.close()
     text = (tmp_path / "serve.log").read_text()
     assert f"database: {tmp_path / 'sessions.db'}" in text  # next to the config file
-    assert "note: langgraph.json: auth: custom LangGraph auth handlers are not run" in text
+    assert "note: langgraph.json: http.app: ignored (only http.cors is read)" in text

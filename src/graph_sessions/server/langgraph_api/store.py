@@ -18,6 +18,8 @@ searches).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -25,11 +27,13 @@ from langgraph.store.base import NOT_PROVIDED, BaseStore, InvalidNamespaceError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.lg_auth import authorize, handles
+from graph_sessions.settings import StoreTTLSettings
 
 router = APIRouter(tags=["langgraph: store"])
 
@@ -283,3 +287,25 @@ async def list_namespaces(
         )
     )
     return JSONResponse({"namespaces": [list(ns) for ns in found]})
+
+
+@asynccontextmanager
+async def store_ttl_sweeper(
+    manager: GraphSessionManager, ttl: StoreTTLSettings
+) -> AsyncIterator[None]:
+    """While the server runs: the store's TTL configuration is ``store.ttl`` and its expired
+    items are deleted every ``sweep_interval_minutes`` (on stores that support TTLs)."""
+    store: Any = manager.backend.store if manager.is_open else None
+    sweeping = bool(store is not None and store.supports_ttl and hasattr(store, "sweep_ttl"))
+    if sweeping:
+        store.ttl_config = {
+            "refresh_on_read": ttl.refresh_on_read,
+            "sweep_interval_minutes": ttl.sweep_interval_minutes,
+            **({"default_ttl": ttl.default_ttl} if ttl.default_ttl is not None else {}),
+        }
+        await store.start_ttl_sweeper(sweep_interval_minutes=ttl.sweep_interval_minutes)
+    try:
+        yield
+    finally:
+        if sweeping:
+            await store.stop_ttl_sweeper(timeout=5)
