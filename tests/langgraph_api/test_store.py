@@ -3,6 +3,8 @@ refuses client-side), against a real server process; per-owner isolation with AP
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +13,8 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
-from support.lgapi import start_lg_server
-from support.server import API_KEYS_ENV, KEYS, ServerProcess
+from support.lgapi import GRAPH_IDS, LG_GRAPHS, start_lg_server
+from support.server import API_KEYS_ENV, KEYS, PY, ServerProcess, base_env, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -167,3 +169,38 @@ def test_store_needs_credentials_when_auth_is_on(keyed_server: ServerProcess) ->
     with httpx.Client(base_url=keyed_server.url) as h:
         r = h.get("/store/items", params={"namespace": "alice", "key": "k"})
     assert r.status_code == 401 and "detail" in r.json()
+
+
+# ---------------------------------------------------------------- store.ttl
+def test_store_ttl_from_langgraph_json_expires_items(tmp_path: Path) -> None:
+    """store.ttl: default_ttl applies to items put without a ttl, the sweeper deletes
+    expired items, and an explicit ttl wins."""
+    config = {
+        "graphs": {g: f"{LG_GRAPHS}:{g}" for g in GRAPH_IDS},
+        # 0.02 min = 1.2 s to live, swept every 0.6 s; reads do not refresh.
+        "store": {
+            "ttl": {"default_ttl": 0.02, "sweep_interval_minutes": 0.01, "refresh_on_read": False}
+        },
+        "graph_sessions": {"backend": f"sqlite:///{tmp_path / 'sessions.db'}"},
+    }
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    port = free_port()
+    args = [PY, "-m", "graph_sessions.server", "--config", str(tmp_path / "langgraph.json")]
+    srv = ServerProcess([*args, "--port", str(port)], base_env(), tmp_path, port).start()
+    try:
+        with httpx.Client(base_url=srv.url) as h:
+            for key, extra in (("brief", {}), ("long", {"ttl": 60})):
+                body = {"namespace": ["t"], "key": key, "value": {"k": key}, **extra}
+                assert h.put("/store/items", json=body).status_code == 204
+
+            def get(key: str) -> object:
+                return h.get("/store/items", params={"namespace": "t", "key": key}).json()
+
+            assert get("brief") is not None
+            deadline = time.monotonic() + 20
+            while get("brief") is not None and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert get("brief") is None
+            assert get("long") is not None
+    finally:
+        srv.stop()
