@@ -92,6 +92,11 @@ def test_wire_statuses_and_bodies(lg_server: ServerProcess) -> None:
         ("POST", "/store/items/search", {"namespace_prefix": ["a"], "limit": -1}, None),
         ("POST", "/store/namespaces", {"prefix": ["x.y"]}, None),
         ("POST", "/store/namespaces", {"max_depth": 0}, None),
+        # Numbers SQLite or the JSON encoder cannot hold: 422, never a 500.
+        ("PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": {"n": 2**70}}, None),
+        ("PUT", "/store/items", {"namespace": ["a"], "key": "k", "value": {}, "ttl": 1e300}, None),
+        ("POST", "/store/namespaces", {"max_depth": 2**70}, None),
+        ("POST", "/store/items/search", {"namespace_prefix": ["a"], "offset": 2**40}, None),
     ],
 )
 def test_bad_input_is_422_detail(

@@ -38,6 +38,58 @@ from graph_sessions.settings import StoreTTLSettings
 router = APIRouter(tags=["langgraph: store"])
 
 Namespace = tuple[str, ...]
+#: Largest limit, offset or depth accepted (SQLite integers; beyond: 422, never a 500).
+_MAX_INT = 2**31 - 1
+
+
+class DetailError(BaseModel):
+    """An error on LangGraph's routes, as LangGraph's server shapes it."""
+
+    detail: str
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses, shaped ``{"detail": ...}``."""
+    why = {
+        400: "Malformed JSON",
+        401: "Missing or invalid credentials",
+        403: "The namespace is not the caller's, or an auth handler refused",
+        413: "Request body over the configured limit",
+        422: "The body or a namespace label is invalid, or the store refuses the filter",
+        503: "Storage unavailable",
+    }
+    return {s: {"model": DetailError, "description": why.get(s, "error")} for s in statuses}
+
+
+_COMMON = (400, 401, 403, 413, 422, 503)
+
+
+class StoreItem(BaseModel):
+    """A store item."""
+
+    namespace: list[str]
+    key: str
+    value: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class SearchItem(StoreItem):
+    """A store item found by a search (``score`` only with a semantic index)."""
+
+    score: float | None = None
+
+
+class SearchItemsResponse(BaseModel):
+    """The items a search found."""
+
+    items: list[SearchItem]
+
+
+class ListNamespacesResponse(BaseModel):
+    """The namespaces found."""
+
+    namespaces: list[list[str]]
 
 
 class StorePutRequest(BaseModel):
@@ -52,7 +104,10 @@ class StorePutRequest(BaseModel):
         default=None, description="fields to index for semantic search (needs store.index)"
     )
     ttl: float | None = Field(
-        default=None, gt=0, description="minutes to live; absent: store.ttl.default_ttl"
+        default=None,
+        gt=0,
+        le=1e9,
+        description="minutes to live; absent: store.ttl.default_ttl",
     )
 
 
@@ -72,8 +127,8 @@ class StoreSearchRequest(BaseModel):
 
     namespace_prefix: list[str] | None = None
     filter: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=0)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=10, ge=0, le=_MAX_INT)
+    offset: int = Field(default=0, ge=0, le=_MAX_INT)
     query: str | None = None
     refresh_ttl: bool | None = None
 
@@ -85,9 +140,9 @@ class StoreListNamespacesRequest(BaseModel):
 
     prefix: list[str] | None = None
     suffix: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=1)
-    limit: int = Field(default=100, ge=0)
-    offset: int = Field(default=0, ge=0)
+    max_depth: int | None = Field(default=None, ge=1, le=_MAX_INT)
+    limit: int = Field(default=100, ge=0, le=_MAX_INT)
+    offset: int = Field(default=0, ge=0, le=_MAX_INT)
 
 
 def _check_namespace(namespace: Any, *, empty_ok: bool = False) -> Namespace:
@@ -164,9 +219,16 @@ async def _call(coro: Any) -> Any:
         raise ApiError(422, "validation_error", f"not supported by this store: {exc}") from None
     except ValueError as exc:
         raise ApiError(422, "validation_error", str(exc)) from None
+    except (TypeError, OverflowError) as exc:  # e.g. an integer JSON cannot hold in 64 bits
+        raise ApiError(422, "validation_error", f"the value cannot be stored: {exc}") from None
 
 
-@router.put("/store/items", status_code=204, summary="Put a store item (LangGraph)")
+@router.put(
+    "/store/items",
+    status_code=204,
+    summary="Put a store item (LangGraph)",
+    responses=_errors(*_COMMON),
+)
 async def put_item(body: StorePutRequest, request: Request, principal: Caller) -> Response:
     """Store or replace an item (``ttl`` in minutes)."""
     namespace = _check_namespace(body.namespace)
@@ -196,7 +258,14 @@ async def put_item(body: StorePutRequest, request: Request, principal: Caller) -
     return Response(status_code=204)
 
 
-@router.get("/store/items", summary="Get a store item (LangGraph)")
+@router.get(
+    "/store/items",
+    summary="Get a store item (LangGraph)",
+    responses={
+        200: {"model": StoreItem | None, "description": "The item, or null"},
+        **_errors(401, 403, 422, 503),
+    },
+)
 async def get_item(
     request: Request,
     principal: Caller,
@@ -214,7 +283,12 @@ async def get_item(
     return JSONResponse(None if item is None else item.dict())
 
 
-@router.delete("/store/items", status_code=204, summary="Delete a store item (LangGraph)")
+@router.delete(
+    "/store/items",
+    status_code=204,
+    summary="Delete a store item (LangGraph)",
+    responses=_errors(*_COMMON),
+)
 async def delete_item(body: StoreDeleteRequest, request: Request, principal: Caller) -> Response:
     """Delete an item (a missing one too: 204)."""
     namespace = _check_namespace(body.namespace)
@@ -226,7 +300,11 @@ async def delete_item(body: StoreDeleteRequest, request: Request, principal: Cal
     return Response(status_code=204)
 
 
-@router.post("/store/items/search", summary="Search store items (LangGraph)")
+@router.post(
+    "/store/items/search",
+    summary="Search store items (LangGraph)",
+    responses={200: {"model": SearchItemsResponse}, **_errors(*_COMMON)},
+)
 async def search_items(body: StoreSearchRequest, request: Request, principal: Caller) -> Response:
     """Items under ``namespace_prefix`` matching ``filter``, newest first (``query`` ranks
     by similarity only when the store has an index)."""
@@ -259,7 +337,11 @@ async def search_items(body: StoreSearchRequest, request: Request, principal: Ca
     return JSONResponse({"items": [item.dict() for item in items]})
 
 
-@router.post("/store/namespaces", summary="List store namespaces (LangGraph)")
+@router.post(
+    "/store/namespaces",
+    summary="List store namespaces (LangGraph)",
+    responses={200: {"model": ListNamespacesResponse}, **_errors(*_COMMON)},
+)
 async def list_namespaces(
     body: StoreListNamespacesRequest, request: Request, principal: Caller
 ) -> Response:
