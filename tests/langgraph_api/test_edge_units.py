@@ -17,6 +17,7 @@ from graph_sessions.errors import ConfigError
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.langgraph_api.lg_auth import (
     AuthUser,
+    auth_configurable,
     load_lg_auth,
     matches_filter,
 )
@@ -59,6 +60,17 @@ async def test_authenticate_gets_parameters_by_name_and_may_be_sync(tmp_path: Pa
     assert (principal.owner, principal.role, principal.via) == ("carol-x", "user", "auth_file")
     user = req.state.lg_user
     assert user.identity == "carol-x" and list(user.permissions) == ["p1"]
+    assert auth_configurable(req) == {
+        "langgraph_auth_user": {
+            "identity": "carol-x",
+            "display_name": "carol-x",
+            "is_authenticated": True,
+            "permissions": ["p1"],
+        },
+        "langgraph_auth_user_id": "carol-x",
+        "langgraph_auth_permissions": ["p1"],
+    }
+    assert auth_configurable(_request({})) == {}
 
 
 async def test_authenticate_failures_answer_401_or_the_handlers_status(tmp_path: Path) -> None:

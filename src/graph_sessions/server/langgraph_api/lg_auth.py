@@ -335,6 +335,21 @@ async def authorize(
     return await lg.authorize(user, resource, action, value)
 
 
+def auth_configurable(request: Request) -> dict[str, Any]:
+    """What LangGraph's server puts in a run's ``config["configurable"]`` for an auth-file
+    user (``langgraph_auth_user`` as a plain dict, ``langgraph_auth_user_id``,
+    ``langgraph_auth_permissions``), so graphs read the caller as they do there; ``{}``
+    for other callers."""
+    user: AuthUser | None = getattr(request.state, "lg_user", None)
+    if user is None:
+        return {}
+    return {
+        "langgraph_auth_user": user.dict(),
+        "langgraph_auth_user_id": user.identity,
+        "langgraph_auth_permissions": list(user.permissions),
+    }
+
+
 def matches_filter(metadata: Mapping[str, Any] | None, filters: Filter | None) -> bool:
     """Whether ``metadata`` passes a handler's filter as LangGraph applies it: ``{"k": v}``
     or ``{"k": {"$eq": v}}`` (equal), ``{"k": {"$contains": v}}`` (a list holding v, or
@@ -359,6 +374,7 @@ def matches_filter(metadata: Mapping[str, Any] | None, filters: Filter | None) -
 
 __all__ = [
     "AuthUser",
+    "auth_configurable",
     "LangGraphAuth",
     "authorize",
     "handles",
