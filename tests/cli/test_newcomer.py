@@ -119,7 +119,7 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
             {
                 "graphs": {"bot": APPROVAL},
                 "graph_sessions": {"backend": "sqlite:///data/app.db"},
-                "auth": {"path": "./auth.py:auth"},
+                "auth": {"path": "./auth.py:auth", "disable_studio_auth": True},
                 "frobnicate": 1,
             }
         )
@@ -130,7 +130,8 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
     err = done.stderr.decode()
     assert f"database: {project / 'data' / 'app.db'}" in err
     # The config's notes are printed, not only logged.
-    assert "note: langgraph.json: auth:" in err and "frobnicate: unknown key" in err
+    assert "note: langgraph.json: auth.disable_studio_auth: ignored" in err
+    assert "frobnicate: unknown key" in err
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = gs("sessions", "list", "--json", "-c", str(config), cwd=elsewhere)
