@@ -198,7 +198,8 @@ def _merge_filters(
     asked: dict[str, Any] | None, forced: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, bool]:
     """``asked`` narrowed by ``forced`` (an auth handler's filter): the merged filter, and
-    False when they contradict (nothing can match)."""
+    False when they name the same key differently (conservative: nothing is returned rather
+    than anything outside the handler's filter)."""
     if not forced:
         return asked, True
     merged = dict(asked or {})
