@@ -205,16 +205,18 @@ def test_auth_and_store_are_read_with_notes(tmp_path: Path) -> None:
     path = write_project(
         tmp_path,
         {
-            "auth": {"path": "./auth.py:auth"},
+            "auth": {"path": "./auth.py:auth", "disable_studio_auth": True},
             "store": {"index": {"embed": "openai:text-embedding-3-small", "dims": 1536}},
             "mystery": 1,
         },
     )
     cfg = load_config(path, environ={}, apply_env=False)
-    assert cfg.auth == {"path": "./auth.py:auth"}
+    assert cfg.auth == {"path": "./auth.py:auth", "disable_studio_auth": True}
     assert cfg.store is not None and cfg.store["index"]["dims"] == 1536
+    # auth.path is served (made absolute next to the file); the rest of auth is noted.
+    assert cfg.server["auth_path"] == f"{(tmp_path / 'auth.py').resolve()}:auth"
     notes = "\n".join(cfg.notes)
-    assert "auth: custom LangGraph auth handlers are not run" in notes
+    assert "auth.disable_studio_auth: ignored" in notes
     assert "store.index" in notes and "mystery: unknown key" in notes
 
 

@@ -65,11 +65,10 @@ _IGNORED_LANGGRAPH_KEYS = {
     "api_version": "ignored (container build setting)",
     "ui": "ignored: generative UI components are not served",
     "ui_config": "ignored: generative UI components are not served",
-    "http": "ignored: use graph_sessions.server for server settings",
     "webhooks": "ignored: webhooks are not supported yet",
     "$schema": "",
 }
-_KNOWN_LANGGRAPH_KEYS = {"graphs", "env", "auth", "checkpointer", "store", NAMESPACE}
+_KNOWN_LANGGRAPH_KEYS = {"graphs", "env", "auth", "checkpointer", "store", "http", NAMESPACE}
 
 # GRAPH_SESSIONS_<NAME> environment variables and the key each overrides.
 ENV_MANAGER_KEYS = {
@@ -143,6 +142,7 @@ class _File(BaseModel):
     auth: dict[str, Any] | None = None
     checkpointer: _Checkpointer | None = None
     store: dict[str, Any] | None = None
+    http: dict[str, Any] | None = None
     graph_sessions: Section = Field(default_factory=Section)
 
 
@@ -341,7 +341,8 @@ def load_config(
 
     section = parsed.graph_sessions
     manager = _file_manager_values(parsed, chosen is not None, base, file)
-    server = _server_values(section.server, env, file)
+    # LangGraph's own keys for server settings; the graph_sessions.server section wins.
+    server = _server_values({**_langgraph_server_values(parsed, base), **section.server}, env, file)
 
     if apply_env:
         for k, v in file_env.items():
@@ -441,15 +442,26 @@ def _file_manager_values(parsed: _File, from_file: bool, base: Path, file: str) 
     return manager
 
 
+def _langgraph_server_values(parsed: _File, base: Path) -> dict[str, Any]:
+    """Server settings LangGraph's own keys give: ``http.cors`` → ``cors``, ``auth.path``
+    → ``auth_path`` (a file path made absolute, relative to the file), ``store.ttl`` →
+    ``store_ttl``. Checked with the rest of the server section."""
+    values: dict[str, Any] = {}
+    if parsed.http and "cors" in parsed.http:
+        values["cors"] = parsed.http["cors"]
+    if parsed.auth and parsed.auth.get("path") is not None:
+        path = parsed.auth["path"]
+        values["auth_path"] = _resolve_graph_ref(path, base) if isinstance(path, str) else path
+    if parsed.store and parsed.store.get("ttl") is not None:
+        values["store_ttl"] = parsed.store["ttl"]
+    return values
+
+
 def _note_unsupported(parsed: _File, cfg: ProjectConfig) -> None:
     """Notes for the parts of LangGraph's file read but not acted on yet."""
-    if parsed.auth:
-        cfg.notes.append(
-            "auth: custom LangGraph auth handlers are not run; use graph_sessions.server "
-            "api_keys or jwt_secret/jwks_file"
-        )
-    if parsed.store:
-        if parsed.store.get("index"):
-            cfg.notes.append("store.index: semantic search of the store is not supported yet")
-        if parsed.store.get("ttl"):
-            cfg.notes.append("store.ttl: store items do not expire yet")
+    for key in sorted(set(parsed.http or {}) - {"cors"}):
+        cfg.notes.append(f"http.{key}: ignored (only http.cors is read)")
+    for key in sorted(set(parsed.auth or {}) - {"path"}):
+        cfg.notes.append(f"auth.{key}: ignored (only auth.path is read)")
+    if parsed.store and parsed.store.get("index"):
+        cfg.notes.append("store.index: semantic search of the store is not supported yet")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import types
 from collections.abc import Mapping
@@ -93,6 +94,69 @@ def parse_api_keys(text: str) -> list[ApiKey]:
     return keys
 
 
+#: The response headers a browser may read cross-origin by default (LangGraph's list).
+DEFAULT_EXPOSE_HEADERS = ("x-pagination-total", "x-pagination-next", "content-location")
+_OFF_WORDS = {"off", "none", "false", "no", "0"}
+
+
+class CorsSettings(BaseModel):
+    """Cross-origin requests (browser clients on another origin, e.g. Agent Chat UI).
+
+    The defaults are LangGraph's server's: any origin, any method and header, the pagination
+    and ``Content-Location`` headers exposed, preflights cached 600 s. ``allow_credentials``
+    left ``None`` is on exactly when ``allow_origins`` does not hold ``"*"`` (as LangGraph).
+    The keys are those of ``http.cors`` in ``langgraph.json``; ``enabled: false`` (or the
+    setting ``false``/``"off"``) turns CORS handling off.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    allow_origins: list[str] = Field(default_factory=lambda: ["*"])
+    allow_origin_regex: str | None = None
+    allow_methods: list[str] = Field(default_factory=lambda: ["*"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["*"])
+    allow_credentials: bool | None = None
+    expose_headers: list[str] = Field(default_factory=lambda: list(DEFAULT_EXPOSE_HEADERS))
+    max_age: int = Field(default=600, ge=0)
+    allow_private_network: bool = True
+
+    @property
+    def credentials(self) -> bool:
+        """Whether credentialed requests are allowed (auto: when origins are listed)."""
+        if self.allow_credentials is not None:
+            return self.allow_credentials
+        return "*" not in self.allow_origins
+
+
+def _cors_value(value: Any) -> Any:
+    """``GRAPH_SESSIONS_CORS`` text (a JSON object, comma-separated origins, or ``off``),
+    ``false``, or the object as written."""
+    if value is False:
+        return {"enabled": False}
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _OFF_WORDS:
+            return {"enabled": False}
+        if text.startswith("{"):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON object: {exc}") from None
+        return {"allow_origins": [o.strip() for o in text.split(",") if o.strip()]}
+    return value
+
+
+class StoreTTLSettings(BaseModel):
+    """``store.ttl`` of ``langgraph.json``: item expiry in the LangGraph store (minutes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    refresh_on_read: bool = True
+    default_ttl: float | None = Field(default=None, gt=0)
+    sweep_interval_minutes: float = Field(default=5.0, gt=0)
+
+
 class ServerSettings(BaseModel):
     """Everything the HTTP server is configured with. See docs/deployment.md."""
 
@@ -137,7 +201,32 @@ class ServerSettings(BaseModel):
     metrics_cache_seconds: float = Field(
         default=15.0, ge=0, description="how long /metrics reuses its count of sessions by status"
     )
+    cors: CorsSettings = Field(
+        default_factory=CorsSettings,
+        description="cross-origin requests; also read from langgraph.json http.cors",
+    )
+    auth_path: str | None = Field(
+        default=None,
+        description="a LangGraph auth object, './auth.py:auth' or 'module:auth' (langgraph.json "
+        "auth.path); its @auth.authenticate replaces JWT checks",
+    )
+    store_ttl: StoreTTLSettings = Field(
+        default_factory=StoreTTLSettings,
+        description="expiry of LangGraph store items (langgraph.json store.ttl)",
+    )
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
+
+    @field_validator("cors", mode="before")
+    @classmethod
+    def _cors_from_text(cls, value: Any) -> Any:
+        return _cors_value(value)
+
+    @field_validator("store_ttl", mode="before")
+    @classmethod
+    def _store_ttl_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -159,8 +248,8 @@ class ServerSettings(BaseModel):
 
     @property
     def auth_configured(self) -> bool:
-        """True when any API key or JWT verifier is configured."""
-        return bool(self.api_keys or self.jwt_secret or self.jwks_file)
+        """True when any API key, JWT verifier or LangGraph auth file is configured."""
+        return bool(self.api_keys or self.jwt_secret or self.jwks_file or self.auth_path)
 
     @property
     def auth_enabled(self) -> bool:

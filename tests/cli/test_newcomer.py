@@ -119,7 +119,7 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
             {
                 "graphs": {"bot": APPROVAL},
                 "graph_sessions": {"backend": "sqlite:///data/app.db"},
-                "auth": {"path": "./auth.py:auth"},
+                "auth": {"path": "./auth.py:auth", "disable_studio_auth": True},
                 "frobnicate": 1,
             }
         )
@@ -130,7 +130,8 @@ def test_a_relative_backend_in_the_config_file_is_next_to_the_file(tmp_path: Pat
     err = done.stderr.decode()
     assert f"database: {project / 'data' / 'app.db'}" in err
     # The config's notes are printed, not only logged.
-    assert "note: langgraph.json: auth:" in err and "frobnicate: unknown key" in err
+    assert "note: langgraph.json: auth.disable_studio_auth: ignored" in err
+    assert "frobnicate: unknown key" in err
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = gs("sessions", "list", "--json", "-c", str(config), cwd=elsewhere)
@@ -223,7 +224,7 @@ def test_a_port_in_use_is_one_line_and_exit_code_6(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
     config = tmp_path / "langgraph.json"
-    config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "auth": {"path": "a.py:auth"}}))
+    config.write_text(json.dumps({"graphs": {"bot": APPROVAL}, "http": {"app": "a.py:app"}}))
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -254,4 +255,4 @@ def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
         log.close()
     text = (tmp_path / "serve.log").read_text()
     assert f"database: {tmp_path / 'sessions.db'}" in text  # next to the config file
-    assert "note: langgraph.json: auth: custom LangGraph auth handlers are not run" in text
+    assert "note: langgraph.json: http.app: ignored (only http.cors is read)" in text

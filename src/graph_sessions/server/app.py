@@ -15,6 +15,9 @@ from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.auth import Authenticator
 from graph_sessions.server.errors import install_error_handlers
 from graph_sessions.server.langgraph_api import router as langgraph_router
+from graph_sessions.server.langgraph_api.cors import add_cors
+from graph_sessions.server.langgraph_api.lg_auth import load_lg_auth
+from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
@@ -45,6 +48,7 @@ def create_app(
     """
     settings = settings or ServerSettings()
     authenticator = Authenticator(settings)
+    lg_auth = load_lg_auth(settings.auth_path) if settings.auth_path else None
     metrics = ServerMetrics(refresh_seconds=settings.metrics_cache_seconds)
 
     @asynccontextmanager
@@ -58,7 +62,8 @@ def create_app(
             name="graph-sessions-events-watcher",
         )
         try:
-            yield
+            async with store_ttl_sweeper(manager, settings.store_ttl):
+                yield
         finally:
             watcher.cancel()
             app.state.stopping.set()
@@ -85,6 +90,7 @@ def create_app(
     app.state.manager = manager
     app.state.settings = settings
     app.state.authenticator = authenticator
+    app.state.lg_auth = lg_auth
     app.state.metrics = metrics
     app.state.stopping = asyncio.Event()
     install_error_handlers(app)
@@ -94,6 +100,7 @@ def create_app(
     app.include_router(langgraph_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
+    add_cors(app, settings.cors)  # outermost: preflights and errors get CORS headers too
     _document_graph_ids(app, manager.graph_ids)
     return app
 

@@ -1,5 +1,7 @@
 """Authentication: API keys (``X-Api-Key`` or ``Authorization: Bearer``) and bearer JWTs
-(HS256 secret or a JWKS file), each mapping to an owner and a role.
+(HS256 secret or a JWKS file), each mapping to an owner and a role; or a LangGraph auth file
+(``auth_path``), whose ``@auth.authenticate`` replaces the JWT checks (configured API keys
+keep working beside it).
 
 A ``user`` sees and touches only its own sessions (another owner's answers 404); an
 ``admin`` sees all. With authentication off, every request is an anonymous admin.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import jwt
 from fastapi import Depends, Request
@@ -57,6 +59,15 @@ class Principal:
 ANONYMOUS = Principal(owner=None, role="admin")
 
 
+class RequestAuthenticator(Protocol):
+    """What authenticates a request in place of our JWT checks (a LangGraph auth file,
+    ``langgraph_api/lg_auth.py``): the caller, or a raised 401/403 ``ApiError``."""
+
+    async def authenticate(self, request: Request) -> Principal:
+        """The caller of ``request``."""
+        ...
+
+
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -93,6 +104,15 @@ class Authenticator:
                 return self._from_jwt(bearer)
             raise _unauthorized("invalid bearer token")
         raise _unauthorized("authentication required: send X-Api-Key or Authorization: Bearer")
+
+    def by_api_key(self, api_key: str | None, bearer: str | None) -> Principal | None:
+        """The principal of a configured API key sent as ``X-Api-Key`` or bearer, else
+        ``None`` (nothing raised: another authenticator may accept the request)."""
+        for candidate in (api_key, bearer):
+            found = self.settings.find_key(candidate) if candidate else None
+            if found is not None:
+                return Principal(found.owner, found.role, "api_key")
+        return None
 
     def _decode(self, token: str) -> dict[str, Any]:
         s = self.settings
@@ -138,9 +158,17 @@ async def current_principal(
     api_key: Annotated[str | None, Depends(api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_header)],
 ) -> Principal:
-    """FastAPI dependency: the caller (401 when credentials are required and wrong)."""
+    """FastAPI dependency: the caller (401 when credentials are required and wrong).
+
+    With a LangGraph auth file configured (``app.state.lg_auth``), a configured API key
+    still names its principal; every other request is the auth file's to authenticate."""
     auth: Authenticator = request.app.state.authenticator
-    principal = auth.authenticate(api_key, bearer.credentials if bearer else None)
+    token = bearer.credentials if bearer else None
+    file_auth: RequestAuthenticator | None = getattr(request.app.state, "lg_auth", None)
+    if file_auth is not None and auth.enabled:
+        principal = auth.by_api_key(api_key, token) or await file_auth.authenticate(request)
+    else:
+        principal = auth.authenticate(api_key, token)
     request.state.owner = principal.owner
     return principal
 

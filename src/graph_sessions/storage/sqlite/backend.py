@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-
 from graph_sessions.checkpoint.schema import CHECKPOINTS as GS_CHECKPOINTS
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
@@ -65,6 +63,7 @@ from graph_sessions.storage.sqlite.rows import (
     update_sql,
 )
 from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS, migrate, schema_version
+from graph_sessions.storage.sqlite.store import SessionsSqliteStore
 
 T = TypeVar("T")
 log = logging.getLogger("graph_sessions.storage")
@@ -148,7 +147,7 @@ class SqliteBackend(Backend):
             self.checkpointer = saver
             self.admin = admin_for(saver)
             await saver.setup()
-            self.store = AsyncSqliteStore(db)
+            self.store = SessionsSqliteStore(db)
             self.store.lock = self.connection.lock
             await self.store.setup()
             await self._call(migrate)
@@ -157,7 +156,10 @@ class SqliteBackend(Backend):
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
     async def close(self) -> None:
-        await self.connection.close(getattr(self, "store", None))
+        store = getattr(self, "store", None)
+        if isinstance(store, SessionsSqliteStore):
+            await store.stop_ttl_sweeper(timeout=5)
+        await self.connection.close(store)
 
     async def ping(self) -> bool:
         try:
