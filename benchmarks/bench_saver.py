@@ -20,7 +20,9 @@ every 100 updates). Three sides, each on its own fresh file:
   every changed channel on ``put`` and deserializes on every read, as any saver must
   that hands out fresh objects; it is the floor a persistent saver can approach;
 * **theirs**: ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``;
-* **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``.
+* **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``;
+* **shared**: the same saver with ``share_values=True`` (it hands out the list elements it
+  keeps instead of copies, under the contract that nothing mutates state in place).
 
 Both savers get the same connection settings (WAL, ``synchronous=NORMAL``) so the ratios
 compare storage formats, not fsync policies. Measured per side: the median ``ainvoke`` of
@@ -64,7 +66,7 @@ from typing_extensions import TypedDict  # noqa: E402
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
 
-SIDES = ("none", "memory", "theirs", "ours")
+SIDES = ("none", "memory", "theirs", "ours", "shared")
 FLAVOURS = ("dict", "langchain", "delta")
 WINDOW = 20
 SAMPLES = 20
@@ -148,7 +150,10 @@ async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[st
         conn = await aiosqlite.connect(str(path))
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = TheirSaver(conn) if side == "theirs" else OurSaver(conn)
+        if side == "theirs":
+            saver = TheirSaver(conn)
+        else:
+            saver = OurSaver(conn, share_values=side == "shared")
         await saver.setup()
     graph = graph_builder.compile(checkpointer=saver)
     config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
