@@ -12,7 +12,7 @@ per turn; it runs ``N`` turns on one thread with ``ainvoke(..., durability="asyn
 (LangGraph's default), in three flavours: plain dict messages with ``operator.add``,
 LangChain message objects with ``add_messages``, and plain dict messages in LangGraph's
 ``DeltaChannel`` (``delta``: checkpoints store only the writes, and a snapshot of the list
-every 100 updates). Three sides, each on its own fresh file:
+every 100 updates). Five sides, each on its own fresh file:
 
 * **none**: no checkpointer; every call passes the whole history so far as input, so the
   graph does the same work on the same state, without persistence;
@@ -20,7 +20,9 @@ every 100 updates). Three sides, each on its own fresh file:
   every changed channel on ``put`` and deserializes on every read, as any saver must
   that hands out fresh objects; it is the floor a persistent saver can approach;
 * **theirs**: ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``;
-* **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``.
+* **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``;
+* **shared**: the same saver with ``share_values=True`` (it hands out the list elements it
+  keeps instead of copies, under the contract that nothing mutates state in place).
 
 Both savers get the same connection settings (WAL, ``synchronous=NORMAL``) so the ratios
 compare storage formats, not fsync policies. Measured per side: the median ``ainvoke`` of
@@ -64,7 +66,7 @@ from typing_extensions import TypedDict  # noqa: E402
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
 
-SIDES = ("none", "memory", "theirs", "ours")
+SIDES = ("none", "memory", "theirs", "ours", "shared")
 FLAVOURS = ("dict", "langchain", "delta")
 WINDOW = 20
 SAMPLES = 20
@@ -148,7 +150,10 @@ async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[st
         conn = await aiosqlite.connect(str(path))
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = TheirSaver(conn) if side == "theirs" else OurSaver(conn)
+        if side == "theirs":
+            saver = TheirSaver(conn)
+        else:
+            saver = OurSaver(conn, share_values=side == "shared")
         await saver.setup()
     graph = graph_builder.compile(checkpointer=saver)
     config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
@@ -218,23 +223,27 @@ def table(results: dict[str, dict[str, dict[str, Any]]], turns: int) -> str:
             )
     lines += [
         "",
-        f"| flavour | ours last/none last (<= 1.5) | ours last/ours first (<= 1.2) | "
-        "ours last/memory last | memory last/none last | "
-        f"file theirs/ours at {turns} turns (>= 100) | ours get_state ms (<= 1) | "
-        "ours page ms (<= 5) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| flavour | side | last/none last (<= 1.5) | last/own first (<= 1.2) | "
+        "last/memory last | memory last/none last | "
+        f"file theirs/this at {turns} turns (>= 100) | get_state ms (<= 1) | "
+        "page ms (<= 5) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for flavour, sides in results.items():
-        ours, theirs, none = sides["ours"], sides["theirs"], sides["none"]
+        theirs, none = sides["theirs"], sides["none"]
         memory = sides.get("memory")
-        lines.append(
-            f"| {flavour} | {fmt(ours['last_ms'] / none['last_ms'])} | "
-            f"{fmt(ours['last_ms'] / ours['first_ms'])} | "
-            f"{fmt(ours['last_ms'] / memory['last_ms'] if memory else None)} | "
-            f"{fmt(memory['last_ms'] / none['last_ms'] if memory else None)} | "
-            f"{fmt(theirs['file_bytes'] / ours['file_bytes'], 1)} | "
-            f"{fmt(ours['get_state_ms'], 3)} | {fmt(ours['history_page_ms'], 3)} |"
-        )
+        for name in ("ours", "shared"):
+            r = sides.get(name)
+            if r is None:
+                continue
+            lines.append(
+                f"| {flavour} | {name} | {fmt(r['last_ms'] / none['last_ms'])} | "
+                f"{fmt(r['last_ms'] / r['first_ms'])} | "
+                f"{fmt(r['last_ms'] / memory['last_ms'] if memory else None)} | "
+                f"{fmt(memory['last_ms'] / none['last_ms'] if memory else None)} | "
+                f"{fmt(theirs['file_bytes'] / r['file_bytes'], 1)} | "
+                f"{fmt(r['get_state_ms'], 3)} | {fmt(r['history_page_ms'], 3)} |"
+            )
     return "\n".join(lines)
 
 
@@ -247,7 +256,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="200 turns, for CI (about a minute)")
     p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
     p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain,delta")
-    p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours")
+    p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours,shared")
     p.add_argument("--out", default=str(HERE / "results" / "saver.json"))
     return p.parse_args(argv)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -32,6 +32,8 @@ from graph_sessions.checkpoint import SqliteSaver
 pytestmark = pytest.mark.slow
 
 KINDS = sorted(NODES)
+#: nodes that mutate a list element in place: outside the contract of ``share_values``
+IN_PLACE = {"mutate_message_in_place", "mutate_log_nested"}
 
 
 def _norm_snapshot(snap: StateSnapshot, ids: dict[str, int]) -> Any:
@@ -72,13 +74,15 @@ def _history(graph: Any, config: Any, **kwargs: Any) -> tuple[list[Any], dict[st
     return [_norm_snapshot(s, ids) for s in snaps], ids
 
 
-def _compare(ours: Any, theirs: Any, config: Any) -> None:
-    # what a caller does to a state it read must not change what is read next
-    before = typed(ours.get_state(config).values)
-    vandalize(ours.get_state(config).values)
-    for snap in ours.get_state_history(config, limit=3):
-        vandalize(snap.values)
-    assert typed(ours.get_state(config).values) == before
+def _compare(ours: Any, theirs: Any, config: Any, *, share: bool = False) -> None:
+    # what a caller does to a state it read must not change what is read next (shared
+    # values are the caller's promise not to)
+    if not share:
+        before = typed(ours.get_state(config).values)
+        vandalize(ours.get_state(config).values)
+        for snap in ours.get_state_history(config, limit=3):
+            vandalize(snap.values)
+        assert typed(ours.get_state(config).values) == before
     h_ours, ids_ours = _history(ours, config)
     h_theirs, ids_theirs = _history(theirs, config)
     assert h_ours == h_theirs
@@ -194,36 +198,39 @@ def _run_turn(graph: Any, config: Any, op: str, arg: int, turn: int) -> Any:
     kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=5),
     ops=turns,
     snapshot_every=st.sampled_from([1, 2, 3, 100]),
+    share=st.booleans(),
 )
 def test_same_as_langgraph(
     tmp_path_factory: pytest.TempPathFactory,
     kinds: list[str],
     ops: list[tuple[str, int]],
     snapshot_every: int,
+    share: bool,
 ) -> None:
+    assume(not (share and IN_PLACE & set(kinds)))
     folder: Path = tmp_path_factory.mktemp("diff")
     builder = build(kinds)
     theirs_conn = sqlite3.connect(folder / "theirs.db", check_same_thread=False)
     ours_conn = sqlite3.connect(folder / "ours.db", check_same_thread=False)
     try:
         theirs = builder.compile(checkpointer=LangGraphSqliteSaver(theirs_conn))
-        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "t1"}}
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":  # a new process: nothing remembered
-                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op == "delete_run":  # checkpoints of one earlier run vanish mid-thread
                 saver.delete_for_runs([f"run-{arg}"])
                 _delete_theirs(theirs_conn, f"run-{arg}")
-                _compare(ours, theirs, config)
+                _compare(ours, theirs, config, share=share)
                 continue
             out_theirs = _run_turn(theirs, config, op, arg, turn)
             out_ours = _run_turn(ours, config, op, arg, turn)
             assert typed(_norm_output(out_ours)) == typed(_norm_output(out_theirs))
-            _compare(ours, theirs, config)
+            _compare(ours, theirs, config, share=share)
     finally:
         theirs_conn.close()
         ours_conn.close()
@@ -285,6 +292,7 @@ def _readings(graph: Any, config: Any) -> dict[str, Any]:
     durability=st.sampled_from(["sync", "async", "exit"]),
     ops=delta_turns,
     snapshot_every=st.sampled_from([1, 3, 100]),
+    share=st.booleans(),
 )
 def test_delta_channel_same_as_langgraph(
     tmp_path_factory: pytest.TempPathFactory,
@@ -296,8 +304,9 @@ def test_delta_channel_same_as_langgraph(
     durability: str,
     ops: list[tuple[str, int]],
     snapshot_every: int,
+    share: bool,
 ) -> None:
-    """DeltaChannel graphs on ours, LangGraph's SqliteSaver and InMemorySaver: the same
+    """DeltaChannel graphs on ours (copying reads, or ``share_values``), LangGraph's SqliteSaver and InMemorySaver: the same
     outputs, states and histories (with forks and interrupts); our fast history hook gives
     what LangGraph's default walk gives on every checkpoint; after our prune, retention,
     delete_for_runs or copy, the checkpoints kept read what they read before and the thread
@@ -313,13 +322,13 @@ def test_delta_channel_same_as_langgraph(
             "theirs": builder.compile(checkpointer=LangGraphSqliteSaver(theirs_conn)),
             "memory": builder.compile(checkpointer=InMemorySaver()),
         }
-        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "t1"}}
         diverged = False  # ours lost checkpoints the others keep: compare heads only
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":
-                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every)
+                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op in ("prune", "retain", "delete_run", "copy"):
@@ -364,9 +373,11 @@ def test_delta_channel_same_as_langgraph(
                 for g in sides.values():
                     assert h_ours == _history(g, config)[0]
             # what a caller does to a state it read must not change what is read next
-            first = typed(ours.get_state(config).values)
-            vandalize(ours.get_state(config).values)
-            assert typed(ours.get_state(config).values) == first
+            # (shared values are the caller's promise not to)
+            if not share:
+                first = typed(ours.get_state(config).values)
+                vandalize(ours.get_state(config).values)
+                assert typed(ours.get_state(config).values) == first
             # the fast hook against LangGraph's default walk, on every checkpoint
             for snap in ours.get_state_history(config):
                 fast = saver.get_delta_channel_history(config=snap.config, channels=["items"])

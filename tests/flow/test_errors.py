@@ -91,7 +91,16 @@ async def test_good_graph_references(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["postgres://x", "ftp://x", "redis://localhost", "sqlite://", "sqlite:///x.db?mode=ro"]
+    "url",
+    [
+        "postgres://x",
+        "ftp://x",
+        "redis://localhost",
+        "sqlite://",
+        "sqlite:///x.db?mode=ro",
+        "sqlite:///x.db?share_values=maybe",
+        "sqlite:///x.db?checkpointer=langgraph&share_values=true",
+    ],
 )
 def test_bad_backend_url_raises_backend_error_at_construction(url: str) -> None:
     with pytest.raises(BackendError):

@@ -16,6 +16,8 @@ BACKENDS = {
     "sqlite": lambda tmp: f"sqlite:///{tmp / 'contract.db'}",
     # LangGraph's own saver and tables (files written by earlier versions)
     "sqlite-langgraph": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?checkpointer=langgraph",
+    # our saver handing out the messages it keeps instead of copies
+    "sqlite-shared": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?share_values=true",
 }
 
 

@@ -55,6 +55,7 @@ class AsyncSqliteSaver(SaverBase):
         snapshot_every: int = 1024,
         cache_threads: int = 512,
         cache_bytes: int = 64 << 20,
+        share_values: bool = False,
     ) -> None:
         super().__init__(
             serde=serde,
@@ -62,6 +63,7 @@ class AsyncSqliteSaver(SaverBase):
             snapshot_every=snapshot_every,
             cache_threads=cache_threads,
             cache_bytes=cache_bytes,
+            share_values=share_values,
         )
         self.conn = conn
         self.lock = asyncio.Lock()

@@ -23,6 +23,13 @@ class SaverBase(BaseCheckpointSaver[str]):
         snapshot_every: a growing list is stored whole at least every this many versions;
             in between, a version is rebuilt from a few dozen (tail) rows at most.
         cache_threads / cache_bytes: bound the memory used to compute list deltas.
+        share_values: hand out the list elements it keeps (LangChain messages…) instead of
+            fresh copies on every read, and skip re-checking elements that are the very
+            objects it handed out or stored. Long threads read and write in near-constant
+            time, under one contract: **nothing mutates a state value in place** (nodes
+            return new values, as LangGraph's reducers assume; ``add_messages`` does).
+            A value mutated in place may be stored as it was before the mutation and is
+            visible to other readers of the same thread in this process. Off by default.
     """
 
     is_setup: bool
@@ -35,11 +42,15 @@ class SaverBase(BaseCheckpointSaver[str]):
         snapshot_every: int = 1024,
         cache_threads: int = 512,
         cache_bytes: int = 64 << 20,
+        share_values: bool = False,
     ) -> None:
         super().__init__(serde=serde)
         self.synchronous = check_synchronous(synchronous)
         self.engine = StorageEngine(
-            snapshot_every=snapshot_every, cache_threads=cache_threads, cache_bytes=cache_bytes
+            snapshot_every=snapshot_every,
+            cache_threads=cache_threads,
+            cache_bytes=cache_bytes,
+            share_values=share_values,
         )
         self.engine.serde = self.serde
         self.is_setup = False

@@ -17,6 +17,16 @@ element whose fingerprint cannot be taken is always encoded again.
 
 Only used with an unmodified ``JsonPlusSerializer``; the result is exactly what
 ``serde.dumps_typed(value)`` returns (``tests/checkpoint/test_elements.py``).
+
+**Shared mode** (``share=True``, the saver's opt-in ``share_values``): each element is
+decoded once (a new one right when it is put, from its bytes, so it reads exactly as a
+fresh decode would) and that object is handed out by every read, in a new list, instead
+of a copy; an element that *is* (``is``) the kept object at its position reuses its bytes
+without a fingerprint. It is sound only under the contract the option states: nobody
+mutates a list element (a message) in place; lists may be changed, elements replaced
+(LangGraph's reducers, ``add_messages`` included, do just that). It removes the per-read
+copy of every element and the per-put fingerprint of the unchanged ones, which is what a
+long thread costs.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from typing import Any
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
 
-from graph_sessions.checkpoint.msgpack_list import array_header
+from graph_sessions.checkpoint.msgpack_list import array_header, split_array
 
 Fingerprint = tuple[type, bytes]
 
@@ -140,15 +150,17 @@ def _mode(cls: type) -> int:
     return _BY_PICKLE
 
 
-def applies(serde: Any, value: Any) -> bool:
+def applies(serde: Any, value: Any, *, share: bool = False) -> bool:
     """Whether ``encode_list`` should be used for ``value``: a list of objects whose
     encoding is costly (pydantic models, e.g. LangChain messages) and the default serde.
-    Plain dicts and scalars are encoded by ormsgpack faster than they can be fingerprinted."""
+    Plain dicts and scalars are encoded by ormsgpack faster than they can be fingerprinted,
+    unless ``share``: then unchanged elements are neither fingerprinted nor decoded again,
+    so any non-empty list gains."""
     return (
         type(serde) is JsonPlusSerializer
         and type(value) is list
         and len(value) > 0
-        and (isinstance(value[-1], BaseModel) or isinstance(value[0], BaseModel))
+        and (share or isinstance(value[-1], BaseModel) or isinstance(value[0], BaseModel))
     )
 
 
@@ -162,7 +174,7 @@ class Elements:
     and, filled on the first read, what is kept of each element decoded once
     (``pristine``: private, never handed out; ``decode_list`` builds copies from it)."""
 
-    __slots__ = ("fingerprints", "ends", "nbytes", "pristine")
+    __slots__ = ("fingerprints", "ends", "nbytes", "pristine", "shared", "ready")
 
     def __init__(
         self,
@@ -170,11 +182,16 @@ class Elements:
         ends: Sequence[int],
         nbytes: int,
         pristine: list[Any],
+        shared: list[Any] | None = None,
     ) -> None:
         self.fingerprints = fingerprints
         self.ends = ends
         self.nbytes = nbytes
         self.pristine = pristine  # per element: _MISSING or what ``_kept`` returns
+        # shared mode only: per element, _MISSING or the object itself (put or decoded),
+        # and how many leading elements are there
+        self.shared = shared
+        self.ready = 0
 
 
 def encode_list(
@@ -183,11 +200,14 @@ def encode_list(
     prev_data: bytes | None,
     prev_header: int,
     prev: Elements | None,
+    *,
+    share: bool = False,
 ) -> tuple[bytes, Elements] | None:
     """``serde.dumps_typed(value)[1]`` (type ``"msgpack"``), reusing the bytes of the
     elements of the previous value (``prev_data``, described by ``prev``) whose
-    fingerprint is unchanged. ``None`` when an element is not msgpack-encodable (the
-    caller then serializes the whole value, e.g. with a pickle fallback)."""
+    fingerprint is unchanged (in shared mode: that are the very objects kept). ``None``
+    when an element is not msgpack-encodable (the caller then serializes the whole value,
+    e.g. with a pickle fallback)."""
     fingerprint = _Fingerprinter()
     header = array_header(len(value))
     old_fps: Sequence[Fingerprint | None] = ()
@@ -199,13 +219,17 @@ def encode_list(
     fps: list[Fingerprint | None] = []
     ends: list[int] = []
     pristine: list[Any] = []
+    shared: list[Any] | None = [] if share else None
     old_pristine: list[Any] = prev.pristine if prev is not None and n_old else []
+    old_shared: list[Any] = (prev.shared or []) if share and prev is not None and n_old else []
+    n_shared = len(old_shared)
     pos = len(header)
     nbytes = 0
     # a run of reused elements, contiguous in prev_data, is copied as one slice
     run_start = run_end = -1
     for i, elem in enumerate(value):
-        fp = fingerprint(elem)
+        # in shared mode, the very object whose bytes these are (unmutated, by contract)
+        fp = old_fps[i] if i < n_shared and old_shared[i] is elem else fingerprint(elem)
         if fp is not None and i < n_old and old_fps[i] == fp:
             start = old_ends[i - 1] if i else prev_header
             end = old_ends[i]
@@ -216,6 +240,8 @@ def encode_list(
             run_end = end
             pos += end - start
             pristine.append(old_pristine[i])  # decoded from these very bytes
+            if shared is not None:
+                shared.append(old_shared[i] if i < n_shared else _MISSING)
         else:
             if run_end >= 0:
                 pieces.append(cast_bytes(prev_data)[run_start:run_end])
@@ -229,6 +255,10 @@ def encode_list(
             # encoding is vouched for by these bytes.
             if fp is not None and fingerprint(elem) != fp:
                 fp = None
+            if shared is not None:
+                # what a read of these bytes gives (not ``elem`` itself: a decoded model
+                # has every field set, the object put may not)
+                shared.append(serde.loads_typed(("msgpack", b"\x91" + piece))[0])
             pieces.append(piece)
             pos += len(piece)
         fps.append(fp)
@@ -239,7 +269,8 @@ def encode_list(
         pieces.append(cast_bytes(prev_data)[run_start:run_end])
     data = b"".join(pieces)
     # what is kept of decoded elements takes about 2x their encoding
-    return data, Elements(tuple(fps), tuple(ends), nbytes + 8 * len(ends) + 2 * len(data), pristine)
+    size = nbytes + 8 * len(ends) + 2 * len(data)
+    return data, Elements(tuple(fps), tuple(ends), size, pristine, shared)
 
 
 def _exact_tree(obj: Any, depth: int = 0) -> bool:
@@ -300,8 +331,19 @@ def _kept(obj: Any) -> tuple[int, Any, Any, frozenset[str] | None]:
     return kind, None, None, None
 
 
-def decode_list(serde: Any, data: bytes, header: int, elements: Elements) -> list[Any]:
-    """``serde.loads_typed(("msgpack", data))`` for a value encoded by ``encode_list``.
+def decode_list(
+    serde: Any,
+    data: bytes,
+    header: int,
+    elements: Elements,
+    *,
+    share: bool = False,
+    count: int | None = None,
+) -> list[Any]:
+    """``serde.loads_typed(("msgpack", data))`` for a value encoded by ``encode_list``
+    (only its first ``count`` elements when given: an earlier version of a growing list).
+
+    In shared mode, a new list of the kept objects (decoded once, or the objects put).
 
     Each element is decoded once; what is kept of it (``_kept``) is private, and every
     call builds fresh objects from it: a plain model is rebuilt as pydantic's own
@@ -310,10 +352,12 @@ def decode_list(serde: Any, data: bytes, header: int, elements: Elements) -> lis
     so ``marshal`` reproduces them exactly), other elements of exact builtin types are
     unmarshalled, anything else is decoded from its bytes again. Nothing mutable that is
     returned is shared with the kept state or with an earlier result."""
+    if share:
+        return _shared_list(serde, data, header, elements, count)
     out: list[Any] = []
     append = out.append
     kept = elements.pristine
-    ends = elements.ends
+    ends = elements.ends if count is None else elements.ends[:count]
     loads = marshal.loads
     new = object.__new__
     setattr_ = object.__setattr__
@@ -341,6 +385,40 @@ def decode_list(serde: Any, data: bytes, header: int, elements: Elements) -> lis
             start = ends[i - 1] if i else header
             append(serde.loads_typed(("msgpack", b"\x91" + data[start:end]))[0])
     return out
+
+
+def _shared_list(
+    serde: Any, data: bytes, header: int, elements: Elements, count: int | None
+) -> list[Any]:
+    ends = elements.ends
+    shared = elements.shared
+    if shared is None or len(shared) != len(ends):
+        shared = elements.shared = [_MISSING] * len(ends)
+        elements.ready = 0
+    n = len(ends) if count is None else count
+    for i in range(elements.ready, n):
+        if shared[i] is _MISSING:
+            start = ends[i - 1] if i else header
+            shared[i] = serde.loads_typed(("msgpack", b"\x91" + data[start : ends[i]]))[0]
+    elements.ready = max(elements.ready, n)
+    return shared[:n]
+
+
+def prefix_count(data: bytes, header: int, elements: Elements, other: bytes) -> int | None:
+    """How many elements ``other`` (a msgpack array) holds when they are exactly the first
+    elements of the list ``data`` described by ``elements``: an earlier version of a list
+    that only grew. ``None`` when it is not such a prefix."""
+    split = split_array(other)
+    if split is None:
+        return None
+    count, other_header = split
+    ends = elements.ends
+    if count > len(ends):
+        return None
+    end = ends[count - 1] if count else header
+    if len(other) - other_header != end - header or data[header:end] != other[other_header:]:
+        return None
+    return count
 
 
 def cast_bytes(data: bytes | None) -> bytes:

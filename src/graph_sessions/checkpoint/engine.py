@@ -57,7 +57,13 @@ from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
 from graph_sessions.checkpoint.delta import walk_delta_support
-from graph_sessions.checkpoint.elements import Elements, applies, decode_list, encode_list
+from graph_sessions.checkpoint.elements import (
+    Elements,
+    applies,
+    decode_list,
+    encode_list,
+    prefix_count,
+)
 from graph_sessions.checkpoint.msgpack_list import array_header, split_array
 from graph_sessions.checkpoint.schema import (
     BLOBS,
@@ -125,13 +131,14 @@ _ANCESTORS_SQL = (
     "SELECT c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint "
     f"FROM chain a CROSS JOIN {CHECKPOINTS} c ON c.checkpoint_id = a.parent_checkpoint_id "
     "WHERE c.thread_id = ? AND c.checkpoint_ns = ?) "
-    "SELECT checkpoint_id, type, checkpoint FROM chain"
+    "SELECT checkpoint_id, type, checkpoint, parent_checkpoint_id FROM chain"
 )
 _DELTA_COUNTERS = '"counters_since_delta_snapshot"'
 # Bounds on the checkpoints whose channel versions DeltaChannel reads remember.
 _ANCESTRY_PER_THREAD = 4096
 _ANCESTRY_TOTAL = 32768
 _KEYS_PER_QUERY = 200  # 4 parameters each: far below SQLite's variable limit
+_NOTHING: Any = object()
 _IDS_PER_QUERY = 500
 
 BlobKey = tuple[str, str, str, str]  # thread_id, checkpoint_ns, channel, version
@@ -269,14 +276,22 @@ class StorageEngine:
             ``1`` turns deltas off.
         cache_threads: threads whose last list values are remembered to compute deltas.
         cache_bytes: bound on the bytes remembered for that, over all threads.
+        share_values: hand out the kept list elements instead of copies (``elements.py``
+            "shared mode"; the caller promises never to mutate a state value in place).
     """
 
     def __init__(
-        self, *, snapshot_every: int = 1024, cache_threads: int = 512, cache_bytes: int = 64 << 20
+        self,
+        *,
+        snapshot_every: int = 1024,
+        cache_threads: int = 512,
+        cache_bytes: int = 64 << 20,
+        share_values: bool = False,
     ) -> None:
         if snapshot_every < 1:
             raise ValueError("snapshot_every must be >= 1")
         self.snapshot_every = snapshot_every
+        self.share_values = share_values
         self.cache_threads = cache_threads
         self.cache_bytes = cache_bytes
         self.serde: SerializerProtocol = JsonPlusSerializer()  # set by the saver
@@ -295,6 +310,12 @@ class StorageEngine:
         self._ancestry_total = 0
         self._seeds: OrderedDict[BlobKey, tuple[bytes, bytes, int, Elements]] = OrderedDict()
         self._seeds_bytes = 0
+        # DeltaChannel reads: per thread, the versions of the delta channels that have a
+        # stored value (``_stored_versions``)
+        self._stored: OrderedDict[str, dict[tuple[str, str], set[str]]] = OrderedDict()
+        # shared mode: write values decoded once, by their bytes
+        self._writes_seen: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+        self._writes_seen_bytes = 0
 
     # cache ---------------------------------------------------------------------------
     def forget(self, thread_id: str | None = None) -> None:
@@ -305,7 +326,9 @@ class StorageEngine:
                 self._cache_total = 0
                 self._ancestry.clear()
                 self._ancestry_total = 0
+                self._stored.clear()
                 return
+            self._stored.pop(str(thread_id), None)
             gone = self._ancestry.pop(str(thread_id), None)
             if gone is not None:
                 self._ancestry_total -= len(gone)
@@ -443,12 +466,15 @@ class StorageEngine:
         for ch in (*new, *unsure):
             if ch in values:
                 value = values[ch]
-                if applies(serde, value):
+                if applies(serde, value, share=self.share_values):
                     prev = cached.get((ns, ch))
+                    share = self.share_values
                     if prev is None or prev.type != "msgpack" or prev.elements is None:
-                        encoded = encode_list(serde, value, None, 0, None)
+                        encoded = encode_list(serde, value, None, 0, None, share=share)
                     else:
-                        encoded = encode_list(serde, value, prev.data, prev.header, prev.elements)
+                        encoded = encode_list(
+                            serde, value, prev.data, prev.header, prev.elements, share=share
+                        )
                     if encoded is not None:
                         typed[ch] = ("msgpack", encoded[0], True, encoded[1])
                         continue
@@ -488,6 +514,7 @@ class StorageEngine:
                 to_store.extend(self._missing(conn, thread_id, ns, p.unsure, str_versions))
             remembered: dict[tuple[str, str], _Value | None] = {}
             stored: list[tuple[str, str, str]] = []
+            inserted: list[tuple[str, str, str]] = []
             for ch in to_store:
                 version = str_versions[ch]
                 stored.append((ns, ch, version))
@@ -502,10 +529,13 @@ class StorageEngine:
                 )
                 # A version stored before keeps its first value: do not remember ours.
                 remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
+                if cur.rowcount == 1:
+                    inserted.append((ns, ch, version))
             for ch in p.unsure:
                 if ch not in to_store:
                     stored.append((ns, ch, str_versions[ch]))
         self._remember(thread_id, remembered, stored)
+        self._note_stored(thread_id, inserted)
         return {
             "configurable": {
                 "thread_id": p.config_thread_id,
@@ -741,12 +771,14 @@ class StorageEngine:
                 hit = hits.get(key)
                 if hit is not None and hit.elements is not None and hit.type == "msgpack":
                     # decoded once, copied on every read (see elements.py)
-                    values[ch] = decode_list(serde, hit.data, hit.header, hit.elements)
+                    values[ch] = decode_list(
+                        serde, hit.data, hit.header, hit.elements, share=self.share_values
+                    )
                 elif typed is not None:
                     if typed[0] == "msgpack" and _is_delta_snapshot(typed[1]):
                         values[ch] = self._load_seed(serde, key, typed)
                     else:
-                        values[ch] = serde.loads_typed(typed)
+                        values[ch] = self._load_value(serde, typed, caches[thread_id].get((ns, ch)))
             values.update(cp["channel_values"])
             cp["channel_values"] = values
             cp["id"] = cid
@@ -778,6 +810,30 @@ class StorageEngine:
         if remember and rows:
             self._remember_read(rows[0], cast(dict[str, Any], checkpoints[0]), blobs, built, hits)
         return results
+
+    def _load_value(
+        self, serde: SerializerProtocol, typed: tuple[str, bytes], latest: _Value | None
+    ) -> Any:
+        """A stored value; an earlier version of the thread's latest list (a history
+        page) is built from the latest one's decoded elements when its bytes are a prefix
+        of it, instead of being decoded again."""
+        if (
+            latest is not None
+            and latest.elements is not None
+            and latest.type == "msgpack"
+            and typed[0] == "msgpack"
+        ):
+            count = prefix_count(latest.data, latest.header, latest.elements, typed[1])
+            if count is not None:
+                return decode_list(
+                    serde,
+                    latest.data,
+                    latest.header,
+                    latest.elements,
+                    share=self.share_values,
+                    count=count,
+                )
+        return serde.loads_typed(typed)
 
     def _cached_values(self, thread_id: str) -> dict[tuple[str, str], _Value]:
         with self._guard:
@@ -934,18 +990,27 @@ class StorageEngine:
         conf = config["configurable"]
         thread_id = str(conf["thread_id"])
         ns = conf.get("checkpoint_ns") or ""
-        checkpoint_id = get_checkpoint_id(config)
-        walk = _DeltaWalk(channels)
-        raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
-        blobs: dict[BlobKey, BlobRow] = {}
-        with self._read(conn):
-            if not checkpoint_id:
-                checkpoint_id = self.latest_checkpoint_id(conn, thread_id, ns)
-            if checkpoint_id:
-                self._walk_ancestors(conn, serde, walk, thread_id, ns, checkpoint_id)
-                raw_writes = self._chain_writes(conn, thread_id, ns, walk.chain_by_ch)
-                if walk.seed_key:
-                    blobs = self._load_blobs(conn, list(walk.seed_key.values()))
+        for attempt in range(2):
+            checkpoint_id = get_checkpoint_id(config)
+            walk = _DeltaWalk(channels)
+            raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
+            blobs: dict[BlobKey, BlobRow] = {}
+            broken = False
+            with self._read(conn):
+                if not checkpoint_id:
+                    checkpoint_id = self.latest_checkpoint_id(conn, thread_id, ns)
+                if checkpoint_id:
+                    broken = self._walk_ancestors(conn, serde, walk, thread_id, ns, checkpoint_id)
+                    raw_writes = self._chain_writes(conn, thread_id, ns, walk.chain_by_ch)
+                    if walk.seed_key:
+                        blobs = self._load_blobs(conn, list(walk.seed_key.values()))
+            # What this process knows of the stored values may be stale (another process
+            # pruned or wrote): a seed without its row, or a walk that fell off a pruned
+            # chain, is read once more from the database's own answer.
+            stale = broken or any(key not in blobs for key in walk.seed_key.values())
+            if not stale or attempt:
+                break
+            self._drop_stored(thread_id)
         return self._histories(serde, walk, raw_writes, blobs)
 
     def _walk_ancestors(
@@ -956,19 +1021,12 @@ class StorageEngine:
         thread_id: str,
         ns: str,
         checkpoint_id: str,
-    ) -> None:
+    ) -> bool:
         """Follow ``checkpoint_id``'s parent links until every channel of ``walk`` has its
         seed, filling ``walk``; checkpoint bodies already decoded are taken from (and
-        returned to) the per-thread ancestry cache."""
-        marks = ", ".join("?" * len(walk.channels))
-        stored = {
-            (ch, v)
-            for ch, v in conn.execute(
-                f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
-                f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
-                (thread_id, ns, KIND_EMPTY, *walk.channels),
-            )
-        }
+        returned to) the per-thread ancestry cache. True when the chain broke at a missing
+        parent before every channel found its seed."""
+        stored = self._stored_versions(conn, thread_id, ns, walk.channels)
         with self._guard:
             known = self._ancestry.pop(thread_id, None) or {}
             self._ancestry_total -= len(known)
@@ -976,12 +1034,14 @@ class StorageEngine:
         seen: set[str] = set()
         cur = conn.execute(_ANCESTORS_SQL, (thread_id, ns, checkpoint_id, thread_id, ns))
         first = True
-        for cid, type_, blob in cur:
+        parent: str | None = None
+        for cid, type_, blob, parent in cur:
             if first:  # the target itself: its writes are pending, not history
                 first = False
                 seen.add(cid)
                 continue
             if cid in seen:  # a parent link loop (``put`` replaced a row)
+                parent = None
                 break
             seen.add(cid)
             hit = known.get((ns, cid))
@@ -997,6 +1057,55 @@ class StorageEngine:
             known = {}
         known.update(learnt)
         self._keep_ancestry(thread_id, known)
+        # the chain broke at a parent that is gone before every channel found its seed
+        return bool(walk.active) and parent is not None
+
+    def _stored_versions(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, channels: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """The (channel, version) pairs of ``channels`` that have a stored value: read once
+        per thread and channel (the query reads every stored snapshot row, large ones
+        included), then kept up to date by this engine's puts and deletes."""
+        with self._guard:
+            known = self._stored.get(thread_id)
+            if known is not None:
+                self._stored.move_to_end(thread_id)
+                missing = [ch for ch in channels if (ns, ch) not in known]
+            else:
+                missing = list(channels)
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            found: dict[tuple[str, str], set[str]] = {(ns, ch): set() for ch in missing}
+            for ch, v in conn.execute(
+                f"SELECT channel, version FROM {BLOBS} WHERE thread_id = ? AND "
+                f"checkpoint_ns = ? AND kind != ? AND channel IN ({marks})",
+                (thread_id, ns, KIND_EMPTY, *missing),
+            ):
+                found[(ns, ch)].add(v)
+            with self._guard:
+                known = self._stored.setdefault(thread_id, {})
+                for key, versions in found.items():
+                    known.setdefault(key, set()).update(versions)
+                while len(self._stored) > self.cache_threads:
+                    self._stored.popitem(last=False)
+        with self._guard:
+            known = self._stored.get(thread_id, {})
+            return {(ch, v) for ch in channels for v in known.get((ns, ch), ())}
+
+    def _drop_stored(self, thread_id: str) -> None:
+        with self._guard:
+            self._stored.pop(thread_id, None)
+
+    def _note_stored(self, thread_id: str, stored: Sequence[tuple[str, str, str]]) -> None:
+        """Values this engine just stored (ns, channel, version): known to delta reads."""
+        with self._guard:
+            known = self._stored.get(thread_id)
+            if known is None:
+                return
+            for ns, ch, version in stored:
+                versions = known.get((ns, ch))
+                if versions is not None:
+                    versions.add(version)
 
     def _keep_ancestry(self, thread_id: str, known: dict[tuple[str, str], _Ancestor]) -> None:
         with self._guard:
@@ -1048,7 +1157,7 @@ class StorageEngine:
                 if not rows:
                     continue
                 rows.sort(key=lambda r: writes_sort_key(r[4], r[0], r[1]))
-                writes.extend((r[0], ch, serde.loads_typed((r[2], r[3]))) for r in rows)
+                writes.extend((r[0], ch, self._write_value(serde, r[2], r[3])) for r in rows)
             entry: DeltaChannelHistory = {"writes": writes}
             if ch in walk.seed_key:
                 typed = self._build(blobs, walk.seed_key[ch])
@@ -1058,6 +1167,27 @@ class StorageEngine:
                 entry["seed"] = walk.seed_inline[ch]
             result[ch] = entry
         return result
+
+    def _write_value(self, serde: SerializerProtocol, type_: str, data: bytes) -> Any:
+        """A stored write's value for a DeltaChannel read: decoded afresh, or in shared
+        mode decoded once and handed out again (keyed by its bytes, so never stale)."""
+        if not self.share_values:
+            return serde.loads_typed((type_, data))
+        key = (type_, data)
+        with self._guard:
+            value = self._writes_seen.get(key, _NOTHING)
+            if value is not _NOTHING:
+                self._writes_seen.move_to_end(key)
+                return value
+        value = serde.loads_typed(key)
+        with self._guard:
+            if key not in self._writes_seen:
+                self._writes_seen[key] = value
+                self._writes_seen_bytes += len(data)
+            while self._writes_seen and self._writes_seen_bytes > self.cache_bytes // 4:
+                (_, gone), _v = self._writes_seen.popitem(last=False)
+                self._writes_seen_bytes -= len(gone)
+        return value
 
     def _load_seed(self, serde: SerializerProtocol, key: BlobKey, typed: tuple[str, bytes]) -> Any:
         """A stored channel value for a DeltaChannel read. A ``_DeltaSnapshot`` of a list
@@ -1070,10 +1200,15 @@ class StorageEngine:
             if cached is not None:
                 self._seeds.move_to_end(key)
         if cached is not None and cached[0] == data:
-            return _DeltaSnapshot(decode_list(serde, cached[1], cached[2], cached[3]))
+            share = self.share_values
+            return _DeltaSnapshot(decode_list(serde, cached[1], cached[2], cached[3], share=share))
         value = serde.loads_typed(typed)
-        if type_ == "msgpack" and isinstance(value, _DeltaSnapshot) and applies(serde, value.value):
-            encoded = encode_list(serde, value.value, None, 0, None)
+        if (
+            type_ == "msgpack"
+            and isinstance(value, _DeltaSnapshot)
+            and applies(serde, value.value, share=self.share_values)
+        ):
+            encoded = encode_list(serde, value.value, None, 0, None, share=self.share_values)
             if encoded is not None:
                 body, elements = encoded
                 size = len(data) + len(body) + elements.nbytes

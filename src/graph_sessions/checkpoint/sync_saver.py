@@ -48,6 +48,7 @@ class SqliteSaver(SaverBase):
         snapshot_every: int = 1024,
         cache_threads: int = 512,
         cache_bytes: int = 64 << 20,
+        share_values: bool = False,
     ) -> None:
         super().__init__(
             serde=serde,
@@ -55,6 +56,7 @@ class SqliteSaver(SaverBase):
             snapshot_every=snapshot_every,
             cache_threads=cache_threads,
             cache_bytes=cache_bytes,
+            share_values=share_values,
         )
         self.conn = conn
         self.lock = threading.RLock()

@@ -89,7 +89,10 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
 
     ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:``, a bare
     file path (``sessions.db``), or ``memory://``. Query options for SQLite:
-    ``?synchronous=FULL``, ``?checkpointer=langgraph`` (LangGraph's saver instead of ours).
+    ``?synchronous=FULL``, ``?checkpointer=langgraph`` (LangGraph's saver instead of ours),
+    ``?share_values=true`` (our saver hands out the messages it keeps instead of copies:
+    long threads read and write in near-constant time; nothing may mutate a message in
+    place).
     """
     if isinstance(url, Backend):
         return url
@@ -106,14 +109,25 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     if "://" not in text:
         return SqliteBackend(path or text)
     options = {k: v[-1] for k, v in parse_qs(urlsplit(text).query).items()}
-    unknown = set(options) - {"synchronous", "checkpointer"}
+    unknown = set(options) - {"synchronous", "checkpointer", "share_values"}
     if unknown:
         raise BackendError(
             f"unknown SQLite option(s) {sorted(unknown)} in {text!r}; "
-            "known: synchronous, checkpointer"
+            "known: synchronous, checkpointer, share_values"
         )
     return SqliteBackend(
         path or ":memory:",
         synchronous=options.get("synchronous", "NORMAL"),
         checkpointer=options.get("checkpointer", "auto"),
+        share_values=_flag(options.get("share_values", "false"), "share_values", text),
     )
+
+
+def _flag(value: str, name: str, url: str) -> bool:
+    """A boolean URL option: true/false, 1/0, yes/no, on/off."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise BackendError(f"{name} must be true or false, not {value!r} in {url!r}")

@@ -104,19 +104,32 @@ class SqliteBackend(Backend):
     """Everything in one SQLite file (or ``:memory:``)."""
 
     def __init__(
-        self, path: str | Path, *, synchronous: str = "NORMAL", checkpointer: str = "auto"
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        checkpointer: str = "auto",
+        share_values: bool = False,
     ) -> None:
         """``checkpointer``: ``"graph-sessions"`` (``graph_sessions.checkpoint``: tables
         ``gs_checkpoint*``, storage and cost per turn independent of the history length),
         ``"langgraph"`` (LangGraph's ``AsyncSqliteSaver``, tables ``checkpoints``/``writes``)
         or ``"auto"`` (the default): ``"graph-sessions"``, unless the file already holds
-        LangGraph checkpoints (written by an earlier version), which stay readable."""
+        LangGraph checkpoints (written by an earlier version), which stay readable.
+
+        ``share_values``: our saver's opt-in ``share_values`` (reads hand out the list
+        elements it keeps instead of copies; nothing may mutate a message in place)."""
         if checkpointer not in ("auto", "langgraph", "graph-sessions"):
             raise BackendError(
                 "checkpointer must be 'auto', 'graph-sessions' or 'langgraph', "
                 f"not {checkpointer!r}"
             )
+        if share_values and checkpointer == "langgraph":
+            raise BackendError(
+                "share_values needs graph-sessions' saver, not checkpointer=langgraph"
+            )
         self.checkpointer_kind = checkpointer
+        self.share_values = share_values
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -138,7 +151,14 @@ class SqliteBackend(Backend):
                 self.checkpointer_kind = await self._call(_detect_checkpointer)
             if self.checkpointer_kind == "graph-sessions":
                 # synchronous=None: the backend's own setting above stays in force.
-                saver: Any = FencedSessionsSaver(db, synchronous=None)
+                saver: Any = FencedSessionsSaver(
+                    db, synchronous=None, share_values=self.share_values
+                )
+            elif self.share_values:
+                raise BackendError(
+                    f"share_values needs graph-sessions' saver, but {self.path!r} holds "
+                    "LangGraph checkpoints"
+                )
             else:
                 saver = FencedLangGraphSaver(db)
             saver.fences = self.fences
