@@ -40,6 +40,7 @@ import pickle
 import types
 import uuid
 from collections.abc import Sequence
+from operator import is_
 from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -174,7 +175,7 @@ class Elements:
     and, filled on the first read, what is kept of each element decoded once
     (``pristine``: private, never handed out; ``decode_list`` builds copies from it)."""
 
-    __slots__ = ("fingerprints", "ends", "nbytes", "pristine", "shared", "ready")
+    __slots__ = ("fingerprints", "ends", "nbytes", "pristine", "shared", "ready", "fp_bytes")
 
     def __init__(
         self,
@@ -183,8 +184,10 @@ class Elements:
         nbytes: int,
         pristine: list[Any],
         shared: list[Any] | None = None,
+        fp_bytes: int = 0,
     ) -> None:
         self.fingerprints = fingerprints
+        self.fp_bytes = fp_bytes  # what the fingerprints take (an estimate of memory)
         self.ends = ends
         self.nbytes = nbytes
         self.pristine = pristine  # per element: _MISSING or what ``_kept`` returns
@@ -227,7 +230,25 @@ def encode_list(
     nbytes = 0
     # a run of reused elements, contiguous in prev_data, is copied as one slice
     run_start = run_end = -1
-    for i, elem in enumerate(value):
+    first = 0
+    if n_shared and prev is not None:
+        # Shared mode, the common turn: the list put starts with the very objects kept
+        # (a reducer appended to what was read). Checked at C speed, taken as one run.
+        k = min(len(value), n_shared, n_old)
+        if k and all(map(is_, value[:k], old_shared[:k])) and None not in old_fps[:k]:
+            end = old_ends[k - 1]
+            shift = len(header) - prev_header
+            fps.extend(old_fps[:k])
+            ends.extend(old_ends[:k] if not shift else [e + shift for e in old_ends[:k]])
+            pristine.extend(old_pristine[:k])
+            assert shared is not None
+            shared.extend(old_shared[:k])
+            run_start, run_end = prev_header, end
+            pos += end - prev_header
+            nbytes += prev.fp_bytes * k // n_old
+            first = k
+    for i in range(first, len(value)):
+        elem = value[i]
         # in shared mode, the very object whose bytes these are (unmutated, by contract)
         fp = old_fps[i] if i < n_shared and old_shared[i] is elem else fingerprint(elem)
         if fp is not None and i < n_old and old_fps[i] == fp:
@@ -270,7 +291,7 @@ def encode_list(
     data = b"".join(pieces)
     # what is kept of decoded elements takes about 2x their encoding
     size = nbytes + 8 * len(ends) + 2 * len(data)
-    return data, Elements(tuple(fps), tuple(ends), size, pristine, shared)
+    return data, Elements(tuple(fps), tuple(ends), size, pristine, shared, nbytes)
 
 
 def _exact_tree(obj: Any, depth: int = 0) -> bool:
