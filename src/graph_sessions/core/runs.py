@@ -96,6 +96,32 @@ def check_configurable(config: Any, session_id: str) -> None:
         )
 
 
+#: LangGraph run options a request may pass on to the graph (``RunRequest.graph_options``)
+GRAPH_OPTIONS = ("interrupt_before", "interrupt_after", "context")
+
+
+def check_graph_options(options: Any, session_id: str) -> None:
+    """``InvalidInput`` for graph options that are not a dict of :data:`GRAPH_OPTIONS`."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InvalidInput("graph options must be a dict", session_id=session_id)
+    unknown = sorted(str(k) for k in options if k not in GRAPH_OPTIONS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown graph option(s) {', '.join(unknown)}; known: {', '.join(GRAPH_OPTIONS)}",
+            session_id=session_id,
+        )
+    for key in ("interrupt_before", "interrupt_after"):
+        value = options.get(key)
+        if (
+            value is not None
+            and value != "*"
+            and not (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            raise InvalidInput(f"{key} must be a list of node names or '*'", session_id=session_id)
+
+
 def interrupt_resume_key(value: Any) -> str | None:
     """The ``resume_key`` an interrupt payload names (YAML-style), if any."""
     if isinstance(value, dict):
@@ -118,6 +144,16 @@ class RunRequest:
     subgraphs: bool = False
     on_chunk: Callable[[Any], Awaitable[None]] | None = None
     explicit_resume: bool = False
+    #: the id the run gets (a new one when not given), e.g. one a surface announced already
+    run_id: str | None = None
+    #: LangGraph run options passed on to ``ainvoke``/``astream`` (see :data:`GRAPH_OPTIONS`)
+    graph_options: dict[str, Any] | None = None
+
+    @property
+    def breakpoints(self) -> bool:
+        """True when the request sets breakpoints of its own (``interrupt_before/after``)."""
+        opts = self.graph_options or {}
+        return bool(opts.get("interrupt_before") or opts.get("interrupt_after"))
 
 
 @dataclass
@@ -187,6 +223,7 @@ class RunExecutor:
                 session_id=session_id,
             )
         check_configurable(req.config, session_id)
+        check_graph_options(req.graph_options, session_id)
         busy_here = ctx.gates.busy(session_id)
         if req.multitask == "reject":
             if busy_here:
@@ -305,7 +342,7 @@ class RunExecutor:
             await self._check_first_input(info, req)
             graph_input, resuming = self._graph_input(info, req)
             run = RunInfo(
-                run_id=str(uuid.uuid4()),
+                run_id=req.run_id or str(uuid.uuid4()),
                 session_id=session_id,
                 status=RunStatus.RUNNING,
                 kind=req.kind,
@@ -466,9 +503,10 @@ class RunExecutor:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # LangGraph's overloads do not take our plain-str modes
         graph: Any = self.ctx.graph_for(graph_id, session_id=session_id)
-        breakpoints = self.ctx.graphs.has_static_breakpoints(graph_id)
+        breakpoints = self.ctx.graphs.has_static_breakpoints(graph_id) or req.breakpoints
+        options = req.graph_options or {}
         if req.on_chunk is None:
-            out = await graph.ainvoke(graph_input, config, durability=req.durability)
+            out = await graph.ainvoke(graph_input, config, durability=req.durability, **options)
             if isinstance(out, dict):
                 values = {k: v for k, v in out.items() if k != "__interrupt__"}
                 interrupts = interrupts_to_dicts(out.get("__interrupt__"))
@@ -486,6 +524,7 @@ class RunExecutor:
             stream_mode=req.stream_mode,
             subgraphs=req.subgraphs,
             durability=req.durability,
+            **options,
         ):
             await req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
@@ -595,9 +634,12 @@ class RunExecutor:
                 run_id=run.run_id,
                 error=exc,
             ) from exc
-        status = SessionStatus.INTERRUPTED if interrupts else SessionStatus.COMPLETED
+        # A stop at a breakpoint the request set leaves the session waiting, as an interrupt
+        # does: the next run continues from it (input ``None``).
+        stopped = bool(interrupts) or (req.breakpoints and "__breakpoint__" in values)
+        status = SessionStatus.INTERRUPTED if stopped else SessionStatus.COMPLETED
         finish = RunFinish(
-            run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
+            run_status=RunStatus.INTERRUPTED if stopped else RunStatus.SUCCESS,
             updated_at=ctx.now(),
             status=status,
             run_count=before.run_count + 1,
@@ -609,7 +651,7 @@ class RunExecutor:
             NewEvent(
                 EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]}
             )
-            if interrupts
+            if stopped
             else NewEvent(EventType.RUN_COMPLETED, run.run_id)
         )
         after, checkpoint_id = await settle(
@@ -627,7 +669,7 @@ class RunExecutor:
         if interrupts:
             new_resume_key = interrupt_resume_key(interrupts[0]["value"]) or ctx.options.resume_key
         result = InvokeResult(
-            status="interrupted" if interrupts else "complete",
+            status="interrupted" if stopped else "complete",
             state=values,
             output=values.get(ctx.options.output_key) if ctx.options.output_key else None,
             resume_key=new_resume_key,

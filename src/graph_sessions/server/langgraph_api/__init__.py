@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from graph_sessions.server.langgraph_api import meta
+from graph_sessions.server.langgraph_api import meta, runs, stateless_runs
 
 router = APIRouter()
 router.include_router(meta.router)
+router.include_router(runs.router)
+router.include_router(stateless_runs.router)
 
 __all__ = ["router"]
