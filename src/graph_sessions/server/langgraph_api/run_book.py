@@ -110,10 +110,11 @@ class BookedRun:
     async def follow(self, start: int) -> AsyncIterator[bytes]:
         """The run's event frames from index ``start`` until the run ends."""
         i = start
+        events = self.events  # a non-resumable run drops its list at the end, not ours
         while True:
             wake = self._wake
-            while i < len(self.events):
-                yield self.events[i][1]
+            while i < len(events):
+                yield events[i][1]
                 i += 1
             if self.done.is_set():
                 return
@@ -133,8 +134,8 @@ class BookedRun:
         self.updated_at = _now()
         if self.cancel_action == "rollback" and status == "interrupted":
             self.deleted = True
-        if not self.resumable:
-            self.events.clear()
+        if not self.resumable:  # followers keep the list they follow
+            self.events = []
         self.done.set()
         self._signal()
 
