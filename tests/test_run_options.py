@@ -77,3 +77,31 @@ async def test_cancel_run_cancels_that_run(db_url: str, rollback: bool) -> None:
         assert not await m.cancel_run("s", rid)  # it is over
         if rollback:
             assert (await s.get_state())["n"] == 1
+
+
+async def test_literal_input_starts_a_new_turn_on_an_interrupted_session(db_url: str) -> None:
+    async with GraphSessionManager(graph=approval, backend=db_url) as m:
+        s = await m.create("s")
+        await s.invoke({"request": "one"})
+        stream = await s.start_stream({"request": "two"}, mode=["values"], literal_input=True)
+        _ = [c async for c in stream]
+        result = await stream.result()
+        assert result.state["log"] == ["prepared", "prepared"]
+        assert result.interrupts[0]["value"] == {"question": "approve two?"}
+
+
+async def test_events_mode_adds_astream_events(db_url: str) -> None:
+    from graph_sessions.core.runs import GraphEvent
+
+    async with GraphSessionManager(graph=slow, backend=db_url) as m:
+        s = await m.create("s")
+        stream = await s.start_stream(
+            {"n": 0}, mode=["events", "updates"], config={"configurable": {"sleep": 0}}
+        )
+        chunks = [c async for c in stream]
+        events = [c for c in chunks if isinstance(c, GraphEvent)]
+        assert {"on_chain_start", "on_chain_end"} <= {e["event"] for e in events}
+        assert ("updates", {"sleep": {"n": 1, "log": ["slept 0"]}}) in chunks or any(
+            isinstance(c, tuple) and c[0] == "updates" for c in chunks
+        )
+        assert (await stream.result()).state["n"] == 1

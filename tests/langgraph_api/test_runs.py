@@ -134,6 +134,48 @@ async def test_interrupt_before_then_continue_and_command_update(
     assert out["request"] == "z" and out["decision"] == "ok"
 
 
+async def test_new_input_on_an_interrupted_thread_starts_a_new_turn(
+    lg_server: ServerProcess, lg_client: LangGraphClient
+) -> None:
+    # LangGraph's semantics (measured on its server): the input runs, the old interrupt is dropped
+    tid = new_thread(lg_server)
+    await lg_client.runs.wait(tid, "approval", input={"request": "y"})
+    out = await lg_client.runs.wait(tid, "approval", input={"request": "second"})
+    assert out["log"] == ["prepared", "prepared"] and out["request"] == "second"
+    assert out["__interrupt__"][0]["value"] == {"question": "approve second?"}
+
+
+async def test_fork_from_a_checkpoint_and_after_seconds(
+    lg_server: ServerProcess, lg_client: LangGraphClient
+) -> None:
+    tid = new_thread(lg_server)
+    await lg_client.runs.wait(tid, "chat", input={"messages": [{"role": "user", "content": "one"}]})
+    with lg_server.client() as c:
+        history = c.get(f"/sessions/{tid}/checkpoints", params={"limit": 50}).json()
+    first = [h for h in history if h["metadata"]["source"] == "input"][0]
+    out = await lg_client.runs.wait(
+        tid,
+        "chat",
+        input={"messages": [{"role": "user", "content": "two"}]},
+        checkpoint_id=first["checkpoint_id"],
+    )
+    assert [m["content"] for m in out["messages"]] == ["two", "echo: two"]
+    out = await lg_client.runs.wait(
+        tid,
+        "chat",
+        input={"messages": [{"role": "user", "content": "three"}]},
+        checkpoint={"checkpoint_id": first["checkpoint_id"], "checkpoint_ns": ""},
+    )
+    assert [m["content"] for m in out["messages"]] == ["three", "echo: three"]
+    r = await lg_client.runs.create(tid, "slow", input={"n": 0}, after_seconds=0.5)
+    assert r["status"] == "pending"
+    await asyncio.sleep(0.2)
+    assert (await lg_client.runs.get(tid, r["run_id"]))["status"] == "pending"
+    assert (await lg_client.runs.join(tid, r["run_id"]))["n"] == 1
+    run = await lg_client.runs.get(tid, r["run_id"])
+    assert run["kwargs"]["config"]["configurable"]["run_id"] == r["run_id"]
+
+
 async def test_command_goto(lg_server: ServerProcess, lg_client: LangGraphClient) -> None:
     # as LangGraph's server answers it: goto runs "finish", then the graph goes on from START
     tid = new_thread(lg_server)

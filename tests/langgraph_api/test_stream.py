@@ -130,6 +130,9 @@ async def test_values_updates_and_messages_modes(
     msgs = [p for p in parts if p.event == "messages"]
     chunk, meta = msgs[0].data
     assert chunk["type"] == "AIMessageChunk" and meta["langgraph_node"] == "chat"
+    # the run's ids reach the graph's metadata, as on LangGraph's server
+    assert meta["graph_id"] == "chat" and meta["thread_id"] == tid
+    assert meta["assistant_id"] == "eb6db400-e3c8-5d06-a834-015cb89efe69" and meta["run_id"]
     assert "".join(p.data[0]["content"] for p in msgs) == "echo: hello there"
     parts = await collect(lg_client.runs.stream(tid, "chat", input=CHAT_IN, stream_mode="messages"))
     ev = [p.event for p in parts]

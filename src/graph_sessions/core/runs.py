@@ -130,6 +130,14 @@ def interrupt_resume_key(value: Any) -> str | None:
     return None
 
 
+#: the stream mode that asks for LangGraph's ``astream_events`` events besides the others
+EVENTS_MODE = "events"
+
+
+class GraphEvent(dict[str, Any]):
+    """One ``astream_events`` (v2) event of a run streamed with mode ``events``."""
+
+
 @dataclass
 class RunRequest:
     """What one run was asked to do."""
@@ -148,6 +156,9 @@ class RunRequest:
     run_id: str | None = None
     #: LangGraph run options passed on to ``ainvoke``/``astream`` (see :data:`GRAPH_OPTIONS`)
     graph_options: dict[str, Any] | None = None
+    #: give the input to LangGraph as it is: on an interrupted session it starts a new turn
+    #: (LangGraph's own semantics) instead of answering the interrupt
+    literal_input: bool = False
 
     @property
     def breakpoints(self) -> bool:
@@ -393,6 +404,8 @@ class RunExecutor:
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
         """Turn the caller's input into LangGraph's: an interrupted session is resumed.
         Returns (graph input, whether it resumes an interrupt)."""
+        if req.literal_input and not isinstance(req.input, Command):
+            return req.input, False
         if req.explicit_resume and info.status != SessionStatus.INTERRUPTED:
             raise InvalidTransition(
                 f"session {info.session_id!r} is {info.status}: there is no interrupt to resume",
@@ -518,15 +531,19 @@ class RunExecutor:
                     interrupts = interrupts_to_dicts(snapshot.interrupts)
                     values["__breakpoint__"] = list(snapshot.next)
             return values, interrupts
-        async for chunk in graph.astream(
-            graph_input,
-            config,
-            stream_mode=req.stream_mode,
-            subgraphs=req.subgraphs,
-            durability=req.durability,
-            **options,
-        ):
-            await req.on_chunk(chunk)
+        modes = req.stream_mode
+        if isinstance(modes, list) and EVENTS_MODE in modes:
+            await self._stream_events(graph, graph_input, config, req, options)
+        else:
+            async for chunk in graph.astream(
+                graph_input,
+                config,
+                stream_mode=modes,
+                subgraphs=req.subgraphs,
+                durability=req.durability,
+                **options,
+            ):
+                await req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
         values = (
             dict(snapshot.values)
@@ -537,6 +554,29 @@ class RunExecutor:
         if not interrupts and snapshot.next and breakpoints:
             values["__breakpoint__"] = list(snapshot.next)
         return values, interrupts
+
+    @staticmethod
+    async def _stream_events(
+        graph: Any, graph_input: Any, config: dict[str, Any], req: RunRequest, options: Any
+    ) -> None:
+        """Stream mode ``events``: LangGraph's ``astream_events`` (v2). The run's own
+        stream chunks come as with ``astream``; every other event as a :class:`GraphEvent`."""
+        assert req.on_chunk is not None
+        modes = [m for m in req.stream_mode if m != EVENTS_MODE] or ["values"]
+        root = str(config["run_id"])
+        async for event in graph.astream_events(
+            graph_input,
+            config,
+            version="v2",
+            stream_mode=modes,
+            subgraphs=req.subgraphs,
+            durability=req.durability,
+            **options,
+        ):
+            if event.get("event") == "on_chain_stream" and str(event.get("run_id")) == root:
+                await req.on_chunk(event["data"]["chunk"])
+            else:
+                await req.on_chunk(GraphEvent(event))
 
     async def _execute_locked(
         self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int

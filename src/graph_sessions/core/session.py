@@ -323,9 +323,13 @@ class GraphSession:
         on_disconnect: str = "continue",
         run_id: str | None = None,
         graph_options: dict[str, Any] | None = None,
+        literal_input: bool = False,
     ) -> RunStream:
         """Run the graph and stream LangGraph chunks of ``mode`` (values, updates, messages,
-        custom, debug, or a list of them: then each chunk is ``(mode, data)``).
+        custom, debug, or a list of them: then each chunk is ``(mode, data)``; ``events`` in
+        a list adds LangGraph's ``astream_events`` events as ``GraphEvent`` chunks).
+        ``literal_input``: the input goes to LangGraph as it is (on an interrupted session it
+        starts a new turn instead of answering the interrupt).
 
         The run starts at once; an error that keeps it from starting comes out of the
         iteration (or :meth:`RunStream.result`). :meth:`start_stream` raises it first."""
@@ -334,6 +338,7 @@ class GraphSession:
             input, mode, subgraphs, multitask, config, durability, checkpoint_id
         )
         req.run_id, req.graph_options = run_id, graph_options
+        req.literal_input = literal_input
 
         async def run() -> InvokeResult:
             return await self._execute(await self._prepare(req))
@@ -353,6 +358,7 @@ class GraphSession:
         on_disconnect: str = "continue",
         run_id: str | None = None,
         graph_options: dict[str, Any] | None = None,
+        literal_input: bool = False,
     ) -> RunStream:
         """:meth:`stream`, once the run's preconditions hold: a run that cannot start
         raises here the typed error :meth:`invoke` would raise (suspended, busy under
@@ -362,6 +368,7 @@ class GraphSession:
             input, mode, subgraphs, multitask, config, durability, checkpoint_id
         )
         req.run_id, req.graph_options = run_id, graph_options
+        req.literal_input = literal_input
         prepared = await self._prepare(req)
         return RunStream(req, lambda: self._execute(prepared), on_disconnect)
 

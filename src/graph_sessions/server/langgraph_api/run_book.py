@@ -199,7 +199,7 @@ class RunBook:
             assistant_id=resolved.assistant_id,
             graph_id=resolved.graph_id,
             metadata=metadata,
-            kwargs=body.kwargs(),
+            kwargs={**body.kwargs(), "config": resolved.config()},
             multitask=body.strategy,
             resumable=body.stream_resumable,
             temporary=resolved.temporary,
@@ -234,6 +234,7 @@ class RunBook:
             mode=translator.core_modes,
             subgraphs=resolved.body.stream_subgraphs,
             on_disconnect="continue",
+            literal_input=True,
             **resolved.core_options(),
         )
 

@@ -198,12 +198,34 @@ class ResolvedRun:
         """The thread (session) the run executes on."""
         return self.session.session_id
 
+    def config(self) -> dict[str, Any]:
+        """The run's LangGraph config: the body's, with the run's ids in ``configurable``
+        and its metadata (plus ``graph_id``/``assistant_id``) in ``metadata``, as
+        LangGraph's server passes them to the graph."""
+        config = dict(self.body.config or {})
+        marks = {"graph_id": self.graph_id, "assistant_id": self.assistant_id}
+        metadata = config.get("metadata")
+        config["metadata"] = {
+            **(metadata if isinstance(metadata, dict) else {}),
+            **(self.body.metadata or {}),
+            **marks,
+        }
+        configurable = config.get("configurable")
+        if configurable is None or isinstance(configurable, dict):  # else the core says why
+            config["configurable"] = {
+                **(configurable or {}),
+                **marks,
+                "run_id": self.run_id,
+                "thread_id": self.thread_id,
+            }
+        return config
+
     def core_options(self) -> dict[str, Any]:
         """Keyword arguments for ``GraphSession.start_stream`` besides input and modes."""
         body = self.body
         return {
             "multitask": body.strategy,
-            "config": body.config,
+            "config": self.config(),
             "durability": body.durability,
             "checkpoint_id": body.fork_from,
             "run_id": self.run_id,

@@ -23,8 +23,7 @@ from langchain_core.messages import (
     message_chunk_to_message,
 )
 
-#: modes the core's stream cannot produce (LangGraph's ``astream_events``): not sent
-UNSUPPORTED_MODES = frozenset({"events"})
+from graph_sessions.core.runs import GraphEvent
 
 
 def _checkpoint_of(config: Any) -> dict[str, Any] | None:
@@ -74,18 +73,21 @@ class StreamTranslator:
         whether subgraph events are wanted."""
         self.modes = list(modes)
         self.subgraphs = subgraphs
-        wanted = set(modes) - UNSUPPORTED_MODES
+        wanted = set(modes)
         if "messages-tuple" in wanted:
             wanted.discard("messages-tuple")
             wanted.add("messages")
         self.only_interrupt_updates = "updates" not in wanted
         wanted.add("updates")
-        #: the modes to ask of the graph (always a list: chunks come as ``(mode, data)``)
+        #: the modes to ask of the core (always a list: chunks come as ``(mode, data)``;
+        #: ``events`` adds LangGraph's astream_events events)
         self.core_modes = sorted(wanted)
         self._messages: dict[str, BaseMessage] = {}
 
     def translate(self, chunk: Any) -> list[tuple[str, Any]]:
         """The events one chunk gives (none, one, or two for a new message)."""
+        if isinstance(chunk, GraphEvent):
+            return [("events", dict(chunk))] if "events" in self.modes else []
         if self.subgraphs:
             ns, mode, data = chunk
         else:
@@ -147,4 +149,4 @@ class StreamTranslator:
         return out
 
 
-__all__ = ["UNSUPPORTED_MODES", "StreamTranslator"]
+__all__ = ["StreamTranslator"]
