@@ -21,7 +21,7 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import load_session
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.langgraph_api.ids import graph_of_assistant, new_id, system_assistant_id
-from graph_sessions.vocabulary import Durability, MultitaskStrategy
+from graph_sessions.vocabulary import Durability, MultitaskStrategy, OnDisconnect
 
 #: every stream mode LangGraph's server accepts in ``stream_mode``
 STREAM_MODES = (
@@ -108,7 +108,7 @@ class RunCreate(BaseModel):
     webhook: str | None = None
     multitask_strategy: MultitaskStrategy | None = None
     if_not_exists: Literal["reject", "create"] | None = None
-    on_disconnect: Literal["cancel", "continue"] | None = None
+    on_disconnect: OnDisconnect | None = None
     on_completion: Literal["delete", "keep"] | None = None
     after_seconds: float | None = Field(default=None, ge=0)
     stream_mode: StreamMode | list[StreamMode] | None = None

@@ -22,6 +22,7 @@ from graph_sessions.server.langgraph_api.run_launch import (
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
 from graph_sessions.server.langgraph_api.run_shapes import is_rolled_back, row_json
+from graph_sessions.vocabulary import CancelAction
 
 router = APIRouter(tags=["langgraph: runs"])
 
@@ -153,7 +154,7 @@ async def cancel_run(
     request: Request,
     principal: Caller,
     wait: bool = False,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: CancelAction = "interrupt",
 ) -> Response:
     """Cancel a pending or running run: ``interrupt`` keeps its finished steps, ``rollback``
     restores the state from before it and deletes the run. 404 when it already ended."""

@@ -23,6 +23,7 @@ from graph_sessions.server.langgraph_api.run_launch import (
     wait_response,
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
+from graph_sessions.vocabulary import CancelAction
 
 router = APIRouter(tags=["langgraph: stateless runs"])
 
@@ -115,7 +116,7 @@ async def cancel_many(
     body: CancelMany,
     request: Request,
     principal: Caller,
-    action: Literal["interrupt", "rollback"] = "interrupt",
+    action: CancelAction = "interrupt",
 ) -> Response:
     """Cancel the caller's pending/running runs named by ``thread_id`` + ``run_ids`` or
     by ``status``; 404 ``No runs found to cancel.`` when none matches."""
