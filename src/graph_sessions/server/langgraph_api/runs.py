@@ -12,6 +12,7 @@ from graph_sessions.server.deps import Caller, load_session, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.run_book import BookedRun
+from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_responses, sse_responses
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
@@ -34,7 +35,11 @@ NO_CANCEL = (
 ROWS_READ = 1000
 
 
-@router.post("/threads/{thread_id}/runs", summary="Create a background run (LangGraph)")
+@router.post(
+    "/threads/{thread_id}/runs",
+    summary="Create a background run (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, principal: Caller
 ) -> Response:
@@ -43,7 +48,11 @@ async def create_run(
     return background_response(rec, book_of(request))
 
 
-@router.post("/threads/{thread_id}/runs/wait", summary="Run and wait for the result (LangGraph)")
+@router.post(
+    "/threads/{thread_id}/runs/wait",
+    summary="Run and wait for the result (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, principal: Caller
 ) -> Response:
@@ -53,7 +62,11 @@ async def wait_run(
     return wait_response(rec, f"/threads/{rec.thread_id}/runs/{rec.run_id}/join")
 
 
-@router.post("/threads/{thread_id}/runs/stream", summary="Run and stream its events (LangGraph)")
+@router.post(
+    "/threads/{thread_id}/runs/stream",
+    summary="Run and stream its events (LangGraph)",
+    responses=sse_responses(),
+)
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, principal: Caller
 ) -> Response:
@@ -93,7 +106,11 @@ async def _runs_of(request: Request, thread_id: str, principal: Any) -> list[dic
     return out
 
 
-@router.get("/threads/{thread_id}/runs", summary="List a thread's runs (LangGraph)")
+@router.get(
+    "/threads/{thread_id}/runs",
+    summary="List a thread's runs (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def list_runs(
     thread_id: str,
     request: Request,
@@ -129,13 +146,22 @@ def _held(request: Request, thread_id: str, run_id: str) -> BookedRun | None:
     return rec
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}", summary="Get a run (LangGraph)")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}",
+    summary="Get a run (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def get_run(thread_id: str, run_id: str, request: Request, principal: Caller) -> Response:
     """One run of the thread; 404 ``Not Found`` for an unknown or deleted run."""
     return JSONResponse(await _find(request, thread_id, run_id, principal))
 
 
-@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204, summary="Delete a run")
+@router.delete(
+    "/threads/{thread_id}/runs/{run_id}",
+    status_code=204,
+    summary="Delete a run",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def delete_run(thread_id: str, run_id: str, request: Request, principal: Caller) -> Response:
     """Delete a run (a pending or running one is cancelled first)."""
     await _find(request, thread_id, run_id, principal)
@@ -147,7 +173,14 @@ async def delete_run(thread_id: str, run_id: str, request: Request, principal: C
     return Response(status_code=204)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run (LangGraph)")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    summary="Cancel a run (LangGraph)",
+    responses={
+        202: {"description": "Cancellation requested (wait=false)"},
+        **detail_responses(*RUN_ERRORS),
+    },
+)
 async def cancel_run(
     thread_id: str,
     run_id: str,
@@ -169,7 +202,11 @@ async def cancel_run(
     return JSONResponse({}, headers={"Location": url + "/join", "Content-Location": url})
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run (LangGraph)")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/join",
+    summary="Wait for a run (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def join_run(thread_id: str, run_id: str, request: Request, principal: Caller) -> Response:
     """The run's result once it ends (as ``/runs/wait`` answers it)."""
     await _find(request, thread_id, run_id, principal)
@@ -186,7 +223,11 @@ async def join_run(thread_id: str, run_id: str, request: Request, principal: Cal
     return JSONResponse(values, headers={"Location": url + "/join", "Content-Location": url})
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream", summary="Join a run's stream")
+@router.get(
+    "/threads/{thread_id}/runs/{run_id}/stream",
+    summary="Join a run's stream",
+    responses=sse_responses(),
+)
 async def join_run_stream(
     thread_id: str,
     run_id: str,

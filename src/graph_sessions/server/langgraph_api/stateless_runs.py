@@ -15,6 +15,7 @@ from graph_sessions.server.deps import Caller
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.run_book import BookedRun
+from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_responses, sse_responses
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
@@ -31,21 +32,33 @@ router = APIRouter(tags=["langgraph: stateless runs"])
 MAX_BATCH = 100
 
 
-@router.post("/runs", summary="Create a stateless background run (LangGraph)")
+@router.post(
+    "/runs",
+    summary="Create a stateless background run (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def create_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Start a run on a new temporary thread; answer its Run JSON (``pending``)."""
     rec = await launch(request, principal, None, body)
     return background_response(rec, book_of(request), stateless=True)
 
 
-@router.post("/runs/wait", summary="Stateless run, wait for the result (LangGraph)")
+@router.post(
+    "/runs/wait",
+    summary="Stateless run, wait for the result (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def wait_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and answer the final values."""
     rec = await launch(request, principal, None, body)
     return wait_response(rec, f"/threads/{rec.thread_id}/runs/{rec.run_id}/join")
 
 
-@router.post("/runs/stream", summary="Stateless run, stream its events (LangGraph)")
+@router.post(
+    "/runs/stream",
+    summary="Stateless run, stream its events (LangGraph)",
+    responses=sse_responses(),
+)
 async def stream_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and stream its events (SSE)."""
     rec = await launch(request, principal, None, body)
@@ -63,7 +76,11 @@ def _mine(rec: BookedRun | None, principal: Caller) -> bool:
     return rec is not None and (principal.scope is None or rec.owner == principal.owner)
 
 
-@router.get("/runs/{run_id}/stream", summary="Join a stateless run's stream (LangGraph)")
+@router.get(
+    "/runs/{run_id}/stream",
+    summary="Join a stateless run's stream (LangGraph)",
+    responses=sse_responses(),
+)
 async def join_stateless_stream(
     run_id: str,
     request: Request,
@@ -84,7 +101,11 @@ async def join_stateless_stream(
     )
 
 
-@router.post("/runs/batch", summary="Create stateless background runs (LangGraph)")
+@router.post(
+    "/runs/batch",
+    summary="Create stateless background runs (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def create_batch(
     request: Request,
     principal: Caller,
@@ -111,7 +132,12 @@ class CancelMany(BaseModel):
     status: Literal["pending", "running", "all"] | None = None
 
 
-@router.post("/runs/cancel", status_code=204, summary="Cancel runs (LangGraph)")
+@router.post(
+    "/runs/cancel",
+    status_code=204,
+    summary="Cancel runs (LangGraph)",
+    responses=detail_responses(*RUN_ERRORS),
+)
 async def cancel_many(
     body: CancelMany,
     request: Request,
