@@ -100,7 +100,8 @@ async def test_cancel_many(lg_server: ServerProcess, lg_client: LangGraphClient)
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     srv = start_lg_server(
-        tmp_path_factory.mktemp("lgkeys"), env={"GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV}
+        tmp_path_factory.mktemp("lgkeys"),
+        env={"GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV, "GRAPH_SESSIONS_RUN_TIMEOUT": "1.5"},
     )
     try:
         yield srv
@@ -137,3 +138,22 @@ async def test_another_owners_thread_is_404_on_every_run_route(keyed_server: Ser
     # nothing moved: alice still answers her own interrupt
     out = await alice.runs.wait(tid, "approval", command={"resume": "mine"})
     assert out["decision"] == "mine"
+
+
+async def test_run_timeout_ends_the_run_with_status_timeout(keyed_server: ServerProcess) -> None:
+    alice = get_client(url=keyed_server.url, api_key=KEYS["alice"])
+    tid = str(uuid.uuid4())
+    with keyed_server.client("alice") as c:
+        r = c.post(
+            f"/threads/{tid}/runs/wait",
+            json={
+                "assistant_id": "slow",
+                "input": {"n": 0},
+                "config": {"configurable": {"sleep": 5}},
+                "if_not_exists": "create",
+            },
+        )
+        assert r.status_code == 200
+        assert r.json()["__error__"]["error"] == "TimeoutError"
+    runs = await alice.runs.list(tid)
+    assert runs[0]["status"] == "timeout"

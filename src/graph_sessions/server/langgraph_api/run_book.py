@@ -32,6 +32,8 @@ from graph_sessions.server.langgraph_api.run_payloads import ResolvedRun
 from graph_sessions.server.langgraph_api.run_shapes import error_json, run_json, wait_body
 from graph_sessions.server.langgraph_api.sse import frame
 from graph_sessions.server.langgraph_api.stream_events import StreamTranslator
+from graph_sessions.server.metrics import ServerMetrics
+from graph_sessions.settings import ServerSettings
 
 log = logging.getLogger("graph_sessions.server.langgraph_api")
 
@@ -66,6 +68,8 @@ class BookedRun:
     deleted: bool = False
     #: set by a later run's ``interrupt``/``rollback`` or by a cancel: how it is cancelled
     cancel_action: str | None = None
+    kind: str = "background"  # how it was asked for: background, wait, stream (metrics)
+    timed_out: bool = False
     stream: RunStream | None = None
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -157,9 +161,17 @@ class BookedRun:
 class RunBook:
     """The runs of one app (``app.state.lg_runs``)."""
 
-    def __init__(self, manager: GraphSessionManager) -> None:
-        """Runs of ``manager``'s sessions."""
+    def __init__(
+        self,
+        manager: GraphSessionManager,
+        settings: ServerSettings | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
+        """Runs of ``manager``'s sessions, under the server's ``settings`` (``run_timeout``),
+        recorded in its ``metrics``."""
         self.manager = manager
+        self.settings = settings
+        self.metrics = metrics
         self._runs: dict[str, BookedRun] = {}
         self.tombstones: set[str] = set()  # runs deleted over the API (their rows stay)
 
@@ -241,6 +253,49 @@ class RunBook:
     async def _pump(
         self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
     ) -> None:
+        metrics = self.metrics
+        began = time.perf_counter()
+        if metrics is not None:
+            metrics.active_runs.inc()
+        timer: asyncio.TimerHandle | None = None
+        timeout = self.settings.run_timeout if self.settings is not None else None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(
+                timeout + delay, lambda: asyncio.ensure_future(self._expire(rec))
+            )
+        try:
+            outcome = await self._execute(rec, resolved, translator, delay)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if metrics is not None:
+                metrics.active_runs.dec()
+                status = rec.status if rec.done.is_set() else "interrupted"
+                metrics.observe_run(rec.kind, status, time.perf_counter() - began)
+        if rec.timed_out and outcome[0] == "interrupted":
+            err = {
+                "error": "TimeoutError",
+                "message": f"the run exceeded the server's run_timeout ({timeout} s) and was "
+                "cancelled",
+            }
+            rec.publish("error", err)
+            outcome = ("timeout", {"__error__": err})
+        if rec.temporary and not rec.keep_thread:
+            with contextlib.suppress(Exception):
+                await self.manager.delete(rec.thread_id)
+        rec.finish(*outcome)
+        asyncio.get_running_loop().call_later(RETAIN_SECONDS, self._forget, rec.run_id)
+
+    async def _expire(self, rec: BookedRun) -> None:
+        """The run outlived the server's ``run_timeout``: cancel it (status ``timeout``)."""
+        if not rec.done.is_set():
+            rec.timed_out = True
+            await self.cancel(rec, "interrupt", wait=False)
+
+    async def _execute(
+        self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
+    ) -> tuple[str, dict[str, Any]]:
+        """Run it to its end, publishing its events; returns (status, wait body)."""
         try:
             if rec.stream is None:
                 await asyncio.sleep(delay)
@@ -251,32 +306,23 @@ class RunBook:
                 for event, data in translator.translate(chunk):
                     rec.publish(event, data)
             result = await rec.stream.result()
-            outcome: tuple[str, dict[str, Any]] = ("success", wait_body(result))
+            return "success", wait_body(result)
         except RunFailed as exc:
             err = error_json(exc.error if exc.error is not None else exc)
-            rec.publish("error", err)
-            outcome = ("error", {"__error__": err})
         except (RunCancelled, asyncio.CancelledError) as exc:
             current = asyncio.current_task()
             own = current is not None and current.cancelling() > 0
             if isinstance(exc, asyncio.CancelledError) and own:  # our task is cancelled
                 rec.finish("interrupted", {})
                 raise
-            outcome = ("interrupted", {})
+            return "interrupted", {}
         except GraphSessionError as exc:
             err = {"error": type(exc).__name__, "message": exc.message}
-            rec.publish("error", err)
-            outcome = ("error", {"__error__": err})
         except Exception as exc:
             log.exception("LangGraph API run %s failed", rec.run_id)
             err = error_json(exc)
-            rec.publish("error", err)
-            outcome = ("error", {"__error__": err})
-        if rec.temporary and not rec.keep_thread:
-            with contextlib.suppress(Exception):
-                await self.manager.delete(rec.thread_id)
-        rec.finish(*outcome)
-        asyncio.get_running_loop().call_later(RETAIN_SECONDS, self._forget, rec.run_id)
+        rec.publish("error", err)
+        return "error", {"__error__": err}
 
     def _forget(self, run_id: str) -> None:
         rec = self._runs.get(run_id)

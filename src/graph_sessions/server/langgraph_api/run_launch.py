@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
 from graph_sessions.server.auth import Principal
-from graph_sessions.server.deps import load_session, manager_of
+from graph_sessions.server.deps import load_session, manager_of, metrics_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
@@ -28,7 +28,9 @@ def book_of(request: Request) -> RunBook:
     """The app's run book (made on first use)."""
     book: RunBook | None = getattr(request.app.state, "lg_runs", None)
     if book is None:
-        book = request.app.state.lg_runs = RunBook(manager_of(request))
+        book = request.app.state.lg_runs = RunBook(
+            manager_of(request), settings_of(request), metrics_of(request)
+        )
     return book
 
 
@@ -41,13 +43,18 @@ async def owned_thread(request: Request, thread_id: str, principal: Principal) -
 
 
 async def launch(
-    request: Request, principal: Principal, thread_id: str | None, body: RunCreate
+    request: Request,
+    principal: Principal,
+    thread_id: str | None,
+    body: RunCreate,
+    kind: str = "background",
 ) -> BookedRun:
     """Resolve the body, book the run and start it in the core. A run that cannot start
     answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
     book = book_of(request)
     resolved = await resolve_run(manager_of(request), principal, thread_id, body)
     rec = book.book(resolved, principal.owner)
+    rec.kind = kind
     try:
         await book.start(rec, resolved)
     except BaseException as exc:
@@ -59,6 +66,12 @@ async def launch(
             raise ApiError(409, "conflict", BUSY) from None
         raise
     return rec
+
+
+def cancels_on_disconnect(request: Request, body: RunCreate) -> bool:
+    """Whether the run is cancelled when its client goes away (the body's
+    ``on_disconnect``, else the server's setting)."""
+    return (body.on_disconnect or settings_of(request).on_disconnect) == "cancel"
 
 
 def run_url(rec: BookedRun, stateless: bool = False) -> str:
@@ -75,18 +88,26 @@ def background_response(rec: BookedRun, book: RunBook, stateless: bool = False) 
     return JSONResponse(body, headers={"Content-Location": run_url(rec, stateless)})
 
 
-async def _wait_body(rec: BookedRun) -> AsyncIterator[bytes]:
-    while True:
-        try:
-            await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
-        except TimeoutError:
-            yield b"\n"
-            continue
-        break
+async def _wait_body(
+    book: RunBook, rec: BookedRun, cancel_on_disconnect: bool
+) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
+            except TimeoutError:
+                yield b"\n"
+                continue
+            break
+    finally:
+        if cancel_on_disconnect and not rec.done.is_set():
+            await book.cancel(rec, "interrupt", wait=False)
     yield dumps(rec.result if rec.result is not None else {})
 
 
-def wait_response(rec: BookedRun, location: str) -> Response:
+def wait_response(
+    book: RunBook, rec: BookedRun, location: str, cancel_on_disconnect: bool = False
+) -> Response:
     """The run's result once it ends (padded with newlines meanwhile, as LangGraph's)."""
     if rec.done.is_set():
         return JSONResponse(
@@ -94,7 +115,7 @@ def wait_response(rec: BookedRun, location: str) -> Response:
             headers={"Location": location, "Content-Location": run_url(rec)},
         )
     return StreamingResponse(
-        _wait_body(rec),
+        _wait_body(book, rec, cancel_on_disconnect),
         media_type="application/json",
         headers={"Location": location, "Content-Location": run_url(rec)},
     )
@@ -125,6 +146,7 @@ def stream_response(
 
 
 __all__ = [
+    "cancels_on_disconnect",
     "book_of",
     "background_response",
     "launch",

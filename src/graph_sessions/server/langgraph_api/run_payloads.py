@@ -226,7 +226,14 @@ class ResolvedRun:
         return {
             "multitask": body.strategy,
             "config": self.config(),
-            "durability": body.durability,
+            "durability": body.durability
+            or (
+                None
+                if body.checkpoint_during is None
+                else "async"
+                if body.checkpoint_during
+                else "exit"
+            ),
             "checkpoint_id": body.fork_from,
             "run_id": self.run_id,
             "graph_options": body.graph_options(),

@@ -16,6 +16,7 @@ from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_resp
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
+    cancels_on_disconnect,
     launch,
     owned_thread,
     stream_response,
@@ -58,8 +59,13 @@ async def wait_run(
 ) -> Response:
     """Start a run and answer its final values (with ``__interrupt__`` when it stopped at
     an interrupt, ``{"__error__": ...}`` when the graph raised: still 200)."""
-    rec = await launch(request, principal, thread_id, body)
-    return wait_response(rec, f"/threads/{rec.thread_id}/runs/{rec.run_id}/join")
+    rec = await launch(request, principal, thread_id, body, "wait")
+    return wait_response(
+        book_of(request),
+        rec,
+        f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",
+        cancels_on_disconnect(request, body),
+    )
 
 
 @router.post(
@@ -72,7 +78,7 @@ async def stream_run(
 ) -> Response:
     """Start a run and stream its events (SSE): ``metadata`` first, then one event per
     chunk of the requested modes, ``error`` if the graph raised."""
-    rec = await launch(request, principal, thread_id, body)
+    rec = await launch(request, principal, thread_id, body, "stream")
     url = f"/threads/{rec.thread_id}/runs/{rec.run_id}"
     return stream_response(
         book_of(request),
@@ -80,7 +86,7 @@ async def stream_run(
         0,
         location=url + "/stream",
         content_location=url,
-        cancel_on_disconnect=body.on_disconnect == "cancel",
+        cancel_on_disconnect=cancels_on_disconnect(request, body),
     )
 
 
@@ -213,7 +219,7 @@ async def join_run(thread_id: str, run_id: str, request: Request, principal: Cal
     url = f"/threads/{thread_id}/runs/{run_id}"
     rec = _held(request, thread_id, run_id)
     if rec is not None:
-        return wait_response(rec, url + "/join")
+        return wait_response(book_of(request), rec, url + "/join")
     session = await load_session(manager_of(request), thread_id, principal)
     values = await session.get_state()
     if session.info.interrupts:

@@ -19,6 +19,7 @@ from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_resp
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
+    cancels_on_disconnect,
     launch,
     stream_response,
     wait_response,
@@ -50,8 +51,13 @@ async def create_stateless(body: RunCreate, request: Request, principal: Caller)
 )
 async def wait_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and answer the final values."""
-    rec = await launch(request, principal, None, body)
-    return wait_response(rec, f"/threads/{rec.thread_id}/runs/{rec.run_id}/join")
+    rec = await launch(request, principal, None, body, "wait")
+    return wait_response(
+        book_of(request),
+        rec,
+        f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",
+        cancels_on_disconnect(request, body),
+    )
 
 
 @router.post(
@@ -61,14 +67,14 @@ async def wait_stateless(body: RunCreate, request: Request, principal: Caller) -
 )
 async def stream_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and stream its events (SSE)."""
-    rec = await launch(request, principal, None, body)
+    rec = await launch(request, principal, None, body, "stream")
     return stream_response(
         book_of(request),
         rec,
         0,
         location=f"/runs/{rec.run_id}/stream",
         content_location=f"/runs/{rec.run_id}",
-        cancel_on_disconnect=body.on_disconnect == "cancel",
+        cancel_on_disconnect=cancels_on_disconnect(request, body),
     )
 
 
