@@ -266,6 +266,10 @@ async def test_cancel_interrupt_rollback_and_delete(
         assert resp.status_code == 202
     await lg_client.runs.join(tid, r1["run_id"])
     await wait_status(lg_client, tid, r2["run_id"], "interrupted")
+    # a run scheduled for later, cancelled before it starts
+    later = await lg_client.runs.create(tid, "slow", input={"n": 0}, after_seconds=5)
+    await lg_client.runs.cancel(tid, later["run_id"], wait=True)
+    assert (await lg_client.runs.get(tid, later["run_id"]))["status"] == "interrupted"
     # rollback deletes the run
     r3 = await lg_client.runs.create(tid, "slow", input={"n": 0}, config=slow(3))
     await wait_status(lg_client, tid, r3["run_id"], "running")

@@ -37,8 +37,10 @@ from graph_sessions.settings import ServerSettings
 
 log = logging.getLogger("graph_sessions.server.langgraph_api")
 
-#: seconds a finished run (and a resumable run's events) stays in memory
+#: seconds a finished resumable run (with its events) stays in memory for joins
 RETAIN_SECONDS = 600.0
+#: seconds any other finished run stays (then its Run JSON comes from our run rows)
+RETAIN_PLAIN_SECONDS = 60.0
 FINAL = ("success", "error", "timeout", "interrupted")
 
 
@@ -173,6 +175,7 @@ class RunBook:
         self.settings = settings
         self.metrics = metrics
         self._runs: dict[str, BookedRun] = {}
+        self._by_thread: dict[str, dict[str, BookedRun]] = {}
         self.tombstones: set[str] = set()  # runs deleted over the API (their rows stay)
 
     def get(self, run_id: str) -> BookedRun | None:
@@ -181,7 +184,7 @@ class RunBook:
 
     def of_thread(self, thread_id: str) -> list[BookedRun]:
         """The thread's runs held here, oldest first."""
-        return [r for r in self._runs.values() if r.thread_id == thread_id]
+        return list(self._by_thread.get(thread_id, {}).values())
 
     def all(self) -> list[BookedRun]:
         """Every run held here."""
@@ -218,11 +221,17 @@ class RunBook:
             keep_thread=body.on_completion == "keep",
         )
         self._runs[rec.run_id] = rec
+        self._by_thread.setdefault(rec.thread_id, {})[rec.run_id] = rec
         return rec
 
     def discard(self, rec: BookedRun) -> None:
-        """Forget a run that never started (its start was refused)."""
+        """Forget a run (one whose start was refused, or one finished a while ago)."""
         self._runs.pop(rec.run_id, None)
+        runs = self._by_thread.get(rec.thread_id)
+        if runs is not None:
+            runs.pop(rec.run_id, None)
+            if not runs:
+                del self._by_thread[rec.thread_id]
 
     async def start(self, rec: BookedRun, resolved: ResolvedRun) -> None:
         """Start the run in the core (raising what keeps it from starting, before any
@@ -284,7 +293,8 @@ class RunBook:
             with contextlib.suppress(Exception):
                 await self.manager.delete(rec.thread_id)
         rec.finish(*outcome)
-        asyncio.get_running_loop().call_later(RETAIN_SECONDS, self._forget, rec.run_id)
+        keep = RETAIN_SECONDS if rec.resumable else RETAIN_PLAIN_SECONDS
+        asyncio.get_running_loop().call_later(keep, self._forget, rec.run_id)
 
     async def _expire(self, rec: BookedRun) -> None:
         """The run outlived the server's ``run_timeout``: cancel it (status ``timeout``)."""
@@ -312,8 +322,8 @@ class RunBook:
         except (RunCancelled, asyncio.CancelledError) as exc:
             current = asyncio.current_task()
             own = current is not None and current.cancelling() > 0
-            if isinstance(exc, asyncio.CancelledError) and own:  # our task is cancelled
-                rec.finish("interrupted", {})
+            if isinstance(exc, asyncio.CancelledError) and own and rec.cancel_action is None:
+                rec.finish("interrupted", {})  # our task is cancelled: the app is stopping
                 raise
             return "interrupted", {}
         except GraphSessionError as exc:
@@ -327,7 +337,7 @@ class RunBook:
     def _forget(self, run_id: str) -> None:
         rec = self._runs.get(run_id)
         if rec is not None and rec.done.is_set():
-            del self._runs[run_id]
+            self.discard(rec)
 
     def status_of(self, rec: BookedRun) -> str:
         """The run's LangGraph status now (a pending run the core has begun is running)."""
