@@ -102,6 +102,7 @@ async def test_interrupt_then_resume_by_command_and_by_id(
     out = await lg_client.runs.wait(tid, "approval", input={"request": "deploy"})
     intr = out["__interrupt__"][0]
     assert intr["value"] == {"question": "approve deploy?"} and intr["id"]
+    assert set(intr) == {"value", "id", "response_schema"}  # as LangGraph's server shows it
     assert (await lg_client.runs.list(tid))[0]["status"] == "success"
     with lg_server.client() as c:
         assert c.get(f"/sessions/{tid}").json()["status"] == "interrupted"

@@ -316,7 +316,7 @@ class RunBook:
                 for event, data in translator.translate(chunk):
                     rec.publish(event, data)
             result = await rec.stream.result()
-            return "success", wait_body(result)
+            return "success", wait_body(result, translator.interrupts)
         except RunFailed as exc:
             err = error_json(exc.error if exc.error is not None else exc)
         except (RunCancelled, asyncio.CancelledError) as exc:

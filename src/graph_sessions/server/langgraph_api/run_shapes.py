@@ -79,12 +79,20 @@ def is_rolled_back(row: RunInfo) -> bool:
     return row.status == RunStatus.CANCELLED and row.error == ROLLED_BACK
 
 
-def wait_body(result: InvokeResult) -> dict[str, Any]:
+def wait_body(result: InvokeResult, streamed: list[Any] | None = None) -> dict[str, Any]:
     """What ``/runs/wait`` and ``/join`` answer for a run that ended: the state's values,
-    with ``__interrupt__`` (``[{value, id}]``) when it stopped at an interrupt."""
+    with ``__interrupt__`` when it stopped at an interrupt: ``streamed``, the interrupts as
+    the run's stream gave them (LangGraph's objects: value, id, response_schema), else
+    ``[{value, id}]``."""
     body = {k: v for k, v in result.state.items() if k != "__breakpoint__"}
     if result.interrupts:
-        body["__interrupt__"] = [{"value": i["value"], "id": i["id"]} for i in result.interrupts]
+        ids = {i["id"] for i in result.interrupts}
+        if streamed and {getattr(i, "id", None) for i in streamed} == ids:
+            body["__interrupt__"] = list(streamed)
+        else:
+            body["__interrupt__"] = [
+                {"value": i["value"], "id": i["id"]} for i in result.interrupts
+            ]
     return body
 
 

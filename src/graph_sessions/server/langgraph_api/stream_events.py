@@ -83,6 +83,8 @@ class StreamTranslator:
         #: ``events`` adds LangGraph's astream_events events)
         self.core_modes = sorted(wanted)
         self._messages: dict[str, BaseMessage] = {}
+        #: the interrupts of the run's last root ``__interrupt__`` update (LangGraph's objects)
+        self.interrupts: list[Any] = []
 
     def translate(self, chunk: Any) -> list[tuple[str, Any]]:
         """The events one chunk gives (none, one, or two for a new message)."""
@@ -94,6 +96,8 @@ class StreamTranslator:
             mode, data = chunk
             ns = ()
         suffix = "|" + "|".join(ns) if ns else ""
+        if mode == "updates" and not ns and isinstance(data, dict) and data.get("__interrupt__"):
+            self.interrupts = list(data["__interrupt__"])
         if mode == "messages":
             if "messages-tuple" in self.modes:
                 return [("messages" + suffix, list(data))]
