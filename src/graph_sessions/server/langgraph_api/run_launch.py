@@ -52,7 +52,8 @@ async def launch(
     """Resolve the body, book the run and start it in the core. A run that cannot start
     answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
     book = book_of(request)
-    resolved = await resolve_run(manager_of(request), principal, thread_id, body)
+    resolver = getattr(request.app.state, "lg_assistant_resolver", None)
+    resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
     rec = book.book(resolved, principal.owner)
     rec.kind = kind
     try:

@@ -8,6 +8,7 @@ assistant id or a graph id (:func:`~graph_sessions.server.langgraph_api.ids.grap
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -240,12 +241,44 @@ class ResolvedRun:
         }
 
 
-def resolve_graph(manager: GraphSessionManager, assistant_id: str) -> str:
-    """The graph an assistant id names; 404 ``Thread or assistant not found.`` otherwise."""
+@dataclass
+class AssistantRef:
+    """What a run takes from its assistant: the graph, the assistant's id (a UUID), and
+    the config and context it runs with (the run's own are laid over them)."""
+
+    graph_id: str
+    assistant_id: str
+    config: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+#: Looks an assistant id up among the assistants made over ``/assistants`` (set as
+#: ``app.state.lg_assistant_resolver`` by the assistants routes): ``None`` when unknown.
+AssistantResolver = Callable[[str], Awaitable[AssistantRef | None]]
+
+
+async def resolve_assistant(
+    manager: GraphSessionManager, assistant_id: str, resolver: AssistantResolver | None = None
+) -> AssistantRef:
+    """The assistant a run names: a system assistant (its id or its graph id) or one the
+    ``resolver`` knows; 404 ``Thread or assistant not found.`` otherwise."""
     graph_id = graph_of_assistant(assistant_id, manager.graph_ids)
-    if graph_id is None:
+    if graph_id is not None:
+        return AssistantRef(graph_id, system_assistant_id(graph_id))
+    found = await resolver(assistant_id) if resolver is not None else None
+    if found is None or found.graph_id not in manager.graph_ids:
         raise ApiError(404, "not_found", NOT_FOUND)
-    return graph_id
+    return found
+
+
+def _layered(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
+    """``over`` laid over ``base`` (``configurable`` merged key by key)."""
+    out = {**base, **(over or {})}
+    inner = (base.get("configurable"), (over or {}).get("configurable"))
+    if isinstance(inner[0], dict) and isinstance(inner[1], dict):
+        out["configurable"] = {**inner[0], **inner[1]}
+    return out
 
 
 async def resolve_run(
@@ -253,11 +286,22 @@ async def resolve_run(
     principal: Principal,
     thread_id: str | None,
     body: RunCreate,
+    resolver: AssistantResolver | None = None,
 ) -> ResolvedRun:
     """Find (or create) the caller's session for a run-create body and bind it to the
     assistant's graph. ``thread_id`` ``None`` is a stateless run: a new temporary thread."""
-    graph_id = resolve_graph(manager, body.assistant_id)
-    assistant_id = system_assistant_id(graph_id)
+    assistant = await resolve_assistant(manager, body.assistant_id, resolver)
+    graph_id, assistant_id = assistant.graph_id, assistant.assistant_id
+    if assistant.config or assistant.context or assistant.metadata:
+        body = body.model_copy(
+            update={
+                "config": _layered(assistant.config, body.config),
+                "context": {**assistant.context, **(body.context or {})}
+                if assistant.context or body.context is not None
+                else None,
+                "metadata": {**assistant.metadata, **(body.metadata or {})},
+            }
+        )
     marks = {"graph_id": graph_id, "assistant_id": assistant_id}
     temporary = thread_id is None
     if thread_id is None:
@@ -291,6 +335,8 @@ __all__ = [
     "ResolvedRun",
     "RunCommand",
     "RunCreate",
-    "resolve_graph",
+    "AssistantRef",
+    "AssistantResolver",
+    "resolve_assistant",
     "resolve_run",
 ]
