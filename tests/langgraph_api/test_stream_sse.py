@@ -4,6 +4,7 @@ with ``Last-Event-ID``, heartbeats, and errors before the stream starts."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -259,3 +260,17 @@ def test_on_disconnect_cancel_stops_the_run(lg_server: ServerProcess) -> None:
                 break
             time.sleep(0.05)
         assert status == "interrupted"
+
+
+def test_a_long_wait_is_padded_with_newlines(lg_server: ServerProcess) -> None:
+    # LangGraph's server sends the 200 at once and a newline every 5 s until the result
+    tid = new_thread(lg_server)
+    body = {"assistant_id": "slow", "input": {"n": 0}, "config": {"configurable": {"sleep": 5.6}}}
+    with lg_server.client() as c, c.stream("POST", f"/threads/{tid}/runs/wait", json=body) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        raw = r.read()
+    assert (
+        raw.startswith(b"\n")
+        and json.loads(raw) == {"n": 1, "log": ["slept 5.6"]}
+        or (json.loads(raw)["n"] == 1)
+    )
