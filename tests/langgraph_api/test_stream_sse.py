@@ -269,8 +269,4 @@ def test_a_long_wait_is_padded_with_newlines(lg_server: ServerProcess) -> None:
     with lg_server.client() as c, c.stream("POST", f"/threads/{tid}/runs/wait", json=body) as r:
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         raw = r.read()
-    assert (
-        raw.startswith(b"\n")
-        and json.loads(raw) == {"n": 1, "log": ["slept 5.6"]}
-        or (json.loads(raw)["n"] == 1)
-    )
+    assert raw.startswith(b"\n") and json.loads(raw) == {"n": 1, "log": ["slept"]}
