@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import load_session, manager_of, metrics_of, settings_of
@@ -34,10 +35,10 @@ def book_of(request: Request) -> RunBook:
     return book
 
 
-async def owned_thread(request: Request, thread_id: str, principal: Principal) -> None:
-    """404 ``Thread with ID <id> not found`` unless the caller owns the live thread."""
+async def owned_thread(request: Request, thread_id: str, principal: Principal) -> GraphSession:
+    """The caller's live thread; 404 ``Thread with ID <id> not found`` otherwise."""
     try:
-        await load_session(manager_of(request), thread_id, principal)
+        return await load_session(manager_of(request), thread_id, principal)
     except (SessionNotFound, SessionExpired):
         raise ApiError(404, "not_found", f"Thread with ID {thread_id} not found") from None
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
-from graph_sessions.server.deps import Caller, load_session, manager_of
+from graph_sessions.server.auth import Principal
+from graph_sessions.server.deps import Caller
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.run_book import BookedRun
@@ -90,12 +91,9 @@ async def stream_run(
     )
 
 
-async def _runs_of(request: Request, thread_id: str, principal: Any) -> list[dict[str, Any]]:
+async def _runs_of(request: Request, thread_id: str, principal: Principal) -> list[dict[str, Any]]:
     """The thread's runs (held here and recorded), newest first, deleted ones left out."""
-    try:
-        session = await load_session(manager_of(request), thread_id, principal)
-    except Exception:
-        raise ApiError(404, "not_found", f"Thread with ID {thread_id} not found") from None
+    session = await owned_thread(request, thread_id, principal)
     book = book_of(request)
     known = {r.run_id for r in book.of_thread(thread_id)}
     held = {r.run_id: r for r in book.of_thread(thread_id) if not book.is_deleted(r.run_id)}
@@ -137,7 +135,9 @@ async def list_runs(
     return JSONResponse(page)
 
 
-async def _find(request: Request, thread_id: str, run_id: str, principal: Any) -> dict[str, Any]:
+async def _find(
+    request: Request, thread_id: str, run_id: str, principal: Principal
+) -> dict[str, Any]:
     for run in await _runs_of(request, thread_id, principal):
         if run["run_id"] == run_id:
             return run
@@ -220,7 +220,7 @@ async def join_run(thread_id: str, run_id: str, request: Request, principal: Cal
     rec = _held(request, thread_id, run_id)
     if rec is not None:
         return wait_response(book_of(request), rec, url + "/join")
-    session = await load_session(manager_of(request), thread_id, principal)
+    session = await owned_thread(request, thread_id, principal)
     values = await session.get_state()
     if session.info.interrupts:
         values["__interrupt__"] = [
