@@ -16,6 +16,7 @@ from graph_sessions import ConfigError, GraphSessionManager, InvalidInput, load_
 from graph_sessions.server.app import create_app
 from graph_sessions.server.settings import ServerSettings
 from graph_sessions.vocabulary import (
+    CANCEL_ACTIONS,
     DURABILITIES,
     EXPIRY_STRATEGIES,
     MULTITASK_STRATEGIES,
@@ -45,6 +46,7 @@ def test_no_module_spells_a_value_set_of_its_own() -> None:
         frozenset(s)
         for s in (
             MULTITASK_STRATEGIES,
+            CANCEL_ACTIONS,
             DURABILITIES,
             TTL_MODES,
             EXPIRY_STRATEGIES,

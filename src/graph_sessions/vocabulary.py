@@ -13,6 +13,9 @@ from typing import Any, Final, Literal, get_args
 #: What a run does when its session is busy: wait its turn, fail, cancel the runs ahead of
 #: it, or cancel them and drop what they wrote.
 MultitaskStrategy = Literal["enqueue", "reject", "interrupt", "rollback"]
+#: How a run is cancelled: keep its finished steps, or drop what it wrote (the multitask
+#: strategies that cancel, as LangGraph's cancel routes name them).
+CancelAction = Literal["interrupt", "rollback"]
 #: LangGraph's durability: when checkpoints are written.
 Durability = Literal["sync", "async", "exit"]
 #: ``sliding``: each activity extends a session's TTL; ``absolute``: it counts from creation.
@@ -30,6 +33,7 @@ Role = Literal["user", "admin"]
 
 MULTITASK_STRATEGIES: Final[tuple[MultitaskStrategy, ...]] = get_args(MultitaskStrategy)
 DURABILITIES: Final[tuple[Durability, ...]] = get_args(Durability)
+CANCEL_ACTIONS: Final[tuple[CancelAction, ...]] = get_args(CancelAction)
 TTL_MODES: Final[tuple[TTLMode, ...]] = get_args(TTLMode)
 EXPIRY_STRATEGIES: Final[tuple[ExpiryStrategy, ...]] = get_args(ExpiryStrategy)
 ON_DISCONNECT: Final[tuple[OnDisconnect, ...]] = get_args(OnDisconnect)
@@ -67,6 +71,7 @@ def pattern(choices: tuple[str, ...]) -> str:
 
 
 __all__ = [
+    "CANCEL_ACTIONS",
     "DEFAULT_DURABILITY",
     "DEFAULT_EXPIRY",
     "DEFAULT_MULTITASK",
@@ -83,6 +88,7 @@ __all__ = [
     "SORT_FIELDS",
     "SORT_ORDERS",
     "TTL_MODES",
+    "CancelAction",
     "Durability",
     "ExpiryStrategy",
     "MultitaskStrategy",

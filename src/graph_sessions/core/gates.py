@@ -90,6 +90,11 @@ class Gates:
         gate = self._gates.get(session_id)
         return gate is not None and gate.lock.locked()
 
+    def active_run(self, session_id: str) -> ActiveRun | None:
+        """The run holding the session's gate now, if any."""
+        gate = self._gates.get(session_id)
+        return gate.active if gate is not None else None
+
     def active_runs(self) -> list[ActiveRun]:
         """The runs holding a gate now."""
         return [g.active for g in self._gates.values() if g.active is not None]

@@ -452,6 +452,21 @@ class GraphSessionManager:
         kept as it is; keys the new graph does not know stay in it."""
         return await registry.rebind(self.context, session_id, graph_id=graph_id, owner=owner)
 
+    async def cancel_run(
+        self, session_id: str, run_id: str, *, rollback: bool = False, wait: bool = False
+    ) -> bool:
+        """Cancel run ``run_id`` of the session while it executes in this process: its
+        finished steps stay (``rollback=True``: the state goes back to where the run began).
+        Its run row ends ``cancelled``. ``wait``: return once its end is recorded. False
+        when that run is not executing here."""
+        active = self.context.gates.active_run(session_id)
+        if active is None or active.run_id != run_id:
+            return False
+        active.cancel("rollback" if rollback else "cancelled by request")
+        if wait:
+            await active.finished.wait()
+        return True
+
     def is_busy(self, session_id: str) -> bool:
         """True while a run (or a state change) holds the session in this process."""
         return self.context.gates.busy(session_id)

@@ -96,12 +96,46 @@ def check_configurable(config: Any, session_id: str) -> None:
         )
 
 
+#: LangGraph run options a request may pass on to the graph (``RunRequest.graph_options``)
+GRAPH_OPTIONS = ("interrupt_before", "interrupt_after", "context")
+
+
+def check_graph_options(options: Any, session_id: str) -> None:
+    """``InvalidInput`` for graph options that are not a dict of :data:`GRAPH_OPTIONS`."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InvalidInput("graph options must be a dict", session_id=session_id)
+    unknown = sorted(str(k) for k in options if k not in GRAPH_OPTIONS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown graph option(s) {', '.join(unknown)}; known: {', '.join(GRAPH_OPTIONS)}",
+            session_id=session_id,
+        )
+    for key in ("interrupt_before", "interrupt_after"):
+        value = options.get(key)
+        if (
+            value is not None
+            and value != "*"
+            and not (isinstance(value, list) and all(isinstance(v, str) for v in value))
+        ):
+            raise InvalidInput(f"{key} must be a list of node names or '*'", session_id=session_id)
+
+
 def interrupt_resume_key(value: Any) -> str | None:
     """The ``resume_key`` an interrupt payload names (YAML-style), if any."""
     if isinstance(value, dict):
         key = value.get("resume_key")
         return key if isinstance(key, str) and key else None
     return None
+
+
+#: the stream mode that asks for LangGraph's ``astream_events`` events besides the others
+EVENTS_MODE = "events"
+
+
+class GraphEvent(dict[str, Any]):
+    """One ``astream_events`` (v2) event of a run streamed with mode ``events``."""
 
 
 @dataclass
@@ -118,6 +152,19 @@ class RunRequest:
     subgraphs: bool = False
     on_chunk: Callable[[Any], Awaitable[None]] | None = None
     explicit_resume: bool = False
+    #: the id the run gets (a new one when not given), e.g. one a surface announced already
+    run_id: str | None = None
+    #: LangGraph run options passed on to ``ainvoke``/``astream`` (see :data:`GRAPH_OPTIONS`)
+    graph_options: dict[str, Any] | None = None
+    #: give the input to LangGraph as it is: on an interrupted session it starts a new turn
+    #: (LangGraph's own semantics) instead of answering the interrupt
+    literal_input: bool = False
+
+    @property
+    def breakpoints(self) -> bool:
+        """True when the request sets breakpoints of its own (``interrupt_before/after``)."""
+        opts = self.graph_options or {}
+        return bool(opts.get("interrupt_before") or opts.get("interrupt_after"))
 
 
 @dataclass
@@ -187,6 +234,7 @@ class RunExecutor:
                 session_id=session_id,
             )
         check_configurable(req.config, session_id)
+        check_graph_options(req.graph_options, session_id)
         busy_here = ctx.gates.busy(session_id)
         if req.multitask == "reject":
             if busy_here:
@@ -305,7 +353,7 @@ class RunExecutor:
             await self._check_first_input(info, req)
             graph_input, resuming = self._graph_input(info, req)
             run = RunInfo(
-                run_id=str(uuid.uuid4()),
+                run_id=req.run_id or str(uuid.uuid4()),
                 session_id=session_id,
                 status=RunStatus.RUNNING,
                 kind=req.kind,
@@ -356,6 +404,8 @@ class RunExecutor:
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
         """Turn the caller's input into LangGraph's: an interrupted session is resumed.
         Returns (graph input, whether it resumes an interrupt)."""
+        if req.literal_input and not isinstance(req.input, Command):
+            return req.input, False
         if req.explicit_resume and info.status != SessionStatus.INTERRUPTED:
             raise InvalidTransition(
                 f"session {info.session_id!r} is {info.status}: there is no interrupt to resume",
@@ -466,9 +516,10 @@ class RunExecutor:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # LangGraph's overloads do not take our plain-str modes
         graph: Any = self.ctx.graph_for(graph_id, session_id=session_id)
-        breakpoints = self.ctx.graphs.has_static_breakpoints(graph_id)
+        breakpoints = self.ctx.graphs.has_static_breakpoints(graph_id) or req.breakpoints
+        options = req.graph_options or {}
         if req.on_chunk is None:
-            out = await graph.ainvoke(graph_input, config, durability=req.durability)
+            out = await graph.ainvoke(graph_input, config, durability=req.durability, **options)
             if isinstance(out, dict):
                 values = {k: v for k, v in out.items() if k != "__interrupt__"}
                 interrupts = interrupts_to_dicts(out.get("__interrupt__"))
@@ -480,14 +531,19 @@ class RunExecutor:
                     interrupts = interrupts_to_dicts(snapshot.interrupts)
                     values["__breakpoint__"] = list(snapshot.next)
             return values, interrupts
-        async for chunk in graph.astream(
-            graph_input,
-            config,
-            stream_mode=req.stream_mode,
-            subgraphs=req.subgraphs,
-            durability=req.durability,
-        ):
-            await req.on_chunk(chunk)
+        modes = req.stream_mode
+        if isinstance(modes, list) and EVENTS_MODE in modes:
+            await self._stream_events(graph, graph_input, config, req, options)
+        else:
+            async for chunk in graph.astream(
+                graph_input,
+                config,
+                stream_mode=modes,
+                subgraphs=req.subgraphs,
+                durability=req.durability,
+                **options,
+            ):
+                await req.on_chunk(chunk)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
         values = (
             dict(snapshot.values)
@@ -498,6 +554,29 @@ class RunExecutor:
         if not interrupts and snapshot.next and breakpoints:
             values["__breakpoint__"] = list(snapshot.next)
         return values, interrupts
+
+    @staticmethod
+    async def _stream_events(
+        graph: Any, graph_input: Any, config: dict[str, Any], req: RunRequest, options: Any
+    ) -> None:
+        """Stream mode ``events``: LangGraph's ``astream_events`` (v2). The run's own
+        stream chunks come as with ``astream``; every other event as a :class:`GraphEvent`."""
+        assert req.on_chunk is not None
+        modes = [m for m in req.stream_mode if m != EVENTS_MODE] or ["values"]
+        root = str(config["run_id"])
+        async for event in graph.astream_events(
+            graph_input,
+            config,
+            version="v2",
+            stream_mode=modes,
+            subgraphs=req.subgraphs,
+            durability=req.durability,
+            **options,
+        ):
+            if event.get("event") == "on_chain_stream" and str(event.get("run_id")) == root:
+                await req.on_chunk(event["data"]["chunk"])
+            else:
+                await req.on_chunk(GraphEvent(event))
 
     async def _execute_locked(
         self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
@@ -595,9 +674,12 @@ class RunExecutor:
                 run_id=run.run_id,
                 error=exc,
             ) from exc
-        status = SessionStatus.INTERRUPTED if interrupts else SessionStatus.COMPLETED
+        # A stop at a breakpoint the request set leaves the session waiting, as an interrupt
+        # does: the next run continues from it (input ``None``).
+        stopped = bool(interrupts) or (req.breakpoints and "__breakpoint__" in values)
+        status = SessionStatus.INTERRUPTED if stopped else SessionStatus.COMPLETED
         finish = RunFinish(
-            run_status=RunStatus.INTERRUPTED if interrupts else RunStatus.SUCCESS,
+            run_status=RunStatus.INTERRUPTED if stopped else RunStatus.SUCCESS,
             updated_at=ctx.now(),
             status=status,
             run_count=before.run_count + 1,
@@ -609,7 +691,7 @@ class RunExecutor:
             NewEvent(
                 EventType.INTERRUPTED, run.run_id, {"interrupts": [i["id"] for i in interrupts]}
             )
-            if interrupts
+            if stopped
             else NewEvent(EventType.RUN_COMPLETED, run.run_id)
         )
         after, checkpoint_id = await settle(
@@ -627,7 +709,7 @@ class RunExecutor:
         if interrupts:
             new_resume_key = interrupt_resume_key(interrupts[0]["value"]) or ctx.options.resume_key
         result = InvokeResult(
-            status="interrupted" if interrupts else "complete",
+            status="interrupted" if stopped else "complete",
             state=values,
             output=values.get(ctx.options.output_key) if ctx.options.output_key else None,
             resume_key=new_resume_key,

@@ -269,6 +269,8 @@ class GraphSession:
         config: dict[str, Any] | None,
         durability: Durability | None,
         checkpoint_id: str | None = None,
+        run_id: str | None = None,
+        graph_options: dict[str, Any] | None = None,
     ) -> RunRequest:
         return RunRequest(
             kind=kind,
@@ -277,6 +279,8 @@ class GraphSession:
             config=config,
             durability=durability or self.context.options.durability,
             checkpoint_id=checkpoint_id,
+            run_id=run_id,
+            graph_options=graph_options,
         )
 
     async def invoke(
@@ -287,6 +291,8 @@ class GraphSession:
         config: dict[str, Any] | None = None,
         durability: Durability | None = None,
         checkpoint_id: str | None = None,
+        run_id: str | None = None,
+        graph_options: dict[str, Any] | None = None,
     ) -> InvokeResult:
         """Run the graph with ``input`` and wait for it to finish or pause.
 
@@ -294,9 +300,14 @@ class GraphSession:
         interrupt's ``resume_key`` (or the manager's), else the whole input. ``None`` on a
         failed session re-runs what the failed run left pending. ``checkpoint_id`` runs from
         a past checkpoint (a fork: the new steps become the session's head).
+        ``run_id`` names the run (a new id when not given); ``graph_options`` are LangGraph
+        run options passed on to the graph (``interrupt_before``, ``interrupt_after``,
+        ``context``; a stop at such a breakpoint leaves the session ``interrupted``).
         Raises ``RunFailed`` when the graph raises (the session becomes ``failed``).
         """
-        req = self._request("invoke", input, multitask, config, durability, checkpoint_id)
+        req = self._request(
+            "invoke", input, multitask, config, durability, checkpoint_id, run_id, graph_options
+        )
         return await self._execute(await self._prepare(req))
 
     def stream(
@@ -310,9 +321,15 @@ class GraphSession:
         durability: Durability | None = None,
         checkpoint_id: str | None = None,
         on_disconnect: str = "continue",
+        run_id: str | None = None,
+        graph_options: dict[str, Any] | None = None,
+        literal_input: bool = False,
     ) -> RunStream:
         """Run the graph and stream LangGraph chunks of ``mode`` (values, updates, messages,
-        custom, debug, or a list of them: then each chunk is ``(mode, data)``).
+        custom, debug, or a list of them: then each chunk is ``(mode, data)``; ``events`` in
+        a list adds LangGraph's ``astream_events`` events as ``GraphEvent`` chunks).
+        ``literal_input``: the input goes to LangGraph as it is (on an interrupted session it
+        starts a new turn instead of answering the interrupt).
 
         The run starts at once; an error that keeps it from starting comes out of the
         iteration (or :meth:`RunStream.result`). :meth:`start_stream` raises it first."""
@@ -320,6 +337,8 @@ class GraphSession:
         req = self._stream_request(
             input, mode, subgraphs, multitask, config, durability, checkpoint_id
         )
+        req.run_id, req.graph_options = run_id, graph_options
+        req.literal_input = literal_input
 
         async def run() -> InvokeResult:
             return await self._execute(await self._prepare(req))
@@ -337,6 +356,9 @@ class GraphSession:
         durability: Durability | None = None,
         checkpoint_id: str | None = None,
         on_disconnect: str = "continue",
+        run_id: str | None = None,
+        graph_options: dict[str, Any] | None = None,
+        literal_input: bool = False,
     ) -> RunStream:
         """:meth:`stream`, once the run's preconditions hold: a run that cannot start
         raises here the typed error :meth:`invoke` would raise (suspended, busy under
@@ -345,6 +367,8 @@ class GraphSession:
         req = self._stream_request(
             input, mode, subgraphs, multitask, config, durability, checkpoint_id
         )
+        req.run_id, req.graph_options = run_id, graph_options
+        req.literal_input = literal_input
         prepared = await self._prepare(req)
         return RunStream(req, lambda: self._execute(prepared), on_disconnect)
 

@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from graph_sessions.server.langgraph_api import assistants, meta, store, thread_state, threads
+from graph_sessions.server.langgraph_api import (
+    assistants,
+    meta,
+    runs,
+    stateless_runs,
+    store,
+    thread_state,
+    threads,
+)
 
 router = APIRouter()
 router.include_router(meta.router)
 router.include_router(threads.router)
 router.include_router(thread_state.router)
 router.include_router(assistants.router)
+router.include_router(runs.router)
+router.include_router(stateless_runs.router)
 router.include_router(store.router)
 
 __all__ = ["router"]

@@ -1,0 +1,376 @@
+"""The runs of the LangGraph API that this process executes: each one's Run JSON fields,
+its LangGraph status while pending or running, its events (for streams that join it), and
+its result (for ``/wait`` and ``/join``).
+
+Every run executes the same way, through the core: ``GraphSession.start_stream`` (so the
+run is our run: our run row, lease, multitask strategy), its chunks translated to
+LangGraph's events (:mod:`.stream_events`) and published to whoever follows the run. A
+``wait`` follows it to its end, a ``stream`` from its first event, a ``join stream`` from
+now or (``stream_resumable``) from any event id.
+
+Background runs are in-process tasks: a pending run does not survive a restart yet (once
+it started, its run row and the core's crash repair do). A finished run stays here a
+while (:data:`RETAIN_SECONDS`) with its events when resumable; after that its Run JSON
+comes from our run rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.core.session import RunStream
+from graph_sessions.errors import GraphSessionError, RunCancelled, RunFailed
+from graph_sessions.server.langgraph_api.run_payloads import ResolvedRun
+from graph_sessions.server.langgraph_api.run_shapes import error_json, run_json, wait_body
+from graph_sessions.server.langgraph_api.sse import frame
+from graph_sessions.server.langgraph_api.stream_events import StreamTranslator
+from graph_sessions.server.metrics import ServerMetrics
+from graph_sessions.settings import ServerSettings
+
+log = logging.getLogger("graph_sessions.server.langgraph_api")
+
+#: seconds a finished resumable run (with its events) stays in memory for joins
+RETAIN_SECONDS = 600.0
+#: seconds any other finished run stays (then its Run JSON comes from our run rows)
+RETAIN_PLAIN_SECONDS = 60.0
+FINAL = ("success", "error", "timeout", "interrupted")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class BookedRun:
+    """One run of the LangGraph API in this process."""
+
+    run_id: str
+    thread_id: str
+    owner: str | None
+    assistant_id: str
+    graph_id: str
+    metadata: dict[str, Any]
+    kwargs: dict[str, Any]
+    multitask: str
+    resumable: bool
+    temporary: bool
+    keep_thread: bool
+    created_at: datetime = field(default_factory=_now)
+    updated_at: datetime = field(default_factory=_now)
+    status: str = "pending"
+    result: dict[str, Any] | None = None
+    deleted: bool = False
+    #: set by a later run's ``interrupt``/``rollback`` or by a cancel: how it is cancelled
+    cancel_action: str | None = None
+    kind: str = "background"  # how it was asked for: background, wait, stream (metrics)
+    timed_out: bool = False
+    stream: RunStream | None = None
+    task: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    events: list[tuple[str | None, bytes]] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _last_ms: int = 0
+    _seq: int = 0
+
+    # events --------------------------------------------------------------------------
+    def _next_id(self) -> str:
+        ms = int(time.time() * 1000)
+        if ms <= self._last_ms:
+            self._seq += 1
+            ms = self._last_ms
+        else:
+            self._seq = 0
+        self._last_ms = ms
+        return f"{ms}-{self._seq}"
+
+    def publish(self, event: str, data: Any) -> None:
+        """Record one event and wake its followers."""
+        event_id = self._next_id() if self.resumable else None
+        self.events.append((event_id, frame(event, data, event_id)))
+        self._signal()
+
+    def _signal(self) -> None:
+        wake, self._wake = self._wake, asyncio.Event()
+        wake.set()
+
+    def index_after(self, last_event_id: str | None) -> int:
+        """Where a follower that last saw ``last_event_id`` starts: ``None`` → from now,
+        ``-1`` → from the first event (resumable runs), an id → after it."""
+        if last_event_id is None:
+            return len(self.events)
+        if last_event_id == "-1":
+            return 0
+        for i, (event_id, _) in enumerate(self.events):
+            if event_id == last_event_id:
+                return i + 1
+        return 0
+
+    async def follow(self, start: int) -> AsyncIterator[bytes]:
+        """The run's event frames from index ``start`` until the run ends."""
+        i = start
+        events = self.events  # a non-resumable run drops its list at the end, not ours
+        while True:
+            wake = self._wake
+            while i < len(events):
+                yield events[i][1]
+                i += 1
+            if self.done.is_set():
+                return
+            await wake.wait()
+
+    # state ---------------------------------------------------------------------------
+    def mark_running(self) -> None:
+        """The core started the run."""
+        if self.status == "pending":
+            self.status = "running"
+            self.updated_at = _now()
+
+    def finish(self, status: str, result: dict[str, Any]) -> None:
+        """Record the run's end; followers see the stream end."""
+        self.status = status
+        self.result = result
+        self.updated_at = _now()
+        if self.cancel_action == "rollback" and status == "interrupted":
+            self.deleted = True
+        if not self.resumable:  # followers keep the list they follow
+            self.events = []
+        self.done.set()
+        self._signal()
+
+    def to_json(self) -> dict[str, Any]:
+        """The Run JSON."""
+        return run_json(
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            assistant_id=self.assistant_id,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            metadata=self.metadata,
+            kwargs=self.kwargs,
+            multitask_strategy=self.multitask,
+        )
+
+
+class RunBook:
+    """The runs of one app (``app.state.lg_runs``)."""
+
+    def __init__(
+        self,
+        manager: GraphSessionManager,
+        settings: ServerSettings | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
+        """Runs of ``manager``'s sessions, under the server's ``settings`` (``run_timeout``),
+        recorded in its ``metrics``."""
+        self.manager = manager
+        self.settings = settings
+        self.metrics = metrics
+        self._runs: dict[str, BookedRun] = {}
+        self._by_thread: dict[str, dict[str, BookedRun]] = {}
+        self.tombstones: set[str] = set()  # runs deleted over the API (their rows stay)
+
+    def get(self, run_id: str) -> BookedRun | None:
+        """A run this process holds (deleted ones too: check ``deleted``)."""
+        return self._runs.get(run_id)
+
+    def of_thread(self, thread_id: str) -> list[BookedRun]:
+        """The thread's runs held here, oldest first."""
+        return list(self._by_thread.get(thread_id, {}).values())
+
+    def all(self) -> list[BookedRun]:
+        """Every run held here."""
+        return list(self._runs.values())
+
+    def active_on(self, thread_id: str) -> bool:
+        """True while a run of the thread is pending or running here."""
+        return any(not r.done.is_set() for r in self.of_thread(thread_id))
+
+    def is_deleted(self, run_id: str) -> bool:
+        """True for a run deleted (or rolled back) over the API."""
+        rec = self._runs.get(run_id)
+        return run_id in self.tombstones or (rec is not None and rec.deleted)
+
+    def book(self, resolved: ResolvedRun, owner: str | None) -> BookedRun:
+        """Register a new pending run."""
+        body = resolved.body
+        metadata = {
+            **(body.metadata or {}),
+            "graph_id": resolved.graph_id,
+            "assistant_id": resolved.assistant_id,
+        }
+        rec = BookedRun(
+            run_id=resolved.run_id,
+            thread_id=resolved.thread_id,
+            owner=owner,
+            assistant_id=resolved.assistant_id,
+            graph_id=resolved.graph_id,
+            metadata=metadata,
+            kwargs={**body.kwargs(), "config": resolved.config()},
+            multitask=body.strategy,
+            resumable=body.stream_resumable,
+            temporary=resolved.temporary,
+            keep_thread=body.on_completion == "keep",
+        )
+        self._runs[rec.run_id] = rec
+        self._by_thread.setdefault(rec.thread_id, {})[rec.run_id] = rec
+        return rec
+
+    def discard(self, rec: BookedRun) -> None:
+        """Forget a run (one whose start was refused, or one finished a while ago)."""
+        self._runs.pop(rec.run_id, None)
+        runs = self._by_thread.get(rec.thread_id)
+        if runs is not None:
+            runs.pop(rec.run_id, None)
+            if not runs:
+                del self._by_thread[rec.thread_id]
+
+    async def start(self, rec: BookedRun, resolved: ResolvedRun) -> None:
+        """Start the run in the core (raising what keeps it from starting, before any
+        event) and execute it in a task of its own."""
+        translator = StreamTranslator(resolved.body.modes, resolved.body.stream_subgraphs)
+        delay = resolved.body.after_seconds or 0
+        if delay <= 0:
+            rec.stream = await self._start_stream(resolved, translator)
+        if resolved.body.strategy in ("interrupt", "rollback"):
+            # The core cancels the thread's earlier runs once this one's task runs: they
+            # end cancelled by this strategy (a rollback deletes them).
+            for other in self.of_thread(rec.thread_id):
+                if other is not rec and not other.done.is_set() and other.cancel_action is None:
+                    other.cancel_action = resolved.body.strategy
+        rec.task = asyncio.ensure_future(self._pump(rec, resolved, translator, delay))
+
+    @staticmethod
+    async def _start_stream(resolved: ResolvedRun, translator: StreamTranslator) -> RunStream:
+        return await resolved.session.start_stream(
+            resolved.body.graph_input(),
+            mode=translator.core_modes,
+            subgraphs=resolved.body.stream_subgraphs,
+            on_disconnect="continue",
+            literal_input=True,
+            **resolved.core_options(),
+        )
+
+    async def _pump(
+        self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
+    ) -> None:
+        metrics = self.metrics
+        began = time.perf_counter()
+        if metrics is not None:
+            metrics.active_runs.inc()
+        timer: asyncio.TimerHandle | None = None
+        timeout = self.settings.run_timeout if self.settings is not None else None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(
+                timeout + delay, lambda: asyncio.ensure_future(self._expire(rec))
+            )
+        try:
+            outcome = await self._execute(rec, resolved, translator, delay)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if metrics is not None:
+                metrics.active_runs.dec()
+                status = rec.status if rec.done.is_set() else "interrupted"
+                metrics.observe_run(rec.kind, status, time.perf_counter() - began)
+        if rec.timed_out and outcome[0] == "interrupted":
+            err = {
+                "error": "TimeoutError",
+                "message": f"the run exceeded the server's run_timeout ({timeout} s) and was "
+                "cancelled",
+            }
+            rec.publish("error", err)
+            outcome = ("timeout", {"__error__": err})
+        if rec.temporary and not rec.keep_thread:
+            with contextlib.suppress(Exception):
+                await self.manager.delete(rec.thread_id)
+        rec.finish(*outcome)
+        keep = RETAIN_SECONDS if rec.resumable else RETAIN_PLAIN_SECONDS
+        asyncio.get_running_loop().call_later(keep, self._forget, rec.run_id)
+
+    async def _expire(self, rec: BookedRun) -> None:
+        """The run outlived the server's ``run_timeout``: cancel it (status ``timeout``)."""
+        if not rec.done.is_set():
+            rec.timed_out = True
+            await self.cancel(rec, "interrupt", wait=False)
+
+    async def _execute(
+        self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
+    ) -> tuple[str, dict[str, Any]]:
+        """Run it to its end, publishing its events; returns (status, wait body)."""
+        try:
+            if rec.stream is None:
+                await asyncio.sleep(delay)
+                rec.stream = await self._start_stream(resolved, translator)
+            rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
+            async for chunk in rec.stream:
+                rec.mark_running()
+                for event, data in translator.translate(chunk):
+                    rec.publish(event, data)
+            result = await rec.stream.result()
+            return "success", wait_body(result, translator.interrupts)
+        except RunFailed as exc:
+            err = error_json(exc.error if exc.error is not None else exc)
+        except (RunCancelled, asyncio.CancelledError) as exc:
+            current = asyncio.current_task()
+            own = current is not None and current.cancelling() > 0
+            if isinstance(exc, asyncio.CancelledError) and own and rec.cancel_action is None:
+                rec.finish("interrupted", {})  # our task is cancelled: the app is stopping
+                raise
+            return "interrupted", {}
+        except GraphSessionError as exc:
+            err = {"error": type(exc).__name__, "message": exc.message}
+        except Exception as exc:
+            log.exception("LangGraph API run %s failed", rec.run_id)
+            err = error_json(exc)
+        rec.publish("error", err)
+        return "error", {"__error__": err}
+
+    def _forget(self, run_id: str) -> None:
+        rec = self._runs.get(run_id)
+        if rec is not None and rec.done.is_set():
+            self.discard(rec)
+
+    def status_of(self, rec: BookedRun) -> str:
+        """The run's LangGraph status now (a pending run the core has begun is running)."""
+        if rec.status == "pending":
+            active = self.manager.context.gates.active_run(rec.thread_id)
+            if active is not None and active.run_id == rec.run_id:
+                rec.mark_running()
+        return rec.status
+
+    async def cancel(self, rec: BookedRun, action: str, wait: bool) -> None:
+        """Cancel a pending or running run (``action`` interrupt or rollback)."""
+        if rec.done.is_set():
+            return
+        rec.cancel_action = action
+        cancelled = await self.manager.cancel_run(
+            rec.thread_id, rec.run_id, rollback=action == "rollback", wait=False
+        )
+        if not cancelled:  # pending: not begun in the core yet
+            if rec.stream is not None:
+                rec.stream.cancel()
+            elif rec.task is not None:
+                rec.task.cancel()
+        if wait:
+            await rec.done.wait()
+
+    async def shutdown(self) -> None:
+        """Cancel every run's task (the app is stopping)."""
+        tasks = [r.task for r in self._runs.values() if r.task is not None and not r.task.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+__all__ = ["FINAL", "RETAIN_SECONDS", "BookedRun", "RunBook"]

@@ -1,0 +1,159 @@
+"""What every run route shares: the app's :class:`RunBook`, starting a run from a
+run-create body, and the three ways of answering for it (background Run JSON, wait body,
+SSE stream), with LangGraph's ``Location``/``Content-Location`` headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from starlette.responses import Response, StreamingResponse
+
+from graph_sessions.core.session import GraphSession
+from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
+from graph_sessions.server.auth import Principal
+from graph_sessions.server.deps import load_session, manager_of, metrics_of, settings_of
+from graph_sessions.server.errors import ApiError
+from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
+from graph_sessions.server.langgraph_api.run_payloads import BUSY, RunCreate, resolve_run
+from graph_sessions.server.langgraph_api.sse import sse_response
+
+#: seconds between the newlines a ``wait`` body is padded with while the run goes on
+WAIT_PADDING_SECONDS = 5.0
+
+
+def book_of(request: Request) -> RunBook:
+    """The app's run book (made on first use)."""
+    book: RunBook | None = getattr(request.app.state, "lg_runs", None)
+    if book is None:
+        book = request.app.state.lg_runs = RunBook(
+            manager_of(request), settings_of(request), metrics_of(request)
+        )
+    return book
+
+
+async def owned_thread(request: Request, thread_id: str, principal: Principal) -> GraphSession:
+    """The caller's live thread; 404 ``Thread with ID <id> not found`` otherwise."""
+    try:
+        return await load_session(manager_of(request), thread_id, principal)
+    except (SessionNotFound, SessionExpired):
+        raise ApiError(404, "not_found", f"Thread with ID {thread_id} not found") from None
+
+
+async def launch(
+    request: Request,
+    principal: Principal,
+    thread_id: str | None,
+    body: RunCreate,
+    kind: str = "background",
+) -> BookedRun:
+    """Resolve the body, book the run and start it in the core. A run that cannot start
+    answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
+    book = book_of(request)
+    resolver = getattr(request.app.state, "lg_assistant_resolver", None)
+    resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
+    rec = book.book(resolved, principal.owner)
+    rec.kind = kind
+    try:
+        await book.start(rec, resolved)
+    except BaseException as exc:
+        book.discard(rec)
+        if resolved.temporary:
+            with contextlib.suppress(Exception):
+                await manager_of(request).delete(resolved.thread_id)
+        if isinstance(exc, SessionBusy):
+            raise ApiError(409, "conflict", BUSY) from None
+        raise
+    return rec
+
+
+def cancels_on_disconnect(request: Request, body: RunCreate) -> bool:
+    """Whether the run is cancelled when its client goes away (the body's
+    ``on_disconnect``, else the server's setting)."""
+    return (body.on_disconnect or settings_of(request).on_disconnect) == "cancel"
+
+
+def run_url(rec: BookedRun, stateless: bool = False) -> str:
+    """The Run's URL (``Content-Location``)."""
+    if stateless:
+        return f"/runs/{rec.run_id}"
+    return f"/threads/{rec.thread_id}/runs/{rec.run_id}"
+
+
+def background_response(rec: BookedRun, book: RunBook, stateless: bool = False) -> Response:
+    """The Run JSON of a run started in the background (``Content-Location`` only)."""
+    body = rec.to_json()
+    body["status"] = book.status_of(rec)
+    return JSONResponse(body, headers={"Content-Location": run_url(rec, stateless)})
+
+
+async def _wait_body(
+    book: RunBook, rec: BookedRun, cancel_on_disconnect: bool
+) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
+            except TimeoutError:
+                yield b"\n"
+                continue
+            break
+    finally:
+        if cancel_on_disconnect and not rec.done.is_set():
+            await book.cancel(rec, "interrupt", wait=False)
+    yield dumps(rec.result if rec.result is not None else {})
+
+
+def wait_response(
+    book: RunBook, rec: BookedRun, location: str, cancel_on_disconnect: bool = False
+) -> Response:
+    """The run's result once it ends (padded with newlines meanwhile, as LangGraph's)."""
+    if rec.done.is_set():
+        return JSONResponse(
+            rec.result if rec.result is not None else {},
+            headers={"Location": location, "Content-Location": run_url(rec)},
+        )
+    return StreamingResponse(
+        _wait_body(book, rec, cancel_on_disconnect),
+        media_type="application/json",
+        headers={"Location": location, "Content-Location": run_url(rec)},
+    )
+
+
+def stream_response(
+    book: RunBook,
+    rec: BookedRun,
+    start: int,
+    *,
+    location: str,
+    content_location: str,
+    cancel_on_disconnect: bool = False,
+) -> Response:
+    """An SSE response following the run from event ``start``."""
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for item in rec.follow(start):
+                yield item
+        finally:
+            if cancel_on_disconnect and not rec.done.is_set():
+                await book.cancel(rec, "interrupt", wait=False)
+
+    return sse_response(
+        events(), headers={"Location": location, "Content-Location": content_location}
+    )
+
+
+__all__ = [
+    "cancels_on_disconnect",
+    "book_of",
+    "background_response",
+    "launch",
+    "owned_thread",
+    "run_url",
+    "stream_response",
+    "wait_response",
+]
