@@ -256,6 +256,10 @@ async def test_cancel_interrupt_rollback_and_delete(
     await wait_status(lg_client, tid, r["run_id"], "running")
     await lg_client.runs.cancel(tid, r["run_id"], wait=True)
     assert (await lg_client.runs.get(tid, r["run_id"]))["status"] == "interrupted"
+    # the thread of a run cancelled mid-step reads as LangGraph's: interrupted by the user
+    thread = await lg_client.threads.get(tid)
+    assert thread["status"] == "interrupted"
+    assert thread["error"]["error"] == "UserInterrupt"
     with pytest.raises(httpx.HTTPStatusError) as e:
         await lg_client.runs.cancel(tid, r["run_id"])
     assert e.value.response.status_code == 404
@@ -285,6 +289,24 @@ async def test_cancel_interrupt_rollback_and_delete(
     with pytest.raises(httpx.HTTPStatusError) as e:
         await lg_client.runs.get(tid, r4["run_id"])
     assert e.value.response.status_code == 404
+
+
+async def test_a_custom_assistants_config_reaches_its_runs(
+    lg_server: ServerProcess, lg_client: LangGraphClient
+) -> None:
+    failing = await lg_client.assistants.create("slow", config={"configurable": {"fail": True}})
+    tid = new_thread(lg_server)
+    result = await lg_client.runs.wait(
+        tid, failing["assistant_id"], input={"n": 0}, raise_error=False
+    )
+    assert result == {"__error__": {"error": "ValueError", "message": "boom: asked to fail"}}
+    runs = await lg_client.runs.list(tid)
+    assert runs[0]["assistant_id"] == failing["assistant_id"]
+    # the run's own config is laid over the assistant's
+    ok = await lg_client.runs.wait(
+        tid, failing["assistant_id"], input={"n": 0}, config=slow(0, fail=False)
+    )
+    assert ok["n"] == 1
 
 
 async def test_if_not_exists_and_not_found(

@@ -17,8 +17,15 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import load_session, manager_of, metrics_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
 from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
-from graph_sessions.server.langgraph_api.run_payloads import BUSY, RunCreate, resolve_run
+from graph_sessions.server.langgraph_api.run_payloads import (
+    BUSY,
+    AssistantRef,
+    AssistantResolver,
+    RunCreate,
+    resolve_run,
+)
 from graph_sessions.server.langgraph_api.sse import sse_response
 
 #: seconds between the newlines a ``wait`` body is padded with while the run goes on
@@ -53,7 +60,7 @@ async def launch(
     """Resolve the body, book the run and start it in the core. A run that cannot start
     answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
     book = book_of(request)
-    resolver = getattr(request.app.state, "lg_assistant_resolver", None)
+    resolver = assistant_resolver(request, principal)
     resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
     rec = book.book(resolved, principal.owner)
     rec.kind = kind
@@ -68,6 +75,24 @@ async def launch(
             raise ApiError(409, "conflict", BUSY) from None
         raise
     return rec
+
+
+def assistant_resolver(request: Request, principal: Principal) -> AssistantResolver:
+    """Looks an assistant id up among the caller's assistants made over ``/assistants``."""
+
+    async def resolve(assistant_id: str) -> AssistantRef | None:
+        found = await resolve_assistant(request, assistant_id, principal)
+        if found is None:
+            return None
+        return AssistantRef(
+            graph_id=found["graph_id"],
+            assistant_id=found["assistant_id"],
+            config=found.get("config") or {},
+            context=found.get("context") or {},
+            metadata=found.get("metadata") or {},
+        )
+
+    return resolve
 
 
 def cancels_on_disconnect(request: Request, body: RunCreate) -> bool:

@@ -253,8 +253,8 @@ class AssistantRef:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-#: Looks an assistant id up among the assistants made over ``/assistants`` (set as
-#: ``app.state.lg_assistant_resolver`` by the assistants routes): ``None`` when unknown.
+#: Looks an assistant id up among the assistants made over ``/assistants``
+#: (``run_launch.assistant_resolver``): ``None`` when unknown.
 AssistantResolver = Callable[[str], Awaitable[AssistantRef | None]]
 
 

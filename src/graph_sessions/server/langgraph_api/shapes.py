@@ -13,7 +13,9 @@ running (or a run of it   ``busy``         LangGraph: busy while a run is pendin
 queued in this process)                    running
 interrupted               ``interrupted``  an ``interrupt()`` waits for its answer
 failed                    ``error``        with ``error: {error, message}`` from the
-                                           session's ``last_error``
+                                           session's ``last_error``; ``interrupted``
+                                           with ``error.error = "UserInterrupt"`` when a
+                                           cancel stopped its run mid-step (LangGraph's)
 suspended                 ``idle``         LangGraph has no suspension; the thread is at
                                            rest (runs on it are refused with 423 until it
                                            is resumed over ``/sessions``)
@@ -47,6 +49,15 @@ SESSION_STATUSES_OF: dict[str, list[SessionStatus]] = {
 }
 
 _ERROR_PREFIX = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.DOTALL)
+# what the core records on a session whose running run was cancelled mid-step
+# (``core/runs.py``): LangGraph shows such a thread ``interrupted``, error ``UserInterrupt``
+_CANCELLED = re.compile(r"^run \S+ was cancelled \(")
+
+
+def _cancelled(info: SessionInfo) -> bool:
+    return info.status == SessionStatus.FAILED and bool(
+        info.last_error and _CANCELLED.match(info.last_error)
+    )
 
 
 def thread_status(info: SessionInfo, *, busy: bool = False, has_next: bool = False) -> str:
@@ -56,7 +67,7 @@ def thread_status(info: SessionInfo, *, busy: bool = False, has_next: bool = Fal
     status = info.status
     if busy or status == SessionStatus.RUNNING:
         return "busy"
-    if status == SessionStatus.INTERRUPTED:
+    if status == SessionStatus.INTERRUPTED or _cancelled(info):
         return "interrupted"
     if status == SessionStatus.FAILED:
         return "error"
@@ -70,6 +81,8 @@ def thread_error(info: SessionInfo) -> dict[str, str] | None:
     ``last_error`` reads ``"ValueError: boom"``; LangGraph splits it."""
     if info.status != SessionStatus.FAILED or not info.last_error:
         return None
+    if _cancelled(info):
+        return {"error": "UserInterrupt", "message": info.last_error}
     found = _ERROR_PREFIX.match(info.last_error)
     if found:
         return {"error": found.group(1), "message": found.group(2)}
