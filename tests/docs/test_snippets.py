@@ -42,6 +42,7 @@ _BLOCK = re.compile(
 FRAGMENTS = {
     ("configuration.md", "from graph_sessions import GraphSessionManager"),
     ("http-api.md", "import httpx"),
+    ("langgraph-api.md", "from langgraph_sdk import get_client"),
     (
         "yaml-graphs.md",
         "from langchain_core.language_models.fake_chat_models import FakeListChatModel",

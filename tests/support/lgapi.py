@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from support.lgapi_graphs import REFERENCE_GRAPHS
 from support.server import PY, ServerProcess, base_env, free_port
 
 HERE = Path(__file__).resolve().parent
-LG_GRAPHS = HERE / "lgapi_graphs.py"
+LG_GRAPHS = REFERENCE_GRAPHS
 GRAPH_IDS = ("chat", "approval", "slow", "parent")
 
 

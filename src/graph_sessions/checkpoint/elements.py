@@ -151,17 +151,16 @@ def _mode(cls: type) -> int:
     return _BY_PICKLE
 
 
-def applies(serde: Any, value: Any, *, share: bool = False) -> bool:
+def applies(serde: Any, value: Any) -> bool:
     """Whether ``encode_list`` should be used for ``value``: a list of objects whose
     encoding is costly (pydantic models, e.g. LangChain messages) and the default serde.
-    Plain dicts and scalars are encoded by ormsgpack faster than they can be fingerprinted,
-    unless ``share``: then unchanged elements are neither fingerprinted nor decoded again,
-    so any non-empty list gains."""
+    Plain dicts and scalars are encoded by ormsgpack faster than they can be fingerprinted
+    (shared mode too: measured, element-wise dicts made a turn ~1 ms slower at 4,000)."""
     return (
         type(serde) is JsonPlusSerializer
         and type(value) is list
         and len(value) > 0
-        and (share or isinstance(value[-1], BaseModel) or isinstance(value[0], BaseModel))
+        and (isinstance(value[-1], BaseModel) or isinstance(value[0], BaseModel))
     )
 
 

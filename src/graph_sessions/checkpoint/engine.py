@@ -466,7 +466,7 @@ class StorageEngine:
         for ch in (*new, *unsure):
             if ch in values:
                 value = values[ch]
-                if applies(serde, value, share=self.share_values):
+                if applies(serde, value):
                     prev = cached.get((ns, ch))
                     share = self.share_values
                     if prev is None or prev.type != "msgpack" or prev.elements is None:
@@ -1203,11 +1203,7 @@ class StorageEngine:
             share = self.share_values
             return _DeltaSnapshot(decode_list(serde, cached[1], cached[2], cached[3], share=share))
         value = serde.loads_typed(typed)
-        if (
-            type_ == "msgpack"
-            and isinstance(value, _DeltaSnapshot)
-            and applies(serde, value.value, share=self.share_values)
-        ):
+        if type_ == "msgpack" and isinstance(value, _DeltaSnapshot) and applies(serde, value.value):
             encoded = encode_list(serde, value.value, None, 0, None, share=self.share_values)
             if encoded is not None:
                 body, elements = encoded

@@ -273,6 +273,10 @@ class LangGraphAuth:
         return result
 
 
+#: resources whose ``@auth.on`` handlers the routes do not run yet (the store's do)
+NOT_AUTHORIZED_YET = ("threads", "assistants", "crons")
+
+
 def load_lg_auth(path: str, base_dir: Path | None = None) -> LangGraphAuth:
     """Load ``"./auth.py:auth"`` (a file, relative to ``base_dir``) or ``"package.module:auth"``;
     ``ConfigError`` when it is not a ``langgraph_sdk.Auth`` object."""
@@ -306,7 +310,16 @@ def load_lg_auth(path: str, base_dir: Path | None = None) -> LangGraphAuth:
         )
     if obj._authenticate_handler is None:  # noqa: SLF001
         raise ConfigError(f"auth.path {path!r}: the Auth object has no @auth.authenticate handler")
-    return LangGraphAuth(obj, path)
+    loaded = LangGraphAuth(obj, path)
+    unrun = [r for r in NOT_AUTHORIZED_YET if loaded.handles(r)]
+    if unrun:
+        log.warning(
+            "auth file %s: @auth.on handlers for %s are not run yet: those resources are "
+            "scoped to the caller's identity (its owner) alone; see docs/langgraph-api.md",
+            path,
+            ", ".join(unrun),
+        )
+    return loaded
 
 
 def lg_auth_of(request: Request) -> LangGraphAuth | None:

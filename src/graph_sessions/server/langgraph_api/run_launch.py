@@ -148,6 +148,37 @@ def wait_response(
     )
 
 
+async def launch_and_wait(
+    request: Request, principal: Principal, thread_id: str | None, body: RunCreate
+) -> Response:
+    """``/runs/wait`` on a thread (``thread_id``) or stateless (``None``): start the run,
+    answer its result (``Location`` the run's join URL)."""
+    rec = await launch(request, principal, thread_id, body, "wait")
+    return wait_response(
+        book_of(request),
+        rec,
+        f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",
+        cancels_on_disconnect(request, body),
+    )
+
+
+async def launch_and_stream(
+    request: Request, principal: Principal, thread_id: str | None, body: RunCreate
+) -> Response:
+    """``/runs/stream`` on a thread (``thread_id``) or stateless (``None``): start the run,
+    stream its events from the first (``Location`` the join-stream URL)."""
+    rec = await launch(request, principal, thread_id, body, "stream")
+    url = f"/threads/{rec.thread_id}/runs/{rec.run_id}" if thread_id else f"/runs/{rec.run_id}"
+    return stream_response(
+        book_of(request),
+        rec,
+        0,
+        location=url + "/stream",
+        content_location=url,
+        cancel_on_disconnect=cancels_on_disconnect(request, body),
+    )
+
+
 def stream_response(
     book: RunBook,
     rec: BookedRun,

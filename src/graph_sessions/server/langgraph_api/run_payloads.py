@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langgraph.types import Command, Send
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,17 +25,6 @@ from graph_sessions.server.langgraph_api.ids import graph_of_assistant, new_id, 
 from graph_sessions.vocabulary import Durability, MultitaskStrategy, OnDisconnect
 
 #: every stream mode LangGraph's server accepts in ``stream_mode``
-STREAM_MODES = (
-    "values",
-    "messages",
-    "messages-tuple",
-    "tasks",
-    "checkpoints",
-    "updates",
-    "events",
-    "debug",
-    "custom",
-)
 StreamMode = Literal[
     "values",
     "messages",
@@ -47,6 +36,7 @@ StreamMode = Literal[
     "debug",
     "custom",
 ]
+STREAM_MODES: tuple[str, ...] = get_args(StreamMode)
 
 NOT_FOUND = "Thread or assistant not found."
 BUSY = (

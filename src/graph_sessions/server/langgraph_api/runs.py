@@ -17,8 +17,9 @@ from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_resp
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
-    cancels_on_disconnect,
     launch,
+    launch_and_stream,
+    launch_and_wait,
     owned_thread,
     stream_response,
     wait_response,
@@ -60,13 +61,7 @@ async def wait_run(
 ) -> Response:
     """Start a run and answer its final values (with ``__interrupt__`` when it stopped at
     an interrupt, ``{"__error__": ...}`` when the graph raised: still 200)."""
-    rec = await launch(request, principal, thread_id, body, "wait")
-    return wait_response(
-        book_of(request),
-        rec,
-        f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",
-        cancels_on_disconnect(request, body),
-    )
+    return await launch_and_wait(request, principal, thread_id, body)
 
 
 @router.post(
@@ -79,16 +74,7 @@ async def stream_run(
 ) -> Response:
     """Start a run and stream its events (SSE): ``metadata`` first, then one event per
     chunk of the requested modes, ``error`` if the graph raised."""
-    rec = await launch(request, principal, thread_id, body, "stream")
-    url = f"/threads/{rec.thread_id}/runs/{rec.run_id}"
-    return stream_response(
-        book_of(request),
-        rec,
-        0,
-        location=url + "/stream",
-        content_location=url,
-        cancel_on_disconnect=cancels_on_disconnect(request, body),
-    )
+    return await launch_and_stream(request, principal, thread_id, body)
 
 
 async def _runs_of(request: Request, thread_id: str, principal: Principal) -> list[dict[str, Any]]:

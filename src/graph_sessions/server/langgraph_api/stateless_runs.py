@@ -19,10 +19,10 @@ from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_resp
 from graph_sessions.server.langgraph_api.run_launch import (
     background_response,
     book_of,
-    cancels_on_disconnect,
     launch,
+    launch_and_stream,
+    launch_and_wait,
     stream_response,
-    wait_response,
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
 from graph_sessions.vocabulary import CancelAction
@@ -51,13 +51,7 @@ async def create_stateless(body: RunCreate, request: Request, principal: Caller)
 )
 async def wait_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and answer the final values."""
-    rec = await launch(request, principal, None, body, "wait")
-    return wait_response(
-        book_of(request),
-        rec,
-        f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",
-        cancels_on_disconnect(request, body),
-    )
+    return await launch_and_wait(request, principal, None, body)
 
 
 @router.post(
@@ -67,15 +61,7 @@ async def wait_stateless(body: RunCreate, request: Request, principal: Caller) -
 )
 async def stream_stateless(body: RunCreate, request: Request, principal: Caller) -> Response:
     """Run on a new temporary thread and stream its events (SSE)."""
-    rec = await launch(request, principal, None, body, "stream")
-    return stream_response(
-        book_of(request),
-        rec,
-        0,
-        location=f"/runs/{rec.run_id}/stream",
-        content_location=f"/runs/{rec.run_id}",
-        cancel_on_disconnect=cancels_on_disconnect(request, body),
-    )
+    return await launch_and_stream(request, principal, None, body)
 
 
 def _mine(rec: BookedRun | None, principal: Caller) -> bool:
