@@ -14,6 +14,7 @@ from graph_sessions.server.langgraph_api import (
     stateless_runs,
     store,
     thread_state,
+    thread_stream,
     threads,
 )
 
@@ -21,6 +22,7 @@ router = APIRouter()
 router.include_router(meta.router)
 router.include_router(threads.router)
 router.include_router(thread_state.router)
+router.include_router(thread_stream.router)
 router.include_router(assistants.router)
 router.include_router(runs.router)
 router.include_router(stateless_runs.router)

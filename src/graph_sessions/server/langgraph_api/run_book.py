@@ -76,6 +76,8 @@ class BookedRun:
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     events: list[tuple[str | None, bytes]] = field(default_factory=list)
+    #: the same events unframed (event name, data): what a thread stream re-frames
+    raw: list[tuple[str, Any]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _last_ms: int = 0
     _seq: int = 0
@@ -95,6 +97,7 @@ class BookedRun:
         """Record one event and wake its followers."""
         event_id = self._next_id() if self.resumable else None
         self.events.append((event_id, frame(event, data, event_id)))
+        self.raw.append((event, data))
         self._signal()
 
     def _signal(self) -> None:
@@ -126,6 +129,19 @@ class BookedRun:
                 return
             await wake.wait()
 
+    async def follow_raw(self) -> AsyncIterator[tuple[str, Any]]:
+        """The run's events, unframed, from its first until the run ends."""
+        i = 0
+        raw = self.raw
+        while True:
+            wake = self._wake
+            while i < len(raw):
+                yield raw[i]
+                i += 1
+            if self.done.is_set():
+                return
+            await wake.wait()
+
     # state ---------------------------------------------------------------------------
     def mark_running(self) -> None:
         """The core started the run."""
@@ -140,8 +156,9 @@ class BookedRun:
         self.updated_at = _now()
         if self.cancel_action == "rollback" and status == "interrupted":
             self.deleted = True
-        if not self.resumable:  # followers keep the list they follow
+        if not self.resumable:  # followers keep the lists they follow
             self.events = []
+            self.raw = []
         self.done.set()
         self._signal()
 
@@ -177,6 +194,7 @@ class RunBook:
         self._runs: dict[str, BookedRun] = {}
         self._by_thread: dict[str, dict[str, BookedRun]] = {}
         self.tombstones: set[str] = set()  # runs deleted over the API (their rows stay)
+        self._thread_signals: dict[str, asyncio.Event] = {}
 
     def get(self, run_id: str) -> BookedRun | None:
         """A run this process holds (deleted ones too: check ``deleted``)."""
@@ -189,6 +207,14 @@ class RunBook:
     def all(self) -> list[BookedRun]:
         """Every run held here."""
         return list(self._runs.values())
+
+    def thread_signal(self, thread_id: str) -> asyncio.Event:
+        """Set (and replaced) whenever a run of ``thread_id`` is booked: thread streams wait
+        on it for the thread's next run."""
+        event = self._thread_signals.get(thread_id)
+        if event is None:
+            event = self._thread_signals[thread_id] = asyncio.Event()
+        return event
 
     def active_on(self, thread_id: str) -> bool:
         """True while a run of the thread is pending or running here."""
@@ -222,6 +248,9 @@ class RunBook:
         )
         self._runs[rec.run_id] = rec
         self._by_thread.setdefault(rec.thread_id, {})[rec.run_id] = rec
+        signal = self._thread_signals.pop(rec.thread_id, None)
+        if signal is not None:
+            signal.set()
         return rec
 
     def discard(self, rec: BookedRun) -> None:
