@@ -3,7 +3,9 @@ the continue hint; and through pipes: replies, /state, reopening a failed sessio
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import pty
 import re
 import select
@@ -130,6 +132,32 @@ def test_ctrl_c_cancels_a_turn_then_leaves_at_the_prompt(tmp_path: Path) -> None
     )
     assert "(failed)" in done.stdout
     assert "last run failed: run " in done.stdout and "was cancelled" in done.stdout, done.stdout
+
+
+_TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or _TGKILL is None, reason="tgkill")
+def test_ctrl_c_landing_on_another_thread_cancels_at_once(tmp_path: Path) -> None:
+    """A Ctrl-C the kernel delivers to one of the chat's other threads (aiosqlite's, the
+    spinner's...) cancels the turn at once too, not when the event loop next wakes by
+    itself."""
+    url = f"sqlite:///{tmp_path / 'tty.db'}"
+    term = Terminal("chat", SLOW, "--session", "t2", "--backend", url)
+    try:
+        term.expect("you> ")
+        term.type(b"60\r")
+        term.expect("sleepy")
+        others = [int(t) for t in os.listdir(f"/proc/{term.pid}/task") if int(t) != term.pid]
+        assert others, "the chat runs other threads"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(_TGKILL, term.pid, others[0], signal.SIGINT) == 0
+        term.expect("cancelled: the run was stopped (Ctrl-C)", timeout=5)
+        term.expect("you> ")
+        term.type(b"/quit\r")
+        assert term.wait(timeout=20) == 0
+    finally:
+        term.close()
 
 
 def test_arrow_keys_edit_the_line_instead_of_printing_escapes(tmp_path: Path) -> None:

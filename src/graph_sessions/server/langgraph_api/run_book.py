@@ -78,6 +78,8 @@ class BookedRun:
     events: list[tuple[str | None, bytes]] = field(default_factory=list)
     #: the same events unframed (event name, data): what a thread stream re-frames
     raw: list[tuple[str, Any]] = field(default_factory=list)
+    #: readers following the events now (streams, joins, thread streams)
+    followers: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _last_ms: int = 0
     _seq: int = 0
@@ -94,7 +96,11 @@ class BookedRun:
         return f"{ms}-{self._seq}"
 
     def publish(self, event: str, data: Any) -> None:
-        """Record one event and wake its followers."""
+        """Record one event and wake its followers. An event nobody can ask for is not
+        kept (nor serialized): a run that is neither streamed nor resumable, with nobody
+        following it now (a later join of such a run starts from its next event)."""
+        if not (self.resumable or self.kind == "stream" or self.followers):
+            return
         event_id = self._next_id() if self.resumable else None
         self.events.append((event_id, frame(event, data, event_id)))
         self.raw.append((event, data))
@@ -120,27 +126,35 @@ class BookedRun:
         """The run's event frames from index ``start`` until the run ends."""
         i = start
         events = self.events  # a non-resumable run drops its list at the end, not ours
-        while True:
-            wake = self._wake
-            while i < len(events):
-                yield events[i][1]
-                i += 1
-            if self.done.is_set():
-                return
-            await wake.wait()
+        self.followers += 1
+        try:
+            while True:
+                wake = self._wake
+                while i < len(events):
+                    yield events[i][1]
+                    i += 1
+                if self.done.is_set():
+                    return
+                await wake.wait()
+        finally:
+            self.followers -= 1
 
     async def follow_raw(self) -> AsyncIterator[tuple[str, Any]]:
         """The run's events, unframed, from its first until the run ends."""
         i = 0
         raw = self.raw
-        while True:
-            wake = self._wake
-            while i < len(raw):
-                yield raw[i]
-                i += 1
-            if self.done.is_set():
-                return
-            await wake.wait()
+        self.followers += 1
+        try:
+            while True:
+                wake = self._wake
+                while i < len(raw):
+                    yield raw[i]
+                    i += 1
+                if self.done.is_set():
+                    return
+                await wake.wait()
+        finally:
+            self.followers -= 1
 
     # state ---------------------------------------------------------------------------
     def mark_running(self) -> None:

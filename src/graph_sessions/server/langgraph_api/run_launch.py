@@ -116,8 +116,10 @@ def background_response(rec: BookedRun, book: RunBook, stateless: bool = False) 
 
 
 async def _wait_body(
-    book: RunBook, rec: BookedRun, cancel_on_disconnect: bool
+    book: RunBook, rec: BookedRun, cancel_on_disconnect: bool, padded: bool
 ) -> AsyncIterator[bytes]:
+    if padded:  # the first padding interval was spent before the response started
+        yield b"\n"
     try:
         while True:
             try:
@@ -132,17 +134,26 @@ async def _wait_body(
     yield dumps(rec.result if rec.result is not None else {})
 
 
-def wait_response(
+async def wait_response(
     book: RunBook, rec: BookedRun, location: str, cancel_on_disconnect: bool = False
 ) -> Response:
-    """The run's result once it ends (padded with newlines meanwhile, as LangGraph's)."""
+    """The run's result once it ends (padded with a newline every 5 s meanwhile, as
+    LangGraph's). A run that ends within the first 5 s is answered as plain JSON (what
+    the client reads is the same: nothing before the result), sparing a streamed body;
+    a run cancelled by its client's leaving streams from the start, to notice it."""
+    padded = False
+    if not rec.done.is_set() and not cancel_on_disconnect:
+        try:
+            await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
+        except TimeoutError:
+            padded = True
     if rec.done.is_set():
         return JSONResponse(
             rec.result if rec.result is not None else {},
             headers={"Location": location, "Content-Location": run_url(rec)},
         )
     return StreamingResponse(
-        _wait_body(book, rec, cancel_on_disconnect),
+        _wait_body(book, rec, cancel_on_disconnect, padded),
         media_type="application/json",
         headers={"Location": location, "Content-Location": run_url(rec)},
     )
@@ -154,7 +165,7 @@ async def launch_and_wait(
     """``/runs/wait`` on a thread (``thread_id``) or stateless (``None``): start the run,
     answer its result (``Location`` the run's join URL)."""
     rec = await launch(request, principal, thread_id, body, "wait")
-    return wait_response(
+    return await wait_response(
         book_of(request),
         rec,
         f"/threads/{rec.thread_id}/runs/{rec.run_id}/join",

@@ -205,7 +205,7 @@ async def join_run(thread_id: str, run_id: str, request: Request, principal: Cal
     url = f"/threads/{thread_id}/runs/{run_id}"
     rec = _held(request, thread_id, run_id)
     if rec is not None:
-        return wait_response(book_of(request), rec, url + "/join")
+        return await wait_response(book_of(request), rec, url + "/join")
     session = await owned_thread(request, thread_id, principal)
     values = await session.get_state()
     if session.info.interrupts:
