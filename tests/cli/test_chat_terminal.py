@@ -34,6 +34,9 @@ class Terminal:
         env = {**ENV, "TERM": "xterm", "COLUMNS": "200", "LINES": "40"}
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the CLI, with the pty as its controlling terminal
+            # as a terminal starts it: Ctrl-C interrupts (a test runner started in the
+            # background by a non-interactive shell has SIGINT ignored, and children inherit it)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execve(EXE, [EXE, *args], env)
         self.seen = b""
         self.exited = False
