@@ -335,10 +335,17 @@ class GraphSession:
         iteration (or :meth:`RunStream.result`). :meth:`start_stream` raises it first."""
         check_on_disconnect(on_disconnect, self.session_id)
         req = self._stream_request(
-            input, mode, subgraphs, multitask, config, durability, checkpoint_id
+            input,
+            mode,
+            subgraphs,
+            multitask,
+            config,
+            durability,
+            checkpoint_id,
+            run_id,
+            graph_options,
+            literal_input,
         )
-        req.run_id, req.graph_options = run_id, graph_options
-        req.literal_input = literal_input
 
         async def run() -> InvokeResult:
             return await self._execute(await self._prepare(req))
@@ -365,10 +372,17 @@ class GraphSession:
         ``reject``, a never-run session without input...), before any chunk exists."""
         check_on_disconnect(on_disconnect, self.session_id)
         req = self._stream_request(
-            input, mode, subgraphs, multitask, config, durability, checkpoint_id
+            input,
+            mode,
+            subgraphs,
+            multitask,
+            config,
+            durability,
+            checkpoint_id,
+            run_id,
+            graph_options,
+            literal_input,
         )
-        req.run_id, req.graph_options = run_id, graph_options
-        req.literal_input = literal_input
         prepared = await self._prepare(req)
         return RunStream(req, lambda: self._execute(prepared), on_disconnect)
 
@@ -381,8 +395,14 @@ class GraphSession:
         config: dict[str, Any] | None,
         durability: Durability | None,
         checkpoint_id: str | None,
+        run_id: str | None,
+        graph_options: dict[str, Any] | None,
+        literal_input: bool,
     ) -> RunRequest:
-        req = self._request("stream", input, multitask, config, durability, checkpoint_id)
+        req = self._request(
+            "stream", input, multitask, config, durability, checkpoint_id, run_id, graph_options
+        )
+        req.literal_input = literal_input
         req.stream_mode = list(mode) if not isinstance(mode, str) else mode
         req.subgraphs = subgraphs
         return req
@@ -494,7 +514,7 @@ class GraphSession:
 
     async def snapshot(self, checkpoint_id: str | None = None) -> CheckpointInfo | None:
         """The latest (or the given) checkpoint with its next nodes and pending interrupts."""
-        snapshot = await self._graph().aget_state(self._config(checkpoint_id))
+        snapshot = await self.state_snapshot(checkpoint_id)
         if snapshot.created_at is None:  # LangGraph echoes the config when nothing is saved
             if checkpoint_id is not None:
                 raise CheckpointNotFound(
@@ -540,15 +560,7 @@ class GraphSession:
 
     async def checkpoints(self, limit: int = 20, before: str | None = None) -> list[CheckpointInfo]:
         """History, newest first; pass the last id you got as ``before`` for the next page."""
-        if limit < 1:
-            raise InvalidInput("limit must be >= 1", session_id=self.session_id)
-        kwargs: dict[str, Any] = {"limit": limit}
-        if before:
-            kwargs["before"] = self._config(before)
-        return [
-            snapshot_to_info(s)
-            async for s in self._graph().aget_state_history(self._config(), **kwargs)
-        ]
+        return [snapshot_to_info(s) for s in await self.state_history(limit=limit, before=before)]
 
     async def _after_state_change(
         self, event: NewEvent, pending: list[dict[str, Any]]

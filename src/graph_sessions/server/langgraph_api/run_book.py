@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,9 +75,9 @@ class BookedRun:
     stream: RunStream | None = None
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    events: list[tuple[str | None, bytes]] = field(default_factory=list)
-    #: the same events unframed (event name, data): what a thread stream re-frames
-    raw: list[tuple[str, Any]] = field(default_factory=list)
+    #: (id, frame bytes, event name, data): streams send the frame, a thread stream
+    #: re-frames the event with ids of its own
+    events: list[tuple[str | None, bytes, str, Any]] = field(default_factory=list)
     #: readers following the events now (streams, joins, thread streams)
     followers: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,8 +102,7 @@ class BookedRun:
         if not (self.resumable or self.kind == "stream" or self.followers):
             return
         event_id = self._next_id() if self.resumable else None
-        self.events.append((event_id, frame(event, data, event_id)))
-        self.raw.append((event, data))
+        self.events.append((event_id, frame(event, data, event_id), event, data))
         self._signal()
 
     def _signal(self) -> None:
@@ -117,13 +116,24 @@ class BookedRun:
             return len(self.events)
         if last_event_id == "-1":
             return 0
-        for i, (event_id, _) in enumerate(self.events):
+        for i, (event_id, *_) in enumerate(self.events):
             if event_id == last_event_id:
                 return i + 1
         return 0
 
     async def follow(self, start: int) -> AsyncIterator[bytes]:
         """The run's event frames from index ``start`` until the run ends."""
+        async with contextlib.aclosing(self._follow(start)) as items:
+            async for item in items:
+                yield item[1]
+
+    async def follow_raw(self) -> AsyncIterator[tuple[str, Any]]:
+        """The run's events, unframed, from its first until the run ends."""
+        async with contextlib.aclosing(self._follow(0)) as items:
+            async for item in items:
+                yield item[2], item[3]
+
+    async def _follow(self, start: int) -> AsyncGenerator[tuple[str | None, bytes, str, Any], None]:
         i = start
         events = self.events  # a non-resumable run drops its list at the end, not ours
         self.followers += 1
@@ -131,24 +141,7 @@ class BookedRun:
             while True:
                 wake = self._wake
                 while i < len(events):
-                    yield events[i][1]
-                    i += 1
-                if self.done.is_set():
-                    return
-                await wake.wait()
-        finally:
-            self.followers -= 1
-
-    async def follow_raw(self) -> AsyncIterator[tuple[str, Any]]:
-        """The run's events, unframed, from its first until the run ends."""
-        i = 0
-        raw = self.raw
-        self.followers += 1
-        try:
-            while True:
-                wake = self._wake
-                while i < len(raw):
-                    yield raw[i]
+                    yield events[i]
                     i += 1
                 if self.done.is_set():
                     return
@@ -172,7 +165,6 @@ class BookedRun:
             self.deleted = True
         if not self.resumable:  # followers keep the lists they follow
             self.events = []
-            self.raw = []
         self.done.set()
         self._signal()
 
