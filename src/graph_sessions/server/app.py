@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.server.auth import Authenticator
 from graph_sessions.server.errors import install_error_handlers
+from graph_sessions.server.langgraph_api import background_work as lg_background_work
 from graph_sessions.server.langgraph_api import router as langgraph_router
 from graph_sessions.server.langgraph_api.cors import add_cors
 from graph_sessions.server.langgraph_api.lg_auth import load_lg_auth
-from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
@@ -62,7 +62,7 @@ def create_app(
             name="graph-sessions-events-watcher",
         )
         try:
-            async with store_ttl_sweeper(manager, settings.store_ttl):
+            async with lg_background_work(app):
                 yield
         finally:
             watcher.cancel()

@@ -5,7 +5,10 @@ errors on these routes are shaped ``{"detail": text}`` (``server/errors.py``).""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
 
 from graph_sessions.server.langgraph_api import (
     assistants,
@@ -17,6 +20,7 @@ from graph_sessions.server.langgraph_api import (
     thread_stream,
     threads,
 )
+from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
 
 router = APIRouter()
 router.include_router(meta.router)
@@ -28,4 +32,17 @@ router.include_router(runs.router)
 router.include_router(stateless_runs.router)
 router.include_router(store.router)
 
-__all__ = ["router"]
+
+@contextlib.asynccontextmanager
+async def background_work(app: FastAPI) -> AsyncIterator[None]:
+    """What the LangGraph API runs beside the app while it serves, entered by the app's
+    lifespan once the manager is open (and left before it closes): the store's TTL
+    sweeper."""
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            store_ttl_sweeper(app.state.manager, app.state.settings.store_ttl)
+        )
+        yield
+
+
+__all__ = ["background_work", "router"]

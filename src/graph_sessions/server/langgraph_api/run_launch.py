@@ -9,12 +9,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import Request
+from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 
 from graph_sessions.core.session import GraphSession
 from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
 from graph_sessions.server.auth import Principal
-from graph_sessions.server.deps import load_session, manager_of, metrics_of, settings_of
+from graph_sessions.server.deps import load_session, manager_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
@@ -34,12 +35,23 @@ WAIT_PADDING_SECONDS = 5.0
 
 def book_of(request: Request) -> RunBook:
     """The app's run book (made on first use)."""
-    book: RunBook | None = getattr(request.app.state, "lg_runs", None)
+    return book_of_app(request.app)
+
+
+def book_of_app(app: Starlette) -> RunBook:
+    """``app``'s run book (made on first use)."""
+    state = app.state
+    book: RunBook | None = getattr(state, "lg_runs", None)
     if book is None:
-        book = request.app.state.lg_runs = RunBook(
-            manager_of(request), settings_of(request), metrics_of(request)
-        )
+        book = state.lg_runs = RunBook(state.manager, state.settings, state.metrics)
     return book
+
+
+def app_request(app: Starlette) -> Request:
+    """A request-shaped handle on ``app`` for runs the server starts by itself (recovered
+    pending runs, cron fires): the helpers that find the app's manager, settings and
+    assistants take a request, and read only its ``app``."""
+    return Request({"type": "http", "app": app, "method": "POST", "path": "/", "headers": []})
 
 
 async def owned_thread(request: Request, thread_id: str, principal: Principal) -> GraphSession:
@@ -215,8 +227,10 @@ def stream_response(
 
 
 __all__ = [
+    "app_request",
     "cancels_on_disconnect",
     "book_of",
+    "book_of_app",
     "background_response",
     "launch",
     "owned_thread",
