@@ -25,6 +25,7 @@ from typing import Any
 from langgraph.types import Command
 
 from graph_sessions.core.context import CoreContext
+from graph_sessions.core.final_state import FinalState, values_match_state
 from graph_sessions.core.gates import ActiveRun, Gate
 from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.leases import lease_clock
@@ -531,19 +532,30 @@ class RunExecutor:
                     interrupts = interrupts_to_dicts(snapshot.interrupts)
                     values["__breakpoint__"] = list(snapshot.next)
             return values, interrupts
-        modes = req.stream_mode
-        if isinstance(modes, list) and EVENTS_MODE in modes:
-            await self._stream_events(graph, graph_input, config, req, options)
+        final = FinalState(req.stream_mode, req.subgraphs)
+        on_chunk = req.on_chunk
+
+        async def deliver(chunk: Any) -> None:
+            wanted, shaped = final.observe(chunk)
+            if wanted:
+                await on_chunk(shaped)
+
+        if EVENTS_MODE in final.modes:
+            await self._stream_events(graph, graph_input, config, req, options, final, deliver)
         else:
             async for chunk in graph.astream(
                 graph_input,
                 config,
-                stream_mode=modes,
+                stream_mode=final.modes,
                 subgraphs=req.subgraphs,
                 durability=req.durability,
                 **options,
             ):
-                await req.on_chunk(chunk)
+                await deliver(chunk)
+        if final.known and not breakpoints and values_match_state(graph):
+            state = final.values
+            values = dict(state) if isinstance(state, dict) else {"output": state}
+            return values, interrupts_to_dicts(final.interrupts)
         snapshot = await graph.aget_state({"configurable": {"thread_id": session_id}})
         values = (
             dict(snapshot.values)
@@ -557,12 +569,19 @@ class RunExecutor:
 
     @staticmethod
     async def _stream_events(
-        graph: Any, graph_input: Any, config: dict[str, Any], req: RunRequest, options: Any
+        graph: Any,
+        graph_input: Any,
+        config: dict[str, Any],
+        req: RunRequest,
+        options: Any,
+        final: FinalState,
+        deliver: Callable[[Any], Awaitable[None]],
     ) -> None:
         """Stream mode ``events``: LangGraph's ``astream_events`` (v2). The run's own
-        stream chunks come as with ``astream``; every other event as a :class:`GraphEvent`."""
+        stream chunks come as with ``astream`` (through ``deliver``); every other event as a
+        :class:`GraphEvent`."""
         assert req.on_chunk is not None
-        modes = [m for m in req.stream_mode if m != EVENTS_MODE] or ["values"]
+        modes = [m for m in final.modes if m != EVENTS_MODE]
         root = str(config["run_id"])
         async for event in graph.astream_events(
             graph_input,
@@ -574,7 +593,7 @@ class RunExecutor:
             **options,
         ):
             if event.get("event") == "on_chain_stream" and str(event.get("run_id")) == root:
-                await req.on_chunk(event["data"]["chunk"])
+                await deliver(event["data"]["chunk"])
             else:
                 await req.on_chunk(GraphEvent(event))
 
