@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import tempfile
 import time
@@ -52,6 +53,7 @@ class Side:
 
     name: str
     url: str
+    pid: int | None = None  # the server process, to read its CPU time
 
     @property
     def ours(self) -> bool:
@@ -87,6 +89,17 @@ class Side:
             )
         r.raise_for_status()
         return r.json()
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) the process ``pid`` has used so far (Linux ``/proc``)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> int:
@@ -143,10 +156,12 @@ async def load(side: Side, threads: int, turns: int, concurrency: int) -> dict[s
                 except Exception as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(side.pid)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.perf_counter() - t0
+        seconds, cpu1 = time.perf_counter() - t0, cpu_seconds(side.pid)
+    cpu_ms = (cpu1 - cpu0) * 1000 / len(samples) if cpu0 is not None and cpu1 and samples else None
     return {
+        "server_cpu_ms_per_run": cpu_ms,
         "runs": len(samples),
         "errors": len(errors),
         "error_samples": errors[:3],
@@ -180,6 +195,12 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
     lines.append(
         f"| sustained runs/s | {cells} | {ratio(per_s.get('sessions'), per_s.get('lgapi'))} |"
     )
+    cpu = {s: (results[s].get("load") or {}).get("server_cpu_ms_per_run") for s in sides}
+    cells = " | ".join(f"{cpu[s]:.2f}" if cpu[s] else "-" for s in sides)
+    lines.append(
+        f"| server CPU ms per run (sustained) | {cells} | "
+        f"{ratio(cpu.get('lgapi'), cpu.get('sessions'))} |"
+    )
     errs = " | ".join(str((results[s].get("load") or {}).get("errors", "-")) for s in sides)
     lines.append(f"| sustained errors | {errs} | |")
     return "\n".join(lines)
@@ -197,6 +218,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--turns", type=int, default=5, help="turns per thread under load")
     p.add_argument("--concurrency", type=int, default=16, help="connections under load")
     p.add_argument("--reference", default=None, help="URL of a langgraph dev serving the graphs")
+    p.add_argument(
+        "--reference-pid", type=int, default=None, help="pid of that server, for its CPU time"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "lgapi.json"))
     args = p.parse_args(argv)
     if args.quick:
@@ -210,9 +234,10 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         server = Server(Path(tmp), {g: f"{GRAPHS}:{g}" for g in ("chat", "approval")})
         try:
             server.wait_ready()
-            sides = [Side("sessions", server.url), Side("lgapi", server.url)]
+            pid = server.proc.pid
+            sides = [Side("sessions", server.url, pid), Side("lgapi", server.url, pid)]
             if args.reference:
-                sides.append(Side("reference", args.reference))
+                sides.append(Side("reference", args.reference, args.reference_pid))
             for side in sides:  # warm both paths up (imports, caches) before any timing
                 await latency_rows(side, 3, 0)
             for side in sides:

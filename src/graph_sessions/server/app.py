@@ -94,8 +94,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.stopping = asyncio.Event()
     install_error_handlers(app)
+    app.include_router(runs.router)  # the hot routes first (routers are walked in order)
     app.include_router(sessions.router)
-    app.include_router(runs.router)
     app.include_router(ops.router)
     app.include_router(langgraph_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

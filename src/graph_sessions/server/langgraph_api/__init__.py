@@ -23,12 +23,13 @@ from graph_sessions.server.langgraph_api import (
 from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
 
 router = APIRouter()
+# the hot routes first: a request walks the routers in this order
+router.include_router(runs.router)
 router.include_router(meta.router)
 router.include_router(threads.router)
 router.include_router(thread_state.router)
 router.include_router(thread_stream.router)
 router.include_router(assistants.router)
-router.include_router(runs.router)
 router.include_router(stateless_runs.router)
 router.include_router(store.router)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
@@ -31,9 +31,10 @@ from graph_sessions.server.langgraph_api.assistant_lookup import (
 from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.shapes import pagination_headers, select
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import SortOrder
 
-router = APIRouter(tags=["langgraph: assistants"], responses=detail_errors())
+router = GuardedRouter(tags=["langgraph: assistants"], responses=detail_errors())
 
 AssistantIdPath = Annotated[
     str, Path(min_length=1, max_length=256, description="an assistant id, or a graph id")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.responses import Response
 
 from graph_sessions import __version__
 from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.routing import GuardedRouter
 
-router = APIRouter(tags=["langgraph: meta"])
+router = GuardedRouter(tags=["langgraph: meta"])
 
 
 @router.get("/ok", summary="Liveness (LangGraph)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from starlette.responses import Response
 
 from graph_sessions.server.auth import Principal
@@ -26,9 +26,10 @@ from graph_sessions.server.langgraph_api.run_launch import (
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
 from graph_sessions.server.langgraph_api.run_shapes import is_rolled_back, row_json
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import CancelAction
 
-router = APIRouter(tags=["langgraph: runs"])
+router = GuardedRouter(tags=["langgraph: runs"])
 
 NO_CANCEL = (
     "No matching runs to cancel. Please verify the thread ID and run IDs are correct, and "

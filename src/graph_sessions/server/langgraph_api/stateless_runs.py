@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import Body, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -25,9 +25,10 @@ from graph_sessions.server.langgraph_api.run_launch import (
     stream_response,
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import CancelAction
 
-router = APIRouter(tags=["langgraph: stateless runs"])
+router = GuardedRouter(tags=["langgraph: stateless runs"])
 
 #: at most this many runs in one ``/runs/batch``
 MAX_BATCH = 100

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from langgraph.store.base import NOT_PROVIDED, BaseStore, InvalidNamespaceError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -33,9 +33,10 @@ from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.lg_auth import authorize, handles
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.settings import StoreTTLSettings
 
-router = APIRouter(tags=["langgraph: store"])
+router = GuardedRouter(tags=["langgraph: store"])
 
 Namespace = tuple[str, ...]
 #: Largest limit, offset or depth accepted (SQLite integers; beyond: 422, never a 500).

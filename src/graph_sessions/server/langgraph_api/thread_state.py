@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
@@ -24,8 +24,9 @@ from graph_sessions.server.langgraph_api import shapes
 from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.thread_access import owned_thread, served_graph
+from graph_sessions.server.routing import GuardedRouter
 
-router = APIRouter(tags=["langgraph: thread state"], responses=detail_errors())
+router = GuardedRouter(tags=["langgraph: thread state"], responses=detail_errors())
 
 ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="the thread id")]
 CheckpointIdPath = Annotated[str, Path(min_length=1, max_length=256)]

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from graph_sessions.server.deps import Caller
@@ -18,8 +18,9 @@ from graph_sessions.server.langgraph_api.run_docs import sse_responses
 from graph_sessions.server.langgraph_api.run_launch import book_of, owned_thread
 from graph_sessions.server.langgraph_api.run_payloads import StreamMode
 from graph_sessions.server.langgraph_api.sse import frame, sse_response
+from graph_sessions.server.routing import GuardedRouter
 
-router = APIRouter(tags=["langgraph: threads"])
+router = GuardedRouter(tags=["langgraph: threads"])
 
 
 class _Ids:

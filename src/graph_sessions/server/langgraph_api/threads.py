@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
@@ -37,9 +37,10 @@ from graph_sessions.server.langgraph_api.thread_search import (
     find_threads,
     thread_items,
 )
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import ExpiryStrategy
 
-router = APIRouter(tags=["langgraph: threads"], responses=detail_errors())
+router = GuardedRouter(tags=["langgraph: threads"], responses=detail_errors())
 
 ThreadIdPath = Annotated[str, Path(min_length=1, max_length=256, description="the thread id")]
 

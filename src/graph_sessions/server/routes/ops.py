@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from graph_sessions.models import SessionStatus
 from graph_sessions.server.auth import (
@@ -17,9 +17,10 @@ from graph_sessions.server.auth import (
 from graph_sessions.server.deps import Caller, manager_of, metrics_of, settings_of
 from graph_sessions.server.errors import error_responses
 from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
 
-router = APIRouter(tags=["ops"])
+router = GuardedRouter(tags=["ops"])
 Admin = Annotated[Principal, Depends(require_admin)]
 
 

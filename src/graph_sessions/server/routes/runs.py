@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from langgraph.types import Command
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
@@ -28,6 +28,7 @@ from graph_sessions.server.deps import (
 )
 from graph_sessions.server.errors import error_body, error_responses, sse_schema
 from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.server.schemas import (
     InvokeRequest,
     ResumeOut,
@@ -36,7 +37,7 @@ from graph_sessions.server.schemas import (
     StreamRequest,
 )
 
-router = APIRouter(tags=["runs"])
+router = GuardedRouter(tags=["runs"])
 
 RUN_ERRORS = error_responses(400, 401, 404, 409, 413, 422, 423, 503, 504)
 

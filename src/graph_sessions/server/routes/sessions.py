@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -34,6 +34,7 @@ from graph_sessions.server.deps import (
 )
 from graph_sessions.server.errors import error_responses, sse_schema
 from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.server.schemas import (
     AppendMessagesRequest,
     ClearedOut,
@@ -49,7 +50,7 @@ from graph_sessions.server.schemas import (
 )
 from graph_sessions.vocabulary import DEFAULT_ORDER, DEFAULT_SORT, SORT_FIELDS, SORT_ORDERS, pattern
 
-router = APIRouter(tags=["sessions"])
+router = GuardedRouter(tags=["sessions"])
 
 READ = error_responses(400, 401, 404, 422)
 #: the largest page of GET /sessions/{id}/checkpoints
