@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 ADMIN_KEY = "auth-on-admin-key-7"
 
 #: Threads are shared through ``metadata.readers`` (``$contains``), changed by their owner
-#: only; assistants are private to their owner; dan is refused, tea gets 418.
+#: only; assistants are private to their owner (bob may neither update nor delete his); dan
+#: is refused, tea gets 418.
 SHARING_AUTH = textwrap.dedent(
     """
     from langgraph_sdk import Auth
@@ -85,6 +86,8 @@ SHARING_AUTH = textwrap.dedent(
             value.setdefault("metadata", {})["owner"] = ctx.user.identity
         if ctx.action == "delete" and ctx.user.identity == "bob":
             raise Auth.exceptions.HTTPException(status_code=403, detail="bob deletes nothing")
+        if ctx.action == "update" and ctx.user.identity == "bob":
+            return False
         return {"owner": ctx.user.identity}
     """
 )
@@ -296,7 +299,7 @@ async def test_create_run_handler_adds_run_metadata_and_guards_threads(
 
 
 async def test_assistant_handlers_scope_and_refuse(sharing: ServerProcess) -> None:
-    alice, bob = _sdk(sharing, "t-alice"), _sdk(sharing, "t-bob")
+    alice, bob, carol = (_sdk(sharing, f"t-{u}") for u in ("alice", "bob", "carol"))
     made = await alice.assistants.create("chat", metadata={"kind": "echo"})
     assert made["metadata"] == {"kind": "echo", "owner": "alice"}
     assert (await alice.assistants.get(made["assistant_id"]))["metadata"]["owner"] == "alice"
@@ -307,13 +310,25 @@ async def test_assistant_handlers_scope_and_refuse(sharing: ServerProcess) -> No
     with pytest.raises(httpx.HTTPStatusError) as exc:
         await bob.assistants.get(made["assistant_id"])
     assert _status(exc) == 404
-    with pytest.raises(httpx.HTTPStatusError) as exc:
+    with pytest.raises(httpx.HTTPStatusError) as exc:  # the handler answers first
         await bob.assistants.update(made["assistant_id"], metadata={"x": 1})
+    assert _status(exc) == 403
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        await carol.assistants.update(made["assistant_id"], metadata={"x": 1})
     assert _status(exc) == 404
     bobs = await bob.assistants.create("chat")
     with pytest.raises(httpx.HTTPStatusError) as exc:
         await bob.assistants.delete(bobs["assistant_id"])
     assert (_status(exc), exc.value.response.json()) == (403, {"detail": "bob deletes nothing"})
+    # Updates are refused to bob, through PATCH and through /latest alike.
+    for call in (
+        lambda: bob.assistants.update(bobs["assistant_id"], metadata={"x": 1}),
+        lambda: bob.assistants.set_latest(bobs["assistant_id"], 1),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as exc:
+            await call()
+        assert (_status(exc), exc.value.response.json()) == (403, {"detail": "Forbidden"})
+    assert (await alice.assistants.set_latest(made["assistant_id"], 1))["version"] == 1
     # Runs: a system assistant stays usable, another owner's custom one is 404.
     assert (await bob.runs.wait(None, "chat", input=HI))["messages"][-1]["content"] == "echo: hi"
     with pytest.raises(httpx.HTTPStatusError) as exc:

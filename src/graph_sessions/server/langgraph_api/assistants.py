@@ -329,6 +329,9 @@ async def set_latest(
 ) -> Response:
     """Make stored ``version`` the current one (a system assistant only has version 1)."""
     manager = manager_of(request)
+    if system_graph(manager, assistant_id) is None:
+        value = {"assistant_id": id_value(assistant_id), "version": body.version}
+        principal = await _granted(request, principal, assistant_id, "update", value)
     current = await assistant_or_error(request, assistant_id, principal)
     missing = ApiError(
         404,
