@@ -21,6 +21,7 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.langgraph_api.ids import graph_of_assistant, is_uuid, system_assistant_id
+from graph_sessions.server.langgraph_api.lg_authz import grant, id_value
 
 
 def registered_at(request: Request) -> datetime:
@@ -87,16 +88,25 @@ def system_graph(manager: GraphSessionManager, assistant_id: str) -> str | None:
 
 
 async def resolve_assistant(
-    request: Request, assistant_id: str, principal: Principal
+    request: Request, assistant_id: str, principal: Principal, *, for_run: bool = False
 ) -> dict[str, Any] | None:
     """The assistant ``assistant_id`` names for this caller (a system assistant, a graph id,
-    or one of the caller's custom assistants) as LangGraph's JSON; ``None`` when none."""
+    or one of the caller's custom assistants) as LangGraph's JSON; ``None`` when none. An
+    auth file's ``assistants.read`` handler decides which the caller reaches (its filter on
+    the metadata; for a run, system assistants skip it, as on LangGraph's server)."""
     manager = manager_of(request)
     graph_id = system_graph(manager, assistant_id)
-    if graph_id is not None:
+    if graph_id is not None and for_run:
         return system_assistant(manager, graph_id, registered_at(request))
-    info = await manager.assistants.get(assistant_id, owner=principal.scope)
-    return custom_assistant(info) if info is not None else None
+    named = system_assistant_id(graph_id) if graph_id is not None else assistant_id
+    got = await grant(request, principal, "assistants", "read", {"assistant_id": id_value(named)})
+    found: dict[str, Any] | None
+    if graph_id is not None:
+        found = system_assistant(manager, graph_id, registered_at(request))
+    else:
+        info = await manager.assistants.get(assistant_id, owner=got.principal.scope)
+        found = custom_assistant(info) if info is not None else None
+    return found if found is not None and got.allows(found["metadata"]) else None
 
 
 def bad_or_missing(assistant_id: str, missing: str = "Not Found") -> ApiError:

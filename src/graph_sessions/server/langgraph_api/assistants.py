@@ -16,6 +16,7 @@ from fastapi import Path, Query, Request, Response
 from pydantic import Field
 
 from graph_sessions.core.manager import GraphSessionManager
+from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import Caller, manager_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
@@ -30,6 +31,7 @@ from graph_sessions.server.langgraph_api.assistant_lookup import (
 )
 from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.error_docs import detail_errors
+from graph_sessions.server.langgraph_api.lg_authz import grant, id_value, stored_metadata
 from graph_sessions.server.langgraph_api.shapes import pagination_headers, select
 from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import SortOrder
@@ -145,8 +147,17 @@ def _contains(have: Any, want: Any) -> bool:
 async def _matching(
     request: Request, principal: Caller, body: AssistantCount
 ) -> list[dict[str, Any]]:
+    value = {
+        "graph_id": body.graph_id,
+        "metadata": dict(body.metadata or {}),
+        "limit": body.limit if isinstance(body, AssistantSearch) else 0,
+        "offset": body.offset if isinstance(body, AssistantSearch) else 0,
+    }
+    got = await grant(request, principal, "assistants", "search", value)
     out = []
-    for item in await visible_assistants(request, principal):
+    for item in await visible_assistants(request, got.principal):
+        if not got.allows(item["metadata"]):
+            continue
         if body.graph_id is not None and item["graph_id"] != body.graph_id:
             continue
         if body.name is not None and body.name.lower() not in str(item["name"]).lower():
@@ -157,6 +168,19 @@ async def _matching(
     return out
 
 
+async def _granted(
+    request: Request, principal: Principal, assistant_id: str, action: str, value: dict[str, Any]
+) -> Principal:
+    """The auth file's ``assistants.<action>`` answer for a stored assistant: the principal
+    to act as (404 when its filter does not match the assistant)."""
+    got = await grant(request, principal, "assistants", action, value)
+    if got.filter is not None:
+        info = await manager_of(request).assistants.get(assistant_id, owner=got.principal.scope)
+        if info is None or not got.allows(info.metadata):
+            raise bad_or_missing(assistant_id, f"Assistant with ID {assistant_id} not found")
+    return got.principal
+
+
 @router.post("/assistants", summary="Create an assistant (LangGraph)")
 async def create_assistant(body: AssistantCreate, request: Request, principal: Caller) -> Response:
     """A new assistant of a served graph (version 1, ``name`` "Untitled" by default); an
@@ -164,6 +188,16 @@ async def create_assistant(body: AssistantCreate, request: Request, principal: C
     manager = manager_of(request)
     _check_graph(manager, body.graph_id)
     config, context = _config_context(body.config, body.context)
+    metadata = dict(body.metadata or {})
+    value = {
+        "assistant_id": id_value(body.assistant_id),
+        "graph_id": body.graph_id,
+        "config": config,
+        "context": context,
+        "metadata": metadata,
+        "name": body.name,
+    }
+    principal = (await grant(request, principal, "assistants", "create", value)).principal
     taken = f"Assistant {body.assistant_id} already exists"
     if body.assistant_id is not None and system_graph(manager, body.assistant_id) is not None:
         if body.if_exists == "do_nothing":
@@ -177,7 +211,7 @@ async def create_assistant(body: AssistantCreate, request: Request, principal: C
         description=body.description,
         config=config,
         context=context,
-        metadata=body.metadata,
+        metadata=stored_metadata(value, metadata),
     )
     if made is not None:
         return JSONResponse(custom_assistant(made))
@@ -231,6 +265,15 @@ async def patch_assistant(
         raise ApiError(400, "bad_request", SYSTEM_FIXED)
     _check_graph(manager, body.graph_id)
     config, context = _config_context(body.config, body.context)
+    value = {
+        "assistant_id": id_value(assistant_id),
+        "graph_id": body.graph_id,
+        "config": config,
+        "context": context,
+        "metadata": body.metadata,
+        "name": body.name,
+    }
+    principal = await _granted(request, principal, assistant_id, "update", value)
     updated = await manager.assistants.update(
         assistant_id,
         owner=principal.scope,
@@ -239,7 +282,7 @@ async def patch_assistant(
         description=body.description,
         config=config,
         context=context,
-        metadata=body.metadata,
+        metadata=value.get("metadata", body.metadata),
     )
     if updated is None:
         raise bad_or_missing(assistant_id, f"Assistant with ID {assistant_id} not found")
@@ -256,6 +299,8 @@ async def delete_assistant(
     manager = manager_of(request)
     if system_graph(manager, assistant_id) is not None:
         raise ApiError(400, "bad_request", SYSTEM_FIXED)
+    value = {"assistant_id": id_value(assistant_id)}
+    principal = await _granted(request, principal, assistant_id, "delete", value)
     if not await manager.assistants.delete(assistant_id, owner=principal.scope):
         raise bad_or_missing(assistant_id, f"Assistant with ID {assistant_id} not found")
     return Response(status_code=204)
@@ -285,6 +330,9 @@ async def set_latest(
 ) -> Response:
     """Make stored ``version`` the current one (a system assistant only has version 1)."""
     manager = manager_of(request)
+    if system_graph(manager, assistant_id) is None:
+        value = {"assistant_id": id_value(assistant_id), "version": body.version}
+        principal = await _granted(request, principal, assistant_id, "update", value)
     current = await assistant_or_error(request, assistant_id, principal)
     missing = ApiError(
         404,

@@ -13,6 +13,8 @@
   the handler may change ``value`` in place (e.g. add ``metadata.owner``); ``None``/``True``
   allow; ``False``, an ``AssertionError`` or an ``HTTPException`` refuse (403 or its status);
   a dict is a filter that scopes reads (:func:`matches_filter` applies it to metadata).
+  The store routes call :func:`authorize`; the thread, run and assistant routes go through
+  ``lg_authz.py`` (which route runs which handler, and what a filter then scopes).
 
 With both an auth file and API keys configured, a request carrying a configured API key is
 that key's principal (so operators' admin keys keep working); every other request is the
@@ -273,8 +275,9 @@ class LangGraphAuth:
         return result
 
 
-#: resources whose ``@auth.on`` handlers the routes do not run yet (the store's do)
-NOT_AUTHORIZED_YET = ("threads", "assistants", "crons")
+#: resources whose ``@auth.on`` handlers the routes do not run yet (the store's, threads'
+#: and assistants' do: ``lg_authz.py``)
+NOT_AUTHORIZED_YET = ("crons",)
 
 
 def load_lg_auth(path: str, base_dir: Path | None = None) -> LangGraphAuth:
@@ -363,26 +366,70 @@ def auth_configurable(request: Request) -> dict[str, Any]:
     }
 
 
-def matches_filter(metadata: Mapping[str, Any] | None, filters: Filter | None) -> bool:
-    """Whether ``metadata`` passes a handler's filter as LangGraph applies it: ``{"k": v}``
-    or ``{"k": {"$eq": v}}`` (equal), ``{"k": {"$contains": v}}`` (a list holding v, or
-    all of a list v)."""
-    if not filters:
-        return True
-    meta = metadata or {}
+_MISSING = object()
+
+
+def _groups(filters: Filter, op: str) -> list[Filter]:
+    groups = filters[op]
+    if (
+        not isinstance(groups, list)
+        or len(groups) < 2
+        or not all(isinstance(g, dict) for g in groups)
+    ):
+        raise ApiError(
+            500,
+            "internal_error",
+            f"the auth handler returned a filter with an invalid {op}: a list of at least "
+            "2 filter objects",
+        )
+    return groups
+
+
+def _matches(meta: Mapping[str, Any], filters: Filter, depth: int) -> bool:
+    if depth > 2:
+        raise ApiError(
+            500,
+            "internal_error",
+            "the auth handler returned a filter nested deeper than 2 operators",
+        )
+    if "$or" in filters and not any(_matches(meta, g, depth + 1) for g in _groups(filters, "$or")):
+        return False
+    if "$and" in filters and not all(
+        _matches(meta, g, depth + 1) for g in _groups(filters, "$and")
+    ):
+        return False
     for key, want in filters.items():
-        have = meta.get(key)
-        if isinstance(want, dict) and set(want) <= {"$eq", "$contains"}:
-            if "$eq" in want and have != want["$eq"]:
-                return False
-            if "$contains" in want:
-                needed = want["$contains"]
-                needed = needed if isinstance(needed, list) else [needed]
-                if not isinstance(have, list) or any(n not in have for n in needed):
+        if key in ("$or", "$and"):
+            continue
+        have = meta.get(key, _MISSING)
+        if have is _MISSING:
+            return False
+        if isinstance(want, dict) and want:
+            op, operand = next(iter(want.items()))
+            if op == "$eq":
+                if have != operand:
                     return False
+            elif op == "$contains":
+                if not isinstance(have, list):
+                    return False
+                needed = operand if isinstance(operand, list) else [operand]
+                if any(n not in have for n in needed):
+                    return False
+            elif have != want:
+                return False
         elif have != want:
             return False
     return True
+
+
+def matches_filter(metadata: Mapping[str, Any] | None, filters: Filter | None) -> bool:
+    """Whether ``metadata`` passes a handler's filter as LangGraph applies it: ``{"k": v}``
+    or ``{"k": {"$eq": v}}`` (the key present and equal), ``{"k": {"$contains": v}}`` (a
+    list holding v, or all of a list v), ``{"$or": [f1, f2...]}`` and ``{"$and": [...]}``
+    (nested at most twice; beside other keys, all must hold)."""
+    if not filters:
+        return True
+    return _matches(metadata or {}, filters, 0)
 
 
 __all__ = [

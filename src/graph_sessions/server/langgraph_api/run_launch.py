@@ -13,12 +13,13 @@ from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
+from graph_sessions.errors import SessionBusy
 from graph_sessions.server.auth import Principal
-from graph_sessions.server.deps import load_session, manager_of, settings_of
+from graph_sessions.server.deps import manager_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
+from graph_sessions.server.langgraph_api.lg_authz import authorize_run, authorized_thread
 from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
 from graph_sessions.server.langgraph_api.run_payloads import (
     BUSY,
@@ -54,12 +55,12 @@ def app_request(app: Starlette) -> Request:
     return Request({"type": "http", "app": app, "method": "POST", "path": "/", "headers": []})
 
 
-async def owned_thread(request: Request, thread_id: str, principal: Principal) -> GraphSession:
-    """The caller's live thread; 404 ``Thread with ID <id> not found`` otherwise."""
-    try:
-        return await load_session(manager_of(request), thread_id, principal)
-    except (SessionNotFound, SessionExpired):
-        raise ApiError(404, "not_found", f"Thread with ID {thread_id} not found") from None
+async def owned_thread(
+    request: Request, thread_id: str, principal: Principal, action: str = "read"
+) -> GraphSession:
+    """The caller's live thread, as the auth file's ``threads.<action>`` handler lets the
+    caller reach it (``lg_authz``); 404 ``Thread with ID <id> not found`` otherwise."""
+    return await authorized_thread(request, principal, thread_id, action)
 
 
 async def launch(
@@ -72,6 +73,7 @@ async def launch(
     """Resolve the body, book the run and start it in the core. A run that cannot start
     answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
     book = book_of(request)
+    principal, body = await authorize_run(request, principal, thread_id, body)
     resolver = assistant_resolver(request, principal)
     resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
     rec = book.book(resolved, principal.owner)
@@ -93,7 +95,7 @@ def assistant_resolver(request: Request, principal: Principal) -> AssistantResol
     """Looks an assistant id up among the caller's assistants made over ``/assistants``."""
 
     async def resolve(assistant_id: str) -> AssistantRef | None:
-        found = await resolve_assistant(request, assistant_id, principal)
+        found = await resolve_assistant(request, assistant_id, principal, for_run=True)
         if found is None:
             return None
         return AssistantRef(

@@ -293,10 +293,11 @@ async def resolve_run(
             }
         )
     marks = {"graph_id": graph_id, "assistant_id": assistant_id}
+    made = {**(body.metadata or {}), **marks}  # a thread the run creates: LangGraph's metadata
     temporary = thread_id is None
     if thread_id is None:
         session = await manager.create(
-            new_id(), owner=principal.owner, graph_id=graph_id, metadata=dict(marks)
+            new_id(), owner=principal.owner, graph_id=graph_id, metadata=made
         )
     else:
         try:
@@ -306,7 +307,7 @@ async def resolve_run(
                 raise ApiError(404, "not_found", NOT_FOUND) from None
             try:
                 session = await manager.create(
-                    thread_id, owner=principal.owner, graph_id=graph_id, metadata=dict(marks)
+                    thread_id, owner=principal.owner, graph_id=graph_id, metadata=made
                 )
             except SessionExists:  # another owner's (or made meanwhile): never revealed
                 raise ApiError(404, "not_found", NOT_FOUND) from None

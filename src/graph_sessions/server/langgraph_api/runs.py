@@ -157,6 +157,7 @@ async def get_run(thread_id: str, run_id: str, request: Request, principal: Call
 )
 async def delete_run(thread_id: str, run_id: str, request: Request, principal: Caller) -> Response:
     """Delete a run (a pending or running one is cancelled first)."""
+    await owned_thread(request, thread_id, principal, "delete")  # the auth file's say
     await _find(request, thread_id, run_id, principal)
     book = book_of(request)
     rec = _held(request, thread_id, run_id)
@@ -184,7 +185,7 @@ async def cancel_run(
 ) -> Response:
     """Cancel a pending or running run: ``interrupt`` keeps its finished steps, ``rollback``
     restores the state from before it and deletes the run. 404 when it already ended."""
-    await owned_thread(request, thread_id, principal)
+    await owned_thread(request, thread_id, principal, "update")
     rec = _held(request, thread_id, run_id)
     if rec is None or rec.done.is_set():
         raise ApiError(404, "not_found", NO_CANCEL)

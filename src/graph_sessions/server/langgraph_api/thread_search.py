@@ -6,6 +6,10 @@ What the core cannot filter or sort by is done here, over the rows the core's fi
 matched (at most :data:`MAX_SCANNED`, else 400): ``ids`` (each read by id), ``values``
 (the state of each candidate is read) and ``sort_by`` ``thread_id`` or ``status``.
 
+An auth file handler's filter (``threads.search``) narrows both: its plain equalities go
+to the core's metadata filter with the body's, the rest (``$contains``, ``$or``...) is
+checked here over the scanned rows.
+
 The pagination headers are :func:`shapes.pagination_headers`."""
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.jsonable import to_jsonable
 from graph_sessions.server.langgraph_api import shapes
 from graph_sessions.server.langgraph_api.bodies import LgBody
+from graph_sessions.server.langgraph_api.lg_auth import Filter, matches_filter
 from graph_sessions.server.langgraph_api.thread_access import head
 from graph_sessions.vocabulary import SortField, SortOrder
 
@@ -68,6 +73,32 @@ class ThreadSearch(ThreadCount):
     extract: dict[str, str] | None = None
 
 
+_SCALARS = (str, int, float, bool)
+
+
+class _Scoped:
+    """A body's metadata filter and an auth filter, split into what the core matches (plain
+    equalities, merged) and what is checked here (``rest``); ``empty`` when the two ask
+    for different values of one key (nothing can match)."""
+
+    def __init__(self, metadata: dict[str, Any] | None, auth: Filter | None) -> None:
+        self.metadata = dict(metadata or {})
+        self.rest: Filter = {}
+        self.empty = False
+        for key, want in (auth or {}).items():
+            plain = want.get("$eq") if isinstance(want, dict) and set(want) == {"$eq"} else want
+            if key.startswith("$") or not isinstance(plain, _SCALARS):
+                self.rest[key] = want
+            elif key in self.metadata and self.metadata[key] != plain:
+                self.empty = True
+            else:
+                self.metadata[key] = plain
+
+    def keeps(self, info: SessionInfo) -> bool:
+        """Whether a row the core matched passes the rest of the auth filter."""
+        return matches_filter(info.metadata, self.rest)
+
+
 def _statuses(status: str | None) -> list[SessionStatus] | None:
     return shapes.SESSION_STATUSES_OF[status] if status else None
 
@@ -87,6 +118,7 @@ async def _scan(
     manager: GraphSessionManager,
     owner: str | None,
     body: ThreadCount,
+    metadata: dict[str, Any] | None,
     *,
     sort: SortField,
     descending: bool,
@@ -105,7 +137,7 @@ async def _scan(
             limit=size,
             cursor=cursor,
             owner=owner,
-            metadata=body.metadata or None,
+            metadata=metadata or None,
         )
         rows.extend(page.sessions)
         cursor = page.next_cursor
@@ -177,26 +209,47 @@ def _core_sort(sort_by: str | None) -> SortField | None:
 
 
 async def find_threads(
-    manager: GraphSessionManager, principal: Principal, body: ThreadSearch
+    manager: GraphSessionManager,
+    principal: Principal,
+    body: ThreadSearch,
+    auth_filter: Filter | None = None,
 ) -> tuple[list[SessionInfo], bool]:
-    """One page of the caller's matching threads; (rows, whether a next page exists)."""
+    """One page of the caller's matching threads (and the auth handler's filter's); (rows,
+    whether a next page exists)."""
     if body.extract:
         raise InvalidInput("extract is not supported yet")
+    scoped = _Scoped(body.metadata, auth_filter)
+    if scoped.empty:
+        return [], False
     owner = principal.scope
     descending = body.sort_order != "asc"
     end = body.offset + body.limit
     core_sort = _core_sort(body.sort_by)
-    if body.ids is None and not body.values and core_sort is not None:
+    if body.ids is None and not body.values and not scoped.rest and core_sort is not None:
         rows, more = await _scan(
-            manager, owner, body, sort=core_sort, descending=descending, want=end + 1
+            manager,
+            owner,
+            body,
+            scoped.metadata,
+            sort=core_sort,
+            descending=descending,
+            want=end + 1,
         )
         return rows[body.offset : end], more or len(rows) > end
     if body.ids is not None:
         rows = await _by_ids(manager, owner, body)
+        rows = [info for info in rows if matches_filter(info.metadata, auth_filter)]
     else:
         rows, _ = await _scan(
-            manager, owner, body, sort="created_at", descending=descending, want=None
+            manager,
+            owner,
+            body,
+            scoped.metadata,
+            sort="created_at",
+            descending=descending,
+            want=None,
         )
+        rows = [info for info in rows if scoped.keeps(info)]
     rows = await _filter_values(manager, rows, body.values)
     rows.sort(key=_sort_key(body.sort_by or "created_at"), reverse=descending)
     return rows[body.offset : end], len(rows) > end
@@ -217,16 +270,29 @@ async def thread_items(
 
 
 async def count_matching(
-    manager: GraphSessionManager, principal: Principal, body: ThreadCount
+    manager: GraphSessionManager,
+    principal: Principal,
+    body: ThreadCount,
+    auth_filter: Filter | None = None,
 ) -> int:
-    """How many of the caller's threads match."""
-    if not body.values:
+    """How many of the caller's threads match (and the auth handler's filter)."""
+    scoped = _Scoped(body.metadata, auth_filter)
+    if scoped.empty:
+        return 0
+    if not body.values and not scoped.rest:
         return await manager.count(
-            _statuses(body.status), owner=principal.scope, metadata=body.metadata or None
+            _statuses(body.status), owner=principal.scope, metadata=scoped.metadata or None
         )
     rows, _ = await _scan(
-        manager, principal.scope, body, sort="created_at", descending=True, want=None
+        manager,
+        principal.scope,
+        body,
+        scoped.metadata,
+        sort="created_at",
+        descending=True,
+        want=None,
     )
+    rows = [info for info in rows if scoped.keeps(info)]
     return len(await _filter_values(manager, rows, body.values))
 
 

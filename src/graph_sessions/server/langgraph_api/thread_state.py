@@ -23,7 +23,8 @@ from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api import shapes
 from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.error_docs import detail_errors
-from graph_sessions.server.langgraph_api.thread_access import owned_thread, served_graph
+from graph_sessions.server.langgraph_api.lg_authz import authorized_thread, thread_grant
+from graph_sessions.server.langgraph_api.thread_access import served_graph
 from graph_sessions.server.routing import GuardedRouter
 
 router = GuardedRouter(tags=["langgraph: thread state"], responses=detail_errors())
@@ -106,7 +107,7 @@ async def get_state(
     subgraphs: bool = False,
 ) -> Response:
     """The head as a ThreadState (empty values and ``checkpoint: null`` before any write)."""
-    session = await owned_thread(manager_of(request), thread_id, principal)
+    session = await authorized_thread(request, principal, thread_id)
     return await _snapshot_body(session, subgraphs=subgraphs)
 
 
@@ -117,7 +118,7 @@ async def update_state(
     """Write ``values`` as if ``as_node`` returned them (from ``checkpoint``/``checkpoint_id``
     when given: a fork); 400 when the thread has no graph yet."""
     manager: GraphSessionManager = manager_of(request)
-    session = await owned_thread(manager, thread_id, principal)
+    session, principal = await thread_grant(request, principal, thread_id, "update")
     current = await session.state_snapshot()
     if not _has_graph(session, current.created_at is not None):
         raise ApiError(
@@ -160,7 +161,7 @@ async def post_state_at_checkpoint(
     thread_id: ThreadIdPath, body: StateAtCheckpoint, request: Request, principal: Caller
 ) -> Response:
     """The ThreadState at ``checkpoint`` (what the SDK's ``get_state(checkpoint=...)`` asks)."""
-    session = await owned_thread(manager_of(request), thread_id, principal)
+    session = await authorized_thread(request, principal, thread_id)
     return await _snapshot_body(
         session,
         body.checkpoint.checkpoint_id,
@@ -181,14 +182,14 @@ async def get_state_at_checkpoint(
     subgraphs: bool = False,
 ) -> Response:
     """The ThreadState at ``checkpoint_id``."""
-    session = await owned_thread(manager_of(request), thread_id, principal)
+    session = await authorized_thread(request, principal, thread_id)
     return await _snapshot_body(session, checkpoint_id, subgraphs=subgraphs)
 
 
 async def _history(
     request: Request, principal: Caller, thread_id: str, body: HistorySearch
 ) -> Response:
-    session = await owned_thread(manager_of(request), thread_id, principal)
+    session = await authorized_thread(request, principal, thread_id)
     checkpoint = body.checkpoint
     snapshots = await session.state_history(
         limit=body.limit,

@@ -24,6 +24,13 @@ from graph_sessions.server.langgraph_api import shapes
 from graph_sessions.server.langgraph_api.bodies import LgBody
 from graph_sessions.server.langgraph_api.error_docs import detail_errors
 from graph_sessions.server.langgraph_api.ids import new_id
+from graph_sessions.server.langgraph_api.lg_authz import (
+    Grant,
+    grant,
+    id_value,
+    stored_metadata,
+    thread_grant,
+)
 from graph_sessions.server.langgraph_api.thread_access import (
     owned_thread,
     served_graph,
@@ -91,19 +98,41 @@ class ThreadPrune(LgBody):
     strategy: ExpiryStrategy = "delete"
 
 
+def _search_value(body: ThreadCount, limit: int | None = None) -> dict[str, Any]:
+    """What LangGraph hands a ``threads.search`` handler."""
+    value: dict[str, Any] = {
+        "metadata": dict(body.metadata or {}),
+        "values": body.values,
+        "status": body.status,
+        "limit": 0,
+        "offset": 0,
+    }
+    if isinstance(body, ThreadSearch) and limit is None:
+        value.update(limit=body.limit, offset=body.offset)
+    return value
+
+
+async def _get_or_none(manager: GraphSessionManager, thread_id: str, principal: Principal) -> Any:
+    try:
+        return await manager.get(thread_id, owner=principal.scope)
+    except InvalidInput:
+        return None
+
+
 def _seconds(ttl: ThreadTTL | None) -> float | None:
     return ttl.ttl * 60.0 if ttl is not None else None
 
 
-async def _existing(
-    manager: GraphSessionManager, thread_id: str, principal: Principal
-) -> dict[str, Any]:
+async def _existing(manager: GraphSessionManager, thread_id: str, granted: Grant) -> dict[str, Any]:
     """The caller's thread ``thread_id`` unchanged (``if_exists: do_nothing``); 409 when it
-    is another owner's."""
+    is another owner's (or the auth handler's filter does not match it)."""
+    taken = ApiError(409, "conflict", f"Thread with ID {thread_id} already exists")
     try:
-        session = await owned_thread(manager, thread_id, principal)
+        session = await owned_thread(manager, thread_id, granted.principal)
     except ApiError:
-        raise ApiError(409, "conflict", f"Thread with ID {thread_id} already exists") from None
+        raise taken from None
+    if not granted.allows(session.info.metadata):
+        raise taken
     return await thread_body(manager, session)
 
 
@@ -131,6 +160,9 @@ async def create_thread(body: ThreadCreate, request: Request, principal: Caller)
     metadata = dict(body.metadata or {})
     if body.graph_id is not None and "graph_id" not in metadata:
         metadata["graph_id"] = body.graph_id
+    value = {"thread_id": id_value(thread_id), "metadata": metadata, "if_exists": body.if_exists}
+    granted = await grant(request, principal, "threads", "create", value)
+    metadata = stored_metadata(value, metadata)
     graph_id = served_graph(manager, metadata.get("graph_id"))
     if graph_id is not None:
         metadata["graph_id"] = graph_id
@@ -145,14 +177,14 @@ async def create_thread(body: ThreadCreate, request: Request, principal: Caller)
     if body.ttl is not None:
         kwargs["ttl"] = _seconds(body.ttl)
     if body.if_exists == "do_nothing" and await manager.get(thread_id) is not None:
-        return JSONResponse(await _existing(manager, thread_id, principal))
+        return JSONResponse(await _existing(manager, thread_id, granted))
     try:
         session = await manager.create(
             thread_id, owner=principal.owner, metadata=metadata, graph_id=graph_id, **kwargs
         )
     except SessionExists:
         if body.if_exists == "do_nothing":
-            return JSONResponse(await _existing(manager, thread_id, principal))
+            return JSONResponse(await _existing(manager, thread_id, granted))
         raise ApiError(409, "conflict", f"Thread with ID {thread_id} already exists") from None
     if body.supersteps:
         try:
@@ -169,7 +201,8 @@ async def search(body: ThreadSearch, request: Request, principal: Caller) -> Res
     """Threads matching ``metadata``, ``values``, ``status`` and ``ids``; ``limit``/``offset``
     pages with LangGraph's ``X-Pagination-Total``/``X-Pagination-Next`` headers."""
     manager = manager_of(request)
-    rows, more = await find_threads(manager, principal, body)
+    granted = await grant(request, principal, "threads", "search", _search_value(body))
+    rows, more = await find_threads(manager, granted.principal, body, granted.filter)
     items = await thread_items(manager, rows, list(body.select) if body.select else None)
     headers = shapes.pagination_headers(body.offset, body.limit, len(items), more)
     return JSONResponse(items, headers=headers)
@@ -178,7 +211,10 @@ async def search(body: ThreadSearch, request: Request, principal: Caller) -> Res
 @router.post("/threads/count", summary="Count threads (LangGraph)")
 async def count(body: ThreadCount, request: Request, principal: Caller) -> Response:
     """How many threads match ``metadata``, ``values`` and ``status``: a bare integer."""
-    return JSONResponse(await count_matching(manager_of(request), principal, body))
+    granted = await grant(request, principal, "threads", "search", _search_value(body, 0))
+    return JSONResponse(
+        await count_matching(manager_of(request), granted.principal, body, granted.filter)
+    )
 
 
 @router.post("/threads/prune", summary="Prune threads (LangGraph)")
@@ -186,8 +222,15 @@ async def prune(body: ThreadPrune, request: Request, principal: Caller) -> Respo
     """The caller's threads among ``thread_ids``: deleted (``strategy: delete``) or cut down
     to their latest checkpoint, state kept (``keep_latest``); ``{"pruned_count": n}``."""
     manager = manager_of(request)
+    value = {"thread_ids": [id_value(t) for t in body.thread_ids]}
+    granted = await grant(request, principal, "threads", "delete", value)
+    principal = granted.principal
     pruned = 0
     for thread_id in dict.fromkeys(body.thread_ids):
+        if granted.filter is not None:
+            found = await _get_or_none(manager, thread_id, principal)
+            if found is None or not granted.allows(found.info.metadata):
+                continue
         if body.strategy == "delete":
             try:
                 deleted = await manager.delete(thread_id, owner=principal.scope)
@@ -208,7 +251,7 @@ async def prune(body: ThreadPrune, request: Request, principal: Caller) -> Respo
 async def get_thread(thread_id: ThreadIdPath, request: Request, principal: Caller) -> Response:
     """The thread with its values, status, interrupts and error."""
     manager = manager_of(request)
-    session = await owned_thread(manager, thread_id, principal)
+    session, _ = await thread_grant(request, principal, thread_id)
     return JSONResponse(await thread_body(manager, session))
 
 
@@ -218,10 +261,11 @@ async def patch_thread(
 ) -> Response:
     """Merge ``metadata`` into the thread's; ``ttl`` gives it a new lifetime (minutes)."""
     manager = manager_of(request)
-    session = await owned_thread(manager, thread_id, principal)
-    if body.metadata is not None:
-        graph_id = served_graph(manager, body.metadata.get("graph_id"))
-        metadata = dict(body.metadata)
+    value = {"thread_id": id_value(thread_id), "metadata": dict(body.metadata or {})}
+    session, principal = await thread_grant(request, principal, thread_id, "update", value)
+    metadata = dict(stored_metadata(value, body.metadata))
+    if body.metadata is not None or metadata:
+        graph_id = served_graph(manager, metadata.get("graph_id"))
         if graph_id is not None:
             metadata["graph_id"] = graph_id
         session.info = await manager.update_metadata(thread_id, metadata, owner=principal.scope)
@@ -236,6 +280,7 @@ async def patch_thread(
 async def delete_thread(thread_id: ThreadIdPath, request: Request, principal: Caller) -> Response:
     """Delete the thread and everything of it; a run in progress is cancelled first."""
     manager = manager_of(request)
+    _, principal = await thread_grant(request, principal, thread_id, "delete")
     try:
         deleted = await manager.delete(thread_id, owner=principal.scope)
     except InvalidInput:
@@ -250,8 +295,10 @@ async def copy_thread(thread_id: ThreadIdPath, request: Request, principal: Call
     """A new thread with the metadata and every checkpoint of this one (answered, as
     LangGraph does, without ``values``)."""
     manager = manager_of(request)
-    await owned_thread(manager, thread_id, principal)
-    copied = await manager.copy(thread_id, new_id=new_id(), owner=principal.scope)
+    _, principal = await thread_grant(request, principal, thread_id)
+    copy_id = new_id()
+    await grant(request, principal, "threads", "create", {"thread_id": id_value(copy_id)})
+    copied = await manager.copy(thread_id, new_id=copy_id, owner=principal.scope)
     return JSONResponse(shapes.thread(copied.info, None, with_values=False))
 
 
