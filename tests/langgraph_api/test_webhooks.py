@@ -233,6 +233,29 @@ async def test_stateless_runs_post_with_the_real_sdk(
     assert body["values"] is None  # the thread went with the run, as LangGraph sends it
 
 
+def test_a_failed_run_posts_its_error_and_last_values(
+    http: httpx.Client, receiver: Receiver
+) -> None:
+    thread_id = new_thread(http)
+    r = http.post(
+        f"/threads/{thread_id}/runs/wait",
+        json={
+            "assistant_id": "slow",
+            "input": {"n": 1, "log": ["a"]},
+            "config": {"configurable": {"fail": True}},
+            "webhook": receiver.base + "/failed",
+        },
+    )
+    assert r.status_code == 200 and r.json()["__error__"]["error"] == "ValueError"
+    (post,) = receiver.wait_for("/failed")
+    body = post["body"]
+    assert body["status"] == "error"
+    assert body["error"] == {"error": "ValueError", "message": "boom: asked to fail"}
+    assert body["values"] == {"n": 1, "log": ["a"]}  # the state the run left
+    (event,) = thread_events(http, thread_id, WEBHOOK_KINDS)
+    assert event["type"] == "webhook_delivered"
+
+
 def test_a_slow_receiver_never_holds_the_run_back(http: httpx.Client, receiver: Receiver) -> None:
     receiver.delays["/slow"] = 1.5
     thread_id = new_thread(http)

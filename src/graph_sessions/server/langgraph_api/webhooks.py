@@ -259,7 +259,11 @@ class WebhookSender:
             return None
 
     async def _deliver(self, rec: BookedRun, url: str, values: dict[str, Any] | None) -> None:
-        outcome = await self.send(rec, url, values)
+        try:
+            outcome = await self.send(rec, url, values)
+        except Exception as exc:  # a bug here must not go unseen, nor kill the task silently
+            log.exception("webhook of run %s failed", rec.run_id)
+            outcome = {"host": None, "attempts": 0, "error": f"{type(exc).__name__}: {exc}"}
         if rec.temporary and not rec.keep_thread:
             log.info("webhook of stateless run %s: %s", rec.run_id, outcome)
             return
@@ -288,8 +292,8 @@ class WebhookSender:
                 if attempt > 1:
                     await asyncio.sleep(policy.backoff * 2 ** (attempt - 2))
                 outcome["attempts"] = attempt
-                address = await resolve_checked(parsed, policy)
                 try:
+                    address = await resolve_checked(parsed, policy)
                     request = _pinned_request(self.client, parsed, address, body, policy.headers)
                     response = await self.client.send(request)
                     await response.aclose()
@@ -308,8 +312,6 @@ class WebhookSender:
                     return outcome
         except WebhookRefused as exc:
             outcome["refused"] = exc.reason
-        except httpx.TransportError as exc:  # the name did not resolve
-            outcome["error"] = f"{type(exc).__name__}: {exc}"
         return outcome
 
     async def close(self) -> None:
