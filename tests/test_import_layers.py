@@ -29,6 +29,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # below the core: the configuration file and the settings model it checks
     f"{PACKAGE}.config": ("core", "server", "cli"),
     f"{PACKAGE}.settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
+    f"{PACKAGE}.webhook_settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
 }
 
 # Cycles that exist outside the YAML compiler today, each named by its modules. Each one

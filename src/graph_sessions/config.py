@@ -45,6 +45,7 @@ from graph_sessions.vocabulary import (
     MultitaskStrategy,
     TTLMode,
 )
+from graph_sessions.webhook_settings import from_langgraph
 
 log = logging.getLogger("graph_sessions")
 
@@ -65,10 +66,18 @@ _IGNORED_LANGGRAPH_KEYS = {
     "api_version": "ignored (container build setting)",
     "ui": "ignored: generative UI components are not served",
     "ui_config": "ignored: generative UI components are not served",
-    "webhooks": "ignored: webhooks are not supported yet",
     "$schema": "",
 }
-_KNOWN_LANGGRAPH_KEYS = {"graphs", "env", "auth", "checkpointer", "store", "http", NAMESPACE}
+_KNOWN_LANGGRAPH_KEYS = {
+    "graphs",
+    "env",
+    "auth",
+    "checkpointer",
+    "store",
+    "http",
+    "webhooks",
+    NAMESPACE,
+}
 
 # GRAPH_SESSIONS_<NAME> environment variables and the key each overrides.
 ENV_MANAGER_KEYS = {
@@ -143,6 +152,7 @@ class _File(BaseModel):
     checkpointer: _Checkpointer | None = None
     store: dict[str, Any] | None = None
     http: dict[str, Any] | None = None
+    webhooks: dict[str, Any] | None = None
     graph_sessions: Section = Field(default_factory=Section)
 
 
@@ -445,7 +455,8 @@ def _file_manager_values(parsed: _File, from_file: bool, base: Path, file: str) 
 def _langgraph_server_values(parsed: _File, base: Path) -> dict[str, Any]:
     """Server settings LangGraph's own keys give: ``http.cors`` → ``cors``, ``auth.path``
     → ``auth_path`` (a file path made absolute, relative to the file), ``store.ttl`` →
-    ``store_ttl``. Checked with the rest of the server section."""
+    ``store_ttl``, ``webhooks`` (and ``http.disable_webhooks``) → ``webhooks``. Checked
+    with the rest of the server section."""
     values: dict[str, Any] = {}
     if parsed.http and "cors" in parsed.http:
         values["cors"] = parsed.http["cors"]
@@ -454,13 +465,23 @@ def _langgraph_server_values(parsed: _File, base: Path) -> dict[str, Any]:
         values["auth_path"] = _resolve_graph_ref(path, base) if isinstance(path, str) else path
     if parsed.store and parsed.store.get("ttl") is not None:
         values["store_ttl"] = parsed.store["ttl"]
+    webhooks: dict[str, Any] = {}
+    if parsed.webhooks:
+        try:
+            webhooks = from_langgraph(parsed.webhooks)
+        except ValueError as exc:
+            raise ConfigError(f"webhooks: {exc}") from None
+    if parsed.http and parsed.http.get("disable_webhooks"):
+        webhooks["enabled"] = False
+    if webhooks:
+        values["webhooks"] = webhooks
     return values
 
 
 def _note_unsupported(parsed: _File, cfg: ProjectConfig) -> None:
     """Notes for the parts of LangGraph's file read but not acted on yet."""
-    for key in sorted(set(parsed.http or {}) - {"cors"}):
-        cfg.notes.append(f"http.{key}: ignored (only http.cors is read)")
+    for key in sorted(set(parsed.http or {}) - {"cors", "disable_webhooks"}):
+        cfg.notes.append(f"http.{key}: ignored (only http.cors and http.disable_webhooks are read)")
     for key in sorted(set(parsed.auth or {}) - {"path"}):
         cfg.notes.append(f"auth.{key}: ignored (only auth.path is read)")
     if parsed.store and parsed.store.get("index"):

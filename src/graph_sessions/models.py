@@ -62,6 +62,11 @@ class EventType(StrEnum):
     METADATA_UPDATED = "metadata_updated"
     EXPIRED = "expired"
     REPAIRED = "repaired"
+    #: a run's webhook was answered 2xx (data: url host, status code, attempts)
+    WEBHOOK_DELIVERED = "webhook_delivered"
+    #: a run's webhook gave up or was refused (data: url host, status code or error,
+    #: attempts; ``refused`` when the URL policy forbade the request)
+    WEBHOOK_FAILED = "webhook_failed"
 
 
 class SessionInfo(BaseModel):

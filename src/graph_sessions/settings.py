@@ -32,6 +32,7 @@ from graph_sessions.vocabulary import (
     Role,
     choice_error,
 )
+from graph_sessions.webhook_settings import WebhookSettings, webhooks_value
 
 _HASH_PREFIX = "sha256:"
 ENV_PREFIX = "GRAPH_SESSIONS_"
@@ -214,6 +215,11 @@ class ServerSettings(BaseModel):
         default_factory=StoreTTLSettings,
         description="expiry of LangGraph store items (langgraph.json store.ttl)",
     )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="run-end webhooks: allowed hosts and networks, attempts, timeout "
+        "(langgraph.json webhooks)",
+    )
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors", mode="before")
@@ -227,6 +233,11 @@ class ServerSettings(BaseModel):
         if isinstance(value, str):
             return json.loads(value)
         return value
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _webhooks_from_text(cls, value: Any) -> Any:
+        return webhooks_value(value)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -255,4 +255,7 @@ def test_serve_output_key_and_config_notes_at_start(tmp_path: Path) -> None:
         log.close()
     text = (tmp_path / "serve.log").read_text()
     assert f"database: {tmp_path / 'sessions.db'}" in text  # next to the config file
-    assert "note: langgraph.json: http.app: ignored (only http.cors is read)" in text
+    assert (
+        "note: langgraph.json: http.app: ignored (only http.cors and http.disable_webhooks are read)"
+        in text
+    )

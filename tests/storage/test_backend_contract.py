@@ -112,6 +112,38 @@ async def test_update_bumps_revision_and_checks_expectations(backend: Backend) -
         SessionUpdate(no_such_field=1)  # type: ignore[call-arg]
 
 
+async def test_append_events_leaves_the_row_alone(backend: Backend) -> None:
+    await backend.create_session(info("s"))
+    before = await backend.get_session("s")
+    assert before is not None
+    with backend.event_signals.watch("s") as grew:
+        appended = await backend.append_events(
+            "s",
+            [
+                NewEvent(EventType.WEBHOOK_DELIVERED, run_id="r1", data={"status_code": 200}),
+                NewEvent(EventType.WEBHOOK_FAILED, run_id="r2", data={"attempts": 3}),
+            ],
+            at(9),
+        )
+        assert appended is True and grew.is_set()  # live tails are woken
+    after = await backend.get_session("s")
+    assert after is not None
+    assert (after.revision, after.updated_at) == (before.revision, before.updated_at)
+    events = await backend.list_events("s")
+    assert [(e.type, e.run_id, e.data, e.at) for e in events[-2:]] == [
+        (EventType.WEBHOOK_DELIVERED, "r1", {"status_code": 200}, at(9)),
+        (EventType.WEBHOOK_FAILED, "r2", {"attempts": 3}, at(9)),
+    ]
+    assert events[-1].id > events[-2].id
+    # a session that is not there gets nothing (no orphan rows for a later session)
+    assert await backend.append_events("gone", [NewEvent(EventType.WEBHOOK_FAILED)], at(9)) is False
+    assert await backend.list_events("gone") == []
+    await backend.delete_session("s")
+    assert await backend.append_events("s", [NewEvent(EventType.WEBHOOK_FAILED)], at(9)) is False
+    await backend.create_session(info("s"))
+    assert [e.type for e in await backend.list_events("s")] == []
+
+
 async def test_list_count_filters_sort_and_cursor(backend: Backend) -> None:
     for i in range(7):
         await backend.create_session(

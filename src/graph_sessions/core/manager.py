@@ -29,8 +29,14 @@ from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
 from graph_sessions.errors import InvalidInput
 from graph_sessions.graphs.references import GraphSource
-from graph_sessions.models import SessionInfo, SessionPage, SessionStats, SessionStatus
-from graph_sessions.storage.backend import Backend
+from graph_sessions.models import (
+    EventType,
+    SessionInfo,
+    SessionPage,
+    SessionStats,
+    SessionStatus,
+)
+from graph_sessions.storage.backend import Backend, NewEvent
 from graph_sessions.storage.urls import backend_from_url
 from graph_sessions.vocabulary import (
     DEFAULT_DURABILITY,
@@ -466,6 +472,20 @@ class GraphSessionManager:
         if wait:
             await active.finished.wait()
         return True
+
+    async def record_event(
+        self,
+        session_id: str,
+        kind: EventType,
+        *,
+        run_id: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Append one entry to the session's event log, now, leaving its registry row as
+        it is (no revision bump, so it never races a run's updates): for what happens
+        beside a run, such as its webhook's delivery. False when the session is gone."""
+        event = NewEvent(kind, run_id=run_id, data=dict(data or {}))
+        return await self.context.backend.append_events(session_id, [event], self.context.now())
 
     def is_busy(self, session_id: str) -> bool:
         """True while a run (or a state change) holds the session in this process."""

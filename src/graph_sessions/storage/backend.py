@@ -236,6 +236,15 @@ class Backend(ABC):
 
     # events --------------------------------------------------------------------------
     @abstractmethod
+    async def append_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime
+    ) -> bool:
+        """Append ``events`` (at ``at``) to an existing session's log, in one transaction,
+        leaving its registry row alone (no revision bump: for records made beside a run,
+        such as webhook deliveries, which must not race the run's compare-and-set
+        updates). False, and nothing written, when the session does not exist."""
+
+    @abstractmethod
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100
     ) -> list[Event]:

@@ -347,6 +347,14 @@ class MemoryBackend(Backend):
         return [r.model_copy() for r in reversed(runs)][:limit]
 
     # events --------------------------------------------------------------------------
+    async def append_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime
+    ) -> bool:
+        if session_id not in self._sessions:
+            return False
+        self._append_events(session_id, events, at)
+        return True
+
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100
     ) -> list[Event]:

@@ -23,6 +23,7 @@ EVENT_WRITERS = (
     "delete_session",
     "begin_run",
     "finish_run",
+    "append_events",
 )
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])

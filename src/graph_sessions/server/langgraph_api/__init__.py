@@ -20,7 +20,9 @@ from graph_sessions.server.langgraph_api import (
     thread_stream,
     threads,
 )
+from graph_sessions.server.langgraph_api.run_launch import book_of_app
 from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
+from graph_sessions.server.langgraph_api.webhooks import webhook_sender
 
 router = APIRouter()
 # the hot routes first: a request walks the routers in this order
@@ -38,11 +40,12 @@ router.include_router(store.router)
 async def background_work(app: FastAPI) -> AsyncIterator[None]:
     """What the LangGraph API runs beside the app while it serves, entered by the app's
     lifespan once the manager is open (and left before it closes): the store's TTL
-    sweeper."""
+    sweeper, the run-end webhook sender."""
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(
             store_ttl_sweeper(app.state.manager, app.state.settings.store_ttl)
         )
+        await stack.enter_async_context(webhook_sender(app, book_of_app(app)))
         yield
 
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,8 @@ class BookedRun:
     created_at: datetime = field(default_factory=_now)
     updated_at: datetime = field(default_factory=_now)
     status: str = "pending"
+    #: when the core began executing it (after ``after_seconds``)
+    started_at: datetime | None = None
     result: dict[str, Any] | None = None
     deleted: bool = False
     #: set by a later run's ``interrupt``/``rollback`` or by a cancel: how it is cancelled
@@ -201,6 +203,9 @@ class RunBook:
         self._by_thread: dict[str, dict[str, BookedRun]] = {}
         self.tombstones: set[str] = set()  # runs deleted over the API (their rows stay)
         self._thread_signals: dict[str, asyncio.Event] = {}
+        #: called with each run once it ended (its result set), e.g. to send its webhook;
+        #: they must not block (start a task)
+        self.end_hooks: list[Callable[[BookedRun], None]] = []
 
     def get(self, run_id: str) -> BookedRun | None:
         """A run this process holds (deleted ones too: check ``deleted``)."""
@@ -246,7 +251,12 @@ class RunBook:
             assistant_id=resolved.assistant_id,
             graph_id=resolved.graph_id,
             metadata=metadata,
-            kwargs={**body.kwargs(), "config": resolved.config()},
+            kwargs={
+                **body.kwargs(),
+                "config": resolved.config(),
+                # LangGraph: a stateless run whose thread goes with it
+                "temporary": resolved.temporary and body.on_completion != "keep",
+            },
             multitask=body.strategy,
             resumable=body.stream_resumable,
             temporary=resolved.temporary,
@@ -275,6 +285,7 @@ class RunBook:
         delay = resolved.body.after_seconds or 0
         if delay <= 0:
             rec.stream = await self._start_stream(resolved, translator)
+            rec.started_at = _now()
         if resolved.body.strategy in ("interrupt", "rollback"):
             # The core cancels the thread's earlier runs once this one's task runs: they
             # end cancelled by this strategy (a rollback deletes them).
@@ -328,6 +339,11 @@ class RunBook:
             with contextlib.suppress(Exception):
                 await self.manager.delete(rec.thread_id)
         rec.finish(*outcome)
+        for hook in list(self.end_hooks):
+            try:
+                hook(rec)
+            except Exception:
+                log.exception("LangGraph API run %s: an end hook failed", rec.run_id)
         keep = RETAIN_SECONDS if rec.resumable else RETAIN_PLAIN_SECONDS
         asyncio.get_running_loop().call_later(keep, self._forget, rec.run_id)
 
@@ -345,6 +361,7 @@ class RunBook:
             if rec.stream is None:
                 await asyncio.sleep(delay)
                 rec.stream = await self._start_stream(resolved, translator)
+            rec.started_at = rec.started_at or _now()
             rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
             async for chunk in rec.stream:
                 rec.mark_running()

@@ -29,6 +29,7 @@ from graph_sessions.server.langgraph_api.run_payloads import (
     resolve_run,
 )
 from graph_sessions.server.langgraph_api.sse import sse_response
+from graph_sessions.server.langgraph_api.webhooks import validate_webhook
 
 #: seconds between the newlines a ``wait`` body is padded with while the run goes on
 WAIT_PADDING_SECONDS = 5.0
@@ -71,7 +72,9 @@ async def launch(
     kind: str = "background",
 ) -> BookedRun:
     """Resolve the body, book the run and start it in the core. A run that cannot start
-    answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
+    answers its 4xx here (409 under ``reject`` on a busy thread, 422 for a webhook URL the
+    policy refuses), before any event."""
+    validate_webhook(body.webhook, settings_of(request).webhooks)
     book = book_of(request)
     principal, body = await authorize_run(request, principal, thread_id, body)
     resolver = assistant_resolver(request, principal)

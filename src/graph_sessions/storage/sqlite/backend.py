@@ -547,6 +547,20 @@ class SqliteBackend(Backend):
         return [row_to_run(r) for r in rows]
 
     # events --------------------------------------------------------------------------
+    async def append_events(
+        self, session_id: str, events: Sequence[NewEvent], at: datetime
+    ) -> bool:
+        stamp = dump_time(at)
+
+        def body(c: sqlite3.Connection) -> bool:
+            found = c.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,))
+            if found.fetchone() is None:
+                return False
+            self._insert_events(c, session_id, events, stamp)
+            return True
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
     async def list_events(
         self, session_id: str, *, after_id: int | None = None, limit: int = 100
     ) -> list[Event]:
