@@ -4,11 +4,12 @@ the shared server in tests/server/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from support.graphs import chat_graph
+from support.postgres import NoPostgres, PostgresServer, provision
 
 from graph_sessions import GraphSessionManager
 
@@ -35,3 +36,25 @@ async def chat_manager(any_backend: str) -> AsyncIterator[GraphSessionManager]:
         graph=chat_graph(), backend=any_backend, sweep_interval=None
     ) as manager:
         yield manager
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run (``support/postgres.py``: started
+    from Debian's binaries on 127.0.0.1, or the server ``GRAPH_SESSIONS_TEST_POSTGRES_URL``
+    names). No server fails the tests that need one, loudly: they never skip."""
+    try:
+        with provision() as server:
+            yield server
+    except NoPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh empty database for one test, dropped after it."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
