@@ -64,3 +64,5 @@ def test_js_sdk_thread_stream_interrupt_resume_store(js_packages: Path, api_url:
     assert out["store_namespaces"] == [["js", "notes"]]
     assert out["store_after_delete"] is None
     assert out["search_ids"] == [out["thread_id"]]
+    assert out["listed_by_graph_id"] is True
+    assert out["listed_by_assistant_id"] is True

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,22 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 WAIT_MS = 20_000
+# Before the page's code: keep a copy of each streamed run's body (the SSE text) in
+# window.__streams, read from a clone of the response while the hook reads the original.
+TEE_STREAMS = """
+window.__streams = [];
+const realFetch = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const response = await realFetch(input, init);
+  const url = typeof input === "string" ? input : input.url;
+  if ((init?.method ?? input.method) === "POST" && url.endsWith("/runs/stream")) {
+    const entry = { text: "", done: false };
+    window.__streams.push(entry);
+    response.clone().text().then((t) => { entry.text = t; entry.done = true; });
+  }
+  return response;
+};
+"""
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -100,9 +117,8 @@ class Page:
         self.page = self.context.new_page()
         self.runs: list[dict[str, Any]] = []
         self.joins: list[str] = []
-        self.streams: list[Any] = []
+        self.page.add_init_script(TEE_STREAMS)
         self.page.on("request", self._seen)
-        self.page.on("response", self._answered)
         self.page.goto(url)
 
     def _seen(self, request: Any) -> None:
@@ -111,13 +127,10 @@ class Page:
         elif request.method == "GET" and "/runs/" in request.url and "/stream" in request.url:
             self.joins.append(request.url)
 
-    def _answered(self, response: Any) -> None:
-        if response.request.method == "POST" and response.url.endswith("/runs/stream"):
-            self.streams.append(response)
-
     def stream_events(self, index: int) -> list[str]:
-        """The SSE event names of the ``index``-th streamed run, in order."""
-        body = self.streams[index].body().decode()
+        """The SSE event names of the ``index``-th streamed run of this page load, in order."""
+        self.page.wait_for_function(f"window.__streams?.[{index}]?.done", timeout=WAIT_MS)
+        body = str(self.page.evaluate(f"window.__streams[{index}].text"))
         return [line[len("event: ") :] for line in body.splitlines() if line.startswith("event: ")]
 
     def text(self, selector: str) -> str:
@@ -193,6 +206,41 @@ def test_use_stream_chat_streams_and_history_on_reload(
         ]
         assert int(tab.text("#history")) >= 4
         assert tab.errors() == []
+        # regenerate the last reply as Agent Chat UI does: a run from the checkpoint before it
+        before = int(tab.text("#history"))
+        tab.page.click("#regenerate")
+        tab.page.wait_for_function(
+            f"Number(document.querySelector('#history').innerText) > {before}", timeout=WAIT_MS
+        )
+        tab.wait_idle()
+        regenerate = tab.runs[-1]
+        assert regenerate["checkpoint"]["checkpoint_id"]
+        assert "input" not in regenerate or regenerate["input"] is None
+        assert tab.messages() == [
+            ("human", "hello browser"),
+            ("ai", "echo: hello browser"),
+            ("human", "again"),
+            ("ai", "echo: again"),
+        ]
+        with httpx.Client(base_url=api_url, timeout=30) as http:
+            state = http.get(f"/threads/{thread_id}/state").json()
+            history = http.post(f"/threads/{thread_id}/history", json={"limit": 50}).json()
+        assert [m["content"] for m in state["values"]["messages"]] == [
+            "hello browser",
+            "echo: hello browser",
+            "again",
+            "echo: again",
+        ]
+        # the new head descends from the checkpoint the page sent (a branch from there)
+        parents = {h["checkpoint"]["checkpoint_id"]: h["parent_checkpoint"] for h in history}
+        chain, cursor = [], state["checkpoint"]["checkpoint_id"]
+        while cursor is not None and len(chain) < 10:
+            chain.append(cursor)
+            parent = parents.get(cursor)
+            cursor = parent["checkpoint_id"] if parent else None
+        assert regenerate["checkpoint"]["checkpoint_id"] in chain[1:4]
+        assert len(history) > before
+        assert tab.errors() == []
     finally:
         tab.close()
 
@@ -245,5 +293,38 @@ def test_use_stream_rejoins_a_running_run_after_reload(
         assert tab.joins, "the reloaded page did not join the running run"
         assert tab.values()["log"] == ["slept"]
         assert tab.errors() == []
+    finally:
+        tab.close()
+
+
+def test_use_stream_stop_cancels_the_run(browser: Any, page_url: str, api_url: str) -> None:
+    tab = open_page(browser, page_url, api_url, "slow")
+    try:
+        tab.wait_idle()
+        tab.page.fill("#text", "30")
+        tab.page.click("#slow")
+        tab.wait_text("#status", "loading")
+        tab.wait_text("#thread", "-")
+        thread_id = tab.text("#thread")
+        with httpx.Client(base_url=api_url, timeout=30) as http:
+            for _ in range(100):  # stop once the server runs it (a pending run ends idle)
+                runs = http.get(f"/threads/{thread_id}/runs").json()
+                if runs and runs[0]["status"] == "running":
+                    break
+                tab.page.wait_for_timeout(100)
+            tab.page.click("#stop")
+            tab.wait_idle()
+            for _ in range(100):
+                runs = http.get(f"/threads/{thread_id}/runs").json()
+                if runs and runs[0]["status"] not in ("pending", "running"):
+                    break
+                tab.page.wait_for_timeout(100)
+            thread = http.get(f"/threads/{thread_id}").json()
+        # as LangGraph's server has it: a running run cancelled is `interrupted`, and so is
+        # its thread, with the UserInterrupt error
+        assert [r["status"] for r in runs] == ["interrupted"]
+        assert thread["status"] == "interrupted"
+        assert thread["error"]["error"] == "UserInterrupt"
+        assert "slept" not in tab.text("#values")
     finally:
         tab.close()

@@ -89,6 +89,14 @@ await client.store.deleteItem(ns, "n2");
 // threads search sees ours, and the thread ids the mixed-use test continues
 const mine = await client.threads.search({ metadata: { by: mark } });
 out.search_ids = mine.map((t) => t.thread_id);
+// Agent Chat UI lists a graph's threads by the metadata runs put on them
+const byGraph = await client.threads.search({ metadata: { graph_id: "chat" }, limit: 1000 });
+out.listed_by_graph_id = byGraph.some((t) => t.thread_id === thread.thread_id);
+const byAssistant = await client.threads.search({
+  metadata: { assistant_id: assistants.find((a) => a.graph_id === "chat").assistant_id },
+  limit: 1000,
+});
+out.listed_by_assistant_id = byAssistant.some((t) => t.thread_id === thread.thread_id);
 out.thread_id = thread.thread_id;
 out.approval_thread_id = ap.thread_id;
 

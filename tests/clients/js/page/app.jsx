@@ -60,6 +60,8 @@ function App() {
           stream.submit(
             { messages: [{ type: "human", content: text }] },
             {
+              streamMode: ["values"],
+              streamSubgraphs: true,
               streamResumable: true,
               optimisticValues: (prev) => ({
                 ...prev,
@@ -71,6 +73,25 @@ function App() {
         }}
       >
         send
+      </button>
+      <button
+        id="regenerate"
+        onClick={() => {
+          // as Agent Chat UI regenerates the last reply: from the checkpoint before it
+          const last = messages.at(-1);
+          const meta = stream.getMessagesMetadata(last);
+          stream.submit(undefined, {
+            checkpoint: meta?.firstSeenState?.parent_checkpoint,
+            streamMode: ["values"],
+            streamSubgraphs: true,
+            streamResumable: true,
+          });
+        }}
+      >
+        regenerate
+      </button>
+      <button id="stop" onClick={() => stream.stop()}>
+        stop
       </button>
       <button id="start" onClick={() => stream.submit({ request: text, log: [] })}>
         start
@@ -90,7 +111,10 @@ function App() {
       <button
         id="slow"
         onClick={() =>
-          stream.submit({ n: 1 }, { config: { configurable: { sleep: 3 } }, streamResumable: true })
+          stream.submit(
+            { n: 1 },
+            { config: { configurable: { sleep: Number(text || 3) } }, streamResumable: true },
+          )
         }
       >
         slow
