@@ -28,6 +28,7 @@ from graph_sessions.server.langgraph_api.run_payloads import (
     resolve_run,
 )
 from graph_sessions.server.langgraph_api.sse import sse_response
+from graph_sessions.storage.records import PendingRun
 
 #: seconds between the newlines a ``wait`` body is padded with while the run goes on
 WAIT_PADDING_SECONDS = 5.0
@@ -68,18 +69,34 @@ async def launch(
     thread_id: str | None,
     body: RunCreate,
     kind: str = "background",
+    *,
+    recovered: PendingRun | None = None,
 ) -> BookedRun:
     """Resolve the body, book the run and start it in the core. A run that cannot start
-    answers its 4xx here (409 under ``reject`` on a busy thread), before any event."""
+    answers its 4xx here (409 under ``reject`` on a busy thread), before any event.
+
+    A background run is kept in storage as a pending run before it starts (durable, see
+    :meth:`RunBook.persist`). ``recovered``: that stored run, launched again by a server
+    that started after its own stopped (same id, creation time and thread)."""
     book = book_of(request)
     resolver = assistant_resolver(request, principal)
     resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
+    if recovered is not None:
+        resolved.run_id = recovered.run_id
+        resolved.temporary = bool(recovered.payload.get("temporary"))
     rec = book.book(resolved, principal.owner)
     rec.kind = kind
     try:
+        if recovered is not None:
+            rec.created_at = recovered.created_at
+            rec.durable = True
+        elif kind == "background":
+            await book.persist(rec, resolved)
         await book.start(rec, resolved)
     except BaseException as exc:
         book.discard(rec)
+        if recovered is None:  # a recovered run's row is its recoverer's to judge
+            await book.unpersist(rec)
         if resolved.temporary:
             with contextlib.suppress(Exception):
                 await manager_of(request).delete(resolved.thread_id)
