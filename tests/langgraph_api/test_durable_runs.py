@@ -2,7 +2,8 @@
 pending runs (queued under ``enqueue``, or waiting ``after_seconds``) survive a SIGKILL or
 a graceful stop and run after the restart, in order and once; a run executing when its
 server was SIGKILLed ends ``error`` with the reason, and its thread is usable again; two
-servers started on the same database launch each recovered run once (the claim)."""
+servers started on the same database launch each recovered run once (the claim), and a
+pending run cancelled over one of them is not run by the other."""
 
 from __future__ import annotations
 
@@ -170,3 +171,13 @@ def test_two_servers_on_one_database_launch_each_recovered_run_once(
     for run_id in queued:
         assert logs.count(f"pending run {run_id} of thread {thread} launched again") == 1
     assert c.runs.get(thread, running)["status"] == "error"
+    # a pending run held by one server, cancelled over the other: it never runs
+    busy = slow_run(c, thread, "r4", 8)
+    eventually(lambda: status(c, thread, busy) == "running")
+    doomed = slow_run(c, thread, "r5", 0.1)
+    other = client(pair[1])
+    assert other.runs.get(thread, doomed)["status"] == "pending"  # from storage
+    other.runs.cancel(thread, doomed)
+    eventually(lambda: status(c, thread, doomed) == "interrupted", timeout=15)
+    eventually(lambda: status(c, thread, busy) == "success", timeout=15)
+    assert "r5" not in c.threads.get_state(thread)["values"]["log"]

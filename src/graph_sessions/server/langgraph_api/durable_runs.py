@@ -3,9 +3,10 @@ written by :meth:`RunBook.persist` before a background run is answered) are laun
 by the server that finds them unheld, through the same path as a new run
 (:func:`~.run_launch.launch` with the stored owner as the caller).
 
-- At start (``background_work``), then every third of the core's lease time, a server
-  renews the claims of the pending runs it holds and recovers the others whose claim
-  lapsed: their claimant's lease time passed unrenewed, or it was a process of this host
+- At start (``background_work``), then every third of the core's lease time (at most
+  :data:`KEEP_SECONDS`), a server renews the claims of the pending runs it holds
+  (cancelling those whose row another server deleted: a cancel over it) and recovers the
+  others whose claim lapsed: their claimant's lease time passed unrenewed, or it was a process of this host
   that is gone (the same liveness rule as a run's lease, ``core/leases.py``).
 - Recovery goes thread by thread, each thread's runs in the order they were created
   (``enqueue`` keeps order), each claimed first by a compare-and-set
@@ -34,12 +35,14 @@ from graph_sessions.core.leases import lease_clock, stale_reason
 from graph_sessions.errors import ManagerClosed
 from graph_sessions.models import SessionInfo, SessionStatus
 from graph_sessions.server.auth import Principal
-from graph_sessions.server.langgraph_api.run_book import RunBook
+from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
 from graph_sessions.server.langgraph_api.run_launch import app_request, book_of_app, launch
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
 from graph_sessions.storage.records import PendingRun
 
 log = logging.getLogger("graph_sessions.server.langgraph_api")
+#: at most this many seconds between two renewals of this server's claims (and scans)
+KEEP_SECONDS = 5.0
 
 
 def claim_lapsed(row: PendingRun, claimant: str) -> bool:
@@ -119,13 +122,45 @@ async def recover_pending(app: Starlette) -> list[str]:
     return launched
 
 
+def durable_pending(book: RunBook) -> list[BookedRun]:
+    """The runs booked here whose pending row is stored (``durable`` is set only once
+    the row is written)."""
+    return [r for r in book.all() if r.durable and not r.done.is_set()]
+
+
+async def cancel_forgotten(book: RunBook, candidates: list[BookedRun], held: set[str]) -> list[str]:
+    """Cancel the ``candidates`` (read before ``held``) whose row is gone though the core
+    did not begin them (``held``: the ids whose claims this server still holds): a cancel
+    or delete over another server sharing the database forgot them. Returns their ids."""
+    cancelled = []
+    for rec in candidates:
+        if not rec.durable or rec.done.is_set() or rec.run_id in held:
+            continue
+        if book.status_of(rec) != "pending":
+            rec.durable = False
+            continue
+        runs = await book.manager.backend.list_runs(rec.thread_id, limit=50)
+        rec.durable = False
+        if any(r.run_id == rec.run_id for r in runs):
+            continue  # begun meanwhile: the core's begin_run deleted its row
+        log.info("pending run %s was cancelled over another server", rec.run_id)
+        await book.cancel(rec, "interrupt", wait=False)
+        cancelled.append(rec.run_id)
+    return cancelled
+
+
 async def _keep(app: Starlette, interval: float) -> None:
-    """Every ``interval`` seconds: renew this server's claims, recover lapsed ones."""
+    """Every ``interval`` seconds: renew this server's claims (cancelling the runs whose
+    rows another server deleted), recover lapsed ones."""
     book = book_of_app(app)
     while True:
         await asyncio.sleep(interval)
         try:
-            await book.manager.backend.renew_pending_claims(book.claimant, book.claim_until())
+            candidates = durable_pending(book)
+            held = await book.manager.backend.renew_pending_claims(
+                book.claimant, book.claim_until()
+            )
+            await cancel_forgotten(book, candidates, set(held))
             await recover_pending(app)
         except asyncio.CancelledError:
             raise
@@ -144,9 +179,8 @@ async def durable_runs(app: FastAPI) -> AsyncIterator[None]:
             log.warning("launched again %d pending run(s): %s", len(launched), launched)
     except Exception:
         log.exception("recovering the pending runs failed")
-    task = asyncio.create_task(
-        _keep(app, book.manager.context.options.lease_ttl / 3), name="graph-sessions-pending-runs"
-    )
+    interval = min(book.manager.context.options.lease_ttl / 3, KEEP_SECONDS)
+    task = asyncio.create_task(_keep(app, interval), name="graph-sessions-pending-runs")
     try:
         yield
     finally:
@@ -181,7 +215,10 @@ async def forget_stored_pending(book: RunBook, thread_id: str, run_id: str) -> b
 
 
 __all__ = [
+    "KEEP_SECONDS",
+    "cancel_forgotten",
     "claim_lapsed",
+    "durable_pending",
     "durable_runs",
     "forget_stored_pending",
     "recover_pending",

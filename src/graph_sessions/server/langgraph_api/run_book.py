@@ -318,10 +318,6 @@ class RunBook:
             except Exception:  # the storage is closing or gone: the next server judges
                 log.warning("could not forget the pending run %s", rec.run_id, exc_info=True)
 
-    def pending_ids(self) -> set[str]:
-        """The durable runs held here that the core has not begun yet."""
-        return {r.run_id for r in self._runs.values() if r.durable and not r.done.is_set()}
-
     def discard(self, rec: BookedRun) -> None:
         """Forget a run (one whose start was refused, or one finished a while ago)."""
         self._runs.pop(rec.run_id, None)
@@ -388,8 +384,9 @@ class RunBook:
             rec.publish("error", err)
             outcome = ("timeout", {"__error__": err})
         if rec.durable and not rec.stopped:
-            # begun: the core deleted the row; never begun: it can never start
-            await self.unpersist(rec)
+            if rec.status == "pending":  # never begun (it can never start now): forget it
+                await self.unpersist(rec)
+            rec.durable = False  # begun: the core's begin_run deleted its row
         if rec.temporary and not rec.keep_thread and not rec.stopped:
             with contextlib.suppress(Exception):
                 await self.manager.delete(rec.thread_id)
