@@ -36,13 +36,14 @@ def dead_pid() -> int:
 
 
 def test_claim_lapsed() -> None:
-    later = NOW + timedelta(seconds=60)
+    now = datetime.now(UTC)  # not the module's NOW: the suite may run long before this
+    later = now + timedelta(seconds=60)
     assert claim_lapsed(row(None, None), "me")
     assert not claim_lapsed(row("me", later), "me")  # held here
     assert claim_lapsed(row(f"{HOST}:{dead_pid()}:x", later), "me")  # its process is gone
     # a live process of another host holds it until its claim time passes
     assert not claim_lapsed(row("elsewhere:1:x", later), "me")
-    assert claim_lapsed(row("elsewhere:1:x", NOW - timedelta(seconds=1)), "me")
+    assert claim_lapsed(row("elsewhere:1:x", now - timedelta(seconds=1)), "me")
 
 
 def test_row_error() -> None:
