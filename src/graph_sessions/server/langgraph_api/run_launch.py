@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import SessionBusy, SessionExpired, SessionNotFound
+from graph_sessions.errors import ManagerClosed, SessionBusy, SessionExpired, SessionNotFound
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import load_session, manager_of, settings_of
 from graph_sessions.server.errors import ApiError
@@ -97,7 +97,7 @@ async def launch(
         book.discard(rec)
         if recovered is None:  # a recovered run's row is its recoverer's to judge
             await book.unpersist(rec)
-        if resolved.temporary:
+        if resolved.temporary and not isinstance(exc, ManagerClosed):  # else it waits
             with contextlib.suppress(Exception):
                 await manager_of(request).delete(resolved.thread_id)
         if isinstance(exc, SessionBusy):
