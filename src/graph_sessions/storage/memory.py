@@ -7,6 +7,7 @@ the transaction boundary here.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -33,7 +34,14 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import InMemoryAdmin
 from graph_sessions.storage.codec import dump_time
-from graph_sessions.storage.records import UNCHANGED, RunBegun, RunFinish, RunStart, SessionUpdate
+from graph_sessions.storage.records import (
+    UNCHANGED,
+    PendingRun,
+    RunBegun,
+    RunFinish,
+    RunStart,
+    SessionUpdate,
+)
 
 
 def _contains(actual: Any, expected: dict[str, Any]) -> bool:
@@ -125,6 +133,7 @@ class MemoryBackend(Backend):
         self._runs: dict[str, RunInfo] = {}
         self._events: dict[str, list[Event]] = {}
         self._messages: dict[str, list[Message]] = {}
+        self._pending: dict[str, PendingRun] = {}
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         # assistant id -> its versions, by version number; and the current version
@@ -158,6 +167,8 @@ class MemoryBackend(Backend):
         self.admin.delete_thread(None, info.session_id)
         for log in (self._events, self._messages):
             log.pop(info.session_id, None)
+        for run_id in [p.run_id for p in self._pending.values() if p.session_id == info.session_id]:
+            del self._pending[run_id]
         self._sessions[info.session_id] = info.model_copy(deep=True)
         if event is not None:
             self._append_events(info.session_id, [event], info.created_at)
@@ -237,6 +248,8 @@ class MemoryBackend(Backend):
         )
         for run_id in [r.run_id for r in self._runs.values() if r.session_id == session_id]:
             del self._runs[run_id]
+        for run_id in [p.run_id for p in self._pending.values() if p.session_id == session_id]:
+            del self._pending[run_id]
         had_checkpoints = self.admin.delete_thread(None, session_id) > 0
         return existed or had_data or had_checkpoints
 
@@ -280,6 +293,7 @@ class MemoryBackend(Backend):
         )
         self._apply(info, {**start.changes(), "lease_epoch": info.lease_epoch + 1})
         self._runs[run.run_id] = recorded.model_copy()
+        self._pending.pop(run.run_id, None)
         self._append_events(session_id, events, run.started_at)
         return RunBegun(info.model_copy(deep=True), recorded)
 
@@ -345,6 +359,52 @@ class MemoryBackend(Backend):
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         runs = [r for r in self._runs.values() if r.session_id == session_id]
         return [r.model_copy() for r in reversed(runs)][:limit]
+
+    # pending runs ----------------------------------------------------------------------
+    async def add_pending_run(self, pending: PendingRun) -> bool:
+        if pending.session_id not in self._sessions or pending.run_id in self._pending:
+            return False
+        self._pending[pending.run_id] = dataclasses.replace(
+            pending, payload=copy.deepcopy(pending.payload)
+        )
+        return True
+
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        rows = [
+            dataclasses.replace(p, payload=copy.deepcopy(p.payload))
+            for p in self._pending.values()
+            if session_id is None or p.session_id == session_id
+        ]
+        rows.sort(key=lambda p: (p.created_at, p.run_id))
+        return rows
+
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        found = self._pending.get(run_id)
+        if found is None or (found.claimed_by, found.claimed_until) != (expect_by, expect_until):
+            return False
+        self._pending[run_id] = dataclasses.replace(
+            found, claimed_by=claimed_by, claimed_until=claimed_until
+        )
+        return True
+
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        held = [p.run_id for p in self._pending.values() if p.claimed_by == claimed_by]
+        for run_id in held:
+            self._pending[run_id] = dataclasses.replace(
+                self._pending[run_id], claimed_until=claimed_until
+            )
+        return held
+
+    async def delete_pending_run(self, run_id: str) -> bool:
+        return self._pending.pop(run_id, None) is not None
 
     # events --------------------------------------------------------------------------
     async def append_events(

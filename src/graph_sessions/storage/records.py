@@ -1,6 +1,7 @@
 """Typed records of what a Backend write changes: the registry row's new values
 (:class:`SessionUpdate`), the start of a run (:class:`RunStart`, answered by
-:class:`RunBegun`) and its end (:class:`RunFinish`).
+:class:`RunBegun`), its end (:class:`RunFinish`), and a run waiting to start
+(:class:`PendingRun`).
 
 A field left out is :data:`UNCHANGED`; a nullable field given ``None`` is set to NULL. A
 name that is not a field (or one that cannot change, ``session_id``, ``created_at``) is a
@@ -137,8 +138,28 @@ class RunFinish:
         return SessionUpdate(**self.changes())
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingRun:
+    """A run accepted but not begun yet (queued behind another run, or waiting for its
+    ``not_before``), kept so that it survives its server: ``payload`` is what a surface
+    needs to launch it again (JSON), ``owner`` the session owner it runs for.
+
+    ``claimed_by``/``claimed_until``: the process that holds it (will launch it) and until
+    when that claim holds unless renewed (``None``: nobody holds it)."""
+
+    run_id: str
+    session_id: str
+    owner: str | None
+    created_at: datetime
+    payload: dict[str, Any]
+    not_before: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
 __all__ = [
     "SESSION_UPDATE_FIELDS",
+    "PendingRun",
     "UNCHANGED",
     "RunBegun",
     "RunFinish",

@@ -38,12 +38,13 @@ from graph_sessions.storage.checkpoints import CheckpointAdmin, admin_for, langg
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.records import (
     UNCHANGED,
+    PendingRun,
     RunBegun,
     RunFinish,
     RunStart,
     SessionUpdate,
 )
-from graph_sessions.storage.sqlite import assistants
+from graph_sessions.storage.sqlite import assistants, pending
 from graph_sessions.storage.sqlite.connection import SqliteConnection
 from graph_sessions.storage.sqlite.fencing import (
     FencedLangGraphSaver,
@@ -256,7 +257,7 @@ class SqliteBackend(Backend):
                 if cur.rowcount == 0:
                     return False
                 # A thread left without a registry row must not leak into the new session.
-                for table in ("runs", "session_events", "messages"):
+                for table in ("runs", "pending_runs", "session_events", "messages"):
                     c.execute(f"DELETE FROM {table} WHERE session_id = ?", (info.session_id,))
                 self._admin.delete_thread(c, info.session_id)
                 if event is not None:
@@ -418,7 +419,7 @@ class SqliteBackend(Backend):
             if only_if_expired_at is not None and not deleted:
                 return False
             n = 0
-            for table in ("runs", "session_events", "messages"):
+            for table in ("runs", "pending_runs", "session_events", "messages"):
                 n += c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,)).rowcount
             n += self._admin.delete_thread(c, session_id)
             return deleted or n > 0
@@ -469,6 +470,7 @@ class SqliteBackend(Backend):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, before),
             )
+            pending.delete(c, run.run_id)
             self._insert_events(c, session_id, events, at)
             return row, before, mark
 
@@ -545,6 +547,39 @@ class SqliteBackend(Backend):
             ).fetchall()
         )
         return [row_to_run(r) for r in rows]
+
+    # pending runs (storage/sqlite/pending.py) --------------------------------------------
+    async def add_pending_run(self, pending_run: PendingRun) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: pending.add(c, pending_run)))
+
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        return await self._call(lambda c: pending.listing(c, session_id))
+
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        return await self._call(
+            lambda conn: self._tx(
+                conn,
+                lambda c: pending.claim(
+                    c, run_id, claimed_by, claimed_until, expect_by, expect_until
+                ),
+            )
+        )
+
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: pending.renew(c, claimed_by, claimed_until))
+        )
+
+    async def delete_pending_run(self, run_id: str) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: pending.delete(c, run_id)))
 
     # events --------------------------------------------------------------------------
     async def append_events(
