@@ -7,6 +7,7 @@ one SQLite file firing a due cron once."""
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import NotFoundError
+from langgraph_sdk.errors import NotFoundError, PermissionDeniedError
 from support.lgapi import start_lg_server
 from support.server import API_KEYS_ENV, KEYS, ServerProcess
 
@@ -374,3 +375,57 @@ async def test_two_servers_on_one_database_fire_a_due_cron_once(tmp_path: Path) 
     finally:
         for srv in servers:
             srv.stop()
+
+
+# ----------------------------------------------------------------------- auth files
+CRON_AUTH_FILE = textwrap.dedent(
+    """
+    from langgraph_sdk import Auth
+
+    auth = Auth()
+
+
+    @auth.authenticate
+    async def authenticate(authorization: str | None) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Auth.exceptions.HTTPException(status_code=401, detail="Missing token")
+        return authorization.removeprefix("Bearer ")
+
+
+    @auth.on.crons.create
+    async def stamp(ctx: Auth.types.AuthContext, value: dict):
+        value["metadata"]["stamped_by"] = ctx.user.identity
+
+
+    @auth.on.crons.search
+    async def shared_only(ctx: Auth.types.AuthContext, value: dict):
+        return {"shared": True}
+
+
+    @auth.on.crons.delete
+    async def no_deletes(ctx: Auth.types.AuthContext, value: dict):
+        return False
+    """
+)
+
+
+async def test_an_auth_files_cron_handlers_apply(tmp_path: Path) -> None:
+    (tmp_path / "auth.py").write_text(CRON_AUTH_FILE)
+    srv = start_lg_server(
+        tmp_path, env={"GRAPH_SESSIONS_AUTH_PATH": f"{tmp_path / 'auth.py'}:auth"}
+    )
+    try:
+        alice = get_client(url=srv.url, api_key=None, headers={"Authorization": "Bearer alice"})
+        bob = get_client(url=srv.url, api_key=None, headers={"Authorization": "Bearer bob"})
+        shared = await alice.crons.create("chat", schedule=YEARLY, metadata={"shared": True})
+        private = await alice.crons.create("chat", schedule=YEARLY)
+        assert shared["user_id"] == "alice"
+        assert shared["metadata"] == {"shared": True, "stamped_by": "alice"}
+        assert [x["cron_id"] for x in await alice.crons.search()] == [shared["cron_id"]]
+        assert await alice.crons.count() == 1
+        assert await bob.crons.search() == []  # the owner rule still holds
+        with pytest.raises(PermissionDeniedError):
+            await alice.crons.delete(private["cron_id"])
+        assert (await alice.crons.update(private["cron_id"], enabled=False))["enabled"] is False
+    finally:
+        srv.stop()

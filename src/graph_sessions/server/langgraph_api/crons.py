@@ -1,7 +1,10 @@
 """``/runs/crons``: scheduled runs, created on a thread or stateless, searched, counted,
 read, patched and deleted as LangGraph's Agent Server answers them. A cron is stored in
 the backend (``Backend.create_cron`` …) with its owner; another owner's cron is 404 and
-absent from searches, a cron on another owner's thread is 404. The scheduler that fires
+absent from searches, a cron on another owner's thread is 404. An auth file's
+``@auth.on.crons.<create|read|update|delete|search>`` handlers run as on LangGraph's
+server (``lg_auth.authorize``): metadata they add is stored, a filter they return scopes
+what the caller sees, on top of the owner rule. The scheduler that fires
 them is ``cron_scheduler.py``.
 
 Supersets of the reference: any session id is a thread id, a graph id is accepted for
@@ -33,6 +36,7 @@ from graph_sessions.server.langgraph_api.ids import (
     new_id,
     system_assistant_id,
 )
+from graph_sessions.server.langgraph_api.lg_auth import Filter, authorize, matches_filter
 from graph_sessions.server.langgraph_api.run_launch import assistant_resolver
 from graph_sessions.server.langgraph_api.run_payloads import StreamMode
 from graph_sessions.server.langgraph_api.run_shapes import iso
@@ -164,8 +168,27 @@ def _end_time(text: str | None) -> datetime | None:
     return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
-def _visible(cron: CronInfo | None, principal: Principal) -> bool:
-    return cron is not None and (principal.scope is None or cron.owner == principal.scope)
+def _visible(cron: CronInfo | None, principal: Principal, filters: Filter | None = None) -> bool:
+    """Whether the caller may see ``cron``: its owner (or an admin), and passing the auth
+    file's filter for the action (``lg_auth.authorize``)."""
+    return (
+        cron is not None
+        and (principal.scope is None or cron.owner == principal.scope)
+        and matches_filter(cron.metadata, filters)
+    )
+
+
+async def _owned_cron(
+    request: Request, principal: Principal, cron_id: str, action: str, missing: str
+) -> CronInfo:
+    """The caller's cron for ``action`` (the auth file's ``@auth.on.crons.<action>`` runs
+    first); 404 ``missing`` when absent, another owner's or filtered out."""
+    _cron_id(cron_id)
+    filters = await authorize(request, "crons", action, {"cron_id": cron_id})
+    cron = await manager_of(request).backend.get_cron(cron_id)
+    if cron is None or not _visible(cron, principal, filters):
+        raise ApiError(404, "not_found", missing)
+    return cron
 
 
 async def _assistant_uuid(request: Request, principal: Principal, assistant_id: str) -> str:
@@ -199,8 +222,13 @@ async def _matching(
     thread_id: str | None,
     metadata: dict[str, Any] | None,
     enabled: bool | None = None,
+    page: tuple[int, int] | None = None,
 ) -> list[CronInfo]:
     wanted = _search_assistant(request, assistant_id)
+    value: dict[str, Any] = {"assistant_id": wanted, "thread_id": thread_id}
+    if page is not None:
+        value["limit"], value["offset"] = page
+    filters = await authorize(request, "crons", "search", value)
     rows = await manager_of(request).backend.list_crons(owner=principal.scope, thread_id=thread_id)
     return [
         c
@@ -208,6 +236,7 @@ async def _matching(
         if (wanted is None or c.assistant_id == wanted)
         and (enabled is None or c.enabled == enabled)
         and all(c.metadata.get(k) == v for k, v in (metadata or {}).items())
+        and matches_filter(c.metadata, filters)
     ]
 
 
@@ -217,6 +246,19 @@ async def _create(
     body: CronCreate | ThreadCronCreate,
     thread_id: str | None,
 ) -> Response:
+    cron_id = new_id()
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    value: dict[str, Any] = {
+        "payload": payload,
+        "schedule": body.schedule,
+        "cron_id": cron_id,
+        "thread_id": thread_id,
+        "user_id": principal.owner,
+        "end_time": body.end_time,
+        "metadata": dict(body.metadata or {}),
+    }
+    await authorize(request, "crons", "create", value)  # may add metadata
+    metadata = value.get("metadata")
     timezone = check_timezone(body.timezone)
     now = utcnow()
     next_run = next_fire(body.schedule, now, timezone)  # 422 on a bad schedule
@@ -233,8 +275,6 @@ async def _create(
                 f"Thread with ID '{thread_id}' not found. Please verify the ID is correct "
                 "and the thread hasn't been deleted or expired.",
             ) from None
-    cron_id = new_id()
-    payload = body.model_dump(mode="json", exclude_unset=True)
     payload["assistant_id"] = assistant_id
     config = dict(payload.get("config") or {})
     config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
@@ -251,7 +291,7 @@ async def _create(
         timezone=timezone,
         end_time=end_time,
         payload=payload,
-        metadata=body.metadata or {},
+        metadata=metadata if isinstance(metadata, dict) else {},
         on_run_completed=on_completed,
         enabled=True if body.enabled is None else body.enabled,
         next_run_date=next_run,
@@ -295,7 +335,13 @@ async def search_crons(body: CronSearch, request: Request, principal: Caller) ->
     """The caller's crons matching ``assistant_id``, ``thread_id``, ``enabled`` and
     ``metadata``, sorted and paged with LangGraph's ``X-Pagination-*`` headers."""
     rows = await _matching(
-        request, principal, body.assistant_id, body.thread_id, body.metadata, body.enabled
+        request,
+        principal,
+        body.assistant_id,
+        body.thread_id,
+        body.metadata,
+        body.enabled,
+        (body.limit, body.offset),
     )
     items = [cron_json(c) for c in rows]
     key = body.sort_by
@@ -320,9 +366,7 @@ async def count_crons(body: CronCount, request: Request, principal: Caller) -> R
 @router.get("/runs/crons/{cron_id}", summary="Get a cron (LangGraph)")
 async def get_cron(cron_id: CronIdPath, request: Request, principal: Caller) -> Response:
     """The cron; 404 ``Not Found`` when absent or another owner's."""
-    cron = await manager_of(request).backend.get_cron(_cron_id(cron_id))
-    if cron is None or not _visible(cron, principal):
-        raise ApiError(404, "not_found", "Not Found")
+    cron = await _owned_cron(request, principal, cron_id, "read", "Not Found")
     return JSONResponse(cron_json(cron))
 
 
@@ -340,9 +384,7 @@ async def patch_cron(
         raise ApiError(400, "bad_request", "Request body cannot be empty")
     timezone = check_timezone(body.timezone)
     backend = manager_of(request).backend
-    cron = await backend.get_cron(cron_id)
-    if cron is None or not _visible(cron, principal):
-        raise ApiError(404, "not_found", f"Cron '{cron_id}' not found")
+    cron = await _owned_cron(request, principal, cron_id, "update", f"Cron '{cron_id}' not found")
     now = utcnow()
     changes: dict[str, Any] = {"updated_at": now}
     if timezone is not None:
@@ -375,9 +417,8 @@ async def patch_cron(
 async def delete_cron(cron_id: CronIdPath, request: Request, principal: Caller) -> Response:
     """Delete the cron (runs it already started go on); 404 ``Not Found`` when absent or
     another owner's."""
-    backend = manager_of(request).backend
-    cron = await backend.get_cron(_cron_id(cron_id))
-    if cron is None or not _visible(cron, principal) or not await backend.delete_cron(cron_id):
+    await _owned_cron(request, principal, cron_id, "delete", "Not Found")
+    if not await manager_of(request).backend.delete_cron(cron_id):  # deleted meanwhile
         raise ApiError(404, "not_found", "Not Found")
     return Response(status_code=204)
 
