@@ -274,7 +274,7 @@ class LangGraphAuth:
 
 
 #: resources whose ``@auth.on`` handlers the routes do not run yet (the store's do)
-NOT_AUTHORIZED_YET = ("threads", "assistants", "crons")
+NOT_AUTHORIZED_YET = ("threads", "assistants")
 
 
 def load_lg_auth(path: str, base_dir: Path | None = None) -> LangGraphAuth:
