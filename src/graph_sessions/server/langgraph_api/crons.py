@@ -41,7 +41,7 @@ from graph_sessions.server.langgraph_api.run_launch import assistant_resolver
 from graph_sessions.server.langgraph_api.run_payloads import StreamMode
 from graph_sessions.server.langgraph_api.run_shapes import iso
 from graph_sessions.server.langgraph_api.thread_access import owned_thread
-from graph_sessions.vocabulary import Durability, MultitaskStrategy
+from graph_sessions.vocabulary import Durability, MultitaskStrategy, SortOrder
 
 router = APIRouter(tags=["langgraph: crons"], responses=detail_errors())
 
@@ -65,7 +65,7 @@ CronField = Literal[
     "metadata",
     "enabled",
 ]
-SortField = Literal[
+CronSortField = Literal[
     "cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"
 ]
 
@@ -124,8 +124,8 @@ class CronSearch(LgBody):
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)
-    sort_by: SortField = "created_at"
-    sort_order: Literal["asc", "desc"] = "desc"
+    sort_by: CronSortField = "created_at"
+    sort_order: SortOrder = "desc"
     select: list[CronField] | None = Field(default=None, max_length=20)
 
 
