@@ -174,9 +174,15 @@ async def test_another_owners_crons_and_threads_are_404(lg_server: ServerProcess
         assert (await h.get(f"/runs/crons/{cr['cron_id']}")).status_code == 404
     assert cr["cron_id"] not in [x["cron_id"] for x in await bob.crons.search(limit=1000)]
     assert await bob.crons.count(thread_id=t["thread_id"]) == 0
-    # an admin sees every owner's crons
+    # an admin sees every owner's crons, and may put one on a user's thread: it fires there
     assert cr["cron_id"] in [x["cron_id"] for x in await root.crons.search(limit=1000)]
     await alice.crons.delete(cr["cron_id"])
+    rc = await root.crons.create_for_thread(
+        t["thread_id"], "chat", schedule=EVERY_SECOND, input=HELLO
+    )
+    assert rc["user_id"] == "root"
+    assert await wait_for(lambda: alice.runs.list(t["thread_id"]))
+    await root.crons.delete(rc["cron_id"])
 
 
 def test_sync_client_flow(lg_server: ServerProcess) -> None:

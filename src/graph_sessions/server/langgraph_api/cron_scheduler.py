@@ -59,9 +59,13 @@ def run_body(cron: CronInfo) -> RunCreate:
 
 
 def owner_of(cron: CronInfo) -> Principal:
-    """Who a fire runs as: the cron's owner (an owner-less cron was made without auth)."""
-    if cron.owner is None:
-        return Principal(owner=None, role="admin", via="cron")
+    """Who a fire runs as: the cron's owner. A thread cron's fire may reach its thread
+    whoever owns it (role ``admin``: its creator was allowed the thread when the cron was
+    made, e.g. an admin on a user's thread, and a thread's crons are deleted with it); a
+    stateless cron's runs are the owner's own (role ``user``: its new thread belongs to the
+    owner). An owner-less cron was made without auth."""
+    if cron.owner is None or cron.thread_id is not None:
+        return Principal(owner=cron.owner, role="admin", via="cron")
     return Principal(owner=cron.owner, role="user", via="cron")
 
 
