@@ -78,6 +78,10 @@ async def test_claim_is_a_compare_and_set_on_the_next_run_date(backend: Backend)
     # many claimers racing for one due time: exactly one wins
     won = await asyncio.gather(*(backend.claim_cron("c1", at(70), at(130)) for _ in range(8)))
     assert sum(won) == 1
+    never = datetime(9999, 12, 31, tzinfo=UTC)  # the scheduler's "no time left"
+    assert await backend.claim_cron("c1", at(130), never)
+    assert await backend.due_crons(datetime(9999, 1, 1, tzinfo=UTC)) == []
+    assert (await backend.get_cron("c1")).next_run_date == never  # type: ignore[union-attr]
 
 
 async def test_deleting_a_session_deletes_its_crons(backend: Backend) -> None:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -37,6 +38,8 @@ log = logging.getLogger("graph_sessions.server.crons")
 
 #: crons fired per look at most (the next look takes the rest at once)
 BATCH = 100
+#: the next fire time of a cron whose schedule has no time left
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 # keys of a cron's payload that describe the cron, not its runs
 _CRON_KEYS = ("schedule", "timezone", "end_time", "enabled", "on_run_completed")
@@ -93,10 +96,8 @@ async def fire_due(app: Starlette) -> int:
     for cron in await backend.due_crons(now, BATCH):
         try:
             following = next_fire(cron.schedule, now, cron.timezone)
-        except ApiError:  # a schedule stored by an older croniter that this one refuses
-            log.warning("cron %s has a schedule croniter refuses: disabled", cron.cron_id)
-            await backend.update_cron(cron.model_copy(update={"enabled": False}))
-            continue
+        except ApiError:  # no time left (a year field in the past): this fire is its last
+            following = NEVER
         if not await backend.claim_cron(cron.cron_id, cron.next_run_date, following):
             continue  # another scheduler fired it, or it was changed meanwhile
         if await fire(app, cron) is not None:
