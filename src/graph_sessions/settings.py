@@ -202,6 +202,12 @@ class ServerSettings(BaseModel):
         description="run-end webhooks: allowed hosts and networks, attempts, timeout "
         "(langgraph.json webhooks)",
     )
+    cron_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds between two looks of the cron scheduler for due crons",
+    )
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors", mode="before")

@@ -18,6 +18,7 @@ from langgraph.store.base import BaseStore
 
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     EventType,
     Message,
@@ -350,6 +351,43 @@ class Backend(ABC):
     @abstractmethod
     async def delete_assistant(self, assistant_id: str) -> bool:
         """Delete the assistant and all its versions; False if absent."""
+
+    # crons ---------------------------------------------------------------------------
+    @abstractmethod
+    async def create_cron(self, info: CronInfo) -> bool:
+        """Store a new cron; False (nothing written) if the id is taken."""
+
+    @abstractmethod
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        """The cron, or ``None``."""
+
+    @abstractmethod
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        """Every cron of ``owner`` (all owners when ``None``) and, when given, of
+        ``thread_id``, oldest first (``created_at``, then id)."""
+
+    @abstractmethod
+    async def update_cron(self, info: CronInfo) -> bool:
+        """Replace the stored cron ``info.cron_id`` by ``info``; False if absent."""
+
+    @abstractmethod
+    async def delete_cron(self, cron_id: str) -> bool:
+        """Delete the cron; False if absent. (``delete_session`` deletes the crons of its
+        thread in its own transaction.)"""
+
+    @abstractmethod
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        """Enabled crons whose ``next_run_date`` is at or before ``now`` and whose
+        ``end_time`` (if any) is not before ``now``, soonest first."""
+
+    @abstractmethod
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        """Move the cron's ``next_run_date`` from ``seen`` to ``next_run_date`` in one
+        compare-and-set (``UPDATE ... WHERE cron_id = ? AND next_run_date = ?``): True for
+        the one caller that moved it, so schedulers sharing the storage fire a due cron
+        once; False when another claimed it first, or it changed or is gone."""
 
     # checkpoints ---------------------------------------------------------------------
     @abstractmethod

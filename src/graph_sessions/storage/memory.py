@@ -23,6 +23,7 @@ from graph_sessions.clock import utcnow
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     Message,
     MessageSummary,
@@ -139,6 +140,7 @@ class MemoryBackend(Backend):
         # assistant id -> its versions, by version number; and the current version
         self._assistant_versions: dict[str, dict[int, AssistantInfo]] = {}
         self._assistant_current: dict[str, int] = {}
+        self._crons: dict[str, CronInfo] = {}
 
     async def open(self) -> None:
         return None
@@ -251,6 +253,9 @@ class MemoryBackend(Backend):
         for run_id in [p.run_id for p in self._pending.values() if p.session_id == session_id]:
             del self._pending[run_id]
         had_checkpoints = self.admin.delete_thread(None, session_id) > 0
+        crons = [c for c, info in self._crons.items() if info.thread_id == session_id]
+        for cron_id in crons:
+            del self._crons[cron_id]
         return existed or had_data or had_checkpoints
 
     async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
@@ -524,6 +529,53 @@ class MemoryBackend(Backend):
     async def delete_assistant(self, assistant_id: str) -> bool:
         self._assistant_current.pop(assistant_id, None)
         return self._assistant_versions.pop(assistant_id, None) is not None
+
+    # crons ---------------------------------------------------------------------------
+    async def create_cron(self, info: CronInfo) -> bool:
+        if info.cron_id in self._crons:
+            return False
+        self._crons[info.cron_id] = info.model_copy(deep=True)
+        return True
+
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        found = self._crons.get(cron_id)
+        return found.model_copy(deep=True) if found is not None else None
+
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        rows = [
+            c.model_copy(deep=True)
+            for c in self._crons.values()
+            if (owner is None or c.owner == owner)
+            and (thread_id is None or c.thread_id == thread_id)
+        ]
+        return sorted(rows, key=lambda c: (c.created_at, c.cron_id))
+
+    async def update_cron(self, info: CronInfo) -> bool:
+        if info.cron_id not in self._crons:
+            return False
+        self._crons[info.cron_id] = info.model_copy(deep=True)
+        return True
+
+    async def delete_cron(self, cron_id: str) -> bool:
+        return self._crons.pop(cron_id, None) is not None
+
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        rows = [
+            c.model_copy(deep=True)
+            for c in self._crons.values()
+            if c.enabled and c.next_run_date <= now and (c.end_time is None or c.end_time >= now)
+        ]
+        rows.sort(key=lambda c: (c.next_run_date, c.cron_id))
+        return rows[:limit]
+
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        found = self._crons.get(cron_id)
+        if found is None or found.next_run_date != seen:
+            return False
+        found.next_run_date = next_run_date
+        return True
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
         self.admin.copy_thread(None, source_id, target_id)

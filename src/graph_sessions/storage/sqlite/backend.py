@@ -25,6 +25,7 @@ from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     Message,
     MessageSummary,
@@ -44,7 +45,7 @@ from graph_sessions.storage.records import (
     RunStart,
     SessionUpdate,
 )
-from graph_sessions.storage.sqlite import assistants, pending
+from graph_sessions.storage.sqlite import assistants, crons, pending
 from graph_sessions.storage.sqlite.connection import SqliteConnection
 from graph_sessions.storage.sqlite.fencing import (
     FencedLangGraphSaver,
@@ -422,6 +423,7 @@ class SqliteBackend(Backend):
             for table in ("runs", "pending_runs", "session_events", "messages"):
                 n += c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,)).rowcount
             n += self._admin.delete_thread(c, session_id)
+            c.execute("DELETE FROM crons WHERE thread_id = ?", (session_id,))
             return deleted or n > 0
 
         return await self._call(lambda conn: self._tx(conn, body))
@@ -724,6 +726,31 @@ class SqliteBackend(Backend):
     async def delete_assistant(self, assistant_id: str) -> bool:
         return await self._call(
             lambda conn: self._tx(conn, lambda c: assistants.delete(c, assistant_id))
+        )
+
+    async def create_cron(self, info: CronInfo) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.create(c, info)))
+
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        return await self._call(lambda c: crons.get(c, cron_id))
+
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        return await self._call(lambda c: crons.list_some(c, owner, thread_id))
+
+    async def update_cron(self, info: CronInfo) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.update(c, info)))
+
+    async def delete_cron(self, cron_id: str) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.delete(c, cron_id)))
+
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        return await self._call(lambda c: crons.due(c, now, limit))
+
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: crons.claim(c, cron_id, seen, next_run_date))
         )
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:

@@ -103,6 +103,30 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (
+        4,
+        """
+        CREATE TABLE IF NOT EXISTS crons (
+            cron_id TEXT PRIMARY KEY,
+            assistant_id TEXT NOT NULL,
+            thread_id TEXT,
+            owner TEXT,
+            schedule TEXT NOT NULL,
+            timezone TEXT,
+            end_time TEXT,
+            payload TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            on_run_completed TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            next_run_date TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_crons_due ON crons (next_run_date) WHERE enabled = 1;
+        CREATE INDEX IF NOT EXISTS ix_crons_thread ON crons (thread_id) WHERE thread_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_crons_owner ON crons (owner, created_at)
+        """,
+    ),
+    (
         5,
         """
         CREATE TABLE IF NOT EXISTS pending_runs (
