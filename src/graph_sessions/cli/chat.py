@@ -158,7 +158,16 @@ class Chat:
         self.session = session
         self.console = console
         self.run = run
-        self.key = input_key_for(manager, session.info.graph_id, input_key)
+        # A session waiting at an interrupt is answered, not sent input: a graph whose
+        # input key cannot be told is refused only when a line would go in as input.
+        self.key: str | None = None
+        self.key_error: InvalidInput | None = None
+        try:
+            self.key = input_key_for(manager, session.info.graph_id, input_key)
+        except InvalidInput as exc:
+            if session.info.status != SessionStatus.INTERRUPTED:
+                raise
+            self.key_error = exc
 
     def say(self, text: str, style: str | None = None) -> None:
         """Print a line; ``text`` is already safe (escaped) markup."""
@@ -186,8 +195,11 @@ class Chat:
 
     async def turn(self, text: str, pending: bool) -> InvokeResult:
         """Run one turn with a spinner naming the running node; Ctrl-C cancels the run."""
+        if not pending and self.key is None:
+            assert self.key_error is not None
+            raise self.key_error
         before = await self.session.get_state()
-        payload: Any = Command(resume=text) if pending else make_input(self.key, text)
+        payload: Any = Command(resume=text) if pending else make_input(self.key or "", text)
         stream = self.session.stream(payload, mode="debug", on_disconnect="cancel")
         try:
             with self.console.status("[dim]running…[/]", spinner="dots") as status:
