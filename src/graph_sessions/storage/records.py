@@ -80,6 +80,8 @@ class RunStart:
     lease_expires_at: datetime | None | _U = UNCHANGED
     updated_at: datetime | _U = UNCHANGED
     graph_identity: str | None | _U = UNCHANGED
+    #: the session's whole new metadata (a run that marks its session as it begins)
+    metadata: dict[str, Any] | _U = UNCHANGED
 
     def changes(self) -> dict[str, Any]:
         """The row's new values by name (without the lease epoch, which the backend
@@ -88,7 +90,7 @@ class RunStart:
             "status": SessionStatus.RUNNING,
             "lease_owner": self.lease_owner,
         }
-        for name in ("lease_expires_at", "updated_at", "graph_identity"):
+        for name in ("lease_expires_at", "updated_at", "graph_identity", "metadata"):
             if (value := getattr(self, name)) is not UNCHANGED:
                 changes[name] = value
         return changes

@@ -85,7 +85,14 @@ async def launch(
     book = book_of(request)
     principal, body = await authorize_run(request, principal, thread_id, body)
     resolver = assistant_resolver(request, principal)
-    resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
+    resolved = await resolve_run(
+        manager_of(request),
+        principal,
+        thread_id,
+        body,
+        resolver,
+        marks_at_begin=kind != "background",
+    )
     if recovered is not None:
         resolved.run_id = recovered.run_id
         resolved.temporary = bool(recovered.payload.get("temporary"))
