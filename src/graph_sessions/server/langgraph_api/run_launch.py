@@ -19,6 +19,7 @@ from graph_sessions.server.deps import manager_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
+from graph_sessions.server.langgraph_api.lg_auth import auth_configurable
 from graph_sessions.server.langgraph_api.lg_authz import authorize_run, authorized_thread
 from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
 from graph_sessions.server.langgraph_api.run_payloads import (
@@ -84,6 +85,11 @@ async def launch(
     validate_webhook(body.webhook, settings_of(request).webhooks)
     book = book_of(request)
     principal, body = await authorize_run(request, principal, thread_id, body)
+    caller = auth_configurable(request)
+    if caller:  # an auth-file user: the graph reads the caller as on LangGraph's server
+        config = dict(body.config or {})
+        config["configurable"] = {**(config.get("configurable") or {}), **caller}
+        body = body.model_copy(update={"config": config})
     resolver = assistant_resolver(request, principal)
     resolved = await resolve_run(
         manager_of(request),
