@@ -1,0 +1,168 @@
+"""What is Postgres-specific in the Postgres savers' SQL: the tables, their migrations, the
+translation of the storage engine's statements, and ``list``'s metadata filter.
+
+The engine (``engine.py``) holds the storage scheme and writes its SQL once, in SQLite's
+dialect; ``to_postgres`` rewrites each statement the few ways the dialects differ
+(``INSERT OR REPLACE``/``OR IGNORE`` as ``ON CONFLICT``, ``CROSS JOIN ... ON``, ``instr``,
+the temp schema, ``BEGIN`` variants, ``?`` marks), once per statement text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import get_checkpoint_id
+
+from graph_sessions.checkpoint.dbapi import Connection
+from graph_sessions.checkpoint.schema import BLOBS, CHECKPOINTS, WRITES
+
+MIGRATIONS_TABLE = "gs_checkpoint_migrations"
+#: the key of the advisory lock ``setup`` holds while it migrates ("gs_ckpt")
+ADVISORY_LOCK_KEY = 0x67735F636B7074
+
+# The engine's three tables (names shared with SQLite, none of LangGraph's: both savers
+# can share a database). Text columns keep the default collation: checkpoint ids are
+# fixed-format UUIDv6 strings, ordered alike by every collation.
+MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        parent_checkpoint_id TEXT,
+        run_id TEXT,
+        type TEXT,
+        checkpoint BYTEA,
+        metadata BYTEA,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+    );
+    CREATE INDEX IF NOT EXISTS ix_{CHECKPOINTS}_run ON {CHECKPOINTS} (run_id)
+        WHERE run_id IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS {BLOBS} (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL,
+        version TEXT NOT NULL,
+        kind SMALLINT NOT NULL,
+        type TEXT,
+        base_version TEXT,
+        depth INTEGER NOT NULL DEFAULT 0,
+        count INTEGER NOT NULL DEFAULT 0,
+        data BYTEA,
+        PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+    );
+    CREATE TABLE IF NOT EXISTS {WRITES} (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        task_path TEXT NOT NULL DEFAULT '',
+        idx INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        type TEXT,
+        value BYTEA,
+        seq BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+    )
+    """,
+)
+
+#: primary key columns of each table, for ``ON CONFLICT``
+_KEYS = {
+    CHECKPOINTS: ("thread_id", "checkpoint_ns", "checkpoint_id"),
+    BLOBS: ("thread_id", "checkpoint_ns", "channel", "version"),
+    WRITES: ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+}
+_INSERT = re.compile(r"^\s*INSERT OR (REPLACE|IGNORE) INTO (\w+) \(([^)]*)\)(.*)$", re.S)
+#: SQLite's transaction statements; a read (``BEGIN DEFERRED``) sees one snapshot
+_CONTROL = {
+    "BEGIN": "BEGIN",
+    "BEGIN IMMEDIATE": "BEGIN",
+    "BEGIN DEFERRED": "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    "COMMIT": "COMMIT",
+    "ROLLBACK": "ROLLBACK",
+}
+
+
+def control(sql: str) -> str | None:
+    """The Postgres form of a transaction statement, or ``None`` if ``sql`` is not one."""
+    return _CONTROL.get(sql.strip().upper())
+
+
+@lru_cache(maxsize=512)
+def to_postgres(sql: str) -> str:
+    """One engine statement in Postgres's dialect with psycopg's ``%s`` marks."""
+    match = _INSERT.match(sql)
+    if match is not None:
+        verb, table, columns, rest = match.groups()
+        if verb == "IGNORE":
+            conflict = " ON CONFLICT DO NOTHING"
+        else:
+            keys = _KEYS[table]
+            names = [c.strip() for c in columns.split(",")]
+            sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in keys)
+            conflict = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        sql = f"INSERT INTO {table} ({columns}){rest.rstrip()}{conflict}"
+    sql = sql.replace("CROSS JOIN", "JOIN").replace("temp.gs_keep", "pg_temp.gs_keep")
+    sql = sql.replace(
+        "instr(metadata, CAST(? AS BLOB)) > 0", "position(convert_to(?, 'UTF8') in metadata) > 0"
+    )
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def search_where(
+    config: RunnableConfig | None,
+    filter: dict[str, Any] | None,
+    before: RunnableConfig | None = None,
+) -> tuple[str, Sequence[Any]]:
+    """``list``'s WHERE clause (engine dialect): LangGraph's Postgres semantics, the
+    metadata filter is JSON containment (``@>``)."""
+    wheres: list[str] = []
+    params: list[Any] = []
+    if config is not None:
+        conf = config["configurable"]
+        wheres.append("thread_id = ?")
+        params.append(str(conf["thread_id"]))
+        ns = conf.get("checkpoint_ns")
+        if ns is not None:
+            wheres.append("checkpoint_ns = ?")
+            params.append(ns)
+        if checkpoint_id := get_checkpoint_id(config):
+            wheres.append("checkpoint_id = ?")
+            params.append(str(checkpoint_id))
+    if filter:
+        wheres.append("convert_from(metadata, 'UTF8')::jsonb @> CAST(? AS jsonb)")
+        params.append(json.dumps(filter, ensure_ascii=False))
+    if before is not None:
+        wheres.append("checkpoint_id < ?")
+        params.append(str(get_checkpoint_id(before)))
+    return ("WHERE " + " AND ".join(wheres) if wheres else "", params)
+
+
+def setup_postgres(conn: Connection) -> None:
+    """Create or migrate the tables, in one transaction under an advisory lock (so that
+    savers set up at once by several processes migrate once). Idempotent."""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (ADVISORY_LOCK_KEY,))
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (v INTEGER PRIMARY KEY)")
+        row = conn.execute(f"SELECT MAX(v) FROM {MIGRATIONS_TABLE}").fetchone()
+        done = -1 if row is None or row[0] is None else int(row[0])
+        for v in range(done + 1, len(MIGRATIONS)):
+            for statement in MIGRATIONS[v].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (v) VALUES (?)", (v,))
+    except BaseException:
+        if own:
+            conn.execute("ROLLBACK")
+        raise
+    if own:
+        conn.execute("COMMIT")
