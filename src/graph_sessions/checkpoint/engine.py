@@ -57,7 +57,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
-from graph_sessions.checkpoint.dbapi import Connection
+from graph_sessions.checkpoint.dbapi import Connection, Cursor
 from graph_sessions.checkpoint.delta import walk_delta_support
 from graph_sessions.checkpoint.elements import (
     Elements,
@@ -522,6 +522,7 @@ class StorageEngine:
             remembered: dict[tuple[str, str], _Value | None] = {}
             stored: list[tuple[str, str, str]] = []
             inserted: list[tuple[str, str, str]] = []
+            written: list[tuple[str, str, _Value, Cursor]] = []
             for ch in to_store:
                 version = str_versions[ch]
                 stored.append((ns, ch, version))
@@ -534,13 +535,17 @@ class StorageEngine:
                     "kind, type, base_version, depth, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (thread_id, ns, ch, version, *row),
                 )
-                # A version stored before keeps its first value: do not remember ours.
-                remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
-                if cur.rowcount == 1:
-                    inserted.append((ns, ch, version))
+                written.append((ch, version, entry, cur))
             for ch in p.unsure:
                 if ch not in to_store:
                     stored.append((ns, ch, str_versions[ch]))
+        # Row counts read once the transaction is over: a Postgres connection sends the
+        # inserts together (``pg_conn``). A version stored before keeps its first value:
+        # do not remember ours.
+        for ch, version, entry, cur in written:
+            remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
+            if cur.rowcount == 1:
+                inserted.append((ns, ch, version))
         self._remember(thread_id, remembered, stored)
         self._note_stored(thread_id, inserted)
         return {

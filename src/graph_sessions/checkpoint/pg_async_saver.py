@@ -12,12 +12,15 @@ from langgraph.checkpoint.base import SerializerProtocol
 from psycopg import AsyncConnection, AsyncPipeline
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+from typing_extensions import Unpack
 
 from graph_sessions.checkpoint.async_saver import AsyncSaver
+from graph_sessions.checkpoint.base import EngineOptions
 from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.pg_conn import BridgedConnection
-from graph_sessions.checkpoint.pg_saver import check_pipe
-from graph_sessions.checkpoint.pg_sql import search_where, setup_postgres
+from graph_sessions.checkpoint.pg_greenlet import run_in_greenlet
+from graph_sessions.checkpoint.pg_saver import postgres_engine
+from graph_sessions.checkpoint.pg_sql import setup_postgres
 
 T = TypeVar("T")
 
@@ -28,16 +31,18 @@ class AsyncPostgresSaver(AsyncSaver):
     see ``graph_sessions.checkpoint.engine``), in its own tables (``gs_checkpoints``…).
 
     Same constructor, ``from_conn_string`` and ``setup`` as LangGraph's
-    ``AsyncPostgresSaver``. Serialization runs on the event loop; each operation's engine
-    code runs in a worker thread holding ``self.lock`` and sends its statements back to
-    the loop, on the connection (see ``pg_conn.BridgedConnection``). ``setup()`` runs the
+    ``AsyncPostgresSaver``. Everything runs on the event loop, as in LangGraph's saver:
+    each operation holds ``self.lock`` and runs the (synchronous) storage engine in a
+    greenlet that awaits its statements on the connection, in pipelines (``pg_conn``,
+    ``pg_greenlet``). ``setup()`` runs the
     migrations under an advisory lock; it also runs on first use.
 
     Args:
         conn: an async connection (``autocommit=True`` as LangGraph asks, or not) or pool.
         pipe: the connection's pipeline, if it is in pipeline mode.
         serde: serializer (LangGraph's ``JsonPlusSerializer`` by default).
-        snapshot_every, cache_threads, cache_bytes, share_values: as ``SqliteSaver``'s.
+        options: ``snapshot_every``, ``cache_threads``, ``cache_bytes``, ``share_values``,
+            as ``SqliteSaver``'s.
     """
 
     conn: AsyncConnection[Any] | AsyncConnectionPool[Any]
@@ -48,22 +53,10 @@ class AsyncPostgresSaver(AsyncSaver):
         conn: AsyncConnection[Any] | AsyncConnectionPool[Any],
         pipe: AsyncPipeline | None = None,
         serde: SerializerProtocol | None = None,
-        *,
-        snapshot_every: int = 1024,
-        cache_threads: int = 512,
-        cache_bytes: int = 64 << 20,
-        share_values: bool = False,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        check_pipe(conn, pipe, AsyncConnectionPool)
-        super().__init__(
-            serde=serde,
-            synchronous=None,
-            snapshot_every=snapshot_every,
-            cache_threads=cache_threads,
-            cache_bytes=cache_bytes,
-            share_values=share_values,
-        )
-        self.engine.search_where = search_where
+        super().__init__(serde=serde, synchronous=None, **options)
+        postgres_engine(self.engine, conn, pipe, AsyncConnectionPool)
         self.conn = conn
         self.pipe = pipe
         self.lock = asyncio.Lock()
@@ -89,18 +82,33 @@ class AsyncPostgresSaver(AsyncSaver):
     async def _connection(self) -> AsyncIterator[BridgedConnection]:
         if isinstance(self.conn, AsyncConnectionPool):
             async with self.conn.connection() as conn:
-                yield BridgedConnection(conn, self.loop)
+                yield BridgedConnection(conn)
         else:
-            yield BridgedConnection(self.conn, self.loop, self.pipe)
+            yield BridgedConnection(self.conn)
+
+    @staticmethod
+    def _flushed(fn: Callable[[Connection], T]) -> Callable[[BridgedConnection], T]:
+        """``fn``, then what it left queued is sent."""
+
+        def run(conn: BridgedConnection) -> T:
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.discard()
+                raise
+            conn.flush()
+            return result
+
+        return run
 
     async def setup(self) -> None:
         """Create or migrate the tables (idempotent; under an advisory lock)."""
         async with self.lock, self._connection() as conn:
-            await asyncio.to_thread(setup_postgres, conn)
+            await run_in_greenlet(self._flushed(setup_postgres), conn)
             self.is_setup = True
 
     async def _run(self, fn: Callable[[Connection], T]) -> T:
         if not self.is_setup:
             await self.setup()
         async with self.lock, self._connection() as conn:
-            return await asyncio.to_thread(fn, conn)
+            return await run_in_greenlet(self._flushed(fn), conn)

@@ -1,12 +1,15 @@
 """psycopg connections as the storage engine's ``Connection`` (``dbapi.py``).
 
-``PgConnection`` adapts a synchronous ``psycopg.Connection``: each statement is translated
-(``pg_sql.to_postgres``) and run on a tuple-row binary cursor, whatever row factory the
-caller's connection has (LangGraph's examples use ``dict_row``).
+The engine runs its SQL one statement at a time and reads few of the results. So the
+adapters queue each statement (translated by ``pg_sql.to_postgres``) and send the queue
+in one pipeline (one round trip) only when a result is read, at ``COMMIT``/``ROLLBACK``,
+or on ``flush()`` (the savers flush at the end of every operation): a ``put`` costs one
+or two round trips, not one per statement. Rows come back as tuples on binary cursors,
+whatever row factory the caller's connection has (LangGraph's examples use ``dict_row``).
 
-``BridgedConnection`` adapts an ``AsyncConnection`` for the engine running in a worker
-thread: each statement is handed to the event loop that owns the connection and its rows
-come back whole. The engine stays synchronous and shared by every saver.
+``PgConnection`` adapts a synchronous ``psycopg.Connection``. ``BridgedConnection``
+adapts an ``AsyncConnection`` for the engine running in a greenlet on the event loop: each
+batch is awaited (``pg_greenlet``). The engine stays synchronous and shared.
 
 Transaction statements follow the connection's mode: with ``autocommit`` (LangGraph's
 setting) they are sent as they are; without it psycopg opens transactions itself, so
@@ -15,157 +18,215 @@ setting) they are sent as they are; without it psycopg opens transactions itself
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from typing import Any
 
-from psycopg import AsyncConnection, AsyncPipeline, Connection, Pipeline
+from psycopg import AsyncConnection, Connection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
+from graph_sessions.checkpoint.pg_greenlet import await_only
 from graph_sessions.checkpoint.pg_sql import control, to_postgres
 
-T = TypeVar("T")
+
+class Statement:
+    """One queued statement and, once its batch ran, its result."""
+
+    __slots__ = ("sql", "params", "many", "verb", "rows", "rowcount")
+
+    def __init__(self, sql: bytes, params: Any, many: bool = False, verb: str = "") -> None:
+        self.sql = sql
+        self.params = params
+        self.many = many
+        self.verb = verb  # "COMMIT"/"ROLLBACK" of a connection that is not in autocommit
+        self.rows: list[Any] = []
+        self.rowcount = -1
 
 
 class Rows:
-    """The whole result of one statement (the engine's ``Cursor``)."""
+    """The result of one statement (the engine's ``Cursor``): reading it runs the queue."""
 
-    __slots__ = ("_rows", "_next", "rowcount")
+    __slots__ = ("_conn", "_statement", "_next")
 
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self._rows = rows
+    def __init__(self, conn: _Queue, statement: Statement) -> None:
+        self._conn = conn
+        self._statement = statement
         self._next = 0
-        self.rowcount = rowcount
+
+    def _result(self) -> Statement:
+        self._conn.flush()
+        return self._statement
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the statement."""
+        return self._result().rowcount
 
     def fetchone(self) -> Any:
         """The next row, or ``None``."""
-        if self._next >= len(self._rows):
+        rows = self._result().rows
+        if self._next >= len(rows):
             return None
         self._next += 1
-        return self._rows[self._next - 1]
+        return rows[self._next - 1]
 
     def fetchall(self) -> list[Any]:
         """The remaining rows."""
-        rest = self._rows[self._next :]
-        self._next = len(self._rows)
-        return rest
+        rows = self._result().rows[self._next :]
+        self._next += len(rows)
+        return rows
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
 
     def close(self) -> None:
         """Drop the remaining rows."""
-        self._next = len(self._rows)
+        self._next = 1 << 62
 
 
-def _in_transaction(status: TransactionStatus) -> bool:
-    return status != TransactionStatus.IDLE
+class _Queue:
+    """The statement queue both adapters share; ``_send`` runs a batch."""
+
+    def __init__(self, autocommit: bool) -> None:
+        self.autocommit = autocommit
+        self.queue: list[Statement] = []
+
+    def _status(self) -> TransactionStatus:
+        raise NotImplementedError
+
+    def _send(self, batch: list[Statement]) -> None:
+        raise NotImplementedError
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open, counting a queued ``BEGIN``."""
+        if any(s.sql.startswith(b"BEGIN") for s in self.queue):
+            return True
+        return self._status() != TransactionStatus.IDLE
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Rows:
+        """Queue one engine statement; ``COMMIT``/``ROLLBACK`` run the queue at once."""
+        verb = control(sql)
+        if verb is None:
+            params = tuple(parameters) if parameters is not None else ()
+            statement = Statement(to_postgres(sql).encode(), params)
+        elif self.autocommit:
+            statement = Statement(verb.encode(), ())
+        elif verb.startswith("BEGIN"):  # psycopg opens the transaction itself
+            return Rows(self, Statement(b"", ()))
+        else:
+            statement = Statement(b"", (), verb=verb)
+        self.queue.append(statement)
+        if verb in ("COMMIT", "ROLLBACK"):
+            self.flush()
+        return Rows(self, statement)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
+        """Queue one engine statement, to run once per parameter row."""
+        rows = [tuple(p) for p in parameters]
+        if rows:
+            self.queue.append(Statement(to_postgres(sql).encode(), rows, many=True))
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+        self.execute("COMMIT")
+
+    def flush(self) -> None:
+        """Run the queued statements, in one round trip; on an error inside a transaction
+        the queue opened or meant to end, roll it back before raising."""
+        if not self.queue:
+            return
+        batch, self.queue = self.queue, []
+        try:
+            self._send(batch)
+        except BaseException:
+            owned = any(s.sql.startswith(b"BEGIN") or s.verb or s.sql == b"COMMIT" for s in batch)
+            if owned and self._status() != TransactionStatus.IDLE:
+                self._send([Statement(b"ROLLBACK", (), verb="ROLLBACK")])
+            raise
+
+    def discard(self) -> None:
+        """Forget the queued statements (after an error)."""
+        self.queue = []
 
 
-class PgConnection:
+def _sql(batch: list[Statement]) -> list[Statement]:
+    """The statements of ``batch`` sent as SQL: a pipeline when there are several (a
+    transaction end of a connection not in autocommit comes last, by its method)."""
+    return [s for s in batch if not s.verb and s.sql]
+
+
+def _finish(statement: Statement, cur: Any) -> None:
+    """Take a statement's result from its cursor."""
+    statement.rowcount = cur.rowcount
+    if cur.pgresult is not None and cur.description is not None:
+        statement.rows = cur.fetchall()
+
+
+class PgConnection(_Queue):
     """A synchronous psycopg connection speaking the engine's calls."""
 
-    def __init__(self, conn: Connection[Any], pipe: Pipeline | None = None) -> None:
+    def __init__(self, conn: Connection[Any]) -> None:
+        super().__init__(conn.autocommit)
         self.conn = conn
-        self.pipe = pipe
 
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a transaction is open on the connection."""
-        return _in_transaction(self.conn.info.transaction_status)
+    def _status(self) -> TransactionStatus:
+        return self.conn.info.transaction_status
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Rows:
-        """Run one engine statement; its rows are read at once."""
-        verb = control(sql)
-        if verb is not None:
-            if not self.conn.autocommit:
-                self._control(verb)
-                return Rows([], -1)
-            sql = verb
-        else:
-            sql = to_postgres(sql)
-        with self.conn.cursor(row_factory=tuple_row, binary=True) as cur:
-            cur.execute(sql.encode(), tuple(parameters) if parameters is not None else ())
-            if self.pipe is not None:
-                self.pipe.sync()
-            rows = cur.fetchall() if cur.description is not None else []
-            return Rows(rows, cur.rowcount)
-
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
-        """Run one engine statement once per parameter row."""
-        with self.conn.cursor(binary=True) as cur:
-            cur.executemany(to_postgres(sql).encode(), list(parameters))
-        if self.pipe is not None:
-            self.pipe.sync()
-
-    def commit(self) -> None:
-        """Commit the open transaction."""
-        self.conn.commit()
-
-    def _control(self, verb: str) -> None:
-        if verb == "COMMIT":
-            self.conn.commit()
-        elif verb == "ROLLBACK":
-            self.conn.rollback()
-        # BEGIN: psycopg opens the transaction with the next statement
+    def _send(self, batch: list[Statement]) -> None:
+        conn = self.conn
+        done: list[tuple[Statement, Any]] = []
+        sql = _sql(batch)
+        with conn.pipeline() if len(sql) > 1 else nullcontext():
+            for statement in sql:
+                cur = conn.cursor(row_factory=tuple_row, binary=True)
+                if statement.many:
+                    cur.executemany(statement.sql, statement.params)
+                else:
+                    cur.execute(statement.sql, statement.params)
+                done.append((statement, cur))
+        for statement, cur in done:
+            _finish(statement, cur)
+        for statement in batch:
+            if statement.verb == "COMMIT":
+                conn.commit()
+            elif statement.verb == "ROLLBACK":
+                conn.rollback()
 
 
-class BridgedConnection:
-    """An ``AsyncConnection`` used from a worker thread: each call runs on ``loop``."""
+class BridgedConnection(_Queue):
+    """An ``AsyncConnection`` used by the engine running in a greenlet on the event loop
+    (``pg_greenlet``): each batch is awaited by the task that runs the engine."""
 
-    def __init__(
-        self,
-        conn: AsyncConnection[Any],
-        loop: asyncio.AbstractEventLoop,
-        pipe: AsyncPipeline | None = None,
-    ) -> None:
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        super().__init__(conn.autocommit)
         self.conn = conn
-        self.loop = loop
-        self.pipe = pipe
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    def _status(self) -> TransactionStatus:
+        return self.conn.info.transaction_status
 
-    @property
-    def in_transaction(self) -> bool:
-        """Whether a transaction is open on the connection."""
-        return _in_transaction(self.conn.info.transaction_status)
+    def _send(self, batch: list[Statement]) -> None:
+        await_only(self._asend(batch))
 
-    def execute(self, sql: str, parameters: Any = (), /) -> Rows:
-        """Run one engine statement on the loop; its rows come back whole."""
-        return self._call(self.aexecute(sql, parameters))
-
-    async def aexecute(self, sql: str, parameters: Any = ()) -> Rows:
-        """``execute``, on the loop."""
-        verb = control(sql)
-        if verb is not None:
-            if not self.conn.autocommit:
-                if verb == "COMMIT":
-                    await self.conn.commit()
-                elif verb == "ROLLBACK":
-                    await self.conn.rollback()
-                return Rows([], -1)
-            sql = verb
-        else:
-            sql = to_postgres(sql)
-        async with self.conn.cursor(row_factory=tuple_row, binary=True) as cur:
-            await cur.execute(sql.encode(), tuple(parameters) if parameters is not None else ())
-            if self.pipe is not None:
-                await self.pipe.sync()
-            rows = await cur.fetchall() if cur.description is not None else []
-            return Rows(rows, cur.rowcount)
-
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> None:
-        """Run one engine statement once per parameter row, on the loop."""
-        self._call(self._aexecutemany(to_postgres(sql), list(parameters)))
-
-    async def _aexecutemany(self, sql: str, rows: list[Any]) -> None:
-        async with self.conn.cursor(binary=True) as cur:
-            await cur.executemany(sql.encode(), rows)
-        if self.pipe is not None:
-            await self.pipe.sync()
-
-    def commit(self) -> None:
-        """Commit the open transaction."""
-        self._call(self.conn.commit())
+    async def _asend(self, batch: list[Statement]) -> None:
+        conn = self.conn
+        done: list[tuple[Statement, Any]] = []
+        sql = _sql(batch)
+        async with conn.pipeline() if len(sql) > 1 else nullcontext():
+            for statement in sql:
+                cur = conn.cursor(row_factory=tuple_row, binary=True)
+                if statement.many:
+                    await cur.executemany(statement.sql, statement.params)
+                else:
+                    await cur.execute(statement.sql, statement.params)
+                done.append((statement, cur))
+        for statement, cur in done:
+            statement.rowcount = cur.rowcount
+            if cur.pgresult is not None and cur.description is not None:
+                statement.rows = await cur.fetchall()
+        for statement in batch:
+            if statement.verb == "COMMIT":
+                await conn.commit()
+            elif statement.verb == "ROLLBACK":
+                await conn.rollback()

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from langgraph.checkpoint.base import SerializerProtocol
 from psycopg import Connection, Pipeline
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from typing_extensions import Unpack
 
+from graph_sessions.checkpoint.base import EngineOptions
+from graph_sessions.checkpoint.engine import StorageEngine
 from graph_sessions.checkpoint.pg_conn import PgConnection
 from graph_sessions.checkpoint.pg_sql import search_where, setup_postgres
 from graph_sessions.checkpoint.sync_saver import SyncSaver
 
 
-def check_pipe(conn: object, pipe: object, pool_type: type) -> None:
-    """LangGraph's rule: a pipeline goes with a single connection, never a pool."""
+def postgres_engine(engine: StorageEngine, conn: object, pipe: object, pool_type: type) -> None:
+    """Check a Postgres saver's connection arguments and give its engine Postgres's
+    ``list`` filter. LangGraph's rule: a pipeline goes with a single connection only."""
     if isinstance(conn, pool_type) and pipe is not None:
         raise ValueError("Pipeline should be used only with a single connection, not a pool.")
+    engine.search_where = search_where
 
 
 class PostgresSaver(SyncSaver):
@@ -31,15 +36,17 @@ class PostgresSaver(SyncSaver):
     ``graph_sessions.checkpoint.engine``), in its own tables (``gs_checkpoints``…).
 
     Same constructor, ``from_conn_string`` and ``setup`` as LangGraph's ``PostgresSaver``;
-    rows come back as tuples whatever the connection's row factory. With ``pipe``, every
-    statement is synced at once (the engine reads what it writes). ``setup()`` runs the
-    migrations under an advisory lock; it also runs on first use.
+    rows come back as tuples whatever the connection's row factory. Statements go in
+    pipelines, a round trip each time the engine reads a result (``pg_conn``), ``pipe``
+    or not. ``setup()`` runs the migrations under an advisory lock; it also runs on
+    first use.
 
     Args:
         conn: a connection (``autocommit=True`` as LangGraph asks, or not) or a pool.
         pipe: the connection's pipeline, if it is in pipeline mode.
         serde: serializer (LangGraph's ``JsonPlusSerializer`` by default).
-        snapshot_every, cache_threads, cache_bytes, share_values: as ``SqliteSaver``'s.
+        options: ``snapshot_every``, ``cache_threads``, ``cache_bytes``, ``share_values``,
+            as ``SqliteSaver``'s.
     """
 
     conn: Connection[Any] | ConnectionPool[Any]
@@ -50,22 +57,10 @@ class PostgresSaver(SyncSaver):
         conn: Connection[Any] | ConnectionPool[Any],
         pipe: Pipeline | None = None,
         serde: SerializerProtocol | None = None,
-        *,
-        snapshot_every: int = 1024,
-        cache_threads: int = 512,
-        cache_bytes: int = 64 << 20,
-        share_values: bool = False,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        check_pipe(conn, pipe, ConnectionPool)
-        super().__init__(
-            serde=serde,
-            synchronous=None,
-            snapshot_every=snapshot_every,
-            cache_threads=cache_threads,
-            cache_bytes=cache_bytes,
-            share_values=share_values,
-        )
-        self.engine.search_where = search_where
+        super().__init__(serde=serde, synchronous=None, **options)
+        postgres_engine(self.engine, conn, pipe, ConnectionPool)
         self.conn = conn
         self.pipe = pipe
         self.lock = threading.Lock()
@@ -88,11 +83,18 @@ class PostgresSaver(SyncSaver):
 
     @contextmanager
     def _connection(self) -> Iterator[PgConnection]:
-        if isinstance(self.conn, ConnectionPool):
-            with self.conn.connection() as conn:
-                yield PgConnection(conn)
-        else:
-            yield PgConnection(self.conn, self.pipe)
+        """An adapter of the saver's connection (or one of its pool), flushed on exit."""
+        with ExitStack() as stack:
+            if isinstance(self.conn, ConnectionPool):
+                conn = PgConnection(stack.enter_context(self.conn.connection()))
+            else:
+                conn = PgConnection(self.conn)
+            try:
+                yield conn
+            except BaseException:
+                conn.discard()
+                raise
+            conn.flush()
 
     def setup(self) -> None:
         """Create or migrate the tables (idempotent; under an advisory lock)."""

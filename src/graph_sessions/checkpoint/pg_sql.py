@@ -19,58 +19,27 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import get_checkpoint_id
 
 from graph_sessions.checkpoint.dbapi import Connection
-from graph_sessions.checkpoint.schema import BLOBS, CHECKPOINTS, WRITES
+from graph_sessions.checkpoint.schema import BLOBS, CHECKPOINTS, DDL, WRITES
 
 MIGRATIONS_TABLE = "gs_checkpoint_migrations"
 #: the key of the advisory lock ``setup`` holds while it migrates ("gs_ckpt")
 ADVISORY_LOCK_KEY = 0x67735F636B7074
 
-# The engine's three tables (names shared with SQLite, none of LangGraph's: both savers
-# can share a database). Text columns keep the default collation: checkpoint ids are
-# fixed-format UUIDv6 strings, ordered alike by every collation.
-MIGRATIONS: tuple[str, ...] = (
-    f"""
-    CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
-        thread_id TEXT NOT NULL,
-        checkpoint_ns TEXT NOT NULL DEFAULT '',
-        checkpoint_id TEXT NOT NULL,
-        parent_checkpoint_id TEXT,
-        run_id TEXT,
-        type TEXT,
-        checkpoint BYTEA,
-        metadata BYTEA,
-        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
-    );
-    CREATE INDEX IF NOT EXISTS ix_{CHECKPOINTS}_run ON {CHECKPOINTS} (run_id)
-        WHERE run_id IS NOT NULL;
-    CREATE TABLE IF NOT EXISTS {BLOBS} (
-        thread_id TEXT NOT NULL,
-        checkpoint_ns TEXT NOT NULL DEFAULT '',
-        channel TEXT NOT NULL,
-        version TEXT NOT NULL,
-        kind SMALLINT NOT NULL,
-        type TEXT,
-        base_version TEXT,
-        depth INTEGER NOT NULL DEFAULT 0,
-        count INTEGER NOT NULL DEFAULT 0,
-        data BYTEA,
-        PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
-    );
-    CREATE TABLE IF NOT EXISTS {WRITES} (
-        thread_id TEXT NOT NULL,
-        checkpoint_ns TEXT NOT NULL DEFAULT '',
-        checkpoint_id TEXT NOT NULL,
-        task_id TEXT NOT NULL,
-        task_path TEXT NOT NULL DEFAULT '',
-        idx INTEGER NOT NULL,
-        channel TEXT NOT NULL,
-        type TEXT,
-        value BYTEA,
-        seq BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
-    )
-    """,
-)
+
+def _postgres_ddl(ddl: str) -> str:
+    """SQLite's table definitions (``schema.DDL``) in Postgres's types: the same tables,
+    columns and keys on both databases. Text columns keep the default collation:
+    checkpoint ids are fixed-format UUIDv6 strings, ordered alike by every collation."""
+    ddl = ddl.replace(") WITHOUT ROWID", ")").replace(" BLOB", " BYTEA")
+    ddl = ddl.replace("kind INTEGER", "kind SMALLINT").replace("seq INTEGER", "seq BIGINT")
+    return ddl
+
+
+#: Postgres migrations, applied in order by ``setup_postgres``, each once. The tables are
+#: the engine's (names shared with SQLite, none of LangGraph's: both savers can share a
+#: database). Before ``schema.DDL`` changes, freeze migration 0's text here; the change
+#: then comes as a migration of its own.
+MIGRATIONS: tuple[str, ...] = (_postgres_ddl(DDL),)
 
 #: primary key columns of each table, for ``ON CONFLICT``
 _KEYS = {

@@ -18,8 +18,9 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
     SerializerProtocol,
 )
+from typing_extensions import Unpack
 
-from graph_sessions.checkpoint.base import SaverBase
+from graph_sessions.checkpoint.base import EngineOptions, SaverBase
 from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.schema import setup_schema
 
@@ -187,19 +188,9 @@ class SqliteSaver(SyncSaver):
         *,
         serde: SerializerProtocol | None = None,
         synchronous: str | None = "NORMAL",
-        snapshot_every: int = 1024,
-        cache_threads: int = 512,
-        cache_bytes: int = 64 << 20,
-        share_values: bool = False,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        super().__init__(
-            serde=serde,
-            synchronous=synchronous,
-            snapshot_every=snapshot_every,
-            cache_threads=cache_threads,
-            cache_bytes=cache_bytes,
-            share_values=share_values,
-        )
+        super().__init__(serde=serde, synchronous=synchronous, **options)
         self.conn = conn
         self.lock = threading.RLock()
 
