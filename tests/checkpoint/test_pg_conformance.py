@@ -23,11 +23,12 @@ async def _clear(url: str) -> None:
         )
 
 
-async def test_conformance_async_postgres_saver(postgres_url: str) -> None:
-    @checkpointer_test(name="graph_sessions.AsyncPostgresSaver")
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_conformance_async_postgres_saver(postgres_url: str, pipeline: bool) -> None:
+    @checkpointer_test(name=f"graph_sessions.AsyncPostgresSaver[pipeline={pipeline}]")
     async def factory() -> AsyncGenerator[AsyncPostgresSaver, None]:
         await _clear(postgres_url)
-        async with AsyncPostgresSaver.from_conn_string(postgres_url) as saver:
+        async with AsyncPostgresSaver.from_conn_string(postgres_url, pipeline=pipeline) as saver:
             await saver.setup()
             yield saver
 

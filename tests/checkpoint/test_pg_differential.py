@@ -16,14 +16,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver as LangGraphPostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver as LangGraphAsyncPostgresSaver
 from langgraph.types import Command
 from psycopg import Connection
 from psycopg.rows import dict_row, tuple_row
 from support.checkpoint_values import typed
+from support.delta_graphs import random_delta_builder
 from support.saver_graphs import NODES, build
-from test_differential import _compare, _norm_output, _run_turn, _with_run, turns
+from test_differential import (
+    _compare,
+    _delta_turn,
+    _history,
+    _norm_output,
+    _run_turn,
+    _with_run,
+    delta_turns,
+    turns,
+)
 
 from graph_sessions.checkpoint import AsyncPostgresSaver, PostgresSaver
 
@@ -146,3 +157,63 @@ async def _arun_turn(graph: Any, config: Any, op: str, arg: int, turn: int) -> A
     return await graph.ainvoke(
         {"messages": msgs, "log": [f"in-{turn}"]}, _with_run(config, turn), durability="sync"
     )
+
+
+@_SETTINGS
+@given(
+    frequency=st.sampled_from([1, 2, 100]),
+    parallel=st.booleans(),
+    ask=st.booleans(),
+    models=st.booleans(),
+    ops=delta_turns,
+    snapshot_every=st.sampled_from([1, 100]),
+)
+def test_delta_channel_same_as_langgraph_postgres(
+    postgres_url: str,
+    frequency: int,
+    parallel: bool,
+    ask: bool,
+    models: bool,
+    ops: list[tuple[str, int]],
+    snapshot_every: int,
+) -> None:
+    """DeltaChannel graphs: the same outputs, states and histories as LangGraph's
+    PostgresSaver; our history hook gives what LangGraph's default walk gives, on every
+    checkpoint; after our prune the head reads what it read."""
+    builder = random_delta_builder(
+        frequency, parallel=parallel, ask=ask, overwrite=False, models=models
+    )
+    with (
+        _connect(postgres_url, row_factory=dict_row) as theirs_conn,
+        _connect(postgres_url) as ours_conn,
+    ):
+        theirs_saver = LangGraphPostgresSaver(theirs_conn)
+        theirs_saver.setup()
+        theirs = builder.compile(checkpointer=theirs_saver)
+        saver = PostgresSaver(ours_conn, snapshot_every=snapshot_every)
+        ours = builder.compile(checkpointer=saver)
+        thread = f"t-{uuid.uuid4().hex}"
+        config = {"configurable": {"thread_id": thread}}
+        for turn, (op, arg) in enumerate(ops):
+            if op == "reopen":
+                saver = PostgresSaver(ours_conn, snapshot_every=snapshot_every)
+                ours = builder.compile(checkpointer=saver)
+                op = "input"
+            if op == "prune":
+                head = ours.get_state(config)
+                saver.prune([thread])
+                assert typed(ours.get_state(config).values) == typed(head.values)
+                break
+            if op in ("retain", "delete_run", "copy"):
+                op = "input"
+            out_theirs = _delta_turn(theirs, config, op, arg, turn)
+            out_ours = _delta_turn(ours, config, op, arg, turn)
+            assert typed(_norm_output(out_ours)) == typed(_norm_output(out_theirs))
+            assert typed(ours.get_state(config).values) == typed(theirs.get_state(config).values)
+            assert _history(ours, config)[0] == _history(theirs, config)[0]
+            for snap in ours.get_state_history(config):
+                fast = saver.get_delta_channel_history(config=snap.config, channels=["items"])
+                slow = BaseCheckpointSaver.get_delta_channel_history(
+                    saver, config=snap.config, channels=["items"]
+                )
+                assert typed(dict(fast)) == typed(dict(slow))

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from psycopg import AsyncConnection, Connection
-from psycopg.pq import TransactionStatus
+from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
 from graph_sessions.checkpoint.pg_greenlet import await_only
@@ -157,6 +157,13 @@ def _sql(batch: list[Statement]) -> list[Statement]:
     return [s for s in batch if not s.verb and s.sql]
 
 
+def _pipelined(conn: Connection[Any] | AsyncConnection[Any], sql: list[Statement]) -> bool:
+    """Whether to send ``sql`` in a pipeline: when there are several statements, and
+    always on a connection in pipeline mode already (the caller's ``pipe``: only leaving
+    a pipeline block makes the results arrive)."""
+    return len(sql) > 1 or conn.pgconn.pipeline_status != PipelineStatus.OFF
+
+
 def _finish(statement: Statement, cur: Any) -> None:
     """Take a statement's result from its cursor."""
     statement.rowcount = cur.rowcount
@@ -178,7 +185,7 @@ class PgConnection(_Queue):
         conn = self.conn
         done: list[tuple[Statement, Any]] = []
         sql = _sql(batch)
-        with conn.pipeline() if len(sql) > 1 else nullcontext():
+        with conn.pipeline() if _pipelined(conn, sql) else nullcontext():
             for statement in sql:
                 cur = conn.cursor(row_factory=tuple_row, binary=True)
                 if statement.many:
@@ -213,7 +220,7 @@ class BridgedConnection(_Queue):
         conn = self.conn
         done: list[tuple[Statement, Any]] = []
         sql = _sql(batch)
-        async with conn.pipeline() if len(sql) > 1 else nullcontext():
+        async with conn.pipeline() if _pipelined(conn, sql) else nullcontext():
             for statement in sql:
                 cur = conn.cursor(row_factory=tuple_row, binary=True)
                 if statement.many:
