@@ -31,7 +31,7 @@ every 100 updates). Five sides, each on its own fresh file:
 
 Both savers get the same connection settings (WAL, ``synchronous=NORMAL``) so the ratios
 compare storage formats, not fsync policies. Measured per side: the median ``ainvoke`` of
-turns 1-20 and of the last 20 turns, the database size after the run (main file + WAL,
+turns 1-20 and of the last 20 turns (wall time, and this process's CPU time), the database size after the run (main file + WAL,
 after a ``wal_checkpoint(TRUNCATE)``), the median ``aget_state`` and the median
 ``aget_state_history(limit=10)`` page (20 samples each, on the final thread).
 """
@@ -200,6 +200,7 @@ async def run_side(
     graph = graph_builder.compile(checkpointer=saver)
     config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
     invoke_ns: list[int] = []
+    cpu_ns: list[int] = []  # this process's CPU (all threads): steadier on a busy machine
     history: list[Any] = []
     out: dict[str, Any] = {}
     gc.collect()
@@ -208,9 +209,10 @@ async def run_side(
         payload: dict[str, Any] = {"messages": [msg]}
         if side == "none":
             payload = {"messages": [*history, msg], "turn": out.get("turn", 0)}
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.process_time_ns()
         out = await graph.ainvoke(payload, config)
         invoke_ns.append(time.perf_counter_ns() - t0)
+        cpu_ns.append(time.process_time_ns() - c0)
         if side == "none":
             history = out["messages"]
         if pg_url is not None and i + 1 in size_at:
@@ -219,6 +221,8 @@ async def run_side(
     result: dict[str, Any] = {
         "first_ms": median_ms(invoke_ns[:WINDOW]),
         "last_ms": median_ms(invoke_ns[-WINDOW:]),
+        "first_cpu_ms": median_ms(cpu_ns[:WINDOW]),
+        "last_cpu_ms": median_ms(cpu_ns[-WINDOW:]),
         "messages": len(out["messages"]),
     }
     if saver is not None:
@@ -309,9 +313,12 @@ def pg_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         }
     )
     lines = [
-        f"| flavour | side | invoke turns 1-{WINDOW} ms | invoke last {WINDOW} ms | get_state ms | "
+        f"| flavour | side | invoke turns 1-{WINDOW} ms | invoke last {WINDOW} ms | "
+        f"CPU turns 1-{WINDOW} ms | CPU last {WINDOW} ms | get_state ms | "
         "history page 10 ms | " + " | ".join(f"MB at {n} turns" for n in marks) + " |",
-        "| --- | --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in marks) + " |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | "
+        + " | ".join("---:" for _ in marks)
+        + " |",
     ]
     for flavour, sides in results.items():
         for side in PG_SIDES:
@@ -322,6 +329,7 @@ def pg_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             sizes = " | ".join(fmt(at[str(n)] / 1e6, 3) if str(n) in at else "-" for n in marks)
             lines.append(
                 f"| {flavour} | {side} | {fmt(r['first_ms'])} | {fmt(r['last_ms'])} | "
+                f"{fmt(r.get('first_cpu_ms'))} | {fmt(r.get('last_cpu_ms'))} | "
                 f"{fmt(r.get('get_state_ms'), 3)} | {fmt(r.get('history_page_ms'), 3)} | {sizes} |"
             )
     return "\n".join(lines)
@@ -346,6 +354,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--size-at", default="300", help="turns at which Postgres storage is also measured"
     )
+    p.add_argument(
+        "--rounds", type=int, default=1, help="run every side this many times, interleaved"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "saver.json"))
     return p.parse_args(argv)
 
@@ -363,18 +374,31 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> dict
         if server == "start":
             server = stack.enter_context(_postgres.throwaway_server())
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-saver-"))
-        for flavour in args.flavours.split(","):
-            for side in sides:
-                t0 = time.perf_counter()
-                pg_url = _postgres.fresh_database(server) if side in PG_SIDES else None
-                try:
-                    r = await run_side(side, flavour, turns, Path(tmp), pg_url, size_at)
-                finally:
-                    if pg_url is not None:
-                        _postgres.drop_database(server, pg_url)
-                results.setdefault(flavour, {})[side] = r
-                progress(f"  {flavour:9} {side:6} {time.perf_counter() - t0:6.1f} s  {r}")
-    return {"turns": turns, "results": results}
+        rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _ in range(args.rounds):  # sides interleaved: a busy machine hits them alike
+            for flavour in args.flavours.split(","):
+                for side in sides:
+                    t0 = time.perf_counter()
+                    pg_url = _postgres.fresh_database(server) if side in PG_SIDES else None
+                    try:
+                        r = await run_side(side, flavour, turns, Path(tmp), pg_url, size_at)
+                    finally:
+                        if pg_url is not None:
+                            _postgres.drop_database(server, pg_url)
+                    rounds.setdefault((flavour, side), []).append(r)
+                    progress(f"  {flavour:9} {side:6} {time.perf_counter() - t0:6.1f} s  {r}")
+        for (flavour, side), runs in rounds.items():
+            results.setdefault(flavour, {})[side] = _median_of(runs)
+    return {"turns": turns, "rounds": args.rounds, "results": results}
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each timing's median over rounds (sizes do not vary: the first round's)."""
+    out = dict(runs[0])
+    for key in runs[0]:
+        if key.endswith("_ms"):
+            out[key] = statistics.median(r[key] for r in runs)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
