@@ -152,9 +152,22 @@ class _Queue:
 
 
 def _sql(batch: list[Statement]) -> list[Statement]:
-    """The statements of ``batch`` sent as SQL: a pipeline when there are several (a
-    transaction end of a connection not in autocommit comes last, by its method)."""
-    return [s for s in batch if not s.verb and s.sql]
+    """The statements of ``batch`` sent as SQL (a transaction end of a connection not in
+    autocommit comes last, by its method). A whole write transaction in one batch goes
+    without its ``BEGIN`` and ``COMMIT``: what a pipeline sends before its sync is one
+    implicit transaction already, two statements fewer."""
+    sql = [s for s in batch if not s.verb and s.sql]
+    if (
+        len(sql) > 2
+        and sql[0].sql == b"BEGIN"
+        and sql[-1].sql == b"COMMIT"
+        and not any(s.sql in _CONTROL for s in sql[1:-1])
+    ):
+        return sql[1:-1]
+    return sql
+
+
+_CONTROL = frozenset({b"BEGIN", b"COMMIT", b"ROLLBACK"})
 
 
 def _pipelined(conn: Connection[Any] | AsyncConnection[Any], sql: list[Statement]) -> bool:
