@@ -22,11 +22,16 @@ every 100 updates). Five sides, each on its own fresh file:
 * **theirs**: ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``;
 * **ours**: ``graph_sessions.checkpoint.AsyncSqliteSaver``;
 * **shared**: the same saver with ``share_values=True`` (it hands out the list elements it
-  keeps instead of copies, under the contract that nothing mutates state in place).
+  keeps instead of copies, under the contract that nothing mutates state in place);
+* **postgres-official** / **postgres-ours** (only with ``--postgres URL``, or
+  ``--postgres start`` for a throwaway server from Debian's binaries, fsync on): LangGraph's
+  ``AsyncPostgresSaver`` and ``graph_sessions.checkpoint.AsyncPostgresSaver``, each on a
+  fresh database of that server; their size is ``pg_total_relation_size`` (heap, TOAST,
+  indexes) of the saver's tables, also recorded at ``--size-at`` turns.
 
 Both savers get the same connection settings (WAL, ``synchronous=NORMAL``) so the ratios
 compare storage formats, not fsync policies. Measured per side: the median ``ainvoke`` of
-turns 1-20 and of the last 20 turns, the database size after the run (main file + WAL,
+turns 1-20 and of the last 20 turns (wall time, and this process's CPU time), the database size after the run (main file + WAL,
 after a ``wal_checkpoint(TRUNCATE)``), the median ``aget_state`` and the median
 ``aget_state_history(limit=10)`` page (20 samples each, on the final thread).
 """
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import operator
@@ -55,6 +61,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
+import _postgres  # noqa: E402
 import aiosqlite  # noqa: E402
 from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
 from langgraph.channels.delta import DeltaChannel  # noqa: E402
@@ -67,6 +74,12 @@ from typing_extensions import TypedDict  # noqa: E402
 from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
 
 SIDES = ("none", "memory", "theirs", "ours", "shared")
+PG_SIDES = ("postgres-official", "postgres-ours")
+#: the tables of each Postgres side (LangGraph's; ours)
+PG_TABLES = {
+    "postgres-official": ["checkpoints", "checkpoint_blobs", "checkpoint_writes"],
+    "postgres-ours": ["gs_checkpoints", "gs_checkpoint_blobs", "gs_checkpoint_writes"],
+}
 FLAVOURS = ("dict", "langchain", "delta")
 WINDOW = 20
 SAMPLES = 20
@@ -138,13 +151,42 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) / 1e6
 
 
-async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[str, Any]:
+async def _pg_saver(side: str, url: str) -> tuple[Any, Any]:
+    """A Postgres side's saver on a new connection to ``url`` (set up), and the connection."""
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+
+    conn = await AsyncConnection.connect(
+        url, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    )
+    if side == "postgres-official":
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    else:
+        from graph_sessions.checkpoint import AsyncPostgresSaver  # type: ignore[assignment]
+    saver = AsyncPostgresSaver(conn)  # type: ignore[arg-type]
+    await saver.setup()
+    return saver, conn
+
+
+async def run_side(
+    side: str,
+    flavour: str,
+    turns: int,
+    folder: Path,
+    pg_url: str | None = None,
+    size_at: tuple[int, ...] = (),
+) -> dict[str, Any]:
     """Run ``turns`` turns of one flavour on one side; return its measurements."""
     path = folder / f"{side}-{flavour}.db"
     graph_builder = build(flavour)
     conn: aiosqlite.Connection | None = None
+    pg_conn: Any = None
     saver: Any = None
-    if side == "memory":
+    sizes: dict[str, int] = {}
+    if side in PG_SIDES:
+        assert pg_url is not None
+        saver, pg_conn = await _pg_saver(side, pg_url)
+    elif side == "memory":
         saver = InMemorySaver()
     elif side != "none":
         conn = await aiosqlite.connect(str(path))
@@ -158,6 +200,7 @@ async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[st
     graph = graph_builder.compile(checkpointer=saver)
     config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
     invoke_ns: list[int] = []
+    cpu_ns: list[int] = []  # this process's CPU (all threads): steadier on a busy machine
     history: list[Any] = []
     out: dict[str, Any] = {}
     gc.collect()
@@ -166,14 +209,20 @@ async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[st
         payload: dict[str, Any] = {"messages": [msg]}
         if side == "none":
             payload = {"messages": [*history, msg], "turn": out.get("turn", 0)}
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.process_time_ns()
         out = await graph.ainvoke(payload, config)
         invoke_ns.append(time.perf_counter_ns() - t0)
+        cpu_ns.append(time.process_time_ns() - c0)
         if side == "none":
             history = out["messages"]
+        if pg_url is not None and i + 1 in size_at:
+            await asyncio.sleep(0.05)  # let durability="async" puts land
+            sizes[str(i + 1)] = _postgres.total_relation_bytes(pg_url, PG_TABLES[side])
     result: dict[str, Any] = {
         "first_ms": median_ms(invoke_ns[:WINDOW]),
         "last_ms": median_ms(invoke_ns[-WINDOW:]),
+        "first_cpu_ms": median_ms(cpu_ns[:WINDOW]),
+        "last_cpu_ms": median_ms(cpu_ns[-WINDOW:]),
         "messages": len(out["messages"]),
     }
     if saver is not None:
@@ -189,6 +238,12 @@ async def run_side(side: str, flavour: str, turns: int, folder: Path) -> dict[st
         assert len(state.values["messages"]) == 2 * turns and len(page) == 10
         result["get_state_ms"] = median_ms(get_ns)
         result["history_page_ms"] = median_ms(page_ns)
+    if pg_conn is not None:
+        await pg_conn.close()
+        assert pg_url is not None
+        sizes[str(turns)] = _postgres.total_relation_bytes(pg_url, PG_TABLES[side])
+        result["file_bytes"] = sizes[str(turns)]
+        result["bytes_at_turns"] = sizes
     if conn is not None:
         await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         await conn.close()
@@ -247,6 +302,39 @@ def table(results: dict[str, dict[str, dict[str, Any]]], turns: int) -> str:
     return "\n".join(lines)
 
 
+def pg_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """The Markdown table of the Postgres sides: time per turn, reads, storage by turns."""
+    marks = sorted(
+        {
+            int(n)
+            for sides in results.values()
+            for r in sides.values()
+            for n in r.get("bytes_at_turns", {})
+        }
+    )
+    lines = [
+        f"| flavour | side | invoke turns 1-{WINDOW} ms | invoke last {WINDOW} ms | "
+        f"CPU turns 1-{WINDOW} ms | CPU last {WINDOW} ms | get_state ms | "
+        "history page 10 ms | " + " | ".join(f"MB at {n} turns" for n in marks) + " |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | "
+        + " | ".join("---:" for _ in marks)
+        + " |",
+    ]
+    for flavour, sides in results.items():
+        for side in PG_SIDES:
+            r = sides.get(side)
+            if r is None:
+                continue
+            at = r.get("bytes_at_turns", {})
+            sizes = " | ".join(fmt(at[str(n)] / 1e6, 3) if str(n) in at else "-" for n in marks)
+            lines.append(
+                f"| {flavour} | {side} | {fmt(r['first_ms'])} | {fmt(r['last_ms'])} | "
+                f"{fmt(r.get('first_cpu_ms'))} | {fmt(r.get('last_cpu_ms'))} | "
+                f"{fmt(r.get('get_state_ms'), 3)} | {fmt(r.get('history_page_ms'), 3)} | {sizes} |"
+            )
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(
@@ -257,6 +345,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
     p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain,delta")
     p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours,shared")
+    p.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="a server URL (or 'start': a throwaway server) for the Postgres sides",
+    )
+    p.add_argument(
+        "--size-at", default="300", help="turns at which Postgres storage is also measured"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=1, help="run every side this many times, interleaved"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "saver.json"))
     return p.parse_args(argv)
 
@@ -265,14 +365,40 @@ async def run(args: argparse.Namespace, progress: Callable[[str], None]) -> dict
     """Every (flavour, side) in order; returns ``{flavour: {side: measurements}}``."""
     turns = args.turns or (200 if args.quick else 2000)
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-saver-") as tmp:
-        for flavour in args.flavours.split(","):
-            for side in args.sides.split(","):
-                t0 = time.perf_counter()
-                r = await run_side(side, flavour, turns, Path(tmp))
-                results.setdefault(flavour, {})[side] = r
-                progress(f"  {flavour:9} {side:6} {time.perf_counter() - t0:6.1f} s  {r}")
-    return {"turns": turns, "results": results}
+    sides = args.sides.split(",")
+    if args.postgres is None and any(s in PG_SIDES for s in sides):
+        raise SystemExit(f"{', '.join(PG_SIDES)} need --postgres URL (or --postgres start)")
+    size_at = tuple(int(n) for n in args.size_at.split(",") if n)
+    with contextlib.ExitStack() as stack:
+        server = args.postgres
+        if server == "start":
+            server = stack.enter_context(_postgres.throwaway_server())
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-saver-"))
+        rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _ in range(args.rounds):  # sides interleaved: a busy machine hits them alike
+            for flavour in args.flavours.split(","):
+                for side in sides:
+                    t0 = time.perf_counter()
+                    pg_url = _postgres.fresh_database(server) if side in PG_SIDES else None
+                    try:
+                        r = await run_side(side, flavour, turns, Path(tmp), pg_url, size_at)
+                    finally:
+                        if pg_url is not None:
+                            _postgres.drop_database(server, pg_url)
+                    rounds.setdefault((flavour, side), []).append(r)
+                    progress(f"  {flavour:9} {side:6} {time.perf_counter() - t0:6.1f} s  {r}")
+        for (flavour, side), runs in rounds.items():
+            results.setdefault(flavour, {})[side] = _median_of(runs)
+    return {"turns": turns, "rounds": args.rounds, "results": results}
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each timing's median over rounds (sizes do not vary: the first round's)."""
+    out = dict(runs[0])
+    for key in runs[0]:
+        if key.endswith("_ms"):
+            out[key] = statistics.median(r[key] for r in runs)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if all({"none", "theirs", "ours"} <= set(s) for s in results.values()):
         print(table(results, data["turns"]))
+    if any(set(PG_SIDES) & set(s) for s in results.values()):
+        print(pg_table(results))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     data["environment"] = {
@@ -291,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "langgraph": importlib_metadata.version("langgraph"),
         "langgraph-checkpoint-sqlite": importlib_metadata.version("langgraph-checkpoint-sqlite"),
+        "langgraph-checkpoint-postgres": importlib_metadata.version(
+            "langgraph-checkpoint-postgres"
+        ),
     }
     out.write_text(json.dumps(data, indent=2))
     print(f"\nwrote {out}")

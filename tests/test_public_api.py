@@ -45,7 +45,12 @@ def test_every_package_has_an_explicit_documented_public_list(name: str) -> None
 
 def test_the_checkpoint_package_does_not_export_its_engine() -> None:
     checkpoint = importlib.import_module("graph_sessions.checkpoint")
-    assert sorted(checkpoint.__all__) == ["AsyncSqliteSaver", "SqliteSaver"]
+    assert sorted(checkpoint.__all__) == [
+        "AsyncPostgresSaver",
+        "AsyncSqliteSaver",
+        "PostgresSaver",
+        "SqliteSaver",
+    ]
     for item in checkpoint.__all__:
         assert getattr(checkpoint, item).__module__ != "graph_sessions.checkpoint.engine"
 

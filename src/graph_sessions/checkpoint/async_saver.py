@@ -1,4 +1,5 @@
-"""``AsyncSqliteSaver``: the asyncio saver, a drop-in for LangGraph's class of that name."""
+"""``AsyncSqliteSaver``: the asyncio saver, a drop-in for LangGraph's class of that name,
+and ``AsyncSaver``: its API over the storage engine, shared with ``AsyncPostgresSaver``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
@@ -18,8 +19,10 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
     SerializerProtocol,
 )
+from typing_extensions import Unpack
 
-from graph_sessions.checkpoint.base import SaverBase
+from graph_sessions.checkpoint.base import EngineOptions, SaverBase
+from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.schema import setup_schema
 
 T = TypeVar("T")
@@ -30,82 +33,20 @@ _LOOP_ERROR = (
 )
 
 
-class AsyncSqliteSaver(SaverBase):
-    """A checkpoint saver on an ``aiosqlite`` connection whose cost per turn does not grow
-    with the conversation (see ``graph_sessions.checkpoint.engine``).
-
-    Same constructor, ``from_conn_string`` and ``setup`` as
-    ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``. Every operation is one hop to
-    the connection's thread holding ``self.lock`` (an ``asyncio.Lock``), so other users of
-    the same connection can share that lock, as the SQLite backend does.
-
-    >>> async with AsyncSqliteSaver.from_conn_string("checkpoints.db") as saver:
-    ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+class AsyncSaver(SaverBase):
+    """The asyncio saver API over the storage engine, whatever the database: each call
+    runs one engine method through ``_run`` (the saver's lock held, set up; the engine's
+    SQL off the event loop), and the sync API bridges onto ``self.loop`` from other
+    threads. ``AsyncSqliteSaver`` and ``AsyncPostgresSaver`` provide ``_run``.
     """
 
-    conn: aiosqlite.Connection
-    lock: asyncio.Lock
+    loop: asyncio.AbstractEventLoop
 
-    def __init__(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        serde: SerializerProtocol | None = None,
-        synchronous: str | None = "NORMAL",
-        snapshot_every: int = 1024,
-        cache_threads: int = 512,
-        cache_bytes: int = 64 << 20,
-        share_values: bool = False,
-    ) -> None:
-        super().__init__(
-            serde=serde,
-            synchronous=synchronous,
-            snapshot_every=snapshot_every,
-            cache_threads=cache_threads,
-            cache_bytes=cache_bytes,
-            share_values=share_values,
-        )
-        self.conn = conn
-        self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
+    async def _run(self, fn: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
 
-    @classmethod
-    @asynccontextmanager
-    async def from_conn_string(
-        cls, conn_string: str, **kwargs: Any
-    ) -> AsyncIterator[AsyncSqliteSaver]:
-        """Open ``conn_string`` with aiosqlite, yield a saver, close on exit."""
-        async with aiosqlite.connect(conn_string) as conn:
-            yield cls(conn, **kwargs)
-
-    async def setup(self) -> None:
-        """Create the tables and apply WAL + ``synchronous`` (idempotent; automatic)."""
-        async with self.lock:
-            if self.is_setup:
-                return
-            await self._connected()
-            await self._hop(lambda c: setup_schema(c, synchronous=self.synchronous))
-            self.is_setup = True
-
-    async def _connected(self) -> None:
-        thread = getattr(self.conn, "_thread", None)
-        if getattr(self.conn, "_connection", None) is None and (
-            thread is None or not thread.is_alive()
-        ):
-            await self.conn
-
-    async def _hop(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        # aiosqlite has no public way to run a function on its thread; one hop per call
-        # instead of one per statement is what keeps a turn cheap.
-        raw = self.conn._conn  # noqa: SLF001
-        result: T = await self.conn._execute(fn, raw)  # noqa: SLF001
-        return result
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if not self.is_setup:
-            await self.setup()
-        async with self.lock:
-            return await self._hop(fn)
+    def _reclaim(self, conn: Connection) -> None:
+        """After deleting: give free space back to the system (if the database does)."""
 
     # async API -----------------------------------------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -133,7 +74,7 @@ class AsyncSqliteSaver(SaverBase):
         serde = self.serde
         engine = self.engine
 
-        def first(c: sqlite3.Connection) -> tuple[list[Any], list[CheckpointTuple]]:
+        def first(c: Connection) -> tuple[list[Any], list[CheckpointTuple]]:
             rows = engine.list_rows(c, config, filter=filter, before=before, limit=limit)
             return rows, engine.materialize(c, serde, rows[:_PAGE])
 
@@ -172,11 +113,11 @@ class AsyncSqliteSaver(SaverBase):
         await self._run(lambda c: self.engine.store_writes(c, prepared))
 
     async def adelete_thread(self, thread_id: str) -> None:
-        """Delete everything stored for a thread, then give free pages back."""
+        """Delete everything stored for a thread (then give free space back)."""
 
-        def body(c: sqlite3.Connection) -> None:
+        def body(c: Connection) -> None:
             self.engine.delete_thread(c, thread_id)
-            self.engine.vacuum(c)
+            self._reclaim(c)
 
         await self._run(body)
 
@@ -191,15 +132,11 @@ class AsyncSqliteSaver(SaverBase):
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest`` (newest checkpoint per namespace) or ``delete`` (everything)."""
 
-        def body(c: sqlite3.Connection) -> None:
+        def body(c: Connection) -> None:
             self.engine.prune(c, thread_ids, strategy=strategy)
-            self.engine.vacuum(c)
+            self._reclaim(c)
 
         await self._run(body)
-
-    async def avacuum(self, *, full: bool = False) -> None:
-        """Give free pages back: ``PRAGMA incremental_vacuum``, or ``VACUUM`` if ``full``."""
-        await self._run(lambda c: self.engine.vacuum(c, full=full))
 
     # sync API: bridged onto the saver's event loop from other threads ---------------------
     def _bridge(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -271,3 +208,78 @@ class AsyncSqliteSaver(SaverBase):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Sync ``aprune``, from a thread other than the event loop's."""
         self._bridge(self.aprune(thread_ids, strategy=strategy))
+
+
+class AsyncSqliteSaver(AsyncSaver):
+    """A checkpoint saver on an ``aiosqlite`` connection whose cost per turn does not grow
+    with the conversation (see ``graph_sessions.checkpoint.engine``).
+
+    Same constructor, ``from_conn_string`` and ``setup`` as
+    ``langgraph.checkpoint.sqlite.aio.AsyncSqliteSaver``. Every operation is one hop to
+    the connection's thread holding ``self.lock`` (an ``asyncio.Lock``), so other users of
+    the same connection can share that lock, as the SQLite backend does.
+
+    >>> async with AsyncSqliteSaver.from_conn_string("checkpoints.db") as saver:
+    ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+    """
+
+    conn: aiosqlite.Connection
+    lock: asyncio.Lock
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        serde: SerializerProtocol | None = None,
+        synchronous: str | None = "NORMAL",
+        **options: Unpack[EngineOptions],
+    ) -> None:
+        super().__init__(serde=serde, synchronous=synchronous, **options)
+        self.conn = conn
+        self.lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls, conn_string: str, **kwargs: Any
+    ) -> AsyncIterator[AsyncSqliteSaver]:
+        """Open ``conn_string`` with aiosqlite, yield a saver, close on exit."""
+        async with aiosqlite.connect(conn_string) as conn:
+            yield cls(conn, **kwargs)
+
+    async def setup(self) -> None:
+        """Create the tables and apply WAL + ``synchronous`` (idempotent; automatic)."""
+        async with self.lock:
+            if self.is_setup:
+                return
+            await self._connected()
+            await self._hop(lambda c: setup_schema(c, synchronous=self.synchronous))
+            self.is_setup = True
+
+    async def _connected(self) -> None:
+        thread = getattr(self.conn, "_thread", None)
+        if getattr(self.conn, "_connection", None) is None and (
+            thread is None or not thread.is_alive()
+        ):
+            await self.conn
+
+    async def _hop(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        # aiosqlite has no public way to run a function on its thread; one hop per call
+        # instead of one per statement is what keeps a turn cheap.
+        raw = self.conn._conn  # noqa: SLF001
+        result: T = await self.conn._execute(fn, raw)  # noqa: SLF001
+        return result
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if not self.is_setup:
+            await self.setup()
+        async with self.lock:
+            return await self._hop(fn)
+
+    def _reclaim(self, conn: Connection) -> None:
+        self.engine.vacuum(cast(sqlite3.Connection, conn))
+
+    async def avacuum(self, *, full: bool = False) -> None:
+        """Give free pages back: ``PRAGMA incremental_vacuum``, or ``VACUUM`` if ``full``."""
+        await self._run(lambda c: self.engine.vacuum(c, full=full))

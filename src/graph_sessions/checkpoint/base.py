@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, SerializerProtocol
 
 from graph_sessions.checkpoint.engine import StorageEngine
 from graph_sessions.checkpoint.schema import check_synchronous
+
+
+class EngineOptions(TypedDict, total=False):
+    """The storage engine's options, as keyword arguments of every saver (``SaverBase``)."""
+
+    snapshot_every: int
+    cache_threads: int
+    cache_bytes: int
+    share_values: bool
 
 
 class SaverBase(BaseCheckpointSaver[str]):

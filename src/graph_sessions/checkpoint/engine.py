@@ -1,6 +1,7 @@
 """The storage engine behind both savers: every SQL statement and every byte format.
 
-All methods are synchronous and take a ``sqlite3.Connection``; the savers decide on which
+All methods are synchronous and take a ``sqlite3.Connection`` (or the adapter of a
+Postgres connection that speaks its calls, ``pg_conn.py``); the savers decide on which
 thread they run and under which lock. Each public method is one transaction (``BEGIN
 IMMEDIATE`` for writes, a read transaction for reads, so a read sees one snapshot); with
 ``join=True`` a method runs inside the caller's open transaction instead (the SQLite
@@ -33,7 +34,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -56,6 +57,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.utils import search_where
 
+from graph_sessions.checkpoint.dbapi import Connection, Cursor
 from graph_sessions.checkpoint.delta import walk_delta_support
 from graph_sessions.checkpoint.elements import (
     Elements,
@@ -316,6 +318,11 @@ class StorageEngine:
         # shared mode: write values decoded once, by their bytes
         self._writes_seen: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
         self._writes_seen_bytes = 0
+        #: builds ``list``'s WHERE clause (LangGraph's SQLite one; Postgres has its own)
+        self.search_where: Callable[
+            [RunnableConfig | None, dict[str, Any] | None, RunnableConfig | None],
+            tuple[str, Sequence[Any]],
+        ] = search_where
 
     # cache ---------------------------------------------------------------------------
     def forget(self, thread_id: str | None = None) -> None:
@@ -376,7 +383,7 @@ class StorageEngine:
     # transactions --------------------------------------------------------------------
     @staticmethod
     @contextmanager
-    def _write(conn: sqlite3.Connection, join: bool, immediate: bool = True) -> Iterator[None]:
+    def _write(conn: Connection, join: bool, immediate: bool = True) -> Iterator[None]:
         # ``immediate=False`` is for bodies whose first statement writes: the write lock is
         # then taken before any read, so no other writer can slip in between (no
         # SQLITE_BUSY_SNAPSHOT), and the cheaper deferred BEGIN is enough.
@@ -395,11 +402,11 @@ class StorageEngine:
 
     @staticmethod
     @contextmanager
-    def _read(conn: sqlite3.Connection) -> Iterator[None]:
+    def _read(conn: Connection) -> Iterator[None]:
         if conn.in_transaction:
             yield
             return
-        conn.execute("BEGIN")
+        conn.execute("BEGIN DEFERRED")  # a read: Postgres takes one snapshot for it
         try:
             yield
         finally:
@@ -408,7 +415,7 @@ class StorageEngine:
     # put -----------------------------------------------------------------------------
     def put(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         serde: SerializerProtocol,
         config: RunnableConfig,
         checkpoint: Checkpoint,
@@ -496,7 +503,7 @@ class StorageEngine:
         )
 
     def store_put(
-        self, conn: sqlite3.Connection, prepared: PreparedPut, *, join: bool = False
+        self, conn: Connection, prepared: PreparedPut, *, join: bool = False
     ) -> RunnableConfig:
         """The SQL half of ``put``: one transaction, no serialization."""
         p = prepared
@@ -515,6 +522,7 @@ class StorageEngine:
             remembered: dict[tuple[str, str], _Value | None] = {}
             stored: list[tuple[str, str, str]] = []
             inserted: list[tuple[str, str, str]] = []
+            written: list[tuple[str, str, _Value, Cursor]] = []
             for ch in to_store:
                 version = str_versions[ch]
                 stored.append((ns, ch, version))
@@ -527,13 +535,17 @@ class StorageEngine:
                     "kind, type, base_version, depth, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (thread_id, ns, ch, version, *row),
                 )
-                # A version stored before keeps its first value: do not remember ours.
-                remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
-                if cur.rowcount == 1:
-                    inserted.append((ns, ch, version))
+                written.append((ch, version, entry, cur))
             for ch in p.unsure:
                 if ch not in to_store:
                     stored.append((ns, ch, str_versions[ch]))
+        # Row counts read once the transaction is over: a Postgres connection sends the
+        # inserts together (``pg_conn``). A version stored before keeps its first value:
+        # do not remember ours.
+        for ch, version, entry, cur in written:
+            remembered[(ns, ch)] = entry if cur.rowcount == 1 else None
+            if cur.rowcount == 1:
+                inserted.append((ns, ch, version))
         self._remember(thread_id, remembered, stored)
         self._note_stored(thread_id, inserted)
         return {
@@ -546,7 +558,7 @@ class StorageEngine:
 
     @staticmethod
     def _missing(
-        conn: sqlite3.Connection,
+        conn: Connection,
         thread_id: str,
         ns: str,
         channels: list[str],
@@ -570,7 +582,7 @@ class StorageEngine:
 
     def _encode(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         cache: _ThreadCache | None,
         thread_id: str,
         ns: str,
@@ -623,7 +635,7 @@ class StorageEngine:
     # put_writes ----------------------------------------------------------------------
     def put_writes(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         serde: SerializerProtocol,
         config: RunnableConfig,
         writes: Sequence[tuple[str, Any]],
@@ -666,7 +678,7 @@ class StorageEngine:
 
     def store_writes(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         prepared: tuple[str, list[tuple[Any, ...]]],
         *,
         join: bool = False,
@@ -682,7 +694,7 @@ class StorageEngine:
 
     # reads ---------------------------------------------------------------------------
     def get_tuple(
-        self, conn: sqlite3.Connection, serde: SerializerProtocol, config: RunnableConfig
+        self, conn: Connection, serde: SerializerProtocol, config: RunnableConfig
     ) -> CheckpointTuple | None:
         """The checkpoint named by ``config``, or the thread's latest in its namespace."""
         conf = config["configurable"]
@@ -711,7 +723,7 @@ class StorageEngine:
 
     def list_rows(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         config: RunnableConfig | None,
         *,
         filter: dict[str, Any] | None = None,
@@ -719,7 +731,7 @@ class StorageEngine:
         limit: int | None = None,
     ) -> list[Row]:
         """Checkpoint rows matching LangGraph's ``list`` arguments, newest first."""
-        where, params = search_where(config, filter, before)
+        where, params = self.search_where(config, filter, before)
         query = (
             f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} {where} ORDER BY checkpoint_id DESC"
         )
@@ -730,7 +742,7 @@ class StorageEngine:
 
     def materialize(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         serde: SerializerProtocol,
         rows: Sequence[Row],
         *,
@@ -890,7 +902,7 @@ class StorageEngine:
         return tuple(chain)
 
     @staticmethod
-    def _load_blobs(conn: sqlite3.Connection, keys: list[BlobKey]) -> dict[BlobKey, BlobRow]:
+    def _load_blobs(conn: Connection, keys: list[BlobKey]) -> dict[BlobKey, BlobRow]:
         """The blob rows of ``keys`` and, transitively, of their delta bases."""
         found: dict[BlobKey, BlobRow] = {}
         join = (
@@ -941,7 +953,7 @@ class StorageEngine:
 
     @staticmethod
     def _load_writes(
-        conn: sqlite3.Connection, serde: SerializerProtocol, rows: Sequence[Row]
+        conn: Connection, serde: SerializerProtocol, rows: Sequence[Row]
     ) -> dict[tuple[str, str, str], list[PendingWrite]]:
         groups: dict[tuple[str, str], list[str]] = {}
         for row in rows:
@@ -970,7 +982,7 @@ class StorageEngine:
     # DeltaChannel history ------------------------------------------------------------
     def delta_history(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         serde: SerializerProtocol,
         config: RunnableConfig,
         channels: Sequence[str],
@@ -1015,7 +1027,7 @@ class StorageEngine:
 
     def _walk_ancestors(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         serde: SerializerProtocol,
         walk: _DeltaWalk,
         thread_id: str,
@@ -1061,7 +1073,7 @@ class StorageEngine:
         return bool(walk.active) and parent is not None
 
     def _stored_versions(
-        self, conn: sqlite3.Connection, thread_id: str, ns: str, channels: Sequence[str]
+        self, conn: Connection, thread_id: str, ns: str, channels: Sequence[str]
     ) -> set[tuple[str, str]]:
         """The (channel, version) pairs of ``channels`` that have a stored value: read once
         per thread and channel (the query reads every stored snapshot row, large ones
@@ -1120,7 +1132,7 @@ class StorageEngine:
 
     @staticmethod
     def _chain_writes(
-        conn: sqlite3.Connection, thread_id: str, ns: str, chain_by_ch: dict[str, list[str]]
+        conn: Connection, thread_id: str, ns: str, chain_by_ch: dict[str, list[str]]
     ) -> list[tuple[str, str, str, int, str, bytes, str]]:
         """The writes to each channel stored with the checkpoints of its chain."""
         raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
@@ -1222,7 +1234,7 @@ class StorageEngine:
         return value
 
     # deletes and copies --------------------------------------------------------------
-    def delete_thread(self, conn: sqlite3.Connection, thread_id: str, *, join: bool = False) -> int:
+    def delete_thread(self, conn: Connection, thread_id: str, *, join: bool = False) -> int:
         """Delete every checkpoint, blob and write of a thread; returns the rows deleted."""
         tid = str(thread_id)
         n = 0
@@ -1233,7 +1245,7 @@ class StorageEngine:
         return n
 
     def delete_for_runs(
-        self, conn: sqlite3.Connection, run_ids: Sequence[str], *, join: bool = False
+        self, conn: Connection, run_ids: Sequence[str], *, join: bool = False
     ) -> None:
         """Delete the checkpoints (and their writes) created by the given runs."""
         ids = [str(r) for r in run_ids]
@@ -1264,7 +1276,7 @@ class StorageEngine:
             self.forget(tid)
 
     def _spare_delta_support(
-        self, conn: sqlite3.Connection, doomed: list[tuple[str, str, str]]
+        self, conn: Connection, doomed: list[tuple[str, str, str]]
     ) -> list[tuple[str, str, str]]:
         """``doomed`` without the checkpoints a surviving checkpoint's DeltaChannel values
         are rebuilt from (see ``_delta_support``)."""
@@ -1289,7 +1301,7 @@ class StorageEngine:
         return [d for d in doomed if tuple(d) not in spared]
 
     def copy_thread(
-        self, conn: sqlite3.Connection, source: str, target: str, *, join: bool = False
+        self, conn: Connection, source: str, target: str, *, join: bool = False
     ) -> None:
         """Copy every checkpoint, blob and write of ``source`` to ``target``."""
         src, dst = str(source), str(target)
@@ -1318,7 +1330,7 @@ class StorageEngine:
 
     def prune(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         thread_ids: Sequence[str],
         *,
         strategy: str = "keep_latest",
@@ -1362,7 +1374,7 @@ class StorageEngine:
 
     def delete_after(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         thread_id: str,
         checkpoint_id: str | None,
         *,
@@ -1391,7 +1403,7 @@ class StorageEngine:
         self.forget(tid)
 
     def keep_newest(
-        self, conn: sqlite3.Connection, thread_id: str, keep: int, *, join: bool = False
+        self, conn: Connection, thread_id: str, keep: int, *, join: bool = False
     ) -> int:
         """Keep the newest ``keep`` root checkpoints of a thread (and newer subgraph ones);
         the oldest kept loses its parent link. Returns how many root checkpoints went."""
@@ -1450,7 +1462,7 @@ class StorageEngine:
         return removed
 
     def _delta_support(
-        self, conn: sqlite3.Connection, thread_id: str, ns: str, heads: Sequence[str]
+        self, conn: Connection, thread_id: str, ns: str, heads: Sequence[str]
     ) -> set[str]:
         """The ancestors (in ``ns``) that LangGraph's ``DeltaChannel`` reads of ``heads`` need.
 
@@ -1502,7 +1514,7 @@ class StorageEngine:
 
         return walk_delta_support(heads, load, stores)
 
-    def _collect_garbage(self, conn: sqlite3.Connection, thread_id: str) -> int:
+    def _collect_garbage(self, conn: Connection, thread_id: str) -> int:
         """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""
         live: set[tuple[str, str, str]] = set()
         for ns, type_, blob in conn.execute(
@@ -1535,7 +1547,7 @@ class StorageEngine:
     # small queries used by the SQLite backend ------------------------------------------
     @staticmethod
     def latest_checkpoint_id(
-        conn: sqlite3.Connection, thread_id: str, checkpoint_ns: str = ""
+        conn: Connection, thread_id: str, checkpoint_ns: str = ""
     ) -> str | None:
         """The newest checkpoint id of a thread's namespace, or ``None``."""
         row = conn.execute(

@@ -1,11 +1,12 @@
-"""``SqliteSaver``: the synchronous saver, a drop-in for LangGraph's class of that name."""
+"""``SqliteSaver``: the synchronous saver, a drop-in for LangGraph's class of that name, and
+``SyncSaver``: its API over the storage engine, shared with ``PostgresSaver``."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -17,71 +18,26 @@ from langgraph.checkpoint.base import (
     DeltaChannelHistory,
     SerializerProtocol,
 )
+from typing_extensions import Unpack
 
-from graph_sessions.checkpoint.base import SaverBase
+from graph_sessions.checkpoint.base import EngineOptions, SaverBase
+from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.schema import setup_schema
 
 _PAGE = 64  # checkpoints materialized per batch while iterating ``list``
 
 
-class SqliteSaver(SaverBase):
-    """A checkpoint saver on a ``sqlite3`` connection whose cost per turn does not grow
-    with the conversation: unchanged channels are not stored again and a growing list
-    is stored as its new tail (see ``graph_sessions.checkpoint.engine``).
-
-    Same constructor, ``from_conn_string`` and ``setup`` as
-    ``langgraph.checkpoint.sqlite.SqliteSaver``; the ``a*`` methods run the synchronous
-    ones (like ``InMemorySaver``) so the class also works under ``ainvoke``.
-
-    >>> with SqliteSaver.from_conn_string("checkpoints.db") as saver:
-    ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+class SyncSaver(SaverBase):
+    """The synchronous saver API over the storage engine, whatever the database: each
+    call takes the connection from ``_locked`` (the saver's lock held, set up) and runs
+    one engine method on it. ``SqliteSaver`` and ``PostgresSaver`` provide the connection.
     """
 
-    conn: sqlite3.Connection
+    def _locked(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
 
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        serde: SerializerProtocol | None = None,
-        synchronous: str | None = "NORMAL",
-        snapshot_every: int = 1024,
-        cache_threads: int = 512,
-        cache_bytes: int = 64 << 20,
-        share_values: bool = False,
-    ) -> None:
-        super().__init__(
-            serde=serde,
-            synchronous=synchronous,
-            snapshot_every=snapshot_every,
-            cache_threads=cache_threads,
-            cache_bytes=cache_bytes,
-            share_values=share_values,
-        )
-        self.conn = conn
-        self.lock = threading.RLock()
-
-    @classmethod
-    @contextmanager
-    def from_conn_string(cls, conn_string: str, **kwargs: Any) -> Iterator[SqliteSaver]:
-        """Open ``conn_string`` (a path or ``":memory:"``), yield a saver, close on exit."""
-        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
-            yield cls(conn, **kwargs)
-
-    def setup(self) -> None:
-        """Create the tables and apply WAL + ``synchronous`` (idempotent; automatic)."""
-        with self.lock:
-            if self.is_setup:
-                return
-            setup_schema(self.conn, synchronous=self.synchronous)
-            self.is_setup = True
-
-    @contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            if not self.is_setup:
-                self.setup()
-            yield self.conn
+    def _reclaim(self, conn: Connection) -> None:
+        """After deleting: give free space back to the system (if the database does)."""
 
     # sync API ------------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -136,10 +92,10 @@ class SqliteSaver(SaverBase):
             self.engine.put_writes(conn, self.serde, config, writes, task_id, task_path)
 
     def delete_thread(self, thread_id: str) -> None:
-        """Delete everything stored for a thread, then give free pages back."""
+        """Delete everything stored for a thread (then give free space back)."""
         with self._locked() as conn:
             self.engine.delete_thread(conn, thread_id)
-            self.engine.vacuum(conn)
+            self._reclaim(conn)
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints and writes created by the given runs."""
@@ -155,12 +111,7 @@ class SqliteSaver(SaverBase):
         """``keep_latest`` (newest checkpoint per namespace) or ``delete`` (everything)."""
         with self._locked() as conn:
             self.engine.prune(conn, thread_ids, strategy=strategy)
-            self.engine.vacuum(conn)
-
-    def vacuum(self, *, full: bool = False) -> None:
-        """Give free pages back: ``PRAGMA incremental_vacuum``, or ``VACUUM`` if ``full``."""
-        with self._locked() as conn:
-            self.engine.vacuum(conn, full=full)
+            self._reclaim(conn)
 
     # async API: the sync methods, run in place -----------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -214,3 +165,61 @@ class SqliteSaver(SaverBase):
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async ``prune`` (runs synchronously)."""
         self.prune(thread_ids, strategy=strategy)
+
+
+class SqliteSaver(SyncSaver):
+    """A checkpoint saver on a ``sqlite3`` connection whose cost per turn does not grow
+    with the conversation: unchanged channels are not stored again and a growing list
+    is stored as its new tail (see ``graph_sessions.checkpoint.engine``).
+
+    Same constructor, ``from_conn_string`` and ``setup`` as
+    ``langgraph.checkpoint.sqlite.SqliteSaver``; the ``a*`` methods run the synchronous
+    ones (like ``InMemorySaver``) so the class also works under ``ainvoke``.
+
+    >>> with SqliteSaver.from_conn_string("checkpoints.db") as saver:
+    ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
+    """
+
+    conn: sqlite3.Connection
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        serde: SerializerProtocol | None = None,
+        synchronous: str | None = "NORMAL",
+        **options: Unpack[EngineOptions],
+    ) -> None:
+        super().__init__(serde=serde, synchronous=synchronous, **options)
+        self.conn = conn
+        self.lock = threading.RLock()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, conn_string: str, **kwargs: Any) -> Iterator[SqliteSaver]:
+        """Open ``conn_string`` (a path or ``":memory:"``), yield a saver, close on exit."""
+        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
+            yield cls(conn, **kwargs)
+
+    def setup(self) -> None:
+        """Create the tables and apply WAL + ``synchronous`` (idempotent; automatic)."""
+        with self.lock:
+            if self.is_setup:
+                return
+            setup_schema(self.conn, synchronous=self.synchronous)
+            self.is_setup = True
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            if not self.is_setup:
+                self.setup()
+            yield self.conn
+
+    def _reclaim(self, conn: Connection) -> None:
+        self.engine.vacuum(self.conn)
+
+    def vacuum(self, *, full: bool = False) -> None:
+        """Give free pages back: ``PRAGMA incremental_vacuum``, or ``VACUUM`` if ``full``."""
+        with self._locked() as conn:
+            self.engine.vacuum(conn, full=full)
