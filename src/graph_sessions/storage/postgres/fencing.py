@@ -1,0 +1,119 @@
+"""Fenced checkpoint writes on Postgres (see ``Backend.fence``): LangGraph's
+``AsyncPostgresSaver`` whose writes of a fenced thread run in one transaction that first
+checks, and share-locks, the session's lease row.
+
+The check takes ``FOR SHARE`` on the ``sessions`` row: a takeover (an ``UPDATE`` of the
+lease) waits for a fenced write in flight to commit, and a fenced write that starts after
+the takeover committed sees the new epoch and is refused with ``LeaseLost``. The chain can
+never gain a checkpoint from a writer that lost its lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.postgres import _ainternal
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import DictRow, dict_row, tuple_row
+
+from graph_sessions.errors import BackendError, LeaseLost
+
+T = TypeVar("T")
+Fences = dict[str, tuple[str | None, int]]
+
+_FENCE_SQL = (
+    "SELECT 1 FROM sessions WHERE session_id = %s AND lease_owner IS NOT DISTINCT FROM %s "
+    "AND lease_epoch = %s FOR SHARE"
+)
+
+# The connection (in a transaction) that the saver's statements of this task join.
+_JOINED: ContextVar[AsyncConnection[Any] | None] = ContextVar("gs_pg_joined", default=None)
+
+
+async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> None:
+    """Inside the write's transaction: refuse it (``LeaseLost``) unless the run still
+    holds the session's lease; share-lock the row until the transaction ends."""
+    fence = fences.get(thread_id)
+    if fence is None:
+        return
+    await cur.execute(_FENCE_SQL, (thread_id, *fence))
+    if await cur.fetchone() is None:
+        raise LeaseLost(
+            f"session {thread_id!r} was deleted or taken over during the run "
+            f"(lease {fence[0]} epoch {fence[1]} is gone): its checkpoint write was refused",
+            session_id=thread_id,
+        )
+
+
+class FencedPostgresSaver(AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` on the backend's pool; ``aput``/``aput_writes`` of a fenced
+    thread run in one transaction with the lease check before them."""
+
+    fences: Fences
+
+    @contextlib.asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        joined = _JOINED.get()
+        if joined is None:
+            async with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        # Inside a fenced write's transaction: its connection, no pipeline, no lock (the
+        # pooled connection is this task's alone).
+        async with joined.cursor(binary=True, row_factory=dict_row) as cur:
+            yield cur
+
+    async def _fenced(self, thread_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with _ainternal.get_connection(self.conn) as conn, conn.transaction():
+                async with conn.cursor(row_factory=tuple_row) as cur:
+                    await check_fence(cur, self.fences, thread_id)
+                token = _JOINED.set(conn)
+                try:
+                    return await write()
+                finally:
+                    _JOINED.reset(token)
+        except psycopg.OperationalError as exc:
+            raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """``AsyncPostgresSaver.aput``, fenced."""
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        return await self._fenced(
+            thread_id,
+            lambda: AsyncPostgresSaver.aput(self, config, checkpoint, metadata, new_versions),
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """``AsyncPostgresSaver.aput_writes``, fenced."""
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput_writes(config, writes, task_id, task_path)
+        await self._fenced(
+            thread_id,
+            lambda: AsyncPostgresSaver.aput_writes(self, config, writes, task_id, task_path),
+        )
+
+
+__all__ = ["FencedPostgresSaver", "check_fence"]
