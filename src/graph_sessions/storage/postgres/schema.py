@@ -8,6 +8,7 @@ byte-wise, the same on both backends whatever the database's locale.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -121,9 +122,21 @@ SESSION_SELECT = SESSION_COLUMNS.replace("metadata,", "metadata::text,").replace
 async def migration_lock(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
     """Hold the migration advisory lock on ``conn`` (autocommit; a connection of its own,
     not a pooled one) for the block: a second replica opening at the same time waits here,
-    then finds every table and migration in place."""
+    then finds every table and migration in place.
+
+    The wait polls ``pg_try_advisory_lock`` instead of blocking in ``pg_advisory_lock``: a
+    waiter blocked inside a statement is an open transaction, and the holder's
+    ``CREATE INDEX CONCURRENTLY`` (LangGraph's migrations) waits for every open transaction
+    to end: the two would wait for each other forever."""
+    delay = 0.02
     async with conn.cursor(row_factory=tuple_row) as cur:
-        await cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        while True:
+            await cur.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATION_LOCK,))
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
         try:
             yield
         finally:
