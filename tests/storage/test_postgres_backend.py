@@ -228,6 +228,8 @@ def test_urls_name_postgres_and_keep_libpq_options() -> None:
     assert sqlite_path_of(url) is None
     assert "s3cret" not in describe_backend(url) and "s3cret" not in repr(backend)
     assert isinstance(backend_from_url("postgres://localhost/app"), PostgresBackend)
+    spaced = backend_from_url("postgres://h/db?options=-c%20synchronous_commit%3Doff")
+    assert spaced.conninfo == "postgres://h/db?options=-c%20synchronous_commit%3Doff"  # type: ignore[attr-defined]
     for bad in (
         "postgres://",
         "postgres://h/db?pool_max_size=lots",

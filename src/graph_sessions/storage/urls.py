@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.backend import Backend
@@ -173,7 +173,7 @@ def _postgres_backend(url: str) -> Backend:
     query = parse_qs(parts.query, keep_blank_values=True)
     options = {k: v[-1] for k, v in query.items() if k in POSTGRES_OPTIONS}
     rest = [(k, item) for k, v in query.items() if k not in POSTGRES_OPTIONS for item in v]
-    conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
+    conninfo = urlunsplit(parts._replace(query=urlencode(rest, quote_via=quote)))
 
     def number(name: str, default: float, kind: type = int) -> Any:
         raw = options.get(name)

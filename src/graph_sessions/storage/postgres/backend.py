@@ -79,6 +79,7 @@ from graph_sessions.storage.records import (
     RunStart,
     SessionUpdate,
 )
+from graph_sessions.storage.sqlite.connection import stop_store_task
 from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS
 
 log = logging.getLogger("graph_sessions.storage")
@@ -183,6 +184,7 @@ class PostgresBackend(Backend):
         store = getattr(self, "store", None)
         if isinstance(store, AsyncPostgresStore):
             await store.stop_ttl_sweeper(timeout=5)
+            stop_store_task(store)  # its batching task, before the pool goes
         await self.connection.close()
 
     async def ping(self) -> bool:

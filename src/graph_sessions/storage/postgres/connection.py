@@ -1,7 +1,9 @@
 """The Postgres backend's connections: one ``psycopg_pool.AsyncConnectionPool`` shared by the
 registry, the checkpointer and the store, and the transactions the backend runs on it.
 
-Pool connections are in autocommit mode with dict rows (what LangGraph's Postgres saver and
+Connections are not checked when lent (that would cost a round trip per operation): one
+broken by a server restart fails its request (``BackendError``) and is then replaced by
+the pool. Pool connections are in autocommit mode with dict rows (what LangGraph's Postgres saver and
 store expect); the backend's own statements run on cursors with tuple rows, inside
 :meth:`PostgresPool.transaction` when they belong together.
 """
@@ -84,7 +86,6 @@ class PostgresPool:
             max_size=self.max_size,
             timeout=self.timeout,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            check=AsyncConnectionPool.check_connection,
             open=False,
             name="graph-sessions",
         )
