@@ -21,20 +21,30 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.postgres import _ainternal
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection, AsyncCursor
-from psycopg.rows import DictRow, dict_row, tuple_row
+from psycopg.rows import DictRow, dict_row
 
 from graph_sessions.errors import BackendError, LeaseLost
+from graph_sessions.storage.postgres.schema import FENCE_SQLSTATE
 
 T = TypeVar("T")
 Fences = dict[str, tuple[str | None, int]]
 
-_FENCE_SQL = (
-    "SELECT 1 FROM sessions WHERE session_id = %s AND lease_owner IS NOT DISTINCT FROM %s "
-    "AND lease_epoch = %s FOR SHARE"
-)
-
 # The connection (in a transaction) that the saver's statements of this task join.
 _JOINED: ContextVar[AsyncConnection[Any] | None] = ContextVar("gs_pg_joined", default=None)
+
+
+def lease_lost(thread_id: str, fence: tuple[str | None, int]) -> LeaseLost:
+    """The error of a fenced write refused: the run no longer holds the session."""
+    return LeaseLost(
+        f"session {thread_id!r} was deleted or taken over during the run "
+        f"(lease {fence[0]} epoch {fence[1]} is gone): its checkpoint write was refused",
+        session_id=thread_id,
+    )
+
+
+def is_fence_refusal(exc: BaseException) -> bool:
+    """True for the error ``gs_check_fence`` raises (``schema.py``, migration 2)."""
+    return getattr(exc, "sqlstate", None) == FENCE_SQLSTATE
 
 
 async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> None:
@@ -43,13 +53,12 @@ async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> 
     fence = fences.get(thread_id)
     if fence is None:
         return
-    await cur.execute(_FENCE_SQL, (thread_id, *fence))
-    if await cur.fetchone() is None:
-        raise LeaseLost(
-            f"session {thread_id!r} was deleted or taken over during the run "
-            f"(lease {fence[0]} epoch {fence[1]} is gone): its checkpoint write was refused",
-            session_id=thread_id,
-        )
+    try:
+        await cur.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
+    except psycopg.Error as exc:
+        if is_fence_refusal(exc):
+            raise lease_lost(thread_id, fence) from None
+        raise
 
 
 class FencedPostgresSaver(AsyncPostgresSaver):
@@ -65,23 +74,34 @@ class FencedPostgresSaver(AsyncPostgresSaver):
             async with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
             return
-        # Inside a fenced write's transaction: its connection, no pipeline, no lock (the
+        # Inside a fenced write's transaction (and pipeline): its connection, no lock (the
         # pooled connection is this task's alone).
         async with joined.cursor(binary=True, row_factory=dict_row) as cur:
             yield cur
 
     async def _fenced(self, thread_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        """``write`` in one transaction after the lease check, all sent in one pipeline:
+        one round trip; a refused check aborts the transaction before anything is written."""
+        fence = self.fences.get(thread_id)
         try:
-            async with _ainternal.get_connection(self.conn) as conn, conn.transaction():
-                async with conn.cursor(row_factory=tuple_row) as cur:
-                    await check_fence(cur, self.fences, thread_id)
+            async with (
+                _ainternal.get_connection(self.conn) as conn,
+                conn.pipeline(),
+                conn.transaction(),
+            ):
+                if fence is not None:
+                    await conn.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
                 token = _JOINED.set(conn)
                 try:
                     return await write()
                 finally:
                     _JOINED.reset(token)
-        except psycopg.OperationalError as exc:
-            raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
+        except psycopg.Error as exc:
+            if fence is not None and is_fence_refusal(exc):
+                raise lease_lost(thread_id, fence) from None
+            if isinstance(exc, psycopg.OperationalError):
+                raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
+            raise
 
     async def aput(
         self,
@@ -116,4 +136,4 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         )
 
 
-__all__ = ["FencedPostgresSaver", "check_fence"]
+__all__ = ["FencedPostgresSaver", "check_fence", "is_fence_refusal", "lease_lost"]

@@ -21,8 +21,12 @@ from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS
 #: ``pg_advisory_lock`` key taken while migrating (any fixed 64-bit number: "gsmigrat")
 MIGRATION_LOCK = 0x67736D6967726174
 
-# Ordered migrations; each runs once, in one transaction, and records its version.
-MIGRATIONS: list[tuple[int, str]] = [
+#: the SQLSTATE ``gs_check_fence`` raises when a fenced write's lease is gone
+FENCE_SQLSTATE = "GSL01"
+
+# Ordered migrations; each runs once, in one transaction, and records its version. A
+# script is split on ";", a tuple is its statements as they are.
+MIGRATIONS: list[tuple[int, str | tuple[str, ...]]] = [
     (
         1,
         """
@@ -110,6 +114,28 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        2,
+        # The fence of a checkpoint write (``fencing.py``) as one statement that raises
+        # instead of answering, so that the check and the write go to the server together.
+        (
+            f"""
+            CREATE OR REPLACE FUNCTION gs_check_fence(
+                p_session TEXT, p_owner TEXT, p_epoch INTEGER
+            ) RETURNS VOID LANGUAGE plpgsql AS $fn$
+            BEGIN
+                PERFORM 1 FROM sessions WHERE session_id = p_session
+                    AND lease_owner IS NOT DISTINCT FROM p_owner AND lease_epoch = p_epoch
+                    FOR SHARE;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'lease % epoch % of session % is gone', p_owner, p_epoch,
+                        p_session USING ERRCODE = '{FENCE_SQLSTATE}';
+                END IF;
+            END
+            $fn$
+            """,
+        ),
+    ),
 ]
 
 #: the registry's columns as selected or returned: JSON columns as text (``rows.py``)
@@ -144,7 +170,7 @@ async def migration_lock(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
 
 
 async def migrate(
-    conn: AsyncConnection[Any], migrations: list[tuple[int, str]] | None = None
+    conn: AsyncConnection[Any], migrations: list[tuple[int, str | tuple[str, ...]]] | None = None
 ) -> int:
     """Apply the migrations (``MIGRATIONS`` unless given) the database has not had yet,
     each in its own transaction (call it under :func:`migration_lock`). Returns the schema
@@ -158,8 +184,9 @@ async def migrate(
         for version, script in migrations if migrations is not None else MIGRATIONS:
             if version <= current:
                 continue
+            statements = script.split(";") if isinstance(script, str) else script
             async with conn.transaction():
-                for statement in script.split(";"):
+                for statement in statements:
                     if statement.strip():
                         await cur.execute(statement.encode())
                 await cur.execute("INSERT INTO gs_schema_version (version) VALUES (%s)", (version,))
@@ -176,6 +203,7 @@ async def schema_version(conn: AsyncConnection[Any]) -> int:
 
 
 __all__ = [
+    "FENCE_SQLSTATE",
     "MIGRATIONS",
     "MIGRATION_LOCK",
     "SESSION_SELECT",
