@@ -13,7 +13,9 @@ What is measured on each backend, through ``GraphSessionManager`` (durability ``
 * **turn 1-20 / turn 181-200**: the turn time at the start and at the end of one 200-turn
   chat whose state keeps every message (a growing list);
 * **get_state**: ``await session.get_state()`` of that 200-turn session;
-* **list 50 of 10,000**: ``await manager.list(limit=50)`` with 10,000 sessions registered.
+* **list 50 of 10,000**: ``await manager.list(limit=50)`` with 10,000 sessions registered;
+* **200 x 5 at concurrency 16**: 200 new sessions of 5 turns each, 16 sessions running at
+  a time, in one process: invokes per second (wall) and process CPU ms per invoke.
 
 Without ``--postgres``, a throwaway PostgreSQL cluster is started from Debian's binaries
 (``tests/support/postgres.py``) and set to ``fsync=on``, ``full_page_writes=on``; it is
@@ -128,6 +130,23 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         total = await m.count()
         samples = [await timed(lambda: m.list(limit=50)) for _ in range(args.n)]
         out[f"list 50 of {total:,}"] = ms(samples)
+        # throughput: many sessions at once
+        gate = asyncio.Semaphore(args.concurrency)
+
+        async def chat(i: int) -> None:
+            async with gate:
+                session = await m.create(f"load-{i}")
+                for turn in range(args.load_turns):
+                    await session.invoke({"user_input": f"message {turn}"})
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(chat(i) for i in range(args.load_sessions)))
+        invokes = args.load_sessions * args.load_turns
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out[f"{args.load_sessions} x {args.load_turns} at concurrency {args.concurrency}"] = {
+            "invokes_per_s": invokes / wall,
+            "cpu_ms_per_invoke": cpu * 1000 / invokes,
+        }
     return out
 
 
@@ -162,10 +181,14 @@ async def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sessions", type=int, default=10_000)
     p.add_argument("--n", type=int, default=100, help="samples per cheap operation")
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--load-sessions", type=int, default=200)
+    p.add_argument("--load-turns", type=int, default=5)
+    p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--out", default=str(HERE / "results" / "backends.json"))
     args = p.parse_args(argv)
     if args.quick:
         args.turns, args.sessions, args.n, args.warmup = 60, 2_000, 30, 5
+        args.load_sessions = 50
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp, postgres(args) as pg_urls:
         results["sqlite"] = await measure(f"sqlite:///{Path(tmp) / 'bench.db'}", args)
@@ -176,12 +199,17 @@ async def main(argv: list[str] | None = None) -> None:
     print("| operation | " + " | ".join(names) + " |")
     print("| --- |" + " --- |" * len(names))
     for row in rows:
-        cells = [
-            f"{results[n][row]['median_ms']:.2f} (p95 {results[n][row]['p95_ms']:.2f})"
-            for n in names
-        ]
+        cells = []
+        for n in names:
+            got = results[n][row]
+            if "median_ms" in got:
+                cells.append(f"{got['median_ms']:.2f} (p95 {got['p95_ms']:.2f})")
+            else:
+                cells.append(
+                    f"{got['invokes_per_s']:.0f}/s ({got['cpu_ms_per_invoke']:.1f} ms CPU each)"
+                )
         print(f"| {row} | " + " | ".join(cells) + " |")
-    print("\nmedian ms (p95 ms)")
+    print("\nmedian ms (p95 ms); throughput: invokes per second (client process CPU per invoke)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
         json.dumps(

@@ -22,6 +22,7 @@ from langgraph.checkpoint.postgres import _ainternal
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from graph_sessions.errors import BackendError, LeaseLost
 from graph_sessions.storage.postgres.schema import FENCE_SQLSTATE
@@ -63,13 +64,35 @@ async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> 
 
 class FencedPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` on the backend's pool; ``aput``/``aput_writes`` of a fenced
-    thread run in one transaction with the lease check before them."""
+    thread run in one transaction with the lease check before them. On a pool, statements
+    do not take the saver-wide lock LangGraph's class holds (it serializes every thread's
+    reads and writes in the process; each statement has its own pooled connection here)."""
 
     fences: Fences
 
     @contextlib.asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
         joined = _JOINED.get()
+        if joined is None and isinstance(self.conn, AsyncConnectionPool) and self.pipe is None:
+            # On a pool each statement has a connection of its own: LangGraph's saver-wide
+            # lock would only queue every session's reads and writes behind one another.
+            async with self.conn.connection() as conn:
+                if pipeline and self.supports_pipeline:
+                    async with (
+                        conn.pipeline(),
+                        conn.cursor(binary=True, row_factory=dict_row) as cur,
+                    ):
+                        yield cur
+                elif pipeline:
+                    async with (
+                        conn.transaction(),
+                        conn.cursor(binary=True, row_factory=dict_row) as cur,
+                    ):
+                        yield cur
+                else:
+                    async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+            return
         if joined is None:
             async with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
