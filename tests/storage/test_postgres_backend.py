@@ -121,6 +121,9 @@ async def test_a_fenced_write_in_flight_holds_off_a_takeover(pg: PostgresBackend
     write = AsyncPostgresSaver.aput_writes  # LangGraph's own, unfenced
 
     async def slow_write(*args: Any, **kwargs: Any) -> None:
+        async with saver._cursor() as cur:  # the write's transaction: the check has run
+            await cur.execute("SELECT 1")
+            await cur.fetchone()
         entered.set()
         await release.wait()
         await write(*args, **kwargs)

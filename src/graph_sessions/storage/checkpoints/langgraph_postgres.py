@@ -63,6 +63,17 @@ def _writes_mark(thread_id: str) -> Op[int]:
     return int(rows[0][0])
 
 
+def _run_start(thread_id: str) -> Op[tuple[str | None, int]]:
+    rows, _ = yield (
+        "SELECT (SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s "
+        "AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1), "
+        "(SELECT COALESCE(MAX(gs_seq), 0) FROM checkpoint_writes WHERE thread_id = %s)",
+        (thread_id, thread_id),
+    )
+    latest, mark = rows[0]
+    return (None if latest is None else str(latest)), int(mark)
+
+
 def _delete_thread(thread_id: str) -> Op[int]:
     n = 0
     for table in _TABLES:
@@ -192,12 +203,16 @@ def _copy_thread(source: str, target: str) -> Op[None]:
 
 
 async def run_async(cur: AsyncCursor[Any], op: Op[T]) -> T:
-    """Run ``op`` on ``cur`` (in the caller's transaction)."""
+    """Run ``op`` on ``cur`` (in the caller's transaction; in pipeline mode too: each
+    statement's result is fetched before the next is built)."""
     try:
         statement = next(op)
         while True:
             await cur.execute(statement[0].encode(), statement[1])
-            rows = await cur.fetchall() if cur.description is not None else []
+            try:
+                rows = list(await cur.fetchall())
+            except psycopg.ProgrammingError:  # a statement without rows (DELETE…)
+                rows = []
             statement = op.send((rows, cur.rowcount))
     except StopIteration as stop:
         result: T = stop.value
@@ -254,6 +269,10 @@ class LangGraphPostgresAdmin:
     ) -> int:
         """See ``CheckpointAdmin.writes_mark``: the thread's highest ``gs_seq``."""
         return await run_async(cur, _writes_mark(thread_id))
+
+    async def arun_start(self, cur: AsyncCursor[Any], thread_id: str) -> tuple[str | None, int]:
+        """:meth:`alatest_id` and :meth:`awrites_mark` (on it) in one statement."""
+        return await run_async(cur, _run_start(thread_id))
 
     async def adelete_thread(self, cur: AsyncCursor[Any], thread_id: str) -> int:
         """See ``CheckpointAdmin.delete_thread``."""

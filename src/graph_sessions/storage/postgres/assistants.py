@@ -1,6 +1,6 @@
 """The Postgres backend's assistants: every version in ``assistant_versions``, the current
 one named by ``assistants`` (as on SQLite). Each function runs on the cursor of the
-transaction the backend gives it."""
+transaction the backend gives it (pipelined: answers come from ``RETURNING``)."""
 
 from __future__ import annotations
 
@@ -71,10 +71,10 @@ async def create(cur: Cursor, info: AssistantInfo) -> bool:
     """See ``Backend.create_assistant``."""
     await cur.execute(
         "INSERT INTO assistants (assistant_id, version, created_at) VALUES (%s, %s, %s) "
-        "ON CONFLICT (assistant_id) DO NOTHING",
+        "ON CONFLICT (assistant_id) DO NOTHING RETURNING 1",
         (info.assistant_id, info.version, dump_time(info.created_at)),
     )
-    if cur.rowcount == 0:
+    if await cur.fetchone() is None:
         return False
     await cur.execute(
         "DELETE FROM assistant_versions WHERE assistant_id = %s", (info.assistant_id,)
@@ -125,10 +125,11 @@ async def set_version(
 ) -> AssistantInfo | None:
     """See ``Backend.set_assistant_version``."""
     await cur.execute(
-        "UPDATE assistant_versions SET updated_at = %s WHERE assistant_id = %s AND version = %s",
+        "UPDATE assistant_versions SET updated_at = %s WHERE assistant_id = %s AND version = %s "
+        "RETURNING 1",
         (dump_time(updated_at), assistant_id, version),
     )
-    if cur.rowcount == 0:
+    if await cur.fetchone() is None:
         return None
     await cur.execute(
         "UPDATE assistants SET version = %s WHERE assistant_id = %s", (version, assistant_id)
@@ -149,8 +150,8 @@ async def versions(cur: Cursor, assistant_id: str) -> list[AssistantInfo]:
 async def delete(cur: Cursor, assistant_id: str) -> bool:
     """See ``Backend.delete_assistant``."""
     await cur.execute("DELETE FROM assistant_versions WHERE assistant_id = %s", (assistant_id,))
-    await cur.execute("DELETE FROM assistants WHERE assistant_id = %s", (assistant_id,))
-    return cur.rowcount > 0
+    await cur.execute("DELETE FROM assistants WHERE assistant_id = %s RETURNING 1", (assistant_id,))
+    return await cur.fetchone() is not None
 
 
 __all__ = ["add_version", "create", "delete", "get", "list_all", "set_version", "versions"]

@@ -248,10 +248,10 @@ class PostgresBackend(Backend):
         async with self.connection.transaction() as cur:
             await cur.execute(
                 f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
-                "ON CONFLICT (session_id) DO NOTHING",
+                "ON CONFLICT (session_id) DO NOTHING RETURNING 1",
                 values,
             )
-            if cur.rowcount == 0:
+            if await cur.fetchone() is None:
                 return False
             # A thread left without a registry row must not leak into the new session.
             for table in ("runs", "session_events", "messages"):
@@ -395,18 +395,27 @@ class PostgresBackend(Backend):
             if only_if_expired_at is not None:
                 await cur.execute(
                     "DELETE FROM sessions WHERE session_id = %s AND status <> 'running' "
-                    "AND (status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= %s))",
+                    "AND (status = 'expired' OR (expires_at IS NOT NULL AND expires_at <= %s)) "
+                    "RETURNING 1",
                     (session_id, dump_time(only_if_expired_at)),
                 )
             else:
-                await cur.execute("DELETE FROM sessions WHERE session_id = %s", (session_id,))
-            deleted = cur.rowcount > 0
+                await cur.execute(
+                    "DELETE FROM sessions WHERE session_id = %s RETURNING 1", (session_id,)
+                )
+            deleted = await cur.fetchone() is not None
             if only_if_expired_at is not None and not deleted:
                 return False
-            n = 0
-            for table in ("runs", "session_events", "messages"):
-                await cur.execute(f"DELETE FROM {table} WHERE session_id = %s", (session_id,))
-                n += cur.rowcount
+            await cur.execute(
+                "WITH r AS (DELETE FROM runs WHERE session_id = %s RETURNING 1), "
+                "e AS (DELETE FROM session_events WHERE session_id = %s RETURNING 1), "
+                "m AS (DELETE FROM messages WHERE session_id = %s RETURNING 1) "
+                "SELECT (SELECT COUNT(*) FROM r) + (SELECT COUNT(*) FROM e) "
+                "+ (SELECT COUNT(*) FROM m)",
+                (session_id, session_id, session_id),
+            )
+            counted = await cur.fetchone()
+            n = int(counted[0]) if counted else 0
             n += await self._admin.adelete_thread(cur, session_id)
             return deleted or n > 0
 
@@ -449,8 +458,7 @@ class PostgresBackend(Backend):
             row = await cur.fetchone()
             if row is None:
                 return None
-            before = await admin.alatest_id(cur, session_id)
-            mark = await admin.awrites_mark(cur, session_id, before)
+            before, mark = await admin.arun_start(cur, session_id)
             await cur.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, "
                 "checkpoint_before) VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -556,17 +564,22 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         stamp = dump_time(at or utcnow())
         rows = [message_values(session_id, m.role, m.content, m.data, stamp) for m in messages]
-        ids: list[int] = []
-        async with self.connection.transaction() as cur:
-            for r in rows:
-                await cur.execute(
-                    "INSERT INTO messages (session_id, role, content, data, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                    (r[0], r[1], r[2].decode() if isinstance(r[2], bytes) else r[2], *r[3:]),
-                )
-                got = await cur.fetchone()
-                ids.append(int(got[0]) if got else 0)
-        return ids
+        if not rows:
+            return []
+        params = [
+            v
+            for r in rows
+            for v in (r[0], r[1], r[2].decode() if isinstance(r[2], bytes) else r[2], *r[3:])
+        ]
+        async with self.connection.cursor() as cur:
+            # One statement (one transaction): ids come from the sequence in row order.
+            await cur.execute(
+                "INSERT INTO messages (session_id, role, content, data, created_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+                + " RETURNING id",
+                params,
+            )
+            return sorted(int(r[0]) for r in await cur.fetchall())
 
     async def load_messages(
         self, session_id: str, *, limit: int | None = None, before_id: int | None = None

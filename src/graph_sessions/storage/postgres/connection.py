@@ -127,9 +127,14 @@ class PostgresPool:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Cursor]:
         """A tuple-row cursor inside one transaction (committed when the block ends,
-        rolled back when it raises)."""
+        rolled back when it raises), in pipeline mode: statements go to the server without
+        waiting for one another, and a ``fetch*`` waits only for the results it needs, so
+        ``BEGIN``, the writes whose answers nobody reads and ``COMMIT`` share round trips.
+        A statement's ``rowcount`` is known once its result is fetched (use ``RETURNING``
+        and ``fetchone``)."""
         async with (
             self.connection() as conn,
+            conn.pipeline(),
             conn.transaction(),
             conn.cursor(row_factory=tuple_row) as cur,
         ):

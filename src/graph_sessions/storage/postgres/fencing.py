@@ -56,6 +56,7 @@ async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> 
         return
     try:
         await cur.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
+        await cur.fetchone()  # its answer now (in a pipeline too), not at a later statement
     except psycopg.Error as exc:
         if is_fence_refusal(exc):
             raise lease_lost(thread_id, fence) from None
