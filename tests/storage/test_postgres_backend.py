@@ -259,3 +259,23 @@ async def test_an_unreachable_server_is_a_backend_error_at_open() -> None:
 async def test_a_session_update_after_delete_touches_nothing(pg: PostgresBackend) -> None:
     assert await pg.update_session("gone", SessionUpdate(ttl=1.0)) is None
     assert not await pg.append_events("gone", [NewEvent(EventType.RESUMED)], T0 + timedelta(1))
+
+
+async def test_a_manager_on_postgres_through_checkpointer_config(postgres_url: str) -> None:
+    from support.graphs import chat_graph
+
+    from graph_sessions import GraphSessionManager
+
+    async with GraphSessionManager(
+        graph=chat_graph(),
+        checkpointer_config={"type": "postgres", "url": postgres_url},
+        sweep_interval=None,
+    ) as m:
+        assert isinstance(m.backend, PostgresBackend)
+        session = await m.create("s")
+        await session.invoke({"user_input": "hi"})
+        await session.invoke({"user_input": "again"})
+        assert (await session.get_state())["turns"] == ["hi", "again"]
+    async with GraphSessionManager(graph=chat_graph(), backend=postgres_url) as reopened:
+        info = await reopened.info("s")  # another process would see the same
+        assert info.run_count == 2
