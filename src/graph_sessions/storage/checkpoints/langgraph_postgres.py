@@ -37,7 +37,6 @@ SETUP_STATEMENTS = (
     "CREATE INDEX IF NOT EXISTS gs_checkpoint_writes_seq ON checkpoint_writes (thread_id, gs_seq)",
 )
 
-_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 # Blobs no checkpoint of the thread refers to any more (their channel at that version).
 _GC_BLOBS = (
     "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND (checkpoint_ns, channel, version) "
@@ -75,11 +74,14 @@ def _run_start(thread_id: str) -> Op[tuple[str | None, int]]:
 
 
 def _delete_thread(thread_id: str) -> Op[int]:
-    n = 0
-    for table in _TABLES:
-        _, count = yield (f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
-        n += count
-    return n
+    rows, _ = yield (
+        "WITH c AS (DELETE FROM checkpoints WHERE thread_id = %s RETURNING 1), "
+        "b AS (DELETE FROM checkpoint_blobs WHERE thread_id = %s RETURNING 1), "
+        "w AS (DELETE FROM checkpoint_writes WHERE thread_id = %s RETURNING 1) "
+        "SELECT (SELECT COUNT(*) FROM c) + (SELECT COUNT(*) FROM b) + (SELECT COUNT(*) FROM w)",
+        (thread_id, thread_id, thread_id),
+    )
+    return int(rows[0][0])
 
 
 def _delete_after(thread_id: str, checkpoint_id: str | None, writes_mark: int | None) -> Op[None]:

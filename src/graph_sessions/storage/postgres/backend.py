@@ -254,8 +254,12 @@ class PostgresBackend(Backend):
             if await cur.fetchone() is None:
                 return False
             # A thread left without a registry row must not leak into the new session.
-            for table in ("runs", "session_events", "messages"):
-                await cur.execute(f"DELETE FROM {table} WHERE session_id = %s", (info.session_id,))
+            await cur.execute(
+                "WITH r AS (DELETE FROM runs WHERE session_id = %s), "
+                "e AS (DELETE FROM session_events WHERE session_id = %s) "
+                "DELETE FROM messages WHERE session_id = %s",
+                (info.session_id,) * 3,
+            )
             await self._admin.adelete_thread(cur, info.session_id)
             if event is not None:
                 await self._insert_events(cur, info.session_id, [event], dump_time(info.created_at))
