@@ -19,7 +19,8 @@ What is measured on each backend, through ``GraphSessionManager`` (durability ``
 
 Without ``--postgres``, a throwaway PostgreSQL cluster is started from Debian's binaries
 (``tests/support/postgres.py``) and set to ``fsync=on``, ``full_page_writes=on``; it is
-measured twice: ``synchronous_commit=on`` (a commit is on disk when acknowledged, like
+measured three times: raw LangGraph (``AsyncPostgresSaver`` on a pool, no registry), and
+graph-sessions with ``synchronous_commit=on`` (a commit is on disk when acknowledged, like
 SQLite ``synchronous=FULL``) and ``synchronous_commit=off`` (a crash loses nothing but a
 power loss may drop the last commits, like SQLite's default WAL ``synchronous=NORMAL``,
 which is the SQLite row). Server and client share the machine (loopback).
@@ -150,6 +151,56 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+async def measure_raw(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The same workload on raw LangGraph: ``AsyncPostgresSaver`` on a pool of its own (as
+    LangGraph's docs set one up), ``graph.ainvoke(..., durability="async")``; no registry,
+    so no listing."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    out: dict[str, Any] = {}
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    async with AsyncConnectionPool(url, max_size=10, kwargs=kwargs, open=False) as pool:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        graph = builder().compile(checkpointer=saver)
+
+        def cfg(thread: str) -> Any:
+            return {"configurable": {"thread_id": thread}}
+
+        async def invoke(thread: str, text: str) -> None:
+            await graph.ainvoke({"user_input": text}, cfg(thread), durability="async")
+
+        samples = []
+        for i in range(args.warmup + args.n):
+            t = await timed(lambda i=i: invoke(f"new-{i}", "hello"))
+            if i >= args.warmup:
+                samples.append(t)
+        out["invoke, new session"] = ms(samples)
+        turns = [await timed(lambda i=i: invoke("long", f"message {i}")) for i in range(args.turns)]
+        out["turn 1-20"] = ms(turns[:20])
+        out[f"turn {args.turns - 19}-{args.turns}"] = ms(turns[-20:])
+        samples = [await timed(lambda: graph.aget_state(cfg("long"))) for _ in range(args.n)]
+        out[f"get_state ({args.turns} turns)"] = ms(samples)
+        gate = asyncio.Semaphore(args.concurrency)
+
+        async def chat(i: int) -> None:
+            async with gate:
+                for turn in range(args.load_turns):
+                    await invoke(f"load-{i}", f"message {turn}")
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(chat(i) for i in range(args.load_sessions)))
+        invokes = args.load_sessions * args.load_turns
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out[f"{args.load_sessions} x {args.load_turns} at concurrency {args.concurrency}"] = {
+            "invokes_per_s": invokes / wall,
+            "cpu_ms_per_invoke": cpu * 1000 / invokes,
+        }
+    return out
+
+
 @contextlib.contextmanager
 def postgres(args: argparse.Namespace) -> Iterator[dict[str, str]]:
     """URLs to measure: the one given, or a throwaway cluster's, twice (see the doc)."""
@@ -170,6 +221,8 @@ def postgres(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             base = server.create_database(f"bench_{mode}")
             option = quote(f"-c synchronous_commit={mode}")
             urls[f"postgres (synchronous_commit={mode})"] = f"{base}?options={option}"
+        raw = server.create_database("bench_raw")
+        urls["raw LangGraph AsyncPostgresSaver (synchronous_commit=on)"] = raw
         yield urls
 
 
@@ -193,7 +246,10 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, postgres(args) as pg_urls:
         results["sqlite"] = await measure(f"sqlite:///{Path(tmp) / 'bench.db'}", args)
         for name, url in pg_urls.items():
-            results[name] = await measure(url, args)
+            if name.startswith("raw"):
+                results[name] = await measure_raw(url, args)
+            else:
+                results[name] = await measure(url, args)
     names = list(results)
     rows = list(results[names[0]])
     print("| operation | " + " | ".join(names) + " |")
@@ -201,8 +257,10 @@ async def main(argv: list[str] | None = None) -> None:
     for row in rows:
         cells = []
         for n in names:
-            got = results[n][row]
-            if "median_ms" in got:
+            got = results[n].get(row)
+            if got is None:
+                cells.append("-")
+            elif "median_ms" in got:
                 cells.append(f"{got['median_ms']:.2f} (p95 {got['p95_ms']:.2f})")
             else:
                 cells.append(
