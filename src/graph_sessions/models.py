@@ -226,6 +226,27 @@ class AssistantInfo(BaseModel):
     updated_at: datetime
 
 
+class CronInfo(BaseModel):
+    """A scheduled run (LangGraph's crons): at every ``next_run_date`` the scheduler starts
+    a run from ``payload`` on ``thread_id`` (on a new thread each time when ``None``), as
+    ``owner``, then moves ``next_run_date`` to the schedule's next time."""
+
+    cron_id: str
+    assistant_id: str
+    thread_id: str | None = None
+    owner: str | None = None
+    schedule: str
+    timezone: str | None = None
+    end_time: datetime | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    on_run_completed: str | None = None
+    enabled: bool = True
+    next_run_date: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
 class SessionStats(BaseModel):
     """Totals over the registry."""
 
@@ -254,6 +275,7 @@ class SessionPage(BaseModel):
 __all__ = [
     "AssistantInfo",
     "CheckpointInfo",
+    "CronInfo",
     "Durability",
     "Event",
     "EventType",

@@ -24,6 +24,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from graph_sessions.errors import InvalidInput
+from graph_sessions.setting_text import object_setting
 from graph_sessions.vocabulary import (
     DEFAULT_ON_DISCONNECT,
     DEFAULT_ROLE,
@@ -97,7 +98,6 @@ def parse_api_keys(text: str) -> list[ApiKey]:
 
 #: The response headers a browser may read cross-origin by default (LangGraph's list).
 DEFAULT_EXPOSE_HEADERS = ("x-pagination-total", "x-pagination-next", "content-location")
-_OFF_WORDS = {"off", "none", "false", "no", "0"}
 
 
 class CorsSettings(BaseModel):
@@ -128,24 +128,6 @@ class CorsSettings(BaseModel):
         if self.allow_credentials is not None:
             return self.allow_credentials
         return "*" not in self.allow_origins
-
-
-def _cors_value(value: Any) -> Any:
-    """``GRAPH_SESSIONS_CORS`` text (a JSON object, comma-separated origins, or ``off``),
-    ``false``, or the object as written."""
-    if value is False:
-        return {"enabled": False}
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in _OFF_WORDS:
-            return {"enabled": False}
-        if text.startswith("{"):
-            try:
-                return json.loads(text)
-            except ValueError as exc:
-                raise ValueError(f"not a JSON object: {exc}") from None
-        return {"allow_origins": [o.strip() for o in text.split(",") if o.strip()]}
-    return value
 
 
 class StoreTTLSettings(BaseModel):
@@ -220,12 +202,18 @@ class ServerSettings(BaseModel):
         description="run-end webhooks: allowed hosts and networks, attempts, timeout "
         "(langgraph.json webhooks)",
     )
+    cron_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds between two looks of the cron scheduler for due crons",
+    )
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors", mode="before")
     @classmethod
     def _cors_from_text(cls, value: Any) -> Any:
-        return _cors_value(value)
+        return object_setting(value, "allow_origins")
 
     @field_validator("store_ttl", mode="before")
     @classmethod

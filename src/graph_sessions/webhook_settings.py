@@ -12,12 +12,13 @@ Also read from ``langgraph.json``'s ``webhooks`` section (:func:`from_langgraph`
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from graph_sessions.setting_text import object_setting
 
 #: the payload fields LangGraph's ``webhooks.allowed_fields`` may name
 PAYLOAD_FIELDS = frozenset(
@@ -42,7 +43,6 @@ PAYLOAD_FIELDS = frozenset(
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 #: networks ``webhooks.url.disable_private_ips: false`` opens (RFC 1918, CGN, ULA)
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
-_OFF_WORDS = {"off", "false", "no", "0", "none", "disabled"}
 _TEMPLATE = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
 
@@ -107,19 +107,7 @@ class WebhookSettings(BaseModel):
 def webhooks_value(value: Any) -> Any:
     """``GRAPH_SESSIONS_WEBHOOKS`` text: a JSON object, ``off``, or comma-separated
     allowed hosts (``hooks.example.com,*.corp.example``); else the object as written."""
-    if value is False:
-        return {"enabled": False}
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in _OFF_WORDS:
-            return {"enabled": False}
-        if text.startswith("{"):
-            try:
-                return json.loads(text)
-            except ValueError as exc:
-                raise ValueError(f"not a JSON object: {exc}") from None
-        return {"allowed_hosts": [h.strip() for h in text.split(",") if h.strip()]}
-    return value
+    return object_setting(value, "allowed_hosts")
 
 
 def _expand_header(value: str, prefix: str, environ: dict[str, str]) -> str:

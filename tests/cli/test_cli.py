@@ -307,3 +307,38 @@ def test_chat_refuses_a_session_of_another_graph_unless_rebind(tmp_path: Path) -
     rebound = chat(APPROVAL, "--rebind")
     assert rebound.returncode == 0, rebound.stderr
     assert "? approve?" in rebound.stdout
+
+
+def test_chat_refuses_a_line_the_graph_would_drop(tmp_path: Path) -> None:
+    """A graph that takes none of the usual input keys: chat says which keys it takes and
+    runs nothing, instead of sending the line under a key LangGraph drops."""
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    graphs = ROOT / "reference" / "langgraph-api" / "lgdev-project" / "graphs.py"
+    done = subprocess.run(
+        [EXE, "chat", f"{graphs}:approval_builder", "--session", "c1", "-b", url],
+        input="refund please\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "--input-key" in done.stderr and "request" in done.stderr
+    wrong = subprocess.run(
+        [EXE, "chat", f"{graphs}:approval_builder", "-b", url, "--input-key", "nope"],
+        input="/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 2 and "no input key 'nope'" in wrong.stderr
+    ok = subprocess.run(
+        [EXE, "chat", f"{graphs}:approval_builder", "--session", "c2", "-b", url]
+        + ["--input-key", "request"],
+        input="refund please\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    with SyncGraphSessionManager(f"{graphs}:approval_builder", url) as m:
+        assert m.get("c2").get_state()["request"] == "refund please"

@@ -147,10 +147,47 @@ TUTORIAL_AUTH = textwrap.dedent(
 )
 
 
+#: a graph that answers who ran it, as a graph on LangGraph's server reads its caller
+WHOAMI = textwrap.dedent(
+    """
+    from typing import TypedDict
+
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.graph import END, START, StateGraph
+
+
+    class S(TypedDict, total=False):
+        user_id: str
+        user: dict
+        permissions: list
+
+
+    def who(state: S, config: RunnableConfig) -> S:
+        conf = config["configurable"]
+        return {
+            "user_id": conf.get("langgraph_auth_user_id"),
+            "user": conf.get("langgraph_auth_user"),
+            "permissions": conf.get("langgraph_auth_permissions"),
+        }
+
+
+    builder = StateGraph(S)
+    builder.add_node("who", who)
+    builder.add_edge(START, "who")
+    builder.add_edge("who", END)
+    whoami = builder.compile()
+    """
+)
+
+
 def _serve(folder: Path, auth_text: str) -> ServerProcess:
     (folder / "auth.py").write_text(auth_text)
+    (folder / "whoami.py").write_text(WHOAMI)
     config = {
-        "graphs": {g: f"{LG_GRAPHS}:{g}" for g in GRAPH_IDS},
+        "graphs": {
+            **{g: f"{LG_GRAPHS}:{g}" for g in GRAPH_IDS},
+            "whoami": f"{folder / 'whoami.py'}:whoami",
+        },
         "auth": {"path": "./auth.py:auth"},
         "graph_sessions": {"backend": f"sqlite:///{folder / 'sessions.db'}"},
     }
@@ -296,6 +333,22 @@ async def test_create_run_handler_adds_run_metadata_and_guards_threads(
     assert _status(exc) == 404
     # Stateless runs go through the same handler.
     assert (await carol.runs.wait(None, "chat", input=HI))["messages"][-1]["content"] == "echo: hi"
+
+
+async def test_a_run_reads_its_caller_in_its_config(sharing: ServerProcess) -> None:
+    """``langgraph_auth_user``/``_user_id``/``_permissions`` in ``configurable``, as
+    LangGraph's server gives an auth-file user's runs (thread, stateless, background)."""
+    alice = _sdk(sharing, "t-alice")
+    thread = await alice.threads.create()
+    got = await alice.runs.wait(thread["thread_id"], "whoami", input={})
+    assert isinstance(got, dict) and got["user_id"] == "alice"
+    assert got["user"]["identity"] == "alice" and isinstance(got["permissions"], list)
+    got = await _sdk(sharing, "t-bob").runs.wait(None, "whoami", input={})
+    assert isinstance(got, dict) and got["user_id"] == "bob"
+    run = await alice.runs.create(thread["thread_id"], "whoami", input={})
+    await alice.runs.join(thread["thread_id"], run["run_id"])
+    state = await alice.threads.get_state(thread["thread_id"])
+    assert state["values"]["user_id"] == "alice"
 
 
 async def test_assistant_handlers_scope_and_refuse(sharing: ServerProcess) -> None:

@@ -136,6 +136,20 @@ async def test_begin_run_sets_what_run_start_gives(backend: Backend) -> None:
     assert begun.session.lease_epoch == 1
 
 
+async def test_begin_run_can_set_the_metadata_in_its_transaction(backend: Backend) -> None:
+    info = full_info("s")
+    assert await backend.create_session(info)
+    marks = {**info.metadata, "assistant_id": "a1", "nested": {"k": [1, 2]}}
+    start = RunStart(lease_owner="me", metadata=marks)
+    begun = await backend.begin_run(
+        "s", new_run("s"), start, expect_revision=0, events=[NewEvent(EventType.METADATA_UPDATED)]
+    )
+    assert begun is not None and begun.session.metadata == marks
+    stored = await backend.get_session("s")
+    assert stored is not None and stored.metadata == marks
+    assert EventType.METADATA_UPDATED in [e.type for e in await backend.list_events("s")]
+
+
 async def test_finish_run_changes_only_what_it_gives(backend: Backend) -> None:
     assert await backend.create_session(full_info("s"))
     begun = await backend.begin_run(

@@ -21,7 +21,7 @@ from rich.console import Console
 from graph_sessions.cli.common import safe, short
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import BackendError, GraphSessionError, RunCancelled
+from graph_sessions.errors import BackendError, GraphSessionError, InvalidInput, RunCancelled
 from graph_sessions.models import InvokeResult, SessionStatus
 
 with contextlib.suppress(ImportError):  # line editing and history for input() (not on Windows)
@@ -38,15 +38,36 @@ _PROMPT_KEYS = ("message", "question", "prompt", "text")
 
 
 def input_key_for(manager: GraphSessionManager, graph_id: str, requested: str | None) -> str:
-    """Which state key the user's line goes to: ``requested``, else ``user_input`` or
-    ``messages`` when the graph has it, else ``user_input``."""
+    """Which state key the user's line goes to: ``requested``, else the first of
+    ``user_input``, ``messages``, ``input``, ``question`` the graph takes. A key the graph
+    does not take is refused (LangGraph would drop the line without a word)."""
+    keys = _input_keys(manager.graph_for(graph_id))
     if requested:
-        return requested
-    channels = manager.graph_for(graph_id).channels
+        if requested in keys or not keys:
+            return requested
+        raise InvalidInput(
+            f"graph {graph_id!r} has no input key {requested!r}: "
+            f"--input-key takes one of {', '.join(keys)}"
+        )
     for key in ("user_input", "messages", "input", "question"):
-        if key in channels:
+        if key in keys:
             return key
-    return "user_input"
+    raise InvalidInput(
+        f"graph {graph_id!r} takes none of user_input, messages, input, question: say which "
+        f"key your line goes to with --input-key (one of {', '.join(keys)})"
+    )
+
+
+def _input_keys(graph: Any) -> list[str]:
+    """The keys of the graph's input (its input schema's properties; else its channels
+    that are not LangGraph's own). Empty when it takes no object (a root value)."""
+    try:
+        schema = graph.get_input_jsonschema()
+    except Exception:  # a type pydantic cannot describe: fall back to the channels
+        schema = None
+    if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+        return list(schema["properties"])
+    return [c for c in graph.channels if not c.startswith("__") and ":" not in c]
 
 
 def make_input(key: str, text: str) -> dict[str, Any]:
@@ -137,7 +158,16 @@ class Chat:
         self.session = session
         self.console = console
         self.run = run
-        self.key = input_key_for(manager, session.info.graph_id, input_key)
+        # A session waiting at an interrupt is answered, not sent input: a graph whose
+        # input key cannot be told is refused only when a line would go in as input.
+        self.key: str | None = None
+        self.key_error: InvalidInput | None = None
+        try:
+            self.key = input_key_for(manager, session.info.graph_id, input_key)
+        except InvalidInput as exc:
+            if session.info.status != SessionStatus.INTERRUPTED:
+                raise
+            self.key_error = exc
 
     def say(self, text: str, style: str | None = None) -> None:
         """Print a line; ``text`` is already safe (escaped) markup."""
@@ -165,8 +195,11 @@ class Chat:
 
     async def turn(self, text: str, pending: bool) -> InvokeResult:
         """Run one turn with a spinner naming the running node; Ctrl-C cancels the run."""
+        if not pending and self.key is None:
+            assert self.key_error is not None
+            raise self.key_error
         before = await self.session.get_state()
-        payload: Any = Command(resume=text) if pending else make_input(self.key, text)
+        payload: Any = Command(resume=text) if pending else make_input(self.key or "", text)
         stream = self.session.stream(payload, mode="debug", on_disconnect="cancel")
         try:
             with self.console.status("[dim]running…[/]", spinner="dots") as status:

@@ -160,6 +160,8 @@ class RunRequest:
     #: give the input to LangGraph as it is: on an interrupted session it starts a new turn
     #: (LangGraph's own semantics) instead of answering the interrupt
     literal_input: bool = False
+    #: metadata keys the run sets on its session as it begins (in the same transaction)
+    set_metadata: dict[str, Any] | None = None
 
     @property
     def breakpoints(self) -> bool:
@@ -370,6 +372,11 @@ class RunExecutor:
                         {"interrupts": [i["id"] for i in info.interrupts]},
                     )
                 )
+            marks = req.set_metadata or {}
+            metadata: dict[str, Any] | Unchanged = UNCHANGED
+            if any(info.metadata.get(k) != v for k, v in marks.items()):
+                metadata = {**info.metadata, **marks}
+                events.append(NewEvent(EventType.METADATA_UPDATED, None, {"keys": sorted(marks)}))
             begin = asyncio.ensure_future(
                 ctx.backend.begin_run(
                     session_id,
@@ -379,6 +386,7 @@ class RunExecutor:
                         lease_owner=self.ctx.lease_owner,
                         lease_expires_at=lease_clock() + ctx.options.lease_delta,
                         graph_identity=graph_identity,
+                        metadata=metadata,
                     ),
                     expect_revision=info.revision,
                     events=events,

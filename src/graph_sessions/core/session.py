@@ -366,10 +366,13 @@ class GraphSession:
         run_id: str | None = None,
         graph_options: dict[str, Any] | None = None,
         literal_input: bool = False,
+        set_metadata: dict[str, Any] | None = None,
     ) -> RunStream:
         """:meth:`stream`, once the run's preconditions hold: a run that cannot start
         raises here the typed error :meth:`invoke` would raise (suspended, busy under
-        ``reject``, a never-run session without input...), before any chunk exists."""
+        ``reject``, a never-run session without input...), before any chunk exists.
+        ``set_metadata``: keys the run merges into the session's metadata as it begins
+        (one write with the run's start, not one of its own)."""
         check_on_disconnect(on_disconnect, self.session_id)
         req = self._stream_request(
             input,
@@ -383,6 +386,9 @@ class GraphSession:
             graph_options,
             literal_input,
         )
+        if set_metadata:
+            registry.check_metadata(set_metadata, self.session_id)
+            req.set_metadata = dict(set_metadata)
         prepared = await self._prepare(req)
         return RunStream(req, lambda: self._execute(prepared), on_disconnect)
 

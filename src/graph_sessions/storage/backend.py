@@ -18,6 +18,7 @@ from langgraph.store.base import BaseStore
 
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     EventType,
     Message,
@@ -27,7 +28,13 @@ from graph_sessions.models import (
     SessionStats,
     SessionStatus,
 )
-from graph_sessions.storage.records import RunBegun, RunFinish, RunStart, SessionUpdate
+from graph_sessions.storage.records import (
+    PendingRun,
+    RunBegun,
+    RunFinish,
+    RunStart,
+    SessionUpdate,
+)
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
 from graph_sessions.vocabulary import DEFAULT_SORT, SortField
 
@@ -174,8 +181,8 @@ class Backend(ABC):
     async def delete_session(
         self, session_id: str, *, only_if_expired_at: datetime | None = None
     ) -> bool:
-        """Remove every row of the session (registry, checkpoints, writes, runs, events,
-        messages) in one transaction. With ``only_if_expired_at``, only when the session
+        """Remove every row of the session (registry, checkpoints, writes, runs, pending runs,
+        events, messages) in one transaction. With ``only_if_expired_at``, only when the session
         is expired at that time and not running. True when something was deleted."""
 
     @abstractmethod
@@ -200,7 +207,9 @@ class Backend(ABC):
         """If the row's revision is still ``expect_revision``, in one transaction: mark the
         session running under a new lease (``start``; ``lease_epoch`` one more than before),
         insert the run row with the latest checkpoint as ``checkpoint_before`` (and the
-        writes mark), and append ``events`` (at ``run.started_at``). Returns the new row and
+        writes mark), delete the pending run of the same id if there is one (so a run is
+        never both pending and begun, nor neither), and append ``events`` (at
+        ``run.started_at``). Returns the new row and
         the run as recorded (``run`` itself is left as given); ``None`` when the revision
         changed or the session is gone."""
 
@@ -233,6 +242,43 @@ class Backend(ABC):
     @abstractmethod
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
+
+    # pending runs ----------------------------------------------------------------------
+    @abstractmethod
+    async def add_pending_run(self, pending: PendingRun) -> bool:
+        """Keep ``pending`` (with its claim as given), in one transaction, only while its
+        session exists and no pending run has that id. False (nothing written) otherwise.
+        It stays until :meth:`begin_run` begins a run of that id, :meth:`delete_pending_run`
+        or :meth:`delete_session`."""
+
+    @abstractmethod
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        """The pending runs (of ``session_id``, else of every session), oldest first
+        (``created_at``, then ``run_id``)."""
+
+    @abstractmethod
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        """Compare-and-set the claim: set it to (``claimed_by``, ``claimed_until``) only if
+        the run is still pending and its claim is still (``expect_by``, ``expect_until``),
+        as the caller read it. Of several processes claiming the same run from the same
+        reading, exactly one gets True."""
+
+    @abstractmethod
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        """Push the expiry of every claim ``claimed_by`` holds to ``claimed_until`` (one
+        transaction); returns the ids of the runs it still holds."""
+
+    @abstractmethod
+    async def delete_pending_run(self, run_id: str) -> bool:
+        """Forget a pending run (cancelled, or it can never start). False if absent."""
 
     # events --------------------------------------------------------------------------
     @abstractmethod
@@ -305,6 +351,43 @@ class Backend(ABC):
     @abstractmethod
     async def delete_assistant(self, assistant_id: str) -> bool:
         """Delete the assistant and all its versions; False if absent."""
+
+    # crons ---------------------------------------------------------------------------
+    @abstractmethod
+    async def create_cron(self, info: CronInfo) -> bool:
+        """Store a new cron; False (nothing written) if the id is taken."""
+
+    @abstractmethod
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        """The cron, or ``None``."""
+
+    @abstractmethod
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        """Every cron of ``owner`` (all owners when ``None``) and, when given, of
+        ``thread_id``, oldest first (``created_at``, then id)."""
+
+    @abstractmethod
+    async def update_cron(self, info: CronInfo) -> bool:
+        """Replace the stored cron ``info.cron_id`` by ``info``; False if absent."""
+
+    @abstractmethod
+    async def delete_cron(self, cron_id: str) -> bool:
+        """Delete the cron; False if absent. (``delete_session`` deletes the crons of its
+        thread in its own transaction.)"""
+
+    @abstractmethod
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        """Enabled crons whose ``next_run_date`` is at or before ``now`` and whose
+        ``end_time`` (if any) is not before ``now``, soonest first."""
+
+    @abstractmethod
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        """Move the cron's ``next_run_date`` from ``seen`` to ``next_run_date`` in one
+        compare-and-set (``UPDATE ... WHERE cron_id = ? AND next_run_date = ?``): True for
+        the one caller that moved it, so schedulers sharing the storage fire a due cron
+        once; False when another claimed it first, or it changed or is gone."""
 
     # checkpoints ---------------------------------------------------------------------
     @abstractmethod

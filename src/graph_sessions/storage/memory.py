@@ -7,6 +7,7 @@ the transaction boundary here.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from graph_sessions.clock import utcnow
 from graph_sessions.errors import LeaseLost
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     Message,
     MessageSummary,
@@ -33,7 +35,14 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import InMemoryAdmin
 from graph_sessions.storage.codec import dump_time
-from graph_sessions.storage.records import UNCHANGED, RunBegun, RunFinish, RunStart, SessionUpdate
+from graph_sessions.storage.records import (
+    UNCHANGED,
+    PendingRun,
+    RunBegun,
+    RunFinish,
+    RunStart,
+    SessionUpdate,
+)
 
 
 def _contains(actual: Any, expected: dict[str, Any]) -> bool:
@@ -125,11 +134,13 @@ class MemoryBackend(Backend):
         self._runs: dict[str, RunInfo] = {}
         self._events: dict[str, list[Event]] = {}
         self._messages: dict[str, list[Message]] = {}
+        self._pending: dict[str, PendingRun] = {}
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         # assistant id -> its versions, by version number; and the current version
         self._assistant_versions: dict[str, dict[int, AssistantInfo]] = {}
         self._assistant_current: dict[str, int] = {}
+        self._crons: dict[str, CronInfo] = {}
 
     async def open(self) -> None:
         return None
@@ -158,6 +169,8 @@ class MemoryBackend(Backend):
         self.admin.delete_thread(None, info.session_id)
         for log in (self._events, self._messages):
             log.pop(info.session_id, None)
+        for run_id in [p.run_id for p in self._pending.values() if p.session_id == info.session_id]:
+            del self._pending[run_id]
         self._sessions[info.session_id] = info.model_copy(deep=True)
         if event is not None:
             self._append_events(info.session_id, [event], info.created_at)
@@ -237,7 +250,12 @@ class MemoryBackend(Backend):
         )
         for run_id in [r.run_id for r in self._runs.values() if r.session_id == session_id]:
             del self._runs[run_id]
+        for run_id in [p.run_id for p in self._pending.values() if p.session_id == session_id]:
+            del self._pending[run_id]
         had_checkpoints = self.admin.delete_thread(None, session_id) > 0
+        crons = [c for c, info in self._crons.items() if info.thread_id == session_id]
+        for cron_id in crons:
+            del self._crons[cron_id]
         return existed or had_data or had_checkpoints
 
     async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
@@ -280,6 +298,7 @@ class MemoryBackend(Backend):
         )
         self._apply(info, {**start.changes(), "lease_epoch": info.lease_epoch + 1})
         self._runs[run.run_id] = recorded.model_copy()
+        self._pending.pop(run.run_id, None)
         self._append_events(session_id, events, run.started_at)
         return RunBegun(info.model_copy(deep=True), recorded)
 
@@ -345,6 +364,52 @@ class MemoryBackend(Backend):
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         runs = [r for r in self._runs.values() if r.session_id == session_id]
         return [r.model_copy() for r in reversed(runs)][:limit]
+
+    # pending runs ----------------------------------------------------------------------
+    async def add_pending_run(self, pending: PendingRun) -> bool:
+        if pending.session_id not in self._sessions or pending.run_id in self._pending:
+            return False
+        self._pending[pending.run_id] = dataclasses.replace(
+            pending, payload=copy.deepcopy(pending.payload)
+        )
+        return True
+
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        rows = [
+            dataclasses.replace(p, payload=copy.deepcopy(p.payload))
+            for p in self._pending.values()
+            if session_id is None or p.session_id == session_id
+        ]
+        rows.sort(key=lambda p: (p.created_at, p.run_id))
+        return rows
+
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        found = self._pending.get(run_id)
+        if found is None or (found.claimed_by, found.claimed_until) != (expect_by, expect_until):
+            return False
+        self._pending[run_id] = dataclasses.replace(
+            found, claimed_by=claimed_by, claimed_until=claimed_until
+        )
+        return True
+
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        held = [p.run_id for p in self._pending.values() if p.claimed_by == claimed_by]
+        for run_id in held:
+            self._pending[run_id] = dataclasses.replace(
+                self._pending[run_id], claimed_until=claimed_until
+            )
+        return held
+
+    async def delete_pending_run(self, run_id: str) -> bool:
+        return self._pending.pop(run_id, None) is not None
 
     # events --------------------------------------------------------------------------
     async def append_events(
@@ -464,6 +529,53 @@ class MemoryBackend(Backend):
     async def delete_assistant(self, assistant_id: str) -> bool:
         self._assistant_current.pop(assistant_id, None)
         return self._assistant_versions.pop(assistant_id, None) is not None
+
+    # crons ---------------------------------------------------------------------------
+    async def create_cron(self, info: CronInfo) -> bool:
+        if info.cron_id in self._crons:
+            return False
+        self._crons[info.cron_id] = info.model_copy(deep=True)
+        return True
+
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        found = self._crons.get(cron_id)
+        return found.model_copy(deep=True) if found is not None else None
+
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        rows = [
+            c.model_copy(deep=True)
+            for c in self._crons.values()
+            if (owner is None or c.owner == owner)
+            and (thread_id is None or c.thread_id == thread_id)
+        ]
+        return sorted(rows, key=lambda c: (c.created_at, c.cron_id))
+
+    async def update_cron(self, info: CronInfo) -> bool:
+        if info.cron_id not in self._crons:
+            return False
+        self._crons[info.cron_id] = info.model_copy(deep=True)
+        return True
+
+    async def delete_cron(self, cron_id: str) -> bool:
+        return self._crons.pop(cron_id, None) is not None
+
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        rows = [
+            c.model_copy(deep=True)
+            for c in self._crons.values()
+            if c.enabled and c.next_run_date <= now and (c.end_time is None or c.end_time >= now)
+        ]
+        rows.sort(key=lambda c: (c.next_run_date, c.cron_id))
+        return rows[:limit]
+
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        found = self._crons.get(cron_id)
+        if found is None or found.next_run_date != seen:
+            return False
+        found.next_run_date = next_run_date
+        return True
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:
         self.admin.copy_thread(None, source_id, target_id)

@@ -1,6 +1,7 @@
 """Typed records of what a Backend write changes: the registry row's new values
 (:class:`SessionUpdate`), the start of a run (:class:`RunStart`, answered by
-:class:`RunBegun`) and its end (:class:`RunFinish`).
+:class:`RunBegun`), its end (:class:`RunFinish`), and a run waiting to start
+(:class:`PendingRun`).
 
 A field left out is :data:`UNCHANGED`; a nullable field given ``None`` is set to NULL. A
 name that is not a field (or one that cannot change, ``session_id``, ``created_at``) is a
@@ -79,6 +80,8 @@ class RunStart:
     lease_expires_at: datetime | None | _U = UNCHANGED
     updated_at: datetime | _U = UNCHANGED
     graph_identity: str | None | _U = UNCHANGED
+    #: the session's whole new metadata (a run that marks its session as it begins)
+    metadata: dict[str, Any] | _U = UNCHANGED
 
     def changes(self) -> dict[str, Any]:
         """The row's new values by name (without the lease epoch, which the backend
@@ -87,7 +90,7 @@ class RunStart:
             "status": SessionStatus.RUNNING,
             "lease_owner": self.lease_owner,
         }
-        for name in ("lease_expires_at", "updated_at", "graph_identity"):
+        for name in ("lease_expires_at", "updated_at", "graph_identity", "metadata"):
             if (value := getattr(self, name)) is not UNCHANGED:
                 changes[name] = value
         return changes
@@ -137,8 +140,28 @@ class RunFinish:
         return SessionUpdate(**self.changes())
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingRun:
+    """A run accepted but not begun yet (queued behind another run, or waiting for its
+    ``not_before``), kept so that it survives its server: ``payload`` is what a surface
+    needs to launch it again (JSON), ``owner`` the session owner it runs for.
+
+    ``claimed_by``/``claimed_until``: the process that holds it (will launch it) and until
+    when that claim holds unless renewed (``None``: nobody holds it)."""
+
+    run_id: str
+    session_id: str
+    owner: str | None
+    created_at: datetime
+    payload: dict[str, Any]
+    not_before: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
 __all__ = [
     "SESSION_UPDATE_FIELDS",
+    "PendingRun",
     "UNCHANGED",
     "RunBegun",
     "RunFinish",

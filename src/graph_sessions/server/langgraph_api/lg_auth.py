@@ -275,9 +275,9 @@ class LangGraphAuth:
         return result
 
 
-#: resources whose ``@auth.on`` handlers the routes do not run yet (the store's, threads'
-#: and assistants' do: ``lg_authz.py``)
-NOT_AUTHORIZED_YET = ("crons",)
+#: resources whose ``@auth.on`` handlers the routes do not run yet (every one does now:
+#: the store's, threads', assistants' and crons')
+NOT_AUTHORIZED_YET: tuple[str, ...] = ()
 
 
 def load_lg_auth(path: str, base_dir: Path | None = None) -> LangGraphAuth:

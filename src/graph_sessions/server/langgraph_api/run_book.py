@@ -8,10 +8,13 @@ LangGraph's events (:mod:`.stream_events`) and published to whoever follows the 
 ``wait`` follows it to its end, a ``stream`` from its first event, a ``join stream`` from
 now or (``stream_resumable``) from any event id.
 
-Background runs are in-process tasks: a pending run does not survive a restart yet (once
-it started, its run row and the core's crash repair do). A finished run stays here a
-while (:data:`RETAIN_SECONDS`) with its events when resumable; after that its Run JSON
-comes from our run rows.
+A background run is durable (:meth:`RunBook.persist`): from before it is answered until
+the core begins it, it is a pending run in storage (``Backend.add_pending_run``; the
+core's ``begin_run`` deletes that row in the same transaction), so a pending run survives
+its server and is launched again by the next one (:mod:`.durable_runs`); once it began,
+its run row and the core's crash repair take over. A finished run stays here a while
+(:data:`RETAIN_SECONDS`) with its events when resumable; after that its Run JSON comes
+from our run rows.
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import RunStream
-from graph_sessions.errors import GraphSessionError, RunCancelled, RunFailed
+from graph_sessions.errors import GraphSessionError, ManagerClosed, RunCancelled, RunFailed
 from graph_sessions.server.langgraph_api.run_payloads import ResolvedRun
 from graph_sessions.server.langgraph_api.run_shapes import error_json, run_json, wait_body
 from graph_sessions.server.langgraph_api.sse import frame
 from graph_sessions.server.langgraph_api.stream_events import StreamTranslator
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.settings import ServerSettings
+from graph_sessions.storage.records import PendingRun
 
 log = logging.getLogger("graph_sessions.server.langgraph_api")
 
@@ -42,6 +47,8 @@ RETAIN_SECONDS = 600.0
 #: seconds any other finished run stays (then its Run JSON comes from our run rows)
 RETAIN_PLAIN_SECONDS = 60.0
 FINAL = ("success", "error", "timeout", "interrupted")
+#: the shape of a pending run's payload (``BookedRun`` → storage → relaunch)
+PAYLOAD_VERSION = 1
 
 
 def _now() -> datetime:
@@ -74,6 +81,10 @@ class BookedRun:
     cancel_action: str | None = None
     kind: str = "background"  # how it was asked for: background, wait, stream (metrics)
     timed_out: bool = False
+    #: kept in storage as a pending run until the core begins it (background runs)
+    durable: bool = False
+    #: not started because the server is stopping: its pending row stays for the next
+    stopped: bool = False
     stream: RunStream | None = None
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -269,6 +280,54 @@ class RunBook:
             signal.set()
         return rec
 
+    @property
+    def claimant(self) -> str:
+        """Who claims the pending runs this process keeps: the manager's lease owner (its
+        liveness is judged as a lease's)."""
+        return self.manager.context.lease_owner
+
+    def claim_until(self) -> datetime:
+        """Until when a claim made or renewed now holds: the core's lease time."""
+        return lease_clock() + self.manager.context.options.lease_delta
+
+    async def persist(self, rec: BookedRun, resolved: ResolvedRun) -> None:
+        """Keep a run booked here as a pending run in storage (claimed by this process)
+        until the core begins it; done before the run is answered or started."""
+        body = resolved.body
+        not_before = None
+        if body.after_seconds:
+            not_before = rec.created_at + timedelta(seconds=body.after_seconds)
+        payload = {
+            "version": PAYLOAD_VERSION,
+            "kind": rec.kind,
+            "body": body.model_dump(mode="json", exclude_none=True),
+            "graph_id": resolved.graph_id,
+            "assistant_id": resolved.assistant_id,
+            "temporary": resolved.temporary,
+            "run": rec.to_json(),
+        }
+        rec.durable = await self.manager.backend.add_pending_run(
+            PendingRun(
+                run_id=rec.run_id,
+                session_id=rec.thread_id,
+                owner=rec.owner,
+                created_at=rec.created_at,
+                not_before=not_before,
+                payload=payload,
+                claimed_by=self.claimant,
+                claimed_until=self.claim_until(),
+            )
+        )
+
+    async def unpersist(self, rec: BookedRun) -> None:
+        """Forget the run's pending row (it ended without beginning, or was cancelled)."""
+        if rec.durable:
+            rec.durable = False
+            try:
+                await self.manager.backend.delete_pending_run(rec.run_id)
+            except Exception:  # the storage is closing or gone: the next server judges
+                log.warning("could not forget the pending run %s", rec.run_id, exc_info=True)
+
     def discard(self, rec: BookedRun) -> None:
         """Forget a run (one whose start was refused, or one finished a while ago)."""
         self._runs.pop(rec.run_id, None)
@@ -335,7 +394,11 @@ class RunBook:
             }
             rec.publish("error", err)
             outcome = ("timeout", {"__error__": err})
-        if rec.temporary and not rec.keep_thread:
+        if rec.durable and not rec.stopped:
+            if rec.status == "pending":  # never begun (it can never start now): forget it
+                await self.unpersist(rec)
+            rec.durable = False  # begun: the core's begin_run deleted its row
+        if rec.temporary and not rec.keep_thread and not rec.stopped:
             with contextlib.suppress(Exception):
                 await self.manager.delete(rec.thread_id)
         rec.finish(*outcome)
@@ -379,6 +442,8 @@ class RunBook:
                 raise
             return "interrupted", {}
         except GraphSessionError as exc:
+            if isinstance(exc, ManagerClosed):  # the server stops: the next one runs it
+                rec.stopped = True
             err = {"error": type(exc).__name__, "message": exc.message}
         except Exception as exc:
             log.exception("LangGraph API run %s failed", rec.run_id)
@@ -404,6 +469,8 @@ class RunBook:
         if rec.done.is_set():
             return
         rec.cancel_action = action
+        if rec.durable and self.status_of(rec) == "pending":
+            await self.unpersist(rec)  # a crash now must not bring it back
         cancelled = await self.manager.cancel_run(
             rec.thread_id, rec.run_id, rollback=action == "rollback", wait=False
         )
@@ -425,4 +492,4 @@ class RunBook:
                 await task
 
 
-__all__ = ["FINAL", "RETAIN_SECONDS", "BookedRun", "RunBook"]
+__all__ = ["FINAL", "PAYLOAD_VERSION", "RETAIN_SECONDS", "BookedRun", "RunBook"]

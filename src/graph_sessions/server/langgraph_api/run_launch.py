@@ -13,12 +13,13 @@ from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import SessionBusy
+from graph_sessions.errors import ManagerClosed, SessionBusy
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import manager_of, settings_of
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse, dumps
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
+from graph_sessions.server.langgraph_api.lg_auth import auth_configurable
 from graph_sessions.server.langgraph_api.lg_authz import authorize_run, authorized_thread
 from graph_sessions.server.langgraph_api.run_book import BookedRun, RunBook
 from graph_sessions.server.langgraph_api.run_payloads import (
@@ -30,6 +31,7 @@ from graph_sessions.server.langgraph_api.run_payloads import (
 )
 from graph_sessions.server.langgraph_api.sse import sse_response
 from graph_sessions.server.langgraph_api.webhooks import validate_webhook
+from graph_sessions.storage.records import PendingRun
 
 #: seconds between the newlines a ``wait`` body is padded with while the run goes on
 WAIT_PADDING_SECONDS = 5.0
@@ -70,22 +72,50 @@ async def launch(
     thread_id: str | None,
     body: RunCreate,
     kind: str = "background",
+    *,
+    recovered: PendingRun | None = None,
 ) -> BookedRun:
     """Resolve the body, book the run and start it in the core. A run that cannot start
     answers its 4xx here (409 under ``reject`` on a busy thread, 422 for a webhook URL the
-    policy refuses), before any event."""
+    policy refuses), before any event.
+
+    A background run is kept in storage as a pending run before it starts (durable, see
+    :meth:`RunBook.persist`). ``recovered``: that stored run, launched again by a server
+    that started after its own stopped (same id, creation time and thread)."""
     validate_webhook(body.webhook, settings_of(request).webhooks)
     book = book_of(request)
     principal, body = await authorize_run(request, principal, thread_id, body)
+    caller = auth_configurable(request)
+    if caller:  # an auth-file user: the graph reads the caller as on LangGraph's server
+        config = dict(body.config or {})
+        config["configurable"] = {**(config.get("configurable") or {}), **caller}
+        body = body.model_copy(update={"config": config})
     resolver = assistant_resolver(request, principal)
-    resolved = await resolve_run(manager_of(request), principal, thread_id, body, resolver)
+    resolved = await resolve_run(
+        manager_of(request),
+        principal,
+        thread_id,
+        body,
+        resolver,
+        marks_at_begin=kind != "background",
+    )
+    if recovered is not None:
+        resolved.run_id = recovered.run_id
+        resolved.temporary = bool(recovered.payload.get("temporary"))
     rec = book.book(resolved, principal.owner)
     rec.kind = kind
     try:
+        if recovered is not None:
+            rec.created_at = recovered.created_at
+            rec.durable = True
+        elif kind == "background":
+            await book.persist(rec, resolved)
         await book.start(rec, resolved)
     except BaseException as exc:
         book.discard(rec)
-        if resolved.temporary:
+        if recovered is None:  # a recovered run's row is its recoverer's to judge
+            await book.unpersist(rec)
+        if resolved.temporary and not isinstance(exc, ManagerClosed):  # else it waits
             with contextlib.suppress(Exception):
                 await manager_of(request).delete(resolved.thread_id)
         if isinstance(exc, SessionBusy):

@@ -183,6 +183,9 @@ class ResolvedRun:
     body: RunCreate
     run_id: str = field(default_factory=new_id)
     temporary: bool = False  # a stateless run's thread, deleted after unless kept
+    #: thread metadata the run sets as it begins (``graph_id``/``assistant_id``), when not
+    #: written at once
+    marks: dict[str, Any] | None = None
 
     @property
     def thread_id(self) -> str:
@@ -228,6 +231,7 @@ class ResolvedRun:
             "checkpoint_id": body.fork_from,
             "run_id": self.run_id,
             "graph_options": body.graph_options(),
+            "set_metadata": self.marks,
         }
 
 
@@ -277,9 +281,14 @@ async def resolve_run(
     thread_id: str | None,
     body: RunCreate,
     resolver: AssistantResolver | None = None,
+    *,
+    marks_at_begin: bool = False,
 ) -> ResolvedRun:
     """Find (or create) the caller's session for a run-create body and bind it to the
-    assistant's graph. ``thread_id`` ``None`` is a stateless run: a new temporary thread."""
+    assistant's graph. ``thread_id`` ``None`` is a stateless run: a new temporary thread.
+    The thread's metadata gets the run's ``graph_id``/``assistant_id`` now, or, with
+    ``marks_at_begin`` (a run its client waits for: nobody looks in between), in the
+    transaction that begins the run, sparing a write."""
     assistant = await resolve_assistant(manager, body.assistant_id, resolver)
     graph_id, assistant_id = assistant.graph_id, assistant.assistant_id
     if assistant.config or assistant.context or assistant.metadata:
@@ -313,9 +322,12 @@ async def resolve_run(
                 raise ApiError(404, "not_found", NOT_FOUND) from None
     if session.info.graph_id != graph_id:
         await session.rebind(graph_id)
-    if any(session.metadata.get(k) != v for k, v in marks.items()):
+    unmarked = any(session.metadata.get(k) != v for k, v in marks.items())
+    if unmarked and not marks_at_begin:
         await session.update_metadata(marks)
     resolved = ResolvedRun(session, graph_id, assistant_id, body, temporary=temporary)
+    if unmarked and marks_at_begin:
+        resolved.marks = marks
     return resolved
 
 

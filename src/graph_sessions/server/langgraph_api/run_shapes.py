@@ -24,6 +24,8 @@ STATUS_OF_RUN: dict[RunStatus, str] = {
 LG_RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
 #: the error text our core records on a run cancelled by a rollback (such runs are gone)
 ROLLED_BACK = "cancelled (rollback)"
+#: what the core's crash repair writes in the error of a run whose process died
+REPAIRED = "the session was repaired from its last checkpoint"
 
 
 def iso(at: datetime) -> str:
@@ -57,12 +59,27 @@ def run_json(
     }
 
 
+def row_error(row: RunInfo) -> dict[str, str] | None:
+    """Why a run ended ``error``, from its row: ``{"error": type, "message": text}``
+    (``"ValueError: boom"`` split as LangGraph shows it; a run closed by the crash repair,
+    whose server died under it, is a ``RunRepaired``), else ``None``."""
+    if row.status != RunStatus.ERROR or not row.error:
+        return None
+    if REPAIRED in row.error:
+        return {"error": "RunRepaired", "message": row.error}
+    kind, sep, message = row.error.partition(": ")
+    if sep and kind.isidentifier():
+        return {"error": kind, "message": message}
+    return {"error": "Error", "message": row.error}
+
+
 def row_json(row: RunInfo, info: SessionInfo) -> dict[str, Any]:
-    """A run row of ours (one this process no longer holds) as a Run."""
+    """A run row of ours (one this process no longer holds) as a Run; a run that ended
+    ``error`` also has ``error`` (:func:`row_error`: a key LangGraph's Run lacks)."""
     assistant = info.metadata.get("assistant_id")
     if not isinstance(assistant, str):
         assistant = system_assistant_id(info.graph_id)
-    return run_json(
+    out = run_json(
         run_id=row.run_id,
         thread_id=row.session_id,
         assistant_id=assistant,
@@ -72,6 +89,10 @@ def row_json(row: RunInfo, info: SessionInfo) -> dict[str, Any]:
         metadata={"graph_id": info.graph_id, "assistant_id": assistant},
         multitask_strategy=row.multitask,
     )
+    error = row_error(row)
+    if error is not None:
+        out["error"] = error
+    return out
 
 
 def is_rolled_back(row: RunInfo) -> bool:
@@ -108,6 +129,7 @@ __all__ = [
     "error_json",
     "is_rolled_back",
     "iso",
+    "row_error",
     "row_json",
     "run_json",
     "wait_body",

@@ -12,6 +12,10 @@ from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import Caller
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.langgraph_api.durable_runs import (
+    forget_stored_pending,
+    stored_pending_json,
+)
 from graph_sessions.server.langgraph_api.run_book import BookedRun
 from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_responses, sse_responses
 from graph_sessions.server.langgraph_api.run_launch import (
@@ -93,6 +97,8 @@ async def _runs_of(request: Request, thread_id: str, principal: Principal) -> li
         if row.run_id in known or book.is_deleted(row.run_id) or is_rolled_back(row):
             continue
         out.append(row_json(row, session.info))
+        known.add(row.run_id)
+    out.extend(await stored_pending_json(book, thread_id, known))
     out.sort(key=lambda r: r["created_at"], reverse=True)
     return out
 
@@ -163,6 +169,8 @@ async def delete_run(thread_id: str, run_id: str, request: Request, principal: C
     rec = _held(request, thread_id, run_id)
     if rec is not None and not rec.done.is_set():
         await book.cancel(rec, "interrupt", wait=True)
+    elif rec is None:
+        await forget_stored_pending(book, thread_id, run_id)
     book.tombstones.add(run_id)
     return Response(status_code=204)
 
@@ -186,10 +194,15 @@ async def cancel_run(
     """Cancel a pending or running run: ``interrupt`` keeps its finished steps, ``rollback``
     restores the state from before it and deletes the run. 404 when it already ended."""
     await owned_thread(request, thread_id, principal, "update")
+    book = book_of(request)
     rec = _held(request, thread_id, run_id)
-    if rec is None or rec.done.is_set():
+    if rec is None:  # pending in storage, held by no server here: it never begins now
+        if not await forget_stored_pending(book, thread_id, run_id):
+            raise ApiError(404, "not_found", NO_CANCEL)
+    elif rec.done.is_set():
         raise ApiError(404, "not_found", NO_CANCEL)
-    await book_of(request).cancel(rec, action, wait=wait)
+    else:
+        await book.cancel(rec, action, wait=wait)
     if not wait:
         return Response(status_code=202)
     url = f"/threads/{thread_id}/runs/{run_id}"

@@ -25,6 +25,7 @@ from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     Message,
     MessageSummary,
@@ -38,12 +39,13 @@ from graph_sessions.storage.checkpoints import CheckpointAdmin, admin_for, langg
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.records import (
     UNCHANGED,
+    PendingRun,
     RunBegun,
     RunFinish,
     RunStart,
     SessionUpdate,
 )
-from graph_sessions.storage.sqlite import assistants
+from graph_sessions.storage.sqlite import assistants, crons, pending
 from graph_sessions.storage.sqlite.connection import SqliteConnection
 from graph_sessions.storage.sqlite.fencing import (
     FencedLangGraphSaver,
@@ -256,7 +258,7 @@ class SqliteBackend(Backend):
                 if cur.rowcount == 0:
                     return False
                 # A thread left without a registry row must not leak into the new session.
-                for table in ("runs", "session_events", "messages"):
+                for table in ("runs", "pending_runs", "session_events", "messages"):
                     c.execute(f"DELETE FROM {table} WHERE session_id = ?", (info.session_id,))
                 self._admin.delete_thread(c, info.session_id)
                 if event is not None:
@@ -418,9 +420,10 @@ class SqliteBackend(Backend):
             if only_if_expired_at is not None and not deleted:
                 return False
             n = 0
-            for table in ("runs", "session_events", "messages"):
+            for table in ("runs", "pending_runs", "session_events", "messages"):
                 n += c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,)).rowcount
             n += self._admin.delete_thread(c, session_id)
+            c.execute("DELETE FROM crons WHERE thread_id = ?", (session_id,))
             return deleted or n > 0
 
         return await self._call(lambda conn: self._tx(conn, body))
@@ -469,6 +472,7 @@ class SqliteBackend(Backend):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, before),
             )
+            pending.delete(c, run.run_id)
             self._insert_events(c, session_id, events, at)
             return row, before, mark
 
@@ -545,6 +549,39 @@ class SqliteBackend(Backend):
             ).fetchall()
         )
         return [row_to_run(r) for r in rows]
+
+    # pending runs (storage/sqlite/pending.py) --------------------------------------------
+    async def add_pending_run(self, pending_run: PendingRun) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: pending.add(c, pending_run)))
+
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        return await self._call(lambda c: pending.listing(c, session_id))
+
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        return await self._call(
+            lambda conn: self._tx(
+                conn,
+                lambda c: pending.claim(
+                    c, run_id, claimed_by, claimed_until, expect_by, expect_until
+                ),
+            )
+        )
+
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: pending.renew(c, claimed_by, claimed_until))
+        )
+
+    async def delete_pending_run(self, run_id: str) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: pending.delete(c, run_id)))
 
     # events --------------------------------------------------------------------------
     async def append_events(
@@ -689,6 +726,31 @@ class SqliteBackend(Backend):
     async def delete_assistant(self, assistant_id: str) -> bool:
         return await self._call(
             lambda conn: self._tx(conn, lambda c: assistants.delete(c, assistant_id))
+        )
+
+    async def create_cron(self, info: CronInfo) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.create(c, info)))
+
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        return await self._call(lambda c: crons.get(c, cron_id))
+
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        return await self._call(lambda c: crons.list_some(c, owner, thread_id))
+
+    async def update_cron(self, info: CronInfo) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.update(c, info)))
+
+    async def delete_cron(self, cron_id: str) -> bool:
+        return await self._call(lambda conn: self._tx(conn, lambda c: crons.delete(c, cron_id)))
+
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        return await self._call(lambda c: crons.due(c, now, limit))
+
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        return await self._call(
+            lambda conn: self._tx(conn, lambda c: crons.claim(c, cron_id, seen, next_run_date))
         )
 
     async def copy_checkpoints(self, source_id: str, target_id: str) -> None:

@@ -102,6 +102,48 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE IF NOT EXISTS crons (
+            cron_id TEXT PRIMARY KEY,
+            assistant_id TEXT NOT NULL,
+            thread_id TEXT,
+            owner TEXT,
+            schedule TEXT NOT NULL,
+            timezone TEXT,
+            end_time TEXT,
+            payload TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            on_run_completed TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            next_run_date TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_crons_due ON crons (next_run_date) WHERE enabled = 1;
+        CREATE INDEX IF NOT EXISTS ix_crons_thread ON crons (thread_id) WHERE thread_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_crons_owner ON crons (owner, created_at)
+        """,
+    ),
+    (
+        5,
+        """
+        CREATE TABLE IF NOT EXISTS pending_runs (
+            run_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            owner TEXT,
+            created_at TEXT NOT NULL,
+            not_before TEXT,
+            payload TEXT NOT NULL DEFAULT '{}',
+            claimed_by TEXT,
+            claimed_until TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_pending_runs_session
+            ON pending_runs (session_id, created_at, run_id);
+        CREATE INDEX IF NOT EXISTS ix_pending_runs_claim ON pending_runs (claimed_by)
+        """,
+    ),
 ]
 
 SESSION_COLUMNS = (
@@ -112,13 +154,15 @@ SESSION_COLUMNS = (
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Apply the migrations this file has not had yet, each in its own transaction."""
+    """Apply the migrations this file has not had yet, each in its own transaction. A
+    migration is skipped only when its own number is recorded (not any higher one): a
+    file migrated by a build that lacked a lower number still gets it."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     for version, script in MIGRATIONS:
-        if version <= current:
+        if version in applied:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
