@@ -5,7 +5,8 @@ The registry, runs, events, messages and assistants (``schema.py``), LangGraph's
 ``AsyncPostgresStore`` share one database and one ``psycopg_pool.AsyncConnectionPool``
 (``connection.py``). Every write that belongs together is one transaction, as on SQLite:
 starting a run (lease, run row with the latest checkpoint, events), finishing it, deleting a
-session with every row it has, rolling back or pruning checkpoints.
+session with every row it has (pending runs and the thread's crons too), rolling back or
+pruning checkpoints.
 
 The checkpoint tables belong to the saver: this module reaches them only through the
 saver's admin adapter (``storage/checkpoints/langgraph_postgres.py``). Which saver the
@@ -29,6 +30,7 @@ from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
     AssistantInfo,
+    CronInfo,
     Event,
     Message,
     MessageSummary,
@@ -44,7 +46,7 @@ from graph_sessions.storage.checkpoints.langgraph_postgres import (
     LangGraphPostgresAdmin,
 )
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
-from graph_sessions.storage.postgres import assistants
+from graph_sessions.storage.postgres import assistants, crons, pending
 from graph_sessions.storage.postgres.connection import (
     DEFAULT_MAX_SIZE,
     DEFAULT_MIN_SIZE,
@@ -74,6 +76,7 @@ from graph_sessions.storage.postgres.schema import (
 )
 from graph_sessions.storage.records import (
     UNCHANGED,
+    PendingRun,
     RunBegun,
     RunFinish,
     RunStart,
@@ -256,9 +259,10 @@ class PostgresBackend(Backend):
             # A thread left without a registry row must not leak into the new session.
             await cur.execute(
                 "WITH r AS (DELETE FROM runs WHERE session_id = %s), "
+                "p AS (DELETE FROM pending_runs WHERE session_id = %s), "
                 "e AS (DELETE FROM session_events WHERE session_id = %s) "
                 "DELETE FROM messages WHERE session_id = %s",
-                (info.session_id,) * 3,
+                (info.session_id,) * 4,
             )
             await self._admin.adelete_thread(cur, info.session_id)
             if event is not None:
@@ -412,15 +416,17 @@ class PostgresBackend(Backend):
                 return False
             await cur.execute(
                 "WITH r AS (DELETE FROM runs WHERE session_id = %s RETURNING 1), "
+                "p AS (DELETE FROM pending_runs WHERE session_id = %s RETURNING 1), "
                 "e AS (DELETE FROM session_events WHERE session_id = %s RETURNING 1), "
                 "m AS (DELETE FROM messages WHERE session_id = %s RETURNING 1) "
-                "SELECT (SELECT COUNT(*) FROM r) + (SELECT COUNT(*) FROM e) "
-                "+ (SELECT COUNT(*) FROM m)",
-                (session_id, session_id, session_id),
+                "SELECT (SELECT COUNT(*) FROM r) + (SELECT COUNT(*) FROM p) "
+                "+ (SELECT COUNT(*) FROM e) + (SELECT COUNT(*) FROM m)",
+                (session_id, session_id, session_id, session_id),
             )
             counted = await cur.fetchone()
             n = int(counted[0]) if counted else 0
             n += await self._admin.adelete_thread(cur, session_id)
+            await cur.execute("DELETE FROM crons WHERE thread_id = %s", (session_id,))
             return deleted or n > 0
 
     async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:
@@ -468,6 +474,7 @@ class PostgresBackend(Backend):
                 "checkpoint_before) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (run.run_id, session_id, str(run.status), run.kind, run.multitask, at, before),
             )
+            await cur.execute("DELETE FROM pending_runs WHERE run_id = %s", (run.run_id,))
             await self._insert_events(cur, session_id, events, at)
         recorded = run.model_copy(update={"checkpoint_before": before, "writes_mark": mark})
         return RunBegun(row_to_info(row), recorded)
@@ -535,6 +542,37 @@ class PostgresBackend(Backend):
             )
             rows = await cur.fetchall()
         return [row_to_run(r) for r in rows]
+
+    # pending runs (storage/postgres/pending.py) ------------------------------------------
+    async def add_pending_run(self, pending_run: PendingRun) -> bool:
+        async with self.connection.transaction() as cur:
+            return await pending.add(cur, pending_run)
+
+    async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
+        async with self.connection.cursor() as cur:
+            return await pending.listing(cur, session_id)
+
+    async def claim_pending_run(
+        self,
+        run_id: str,
+        claimed_by: str,
+        claimed_until: datetime,
+        *,
+        expect_by: str | None,
+        expect_until: datetime | None,
+    ) -> bool:
+        async with self.connection.transaction() as cur:
+            return await pending.claim(
+                cur, run_id, claimed_by, claimed_until, expect_by, expect_until
+            )
+
+    async def renew_pending_claims(self, claimed_by: str, claimed_until: datetime) -> list[str]:
+        async with self.connection.transaction() as cur:
+            return await pending.renew(cur, claimed_by, claimed_until)
+
+    async def delete_pending_run(self, run_id: str) -> bool:
+        async with self.connection.transaction() as cur:
+            return await pending.delete(cur, run_id)
 
     # events --------------------------------------------------------------------------
     async def append_events(
@@ -683,6 +721,37 @@ class PostgresBackend(Backend):
     async def delete_assistant(self, assistant_id: str) -> bool:
         async with self.connection.transaction() as cur:
             return await assistants.delete(cur, assistant_id)
+
+    # crons (storage/postgres/crons.py) -----------------------------------------------
+    async def create_cron(self, info: CronInfo) -> bool:
+        async with self.connection.transaction() as cur:
+            return await crons.create(cur, info)
+
+    async def get_cron(self, cron_id: str) -> CronInfo | None:
+        async with self.connection.cursor() as cur:
+            return await crons.get(cur, cron_id)
+
+    async def list_crons(
+        self, *, owner: str | None = None, thread_id: str | None = None
+    ) -> list[CronInfo]:
+        async with self.connection.cursor() as cur:
+            return await crons.list_some(cur, owner, thread_id)
+
+    async def update_cron(self, info: CronInfo) -> bool:
+        async with self.connection.transaction() as cur:
+            return await crons.update(cur, info)
+
+    async def delete_cron(self, cron_id: str) -> bool:
+        async with self.connection.transaction() as cur:
+            return await crons.delete(cur, cron_id)
+
+    async def due_crons(self, now: datetime, limit: int = 100) -> list[CronInfo]:
+        async with self.connection.cursor() as cur:
+            return await crons.due(cur, now, limit)
+
+    async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
+        async with self.connection.transaction() as cur:
+            return await crons.claim(cur, cron_id, seen, next_run_date)
 
     def __repr__(self) -> str:
         return f"PostgresBackend({redact(self.conninfo)!r})"

@@ -136,6 +136,44 @@ MIGRATIONS: list[tuple[int, str | tuple[str, ...]]] = [
             """,
         ),
     ),
+    (
+        3,
+        """
+        CREATE TABLE IF NOT EXISTS crons (
+            cron_id TEXT COLLATE "C" PRIMARY KEY,
+            assistant_id TEXT NOT NULL,
+            thread_id TEXT,
+            owner TEXT,
+            schedule TEXT NOT NULL,
+            timezone TEXT,
+            end_time TEXT COLLATE "C",
+            payload JSONB NOT NULL DEFAULT '{}',
+            metadata JSONB NOT NULL DEFAULT '{}',
+            on_run_completed TEXT,
+            enabled BOOLEAN NOT NULL DEFAULT TRUE,
+            next_run_date TEXT COLLATE "C" NOT NULL,
+            created_at TEXT COLLATE "C" NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_crons_due ON crons (next_run_date) WHERE enabled;
+        CREATE INDEX IF NOT EXISTS ix_crons_thread ON crons (thread_id) WHERE thread_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_crons_owner ON crons (owner, created_at);
+        CREATE TABLE IF NOT EXISTS pending_runs (
+            run_id TEXT COLLATE "C" PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            owner TEXT,
+            created_at TEXT COLLATE "C" NOT NULL,
+            not_before TEXT,
+            payload JSONB NOT NULL DEFAULT '{}',
+            claimed_by TEXT,
+            claimed_until TEXT
+        );
+        CREATE INDEX IF NOT EXISTS ix_pending_runs_session
+            ON pending_runs (session_id, created_at, run_id);
+        CREATE INDEX IF NOT EXISTS ix_pending_runs_created ON pending_runs (created_at, run_id);
+        CREATE INDEX IF NOT EXISTS ix_pending_runs_claim ON pending_runs (claimed_by)
+        """,
+    ),
 ]
 
 #: the registry's columns as selected or returned: JSON columns as text (``rows.py``)
@@ -173,16 +211,18 @@ async def migrate(
     conn: AsyncConnection[Any], migrations: list[tuple[int, str | tuple[str, ...]]] | None = None
 ) -> int:
     """Apply the migrations (``MIGRATIONS`` unless given) the database has not had yet,
-    each in its own transaction (call it under :func:`migration_lock`). Returns the schema
-    version."""
+    each in its own transaction (call it under :func:`migration_lock`). A migration is
+    skipped only when its own number is recorded (not any higher one), as on SQLite.
+    Returns the schema version."""
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(
             "CREATE TABLE IF NOT EXISTS gs_schema_version "
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
-        current = await schema_version(conn)
+        await cur.execute("SELECT version FROM gs_schema_version")
+        applied = {int(r[0]) for r in await cur.fetchall()}
         for version, script in migrations if migrations is not None else MIGRATIONS:
-            if version <= current:
+            if version in applied:
                 continue
             statements = script.split(";") if isinstance(script, str) else script
             async with conn.transaction():
@@ -190,8 +230,7 @@ async def migrate(
                     if statement.strip():
                         await cur.execute(statement.encode())
                 await cur.execute("INSERT INTO gs_schema_version (version) VALUES (%s)", (version,))
-            current = version
-        return current
+    return await schema_version(conn)
 
 
 async def schema_version(conn: AsyncConnection[Any]) -> int:
