@@ -279,3 +279,21 @@ async def test_a_manager_on_postgres_through_checkpointer_config(postgres_url: s
     async with GraphSessionManager(graph=chat_graph(), backend=postgres_url) as reopened:
         info = await reopened.info("s")  # another process would see the same
         assert info.run_count == 2
+
+
+async def test_a_missing_migration_is_applied_even_below_the_highest(postgres_url: str) -> None:
+    backend = backend_from_url(postgres_url)
+    await backend.open()
+    await backend.close()
+    with psycopg.connect(postgres_url) as conn:  # as if a build without migration 2 ran
+        conn.execute("DROP FUNCTION gs_check_fence(text, text, integer)")
+        conn.execute("DELETE FROM gs_schema_version WHERE version = 2")
+    await backend.open()
+    try:
+        assert rows(postgres_url, "SELECT version FROM gs_schema_version ORDER BY version") == [
+            (v,) for v, _ in MIGRATIONS
+        ]
+        found = "SELECT COUNT(*) FROM pg_proc WHERE proname = 'gs_check_fence'"
+        assert rows(postgres_url, found) == [(1,)]
+    finally:
+        await backend.close()
