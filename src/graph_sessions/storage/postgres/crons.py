@@ -127,8 +127,7 @@ async def claim(cur: Cursor, cron_id: str, seen: datetime, next_run_date: dateti
     """Compare-and-set the cron's next fire time from ``seen`` to ``next_run_date`` (racing
     claimers: the row lock makes the second re-check its ``WHERE`` and find it moved)."""
     await cur.execute(
-        "UPDATE crons SET next_run_date = %s WHERE cron_id = %s AND next_run_date = %s "
-        "RETURNING 1",
+        "UPDATE crons SET next_run_date = %s WHERE cron_id = %s AND next_run_date = %s RETURNING 1",
         (dump_time(next_run_date), cron_id, dump_time(seen)),
     )
     return await cur.fetchone() is not None

@@ -60,8 +60,7 @@ async def listing(cur: Cursor, session_id: str | None) -> list[PendingRun]:
     """The pending runs (of one session), oldest first."""
     if session_id is not None:
         await cur.execute(
-            f"SELECT {_SELECT} FROM pending_runs WHERE session_id = %s "
-            "ORDER BY created_at, run_id",
+            f"SELECT {_SELECT} FROM pending_runs WHERE session_id = %s ORDER BY created_at, run_id",
             (session_id,),
         )
     else:
