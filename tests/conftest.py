@@ -22,9 +22,12 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'sessions.db'}"
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Run a test on both embedded backends."""
+    """Run a test on each backend: both embedded ones, and Postgres (a fresh database on the
+    test run's server, ``postgres_url``)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'sessions.db'}" if request.param == "sqlite" else "memory://"
 
 

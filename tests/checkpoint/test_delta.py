@@ -48,8 +48,10 @@ def _states(graph: Any, thread: str = "t") -> list[tuple[str, Any, Any]]:
     ]
 
 
-@pytest.fixture(params=["sqlite", "sqlite-langgraph-tables", "memory"])
+@pytest.fixture(params=["sqlite", "sqlite-langgraph-tables", "memory", "postgres"])
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     return {
         "sqlite": f"sqlite:///{tmp_path / 's.db'}",
         "sqlite-langgraph-tables": f"sqlite:///{tmp_path / 's.db'}?checkpointer=langgraph",

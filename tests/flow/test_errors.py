@@ -93,7 +93,9 @@ async def test_good_graph_references(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "postgres://x",
+        "postgres://",
+        "postgres://x?pool_max_size=many",
+        "postgresql://x/db?checkpointer=nope",
         "ftp://x",
         "redis://localhost",
         "sqlite://",

@@ -18,13 +18,18 @@ BACKENDS = {
     "sqlite-langgraph": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?checkpointer=langgraph",
     # our saver handing out the messages it keeps instead of copies
     "sqlite-shared": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?share_values=true",
+    # a fresh database on the test run's PostgreSQL server (tests/conftest.py: postgres_url)
+    "postgres": lambda tmp: "postgres",
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     """An opened backend of each kind; closed after the test."""
-    opened = backend_from_url(BACKENDS[request.param](tmp_path))
+    url = BACKENDS[request.param](tmp_path)
+    if url == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    opened = backend_from_url(url)
     await opened.open()
     try:
         yield opened

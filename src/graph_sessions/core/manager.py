@@ -103,7 +103,9 @@ def _backend_from_checkpointer_config(config: dict[str, Any]) -> tuple[str, floa
         if not url:
             raise InvalidInput(f"checkpointer_config of type {kind!r} needs a 'url'")
         return str(url), ttl
-    raise InvalidInput(f"unknown checkpointer_config type {kind!r}; use 'sqlite' or 'memory'")
+    raise InvalidInput(
+        f"unknown checkpointer_config type {kind!r}; use 'sqlite', 'postgres' or 'memory'"
+    )
 
 
 class GraphSessionManager:

@@ -1,4 +1,5 @@
-"""Pick a backend from a URL: ``sqlite:///path.db`` (default), ``memory://``.
+"""Pick a backend from a URL: ``sqlite:///path.db`` (default), ``memory://``,
+``postgresql://user:pw@host/db`` (or ``postgres://``; needs the ``postgres`` extra).
 
 A typo must never silently create a new, empty database, so the accepted forms are strict:
 ``memory://`` (or ``memory``), ``sqlite:///path`` with any file name, and a plain path that
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.backend import Backend
@@ -20,12 +22,24 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 _MEMORY_FORMS = ("memory", "memory://")
 # "word:" at the start: a URL scheme (a Windows drive letter is a single letter).
 _SCHEME_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
-_EXAMPLES = "use e.g. 'sqlite:///sessions.db', a path ending in .db, or 'memory://'"
+_EXAMPLES = (
+    "use e.g. 'sqlite:///sessions.db', a path ending in .db, 'memory://' or "
+    "'postgresql://user:password@host:5432/dbname'"
+)
+POSTGRES_SCHEMES = ("postgres", "postgresql")
+#: the Postgres URL's query options that configure the backend (the others go to libpq)
+POSTGRES_OPTIONS = ("checkpointer", "pool_min_size", "pool_max_size", "pool_timeout")
+
+
+def is_postgres_url(url: str | Path | None) -> bool:
+    """True for a ``postgresql://`` or ``postgres://`` URL."""
+    text = str(url or "").strip()
+    return "://" in text and urlsplit(text).scheme.lower() in POSTGRES_SCHEMES
 
 
 def sqlite_path_of(url: str | Path | None) -> str | None:
-    """The SQLite file a backend URL names (as written, maybe relative), ``None`` for memory
-    and ``":memory:"``. Raises ``BackendError`` for malformed URLs (see the module doc)."""
+    """The SQLite file a backend URL names (as written, maybe relative), ``None`` for memory,
+    ``":memory:"`` and Postgres. Raises ``BackendError`` for malformed URLs (see the module doc)."""
     if url is None:
         url = DEFAULT_BACKEND_URL
     text = str(url).strip()
@@ -58,12 +72,18 @@ def sqlite_path_of(url: str | Path | None) -> str | None:
         if not path:
             raise BackendError(f"{text!r} names no file; use e.g. 'sqlite:///sessions.db'")
         return None if path == ":memory:" else path
-    if scheme in ("postgres", "postgresql", "redis", "rediss"):
+    if scheme in POSTGRES_SCHEMES:
+        if not (parts.netloc or parts.path.strip("/") or parts.query):
+            raise BackendError(f"{text!r} names no server or database; {_EXAMPLES}")
+        return None
+    if scheme in ("redis", "rediss"):
         raise BackendError(
-            f"the {scheme} backend is not available yet; use 'sqlite:///…' or 'memory://'"
+            f"the {scheme} backend is not available yet; use 'sqlite:///…', 'postgresql://…' "
+            "or 'memory://'"
         )
     raise BackendError(
-        f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db' or 'memory://'"
+        f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db', "
+        "'postgresql://…' or 'memory://'"
     )
 
 
@@ -79,8 +99,11 @@ def resolve_backend_url(url: str, base: Path) -> str:
 
 
 def describe_backend(url: str | Path | None) -> str:
-    """Where a backend URL stores data, for humans: an absolute file path or ``memory``."""
+    """Where a backend URL stores data, for humans: an absolute file path, ``memory``, or a
+    Postgres URL without its password."""
     path = sqlite_path_of(url)
+    if is_postgres_url(url):
+        return _redact_password(str(url).strip())
     return "memory (nothing is kept)" if path is None else str(Path(path).resolve())
 
 
@@ -93,6 +116,10 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     ``?share_values=true`` (our saver hands out the messages it keeps instead of copies:
     long threads read and write in near-constant time; nothing may mutate a message in
     place).
+
+    ``postgresql://user:pw@host:5432/db`` (or ``postgres://``): options
+    ``?pool_min_size=1&pool_max_size=10&pool_timeout=30`` (the connection pool) and
+    ``?checkpointer=langgraph``; any other query parameter (``sslmode``…) goes to libpq.
     """
     if isinstance(url, Backend):
         return url
@@ -100,6 +127,8 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
         url = DEFAULT_BACKEND_URL
     text = str(url).strip()
     path = sqlite_path_of(text)
+    if is_postgres_url(text):
+        return _postgres_backend(text)
     if path is None and (text.lower() in _MEMORY_FORMS):
         from graph_sessions.storage.memory import MemoryBackend
 
@@ -120,6 +149,49 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
         synchronous=options.get("synchronous", "NORMAL"),
         checkpointer=options.get("checkpointer", "auto"),
         share_values=_flag(options.get("share_values", "false"), "share_values", text),
+    )
+
+
+def _redact_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _postgres_backend(url: str) -> Backend:
+    """A ``PostgresBackend`` for ``url``, with the backend's own query options taken out."""
+    try:
+        from graph_sessions.storage.postgres import PostgresBackend
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise BackendError(
+            f"the Postgres backend needs the postgres extra (pip install "
+            f"'graph-sessions[postgres]'): {exc}"
+        ) from exc
+    parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    options = {k: v[-1] for k, v in query.items() if k in POSTGRES_OPTIONS}
+    rest = [(k, item) for k, v in query.items() if k not in POSTGRES_OPTIONS for item in v]
+    conninfo = urlunsplit(parts._replace(query=urlencode(rest, quote_via=quote)))
+
+    def number(name: str, default: float, kind: type = int) -> Any:
+        raw = options.get(name)
+        if raw is None:
+            return default
+        try:
+            return kind(raw)
+        except ValueError:
+            raise BackendError(
+                f"{name} must be a number, not {raw!r} in {_redact_password(url)!r}"
+            ) from None
+
+    return PostgresBackend(
+        conninfo,
+        checkpointer=options.get("checkpointer", "langgraph"),
+        pool_min_size=number("pool_min_size", 1),
+        pool_max_size=number("pool_max_size", 10),
+        pool_timeout=number("pool_timeout", 30.0, float),
     )
 
 

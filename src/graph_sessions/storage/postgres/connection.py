@@ -1,0 +1,142 @@
+"""The Postgres backend's connections: one ``psycopg_pool.AsyncConnectionPool`` shared by the
+registry, the checkpointer and the store, and the transactions the backend runs on it.
+
+Connections are not checked when lent (that would cost a round trip per operation): one
+broken by a server restart fails its request (``BackendError``) and is then replaced by
+the pool. Pool connections are in autocommit mode with dict rows (what LangGraph's Postgres saver and
+store expect); the backend's own statements run on cursors with tuple rows, inside
+:meth:`PostgresPool.transaction` when they belong together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import dict_row, tuple_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from graph_sessions.errors import BackendError, LeaseLost
+
+#: connections the pool keeps open / may open (URL options ``pool_min_size``/``pool_max_size``)
+DEFAULT_MIN_SIZE = 1
+DEFAULT_MAX_SIZE = 10
+#: seconds a request waits for a free connection before failing (``pool_timeout``)
+DEFAULT_TIMEOUT = 30.0
+
+Row = tuple[Any, ...]
+Cursor = AsyncCursor[Row]
+
+
+def redact(conninfo: str) -> str:
+    """``conninfo`` without its password, for messages and logs."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "<unparsable connection string>"
+    if "password" in params:
+        params["password"] = "***"
+    return psycopg.conninfo.make_conninfo("", **params)
+
+
+class PostgresPool:
+    """The pool of one backend. Open before use; :meth:`transaction` and :meth:`cursor`
+    lend a connection from it."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = DEFAULT_MIN_SIZE,
+        max_size: int = DEFAULT_MAX_SIZE,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if min_size < 0 or max_size < max(min_size, 1):
+            raise BackendError(
+                f"pool sizes must satisfy 0 <= pool_min_size <= pool_max_size and "
+                f"pool_max_size >= 1, not {min_size}/{max_size}"
+            )
+        self.conninfo = conninfo
+        self.min_size = min_size
+        self.max_size = max_size
+        self.timeout = timeout
+        self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+
+    @property
+    def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
+        """The open pool (``BackendError`` when closed)."""
+        if self._pool is None:
+            raise BackendError("the Postgres backend is not open")
+        return self._pool
+
+    @property
+    def is_open(self) -> bool:
+        """True between :meth:`open` and :meth:`close`."""
+        return self._pool is not None
+
+    async def open(self) -> None:
+        """Open the pool and wait for its first connections (``BackendError`` if the
+        server cannot be reached within the timeout)."""
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            self.conninfo,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            timeout=self.timeout,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=False,
+            name="graph-sessions",
+        )
+        try:
+            await pool.open(wait=True, timeout=self.timeout)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise BackendError(
+                f"cannot connect to Postgres {redact(self.conninfo)!r}: {exc}"
+            ) from exc
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Close every connection."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A pooled connection (autocommit, dict rows); database errors other than the
+        backend's own (``LeaseLost``…) become ``BackendError``."""
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except (LeaseLost, BackendError):
+            raise
+        except PoolTimeout as exc:
+            raise BackendError(f"no Postgres connection free: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            raise BackendError(f"Postgres {redact(self.conninfo)!r}: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def cursor(self) -> AsyncIterator[Cursor]:
+        """A tuple-row cursor on a pooled connection, each statement its own transaction."""
+        async with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            yield cur
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Cursor]:
+        """A tuple-row cursor inside one transaction (committed when the block ends,
+        rolled back when it raises). Not in pipeline mode: on loopback psycopg's pipeline
+        costs as much CPU as the round trips it saves (measured), and an error in it is
+        logged again when it ends. Answers come from ``RETURNING`` and ``fetchone``, which
+        work in both modes."""
+        async with (
+            self.connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            yield cur
+
+
+__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_MIN_SIZE", "DEFAULT_TIMEOUT", "PostgresPool", "redact"]
