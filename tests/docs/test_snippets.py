@@ -40,6 +40,8 @@ _BLOCK = re.compile(
 
 # (file, first line of the block): why it is not run. Keep short.
 FRAGMENTS = {
+    ("backends.md", "from graph_sessions import GraphSessionManager"),
+    ("checkpoint-saver.md", "# from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver"),
     ("configuration.md", "from graph_sessions import GraphSessionManager"),
     ("http-api.md", "import httpx"),
     ("langgraph-api.md", "from langgraph_sdk import get_client"),
