@@ -5,11 +5,11 @@ transaction the backend gives it (pipelined: answers come from ``RETURNING``).""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from graph_sessions.models import AssistantInfo
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_time
 from graph_sessions.storage.postgres.connection import Cursor
+from graph_sessions.storage.record_rows import assistant_from_row, assistant_values
 
 _VERSION_COLUMNS = (
     "assistant_id, version, graph_id, owner, name, description, config, context, metadata, "
@@ -25,45 +25,10 @@ _CURRENT = (
 )
 
 
-def _values(info: AssistantInfo) -> tuple[Any, ...]:
-    return (
-        info.assistant_id,
-        info.version,
-        info.graph_id,
-        info.owner,
-        info.name,
-        info.description,
-        dump_json(info.config),
-        dump_json(info.context),
-        dump_json(info.metadata),
-        dump_time(info.created_at),
-        dump_time(info.updated_at),
-    )
-
-
-def _row(row: Any) -> AssistantInfo:
-    created = load_time(row[9])
-    updated = load_time(row[10])
-    assert created is not None and updated is not None
-    return AssistantInfo(
-        assistant_id=row[0],
-        version=row[1],
-        graph_id=row[2],
-        owner=row[3],
-        name=row[4],
-        description=row[5],
-        config=load_json(row[6]) or {},
-        context=load_json(row[7]) or {},
-        metadata=load_json(row[8]) or {},
-        created_at=created,
-        updated_at=updated,
-    )
-
-
 async def _insert_version(cur: Cursor, info: AssistantInfo) -> None:
     await cur.execute(
         f"INSERT INTO assistant_versions ({_VERSION_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
-        _values(info),
+        assistant_values(info),
     )
 
 
@@ -87,13 +52,13 @@ async def get(cur: Cursor, assistant_id: str) -> AssistantInfo | None:
     """See ``Backend.get_assistant``."""
     await cur.execute(f"{_CURRENT} WHERE a.assistant_id = %s", (assistant_id,))
     row = await cur.fetchone()
-    return _row(row) if row else None
+    return assistant_from_row(row) if row else None
 
 
 async def list_all(cur: Cursor) -> list[AssistantInfo]:
     """See ``Backend.list_assistants``."""
     await cur.execute(f"{_CURRENT} ORDER BY a.created_at, a.assistant_id")
-    return [_row(r) for r in await cur.fetchall()]
+    return [assistant_from_row(r) for r in await cur.fetchall()]
 
 
 async def add_version(cur: Cursor, info: AssistantInfo) -> bool:
@@ -144,7 +109,7 @@ async def versions(cur: Cursor, assistant_id: str) -> list[AssistantInfo]:
         "ORDER BY v.version DESC",
         (assistant_id,),
     )
-    return [_row(r) for r in await cur.fetchall()]
+    return [assistant_from_row(r) for r in await cur.fetchall()]
 
 
 async def delete(cur: Cursor, assistant_id: str) -> bool:

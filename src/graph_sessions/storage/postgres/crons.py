@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from graph_sessions.models import CronInfo
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_time
 from graph_sessions.storage.postgres.connection import Cursor
+from graph_sessions.storage.record_rows import cron_from_row, cron_values
 
 _COLUMNS = (
     "cron_id, assistant_id, thread_id, owner, schedule, timezone, end_time, payload, "
@@ -19,52 +20,12 @@ _COLUMNS = (
 _SELECT = _COLUMNS.replace("payload,", "payload::text,").replace("metadata,", "metadata::text,")
 
 
-def _values(info: CronInfo) -> tuple[Any, ...]:
-    return (
-        info.cron_id,
-        info.assistant_id,
-        info.thread_id,
-        info.owner,
-        info.schedule,
-        info.timezone,
-        dump_time(info.end_time),
-        dump_json(info.payload),
-        dump_json(info.metadata),
-        info.on_run_completed,
-        bool(info.enabled),
-        dump_time(info.next_run_date),
-        dump_time(info.created_at),
-        dump_time(info.updated_at),
-    )
-
-
-def _row(row: Any) -> CronInfo:
-    next_run, created, updated = load_time(row[11]), load_time(row[12]), load_time(row[13])
-    assert next_run is not None and created is not None and updated is not None
-    return CronInfo(
-        cron_id=row[0],
-        assistant_id=row[1],
-        thread_id=row[2],
-        owner=row[3],
-        schedule=row[4],
-        timezone=row[5],
-        end_time=load_time(row[6]),
-        payload=load_json(row[7]) or {},
-        metadata=load_json(row[8]) or {},
-        on_run_completed=row[9],
-        enabled=bool(row[10]),
-        next_run_date=next_run,
-        created_at=created,
-        updated_at=updated,
-    )
-
-
 async def create(cur: Cursor, info: CronInfo) -> bool:
     """Insert the cron; False if the id is taken."""
     await cur.execute(
         f"INSERT INTO crons ({_COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) "
         "ON CONFLICT (cron_id) DO NOTHING RETURNING 1",
-        _values(info),
+        cron_values(info),
     )
     return await cur.fetchone() is not None
 
@@ -73,7 +34,7 @@ async def get(cur: Cursor, cron_id: str) -> CronInfo | None:
     """The cron, or ``None``."""
     await cur.execute(f"SELECT {_SELECT} FROM crons WHERE cron_id = %s", (cron_id,))
     row = await cur.fetchone()
-    return _row(row) if row is not None else None
+    return cron_from_row(row) if row is not None else None
 
 
 async def list_some(cur: Cursor, owner: str | None, thread_id: str | None) -> list[CronInfo]:
@@ -90,12 +51,12 @@ async def list_some(cur: Cursor, owner: str | None, thread_id: str | None) -> li
     await cur.execute(
         f"SELECT {_SELECT} FROM crons {clause}ORDER BY created_at, cron_id".encode(), args
     )
-    return [_row(r) for r in await cur.fetchall()]
+    return [cron_from_row(r) for r in await cur.fetchall()]
 
 
 async def update(cur: Cursor, info: CronInfo) -> bool:
     """Replace every column of the stored cron; False if absent."""
-    values = _values(info)
+    values = cron_values(info)
     await cur.execute(
         "UPDATE crons SET assistant_id = %s, thread_id = %s, owner = %s, schedule = %s, "
         "timezone = %s, end_time = %s, payload = %s, metadata = %s, on_run_completed = %s, "
@@ -120,7 +81,7 @@ async def due(cur: Cursor, now: datetime, limit: int) -> list[CronInfo]:
         "AND (end_time IS NULL OR end_time >= %s) ORDER BY next_run_date, cron_id LIMIT %s",
         (at, at, limit),
     )
-    return [_row(r) for r in await cur.fetchall()]
+    return [cron_from_row(r) for r in await cur.fetchall()]
 
 
 async def claim(cur: Cursor, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:

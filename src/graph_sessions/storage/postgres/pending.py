@@ -4,31 +4,15 @@ transaction for the writing ones: answers come from ``RETURNING``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_json, dump_time
 from graph_sessions.storage.postgres.connection import Cursor
+from graph_sessions.storage.record_rows import pending_from_row
 from graph_sessions.storage.records import PendingRun
 
 _COLUMNS = "run_id, session_id, owner, created_at, not_before, payload, claimed_by, claimed_until"
 _SELECT = _COLUMNS.replace("payload,", "payload::text,")
-
-
-def _row(row: Sequence[Any]) -> PendingRun:
-    created = load_time(row[3])
-    assert created is not None
-    return PendingRun(
-        run_id=row[0],
-        session_id=row[1],
-        owner=row[2],
-        created_at=created,
-        not_before=load_time(row[4]),
-        payload=load_json(row[5]) or {},
-        claimed_by=row[6],
-        claimed_until=load_time(row[7]),
-    )
 
 
 async def add(cur: Cursor, pending: PendingRun) -> bool:
@@ -65,7 +49,7 @@ async def listing(cur: Cursor, session_id: str | None) -> list[PendingRun]:
         )
     else:
         await cur.execute(f"SELECT {_SELECT} FROM pending_runs ORDER BY created_at, run_id")
-    return [_row(r) for r in await cur.fetchall()]
+    return [pending_from_row(r) for r in await cur.fetchall()]
 
 
 async def claim(

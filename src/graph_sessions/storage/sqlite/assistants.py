@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any
 
 from graph_sessions.models import AssistantInfo
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_time
+from graph_sessions.storage.record_rows import assistant_from_row, assistant_values
 
 _VERSION_COLUMNS = (
     "assistant_id, version, graph_id, owner, name, description, config, context, metadata, "
@@ -22,45 +22,10 @@ _CURRENT = (
 )
 
 
-def _values(info: AssistantInfo) -> tuple[Any, ...]:
-    return (
-        info.assistant_id,
-        info.version,
-        info.graph_id,
-        info.owner,
-        info.name,
-        info.description,
-        dump_json(info.config),
-        dump_json(info.context),
-        dump_json(info.metadata),
-        dump_time(info.created_at),
-        dump_time(info.updated_at),
-    )
-
-
-def _row(row: Any) -> AssistantInfo:
-    created = load_time(row[9])
-    updated = load_time(row[10])
-    assert created is not None and updated is not None
-    return AssistantInfo(
-        assistant_id=row[0],
-        version=row[1],
-        graph_id=row[2],
-        owner=row[3],
-        name=row[4],
-        description=row[5],
-        config=load_json(row[6]) or {},
-        context=load_json(row[7]) or {},
-        metadata=load_json(row[8]) or {},
-        created_at=created,
-        updated_at=updated,
-    )
-
-
 def _insert_version(c: sqlite3.Connection, info: AssistantInfo) -> None:
     c.execute(
         f"INSERT INTO assistant_versions ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-        _values(info),
+        assistant_values(info),
     )
 
 
@@ -80,13 +45,13 @@ def create(c: sqlite3.Connection, info: AssistantInfo) -> bool:
 def get(c: sqlite3.Connection, assistant_id: str) -> AssistantInfo | None:
     """See ``Backend.get_assistant``."""
     row = c.execute(f"{_CURRENT} WHERE a.assistant_id = ?", (assistant_id,)).fetchone()
-    return _row(row) if row else None
+    return assistant_from_row(row) if row else None
 
 
 def list_all(c: sqlite3.Connection) -> list[AssistantInfo]:
     """See ``Backend.list_assistants``."""
     rows = c.execute(f"{_CURRENT} ORDER BY a.created_at, a.assistant_id").fetchall()
-    return [_row(r) for r in rows]
+    return [assistant_from_row(r) for r in rows]
 
 
 def add_version(c: sqlite3.Connection, info: AssistantInfo) -> bool:
@@ -126,7 +91,7 @@ def versions(c: sqlite3.Connection, assistant_id: str) -> list[AssistantInfo]:
         "ORDER BY version DESC",
         (assistant_id,),
     ).fetchall()
-    return [_row(r) for r in rows]
+    return [assistant_from_row(r) for r in rows]
 
 
 def delete(c: sqlite3.Connection, assistant_id: str) -> bool:

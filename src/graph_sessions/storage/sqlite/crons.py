@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any
 
 from graph_sessions.models import CronInfo
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_time
+from graph_sessions.storage.record_rows import cron_from_row, cron_values
 
 _COLUMNS = (
     "cron_id, assistant_id, thread_id, owner, schedule, timezone, end_time, payload, "
@@ -18,51 +18,11 @@ _COLUMNS = (
 )
 
 
-def _values(info: CronInfo) -> tuple[Any, ...]:
-    return (
-        info.cron_id,
-        info.assistant_id,
-        info.thread_id,
-        info.owner,
-        info.schedule,
-        info.timezone,
-        dump_time(info.end_time),
-        dump_json(info.payload),
-        dump_json(info.metadata),
-        info.on_run_completed,
-        int(info.enabled),
-        dump_time(info.next_run_date),
-        dump_time(info.created_at),
-        dump_time(info.updated_at),
-    )
-
-
-def _row(row: Any) -> CronInfo:
-    next_run, created, updated = load_time(row[11]), load_time(row[12]), load_time(row[13])
-    assert next_run is not None and created is not None and updated is not None
-    return CronInfo(
-        cron_id=row[0],
-        assistant_id=row[1],
-        thread_id=row[2],
-        owner=row[3],
-        schedule=row[4],
-        timezone=row[5],
-        end_time=load_time(row[6]),
-        payload=load_json(row[7]) or {},
-        metadata=load_json(row[8]) or {},
-        on_run_completed=row[9],
-        enabled=bool(row[10]),
-        next_run_date=next_run,
-        created_at=created,
-        updated_at=updated,
-    )
-
-
 def create(c: sqlite3.Connection, info: CronInfo) -> bool:
     """Insert the cron; False if the id is taken."""
     cur = c.execute(
         f"INSERT OR IGNORE INTO crons ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-        _values(info),
+        cron_values(info),
     )
     return cur.rowcount > 0
 
@@ -70,7 +30,7 @@ def create(c: sqlite3.Connection, info: CronInfo) -> bool:
 def get(c: sqlite3.Connection, cron_id: str) -> CronInfo | None:
     """The cron, or ``None``."""
     row = c.execute(f"SELECT {_COLUMNS} FROM crons WHERE cron_id = ?", (cron_id,)).fetchone()
-    return _row(row) if row is not None else None
+    return cron_from_row(row) if row is not None else None
 
 
 def list_some(c: sqlite3.Connection, owner: str | None, thread_id: str | None) -> list[CronInfo]:
@@ -86,12 +46,12 @@ def list_some(c: sqlite3.Connection, owner: str | None, thread_id: str | None) -
     rows = c.execute(
         f"SELECT {_COLUMNS} FROM crons {clause}ORDER BY created_at, cron_id", args
     ).fetchall()
-    return [_row(r) for r in rows]
+    return [cron_from_row(r) for r in rows]
 
 
 def update(c: sqlite3.Connection, info: CronInfo) -> bool:
     """Replace every column of the stored cron; False if absent."""
-    values = _values(info)
+    values = cron_values(info)
     cur = c.execute(
         "UPDATE crons SET assistant_id = ?, thread_id = ?, owner = ?, schedule = ?, "
         "timezone = ?, end_time = ?, payload = ?, metadata = ?, on_run_completed = ?, "
@@ -114,7 +74,7 @@ def due(c: sqlite3.Connection, now: datetime, limit: int) -> list[CronInfo]:
         "AND (end_time IS NULL OR end_time >= ?) ORDER BY next_run_date, cron_id LIMIT ?",
         (at, at, limit),
     ).fetchall()
-    return [_row(r) for r in rows]
+    return [cron_from_row(r) for r in rows]
 
 
 def claim(c: sqlite3.Connection, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:

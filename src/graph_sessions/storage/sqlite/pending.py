@@ -4,29 +4,13 @@ Each function runs inside the transaction (or on the connection) the backend giv
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import dump_json, dump_time
+from graph_sessions.storage.record_rows import pending_from_row
 from graph_sessions.storage.records import PendingRun
 
 _COLUMNS = "run_id, session_id, owner, created_at, not_before, payload, claimed_by, claimed_until"
-
-
-def _row(row: Sequence[Any]) -> PendingRun:
-    created = load_time(row[3])
-    assert created is not None
-    return PendingRun(
-        run_id=row[0],
-        session_id=row[1],
-        owner=row[2],
-        created_at=created,
-        not_before=load_time(row[4]),
-        payload=load_json(row[5]) or {},
-        claimed_by=row[6],
-        claimed_until=load_time(row[7]),
-    )
 
 
 def add(c: sqlite3.Connection, pending: PendingRun) -> bool:
@@ -56,7 +40,7 @@ def listing(c: sqlite3.Connection, session_id: str | None) -> list[PendingRun]:
     rows = c.execute(
         f"SELECT {_COLUMNS} FROM pending_runs {where}ORDER BY created_at, run_id", params
     ).fetchall()
-    return [_row(r) for r in rows]
+    return [pending_from_row(r) for r in rows]
 
 
 def claim(
