@@ -18,12 +18,13 @@ What is measured on each backend, through ``GraphSessionManager`` (durability ``
   a time, in one process: invokes per second (wall) and process CPU ms per invoke.
 
 Without ``--postgres``, a throwaway PostgreSQL cluster is started from Debian's binaries
-(``tests/support/postgres.py``) and set to ``fsync=on``, ``full_page_writes=on``; it is
-measured three times: raw LangGraph (``AsyncPostgresSaver`` on a pool, no registry), and
-graph-sessions with ``synchronous_commit=on`` (a commit is on disk when acknowledged, like
-SQLite ``synchronous=FULL``) and ``synchronous_commit=off`` (a crash loses nothing but a
-power loss may drop the last commits, like SQLite's default WAL ``synchronous=NORMAL``,
-which is the SQLite row). Server and client share the machine (loopback).
+(``tests/support/postgres.py``) and set to ``fsync=on``, ``full_page_writes=on``
+(``synchronous_commit=on``: a commit is on disk when acknowledged); it is measured three
+times: graph-sessions with its own Postgres saver (the default), graph-sessions with
+LangGraph's (``?checkpointer=langgraph``), and raw LangGraph (``AsyncPostgresSaver`` on a
+pool, no registry); ``--commit-off`` adds graph-sessions with ``synchronous_commit=off``.
+Server and client share the machine (loopback). The issue's sizes:
+``--turns 1000 --sessions 100000``.
 """
 
 from __future__ import annotations
@@ -217,10 +218,13 @@ def postgres(args: argparse.Namespace) -> Iterator[dict[str, str]]:
             conn.execute("ALTER SYSTEM SET full_page_writes = on")
             conn.execute("SELECT pg_reload_conf()")
         urls = {}
-        for mode in ("on", "off"):
-            base = server.create_database(f"bench_{mode}")
-            option = quote(f"-c synchronous_commit={mode}")
-            urls[f"postgres (synchronous_commit={mode})"] = f"{base}?options={option}"
+        for saver in ("graph-sessions", "langgraph"):
+            base = server.create_database(f"bench_{saver.replace('-', '_')}")
+            urls[f"postgres, {saver}'s saver"] = f"{base}?checkpointer={saver}"
+        if args.commit_off:
+            base = server.create_database("bench_off")
+            option = quote("-c synchronous_commit=off")
+            urls["postgres, synchronous_commit=off"] = f"{base}?options={option}"
         raw = server.create_database("bench_raw")
         urls["raw LangGraph AsyncPostgresSaver (synchronous_commit=on)"] = raw
         yield urls
@@ -230,6 +234,7 @@ async def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 60 turns, 2,000 sessions")
     p.add_argument("--postgres", help="a Postgres URL to measure instead of a throwaway cluster")
+    p.add_argument("--commit-off", action="store_true", help="also measure synchronous_commit=off")
     p.add_argument("--turns", type=int, default=200)
     p.add_argument("--sessions", type=int, default=10_000)
     p.add_argument("--n", type=int, default=100, help="samples per cheap operation")

@@ -20,6 +20,8 @@ BACKENDS = {
     "sqlite-shared": lambda tmp: f"sqlite:///{tmp / 'contract.db'}?share_values=true",
     # a fresh database on the test run's PostgreSQL server (tests/conftest.py: postgres_url)
     "postgres": lambda tmp: "postgres",
+    # LangGraph's AsyncPostgresSaver and tables instead of ours
+    "postgres-langgraph": lambda tmp: "postgres?checkpointer=langgraph",
 }
 
 
@@ -27,8 +29,11 @@ BACKENDS = {
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     """An opened backend of each kind; closed after the test."""
     url = BACKENDS[request.param](tmp_path)
-    if url == "postgres":
-        url = request.getfixturevalue("postgres_url")
+    if url.startswith("postgres"):
+        base, _, query = url.partition("?")
+        url = str(request.getfixturevalue("postgres_url"))
+        if query:
+            url += ("&" if "?" in url else "?") + query
     opened = backend_from_url(url)
     await opened.open()
     try:

@@ -16,12 +16,14 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from support.contract import turns
 
+from graph_sessions.checkpoint.pg_greenlet import await_only
 from graph_sessions.errors import BackendError, LeaseLost
 from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo
 from graph_sessions.storage import backend_from_url
 from graph_sessions.storage.backend import NewEvent
 from graph_sessions.storage.checkpoints import admin_for
 from graph_sessions.storage.checkpoints.langgraph_postgres import LangGraphPostgresAdmin
+from graph_sessions.storage.checkpoints.sessions_postgres import SessionsPostgresAdmin
 from graph_sessions.storage.postgres import MIGRATIONS, PostgresBackend
 from graph_sessions.storage.records import RunStart, SessionUpdate
 from graph_sessions.storage.urls import describe_backend, sqlite_path_of
@@ -29,14 +31,44 @@ from graph_sessions.storage.urls import describe_backend, sqlite_path_of
 T0 = datetime(2026, 1, 1, 12, 0, 0).astimezone()
 
 
+#: per saver the backend can hold (``?checkpointer=``): its checkpoint, blob and writes tables,
+#: its migrations table, its admin adapter
+SAVER_TABLES = {
+    "graph-sessions": (
+        "gs_checkpoints",
+        "gs_checkpoint_blobs",
+        "gs_checkpoint_writes",
+        "gs_checkpoint_migrations",
+        SessionsPostgresAdmin,
+    ),
+    "langgraph": (
+        "checkpoints",
+        "checkpoint_blobs",
+        "checkpoint_writes",
+        "checkpoint_migrations",
+        LangGraphPostgresAdmin,
+    ),
+}
+
+
+def with_saver(url: str, kind: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}checkpointer={kind}"
+
+
 def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return [tuple(r) for r in conn.execute(sql.encode(), params).fetchall()]
 
 
+@pytest.fixture(params=sorted(SAVER_TABLES))
+def saver_kind(request: pytest.FixtureRequest) -> str:
+    """Each saver a Postgres backend can hold its checkpoints in."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[PostgresBackend]:
-    backend = backend_from_url(postgres_url)
+async def pg(postgres_url: str, saver_kind: str) -> AsyncIterator[PostgresBackend]:
+    backend = backend_from_url(with_saver(postgres_url, saver_kind))
     assert isinstance(backend, PostgresBackend)
     await backend.open()
     try:
@@ -60,27 +92,30 @@ async def start(backend: PostgresBackend, session_id: str, owner: str) -> int:
     return begun.session.lease_epoch
 
 
-async def test_replicas_opening_at_once_migrate_once(postgres_url: str) -> None:
-    replicas = [backend_from_url(postgres_url) for _ in range(4)]
+async def test_replicas_opening_at_once_migrate_once(postgres_url: str, saver_kind: str) -> None:
+    url = with_saver(postgres_url, saver_kind)
+    replicas = [backend_from_url(url) for _ in range(4)]
     await asyncio.gather(*(b.open() for b in replicas))
     try:
         versions = rows(postgres_url, "SELECT version FROM gs_schema_version ORDER BY version")
         assert versions == [(v,) for v, _ in MIGRATIONS]
-        saver_versions = rows(postgres_url, "SELECT v FROM checkpoint_migrations ORDER BY v")
+        migrations = SAVER_TABLES[saver_kind][3]
+        saver_versions = rows(postgres_url, f"SELECT v FROM {migrations} ORDER BY v")
         assert len(saver_versions) == len({v for (v,) in saver_versions})  # each once
         for b in replicas:
             assert await b.schema_version() == MIGRATIONS[-1][0]  # type: ignore[attr-defined]
     finally:
         await asyncio.gather(*(b.close() for b in replicas))
-    again = backend_from_url(postgres_url)  # a restart finds everything in place
+    again = backend_from_url(url)  # a restart finds everything in place
     await again.open()
     await again.close()
 
 
 async def test_a_takeover_by_another_replica_refuses_the_first_ones_writes(
-    postgres_url: str,
+    postgres_url: str, saver_kind: str
 ) -> None:
-    a, b = backend_from_url(postgres_url), backend_from_url(postgres_url)
+    url = with_saver(postgres_url, saver_kind)
+    a, b = backend_from_url(url), backend_from_url(url)
     await a.open()
     await b.open()
     try:
@@ -100,7 +135,7 @@ async def test_a_takeover_by_another_replica_refuses_the_first_ones_writes(
         await turns(b, "s", 1)  # the new holder writes (unfenced here)
         history = rows(
             postgres_url,
-            "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints "
+            f"SELECT checkpoint_id, parent_checkpoint_id FROM {SAVER_TABLES[saver_kind][0]} "
             "WHERE thread_id = 's' AND checkpoint_ns = '' ORDER BY checkpoint_id",
         )
         parents = [p for _, p in history[1:]]
@@ -118,21 +153,33 @@ async def test_a_fenced_write_in_flight_holds_off_a_takeover(pg: PostgresBackend
     pg.fence("s", "me", epoch)
     saver: Any = pg.checkpointer
     entered, release = asyncio.Event(), asyncio.Event()
-    write = AsyncPostgresSaver.aput_writes  # LangGraph's own, unfenced
-
-    async def slow_write(*args: Any, **kwargs: Any) -> None:
-        async with saver._cursor() as cur:  # the write's transaction: the check has run
-            await cur.execute("SELECT 1")
-            await cur.fetchone()
-        entered.set()
-        await release.wait()
-        await write(*args, **kwargs)
-
     ids = await turns(pg, "s", 1)
     head = {"configurable": {"thread_id": "s", "checkpoint_ns": "", "checkpoint_id": ids[-1]}}
 
-    async def fenced_write() -> None:
-        await saver._fenced("s", lambda: slow_write(saver, head, [("turns", ["x"])], "t1"))
+    if isinstance(saver, AsyncPostgresSaver):  # LangGraph's
+        write = AsyncPostgresSaver.aput_writes  # its own, unfenced
+
+        async def slow_write(*args: Any, **kwargs: Any) -> None:
+            async with saver._cursor() as cur:  # the write's transaction: the check has run
+                await cur.execute("SELECT 1")
+                await cur.fetchone()
+            entered.set()
+            await release.wait()
+            await write(*args, **kwargs)
+
+        async def fenced_write() -> None:
+            await saver._fenced("s", lambda: slow_write(saver, head, [("turns", ["x"])], "t1"))
+
+    else:  # ours: the engine runs in a greenlet inside the fenced transaction
+        prepared = saver.engine.prepare_writes(saver.serde, head, [("turns", ["x"])], "t1", "")
+
+        def engine_write(conn: Any) -> None:
+            entered.set()
+            await_only(release.wait())
+            saver.engine.store_writes(conn, prepared, join=True)
+
+        async def fenced_write() -> None:
+            await saver._fenced("s", engine_write)
 
     writer = asyncio.create_task(fenced_write())
     await entered.wait()  # the lease is checked and the row share-locked
@@ -151,32 +198,43 @@ async def test_a_fenced_write_in_flight_holds_off_a_takeover(pg: PostgresBackend
 
 
 async def test_delete_and_prune_leave_no_rows_behind(
-    pg: PostgresBackend, postgres_url: str
+    pg: PostgresBackend, postgres_url: str, saver_kind: str
 ) -> None:
     await pg.create_session(SessionInfo(session_id="s", created_at=T0, updated_at=T0))
     await turns(pg, "s", 6)
+    checkpoints, blobs, writes = SAVER_TABLES[saver_kind][:3]
 
     def orphans() -> int:
-        return rows(
-            postgres_url,
-            "SELECT COUNT(*) FROM checkpoint_blobs b WHERE NOT EXISTS (SELECT 1 FROM checkpoints c "
-            "WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns "
-            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
-        )[0][0]
+        if saver_kind == "graph-sessions":  # values are not SQL-readable: count the rows
+            return int(rows(postgres_url, f"SELECT COUNT(*) FROM {blobs}")[0][0])
+        return int(
+            rows(
+                postgres_url,
+                "SELECT COUNT(*) FROM checkpoint_blobs b WHERE NOT EXISTS (SELECT 1 FROM "
+                "checkpoints c WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = "
+                "b.checkpoint_ns AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+            )[0][0]
+        )
 
-    assert orphans() == 0
+    before = orphans()
     assert await pg.prune_checkpoints("s", 2) > 0
-    assert orphans() == 0  # the blobs only pruned checkpoints referred to went with them
+    if saver_kind == "graph-sessions":
+        assert orphans() < before  # the values only pruned checkpoints held went with them
+        kept = [t async for t in pg.checkpointer.alist({"configurable": {"thread_id": "s"}})]
+        assert len(kept) == 2 and all(t.checkpoint["channel_values"] for t in kept)
+    else:
+        assert before == 0
+        assert orphans() == 0  # the blobs only pruned checkpoints referred to went with them
     await pg.delete_session("s")
-    for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+    for table in (checkpoints, blobs, writes):
         assert rows(postgres_url, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
 
 
 async def test_admin_runs_on_a_given_connection_or_its_own(
-    pg: PostgresBackend, postgres_url: str
+    pg: PostgresBackend, postgres_url: str, saver_kind: str
 ) -> None:
     admin = admin_for(pg.checkpointer)
-    assert isinstance(admin, LangGraphPostgresAdmin)
+    assert isinstance(admin, SAVER_TABLES[saver_kind][4])
     ids = await turns(pg, "s", 2)
     with psycopg.connect(postgres_url) as conn:
         assert admin.latest_id(conn, "s") == ids[-1]

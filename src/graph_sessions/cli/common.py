@@ -76,7 +76,8 @@ BackendOpt = Annotated[
         "--backend",
         "-b",
         metavar="URL",
-        help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://. "
+        help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://, "
+        "postgresql://user:pw@host/db. "
         "Overrides the config file and GRAPH_SESSIONS_BACKEND.",
         show_default=False,
     ),

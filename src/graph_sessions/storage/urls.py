@@ -119,7 +119,9 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
 
     ``postgresql://user:pw@host:5432/db`` (or ``postgres://``): options
     ``?pool_min_size=1&pool_max_size=10&pool_timeout=30`` (the connection pool) and
-    ``?checkpointer=langgraph``; any other query parameter (``sslmode``…) goes to libpq.
+    ``?checkpointer=langgraph`` (LangGraph's ``AsyncPostgresSaver`` instead of ours; a
+    database that already holds its checkpoints keeps it); any other query parameter
+    (``sslmode``…) goes to libpq.
     """
     if isinstance(url, Backend):
         return url
@@ -188,7 +190,7 @@ def _postgres_backend(url: str) -> Backend:
 
     return PostgresBackend(
         conninfo,
-        checkpointer=options.get("checkpointer", "langgraph"),
+        checkpointer=options.get("checkpointer", "auto"),
         pool_min_size=number("pool_min_size", 1),
         pool_max_size=number("pool_max_size", 10),
         pool_timeout=number("pool_timeout", 30.0, float),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 Tx = TypeVar("Tx", contravariant=True)
 
@@ -44,4 +44,37 @@ class CheckpointAdmin(Protocol[Tx]):
 
     def copy_thread(self, tx: Tx, source: str, target: str) -> None:
         """Copy every checkpoint and write of ``source`` to ``target``."""
+        ...
+
+
+@runtime_checkable
+class AsyncCheckpointAdmin(Protocol):
+    """The same operations for an asyncio backend (Postgres): each runs on ``cur``, a
+    cursor in the backend's transaction. :meth:`arun_start` is ``latest_id`` and
+    ``writes_mark`` together, as a run's start records both."""
+
+    async def alatest_id(self, cur: Any, thread_id: str) -> str | None:
+        """See :meth:`CheckpointAdmin.latest_id`."""
+        ...
+
+    async def arun_start(self, cur: Any, thread_id: str) -> tuple[str | None, int]:
+        """The latest checkpoint id and a writes mark on it."""
+        ...
+
+    async def adelete_thread(self, cur: Any, thread_id: str) -> int:
+        """See :meth:`CheckpointAdmin.delete_thread`."""
+        ...
+
+    async def adelete_after(
+        self, cur: Any, thread_id: str, checkpoint_id: str | None, *, writes_mark: int | None
+    ) -> None:
+        """See :meth:`CheckpointAdmin.delete_after`."""
+        ...
+
+    async def akeep_newest(self, cur: Any, thread_id: str, keep: int) -> int:
+        """See :meth:`CheckpointAdmin.keep_newest`."""
+        ...
+
+    async def acopy_thread(self, cur: Any, source: str, target: str) -> None:
+        """See :meth:`CheckpointAdmin.copy_thread`."""
         ...

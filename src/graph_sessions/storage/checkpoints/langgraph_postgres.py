@@ -235,7 +235,8 @@ def run_sync(conn: psycopg.Connection[Any], op: Op[T]) -> T:
             return result
 
 
-def _conninfo(saver: Any) -> str | None:
+def saver_conninfo(saver: Any) -> str | None:
+    """The connection string of a Postgres saver's connection or pool (``None``: unknown)."""
     conn = getattr(saver, "conn", None)
     conninfo = getattr(conn, "conninfo", None)  # a pool
     if isinstance(conninfo, str):
@@ -251,7 +252,7 @@ class LangGraphPostgresAdmin:
     ``psycopg.Connection`` (``None``: a connection of their own, see the module doc)."""
 
     def __init__(self, saver: Any) -> None:
-        self.conninfo = _conninfo(saver)
+        self.conninfo = saver_conninfo(saver)
 
     def _sync(self, tx: psycopg.Connection[Any] | None, op: Op[T]) -> T:
         if tx is not None:
@@ -334,4 +335,10 @@ class LangGraphPostgresAdmin:
         self._sync(tx, _copy_thread(source, target))
 
 
-__all__ = ["SETUP_STATEMENTS", "LangGraphPostgresAdmin", "run_async", "run_sync"]
+__all__ = [
+    "SETUP_STATEMENTS",
+    "LangGraphPostgresAdmin",
+    "run_async",
+    "run_sync",
+    "saver_conninfo",
+]

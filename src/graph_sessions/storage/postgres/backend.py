@@ -26,6 +26,8 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncConnection
 
+from graph_sessions.checkpoint.pg_async_saver import AsyncPostgresSaver as SessionsAsyncSaver
+from graph_sessions.checkpoint.pg_saver import PostgresSaver as SessionsSaver
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError
 from graph_sessions.models import (
@@ -41,10 +43,12 @@ from graph_sessions.models import (
 )
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import admin_for, register_admin
+from graph_sessions.storage.checkpoints.base import AsyncCheckpointAdmin
 from graph_sessions.storage.checkpoints.langgraph_postgres import (
     SETUP_STATEMENTS,
     LangGraphPostgresAdmin,
 )
+from graph_sessions.storage.checkpoints.sessions_postgres import SessionsPostgresAdmin
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.postgres import assistants, crons, pending
 from graph_sessions.storage.postgres.connection import (
@@ -55,7 +59,11 @@ from graph_sessions.storage.postgres.connection import (
     PostgresPool,
     redact,
 )
-from graph_sessions.storage.postgres.fencing import FencedPostgresSaver, check_fence
+from graph_sessions.storage.postgres.fencing import (
+    FencedPostgresSaver,
+    FencedSessionsPostgresSaver,
+    check_fence,
+)
 from graph_sessions.storage.postgres.rows import (
     EVENT_SELECT,
     MESSAGE_SELECT,
@@ -89,6 +97,8 @@ log = logging.getLogger("graph_sessions.storage")
 
 register_admin(AsyncPostgresSaver, LangGraphPostgresAdmin)
 register_admin(PostgresSaver, LangGraphPostgresAdmin)
+register_admin(SessionsAsyncSaver, SessionsPostgresAdmin)
+register_admin(SessionsSaver, SessionsPostgresAdmin)
 
 #: the store's TTL configuration (as on SQLite: no default TTL; reads refresh)
 DEFAULT_STORE_TTL: dict[str, Any] = {"refresh_on_read": True}
@@ -101,10 +111,38 @@ def _langgraph_saver(pool: PostgresPool) -> FencedPostgresSaver:
     return FencedPostgresSaver(pool.pool)
 
 
+def _sessions_saver(pool: PostgresPool) -> FencedSessionsPostgresSaver:
+    return FencedSessionsPostgresSaver(pool.pool)
+
+
 #: the savers a Postgres backend can hold its checkpoints in (``?checkpointer=<name>``):
 #: a factory from the open pool to a saver whose class has a registered admin adapter and
 #: a ``fences`` dict it checks (see ``fencing.py``)
-SAVERS: dict[str, Callable[[PostgresPool], Any]] = {"langgraph": _langgraph_saver}
+SAVERS: dict[str, Callable[[PostgresPool], Any]] = {
+    "graph-sessions": _sessions_saver,
+    "langgraph": _langgraph_saver,
+}
+
+
+async def detect_checkpointer(conn: AsyncConnection[Any]) -> str:
+    """``"langgraph"`` for a database whose checkpoints are in LangGraph's tables (and
+    not in ours), else ``"graph-sessions"``."""
+    cur = await conn.execute(
+        "SELECT to_regclass('gs_checkpoints') IS NOT NULL, to_regclass('checkpoints') IS NOT NULL"
+    )
+    row = await cur.fetchone()
+    ours, theirs = (bool(row[0]), bool(row[1])) if row else (False, False)
+    if ours or not theirs:
+        return "graph-sessions"
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM checkpoints)")
+    row = await cur.fetchone()
+    if not (row and row[0]):
+        return "graph-sessions"
+    log.info(
+        "this database holds LangGraph checkpoints: sessions keep using LangGraph's saver "
+        "(open with ?checkpointer=graph-sessions on a new database for the history-flat one)"
+    )
+    return "langgraph"
 
 
 def _metadata_leaves(value: dict[str, Any], prefix: list[str]) -> list[tuple[list[str], Any]]:
@@ -126,18 +164,22 @@ class PostgresBackend(Backend):
         self,
         url: str,
         *,
-        checkpointer: str = "langgraph",
+        checkpointer: str = "auto",
         pool_min_size: int = DEFAULT_MIN_SIZE,
         pool_max_size: int = DEFAULT_MAX_SIZE,
         pool_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         """``url``: a libpq URL or connection string (its own query parameters, such as
         ``sslmode``, go to libpq). ``checkpointer``: a name in :data:`SAVERS`
-        (``"langgraph"``: LangGraph's ``AsyncPostgresSaver``). ``pool_*``: the connection
+        (``"graph-sessions"``: ours, ``graph_sessions.checkpoint.AsyncPostgresSaver``,
+        storage and cost per turn independent of the history length; ``"langgraph"``:
+        LangGraph's ``AsyncPostgresSaver``) or ``"auto"`` (the default: ours, unless the
+        database already holds LangGraph checkpoints, which stay readable). ``pool_*``: the connection
         pool's sizes and how long a request waits for a free connection (seconds)."""
-        if checkpointer not in SAVERS:
+        if checkpointer != "auto" and checkpointer not in SAVERS:
             raise BackendError(
-                f"checkpointer must be one of {sorted(SAVERS)} on Postgres, not {checkpointer!r}"
+                f"checkpointer must be 'auto' or one of {sorted(SAVERS)} on Postgres, "
+                f"not {checkpointer!r}"
             )
         self.conninfo = url
         self.url = url
@@ -146,7 +188,7 @@ class PostgresBackend(Backend):
             url, min_size=pool_min_size, max_size=pool_max_size, timeout=pool_timeout
         )
         self.fences: dict[str, tuple[str | None, int]] = {}
-        self.admin: LangGraphPostgresAdmin | None = None
+        self.admin: AsyncCheckpointAdmin | None = None
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -154,11 +196,6 @@ class PostgresBackend(Backend):
             return
         await self.connection.open()
         try:
-            saver = SAVERS[self.checkpointer_kind](self.connection)
-            saver.fences = self.fences
-            admin = admin_for(saver)
-            if not isinstance(admin, LangGraphPostgresAdmin):
-                raise BackendError(f"no Postgres admin adapter for {type(saver).__name__}")
             store = AsyncPostgresStore(self.connection.pool, ttl=dict(DEFAULT_STORE_TTL))  # type: ignore[arg-type]
             # Tables and migrations (the saver's, the store's, ours) under one advisory lock,
             # on a connection of its own: replicas starting together migrate once.
@@ -166,10 +203,18 @@ class PostgresBackend(Backend):
                 await AsyncConnection.connect(self.conninfo, autocommit=True) as conn,
                 migration_lock(conn),
             ):
+                if self.checkpointer_kind == "auto":
+                    self.checkpointer_kind = await detect_checkpointer(conn)
+                saver = SAVERS[self.checkpointer_kind](self.connection)
+                saver.fences = self.fences
+                admin = admin_for(saver)
+                if not isinstance(admin, AsyncCheckpointAdmin):
+                    raise BackendError(f"no Postgres admin adapter for {type(saver).__name__}")
                 await saver.setup()
                 await store.setup()
-                for statement in SETUP_STATEMENTS:
-                    await conn.execute(statement.encode())
+                if isinstance(admin, LangGraphPostgresAdmin):
+                    for statement in SETUP_STATEMENTS:
+                        await conn.execute(statement.encode())
                 await migrate(conn)
         except psycopg.Error as exc:
             await self.connection.close()
@@ -224,7 +269,7 @@ class PostgresBackend(Backend):
         return None
 
     @property
-    def _admin(self) -> LangGraphPostgresAdmin:
+    def _admin(self) -> AsyncCheckpointAdmin:
         if self.admin is None:
             raise BackendError("the Postgres backend is not open")
         return self.admin

@@ -1,6 +1,7 @@
-"""Fenced checkpoint writes on Postgres (see ``Backend.fence``): LangGraph's
-``AsyncPostgresSaver`` whose writes of a fenced thread run in one transaction that first
-checks, and share-locks, the session's lease row.
+"""Fenced checkpoint writes on Postgres (see ``Backend.fence``): the savers (ours,
+``graph_sessions.checkpoint.AsyncPostgresSaver``, and LangGraph's ``AsyncPostgresSaver``)
+whose writes of a fenced thread run in one transaction that first checks, and
+share-locks, the session's lease row.
 
 The check takes ``FOR SHARE`` on the ``sessions`` row: a takeover (an ``UPDATE`` of the
 lease) waits for a fenced write in flight to commit, and a fenced write that starts after
@@ -24,6 +25,10 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from graph_sessions.checkpoint.dbapi import Connection
+from graph_sessions.checkpoint.pg_async_saver import AsyncPostgresSaver as SessionsPostgresSaver
+from graph_sessions.checkpoint.pg_conn import BridgedConnection
+from graph_sessions.checkpoint.pg_greenlet import run_in_greenlet
 from graph_sessions.errors import BackendError, LeaseLost
 from graph_sessions.storage.postgres.schema import FENCE_SQLSTATE
 
@@ -165,4 +170,75 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         )
 
 
-__all__ = ["FencedPostgresSaver", "check_fence", "is_fence_refusal", "lease_lost"]
+class FencedSessionsPostgresSaver(SessionsPostgresSaver):
+    """Our ``AsyncPostgresSaver`` on the backend's pool: each operation on a connection of
+    its own (no saver-wide lock: it would queue every session's reads and writes behind one
+    another); ``aput``/``aput_writes`` of a fenced thread in one transaction with the lease
+    check before them."""
+
+    fences: Fences
+
+    async def _run(self, fn: Callable[[Connection], T]) -> T:
+        if not isinstance(self.conn, AsyncConnectionPool):
+            return await super()._run(fn)
+        if not self.is_setup:
+            await self.setup()
+        async with self._connection() as conn:
+            return await run_in_greenlet(self._flushed(fn), conn)
+
+    async def _fenced(self, thread_id: str, write: Callable[[Connection], T]) -> T:
+        """``write`` (an engine call that joins the open transaction) after the lease
+        check, in one transaction; a refused check writes nothing."""
+        fence = self.fences.get(thread_id)
+        if not self.is_setup:
+            await self.setup()
+        try:
+            async with _ainternal.get_connection(self.conn) as conn, conn.transaction():
+                if fence is not None:
+                    await conn.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
+                return await run_in_greenlet(self._flushed(write), BridgedConnection(conn))
+        except psycopg.Error as exc:
+            if fence is not None and is_fence_refusal(exc):
+                raise lease_lost(thread_id, fence) from None
+            if isinstance(exc, psycopg.OperationalError):
+                raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
+            raise
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Our ``AsyncPostgresSaver.aput``, fenced."""
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        prepared = self.engine.prepare_put(self.serde, config, checkpoint, metadata, new_versions)
+        return await self._fenced(
+            thread_id, lambda c: self.engine.store_put(c, prepared, join=True)
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Our ``AsyncPostgresSaver.aput_writes``, fenced."""
+        thread_id = str(config["configurable"]["thread_id"])
+        if thread_id not in self.fences:
+            return await super().aput_writes(config, writes, task_id, task_path)
+        prepared = self.engine.prepare_writes(self.serde, config, writes, task_id, task_path)
+        await self._fenced(thread_id, lambda c: self.engine.store_writes(c, prepared, join=True))
+
+
+__all__ = [
+    "FencedPostgresSaver",
+    "FencedSessionsPostgresSaver",
+    "check_fence",
+    "is_fence_refusal",
+    "lease_lost",
+]
