@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from support.graphs import chat_graph
 from support.postgres import NoPostgres, PostgresServer, provision
+from support.redis import NoRedis, RedisServer
+from support.redis import provision as provision_redis
 
 from graph_sessions import GraphSessionManager
 
@@ -61,3 +63,15 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throwaway Redis server (plain, no modules) for the whole run
+    (``support/redis.py``: Debian's ``redis-server`` on 127.0.0.1, or the server
+    ``GRAPH_SESSIONS_TEST_REDIS_URL`` names). No server fails the tests that need one."""
+    try:
+        with provision_redis() as server:
+            yield server
+    except NoRedis as exc:
+        pytest.fail(str(exc), pytrace=False)
