@@ -19,7 +19,7 @@ from graph_sessions import GraphSessionManager
 from graph_sessions.core.transfer import export_backend, import_lines
 from graph_sessions.errors import InvalidExportFile
 from graph_sessions.models import AssistantInfo, CronInfo, SessionStatus
-from graph_sessions.storage.backend import NewMessage
+from graph_sessions.storage.backend import NewMessage, SessionQuery
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -177,12 +177,7 @@ async def test_reimport_skips_conflicts_refused_or_replaced(
             assert report.imported == {} and report.conflicts == []
             assert report.skipped == {"assistant": 1, "session": 5, "cron": 1, "store_item": 2}
         assert await _export(target) == before  # no duplicate row, event or checkpoint
-        assert (
-            await target.backend.count_sessions(
-                __import__("graph_sessions.storage.backend").storage.backend.SessionQuery()
-            )
-            == 5
-        )
+        assert await target.backend.count_sessions(SessionQuery()) == 5
         # the target's copy moves on: the file's is now different
         moved = await target.get("s-int")
         assert moved is not None
@@ -244,3 +239,28 @@ async def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
             )
         with pytest.raises(InvalidExportFile, match="empty"):
             await import_lines(m.backend, [])
+
+
+@pytest.mark.parametrize("source_query", ["checkpointer=langgraph", "share_values=true"])
+async def test_other_savers_as_the_source(tmp_path: Path, source_query: str) -> None:
+    """LangGraph's own SQLite saver (files of earlier versions) and ours with shared values
+    export the same way; the sessions arrive whole in our SQLite saver."""
+    url = f"sqlite:///{tmp_path / 'lg.db'}?{source_query}"
+    async with GraphSessionManager(
+        transfer_graphs(), url, graph_id="sub", sweep_interval=None
+    ) as src:
+        await _populate(src)
+        lines = await _export(src)
+        async with GraphSessionManager(
+            transfer_graphs(),
+            f"sqlite:///{tmp_path / 'ours.db'}",
+            graph_id="sub",
+            sweep_interval=None,
+        ) as target:
+            await import_lines(target.backend, lines)
+            assert (await _export(target))[1:] == lines[1:]
+            for sid in SESSIONS:
+                assert await _view(target, sid) == await _view(src, sid), sid
+            delta = await target.get("s-delta")
+            assert delta is not None
+            assert len((await delta.invoke(user_turn(4))).state["messages"]) == 15
