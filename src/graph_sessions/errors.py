@@ -65,6 +65,17 @@ class InvalidInput(GraphSessionError, ValueError):
     code = "invalid_input"
 
 
+class InvalidExportFile(InvalidInput):
+    """A line of a ``graph-sessions export`` file that cannot be imported; ``line`` is its
+    number (from 1). Nothing of the session on that line was written."""
+
+    code = "invalid_export_file"
+
+    def __init__(self, message: str, *, line: int, session_id: str | None = None) -> None:
+        super().__init__(f"line {line}: {message}", session_id=session_id)
+        self.line = line
+
+
 class GraphLoadError(GraphSessionError):
     """A graph reference could not be resolved, imported or compiled."""
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from graph_sessions import __version__
 from graph_sessions.cli import sessions as sessions_cmd
+from graph_sessions.cli import transfer
 from graph_sessions.cli.chat import continue_command, run_chat
 from graph_sessions.cli.common import (
     EXIT_INVALID,
@@ -56,6 +57,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(sessions_cmd.app, name="sessions")
+app.command("export")(transfer.export_command)
+app.command("import")(transfer.import_command)
+app.command("backup")(transfer.backup_command)
 
 
 def _version(value: bool) -> None:

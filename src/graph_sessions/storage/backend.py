@@ -33,6 +33,7 @@ from graph_sessions.storage.records import (
     RunBegun,
     RunFinish,
     RunStart,
+    SessionRecord,
     SessionUpdate,
 )
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
@@ -184,6 +185,17 @@ class Backend(ABC):
         """Remove every row of the session (registry, checkpoints, writes, runs, pending runs,
         events, messages) in one transaction. With ``only_if_expired_at``, only when the session
         is expired at that time and not running. True when something was deleted."""
+
+    # restore (export/import) -------------------------------------------------------------
+    @abstractmethod
+    async def restore_session(self, record: SessionRecord) -> bool:
+        """Write a session as another storage held it (``graph-sessions import``), in one
+        transaction: the registry row exactly as ``record.row()`` gives it (status,
+        revision, run count, timestamps, TTL; no lease), its runs as given, its events and
+        messages in order at their own times (with new ids of this storage, increasing in
+        that order). False, and nothing written, when a session with that id exists. Its
+        checkpoints are neither written nor removed (the caller writes them through
+        :attr:`checkpointer`, before, so the row appears with its history)."""
 
     @abstractmethod
     async def find_expired(self, now: datetime, limit: int) -> list[SessionInfo]:

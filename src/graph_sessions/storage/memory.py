@@ -25,6 +25,7 @@ from graph_sessions.models import (
     AssistantInfo,
     CronInfo,
     Event,
+    EventType,
     Message,
     MessageSummary,
     RunInfo,
@@ -41,6 +42,7 @@ from graph_sessions.storage.records import (
     RunBegun,
     RunFinish,
     RunStart,
+    SessionRecord,
     SessionUpdate,
 )
 
@@ -582,3 +584,41 @@ class MemoryBackend(Backend):
 
     async def prune_checkpoints(self, session_id: str, keep: int) -> int:
         return self.admin.keep_newest(None, session_id, keep)
+
+    # restore (export/import) ---------------------------------------------------------
+    async def restore_session(self, record: SessionRecord) -> bool:
+        sid = record.info.session_id
+        if sid in self._sessions:
+            return False
+        for log in (self._events, self._messages):
+            log.pop(sid, None)
+        for run_id in [r.run_id for r in self._runs.values() if r.session_id == sid]:
+            del self._runs[run_id]
+        for run_id in [p.run_id for p in self._pending.values() if p.session_id == sid]:
+            del self._pending[run_id]
+        self._sessions[sid] = record.row().model_copy(deep=True)
+        for run in record.runs:
+            self._runs[run.run_id] = run.model_copy(update={"session_id": sid, "writes_mark": None})
+        self._events[sid] = [
+            Event(
+                id=next(self._ids),
+                session_id=sid,
+                type=EventType(e.type),
+                run_id=e.run_id,
+                at=e.at,
+                data=copy.deepcopy(e.data),
+            )
+            for e in record.events
+        ]
+        self._messages[sid] = [
+            Message(
+                id=next(self._message_ids),
+                session_id=sid,
+                role=m.role,
+                content=copy.deepcopy(m.content),
+                data=copy.deepcopy(m.data),
+                created_at=m.created_at,
+            )
+            for m in record.messages
+        ]
+        return True

@@ -169,3 +169,41 @@ __all__ = [
     "SessionUpdate",
     "Unchanged",
 ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoredEvent:
+    """One event of a restored session's log, as it was (its id is the target's)."""
+
+    type: str
+    at: datetime
+    run_id: str | None = None
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestoredMessage:
+    """One message of a restored session's transcript, as it was (its id is the target's)."""
+
+    role: str
+    content: Any
+    created_at: datetime
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord:
+    """A session's rows as another storage held them, for :meth:`Backend.restore_session`
+    (``graph-sessions import``): the registry row (status, revision, timestamps and TTL as
+    given; the lease is cleared on write), its runs (oldest first), its event log and its
+    transcript (both in order). Checkpoints are not part of it: they go through the
+    backend's checkpointer."""
+
+    info: SessionInfo
+    runs: tuple[RunInfo, ...] = ()
+    events: tuple[RestoredEvent, ...] = ()
+    messages: tuple[RestoredMessage, ...] = ()
+
+    def row(self) -> SessionInfo:
+        """The registry row to write: ``info`` with no lease held."""
+        return self.info.model_copy(update={"lease_owner": None, "lease_expires_at": None})

@@ -88,6 +88,7 @@ from graph_sessions.storage.records import (
     RunBegun,
     RunFinish,
     RunStart,
+    SessionRecord,
     SessionUpdate,
 )
 from graph_sessions.storage.sqlite.connection import stop_store_task
@@ -797,6 +798,70 @@ class PostgresBackend(Backend):
     async def claim_cron(self, cron_id: str, seen: datetime, next_run_date: datetime) -> bool:
         async with self.connection.transaction() as cur:
             return await crons.claim(cur, cron_id, seen, next_run_date)
+
+    # restore (export/import) ---------------------------------------------------------
+    async def restore_session(self, record: SessionRecord) -> bool:
+        values = session_values(record.row())
+        sid = record.info.session_id
+        runs = [
+            (
+                r.run_id,
+                sid,
+                str(r.status),
+                r.kind,
+                r.multitask,
+                dump_time(r.started_at),
+                dump_time(r.finished_at),
+                r.error,
+                r.checkpoint_before,
+                r.checkpoint_after,
+            )
+            for r in record.runs
+        ]
+        events = [
+            (sid, str(e.type), e.run_id, dump_time(e.at), dump_json(e.data)) for e in record.events
+        ]
+        messages = []
+        for m in record.messages:
+            row = message_values(sid, m.role, m.content, m.data, dump_time(m.created_at))
+            content = row[2].decode() if isinstance(row[2], bytes) else row[2]
+            messages.append((row[0], row[1], content, *row[3:]))
+        async with self.connection.transaction() as cur:
+            await cur.execute(
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
+                "ON CONFLICT (session_id) DO NOTHING RETURNING 1",
+                values,
+            )
+            if await cur.fetchone() is None:
+                return False
+            await cur.execute(
+                "WITH r AS (DELETE FROM runs WHERE session_id = %s), "
+                "p AS (DELETE FROM pending_runs WHERE session_id = %s), "
+                "e AS (DELETE FROM session_events WHERE session_id = %s) "
+                "DELETE FROM messages WHERE session_id = %s",
+                (sid,) * 4,
+            )
+            # executemany keeps the order: ids of events and messages grow as listed
+            if runs:
+                await cur.executemany(
+                    "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, "
+                    "finished_at, error, checkpoint_before, checkpoint_after) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    runs,
+                )
+            if events:
+                await cur.executemany(
+                    "INSERT INTO session_events (session_id, type, run_id, at, data) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    events,
+                )
+            if messages:
+                await cur.executemany(
+                    "INSERT INTO messages (session_id, role, content, data, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    messages,
+                )
+            return True
 
     def __repr__(self) -> str:
         return f"PostgresBackend({redact(self.conninfo)!r})"

@@ -43,6 +43,7 @@ from graph_sessions.storage.records import (
     RunBegun,
     RunFinish,
     RunStart,
+    SessionRecord,
     SessionUpdate,
 )
 from graph_sessions.storage.sqlite import assistants, crons, pending
@@ -764,6 +765,60 @@ class SqliteBackend(Backend):
         return await self._call(
             lambda conn: self._tx(conn, lambda c: admin.keep_newest(c, session_id, keep))
         )
+
+    # restore (export/import) ---------------------------------------------------------
+    async def restore_session(self, record: SessionRecord) -> bool:
+        values = session_values(record.row())
+        sid = record.info.session_id
+        runs = [
+            (
+                r.run_id,
+                sid,
+                str(r.status),
+                r.kind,
+                r.multitask,
+                dump_time(r.started_at),
+                dump_time(r.finished_at),
+                r.error,
+                r.checkpoint_before,
+                r.checkpoint_after,
+            )
+            for r in record.runs
+        ]
+        events = [
+            (sid, str(e.type), e.run_id, dump_time(e.at), dump_json(e.data)) for e in record.events
+        ]
+        messages = [
+            message_values(sid, m.role, m.content, m.data, dump_time(m.created_at))
+            for m in record.messages
+        ]
+
+        def body(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                f"INSERT OR IGNORE INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
+                values,
+            )
+            if cur.rowcount == 0:
+                return False
+            for table in ("runs", "pending_runs", "session_events", "messages"):
+                c.execute(f"DELETE FROM {table} WHERE session_id = ?", (sid,))
+            c.executemany(
+                "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, "
+                "finished_at, error, checkpoint_before, checkpoint_after) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                runs,
+            )
+            c.executemany(
+                "INSERT INTO session_events (session_id, type, run_id, at, data) VALUES (?, ?, ?, ?, ?)",
+                events,
+            )
+            c.executemany(
+                "INSERT INTO messages (session_id, role, content, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                messages,
+            )
+            return True
+
+        return await self._call(lambda conn: self._tx(conn, body))
 
     def __repr__(self) -> str:
         return f"SqliteBackend({self.path!r})"
