@@ -23,16 +23,20 @@ class TickerState(TypedDict, total=False):
 
     text: str
     tokens: Annotated[list[str], operator.add]
+    #: what each turn sent (appended): the restart test finds every acknowledged turn here
+    texts: Annotated[list[str], operator.add]
+    #: seconds between two tokens (default :data:`TOKEN_SECONDS`)
+    pause: float
 
 
 def _step(n: int) -> Any:
     async def step(state: TickerState, config: RunnableConfig) -> dict[str, Any]:
-        conf = (config or {}).get("configurable", {})
-        pause = float(conf.get("token_seconds", TOKEN_SECONDS))
+        pause = float(state.get("pause", TOKEN_SECONDS))
         writer = get_stream_writer()
         out = []
         for i in range(TOKENS):
-            await asyncio.sleep(pause)
+            if pause > 0:
+                await asyncio.sleep(pause)
             token = f"s{n}t{i}"
             writer({"token": token})
             out.append(token)
