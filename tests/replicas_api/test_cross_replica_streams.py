@@ -4,6 +4,8 @@ run's result; a run nobody follows elsewhere writes no row to the run-stream tab
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import statistics
 import threading
 import time
@@ -22,9 +24,17 @@ pytestmark = pytest.mark.slow
 MODES = ["values", "updates", "custom"]
 
 
+@pytest.fixture(params=["postgres", "sqlite"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One database for both replicas: Postgres, or one SQLite file two processes open."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def replicas(tmp_path: Path, postgres_url: str) -> Iterator[list[ServerProcess]]:
-    servers = start_replicas(tmp_path, postgres_url, 2)
+def replicas(tmp_path: Path, backend_url: str) -> Iterator[list[ServerProcess]]:
+    servers = start_replicas(tmp_path, backend_url, 2)
     try:
         yield servers
     finally:
@@ -33,16 +43,22 @@ def replicas(tmp_path: Path, postgres_url: str) -> Iterator[list[ServerProcess]]
 
 
 def _chunk_rows(url: str, run_id: str | None = None) -> int:
-    with psycopg.connect(url) as conn:
-        exists = conn.execute("SELECT to_regclass('run_stream_chunks')").fetchone()
-        if exists is None or exists[0] is None:
-            return 0
-        if run_id is None:
-            row = conn.execute("SELECT count(*) FROM run_stream_chunks").fetchone()
-        else:
-            row = conn.execute(
-                "SELECT count(*) FROM run_stream_chunks WHERE run_id = %s", (run_id,)
-            ).fetchone()
+    """Rows of the run-stream table (of ``run_id``), read straight from the database."""
+    where, args = ("", ()) if run_id is None else (" WHERE run_id = ?", (run_id,))
+    if url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'run_stream_chunks'"
+            ).fetchone():
+                return 0
+            row = db.execute("SELECT count(*) FROM run_stream_chunks" + where, args).fetchone()
+    else:
+        with psycopg.connect(url) as conn:
+            exists = conn.execute("SELECT to_regclass('run_stream_chunks')").fetchone()
+            if exists is None or exists[0] is None:
+                return 0
+            sql = "SELECT count(*) FROM run_stream_chunks" + where.replace("?", "%s")
+            row = conn.execute(sql.encode(), args).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -78,7 +94,7 @@ def _start_streaming(a: ServerProcess, body: dict[str, Any]) -> tuple[str, str, 
 
 
 def test_a_run_on_a_streamed_and_joined_from_b(
-    replicas: list[ServerProcess], postgres_url: str
+    replicas: list[ServerProcess], backend_url: str
 ) -> None:
     a, b = replicas
     body = {
@@ -144,11 +160,11 @@ def test_a_run_on_a_streamed_and_joined_from_b(
         assert c.get(url).json()["status"] == "success"
         r = c.get(url + "/join")
         assert r.status_code == 200 and r.json() == final
-    assert _chunk_rows(postgres_url, run_id) > 0
+    assert _chunk_rows(backend_url, run_id) > 0
 
 
 def test_a_run_followed_on_its_own_replica_writes_no_rows(
-    replicas: list[ServerProcess], postgres_url: str
+    replicas: list[ServerProcess], backend_url: str
 ) -> None:
     a, _ = replicas
     body = {"assistant_id": "ticker", "input": {"text": "x"}, "stream_mode": MODES}
@@ -161,4 +177,4 @@ def test_a_run_followed_on_its_own_replica_writes_no_rows(
         assert c.get(url + "/join").status_code == 200
     assert on_a[-1][1]["event"] == "values"
     assert joined and joined[-1][1] == on_a[-1][1]
-    assert _chunk_rows(postgres_url) == 0
+    assert _chunk_rows(backend_url) == 0

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,8 +32,15 @@ from graph_sessions.storage.run_streams import (
 
 log = logging.getLogger("graph_sessions.server.langgraph_api")
 
+#: seconds after its end a run still answers follow requests (a follower that saw it
+#: running asked just before it ended)
+RECENT_SECONDS = 30.0
 #: attempts to write one batch while the database does not answer (0.5 s apart)
 WRITE_ATTEMPTS = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _chunk(event_id: str | None, event: str, data: Any) -> StreamChunk:
@@ -50,8 +58,14 @@ class RunMirror:
         self.mirrored = 0
 
     def held(self) -> list[str]:
-        """The runs a follow request may concern here: every run the book holds."""
-        return [r.run_id for r in self.book.all() if not r.deleted]
+        """The runs a follow request may concern here: those the book holds that are not
+        over, or ended in the last :data:`RECENT_SECONDS` (a follower saw them running)."""
+        recent = _now() - timedelta(seconds=RECENT_SECONDS)
+        return [
+            r.run_id
+            for r in self.book.all()
+            if not r.deleted and (not r.done.is_set() or r.updated_at >= recent)
+        ]
 
     async def on_follow(self, run_id: str) -> None:
         """A follower elsewhere wants ``run_id``: start writing it (once)."""
