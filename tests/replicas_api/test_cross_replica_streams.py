@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from support.replica_graphs import STEPS, TOKENS
 from support.replicas import start_replicas
-from support.server import ServerProcess, sse_events
+from support.server import ServerProcess, follow_events, sse_events
 
 pytestmark = pytest.mark.slow
 
@@ -178,3 +178,32 @@ def test_a_run_followed_on_its_own_replica_writes_no_rows(
     assert on_a[-1][1]["event"] == "values"
     assert joined and joined[-1][1] == on_a[-1][1]
     assert _chunk_rows(backend_url) == 0
+
+
+def test_a_session_log_followed_on_b_shows_the_runs_of_a(
+    replicas: list[ServerProcess],
+) -> None:
+    """``/sessions/{id}/events?follow=true`` on B tails the turns A executes (the log is
+    in the database; B's watcher notices other processes' writes)."""
+    a, b = replicas
+    turn = {"input": {"texts": ["one"], "pause": 0}}
+    with a.client() as c:
+        assert c.post("/sessions/tail-1/invoke", json=turn).status_code == 200
+    got: list[dict[str, Any]] = []
+    ready = threading.Event()
+    follower = follow_events(b, None, "tail-1", got, ready)  # type: ignore[arg-type]
+    assert ready.wait(10)
+    seen = len(got)
+    with a.client() as c:
+        r = c.post("/sessions/tail-1/invoke", json={"input": {"texts": ["two"], "pause": 0}})
+        assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        e["event"] == "run_completed" for e in got[seen:]
+    ):
+        time.sleep(0.05)
+    kinds = [e["event"] for e in got[seen:]]
+    assert "run_started" in kinds and "run_completed" in kinds, kinds
+    with a.client() as c:
+        assert c.delete("/sessions/tail-1").status_code in (200, 204)
+    follower.join(10)

@@ -150,6 +150,7 @@ class PostgresRunStreams(RunStreamRelay):
     async def append(self, run_id: str, first_seq: int, chunks: Sequence[StreamChunk]) -> None:
         if not chunks:
             return
+        await self._setup()
         async with self.pool.transaction() as cur:
             await cur.executemany(
                 "INSERT INTO run_stream_chunks (run_id, seq, event, data, event_id) "
