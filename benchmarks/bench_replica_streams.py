@@ -196,7 +196,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
-
     from _postgres import throwaway_server
 
     with throwaway_server() as server_url, tempfile.TemporaryDirectory() as tmp:
