@@ -125,7 +125,7 @@ class ApiError(Exception):
 def status_for(exc: GraphSessionError) -> int:
     """The HTTP status of a typed error (a run that failed because the storage went away
     is the storage's fault: 503, not the client's 422)."""
-    if isinstance(exc, RunFailed) and storage_unavailable(exc.error):
+    if isinstance(exc, RunFailed) and storage_unavailable(getattr(exc, "error", None)):
         return 503
     for kind, status in STATUS_OF_ERROR:
         if isinstance(exc, kind):
