@@ -99,7 +99,7 @@ def test_a_run_on_a_streamed_and_joined_from_b(
     a, b = replicas
     body = {
         "assistant_id": "ticker",
-        "input": {"text": "hi"},
+        "input": {"text": "hi", "pause": 0.15},  # 2.25 s: B joins well before the end
         "stream_mode": MODES,
         "stream_resumable": True,
     }
