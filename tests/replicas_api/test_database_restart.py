@@ -5,7 +5,6 @@ succeed again after, and every turn answered 200 is in the session's history."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -113,17 +112,6 @@ def test_a_database_restart_under_load(server: ServerProcess, own_cluster: Postg
         assert not w.is_alive()
 
     every = [r for s in sessions for r in turns[s]]
-    if os.environ.get("GS_DEBUG_RESTART"):
-        for name, rows in (("turns", every), ("probes", probes)):
-            print(
-                name,
-                [
-                    (round(r[0] - stopped_at, 2), round(r[1], 2), r[2], r[3])
-                    for r in rows
-                    if r[0] > stopped_at - 1
-                ],
-            )
-        print("up", up_at - stopped_at)
     statuses = {r[2] for r in every}
     during = [r for r in every if stopped_at <= r[0] <= up_at]
     failed = [r for r in every if r[2] != 200]
