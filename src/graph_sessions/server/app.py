@@ -110,17 +110,18 @@ async def watch_other_writers(manager: GraphSessionManager, interval: float) -> 
     cheap query, however many tails), and wake every live event tail if so. This process's own writes wake the tails of their session directly."""
     signals = manager.backend.event_signals
     last: Any = None
+    known = False  # ``last`` was read (``None`` too: an empty log is a value to change from)
     while True:
         if not manager.is_open:
-            last = None
+            known = False
         else:
             try:
                 token = await manager.backend.change_token()
             except Exception:  # storage trouble: the tails will see it when they read
                 token = last
-            if token is not None and last is not None and token != last and signals.watching:
+            if known and token != last and signals.watching:
                 signals.notify_all()
-            last = token
+            last, known = token, True
         await asyncio.sleep(interval)
 
 

@@ -37,6 +37,7 @@ from graph_sessions.errors import (
     SessionSuspended,
 )
 from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.storage.unavailable import storage_unavailable
 
 log = logging.getLogger("graph_sessions.server")
 
@@ -122,7 +123,10 @@ class ApiError(Exception):
 
 
 def status_for(exc: GraphSessionError) -> int:
-    """The HTTP status of a typed error."""
+    """The HTTP status of a typed error (a run that failed because the storage went away
+    is the storage's fault: 503, not the client's 422)."""
+    if isinstance(exc, RunFailed) and storage_unavailable(getattr(exc, "error", None)):
+        return 503
     for kind, status in STATUS_OF_ERROR:
         if isinstance(exc, kind):
             return status
@@ -131,6 +135,12 @@ def status_for(exc: GraphSessionError) -> int:
 
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """(status, body) for any exception the server may meet."""
+    if not isinstance(exc, GraphSessionError | ApiError) and storage_unavailable(exc):
+        return 503, {
+            "error": "backend_error",
+            "message": f"storage unavailable: {exc}",
+            "session_id": None,
+        }
     if isinstance(exc, ApiError):
         return exc.status, {"error": exc.code, "message": exc.message, "session_id": exc.session_id}
     if isinstance(exc, GraphSessionError):
@@ -228,6 +238,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, "backend_error", f"storage error: {exc}", request=request)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if storage_unavailable(exc):  # a database error no layer typed: 503, not 500
+            return await on_typed(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal server error", request=request)
 

@@ -36,6 +36,7 @@ from graph_sessions.storage.records import (
     SessionRecord,
     SessionUpdate,
 )
+from graph_sessions.storage.run_streams import RunStreamRelay
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
 from graph_sessions.vocabulary import DEFAULT_SORT, SortField
 
@@ -109,6 +110,12 @@ class Backend(ABC):
     async def change_token(self) -> Any:
         """A value that changes when another process commits to the storage (``None``:
         no other process can write to it). Cheap: polled by live event tails."""
+        return None
+
+    def run_stream_relay(self) -> RunStreamRelay | None:
+        """The table through which a run's events reach followers on other processes
+        (``storage/run_streams.py``), or ``None`` when no other process can use this
+        storage (memory). One instance per backend: ask again, get the same."""
         return None
 
     # lifecycle -----------------------------------------------------------------------

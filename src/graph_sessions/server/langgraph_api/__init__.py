@@ -24,6 +24,7 @@ from graph_sessions.server.langgraph_api import (
 from graph_sessions.server.langgraph_api.cron_scheduler import cron_scheduler
 from graph_sessions.server.langgraph_api.durable_runs import durable_runs
 from graph_sessions.server.langgraph_api.run_launch import book_of_app
+from graph_sessions.server.langgraph_api.run_mirror import run_mirror
 from graph_sessions.server.langgraph_api.store import store_ttl_sweeper
 from graph_sessions.server.langgraph_api.webhooks import webhook_sender
 
@@ -45,13 +46,15 @@ async def background_work(app: FastAPI) -> AsyncIterator[None]:
     """What the LangGraph API runs beside the app while it serves, entered by the app's
     lifespan once the manager is open (and left before it closes): the store's TTL
     sweeper, the run-end webhook sender, the recovery of pending runs left by servers that
-    stopped, the cron scheduler."""
+    stopped, the answers to follow requests of other replicas (``run_mirror``), the cron
+    scheduler."""
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(
             store_ttl_sweeper(app.state.manager, app.state.settings.store_ttl)
         )
         await stack.enter_async_context(webhook_sender(app, book_of_app(app)))
         await stack.enter_async_context(durable_runs(app))
+        await stack.enter_async_context(run_mirror(app, book_of_app(app)))
         await stack.enter_async_context(cron_scheduler(app))
         yield
 

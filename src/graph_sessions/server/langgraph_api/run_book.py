@@ -162,6 +162,27 @@ class BookedRun:
         finally:
             self.followers -= 1
 
+    async def batches(self, start: int) -> AsyncGenerator[list[tuple[str | None, str, Any]], None]:
+        """The run's events from index ``start`` until the run ends, as lists of
+        ``(event id, event, data)``: every event published meanwhile comes in one list
+        (a follower that writes them elsewhere, :mod:`.run_mirror`, batches them so)."""
+        i = start
+        events = self.events
+        self.followers += 1
+        try:
+            while True:
+                wake = self._wake
+                if i < len(events):
+                    batch = [(e[0], e[2], e[3]) for e in events[i:]]
+                    i = len(events)
+                    yield batch
+                    continue
+                if self.done.is_set():
+                    return
+                await wake.wait()
+        finally:
+            self.followers -= 1
+
     # state ---------------------------------------------------------------------------
     def mark_running(self) -> None:
         """The core started the run."""

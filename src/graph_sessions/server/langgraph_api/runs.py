@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Header, Query, Request
 from starlette.responses import Response
 
+from graph_sessions.models import RunStatus
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import Caller
 from graph_sessions.server.errors import ApiError
@@ -15,6 +16,11 @@ from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.durable_runs import (
     forget_stored_pending,
     stored_pending_json,
+)
+from graph_sessions.server.langgraph_api.remote_runs import (
+    StillActive,
+    remote_frames,
+    remote_result,
 )
 from graph_sessions.server.langgraph_api.run_book import BookedRun
 from graph_sessions.server.langgraph_api.run_docs import RUN_ERRORS, detail_responses, sse_responses
@@ -30,6 +36,7 @@ from graph_sessions.server.langgraph_api.run_launch import (
 )
 from graph_sessions.server.langgraph_api.run_payloads import RunCreate
 from graph_sessions.server.langgraph_api.run_shapes import is_rolled_back, row_json
+from graph_sessions.server.langgraph_api.sse import sse_response
 from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.vocabulary import CancelAction
 
@@ -39,6 +46,8 @@ NO_CANCEL = (
     "No matching runs to cancel. Please verify the thread ID and run IDs are correct, and "
     "the runs haven't been deleted or completed."
 )
+#: the LangGraph statuses of a run not ended yet
+ACTIVE = ("pending", "running")
 #: how many of a thread's run rows a listing reads at most
 ROWS_READ = 1000
 
@@ -216,11 +225,18 @@ async def cancel_run(
 )
 async def join_run(thread_id: str, run_id: str, request: Request, principal: Caller) -> Response:
     """The run's result once it ends (as ``/runs/wait`` answers it)."""
-    await _find(request, thread_id, run_id, principal)
+    run = await _find(request, thread_id, run_id, principal)
     url = f"/threads/{thread_id}/runs/{run_id}"
     rec = _held(request, thread_id, run_id)
     if rec is not None:
         return await wait_response(book_of(request), rec, url + "/join")
+    relay = book_of(request).manager.backend.run_stream_relay()
+    if relay is not None and run["status"] in ACTIVE:  # executing on another replica
+        end = await remote_result(relay, run_id, _still_active(request, thread_id, run_id))
+        if end is not None and isinstance(end.get("result"), dict):
+            return JSONResponse(
+                end["result"], headers={"Location": url + "/join", "Content-Location": url}
+            )
     session = await owned_thread(request, thread_id, principal)
     values = await session.get_state()
     if session.info.interrupts:
@@ -245,10 +261,17 @@ async def join_run_stream(
 ) -> Response:
     """The run's events from now on; with ``Last-Event-ID`` on a resumable run, the events
     after that id (``-1``: all of them). A finished run's stream is empty unless resumable."""
-    await _find(request, thread_id, run_id, principal)
+    run = await _find(request, thread_id, run_id, principal)
     url = f"/threads/{thread_id}/runs/{run_id}"
     book = book_of(request)
     rec = _held(request, thread_id, run_id)
+    relay = book.manager.backend.run_stream_relay()
+    if rec is None and relay is not None and run["status"] in ACTIVE:
+        # executing on another replica: its events come through the run-stream table
+        frames = remote_frames(
+            relay, run_id, last_event_id, _still_active(request, thread_id, run_id)
+        )
+        return sse_response(frames, headers={"Location": url + "/stream", "Content-Location": url})
     if rec is None:
         return stream_response(
             book, _ended(run_id, thread_id), 0, location=url + "/stream", content_location=url
@@ -261,6 +284,24 @@ async def join_run_stream(
         content_location=url,
         cancel_on_disconnect=cancel_on_disconnect,
     )
+
+
+def _still_active(request: Request, thread_id: str, run_id: str) -> StillActive:
+    """Whether the run is still pending or running, as storage says (a run of another
+    replica's, followed from here)."""
+    backend = book_of(request).manager.backend
+
+    async def still_active() -> bool:
+        try:
+            for row in await backend.list_runs(thread_id, limit=ROWS_READ):
+                if row.run_id == run_id:
+                    return row.status == RunStatus.RUNNING
+            pending = await backend.list_pending_runs(thread_id)
+        except Exception:  # storage trouble: keep waiting (the rows may still come)
+            return True
+        return any(p.run_id == run_id for p in pending)
+
+    return still_active
 
 
 def _ended(run_id: str, thread_id: str) -> BookedRun:

@@ -21,7 +21,12 @@ MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 def frame(event: str, data: Any, event_id: str | None = None) -> bytes:
     """One event's bytes."""
-    out = b"event: " + event.encode() + b"\r\ndata: " + dumps(data) + b"\r\n"
+    return frame_raw(event, dumps(data), event_id)
+
+
+def frame_raw(event: str, data: bytes, event_id: str | None = None) -> bytes:
+    """One event's bytes, its data already compact JSON."""
+    out = b"event: " + event.encode() + b"\r\ndata: " + data + b"\r\n"
     if event_id is not None:
         out += b"id: " + event_id.encode() + b"\r\n"
     return out + b"\r\n"
@@ -69,4 +74,4 @@ def sse_response(source: AsyncIterator[bytes], headers: dict[str, str]) -> Strea
     )
 
 
-__all__ = ["HEARTBEAT", "MEDIA_TYPE", "frame", "sse_response", "with_heartbeats"]
+__all__ = ["HEARTBEAT", "MEDIA_TYPE", "frame", "frame_raw", "sse_response", "with_heartbeats"]

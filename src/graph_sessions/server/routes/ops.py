@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -21,6 +22,9 @@ from graph_sessions.server.routing import GuardedRouter
 from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
 
 router = GuardedRouter(tags=["ops"])
+#: seconds /readyz waits for the storage before answering 503 (a probe must not hang while
+#: the database is away)
+READY_TIMEOUT = 2.0
 Admin = Annotated[Principal, Depends(require_admin)]
 
 
@@ -45,7 +49,10 @@ async def readyz(request: Request) -> Response:
             {"status": "unavailable", "storage": False, "detail": "shutting down"},
             status_code=503,
         )
-    problem = await manager.unready_reason()
+    try:
+        problem = await asyncio.wait_for(manager.unready_reason(), READY_TIMEOUT)
+    except TimeoutError:
+        problem = f"storage does not answer within {READY_TIMEOUT:g} s"
     if problem is not None:
         return JSONResponse(
             {"status": "unavailable", "storage": False, "detail": problem}, status_code=503

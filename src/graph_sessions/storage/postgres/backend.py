@@ -76,6 +76,7 @@ from graph_sessions.storage.postgres.rows import (
     session_values,
     update_sql,
 )
+from graph_sessions.storage.postgres.run_streams import PostgresRunStreams
 from graph_sessions.storage.postgres.schema import (
     SESSION_SELECT,
     migrate,
@@ -244,6 +245,12 @@ class PostgresBackend(Backend):
             return row is not None and row[0] == 1
         except Exception:
             return False
+
+    def run_stream_relay(self) -> PostgresRunStreams:
+        relay: PostgresRunStreams | None = self.__dict__.get("_run_streams")
+        if relay is None:
+            relay = self.__dict__.setdefault("_run_streams", PostgresRunStreams(self.connection))
+        return relay
 
     async def change_token(self) -> Any:
         # The newest committed event: moves when any process appends to any session's log.

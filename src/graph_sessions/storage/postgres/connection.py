@@ -3,13 +3,18 @@ registry, the checkpointer and the store, and the transactions the backend runs 
 
 Connections are not checked when lent (that would cost a round trip per operation): one
 broken by a server restart fails its request (``BackendError``) and is then replaced by
-the pool. Pool connections are in autocommit mode with dict rows (what LangGraph's Postgres saver and
+the pool. Once a request found the server unreachable, the pool is *down*: the idle
+connections are checked at once (a restart breaks them all), and until a request succeeds
+again each one waits at most :data:`DOWN_TIMEOUT` for a connection instead of the pool
+timeout, so requests fail fast (503) while the server is away, and succeed again once it
+is back. Pool connections are in autocommit mode with dict rows (what LangGraph's Postgres saver and
 store expect); the backend's own statements run on cursors with tuple rows, inside
 :meth:`PostgresPool.transaction` when they belong together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +31,8 @@ DEFAULT_MIN_SIZE = 1
 DEFAULT_MAX_SIZE = 10
 #: seconds a request waits for a free connection before failing (``pool_timeout``)
 DEFAULT_TIMEOUT = 30.0
+#: seconds a request waits for a connection while the server was last found unreachable
+DOWN_TIMEOUT = 0.5
 
 Row = tuple[Any, ...]
 Cursor = AsyncCursor[Row]
@@ -64,6 +71,9 @@ class PostgresPool:
         self.max_size = max_size
         self.timeout = timeout
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        #: the server was found unreachable and no request succeeded since
+        self.down = False
+        self._check: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -100,6 +110,11 @@ class PostgresPool:
 
     async def close(self) -> None:
         """Close every connection."""
+        check, self._check = self._check, None
+        if check is not None and not check.done():
+            check.cancel()
+            with contextlib.suppress(BaseException):
+                await check
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -108,15 +123,32 @@ class PostgresPool:
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection (autocommit, dict rows); database errors other than the
         backend's own (``LeaseLost``…) become ``BackendError``."""
+        timeout = min(DOWN_TIMEOUT, self.timeout) if self.down else None
         try:
-            async with self.pool.connection() as conn:
+            async with self.pool.connection(timeout=timeout) as conn:
                 yield conn
         except (LeaseLost, BackendError):
             raise
         except PoolTimeout as exc:
+            self._went_down()
             raise BackendError(f"no Postgres connection free: {exc}") from exc
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._went_down()
             raise BackendError(f"Postgres {redact(self.conninfo)!r}: {exc}") from exc
+        self.down = False
+
+    def _went_down(self) -> None:
+        """A request found the server unreachable: fail the next ones fast, and replace
+        the idle connections a restart broke (once at a time)."""
+        self.down = True
+        pool = self._pool
+        if pool is not None and (self._check is None or self._check.done()):
+            self._check = asyncio.ensure_future(self._check_idle(pool))
+
+    @staticmethod
+    async def _check_idle(pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+        with contextlib.suppress(Exception):
+            await pool.check()
 
     @contextlib.asynccontextmanager
     async def cursor(self) -> AsyncIterator[Cursor]:
@@ -139,4 +171,11 @@ class PostgresPool:
             yield cur
 
 
-__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_MIN_SIZE", "DEFAULT_TIMEOUT", "PostgresPool", "redact"]
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "DEFAULT_MIN_SIZE",
+    "DEFAULT_TIMEOUT",
+    "DOWN_TIMEOUT",
+    "PostgresPool",
+    "redact",
+]

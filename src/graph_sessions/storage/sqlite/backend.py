@@ -65,6 +65,7 @@ from graph_sessions.storage.sqlite.rows import (
     session_values,
     update_sql,
 )
+from graph_sessions.storage.sqlite.run_streams import SqliteRunStreams
 from graph_sessions.storage.sqlite.schema import SESSION_COLUMNS, migrate, schema_version
 from graph_sessions.storage.sqlite.store import SessionsSqliteStore
 
@@ -189,6 +190,14 @@ class SqliteBackend(Backend):
             return await self._call(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
         except Exception:
             return False
+
+    def run_stream_relay(self) -> SqliteRunStreams | None:
+        if self.path == ":memory:":  # no other process can open it
+            return None
+        relay: SqliteRunStreams | None = self.__dict__.get("_run_streams")
+        if relay is None:
+            relay = self.__dict__.setdefault("_run_streams", SqliteRunStreams(self.connection))
+        return relay
 
     async def change_token(self) -> Any:
         # Changes when another connection (another process) commits; ours do not move it.
