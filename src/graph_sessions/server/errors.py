@@ -148,7 +148,10 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         run_id = getattr(exc, "run_id", None)
         if run_id:
             body["run_id"] = run_id
-        return status_for(exc), body
+        status = status_for(exc)
+        if status == 503 and isinstance(exc, RunFailed):  # failed for the storage's sake
+            body["error"] = "backend_error"
+        return status, body
     if isinstance(exc, TimeoutError):
         return 504, {
             "error": "run_timeout",
