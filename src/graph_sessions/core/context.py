@@ -46,7 +46,7 @@ class CoreOptions:
     resume_key: str | None = None
     output_key: str | None = None
     recursion_limit: int | None = None
-    lease_ttl: float = 30.0
+    lease_ttl: float = 15.0
     wait_timeout: float | None = 120.0
 
     @property

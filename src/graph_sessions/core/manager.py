@@ -23,6 +23,7 @@ from graph_sessions.core import sessions as registry
 from graph_sessions.core.assistants import Assistants
 from graph_sessions.core.context import CoreContext, CoreOptions
 from graph_sessions.core.graph_registry import GraphRegistry
+from graph_sessions.core.lease_watch import LeaseWatch
 from graph_sessions.core.leases import mark_dead, mark_live
 from graph_sessions.core.listing import SessionFilters
 from graph_sessions.core.session import GraphSession
@@ -155,7 +156,7 @@ class GraphSessionManager:
         clock: Clock | None = None,
         session_class: type[GraphSession] = GraphSession,
         shutdown_timeout: float = 30.0,
-        lease_ttl: float = 30.0,
+        lease_ttl: float = 15.0,
         wait_timeout: float | None = 120.0,
     ) -> None:
         if graph is not None and graph_path is not None:
@@ -208,6 +209,7 @@ class GraphSessionManager:
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._sweeper = Sweeper(self.context)
+        self._lease_watch = LeaseWatch(self.context)
         #: the assistants (a served graph with its own config, versioned) of this storage
         self.assistants = Assistants(self.context)
         #: ids of the sessions repaired when this manager opened
@@ -303,6 +305,8 @@ class GraphSessionManager:
                 self.repaired,
             )
         self._sweeper.start()
+        if ctx.options.sweep_interval:  # background work on: repair lapsed leases too
+            self._lease_watch.start()
         return self
 
     async def close(self) -> None:
@@ -313,6 +317,7 @@ class GraphSessionManager:
             return
         ctx.closing = True  # runs still queued for a session now refuse to start
         await self._sweeper.stop()
+        await self._lease_watch.stop()
         await ctx.gates.drain(self.shutdown_timeout)
         mark_dead(ctx.lease_owner)
         ctx.is_open = False

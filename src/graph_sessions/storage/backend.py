@@ -190,8 +190,10 @@ class Backend(ABC):
         """Non-running sessions whose TTL passed by ``now`` and not yet marked expired."""
 
     @abstractmethod
-    async def find_running(self) -> list[SessionInfo]:
-        """Sessions whose registry status is ``running``."""
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        """Sessions whose registry status is ``running``; with ``lapsed_at``, only those
+        whose lease expired at or before it (or has no expiry): the candidates of a repair
+        pass, one indexed query."""
 
     # runs ----------------------------------------------------------------------------
     @abstractmethod

@@ -269,11 +269,12 @@ class MemoryBackend(Backend):
         rows.sort(key=lambda s: s.expires_at or now)
         return [s.model_copy(deep=True) for s in rows[:limit]]
 
-    async def find_running(self) -> list[SessionInfo]:
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
         return [
             s.model_copy(deep=True)
             for s in self._sessions.values()
             if s.status == SessionStatus.RUNNING
+            and (lapsed_at is None or s.lease_expires_at is None or s.lease_expires_at <= lapsed_at)
         ]
 
     # runs ----------------------------------------------------------------------------

@@ -440,9 +440,14 @@ class PostgresBackend(Backend):
             rows = await cur.fetchall()
         return [row_to_info(r) for r in rows]
 
-    async def find_running(self) -> list[SessionInfo]:
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        sql = f"SELECT {SESSION_SELECT} FROM sessions WHERE status = 'running'"
+        params: tuple[Any, ...] = ()
+        if lapsed_at is not None:
+            sql += " AND (lease_expires_at IS NULL OR lease_expires_at <= %s)"
+            params = (dump_time(lapsed_at),)
         async with self.connection.cursor() as cur:
-            await cur.execute(f"SELECT {SESSION_SELECT} FROM sessions WHERE status = 'running'")
+            await cur.execute(sql, params)
             rows = await cur.fetchall()
         return [row_to_info(r) for r in rows]
 

@@ -438,12 +438,13 @@ class SqliteBackend(Backend):
         )
         return [row_to_info(r) for r in rows]
 
-    async def find_running(self) -> list[SessionInfo]:
-        rows = await self._call(
-            lambda c: c.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'"
-            ).fetchall()
-        )
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'"
+        params: tuple[Any, ...] = ()
+        if lapsed_at is not None:
+            sql += " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+            params = (dump_time(lapsed_at),)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
         return [row_to_info(r) for r in rows]
 
     # runs ----------------------------------------------------------------------------
