@@ -48,6 +48,7 @@ from graph_sessions.storage.checkpoints.langgraph_postgres import (
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.postgres import assistants, crons, pending
 from graph_sessions.storage.postgres.connection import (
+    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     DEFAULT_MAX_SIZE,
     DEFAULT_MIN_SIZE,
     DEFAULT_TIMEOUT,
@@ -130,11 +131,14 @@ class PostgresBackend(Backend):
         pool_min_size: int = DEFAULT_MIN_SIZE,
         pool_max_size: int = DEFAULT_MAX_SIZE,
         pool_timeout: float = DEFAULT_TIMEOUT,
+        idle_in_transaction_timeout: float = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     ) -> None:
         """``url``: a libpq URL or connection string (its own query parameters, such as
         ``sslmode``, go to libpq). ``checkpointer``: a name in :data:`SAVERS`
         (``"langgraph"``: LangGraph's ``AsyncPostgresSaver``). ``pool_*``: the connection
-        pool's sizes and how long a request waits for a free connection (seconds)."""
+        pool's sizes and how long a request waits for a free connection (seconds).
+        ``idle_in_transaction_timeout``: seconds after which the server ends a connection of
+        ours idle inside a transaction (a paused replica's locks; 0: never)."""
         if checkpointer not in SAVERS:
             raise BackendError(
                 f"checkpointer must be one of {sorted(SAVERS)} on Postgres, not {checkpointer!r}"
@@ -143,7 +147,11 @@ class PostgresBackend(Backend):
         self.url = url
         self.checkpointer_kind = checkpointer
         self.connection = PostgresPool(
-            url, min_size=pool_min_size, max_size=pool_max_size, timeout=pool_timeout
+            url,
+            min_size=pool_min_size,
+            max_size=pool_max_size,
+            timeout=pool_timeout,
+            idle_in_transaction_timeout=idle_in_transaction_timeout,
         )
         self.fences: dict[str, tuple[str | None, int]] = {}
         self.admin: LangGraphPostgresAdmin | None = None
