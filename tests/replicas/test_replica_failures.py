@@ -119,6 +119,7 @@ def test_sigkill_mid_run_twenty_trials(replicas: Replicas, postgres_url: str) ->
         f"\nSIGKILL repair after the kill (lease_ttl {LEASE_TTL:g} s, {TRIALS} trials): "
         f"median {statistics.median(repair_times):.2f} s, max {max(repair_times):.2f} s"
     )
+
     async def nothing_running() -> None:
         async with GraphSessionManager(backend=postgres_url, sweep_interval=None) as m:
             assert await m.count("running") == 0
