@@ -95,6 +95,10 @@ class Gates:
         gate = self._gates.get(session_id)
         return gate.active if gate is not None else None
 
+    def items(self) -> list[tuple[str, Gate]]:
+        """(session id, gate) of every session with a gate here now."""
+        return list(self._gates.items())
+
     def active_runs(self) -> list[ActiveRun]:
         """The runs holding a gate now."""
         return [g.active for g in self._gates.values() if g.active is not None]

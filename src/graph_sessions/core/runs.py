@@ -24,6 +24,7 @@ from typing import Any
 
 from langgraph.types import Command
 
+from graph_sessions.core.cancel_watch import request_cancel_elsewhere
 from graph_sessions.core.context import CoreContext
 from graph_sessions.core.final_state import FinalState, values_match_state
 from graph_sessions.core.gates import ActiveRun, Gate
@@ -179,6 +180,14 @@ class PreparedRun:
     request: RunRequest
 
 
+@dataclass
+class _HeldElsewhere:
+    """A run's wait for a session another process holds."""
+
+    since: float | None = None  # loop time of the first wait
+    asked_epoch: int | None = None  # the lease whose run this run asked to cancel
+
+
 def _reject_busy(session_id: str) -> SessionBusy:
     return SessionBusy(
         f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
@@ -314,7 +323,7 @@ class RunExecutor:
         """Mark the session running under a new lease; returns (the row before, the run, the
         graph input, the row after)."""
         ctx = self.ctx
-        waited_since: float | None = None
+        wait = _HeldElsewhere()
         while True:
             gate.check_ticket(ticket, session_id)
             if ctx.closing:
@@ -326,28 +335,8 @@ class RunExecutor:
             info = await self._current(info)
             check_can_run(info)
             if info.status == SessionStatus.RUNNING and info.lease_owner != ctx.lease_owner:
-                if await repair_if_stale(ctx, info):
-                    info = await ctx.load_info(session_id)
-                    continue
-                if req.multitask == "reject":
-                    raise SessionBusy(
-                        f"session {session_id!r} is running in another process",
-                        session_id=session_id,
-                    )
-                loop_now = asyncio.get_running_loop().time()
-                if waited_since is None:
-                    waited_since = loop_now
-                elif (
-                    ctx.options.wait_timeout is not None
-                    and loop_now - waited_since >= ctx.options.wait_timeout
-                ):
-                    raise LeaseWaitTimeout(
-                        f"session {session_id!r} is held by another process "
-                        f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
-                        f"waiting after {ctx.options.wait_timeout:g} s (wait_timeout)",
-                        session_id=session_id,
-                    )
-                await asyncio.sleep(_POLL_SECONDS)
+                if not await repair_if_stale(ctx, info):
+                    await self._wait_held_elsewhere(info, req, wait)
                 info = await ctx.load_info(session_id)
                 continue
             graph_identity = self._graph_binding(session_id, info)
@@ -409,6 +398,35 @@ class RunExecutor:
                     f"session {session_id!r} does not exist", session_id=session_id
                 )
             info = fresh
+
+    async def _wait_held_elsewhere(
+        self, info: SessionInfo, req: RunRequest, wait: _HeldElsewhere
+    ) -> None:
+        """One wait of a run for a session another process holds (its lease still valid):
+        ``reject`` refuses, ``interrupt``/``rollback`` ask that process to cancel its run
+        (once per lease), every strategy gives up after ``wait_timeout``."""
+        ctx, session_id = self.ctx, info.session_id
+        if req.multitask == "reject":
+            raise SessionBusy(
+                f"session {session_id!r} is running in another process", session_id=session_id
+            )
+        if req.multitask in ("interrupt", "rollback") and wait.asked_epoch != info.lease_epoch:
+            wait.asked_epoch = info.lease_epoch
+            await request_cancel_elsewhere(ctx, session_id, req.multitask)
+        loop_now = asyncio.get_running_loop().time()
+        if wait.since is None:
+            wait.since = loop_now
+        elif (
+            ctx.options.wait_timeout is not None
+            and loop_now - wait.since >= ctx.options.wait_timeout
+        ):
+            raise LeaseWaitTimeout(
+                f"session {session_id!r} is held by another process "
+                f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
+                f"waiting after {ctx.options.wait_timeout:g} s (wait_timeout)",
+                session_id=session_id,
+            )
+        await asyncio.sleep(_POLL_SECONDS)
 
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
         """Turn the caller's input into LangGraph's: an interrupted session is resumed.

@@ -7,6 +7,7 @@ belongs together (starting a run, finishing it, deleting a session).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -244,6 +245,32 @@ class Backend(ABC):
     @abstractmethod
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
+
+    # cancel requests (a run executing in another process) -------------------------
+    @abstractmethod
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        """Ask whichever process executes run ``run_id`` of ``session_id`` to cancel it:
+        record ``action`` (an opaque word of the core's) for that run, replacing an earlier
+        request of the same run, and wake the processes waiting in
+        :meth:`wait_cancel_request`. Requests of runs no longer running are dropped.
+        False (nothing recorded) when that run is not running."""
+
+    @abstractmethod
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The requests recorded for any of ``run_ids`` (run id -> action), deleted as they
+        are taken: each request is answered once."""
+
+    async def wait_cancel_request(self, timeout: float) -> None:
+        """Return when another process may have recorded a cancel request, or after at most
+        ``timeout`` seconds (a backend without notifications just waits: the caller
+        polls :meth:`take_cancel_requests`)."""
+        await asyncio.sleep(timeout)
+
+    #: seconds between two polls of :meth:`take_cancel_requests` when requests come
+    #: without notification (see :meth:`wait_cancel_request`)
+    cancel_poll_interval: float = 0.25
 
     # pending runs ----------------------------------------------------------------------
     @abstractmethod

@@ -28,6 +28,7 @@ from graph_sessions.models import (
     Message,
     MessageSummary,
     RunInfo,
+    RunStatus,
     SessionInfo,
     SessionStats,
     SessionStatus,
@@ -135,6 +136,7 @@ class MemoryBackend(Backend):
         self._events: dict[str, list[Event]] = {}
         self._messages: dict[str, list[Message]] = {}
         self._pending: dict[str, PendingRun] = {}
+        self._cancels: dict[str, str] = {}  # run id -> requested action
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         # assistant id -> its versions, by version number; and the current version
@@ -365,6 +367,22 @@ class MemoryBackend(Backend):
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         runs = [r for r in self._runs.values() if r.session_id == session_id]
         return [r.model_copy() for r in reversed(runs)][:limit]
+
+    # cancel requests -------------------------------------------------------------------
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        running = {r.run_id for r in self._runs.values() if r.status == RunStatus.RUNNING}
+        for stale in [r for r in self._cancels if r not in running]:
+            del self._cancels[stale]
+        run = self._runs.get(run_id)
+        if run is None or run.session_id != session_id or run.status != RunStatus.RUNNING:
+            return False
+        self._cancels[run_id] = action
+        return True
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return {r: self._cancels.pop(r) for r in run_ids if r in self._cancels}
 
     # pending runs ----------------------------------------------------------------------
     async def add_pending_run(self, pending: PendingRun) -> bool:

@@ -46,7 +46,7 @@ from graph_sessions.storage.checkpoints.langgraph_postgres import (
     LangGraphPostgresAdmin,
 )
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
-from graph_sessions.storage.postgres import assistants, crons, pending
+from graph_sessions.storage.postgres import assistants, cancels, crons, pending
 from graph_sessions.storage.postgres.connection import (
     DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     DEFAULT_MAX_SIZE,
@@ -155,6 +155,7 @@ class PostgresBackend(Backend):
         )
         self.fences: dict[str, tuple[str | None, int]] = {}
         self.admin: LangGraphPostgresAdmin | None = None
+        self._cancel_listener = cancels.CancelListener(url)
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -196,6 +197,7 @@ class PostgresBackend(Backend):
         if isinstance(store, AsyncPostgresStore):
             await store.stop_ttl_sweeper(timeout=5)
             stop_store_task(store)  # its batching task, before the pool goes
+        await self._cancel_listener.close()
         await self.connection.close()
 
     async def ping(self) -> bool:
@@ -557,6 +559,25 @@ class PostgresBackend(Backend):
         return [row_to_run(r) for r in rows]
 
     # pending runs (storage/postgres/pending.py) ------------------------------------------
+    # cancel requests (storage/postgres/cancels.py) -------------------------------------
+    #: notifications wake the waiters; this poll is the fallback
+    cancel_poll_interval = 2.0
+
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        async with self.connection.transaction() as cur:
+            return await cancels.request(cur, session_id, run_id, action, requested_at)
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        async with self.connection.cursor() as cur:
+            return await cancels.take(cur, run_ids)
+
+    async def wait_cancel_request(self, timeout: float) -> None:
+        await self._cancel_listener.wait(timeout)
+
     async def add_pending_run(self, pending_run: PendingRun) -> bool:
         async with self.connection.transaction() as cur:
             return await pending.add(cur, pending_run)

@@ -551,6 +551,41 @@ class SqliteBackend(Backend):
         )
         return [row_to_run(r) for r in rows]
 
+    # cancel requests -------------------------------------------------------------------
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        def body(c: sqlite3.Connection) -> bool:
+            c.execute(
+                "DELETE FROM cancel_requests WHERE NOT EXISTS (SELECT 1 FROM runs r "
+                "WHERE r.run_id = cancel_requests.run_id AND r.status = 'running')"
+            )
+            return (
+                c.execute(
+                    "INSERT INTO cancel_requests (run_id, session_id, action, requested_at) "
+                    "SELECT run_id, session_id, ?, ? FROM runs "
+                    "WHERE run_id = ? AND session_id = ? AND status = 'running' "
+                    "ON CONFLICT (run_id) DO UPDATE SET action = excluded.action, "
+                    "requested_at = excluded.requested_at",
+                    (action, dump_time(requested_at), run_id, session_id),
+                ).rowcount
+                > 0
+            )
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        rows = await self._call(
+            lambda c: c.execute(
+                f"DELETE FROM cancel_requests WHERE run_id IN ({marks}) RETURNING run_id, action",
+                tuple(run_ids),
+            ).fetchall()
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # pending runs (storage/sqlite/pending.py) --------------------------------------------
     async def add_pending_run(self, pending_run: PendingRun) -> bool:
         return await self._call(lambda conn: self._tx(conn, lambda c: pending.add(c, pending_run)))

@@ -144,6 +144,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX IF NOT EXISTS ix_pending_runs_claim ON pending_runs (claimed_by)
         """,
     ),
+    (
+        6,
+        """
+        CREATE TABLE IF NOT EXISTS cancel_requests (
+            run_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            requested_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 SESSION_COLUMNS = (
