@@ -38,6 +38,9 @@ class Gate:
     """One session's lock in this process."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: held while an arriving ``enqueue`` run takes its queue ticket, so that tickets and
+    #: places in ``lock``'s queue come in the same order
+    arrival: asyncio.Lock = field(default_factory=asyncio.Lock)
     active: ActiveRun | None = None
     users: int = 0
     info: SessionInfo | None = None  # the row as the last run here left it

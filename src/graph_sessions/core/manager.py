@@ -324,6 +324,7 @@ class GraphSessionManager:
         await self._lease_watch.stop()
         await ctx.gates.drain(self.shutdown_timeout)
         await self._cancel_watch.stop()
+        await ctx.tickets.stop()
         mark_dead(ctx.lease_owner)
         ctx.is_open = False
         ctx.graphs.unbind()

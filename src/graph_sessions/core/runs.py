@@ -31,6 +31,7 @@ from graph_sessions.core.gates import ActiveRun, Gate
 from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.lifecycle import check_can_run
+from graph_sessions.core.queue_tickets import QueueSpot
 from graph_sessions.core.repair import interrupts_to_dicts, repair_if_stale, status_from_checkpoint
 from graph_sessions.errors import (
     CheckpointNotFound,
@@ -267,6 +268,7 @@ class RunExecutor:
         and record the run's end; returns the result and the row the run left."""
         session_id, info, req = prepared.session_id, prepared.info, prepared.request
         gate = self.ctx.gates.enter(session_id)
+        spot = QueueSpot()
         try:
             if req.multitask == "reject" and gate.lock.locked():
                 raise _reject_busy(session_id)
@@ -274,15 +276,29 @@ class RunExecutor:
                 # Every run queued before this one is cancelled too, not only the running one.
                 gate.cancel_runs(req.multitask)
             ticket = gate.generation
+            if req.multitask == "enqueue" and (
+                gate.lock.locked()
+                or gate.arrival.locked()
+                or (
+                    info.status == SessionStatus.RUNNING
+                    and info.lease_owner != self.ctx.lease_owner
+                )
+            ):
+                # It waits: a queue ticket now keeps its place among runs of other processes.
+                async with gate.arrival:
+                    await self.ctx.tickets.take(session_id, spot)
             async with gate.lock:
                 gate.check_ticket(ticket, session_id)
                 # Queued callers hold the row as it was when they called; the run before them
                 # left a newer one here, which saves a re-read.
                 if gate.info is not None and gate.info.revision > info.revision:
                     info = gate.info
-                result, gate.info = await self._execute_locked(session_id, info, req, gate, ticket)
+                result, gate.info = await self._execute_locked(
+                    session_id, info, req, gate, ticket, spot
+                )
                 return result, gate.info
         finally:
+            await settle(self.ctx.tickets.release(spot))
             self.ctx.gates.leave(session_id, gate)
 
     async def _current(self, info: SessionInfo) -> SessionInfo:
@@ -318,7 +334,13 @@ class RunExecutor:
 
     # the run -------------------------------------------------------------------------
     async def _start(
-        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
+        self,
+        session_id: str,
+        info: SessionInfo,
+        req: RunRequest,
+        gate: Gate,
+        ticket: int,
+        spot: QueueSpot,
     ) -> tuple[SessionInfo, RunInfo, Any, SessionInfo]:
         """Mark the session running under a new lease; returns (the row before, the run, the
         graph input, the row after)."""
@@ -336,6 +358,8 @@ class RunExecutor:
             check_can_run(info)
             if info.status == SessionStatus.RUNNING and info.lease_owner != ctx.lease_owner:
                 if not await repair_if_stale(ctx, info):
+                    if req.multitask == "enqueue":
+                        await ctx.tickets.take(session_id, spot)
                     await self._wait_held_elsewhere(info, req, wait)
                 info = await ctx.load_info(session_id)
                 continue
@@ -379,6 +403,9 @@ class RunExecutor:
                     ),
                     expect_revision=info.revision,
                     events=events,
+                    queue=ctx.tickets.check(session_id, spot)
+                    if req.multitask == "enqueue"
+                    else None,
                 )
             )
             try:
@@ -391,12 +418,17 @@ class RunExecutor:
                     await settle(self._finish_cancelled(session_id, info, begun.run, "cancelled"))
                 raise
             if begun is not None:
+                ctx.tickets.begun(spot)
                 return info, begun.run, graph_input, begun.session
             fresh = await ctx.backend.get_session(session_id)
             if fresh is None:
                 raise SessionNotFound(
                     f"session {session_id!r} does not exist", session_id=session_id
                 )
+            if fresh.revision == info.revision and req.multitask == "enqueue":
+                # unchanged row: runs of other processes queued before this one go first
+                await ctx.tickets.take(session_id, spot)
+                await self._wait_held_elsewhere(fresh, req, wait)
             info = fresh
 
     async def _wait_held_elsewhere(
@@ -624,11 +656,19 @@ class RunExecutor:
                 await req.on_chunk(GraphEvent(event))
 
     async def _execute_locked(
-        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
+        self,
+        session_id: str,
+        info: SessionInfo,
+        req: RunRequest,
+        gate: Gate,
+        ticket: int,
+        spot: QueueSpot,
     ) -> tuple[InvokeResult, SessionInfo]:
         ctx = self.ctx
         ctx.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
-        before, run, graph_input, after = await self._start(session_id, info, req, gate, ticket)
+        before, run, graph_input, after = await self._start(
+            session_id, info, req, gate, ticket, spot
+        )
         config = self._config(session_id, run.run_id, req)
         # Fencing: from here every checkpoint write of this session checks our lease.
         ctx.backend.fence(session_id, self.ctx.lease_owner, after.lease_epoch)

@@ -31,6 +31,7 @@ from graph_sessions.models import (
 )
 from graph_sessions.storage.records import (
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -206,8 +207,10 @@ class Backend(ABC):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
-        """If the row's revision is still ``expect_revision``, in one transaction: mark the
+        """With ``queue``, only when its FIFO check holds (see :class:`QueueCheck`; its
+        ticket is deleted in the same transaction). If the row's revision is still ``expect_revision``, in one transaction: mark the
         session running under a new lease (``start``; ``lease_epoch`` one more than before),
         insert the run row with the latest checkpoint as ``checkpoint_before`` (and the
         writes mark), delete the pending run of the same id if there is one (so a run is
@@ -271,6 +274,20 @@ class Backend(ABC):
     #: seconds between two polls of :meth:`take_cancel_requests` when requests come
     #: without notification (see :meth:`wait_cancel_request`)
     cancel_poll_interval: float = 0.25
+
+    # queue tickets (enqueue order across processes) ---------------------------------
+    @abstractmethod
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        """A new ticket in the session's queue: its seq, higher than every ticket taken
+        before (in any process); it lives until ``expires_at`` unless renewed."""
+
+    @abstractmethod
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        """Move the expiry of every ticket of ``owner`` to ``expires_at``; returns how many."""
+
+    @abstractmethod
+    async def drop_ticket(self, ticket: int) -> None:
+        """Delete a ticket (its run gave up waiting); nothing if it is gone."""
 
     # pending runs ----------------------------------------------------------------------
     @abstractmethod

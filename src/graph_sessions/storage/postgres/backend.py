@@ -78,6 +78,7 @@ from graph_sessions.storage.postgres.schema import (
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -470,19 +471,28 @@ class PostgresBackend(Backend):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
-        sql, params = update_sql(
-            start.changes(), " AND revision = %s", raw_sets=["lease_epoch = lease_epoch + 1"]
-        )
+        where = " AND revision = %s"
+        extra: list[Any] = [expect_revision]
+        if queue is not None:
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM run_tickets t WHERE t.session_id = %s "
+                "AND t.expires_at > %s AND t.owner <> %s AND t.seq < %s)"
+            )
+            extra += [session_id, dump_time(queue.now), queue.owner, queue.position]
+        sql, params = update_sql(start.changes(), where, raw_sets=["lease_epoch = lease_epoch + 1"])
         at = dump_time(run.started_at)
         admin = self._admin
         async with self.connection.transaction() as cur:
             # The row first: its lock orders this run against racing starts and fenced
             # writes, so the latest checkpoint read after it is the one the run starts from.
-            await cur.execute(sql, [*params, session_id, expect_revision])
+            await cur.execute(sql, [*params, session_id, *extra])
             row = await cur.fetchone()
             if row is None:
                 return None
+            if queue is not None and queue.ticket is not None:
+                await cur.execute("DELETE FROM run_tickets WHERE seq = %s", (queue.ticket,))
             before, mark = await admin.arun_start(cur, session_id)
             await cur.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, "
@@ -577,6 +587,30 @@ class PostgresBackend(Backend):
 
     async def wait_cancel_request(self, timeout: float) -> None:
         await self._cancel_listener.wait(timeout)
+
+    # queue tickets ---------------------------------------------------------------------
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        async with self.connection.cursor() as cur:
+            await cur.execute(
+                "INSERT INTO run_tickets (session_id, owner, expires_at) VALUES (%s, %s, %s) "
+                "RETURNING seq",
+                (session_id, owner, dump_time(expires_at)),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        async with self.connection.cursor() as cur:
+            await cur.execute(
+                "UPDATE run_tickets SET expires_at = %s WHERE owner = %s",
+                (dump_time(expires_at), owner),
+            )
+            return int(cur.rowcount)
+
+    async def drop_ticket(self, ticket: int) -> None:
+        async with self.connection.cursor() as cur:
+            await cur.execute("DELETE FROM run_tickets WHERE seq = %s", (ticket,))
 
     async def add_pending_run(self, pending_run: PendingRun) -> bool:
         async with self.connection.transaction() as cur:

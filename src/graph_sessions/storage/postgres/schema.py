@@ -182,7 +182,15 @@ MIGRATIONS: list[tuple[int, str | tuple[str, ...]]] = [
             session_id TEXT NOT NULL,
             action TEXT NOT NULL,
             requested_at TEXT NOT NULL
-        )
+        );
+        CREATE TABLE IF NOT EXISTS run_tickets (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at TEXT COLLATE "C" NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_session ON run_tickets (session_id, seq);
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_owner ON run_tickets (owner)
         """,
     ),
 ]

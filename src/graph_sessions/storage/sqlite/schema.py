@@ -152,7 +152,15 @@ MIGRATIONS: list[tuple[int, str]] = [
             session_id TEXT NOT NULL,
             action TEXT NOT NULL,
             requested_at TEXT NOT NULL
-        )
+        );
+        CREATE TABLE IF NOT EXISTS run_tickets (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_session ON run_tickets (session_id, seq);
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_owner ON run_tickets (owner)
         """,
     ),
 ]
