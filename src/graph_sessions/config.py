@@ -94,6 +94,7 @@ ENV_MANAGER_KEYS = {
     "RESUME_KEY": "resume_key",
     "RECURSION_LIMIT": "recursion_limit",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "LEASE_TTL": "lease_ttl",
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -125,6 +126,7 @@ class Section(_Strict):
     resume_key: str | None = None
     recursion_limit: int | None = Field(default=None, ge=1)
     shutdown_timeout: float | None = Field(default=None, ge=0)
+    lease_ttl: float | None = Field(default=None, gt=0)
     # Checked against ServerSettings by _server_values (with the environment on top).
     server: dict[str, Any] = Field(default_factory=dict)
 
@@ -269,6 +271,8 @@ def _load_env(value: str | dict[str, Any] | None, base: Path, file: str) -> dict
 
 
 def _env_value(name: str, raw: str) -> Any:
+    if name == "lease_ttl":
+        return float(raw)
     if name in {"ttl", "sweep_interval", "shutdown_timeout"}:
         if raw.strip().lower() in {"", "none", "never"}:
             return None

@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from support.replica_graphs import STEPS, TOKENS
-from support.replicas import start_replicas
 from support.server import ServerProcess, follow_events, sse_events
+from support.stream_graphs import STEPS, TOKENS
+from support.stream_replicas import start_replicas
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from support import pg_restart
 from support.postgres import ENV_URL, PostgresServer, provision
-from support.replicas import start_replica
 from support.server import ServerProcess
+from support.stream_replicas import start_replica
 
 pytestmark = pytest.mark.slow
 

@@ -1,57 +1,65 @@
-"""Graphs of the replica tests: ``ticker``, a few slow steps that each stream tokens
-(``custom`` events) before updating the state, so a run lasts long enough for a client on
-another replica to join it."""
+"""Graphs the replica tests serve (``tests/support/replica_graphs.py:<attr>``).
+
+``turns``: one node appending the input to ``turns`` (lost or duplicated turns show).
+``steps``: a loop of ``n`` steps, each sleeping ``delay`` seconds and appending its number
+to ``steps`` (one checkpoint per step: completed steps lost or run twice show)."""
 
 from __future__ import annotations
 
 import asyncio
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
-
-#: steps of a ticker run, tokens per step, seconds between two tokens
-STEPS = 3
-TOKENS = 5
-TOKEN_SECONDS = 0.06
+from typing_extensions import TypedDict
 
 
-class TickerState(TypedDict, total=False):
-    """What a ticker run leaves: the tokens of every step, and the input's text."""
-
-    text: str
-    tokens: Annotated[list[str], operator.add]
-    #: what each turn sent (appended): the restart test finds every acknowledged turn here
-    texts: Annotated[list[str], operator.add]
-    #: seconds between two tokens (default :data:`TOKEN_SECONDS`)
-    pause: float
+class TurnState(TypedDict, total=False):
+    user_input: str
+    turns: Annotated[list[str], operator.add]
 
 
-def _step(n: int) -> Any:
-    async def step(state: TickerState, config: RunnableConfig) -> dict[str, Any]:
-        pause = float(state.get("pause", TOKEN_SECONDS))
-        writer = get_stream_writer()
-        out = []
-        for i in range(TOKENS):
-            if pause > 0:
-                await asyncio.sleep(pause)
-            token = f"s{n}t{i}"
-            writer({"token": token})
-            out.append(token)
-        return {"tokens": out}
+def turns_graph() -> StateGraph:
+    """One node: ``turns`` gets the input appended."""
 
-    return step
+    def turn(state: TurnState) -> dict[str, Any]:
+        return {"turns": [state.get("user_input", "")]}
+
+    b = StateGraph(TurnState)
+    b.add_node("turn", turn)
+    b.add_edge(START, "turn")
+    b.add_edge("turn", END)
+    return b
 
 
-_builder = StateGraph(TickerState)
-_previous = START
-for _n in range(STEPS):
-    _builder.add_node(f"step{_n}", _step(_n))
-    _builder.add_edge(_previous, f"step{_n}")
-    _previous = f"step{_n}"
-_builder.add_edge(_previous, END)
-ticker = _builder.compile()
+class StepState(TypedDict, total=False):
+    user_input: str
+    n: int
+    delay: float
+    steps: Annotated[list[str], operator.add]
 
-__all__ = ["STEPS", "TOKENS", "TickerState", "ticker"]
+
+def steps_graph() -> StateGraph:
+    """``n`` steps (default 5) of ``delay`` seconds (default 0.2); step ``i`` of input ``x``
+    appends ``"x:i"``."""
+
+    async def step(state: StepState) -> dict[str, Any]:
+        tag = state.get("user_input", "")
+        done = [s for s in state.get("steps", []) if s.startswith(f"{tag}:")]
+        await asyncio.sleep(float(state.get("delay", 0.2)))
+        return {"steps": [f"{tag}:{len(done)}"]}
+
+    def more(state: StepState) -> str:
+        tag = state.get("user_input", "")
+        done = [s for s in state.get("steps", []) if s.startswith(f"{tag}:")]
+        return "step" if len(done) < int(state.get("n", 5)) else END
+
+    b = StateGraph(StepState)
+    b.add_node("step", step)
+    b.add_edge(START, "step")
+    b.add_conditional_edges("step", more, ["step", END])
+    return b
+
+
+turns = turns_graph()
+steps = steps_graph()

@@ -16,6 +16,7 @@ from graph_sessions.clock import Clock, to_utc, utcnow
 from graph_sessions.core.gates import Gates
 from graph_sessions.core.graph_registry import GraphRegistry
 from graph_sessions.core.leases import new_lease_owner
+from graph_sessions.core.queue_tickets import QueueTickets
 from graph_sessions.errors import ManagerClosed, SessionExpired, SessionNotFound
 from graph_sessions.models import SessionInfo, SessionStatus
 from graph_sessions.storage.backend import Backend
@@ -46,7 +47,7 @@ class CoreOptions:
     resume_key: str | None = None
     output_key: str | None = None
     recursion_limit: int | None = None
-    lease_ttl: float = 30.0
+    lease_ttl: float = 15.0
     wait_timeout: float | None = 120.0
 
     @property
@@ -71,6 +72,13 @@ class CoreContext:
     lease_owner: str = field(default_factory=new_lease_owner)
     is_open: bool = False
     closing: bool = False
+    #: this manager's queue tickets (``enqueue`` order across processes)
+    tickets: QueueTickets = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tickets = QueueTickets(
+            self.backend, self.lease_owner, lambda: self.options.lease_delta
+        )
 
     def now(self) -> datetime:
         """The manager's clock (timezone-aware UTC)."""

@@ -38,6 +38,9 @@ class Gate:
     """One session's lock in this process."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: held while an arriving ``enqueue`` run takes its queue ticket, so that tickets and
+    #: places in ``lock``'s queue come in the same order
+    arrival: asyncio.Lock = field(default_factory=asyncio.Lock)
     active: ActiveRun | None = None
     users: int = 0
     info: SessionInfo | None = None  # the row as the last run here left it
@@ -94,6 +97,10 @@ class Gates:
         """The run holding the session's gate now, if any."""
         gate = self._gates.get(session_id)
         return gate.active if gate is not None else None
+
+    def items(self) -> list[tuple[str, Gate]]:
+        """(session id, gate) of every session with a gate here now."""
+        return list(self._gates.items())
 
     def active_runs(self) -> list[ActiveRun]:
         """The runs holding a gate now."""

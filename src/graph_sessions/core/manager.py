@@ -7,6 +7,7 @@ the core's modules on a shared :class:`~graph_sessions.core.context.CoreContext`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -21,8 +22,10 @@ from graph_sessions.config import ProjectConfig, load_config
 from graph_sessions.core import listing, repair
 from graph_sessions.core import sessions as registry
 from graph_sessions.core.assistants import Assistants
+from graph_sessions.core.cancel_watch import CancelWatch, request_cancel_elsewhere, running_run_id
 from graph_sessions.core.context import CoreContext, CoreOptions
 from graph_sessions.core.graph_registry import GraphRegistry
+from graph_sessions.core.lease_watch import LeaseWatch
 from graph_sessions.core.leases import mark_dead, mark_live
 from graph_sessions.core.listing import SessionFilters
 from graph_sessions.core.session import GraphSession
@@ -155,7 +158,7 @@ class GraphSessionManager:
         clock: Clock | None = None,
         session_class: type[GraphSession] = GraphSession,
         shutdown_timeout: float = 30.0,
-        lease_ttl: float = 30.0,
+        lease_ttl: float = 15.0,
         wait_timeout: float | None = 120.0,
     ) -> None:
         if graph is not None and graph_path is not None:
@@ -208,6 +211,8 @@ class GraphSessionManager:
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._sweeper = Sweeper(self.context)
+        self._lease_watch = LeaseWatch(self.context)
+        self._cancel_watch = CancelWatch(self.context)
         #: the assistants (a served graph with its own config, versioned) of this storage
         self.assistants = Assistants(self.context)
         #: ids of the sessions repaired when this manager opened
@@ -303,6 +308,9 @@ class GraphSessionManager:
                 self.repaired,
             )
         self._sweeper.start()
+        if ctx.options.sweep_interval:  # background work on: repair lapsed leases too
+            self._lease_watch.start()
+        self._cancel_watch.start()  # cancels asked by other processes reach our runs
         return self
 
     async def close(self) -> None:
@@ -313,7 +321,10 @@ class GraphSessionManager:
             return
         ctx.closing = True  # runs still queued for a session now refuse to start
         await self._sweeper.stop()
+        await self._lease_watch.stop()
         await ctx.gates.drain(self.shutdown_timeout)
+        await self._cancel_watch.stop()
+        await ctx.tickets.stop()
         mark_dead(ctx.lease_owner)
         ctx.is_open = False
         ctx.graphs.unbind()
@@ -463,13 +474,19 @@ class GraphSessionManager:
     async def cancel_run(
         self, session_id: str, run_id: str, *, rollback: bool = False, wait: bool = False
     ) -> bool:
-        """Cancel run ``run_id`` of the session while it executes in this process: its
-        finished steps stay (``rollback=True``: the state goes back to where the run began).
-        Its run row ends ``cancelled``. ``wait``: return once its end is recorded. False
-        when that run is not executing here."""
+        """Cancel run ``run_id`` of the session while it executes, in this process or in
+        another one on the same storage (a replica: asked through the backend, see
+        ``core/cancel_watch.py``): its finished steps stay (``rollback=True``: the state
+        goes back to where the run began). Its run row ends ``cancelled``. ``wait``: return
+        once its end is recorded. False when that run is not executing."""
         active = self.context.gates.active_run(session_id)
         if active is None or active.run_id != run_id:
-            return False
+            action = "cancel-rollback" if rollback else "cancel"
+            if not await request_cancel_elsewhere(self.context, session_id, action, run_id):
+                return False
+            while wait and await running_run_id(self.context, session_id) == run_id:
+                await asyncio.sleep(0.05)
+            return True
         active.cancel("rollback" if rollback else "cancelled by request")
         if wait:
             await active.finished.wait()

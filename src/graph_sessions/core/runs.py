@@ -24,12 +24,14 @@ from typing import Any
 
 from langgraph.types import Command
 
+from graph_sessions.core.cancel_watch import request_cancel_elsewhere
 from graph_sessions.core.context import CoreContext
 from graph_sessions.core.final_state import FinalState, values_match_state
 from graph_sessions.core.gates import ActiveRun, Gate
 from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.lifecycle import check_can_run
+from graph_sessions.core.queue_tickets import QueueSpot
 from graph_sessions.core.repair import interrupts_to_dicts, repair_if_stale, status_from_checkpoint
 from graph_sessions.errors import (
     CheckpointNotFound,
@@ -179,6 +181,14 @@ class PreparedRun:
     request: RunRequest
 
 
+@dataclass
+class _HeldElsewhere:
+    """A run's wait for a session another process holds."""
+
+    since: float | None = None  # loop time of the first wait
+    asked_epoch: int | None = None  # the lease whose run this run asked to cancel
+
+
 def _reject_busy(session_id: str) -> SessionBusy:
     return SessionBusy(
         f"session {session_id!r} is running a run; multitask='reject' refuses a second one",
@@ -258,6 +268,7 @@ class RunExecutor:
         and record the run's end; returns the result and the row the run left."""
         session_id, info, req = prepared.session_id, prepared.info, prepared.request
         gate = self.ctx.gates.enter(session_id)
+        spot = QueueSpot()
         try:
             if req.multitask == "reject" and gate.lock.locked():
                 raise _reject_busy(session_id)
@@ -265,15 +276,29 @@ class RunExecutor:
                 # Every run queued before this one is cancelled too, not only the running one.
                 gate.cancel_runs(req.multitask)
             ticket = gate.generation
+            if req.multitask == "enqueue" and (
+                gate.lock.locked()
+                or gate.arrival.locked()
+                or (
+                    info.status == SessionStatus.RUNNING
+                    and info.lease_owner != self.ctx.lease_owner
+                )
+            ):
+                # It waits: a queue ticket now keeps its place among runs of other processes.
+                async with gate.arrival:
+                    await self.ctx.tickets.take(session_id, spot)
             async with gate.lock:
                 gate.check_ticket(ticket, session_id)
                 # Queued callers hold the row as it was when they called; the run before them
                 # left a newer one here, which saves a re-read.
                 if gate.info is not None and gate.info.revision > info.revision:
                     info = gate.info
-                result, gate.info = await self._execute_locked(session_id, info, req, gate, ticket)
+                result, gate.info = await self._execute_locked(
+                    session_id, info, req, gate, ticket, spot
+                )
                 return result, gate.info
         finally:
+            await settle(self.ctx.tickets.release(spot))
             self.ctx.gates.leave(session_id, gate)
 
     async def _current(self, info: SessionInfo) -> SessionInfo:
@@ -309,12 +334,18 @@ class RunExecutor:
 
     # the run -------------------------------------------------------------------------
     async def _start(
-        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
+        self,
+        session_id: str,
+        info: SessionInfo,
+        req: RunRequest,
+        gate: Gate,
+        ticket: int,
+        spot: QueueSpot,
     ) -> tuple[SessionInfo, RunInfo, Any, SessionInfo]:
         """Mark the session running under a new lease; returns (the row before, the run, the
         graph input, the row after)."""
         ctx = self.ctx
-        waited_since: float | None = None
+        wait = _HeldElsewhere()
         while True:
             gate.check_ticket(ticket, session_id)
             if ctx.closing:
@@ -326,28 +357,10 @@ class RunExecutor:
             info = await self._current(info)
             check_can_run(info)
             if info.status == SessionStatus.RUNNING and info.lease_owner != ctx.lease_owner:
-                if await repair_if_stale(ctx, info):
-                    info = await ctx.load_info(session_id)
-                    continue
-                if req.multitask == "reject":
-                    raise SessionBusy(
-                        f"session {session_id!r} is running in another process",
-                        session_id=session_id,
-                    )
-                loop_now = asyncio.get_running_loop().time()
-                if waited_since is None:
-                    waited_since = loop_now
-                elif (
-                    ctx.options.wait_timeout is not None
-                    and loop_now - waited_since >= ctx.options.wait_timeout
-                ):
-                    raise LeaseWaitTimeout(
-                        f"session {session_id!r} is held by another process "
-                        f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
-                        f"waiting after {ctx.options.wait_timeout:g} s (wait_timeout)",
-                        session_id=session_id,
-                    )
-                await asyncio.sleep(_POLL_SECONDS)
+                if not await repair_if_stale(ctx, info):
+                    if req.multitask == "enqueue":
+                        await ctx.tickets.take(session_id, spot)
+                    await self._wait_held_elsewhere(info, req, wait)
                 info = await ctx.load_info(session_id)
                 continue
             graph_identity = self._graph_binding(session_id, info)
@@ -390,6 +403,9 @@ class RunExecutor:
                     ),
                     expect_revision=info.revision,
                     events=events,
+                    queue=ctx.tickets.check(session_id, spot)
+                    if req.multitask == "enqueue"
+                    else None,
                 )
             )
             try:
@@ -402,13 +418,47 @@ class RunExecutor:
                     await settle(self._finish_cancelled(session_id, info, begun.run, "cancelled"))
                 raise
             if begun is not None:
+                ctx.tickets.begun(spot)
                 return info, begun.run, graph_input, begun.session
             fresh = await ctx.backend.get_session(session_id)
             if fresh is None:
                 raise SessionNotFound(
                     f"session {session_id!r} does not exist", session_id=session_id
                 )
+            if fresh.revision == info.revision and req.multitask == "enqueue":
+                # unchanged row: runs of other processes queued before this one go first
+                await ctx.tickets.take(session_id, spot)
+                await self._wait_held_elsewhere(fresh, req, wait)
             info = fresh
+
+    async def _wait_held_elsewhere(
+        self, info: SessionInfo, req: RunRequest, wait: _HeldElsewhere
+    ) -> None:
+        """One wait of a run for a session another process holds (its lease still valid):
+        ``reject`` refuses, ``interrupt``/``rollback`` ask that process to cancel its run
+        (once per lease), every strategy gives up after ``wait_timeout``."""
+        ctx, session_id = self.ctx, info.session_id
+        if req.multitask == "reject":
+            raise SessionBusy(
+                f"session {session_id!r} is running in another process", session_id=session_id
+            )
+        if req.multitask in ("interrupt", "rollback") and wait.asked_epoch != info.lease_epoch:
+            wait.asked_epoch = info.lease_epoch
+            await request_cancel_elsewhere(ctx, session_id, req.multitask)
+        loop_now = asyncio.get_running_loop().time()
+        if wait.since is None:
+            wait.since = loop_now
+        elif (
+            ctx.options.wait_timeout is not None
+            and loop_now - wait.since >= ctx.options.wait_timeout
+        ):
+            raise LeaseWaitTimeout(
+                f"session {session_id!r} is held by another process "
+                f"({info.lease_owner}, lease until {info.lease_expires_at}); gave up "
+                f"waiting after {ctx.options.wait_timeout:g} s (wait_timeout)",
+                session_id=session_id,
+            )
+        await asyncio.sleep(_POLL_SECONDS)
 
     def _graph_input(self, info: SessionInfo, req: RunRequest) -> tuple[Any, bool]:
         """Turn the caller's input into LangGraph's: an interrupted session is resumed.
@@ -606,11 +656,19 @@ class RunExecutor:
                 await req.on_chunk(GraphEvent(event))
 
     async def _execute_locked(
-        self, session_id: str, info: SessionInfo, req: RunRequest, gate: Gate, ticket: int
+        self,
+        session_id: str,
+        info: SessionInfo,
+        req: RunRequest,
+        gate: Gate,
+        ticket: int,
+        spot: QueueSpot,
     ) -> tuple[InvokeResult, SessionInfo]:
         ctx = self.ctx
         ctx.graph_for(info.graph_id, session_id=session_id)  # served? before a run begins
-        before, run, graph_input, after = await self._start(session_id, info, req, gate, ticket)
+        before, run, graph_input, after = await self._start(
+            session_id, info, req, gate, ticket, spot
+        )
         config = self._config(session_id, run.run_id, req)
         # Fencing: from here every checkpoint write of this session checks our lease.
         ctx.backend.fence(session_id, self.ctx.lease_owner, after.lease_epoch)

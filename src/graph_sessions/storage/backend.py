@@ -7,6 +7,7 @@ belongs together (starting a run, finishing it, deleting a session).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from graph_sessions.models import (
 )
 from graph_sessions.storage.records import (
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -209,8 +211,10 @@ class Backend(ABC):
         """Non-running sessions whose TTL passed by ``now`` and not yet marked expired."""
 
     @abstractmethod
-    async def find_running(self) -> list[SessionInfo]:
-        """Sessions whose registry status is ``running``."""
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        """Sessions whose registry status is ``running``; with ``lapsed_at``, only those
+        whose lease expired at or before it (or has no expiry): the candidates of a repair
+        pass, one indexed query."""
 
     # runs ----------------------------------------------------------------------------
     @abstractmethod
@@ -222,8 +226,10 @@ class Backend(ABC):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
-        """If the row's revision is still ``expect_revision``, in one transaction: mark the
+        """With ``queue``, only when its FIFO check holds (see :class:`QueueCheck`; its
+        ticket is deleted in the same transaction). If the row's revision is still ``expect_revision``, in one transaction: mark the
         session running under a new lease (``start``; ``lease_epoch`` one more than before),
         insert the run row with the latest checkpoint as ``checkpoint_before`` (and the
         writes mark), delete the pending run of the same id if there is one (so a run is
@@ -261,6 +267,46 @@ class Backend(ABC):
     @abstractmethod
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""
+
+    # cancel requests (a run executing in another process) -------------------------
+    @abstractmethod
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        """Ask whichever process executes run ``run_id`` of ``session_id`` to cancel it:
+        record ``action`` (an opaque word of the core's) for that run, replacing an earlier
+        request of the same run, and wake the processes waiting in
+        :meth:`wait_cancel_request`. Requests of runs no longer running are dropped.
+        False (nothing recorded) when that run is not running."""
+
+    @abstractmethod
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The requests recorded for any of ``run_ids`` (run id -> action), deleted as they
+        are taken: each request is answered once."""
+
+    async def wait_cancel_request(self, timeout: float) -> None:
+        """Return when another process may have recorded a cancel request, or after at most
+        ``timeout`` seconds (a backend without notifications just waits: the caller
+        polls :meth:`take_cancel_requests`)."""
+        await asyncio.sleep(timeout)
+
+    #: seconds between two polls of :meth:`take_cancel_requests` when requests come
+    #: without notification (see :meth:`wait_cancel_request`)
+    cancel_poll_interval: float = 0.25
+
+    # queue tickets (enqueue order across processes) ---------------------------------
+    @abstractmethod
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        """A new ticket in the session's queue: its seq, higher than every ticket taken
+        before (in any process); it lives until ``expires_at`` unless renewed."""
+
+    @abstractmethod
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        """Move the expiry of every ticket of ``owner`` to ``expires_at``; returns how many."""
+
+    @abstractmethod
+    async def drop_ticket(self, ticket: int) -> None:
+        """Delete a ticket (its run gave up waiting); nothing if it is gone."""
 
     # pending runs ----------------------------------------------------------------------
     @abstractmethod

@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from graph_sessions.models import (
     Message,
     MessageSummary,
     RunInfo,
+    RunStatus,
     SessionInfo,
     SessionStats,
     SessionStatus,
@@ -39,6 +41,7 @@ from graph_sessions.storage.codec import dump_time
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -123,6 +126,15 @@ class _FencedMemorySaver(InMemorySaver):
         super().put_writes(config, writes, task_id, task_path)
 
 
+@dataclass
+class _Ticket:
+    """A queue ticket (see ``Backend.take_ticket``)."""
+
+    session_id: str
+    owner: str
+    expires_at: datetime
+
+
 class MemoryBackend(Backend):
     """Dicts in this process; LangGraph's ``InMemorySaver`` and ``InMemoryStore``."""
 
@@ -137,6 +149,9 @@ class MemoryBackend(Backend):
         self._events: dict[str, list[Event]] = {}
         self._messages: dict[str, list[Message]] = {}
         self._pending: dict[str, PendingRun] = {}
+        self._cancels: dict[str, str] = {}  # run id -> requested action
+        self._tickets: dict[int, _Ticket] = {}  # queue tickets by seq
+        self._ticket_seq = 0
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         # assistant id -> its versions, by version number; and the current version
@@ -271,11 +286,12 @@ class MemoryBackend(Backend):
         rows.sort(key=lambda s: s.expires_at or now)
         return [s.model_copy(deep=True) for s in rows[:limit]]
 
-    async def find_running(self) -> list[SessionInfo]:
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
         return [
             s.model_copy(deep=True)
             for s in self._sessions.values()
             if s.status == SessionStatus.RUNNING
+            and (lapsed_at is None or s.lease_expires_at is None or s.lease_expires_at <= lapsed_at)
         ]
 
     # runs ----------------------------------------------------------------------------
@@ -287,10 +303,22 @@ class MemoryBackend(Backend):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
         info = self._sessions.get(session_id)
         if info is None or info.revision != expect_revision:
             return None
+        if queue is not None:
+            if any(
+                t.session_id == session_id
+                and t.expires_at > queue.now
+                and t.owner != queue.owner
+                and seq < queue.position
+                for seq, t in self._tickets.items()
+            ):
+                return None
+            if queue.ticket is not None:
+                self._tickets.pop(queue.ticket, None)
         before = self.admin.latest_id(None, session_id)
         recorded = run.model_copy(
             update={
@@ -366,6 +394,37 @@ class MemoryBackend(Backend):
     async def list_runs(self, session_id: str, limit: int = 50) -> list[RunInfo]:
         runs = [r for r in self._runs.values() if r.session_id == session_id]
         return [r.model_copy() for r in reversed(runs)][:limit]
+
+    # cancel requests -------------------------------------------------------------------
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        running = {r.run_id for r in self._runs.values() if r.status == RunStatus.RUNNING}
+        for stale in [r for r in self._cancels if r not in running]:
+            del self._cancels[stale]
+        run = self._runs.get(run_id)
+        if run is None or run.session_id != session_id or run.status != RunStatus.RUNNING:
+            return False
+        self._cancels[run_id] = action
+        return True
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        return {r: self._cancels.pop(r) for r in run_ids if r in self._cancels}
+
+    # queue tickets ---------------------------------------------------------------------
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        self._ticket_seq += 1
+        self._tickets[self._ticket_seq] = _Ticket(session_id, owner, expires_at)
+        return self._ticket_seq
+
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        mine = [t for t in self._tickets.values() if t.owner == owner]
+        for ticket in mine:
+            ticket.expires_at = expires_at
+        return len(mine)
+
+    async def drop_ticket(self, ticket: int) -> None:
+        self._tickets.pop(ticket, None)
 
     # pending runs ----------------------------------------------------------------------
     async def add_pending_run(self, pending: PendingRun) -> bool:

@@ -71,6 +71,24 @@ class SessionUpdate:
 SESSION_UPDATE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(SessionUpdate))
 
 
+#: the ticket of a run that holds none: behind every live ticket of another owner
+NO_TICKET: Final = 2**62
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueCheck:
+    """``begin_run``'s FIFO check across processes: begin only if no live ticket (its
+    ``expires_at`` after ``now``) of the session held by another ``owner`` has a lower seq
+    than ``position`` (the owner's place in the queue: its lowest live ticket of the
+    session; :data:`NO_TICKET` when it holds none: behind every live ticket of another
+    owner), and delete ``ticket`` (the run's own, if any) in the same transaction."""
+
+    owner: str
+    now: datetime
+    position: int = NO_TICKET
+    ticket: int | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStart:
     """What ``begin_run`` sets on the session row besides status ``running`` and a lease

@@ -28,7 +28,13 @@ _EXAMPLES = (
 )
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 #: the Postgres URL's query options that configure the backend (the others go to libpq)
-POSTGRES_OPTIONS = ("checkpointer", "pool_min_size", "pool_max_size", "pool_timeout")
+POSTGRES_OPTIONS = (
+    "checkpointer",
+    "pool_min_size",
+    "pool_max_size",
+    "pool_timeout",
+    "idle_in_transaction_timeout",
+)
 
 
 def is_postgres_url(url: str | Path | None) -> bool:
@@ -118,7 +124,8 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     place).
 
     ``postgresql://user:pw@host:5432/db`` (or ``postgres://``): options
-    ``?pool_min_size=1&pool_max_size=10&pool_timeout=30`` (the connection pool) and
+    ``?pool_min_size=1&pool_max_size=10&pool_timeout=30`` (the connection pool),
+    ``idle_in_transaction_timeout=5`` (seconds a paused holder keeps its locks) and
     ``?checkpointer=langgraph`` (LangGraph's ``AsyncPostgresSaver`` instead of ours; a
     database that already holds its checkpoints keeps it); any other query parameter
     (``sslmode``…) goes to libpq.
@@ -194,6 +201,7 @@ def _postgres_backend(url: str) -> Backend:
         pool_min_size=number("pool_min_size", 1),
         pool_max_size=number("pool_max_size", 10),
         pool_timeout=number("pool_timeout", 30.0, float),
+        idle_in_transaction_timeout=number("idle_in_transaction_timeout", 5.0, float),
     )
 
 

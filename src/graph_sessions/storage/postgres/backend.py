@@ -50,8 +50,9 @@ from graph_sessions.storage.checkpoints.langgraph_postgres import (
 )
 from graph_sessions.storage.checkpoints.sessions_postgres import SessionsPostgresAdmin
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
-from graph_sessions.storage.postgres import assistants, crons, pending
+from graph_sessions.storage.postgres import assistants, cancels, crons, pending
 from graph_sessions.storage.postgres.connection import (
+    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     DEFAULT_MAX_SIZE,
     DEFAULT_MIN_SIZE,
     DEFAULT_TIMEOUT,
@@ -86,6 +87,7 @@ from graph_sessions.storage.postgres.schema import (
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -170,14 +172,17 @@ class PostgresBackend(Backend):
         pool_min_size: int = DEFAULT_MIN_SIZE,
         pool_max_size: int = DEFAULT_MAX_SIZE,
         pool_timeout: float = DEFAULT_TIMEOUT,
+        idle_in_transaction_timeout: float = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     ) -> None:
         """``url``: a libpq URL or connection string (its own query parameters, such as
         ``sslmode``, go to libpq). ``checkpointer``: a name in :data:`SAVERS`
         (``"graph-sessions"``: ours, ``graph_sessions.checkpoint.AsyncPostgresSaver``,
         storage and cost per turn independent of the history length; ``"langgraph"``:
         LangGraph's ``AsyncPostgresSaver``) or ``"auto"`` (the default: ours, unless the
-        database already holds LangGraph checkpoints, which stay readable). ``pool_*``: the connection
-        pool's sizes and how long a request waits for a free connection (seconds)."""
+        database already holds LangGraph checkpoints, which stay readable). ``pool_*``: the
+        connection pool's sizes and how long a request waits for a free connection
+        (seconds). ``idle_in_transaction_timeout``: seconds after which the server ends a
+        connection of ours idle inside a transaction (a paused replica's locks; 0: never)."""
         if checkpointer != "auto" and checkpointer not in SAVERS:
             raise BackendError(
                 f"checkpointer must be 'auto' or one of {sorted(SAVERS)} on Postgres, "
@@ -187,10 +192,15 @@ class PostgresBackend(Backend):
         self.url = url
         self.checkpointer_kind = checkpointer
         self.connection = PostgresPool(
-            url, min_size=pool_min_size, max_size=pool_max_size, timeout=pool_timeout
+            url,
+            min_size=pool_min_size,
+            max_size=pool_max_size,
+            timeout=pool_timeout,
+            idle_in_transaction_timeout=idle_in_transaction_timeout,
         )
         self.fences: dict[str, tuple[str | None, int]] = {}
         self.admin: AsyncCheckpointAdmin | None = None
+        self._cancel_listener = cancels.CancelListener(url)
 
     # lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -235,6 +245,7 @@ class PostgresBackend(Backend):
         if isinstance(store, AsyncPostgresStore):
             await store.stop_ttl_sweeper(timeout=5)
             stop_store_task(store)  # its batching task, before the pool goes
+        await self._cancel_listener.close()
         await self.connection.close()
 
     async def ping(self) -> bool:
@@ -493,9 +504,14 @@ class PostgresBackend(Backend):
             rows = await cur.fetchall()
         return [row_to_info(r) for r in rows]
 
-    async def find_running(self) -> list[SessionInfo]:
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        sql = f"SELECT {SESSION_SELECT} FROM sessions WHERE status = 'running'"
+        params: tuple[Any, ...] = ()
+        if lapsed_at is not None:
+            sql += " AND (lease_expires_at IS NULL OR lease_expires_at <= %s)"
+            params = (dump_time(lapsed_at),)
         async with self.connection.cursor() as cur:
-            await cur.execute(f"SELECT {SESSION_SELECT} FROM sessions WHERE status = 'running'")
+            await cur.execute(sql, params)
             rows = await cur.fetchall()
         return [row_to_info(r) for r in rows]
 
@@ -508,19 +524,28 @@ class PostgresBackend(Backend):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
-        sql, params = update_sql(
-            start.changes(), " AND revision = %s", raw_sets=["lease_epoch = lease_epoch + 1"]
-        )
+        where = " AND revision = %s"
+        extra: list[Any] = [expect_revision]
+        if queue is not None:
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM run_tickets t WHERE t.session_id = %s "
+                "AND t.expires_at > %s AND t.owner <> %s AND t.seq < %s)"
+            )
+            extra += [session_id, dump_time(queue.now), queue.owner, queue.position]
+        sql, params = update_sql(start.changes(), where, raw_sets=["lease_epoch = lease_epoch + 1"])
         at = dump_time(run.started_at)
         admin = self._admin
         async with self.connection.transaction() as cur:
             # The row first: its lock orders this run against racing starts and fenced
             # writes, so the latest checkpoint read after it is the one the run starts from.
-            await cur.execute(sql, [*params, session_id, expect_revision])
+            await cur.execute(sql, [*params, session_id, *extra])
             row = await cur.fetchone()
             if row is None:
                 return None
+            if queue is not None and queue.ticket is not None:
+                await cur.execute("DELETE FROM run_tickets WHERE seq = %s", (queue.ticket,))
             before, mark = await admin.arun_start(cur, session_id)
             await cur.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, "
@@ -597,6 +622,49 @@ class PostgresBackend(Backend):
         return [row_to_run(r) for r in rows]
 
     # pending runs (storage/postgres/pending.py) ------------------------------------------
+    # cancel requests (storage/postgres/cancels.py) -------------------------------------
+    #: notifications wake the waiters; this poll is the fallback
+    cancel_poll_interval = 2.0
+
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        async with self.connection.transaction() as cur:
+            return await cancels.request(cur, session_id, run_id, action, requested_at)
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        async with self.connection.cursor() as cur:
+            return await cancels.take(cur, run_ids)
+
+    async def wait_cancel_request(self, timeout: float) -> None:
+        await self._cancel_listener.wait(timeout)
+
+    # queue tickets ---------------------------------------------------------------------
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        async with self.connection.cursor() as cur:
+            await cur.execute(
+                "INSERT INTO run_tickets (session_id, owner, expires_at) VALUES (%s, %s, %s) "
+                "RETURNING seq",
+                (session_id, owner, dump_time(expires_at)),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        async with self.connection.cursor() as cur:
+            await cur.execute(
+                "UPDATE run_tickets SET expires_at = %s WHERE owner = %s",
+                (dump_time(expires_at), owner),
+            )
+            return int(cur.rowcount)
+
+    async def drop_ticket(self, ticket: int) -> None:
+        async with self.connection.cursor() as cur:
+            await cur.execute("DELETE FROM run_tickets WHERE seq = %s", (ticket,))
+
     async def add_pending_run(self, pending_run: PendingRun) -> bool:
         async with self.connection.transaction() as cur:
             return await pending.add(cur, pending_run)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -33,6 +34,12 @@ DEFAULT_MAX_SIZE = 10
 DEFAULT_TIMEOUT = 30.0
 #: seconds a request waits for a connection while the server was last found unreachable
 DOWN_TIMEOUT = 0.5
+#: seconds the server lets a connection of ours sit idle inside a transaction before it ends
+#: the connection (``idle_in_transaction_timeout``; 0: never). A replica paused (SIGSTOP, a
+#: long GC, a frozen VM) in the middle of a transaction holds its row locks until then:
+#: without a bound, every other replica touching that session (the repair of its lapsed
+#: lease included) would wait for the paused one to wake up.
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT = 5.0
 
 Row = tuple[Any, ...]
 Cursor = AsyncCursor[Row]
@@ -60,7 +67,13 @@ class PostgresPool:
         min_size: int = DEFAULT_MIN_SIZE,
         max_size: int = DEFAULT_MAX_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
+        idle_in_transaction_timeout: float = DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
     ) -> None:
+        if idle_in_transaction_timeout < 0:
+            raise BackendError(
+                "idle_in_transaction_timeout must be >= 0 seconds (0: never), "
+                f"not {idle_in_transaction_timeout!r}"
+            )
         if min_size < 0 or max_size < max(min_size, 1):
             raise BackendError(
                 f"pool sizes must satisfy 0 <= pool_min_size <= pool_max_size and "
@@ -70,6 +83,7 @@ class PostgresPool:
         self.min_size = min_size
         self.max_size = max_size
         self.timeout = timeout
+        self.idle_in_transaction_timeout = idle_in_transaction_timeout
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         #: the server was found unreachable and no request succeeded since
         self.down = False
@@ -98,6 +112,7 @@ class PostgresPool:
             kwargs={"autocommit": True, "row_factory": dict_row},
             open=False,
             name="graph-sessions",
+            configure=self._configure,
         )
         try:
             await pool.open(wait=True, timeout=self.timeout)
@@ -107,6 +122,12 @@ class PostgresPool:
                 f"cannot connect to Postgres {redact(self.conninfo)!r}: {exc}"
             ) from exc
         self._pool = pool
+
+    async def _configure(self, conn: AsyncConnection[Any]) -> None:
+        """Every new connection: the server ends it when it idles in a transaction longer
+        than ``idle_in_transaction_timeout`` (a paused process must not hold locks)."""
+        millis = int(self.idle_in_transaction_timeout * 1000)
+        await conn.execute(f"SET idle_in_transaction_session_timeout = {millis}")
 
     async def close(self) -> None:
         """Close every connection."""
@@ -132,6 +153,8 @@ class PostgresPool:
         except PoolTimeout as exc:
             self._went_down()
             raise BackendError(f"no Postgres connection free: {exc}") from exc
+        except psycopg.errors.IdleInTransactionSessionTimeout as exc:
+            raise BackendError(f"Postgres {redact(self.conninfo)!r}: {exc}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self._went_down()
             raise BackendError(f"Postgres {redact(self.conninfo)!r}: {exc}") from exc
@@ -172,6 +195,7 @@ class PostgresPool:
 
 
 __all__ = [
+    "DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT",
     "DEFAULT_MAX_SIZE",
     "DEFAULT_MIN_SIZE",
     "DEFAULT_TIMEOUT",

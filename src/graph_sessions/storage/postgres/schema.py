@@ -174,7 +174,29 @@ MIGRATIONS: list[tuple[int, str | tuple[str, ...]]] = [
         CREATE INDEX IF NOT EXISTS ix_pending_runs_claim ON pending_runs (claimed_by)
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE IF NOT EXISTS cancel_requests (
+            run_id TEXT COLLATE "C" PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            requested_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS run_tickets (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at TEXT COLLATE "C" NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_session ON run_tickets (session_id, seq);
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_owner ON run_tickets (owner)
+        """,
+    ),
 ]
+
+#: the LISTEN/NOTIFY channel of cancel requests (payload: the run id)
+CANCEL_CHANNEL = "gs_cancel"
 
 #: the registry's columns as selected or returned: JSON columns as text (``rows.py``)
 SESSION_SELECT = SESSION_COLUMNS.replace("metadata,", "metadata::text,").replace(
@@ -242,6 +264,7 @@ async def schema_version(conn: AsyncConnection[Any]) -> int:
 
 
 __all__ = [
+    "CANCEL_CHANNEL",
     "FENCE_SQLSTATE",
     "MIGRATIONS",
     "MIGRATION_LOCK",

@@ -40,6 +40,7 @@ from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
+    QueueCheck,
     RunBegun,
     RunFinish,
     RunStart,
@@ -448,12 +449,13 @@ class SqliteBackend(Backend):
         )
         return [row_to_info(r) for r in rows]
 
-    async def find_running(self) -> list[SessionInfo]:
-        rows = await self._call(
-            lambda c: c.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'"
-            ).fetchall()
-        )
+    async def find_running(self, lapsed_at: datetime | None = None) -> list[SessionInfo]:
+        sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE status = 'running'"
+        params: tuple[Any, ...] = ()
+        if lapsed_at is not None:
+            sql += " AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+            params = (dump_time(lapsed_at),)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
         return [row_to_info(r) for r in rows]
 
     # runs ----------------------------------------------------------------------------
@@ -465,17 +467,26 @@ class SqliteBackend(Backend):
         *,
         expect_revision: int,
         events: Sequence[NewEvent] = (),
+        queue: QueueCheck | None = None,
     ) -> RunBegun | None:
-        sql, params = update_sql(
-            start.changes(), " AND revision = ?", raw_sets=["lease_epoch = lease_epoch + 1"]
-        )
+        where = " AND revision = ?"
+        extra: list[Any] = [expect_revision]
+        if queue is not None:
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM run_tickets t WHERE t.session_id = ? "
+                "AND t.expires_at > ? AND t.owner <> ? AND t.seq < ?)"
+            )
+            extra += [session_id, dump_time(queue.now), queue.owner, queue.position]
+        sql, params = update_sql(start.changes(), where, raw_sets=["lease_epoch = lease_epoch + 1"])
         at = dump_time(run.started_at)
 
         def body(c: sqlite3.Connection) -> tuple[Any, str | None, int | None] | None:
             before = self._admin.latest_id(c, session_id)
-            row = c.execute(sql, [*params, session_id, expect_revision]).fetchone()
+            row = c.execute(sql, [*params, session_id, *extra]).fetchone()
             if row is None:
                 return None
+            if queue is not None and queue.ticket is not None:
+                c.execute("DELETE FROM run_tickets WHERE seq = ?", (queue.ticket,))
             mark = self._admin.writes_mark(c, session_id, before)
             c.execute(
                 "INSERT INTO runs (run_id, session_id, status, kind, multitask, started_at, checkpoint_before) "
@@ -559,6 +570,67 @@ class SqliteBackend(Backend):
             ).fetchall()
         )
         return [row_to_run(r) for r in rows]
+
+    # cancel requests -------------------------------------------------------------------
+    async def request_cancel(
+        self, session_id: str, run_id: str, action: str, requested_at: datetime
+    ) -> bool:
+        def body(c: sqlite3.Connection) -> bool:
+            c.execute(
+                "DELETE FROM cancel_requests WHERE NOT EXISTS (SELECT 1 FROM runs r "
+                "WHERE r.run_id = cancel_requests.run_id AND r.status = 'running')"
+            )
+            return (
+                c.execute(
+                    "INSERT INTO cancel_requests (run_id, session_id, action, requested_at) "
+                    "SELECT run_id, session_id, ?, ? FROM runs "
+                    "WHERE run_id = ? AND session_id = ? AND status = 'running' "
+                    "ON CONFLICT (run_id) DO UPDATE SET action = excluded.action, "
+                    "requested_at = excluded.requested_at",
+                    (action, dump_time(requested_at), run_id, session_id),
+                ).rowcount
+                > 0
+            )
+
+        return await self._call(lambda conn: self._tx(conn, body))
+
+    async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        rows = await self._call(
+            lambda c: c.execute(
+                f"DELETE FROM cancel_requests WHERE run_id IN ({marks}) RETURNING run_id, action",
+                tuple(run_ids),
+            ).fetchall()
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # queue tickets ---------------------------------------------------------------------
+    async def take_ticket(self, session_id: str, owner: str, expires_at: datetime) -> int:
+        row = await self._call(
+            lambda c: c.execute(
+                "INSERT INTO run_tickets (session_id, owner, expires_at) VALUES (?, ?, ?) "
+                "RETURNING seq",
+                (session_id, owner, dump_time(expires_at)),
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+        return int(
+            await self._call(
+                lambda c: (
+                    c.execute(
+                        "UPDATE run_tickets SET expires_at = ? WHERE owner = ?",
+                        (dump_time(expires_at), owner),
+                    ).rowcount
+                )
+            )
+        )
+
+    async def drop_ticket(self, ticket: int) -> None:
+        await self._call(lambda c: c.execute("DELETE FROM run_tickets WHERE seq = ?", (ticket,)))
 
     # pending runs (storage/sqlite/pending.py) --------------------------------------------
     async def add_pending_run(self, pending_run: PendingRun) -> bool:

@@ -144,6 +144,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX IF NOT EXISTS ix_pending_runs_claim ON pending_runs (claimed_by)
         """,
     ),
+    (
+        6,
+        """
+        CREATE TABLE IF NOT EXISTS cancel_requests (
+            run_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            requested_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS run_tickets (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_session ON run_tickets (session_id, seq);
+        CREATE INDEX IF NOT EXISTS ix_run_tickets_owner ON run_tickets (owner)
+        """,
+    ),
 ]
 
 SESSION_COLUMNS = (
