@@ -32,6 +32,7 @@ from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import RunStream
 from graph_sessions.errors import GraphSessionError, ManagerClosed, RunCancelled, RunFailed
+from graph_sessions.server.jsonable import dumps
 from graph_sessions.server.langgraph_api.run_payloads import ResolvedRun
 from graph_sessions.server.langgraph_api.run_shapes import error_json, run_json, wait_body
 from graph_sessions.server.langgraph_api.sse import frame
@@ -75,7 +76,11 @@ class BookedRun:
     status: str = "pending"
     #: when the core began executing it (after ``after_seconds``)
     started_at: datetime | None = None
+    #: the wait body once the run ended, until its end hooks ran; after that only an
+    #: error body stays here (small), the rest lives on as :attr:`body` (see :meth:`seal`)
     result: dict[str, Any] | None = None
+    #: the wait body encoded (JSON bytes), set when the run ends
+    body: bytes | None = None
     deleted: bool = False
     #: set by a later run's ``interrupt``/``rollback`` or by a cancel: how it is cancelled
     cancel_action: str | None = None
@@ -173,6 +178,7 @@ class BookedRun:
         """Record the run's end; followers see the stream end."""
         self.status = status
         self.result = result
+        self.body = dumps(result)
         self.updated_at = _now()
         if self.cancel_action == "rollback" and status == "interrupted":
             self.deleted = True
@@ -180,6 +186,22 @@ class BookedRun:
             self.events = []
         self.done.set()
         self._signal()
+
+    def seal(self) -> None:
+        """The run ended and its end hooks ran: keep its wait body as JSON bytes only (an
+        error body stays a dict too). A finished run stays held for a while
+        (:data:`RETAIN_PLAIN_SECONDS`) for joins; held as live objects, the state it ended
+        with (every message of the thread) would stay reachable meanwhile, which costs
+        memory and the garbage collector's time on every run that follows."""
+        if self.result is not None and "__error__" not in self.result:
+            self.result = None
+        self.stream = None  # its task holds the core's result (the state) too
+
+    def result_bytes(self) -> bytes:
+        """The wait body of a run that ended, as JSON."""
+        if self.body is None:
+            self.body = dumps(self.result if self.result is not None else {})
+        return self.body
 
     def to_json(self) -> dict[str, Any]:
         """The Run JSON."""
@@ -343,7 +365,7 @@ class RunBook:
         translator = StreamTranslator(resolved.body.modes, resolved.body.stream_subgraphs)
         delay = resolved.body.after_seconds or 0
         if delay <= 0:
-            rec.stream = await self._start_stream(resolved, translator)
+            rec.stream = await self._start_stream(rec, resolved, translator)
             rec.started_at = _now()
         if resolved.body.strategy in ("interrupt", "rollback"):
             # The core cancels the thread's earlier runs once this one's task runs: they
@@ -354,15 +376,29 @@ class RunBook:
         rec.task = asyncio.ensure_future(self._pump(rec, resolved, translator, delay))
 
     @staticmethod
-    async def _start_stream(resolved: ResolvedRun, translator: StreamTranslator) -> RunStream:
-        return await resolved.session.start_stream(
+    async def _start_stream(
+        rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator
+    ) -> RunStream:
+        """Start the run in the core, its chunks translated and published as the graph
+        makes them (in the run's own task: no queue between the graph and the events),
+        after the run's ``metadata`` event (published here, before any chunk can come)."""
+
+        async def on_chunk(chunk: Any) -> None:
+            rec.mark_running()
+            for event, data in translator.translate(chunk):
+                rec.publish(event, data)
+
+        stream = await resolved.session.start_stream(
             resolved.body.graph_input(),
             mode=translator.core_modes,
             subgraphs=resolved.body.stream_subgraphs,
             on_disconnect="continue",
             literal_input=True,
+            on_chunk=on_chunk,
             **resolved.core_options(),
         )
+        rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
+        return stream
 
     async def _pump(
         self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
@@ -407,6 +443,7 @@ class RunBook:
                 hook(rec)
             except Exception:
                 log.exception("LangGraph API run %s: an end hook failed", rec.run_id)
+        rec.seal()
         keep = RETAIN_SECONDS if rec.resumable else RETAIN_PLAIN_SECONDS
         asyncio.get_running_loop().call_later(keep, self._forget, rec.run_id)
 
@@ -423,14 +460,11 @@ class RunBook:
         try:
             if rec.stream is None:
                 await asyncio.sleep(delay)
-                rec.stream = await self._start_stream(resolved, translator)
+                rec.stream = await self._start_stream(rec, resolved, translator)
             rec.started_at = rec.started_at or _now()
-            rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
-            async for chunk in rec.stream:
-                rec.mark_running()
-                for event, data in translator.translate(chunk):
-                    rec.publish(event, data)
-            result = await rec.stream.result()
+            # shielded: this task's cancellation (the app stopping) leaves the run to the
+            # core's shutdown, as it did when this task only read the run's chunks
+            result = await asyncio.shield(rec.stream.task)
             return "success", wait_body(result, translator.interrupts)
         except RunFailed as exc:
             err = error_json(exc.error if exc.error is not None else exc)

@@ -17,7 +17,7 @@ from graph_sessions.errors import ManagerClosed, SessionBusy
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import manager_of, settings_of
 from graph_sessions.server.errors import ApiError
-from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
 from graph_sessions.server.langgraph_api.lg_auth import auth_configurable
 from graph_sessions.server.langgraph_api.lg_authz import authorize_run, authorized_thread
@@ -178,7 +178,7 @@ async def _wait_body(
     finally:
         if cancel_on_disconnect and not rec.done.is_set():
             await book.cancel(rec, "interrupt", wait=False)
-    yield dumps(rec.result if rec.result is not None else {})
+    yield rec.result_bytes()
 
 
 async def wait_response(
@@ -195,8 +195,9 @@ async def wait_response(
         except TimeoutError:
             padded = True
     if rec.done.is_set():
-        return JSONResponse(
-            rec.result if rec.result is not None else {},
+        return Response(
+            rec.result_bytes(),
+            media_type="application/json",
             headers={"Location": location, "Content-Location": run_url(rec)},
         )
     return StreamingResponse(
