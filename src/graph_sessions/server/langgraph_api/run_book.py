@@ -56,6 +56,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
 @dataclass
 class BookedRun:
     """One run of the LangGraph API in this process."""
@@ -99,6 +104,8 @@ class BookedRun:
     #: readers following the events now (streams, joins, thread streams)
     followers: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: futures of the callers of :meth:`ended_within` waiting now
+    _enders: list[asyncio.Future[bool]] = field(default_factory=list)
     _last_ms: int = 0
     _seq: int = 0
 
@@ -126,6 +133,21 @@ class BookedRun:
     def _signal(self) -> None:
         wake, self._wake = self._wake, asyncio.Event()
         wake.set()
+
+    async def ended_within(self, seconds: float) -> bool:
+        """Wait until the run ends, ``seconds`` at most; whether it ended. (What
+        ``wait_for(shield(done.wait()), seconds)`` does, without a task per call.)"""
+        if self.done.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        ender: asyncio.Future[bool] = loop.create_future()
+        timer = loop.call_later(seconds, _settle, ender, False)
+        self._enders.append(ender)
+        try:
+            return await ender
+        finally:
+            timer.cancel()
+            self._enders.remove(ender)
 
     def index_after(self, last_event_id: str | None) -> int:
         """Where a follower that last saw ``last_event_id`` starts: ``None`` → from now,
@@ -185,6 +207,8 @@ class BookedRun:
         if not self.resumable:  # followers keep the lists they follow
             self.events = []
         self.done.set()
+        for ender in self._enders:
+            _settle(ender, True)
         self._signal()
 
     def seal(self) -> None:

@@ -4,7 +4,6 @@ SSE stream), with LangGraph's ``Location``/``Content-Location`` headers."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -168,13 +167,8 @@ async def _wait_body(
     if padded:  # the first padding interval was spent before the response started
         yield b"\n"
     try:
-        while True:
-            try:
-                await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
-            except TimeoutError:
-                yield b"\n"
-                continue
-            break
+        while not await rec.ended_within(WAIT_PADDING_SECONDS):
+            yield b"\n"
     finally:
         if cancel_on_disconnect and not rec.done.is_set():
             await book.cancel(rec, "interrupt", wait=False)
@@ -190,10 +184,7 @@ async def wait_response(
     a run cancelled by its client's leaving streams from the start, to notice it."""
     padded = False
     if not rec.done.is_set() and not cancel_on_disconnect:
-        try:
-            await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
-        except TimeoutError:
-            padded = True
+        padded = not await rec.ended_within(WAIT_PADDING_SECONDS)
     if rec.done.is_set():
         return Response(
             rec.result_bytes(),
