@@ -4,8 +4,10 @@ its result (for ``/wait`` and ``/join``).
 
 Every run executes the same way, through the core: ``GraphSession.start_stream`` (so the
 run is our run: our run row, lease, multitask strategy), its chunks translated to
-LangGraph's events (:mod:`.stream_events`) and published to whoever follows the run. A
-``wait`` follows it to its end, a ``stream`` from its first event, a ``join stream`` from
+LangGraph's events (:mod:`.stream_events`) and published to whoever follows the run, as
+the graph makes them, in the run's own task (``on_chunk``: no queue and no reader task in
+between; an event nobody follows or can ask for later is not even framed). A ``wait``
+waits for its end, a ``stream`` follows it from its first event, a ``join stream`` from
 now or (``stream_resumable``) from any event id.
 
 A background run is durable (:meth:`RunBook.persist`): from before it is answered until
@@ -14,7 +16,8 @@ core's ``begin_run`` deletes that row in the same transaction), so a pending run
 its server and is launched again by the next one (:mod:`.durable_runs`); once it began,
 its run row and the core's crash repair take over. A finished run stays here a while
 (:data:`RETAIN_SECONDS`) with its events when resumable; after that its Run JSON comes
-from our run rows.
+from our run rows. Its wait body is held as JSON bytes, not as the state's objects
+(:meth:`BookedRun.seal`).
 """
 
 from __future__ import annotations
