@@ -14,6 +14,10 @@ of one long thread, an interrupt answered (``Command(resume=...)`` / ``/resume``
 sustained runs/s: ``--threads`` threads x ``--turns`` turns by ``--concurrency`` keep-alive
 connections. The target of issue 13: LangGraph's routes cost at most 1.15x ours per run.
 
+The sides take turns throughout (sample by sample in the latency rows, turn by turn under
+sustained load) rather than one side's whole run after the other's: on a shared machine a
+load that comes and goes then falls on every side alike, and the ratios stay meaningful.
+
 ``langgraph dev``'s in-memory queue polls for pending runs every ~0.5 s, so its latency
 rows measure that poll more than its server; compare sustained throughput there (several
 runs are picked up per poll), and read its latency rows with that in mind.
@@ -31,7 +35,7 @@ import platform
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,73 +106,117 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def timed(call: Callable[[], Awaitable[Any]]) -> int:
+async def timed(call: Awaitable[Any]) -> int:
+    """Nanoseconds ``call`` (a coroutine not started yet) takes to run."""
     t = time.perf_counter_ns()
-    await call()
+    await call
     return time.perf_counter_ns() - t
 
 
-async def latency_rows(side: Side, n: int, long_turns: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=side.url, timeout=120) as c:
-        new: list[int] = []
+async def latency_rows(sides: list[Side], n: int, long_turns: int) -> dict[str, dict[str, Any]]:
+    """The latency rows of every side, the sides taking turns sample by sample (so a load
+    that comes and goes on the machine falls on all of them alike)."""
+    samples: dict[str, dict[str, list[int]]] = {s.name: {} for s in sides}
+
+    def add(side: Side, key: str, ns: int) -> None:
+        samples[side.name].setdefault(key, []).append(ns)
+
+    clients = {s.name: httpx.AsyncClient(base_url=s.url, timeout=120) for s in sides}
+    try:
         for i in range(n):
-            tid = await side.new_thread(c, "chat")
-            new.append(await timed(lambda tid=tid, i=i: side.run(c, tid, "chat", chat_input(i))))
-        out["new_thread"] = summarize(new)
-        answers: list[int] = []
+            for side in sides:
+                c = clients[side.name]
+                tid = await side.new_thread(c, "chat")
+                add(side, "new_thread", await timed(side.run(c, tid, "chat", chat_input(i))))
         for i in range(n):
-            tid = await side.new_thread(c, "approval")
-            await side.run(c, tid, "approval", {"request": f"r{i}"})
-            answers.append(await timed(lambda tid=tid: side.answer(c, tid, "yes")))
-        out["resume"] = summarize(answers)
-        if long_turns:
-            tid = await side.new_thread(c, "chat")
-            turns = [
-                await timed(lambda i=i: side.run(c, tid, "chat", chat_input(i)))
-                for i in range(long_turns)
-            ]
-            out["long_first"] = summarize(turns[:20])
-            out["long_last"] = summarize(turns[-20:])
+            for side in sides:
+                c = clients[side.name]
+                tid = await side.new_thread(c, "approval")
+                await side.run(c, tid, "approval", {"request": f"r{i}"})
+                add(side, "resume", await timed(side.answer(c, tid, "yes")))
+        longs = [s for s in sides if s.name != "reference"] if long_turns else []
+        long_tids = {s.name: await s.new_thread(clients[s.name], "chat") for s in longs}
+        for i in range(long_turns):
+            for side in longs:
+                c, tid = clients[side.name], long_tids[side.name]
+                add(side, "long", await timed(side.run(c, tid, "chat", chat_input(i))))
+    finally:
+        for c in clients.values():
+            await c.aclose()
+    out: dict[str, dict[str, Any]] = {}
+    for name, rows in samples.items():
+        out[name] = {k: summarize(v) for k, v in rows.items() if k != "long"}
+        if "long" in rows:
+            out[name]["long_first"] = summarize(rows["long"][:20])
+            out[name]["long_last"] = summarize(rows["long"][-20:])
     return out
 
 
-async def load(side: Side, threads: int, turns: int, concurrency: int) -> dict[str, Any]:
-    """``threads`` threads x ``turns`` turns, turn t of every thread before turn t+1 of any,
-    taken by ``concurrency`` workers with a keep-alive connection each."""
+async def load(
+    sides: list[Side], threads: int, turns: int, concurrency: int
+) -> dict[str, dict[str, Any]]:
+    """Per side, ``threads`` threads x ``turns`` turns, turn t of every thread before turn
+    t+1 of any, taken by ``concurrency`` workers with a keep-alive connection each. The
+    sides take turns: turn t of one side's threads, then of the next side's (same reason
+    as :func:`latency_rows`); each side's time and server CPU are summed over its turns."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=side.url, timeout=120, limits=limits) as c:
-        ids = [await side.new_thread(c, "chat") for _ in range(threads)]
-        jobs: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    clients = {s.name: httpx.AsyncClient(base_url=s.url, timeout=120, limits=limits) for s in sides}
+    acc = {s.name: {"seconds": 0.0, "cpu": 0.0, "samples": [], "errors": []} for s in sides}
+    try:
+        ids = {
+            s.name: [await s.new_thread(clients[s.name], "chat") for _ in range(threads)]
+            for s in sides
+        }
         for t in range(turns):
-            for tid in ids:
-                jobs.put_nowait((tid, t))
-        samples: list[int] = []
-        errors: list[str] = []
+            for side in sides:
+                c, a = clients[side.name], acc[side.name]
+                jobs: asyncio.Queue[str] = asyncio.Queue()
+                for tid in ids[side.name]:
+                    jobs.put_nowait(tid)
 
-        async def worker() -> None:
-            while not jobs.empty():
-                tid, t = jobs.get_nowait()
-                start = time.perf_counter_ns()
-                try:
-                    await side.run(c, tid, "chat", chat_input(t))
-                    samples.append(time.perf_counter_ns() - start)
-                except Exception as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                async def worker(
+                    side: Side = side,
+                    c: httpx.AsyncClient = c,
+                    a: dict[str, Any] = a,
+                    jobs: asyncio.Queue[str] = jobs,
+                    t: int = t,
+                ) -> None:
+                    while not jobs.empty():
+                        tid = jobs.get_nowait()
+                        start = time.perf_counter_ns()
+                        try:
+                            await side.run(c, tid, "chat", chat_input(t))
+                            a["samples"].append(time.perf_counter_ns() - start)
+                        except Exception as exc:
+                            a["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
 
-        t0, cpu0 = time.perf_counter(), cpu_seconds(side.pid)
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds, cpu1 = time.perf_counter() - t0, cpu_seconds(side.pid)
-    cpu_ms = (cpu1 - cpu0) * 1000 / len(samples) if cpu0 is not None and cpu1 and samples else None
-    return {
-        "server_cpu_ms_per_run": cpu_ms,
-        "runs": len(samples),
-        "errors": len(errors),
-        "error_samples": errors[:3],
-        "seconds": seconds,
-        "per_s": len(samples) / seconds,
-        "latency": summarize(samples) if samples else None,
-    }
+                t0, cpu0 = time.perf_counter(), cpu_seconds(side.pid)
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                cpu1 = cpu_seconds(side.pid)
+                a["seconds"] += time.perf_counter() - t0
+                a["cpu"] = (
+                    None
+                    if cpu0 is None or cpu1 is None or a["cpu"] is None
+                    else a["cpu"] + cpu1 - cpu0
+                )
+    finally:
+        for c in clients.values():
+            await c.aclose()
+    out: dict[str, dict[str, Any]] = {}
+    for name, a in acc.items():
+        samples, cpu = a["samples"], a["cpu"]
+        out[name] = {
+            "server_cpu_ms_per_run": cpu * 1000 / len(samples)
+            if cpu is not None and samples
+            else None,
+            "runs": len(samples),
+            "errors": len(a["errors"]),
+            "error_samples": a["errors"][:3],
+            "seconds": a["seconds"],
+            "per_s": len(samples) / a["seconds"],
+            "latency": summarize(samples) if samples else None,
+        }
+    return out
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -238,15 +286,13 @@ async def run(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             sides = [Side("sessions", server.url, pid), Side("lgapi", server.url, pid)]
             if args.reference:
                 sides.append(Side("reference", args.reference, args.reference_pid))
-            for side in sides:  # warm both paths up (imports, caches) before any timing
-                await latency_rows(side, 3, 0)
-            for side in sides:
-                long_turns = args.long_turns if side.name != "reference" else 0
-                results[side.name] = await latency_rows(side, args.runs, long_turns)
-                results[side.name]["load"] = await load(
-                    side, args.threads, args.turns, args.concurrency
-                )
-                print(f"  {side.name}: done", flush=True)
+            await latency_rows(sides, 3, 0)  # warm every path up (imports, caches) first
+            results = await latency_rows(sides, args.runs, args.long_turns)
+            print("  latency rows: done", flush=True)
+            loaded = await load(sides, args.threads, args.turns, args.concurrency)
+            for name, row in loaded.items():
+                results[name]["load"] = row
+            print("  sustained load: done", flush=True)
         finally:
             server.stop()
     return results

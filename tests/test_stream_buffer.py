@@ -49,3 +49,32 @@ async def test_a_consumer_that_leaves_does_not_block_the_run(db_url: str) -> Non
         result = await asyncio.wait_for(stream.result(), 10)
         assert result.state["i"] == 100
         assert stream._queue.qsize() == 1  # only the end marker: nothing kept for nobody
+
+
+async def test_on_chunk_gets_every_chunk_in_the_run_task_without_a_queue(db_url: str) -> None:
+    async with GraphSessionManager(graph=blob, backend=db_url) as m:
+        s = await m.create("a")
+        got: list[object] = []
+        tasks: set[object] = set()
+
+        async def on_chunk(chunk: object) -> None:
+            tasks.add(asyncio.current_task())
+            assert isinstance(chunk, dict)
+            got.append(chunk.get("i"))
+
+        stream = await s.start_stream(
+            {"count": 30, "size": 10},
+            mode="values",
+            config={"recursion_limit": 1000},
+            on_chunk=on_chunk,
+        )
+        result = await stream.finished()
+        assert got == [None, *range(1, 31)] and result.state["i"] == 30
+        assert len(tasks) == 1 and stream.task not in tasks  # the graph's task, not a reader's
+        assert stream._queue.qsize() <= 1  # nothing queued (at most the end marker)
+        try:
+            aiter(stream)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError("a stream with on_chunk must not be iterable")

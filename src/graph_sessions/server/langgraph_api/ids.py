@@ -3,6 +3,7 @@ their place, UUID path ids."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 #: The namespace LangGraph's server derives system assistant ids from (``graph.py``
@@ -10,6 +11,7 @@ import uuid
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
+@functools.lru_cache(maxsize=1024)
 def system_assistant_id(graph_id: str) -> str:
     """The id of the system assistant of ``graph_id``: the same on LangGraph's server."""
     return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))

@@ -72,6 +72,16 @@ def id_value(resource_id: str | None) -> Any:
     return resource_id
 
 
+def has_handler(request: Request, resource: str, action: str) -> bool:
+    """Whether the auth file has a handler that :func:`grant` would run for this caller and
+    (``resource``, ``action``): without one, :func:`grant` answers the caller's own scope
+    whatever the value, so a caller may skip building it."""
+    lg = lg_auth_of(request)
+    if lg is None or getattr(request.state, "lg_user", None) is None:
+        return False
+    return lg.handler_for(resource, action) is not None
+
+
 async def grant(
     request: Request, principal: Principal, resource: str, action: str, value: dict[str, Any]
 ) -> Grant:
@@ -160,6 +170,8 @@ async def authorize_run(
     (``None``: stateless): the principal to start it as and the body with the metadata the
     handler added (stored on the run, and on the thread when the run creates it). An
     existing thread its filter does not match answers LangGraph's 404."""
+    if not has_handler(request, "threads", "create_run"):
+        return principal, body
     metadata = dict(body.metadata or {})
     value: dict[str, Any] = {
         "thread_id": id_value(thread_id),
@@ -195,6 +207,7 @@ __all__ = [
     "authorize_run",
     "authorized_thread",
     "grant",
+    "has_handler",
     "id_value",
     "stored_metadata",
     "thread_grant",

@@ -4,8 +4,10 @@ its result (for ``/wait`` and ``/join``).
 
 Every run executes the same way, through the core: ``GraphSession.start_stream`` (so the
 run is our run: our run row, lease, multitask strategy), its chunks translated to
-LangGraph's events (:mod:`.stream_events`) and published to whoever follows the run. A
-``wait`` follows it to its end, a ``stream`` from its first event, a ``join stream`` from
+LangGraph's events (:mod:`.stream_events`) and published to whoever follows the run, as
+the graph makes them, in the run's own task (``on_chunk``: no queue and no reader task in
+between; an event nobody follows or can ask for later is not even framed). A ``wait``
+waits for its end, a ``stream`` follows it from its first event, a ``join stream`` from
 now or (``stream_resumable``) from any event id.
 
 A background run is durable (:meth:`RunBook.persist`): from before it is answered until
@@ -14,7 +16,8 @@ core's ``begin_run`` deletes that row in the same transaction), so a pending run
 its server and is launched again by the next one (:mod:`.durable_runs`); once it began,
 its run row and the core's crash repair take over. A finished run stays here a while
 (:data:`RETAIN_SECONDS`) with its events when resumable; after that its Run JSON comes
-from our run rows.
+from our run rows. Its wait body is held as JSON bytes, not as the state's objects
+(:meth:`BookedRun.seal`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import RunStream
 from graph_sessions.errors import GraphSessionError, ManagerClosed, RunCancelled, RunFailed
+from graph_sessions.server.jsonable import dumps
 from graph_sessions.server.langgraph_api.run_payloads import ResolvedRun
 from graph_sessions.server.langgraph_api.run_shapes import error_json, run_json, wait_body
 from graph_sessions.server.langgraph_api.sse import frame
@@ -55,6 +59,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
 @dataclass
 class BookedRun:
     """One run of the LangGraph API in this process."""
@@ -75,7 +84,11 @@ class BookedRun:
     status: str = "pending"
     #: when the core began executing it (after ``after_seconds``)
     started_at: datetime | None = None
+    #: the wait body once the run ended, until its end hooks ran; after that only an
+    #: error body stays here (small), the rest lives on as :attr:`body` (see :meth:`seal`)
     result: dict[str, Any] | None = None
+    #: the wait body encoded (JSON bytes), set when the run ends
+    body: bytes | None = None
     deleted: bool = False
     #: set by a later run's ``interrupt``/``rollback`` or by a cancel: how it is cancelled
     cancel_action: str | None = None
@@ -94,6 +107,8 @@ class BookedRun:
     #: readers following the events now (streams, joins, thread streams)
     followers: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: futures of the callers of :meth:`ended_within` waiting now
+    _enders: list[asyncio.Future[bool]] = field(default_factory=list)
     _last_ms: int = 0
     _seq: int = 0
 
@@ -121,6 +136,21 @@ class BookedRun:
     def _signal(self) -> None:
         wake, self._wake = self._wake, asyncio.Event()
         wake.set()
+
+    async def ended_within(self, seconds: float) -> bool:
+        """Wait until the run ends, ``seconds`` at most; whether it ended. (What
+        ``wait_for(shield(done.wait()), seconds)`` does, without a task per call.)"""
+        if self.done.is_set():
+            return True
+        loop = asyncio.get_running_loop()
+        ender: asyncio.Future[bool] = loop.create_future()
+        timer = loop.call_later(seconds, _settle, ender, False)
+        self._enders.append(ender)
+        try:
+            return await ender
+        finally:
+            timer.cancel()
+            self._enders.remove(ender)
 
     def index_after(self, last_event_id: str | None) -> int:
         """Where a follower that last saw ``last_event_id`` starts: ``None`` → from now,
@@ -194,13 +224,32 @@ class BookedRun:
         """Record the run's end; followers see the stream end."""
         self.status = status
         self.result = result
+        self.body = dumps(result)
         self.updated_at = _now()
         if self.cancel_action == "rollback" and status == "interrupted":
             self.deleted = True
         if not self.resumable:  # followers keep the lists they follow
             self.events = []
         self.done.set()
+        for ender in self._enders:
+            _settle(ender, True)
         self._signal()
+
+    def seal(self) -> None:
+        """The run ended and its end hooks ran: keep its wait body as JSON bytes only (an
+        error body stays a dict too). A finished run stays held for a while
+        (:data:`RETAIN_PLAIN_SECONDS`) for joins; held as live objects, the state it ended
+        with (every message of the thread) would stay reachable meanwhile, which costs
+        memory and the garbage collector's time on every run that follows."""
+        if self.result is not None and "__error__" not in self.result:
+            self.result = None
+        self.stream = None  # its task holds the core's result (the state) too
+
+    def result_bytes(self) -> bytes:
+        """The wait body of a run that ended, as JSON."""
+        if self.body is None:
+            self.body = dumps(self.result if self.result is not None else {})
+        return self.body
 
     def to_json(self) -> dict[str, Any]:
         """The Run JSON."""
@@ -364,7 +413,7 @@ class RunBook:
         translator = StreamTranslator(resolved.body.modes, resolved.body.stream_subgraphs)
         delay = resolved.body.after_seconds or 0
         if delay <= 0:
-            rec.stream = await self._start_stream(resolved, translator)
+            rec.stream = await self._start_stream(rec, resolved, translator)
             rec.started_at = _now()
         if resolved.body.strategy in ("interrupt", "rollback"):
             # The core cancels the thread's earlier runs once this one's task runs: they
@@ -375,15 +424,29 @@ class RunBook:
         rec.task = asyncio.ensure_future(self._pump(rec, resolved, translator, delay))
 
     @staticmethod
-    async def _start_stream(resolved: ResolvedRun, translator: StreamTranslator) -> RunStream:
-        return await resolved.session.start_stream(
+    async def _start_stream(
+        rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator
+    ) -> RunStream:
+        """Start the run in the core, its chunks translated and published as the graph
+        makes them (in the run's own task: no queue between the graph and the events),
+        after the run's ``metadata`` event (published here, before any chunk can come)."""
+
+        async def on_chunk(chunk: Any) -> None:
+            rec.mark_running()
+            for event, data in translator.translate(chunk):
+                rec.publish(event, data)
+
+        stream = await resolved.session.start_stream(
             resolved.body.graph_input(),
             mode=translator.core_modes,
             subgraphs=resolved.body.stream_subgraphs,
             on_disconnect="continue",
             literal_input=True,
+            on_chunk=on_chunk,
             **resolved.core_options(),
         )
+        rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
+        return stream
 
     async def _pump(
         self, rec: BookedRun, resolved: ResolvedRun, translator: StreamTranslator, delay: float
@@ -428,6 +491,7 @@ class RunBook:
                 hook(rec)
             except Exception:
                 log.exception("LangGraph API run %s: an end hook failed", rec.run_id)
+        rec.seal()
         keep = RETAIN_SECONDS if rec.resumable else RETAIN_PLAIN_SECONDS
         asyncio.get_running_loop().call_later(keep, self._forget, rec.run_id)
 
@@ -444,14 +508,11 @@ class RunBook:
         try:
             if rec.stream is None:
                 await asyncio.sleep(delay)
-                rec.stream = await self._start_stream(resolved, translator)
+                rec.stream = await self._start_stream(rec, resolved, translator)
             rec.started_at = rec.started_at or _now()
-            rec.publish("metadata", {"run_id": rec.run_id, "attempt": 1})
-            async for chunk in rec.stream:
-                rec.mark_running()
-                for event, data in translator.translate(chunk):
-                    rec.publish(event, data)
-            result = await rec.stream.result()
+            # shielded: this task's cancellation (the app stopping) leaves the run to the
+            # core's shutdown, as it did when this task only read the run's chunks
+            result = await asyncio.shield(rec.stream.task)
             return "success", wait_body(result, translator.interrupts)
         except RunFailed as exc:
             err = error_json(exc.error if exc.error is not None else exc)

@@ -4,7 +4,6 @@ SSE stream), with LangGraph's ``Location``/``Content-Location`` headers."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -17,7 +16,7 @@ from graph_sessions.errors import ManagerClosed, SessionBusy
 from graph_sessions.server.auth import Principal
 from graph_sessions.server.deps import manager_of, settings_of
 from graph_sessions.server.errors import ApiError
-from graph_sessions.server.jsonable import JSONResponse, dumps
+from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.langgraph_api.assistant_lookup import resolve_assistant
 from graph_sessions.server.langgraph_api.lg_auth import auth_configurable
 from graph_sessions.server.langgraph_api.lg_authz import authorize_run, authorized_thread
@@ -168,17 +167,12 @@ async def _wait_body(
     if padded:  # the first padding interval was spent before the response started
         yield b"\n"
     try:
-        while True:
-            try:
-                await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
-            except TimeoutError:
-                yield b"\n"
-                continue
-            break
+        while not await rec.ended_within(WAIT_PADDING_SECONDS):
+            yield b"\n"
     finally:
         if cancel_on_disconnect and not rec.done.is_set():
             await book.cancel(rec, "interrupt", wait=False)
-    yield dumps(rec.result if rec.result is not None else {})
+    yield rec.result_bytes()
 
 
 async def wait_response(
@@ -190,13 +184,11 @@ async def wait_response(
     a run cancelled by its client's leaving streams from the start, to notice it."""
     padded = False
     if not rec.done.is_set() and not cancel_on_disconnect:
-        try:
-            await asyncio.wait_for(asyncio.shield(rec.done.wait()), WAIT_PADDING_SECONDS)
-        except TimeoutError:
-            padded = True
+        padded = not await rec.ended_within(WAIT_PADDING_SECONDS)
     if rec.done.is_set():
-        return JSONResponse(
-            rec.result if rec.result is not None else {},
+        return Response(
+            rec.result_bytes(),
+            media_type="application/json",
             headers={"Location": location, "Content-Location": run_url(rec)},
         )
     return StreamingResponse(
