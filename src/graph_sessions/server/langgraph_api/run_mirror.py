@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 
 from graph_sessions.server.jsonable import dumps
@@ -111,7 +112,9 @@ class RunMirror:
                     seq = await self._write(rec.run_id, seq, chunks)
             if not live_written:
                 seq = await self._write(rec.run_id, seq, [_chunk(None, LIVE, {})])
-            end = {"status": rec.status, "result": rec.result}
+            # a sealed run holds its result as bytes only (``BookedRun.seal``)
+            result = rec.result if rec.result is not None else orjson.loads(rec.result_bytes())
+            end = {"status": rec.status, "result": result}
             await self._write(rec.run_id, seq, [_chunk(None, END, end)])
         except asyncio.CancelledError:
             raise
