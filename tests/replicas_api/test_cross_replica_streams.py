@@ -207,3 +207,31 @@ def test_a_session_log_followed_on_b_shows_the_runs_of_a(
     with a.client() as c:
         assert c.delete("/sessions/tail-1").status_code in (200, 204)
     follower.join(10)
+
+
+def test_a_run_on_a_cancelled_through_b(replicas: list[ServerProcess]) -> None:
+    """``POST .../cancel`` on B stops a run executing on A: A's run ends ``interrupted``
+    with its finished steps kept, and B's 200 comes once the run's end is recorded."""
+    a, b = replicas
+    body = {"assistant_id": "ticker", "input": {"text": "hi", "pause": 0.3}, "stream_mode": MODES}
+    thread_id, run_id, on_a, reader = _start_streaming(a, body)
+    url = f"/threads/{thread_id}/runs/{run_id}"
+    deadline = time.monotonic() + 20
+    while not any(ev["event"] == "custom" for _, ev in on_a) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    asked = time.monotonic()
+    with b.client() as c:
+        r = c.post(url + "/cancel", params={"wait": "true"})
+        assert r.status_code == 200, r.text
+    took = time.monotonic() - asked
+    reader.join(30)
+    assert not reader.is_alive()
+    tokens = [ev for _, ev in on_a if ev["event"] == "custom"]
+    assert len(tokens) < STEPS * TOKENS  # stopped before its end (4.5 s of tokens)
+    with a.client() as c:
+        assert c.get(url).json()["status"] in ("interrupted", "error")
+    with b.client() as c:
+        assert c.get(url).json()["status"] in ("interrupted", "error")
+        # a second cancel: the run has ended, nothing to cancel anywhere
+        assert c.post(url + "/cancel").status_code == 404
+    print(f"\ncancel through B: {took * 1000:.0f} ms until the run's end was recorded")

@@ -205,8 +205,14 @@ async def cancel_run(
     await owned_thread(request, thread_id, principal, "update")
     book = book_of(request)
     rec = _held(request, thread_id, run_id)
-    if rec is None:  # pending in storage, held by no server here: it never begins now
-        if not await forget_stored_pending(book, thread_id, run_id):
+    if rec is None:
+        # pending in storage, held by no server here: it never begins now; or executing on
+        # another replica: asked to stop there (through the storage, core/cancel_watch.py)
+        if not await forget_stored_pending(
+            book, thread_id, run_id
+        ) and not await book.manager.cancel_run(
+            thread_id, run_id, rollback=action == "rollback", wait=wait
+        ):
             raise ApiError(404, "not_found", NO_CANCEL)
     elif rec.done.is_set():
         raise ApiError(404, "not_found", NO_CANCEL)
