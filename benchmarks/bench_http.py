@@ -195,14 +195,17 @@ def free_port() -> int:
 class Server:
     """``python -m graph_sessions.server`` on a free port with a config serving our graphs."""
 
-    def __init__(self, tmp: Path, graphs: dict[str, str] | None = None) -> None:
-        """Start it; ``graphs`` (id -> reference) defaults to this file's trivial and ask."""
+    def __init__(
+        self, tmp: Path, graphs: dict[str, str] | None = None, backend: str | None = None
+    ) -> None:
+        """Start it; ``graphs`` (id -> reference) defaults to this file's trivial and ask,
+        ``backend`` to a SQLite file in ``tmp``."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         me = Path(__file__).resolve()
         config = {
             "graphs": graphs or {"trivial": f"{me}:trivial", "ask": f"{me}:ask"},
-            "graph_sessions": {"backend": f"sqlite:///{tmp / 'server.db'}"},
+            "graph_sessions": {"backend": backend or f"sqlite:///{tmp / 'server.db'}"},
         }
         self.config = tmp / "langgraph.json"
         self.config.write_text(json.dumps(config))
