@@ -59,20 +59,26 @@ def _delete_theirs(saver: InMemorySaver, run_id: str) -> None:
 
 
 @_SETTINGS
-@given(kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=5), ops=turns)
+@given(
+    kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=5),
+    ops=turns,
+    snapshot_every=st.sampled_from([1, 2, 3, 256]),
+)
 def test_sync_same_as_inmemory(
-    redis_server: RedisServer, kinds: list[str], ops: list[tuple[str, int]]
+    redis_server: RedisServer, kinds: list[str], ops: list[tuple[str, int]], snapshot_every: int
 ) -> None:
     builder = build(kinds)
     memory = InMemorySaver()
     theirs = builder.compile(checkpointer=memory)
     prefix = redis_server.new_prefix()
-    with RedisSaver.from_conn_string(redis_server.url(), prefix=prefix) as saver:
+    with RedisSaver.from_conn_string(
+        redis_server.url(), prefix=prefix, snapshot_every=snapshot_every
+    ) as saver:
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": f"t-{uuid.uuid4().hex}"}}
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":  # a new process: nothing remembered
-                saver = RedisSaver(saver.client, prefix=prefix)
+                saver = RedisSaver(saver.client, prefix=prefix, snapshot_every=snapshot_every)
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op == "delete_run":
@@ -120,6 +126,7 @@ def test_async_same_as_inmemory(
     ask=st.booleans(),
     models=st.booleans(),
     ops=delta_turns,
+    snapshot_every=st.sampled_from([1, 2, 256]),
 )
 def test_delta_channel_same_as_inmemory(
     redis_server: RedisServer,
@@ -128,6 +135,7 @@ def test_delta_channel_same_as_inmemory(
     ask: bool,
     models: bool,
     ops: list[tuple[str, int]],
+    snapshot_every: int,
 ) -> None:
     """DeltaChannel graphs: the same outputs, states and histories as ``InMemorySaver``;
     after our prune, delete_for_runs or copy the checkpoints kept read what they read."""
@@ -136,13 +144,15 @@ def test_delta_channel_same_as_inmemory(
     )
     theirs = builder.compile(checkpointer=InMemorySaver())
     prefix = redis_server.new_prefix()
-    with RedisSaver.from_conn_string(redis_server.url(), prefix=prefix) as saver:
+    with RedisSaver.from_conn_string(
+        redis_server.url(), prefix=prefix, snapshot_every=snapshot_every
+    ) as saver:
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "t1"}}
         diverged = False
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":
-                saver = RedisSaver(saver.client, prefix=prefix)
+                saver = RedisSaver(saver.client, prefix=prefix, snapshot_every=snapshot_every)
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op in ("prune", "retain", "delete_run", "copy"):

@@ -20,11 +20,17 @@ from langgraph.checkpoint.base import (
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError, WatchError
 
-from graph_sessions.checkpoint.redis_core import PAGE, Command, RedisSaverCore, text
+from graph_sessions.checkpoint.redis_core import (
+    PAGE,
+    Command,
+    RedisSaverCore,
+    is_rebase,
+    text,
+)
 from graph_sessions.checkpoint.redis_keys import runs_key, threads_key
 from graph_sessions.checkpoint.redis_records import ThreadSnapshot
 from graph_sessions.checkpoint.redis_scripts import PUT, PUT_WRITES, READ
-from graph_sessions.errors import ConfigError
+from graph_sessions.errors import ConfigError, InvalidInput
 
 T = TypeVar("T")
 _LOOP_ERROR = (
@@ -47,6 +53,10 @@ class AsyncRedisSaver(RedisSaverCore):
         serde: serializer (LangGraph's ``JsonPlusSerializer`` by default).
         ttl: seconds; every write of a thread sets this expiry on all of its keys
             (sliding), so an idle thread disappears without a sweeper.
+        snapshot_every: a growing list is stored as its new tail over the version this
+            process stored before, and whole at least every this many versions (a read
+            follows at most that many tails, inside the read script); ``1`` turns tails off.
+        cache_threads: threads whose last list versions are remembered for that (LRU).
 
     >>> async with AsyncRedisSaver.from_conn_string("redis://localhost:6379/0") as saver:
     ...     graph = builder.compile(checkpointer=saver)  # doctest: +SKIP
@@ -61,8 +71,16 @@ class AsyncRedisSaver(RedisSaverCore):
         prefix: str = "gs:",
         serde: SerializerProtocol | None = None,
         ttl: float | None = None,
+        snapshot_every: int = 256,
+        cache_threads: int = 512,
     ) -> None:
-        super().__init__(prefix=prefix, serde=serde, ttl=ttl)
+        super().__init__(
+            prefix=prefix,
+            serde=serde,
+            ttl=ttl,
+            snapshot_every=snapshot_every,
+            cache_threads=cache_threads,
+        )
         self._owned = isinstance(client_or_url, str)
         client = Redis.from_url(client_or_url) if isinstance(client_or_url, str) else client_or_url
         if client.get_connection_kwargs().get("decode_responses"):
@@ -165,12 +183,20 @@ class AsyncRedisSaver(RedisSaverCore):
     ) -> RunnableConfig:
         """Store a checkpoint and the values of the channels in ``new_versions`` (one
         script: all or nothing)."""
-        keys, args, answer = self.put_call(config, checkpoint, metadata, new_versions)
+        call = self.put_call(config, checkpoint, metadata, new_versions)
         try:
-            await self._put(keys=keys, args=args)
+            try:
+                await self._put(keys=call.keys, args=call.args)
+            except ResponseError as exc:
+                if not is_rebase(exc):
+                    raise
+                self.forget(call.thread_id)  # a base was pruned meanwhile: store whole values
+                call = self.put_call(config, checkpoint, metadata, new_versions)
+                await self._put(keys=call.keys, args=call.args)
         except ResponseError as exc:
-            raise self._lost(str(config["configurable"]["thread_id"]), exc) from exc
-        return answer
+            raise self._lost(call.thread_id, exc) from exc
+        self.remember(call)
+        return call.answer
 
     async def aput_writes(
         self,
@@ -215,15 +241,16 @@ class AsyncRedisSaver(RedisSaverCore):
             pipe.hgetall(k.cp)
             pipe.hgetall(k.v)
             pipe.hgetall(k.w)
-            records, values, writes = await pipe.execute()
-        plan = self.copy_plan(str(target_thread_id), records, values, writes)
+            pipe.hgetall(k.vb)
+            records, values, writes, bases = await pipe.execute()
+        plan = self.copy_plan(str(target_thread_id), records, values, writes, bases)
         await self._apply(plan)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest`` (the newest checkpoint of each namespace, and what its
         ``DeltaChannel`` values are rebuilt from) or ``delete`` (everything)."""
         if strategy not in ("keep_latest", "delete"):
-            raise ValueError(f"unknown prune strategy {strategy!r}")
+            raise InvalidInput(f"unknown prune strategy {strategy!r}: keep_latest or delete")
         for thread_id in thread_ids:
             tid = str(thread_id)
             if strategy == "delete":
@@ -245,6 +272,7 @@ class AsyncRedisSaver(RedisSaverCore):
     async def _rewrite(self, thread_id: str, planner: Any) -> None:
         """Read a thread under ``WATCH``, plan, apply in ``MULTI``; again if a write came
         in between (optimistic: the hot path never waits for maintenance)."""
+        self.forget(thread_id)
         keys = self.keys(thread_id).all()
         async with self.client.pipeline(transaction=True) as pipe:
             while True:

@@ -5,7 +5,9 @@ call, decoding, and the plans of the maintenance operations (``delete_for_runs``
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -43,14 +45,35 @@ from graph_sessions.checkpoint.redis_records import (
     decode_tuple,
     encode_record,
     encode_write,
-    new_values,
+    list_elements,
+    tail_value,
 )
-from graph_sessions.checkpoint.redis_scripts import FENCED
+from graph_sessions.checkpoint.redis_scripts import FENCED, REBASE
 from graph_sessions.errors import ConfigError, LeaseLost
 
 #: checkpoints read per script call while listing
 PAGE = 64
 Command = tuple[Any, ...]
+#: what the saver remembers of a list channel's last stored version:
+#: (version, element bytes, tails since the last whole value)
+Remembered = tuple[str, bytes, int]
+
+
+@dataclass
+class PutCall:
+    """A prepared put: the script's keys and arguments, the config ``put`` answers, and
+    what to remember of the lists it stores once it succeeded."""
+
+    thread_id: str
+    keys: list[str]
+    args: list[Any]
+    answer: RunnableConfig
+    remember: dict[tuple[str, str], Remembered] = field(default_factory=dict)
+
+
+def is_rebase(exc: ResponseError) -> bool:
+    """The put script refused tails whose base is gone."""
+    return str(exc).startswith(REBASE)
 
 
 def text(value: Any) -> str:
@@ -67,8 +90,20 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         prefix: str = "gs:",
         serde: SerializerProtocol | None = None,
         ttl: float | None = None,
+        snapshot_every: int = 256,
+        cache_threads: int = 512,
     ) -> None:
         super().__init__(serde=serde)
+        for name, value, low in (
+            ("snapshot_every", snapshot_every, 1),
+            ("cache_threads", cache_threads, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        self.snapshot_every = snapshot_every
+        self.cache_threads = cache_threads
+        #: thread id → (ns, channel) → the last list version this process stored
+        self._lists: OrderedDict[str, dict[tuple[str, str], Remembered]] = OrderedDict()
         if not isinstance(prefix, str):
             raise ConfigError(f"prefix must be a string, got {type(prefix).__name__}")
         if ttl is not None and (isinstance(ttl, bool) or not ttl > 0):
@@ -124,8 +159,10 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> tuple[list[str], list[Any], RunnableConfig]:
-        """``KEYS``, ``ARGV`` of the put script, and the config ``put`` answers."""
+    ) -> PutCall:
+        """The put script's ``KEYS`` and ``ARGV``; a list extending the version this
+        process stored last (its elements a byte prefix of the new ones) is stored as its
+        tail, unless that makes ``snapshot_every`` tails in a row."""
         conf = config["configurable"]
         thread_id = str(conf["thread_id"])
         ns = conf.get("checkpoint_ns", "")
@@ -134,23 +171,80 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         member = checkpoint_member(ns, checkpoint["id"])
         run_id = meta.get("run_id")
         keys, epoch = self._write_keys(thread_id)
-        args: list[Any] = [
+        call = PutCall(thread_id, keys, [], {})
+        bases, links, values = self._values(call, ns, checkpoint, new_versions)
+        call.args = [
             self._ttl_arg(),
             epoch,
             member,
             record,
             thread_id,
             "" if run_id is None else run_member(str(run_id), thread_id),
-            *new_values(self.serde, ns, checkpoint, new_versions),
+            len(bases),
+            *bases,
+            len(links) // 2,
+            *links,
+            *values,
         ]
-        answer: RunnableConfig = {
+        call.answer = {
             "configurable": {
                 "thread_id": thread_id,
                 "checkpoint_ns": ns,
                 "checkpoint_id": checkpoint["id"],
             }
         }
-        return keys, args, answer
+        return call
+
+    def _values(
+        self, call: PutCall, ns: str, checkpoint: Checkpoint, new_versions: ChannelVersions
+    ) -> tuple[list[str], list[str], list[bytes | str]]:
+        """Base fields to check, ``vb`` pairs, ``v`` pairs of the channels in
+        ``new_versions`` that have a value (an empty channel has no field)."""
+        values = checkpoint["channel_values"]
+        known = self._lists.get(call.thread_id, {})
+        bases: list[str] = []
+        links: list[str] = []
+        out: list[bytes | str] = []
+        for channel, raw_version in new_versions.items():
+            if channel not in values:
+                continue
+            version = str(raw_version)
+            target = value_field(ns, channel, version)
+            vtype, vbytes = self.serde.dumps_typed(values[channel])
+            listed = list_elements(vtype, vbytes)
+            stored: bytes = vtype.encode() + b"\x00" + vbytes
+            if listed is not None:
+                count, elements = listed
+                chain = 0
+                last = known.get((ns, channel))
+                if (
+                    last is not None
+                    and last[2] + 1 < self.snapshot_every
+                    and last[0] != version
+                    and elements.startswith(last[1])
+                ):
+                    base = value_field(ns, channel, last[0])
+                    stored = tail_value(count, last[0], elements[len(last[1]) :])
+                    bases.append(base)
+                    links += [target, base]
+                    chain = last[2] + 1
+                call.remember[(ns, channel)] = (version, elements, chain)
+            out += [target, stored]
+        return bases, links, out
+
+    def remember(self, call: PutCall) -> None:
+        """After a put succeeded: its lists are the bases of the next tails."""
+        if not call.remember or not self.cache_threads:
+            return
+        known = self._lists.pop(call.thread_id, {})
+        known.update(call.remember)
+        self._lists[call.thread_id] = known
+        while len(self._lists) > self.cache_threads:
+            self._lists.popitem(last=False)
+
+    def forget(self, thread_id: str) -> None:
+        """Drop what this process remembers of a thread's lists."""
+        self._lists.pop(thread_id, None)
 
     def writes_call(
         self,
@@ -220,7 +314,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
     def snapshot_commands(self, thread_id: str) -> list[Command]:
         """The reads ``ThreadSnapshot.from_replies`` takes, in order."""
         k = self.keys(thread_id)
-        return [("HGETALL", k.cp), ("HKEYS", k.v), ("ZRANGE", k.wi, 0, -1)]
+        return [("HGETALL", k.cp), ("HKEYS", k.v), ("ZRANGE", k.wi, 0, -1), ("HGETALL", k.vb)]
 
     def delta_support(self, snap: ThreadSnapshot, heads: Iterable[str]) -> set[str]:
         """Members the ``DeltaChannel`` values of ``heads`` are rebuilt from (kept by every
@@ -261,11 +355,13 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         keep = {m: decode_record(raw) for m, raw in snap.records.items() if m not in remove}
         if not keep:
             return self.drop_plan(thread_id, snap)
-        referenced = {
-            value_field(split_member(m)[0], ch, ver)
-            for m, rec in keep.items()
-            for ch, ver in rec.versions.items()
-        }
+        referenced = snap.closure(
+            {
+                value_field(split_member(m)[0], ch, ver)
+                for m, rec in keep.items()
+                for ch, ver in rec.versions.items()
+            }
+        )
         kept_runs = {rec.run_id for rec in keep.values()}
         gone_runs = {decode_record(snap.records[m]).run_id for m in remove} - kept_runs
         values = sorted(snap.value_fields - referenced)
@@ -274,6 +370,9 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         plan: list[Command] = [("ZREM", k.idx, *members), ("HDEL", k.cp, *members)]
         if values:
             plan.append(("HDEL", k.v, *values))
+            links = [f for f in values if f in snap.bases]
+            if links:
+                plan.append(("HDEL", k.vb, *links))
         if writes:
             plan += [("HDEL", k.w, *writes), ("ZREM", k.wi, *writes)]
         runs = [run_member(r, thread_id) for r in gone_runs if r is not None]
@@ -318,6 +417,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         records: dict[bytes, bytes],
         values: dict[bytes, bytes],
         writes: dict[bytes, bytes],
+        bases: dict[bytes, bytes],
     ) -> list[Command]:
         """Commands that copy a thread's records, values and writes to ``target``."""
         if not records:
@@ -330,6 +430,8 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         ]
         if values:
             plan.append(("HSET", k.v, *[x for item in values.items() for x in item]))
+        if bases:
+            plan.append(("HSET", k.vb, *[x for item in bases.items() for x in item]))
         if writes:
             plan.append(("HSET", k.w, *[x for item in writes.items() for x in item]))
             plan.append(("ZADD", k.wi, *[x for f in writes for x in (0, f)]))

@@ -14,6 +14,8 @@ key                    type  holds
 ``P t:T:w``            hash  ``ns \\0 checkpoint_id \\0 task_id \\0 idx`` → a pending write
 ``P t:T:wi``           zset  the same fields, score 0: a checkpoint's writes are one
                              ``ZRANGEBYLEX``
+``P t:T:vb``           hash  value field → field of its base, for values stored as the
+                             tail of an earlier version (``redis_records``)
 =====================  ====  ==========================================================
 
 and two keys per prefix: ``P threads`` (zset of thread ids, for ``list(None)``) and
@@ -45,16 +47,17 @@ class ThreadKeys:
     v: str
     w: str
     wi: str
+    vb: str
 
     def all(self) -> list[str]:
         """Every key of the thread."""
-        return [self.idx, self.cp, self.v, self.w, self.wi]
+        return [self.idx, self.cp, self.v, self.w, self.wi, self.vb]
 
 
 def thread_keys(prefix: str, thread_id: str) -> ThreadKeys:
     """The keys of ``thread_id`` under ``prefix``."""
     base = f"{prefix}t:{thread_id}:"
-    return ThreadKeys(base + "idx", base + "cp", base + "v", base + "w", base + "wi")
+    return ThreadKeys(base + "idx", base + "cp", base + "v", base + "w", base + "wi", base + "vb")
 
 
 def threads_key(prefix: str) -> str:

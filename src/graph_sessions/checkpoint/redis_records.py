@@ -6,6 +6,13 @@ values, so a read is one round trip), ``body`` a msgpack array ``[checkpoint typ
 checkpoint bytes (without channel values), metadata type, metadata bytes, parent id,
 run id]``. A value (field of ``v``) is ``type \\0 bytes``; a pending write (field of ``w``)
 a msgpack array ``[task_id, task_path, idx, channel, type, bytes]``.
+
+**Tails.** A list value whose msgpack elements start with exactly the elements of a
+version stored before (bytes compared, never the reducer) is stored as ``\x01 count \0
+base_version \0 new element bytes``; the read script follows the chain to a whole value
+and answers ``[count, [tail…, whole]]``, which :func:`join_chain` turns back into the exact
+bytes ``serde.dumps_typed`` gave. ``vb`` maps such a field to its base's, so the
+maintenance operations keep every base a kept value needs.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from typing import Any
 
 import ormsgpack
 from langgraph.checkpoint.base import (
-    ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
@@ -25,7 +31,8 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 
-from graph_sessions.checkpoint.redis_keys import SEP, split_member, value_field
+from graph_sessions.checkpoint.msgpack_list import array_header, split_array
+from graph_sessions.checkpoint.redis_keys import SEP, split_member
 
 _HEAD_END = b"\x00\x00"
 
@@ -80,8 +87,38 @@ def encode_value(serde: SerializerProtocol, value: Any) -> bytes:
     return vtype.encode() + b"\x00" + vbytes
 
 
-def decode_value(serde: SerializerProtocol, raw: bytes) -> Any:
-    """A stored value, deserialized."""
+TAIL = b"\x01"
+
+
+def tail_value(count: int, base_version: str, tail: bytes) -> bytes:
+    """A ``v`` field holding the new elements of a list over ``base_version``'s."""
+    return TAIL + str(count).encode() + b"\x00" + base_version.encode() + b"\x00" + tail
+
+
+def list_elements(vtype: str, data: bytes) -> tuple[int, bytes] | None:
+    """``(count, element bytes)`` of a serialized msgpack list, else None."""
+    if vtype != "msgpack":
+        return None
+    split = split_array(data)
+    if split is None:
+        return None
+    return split[0], data[split[1] :]
+
+
+def join_chain(count: bytes, parts: list[bytes]) -> bytes:
+    """The whole ``type \0 bytes`` of a value the read script answered as a chain."""
+    vtype, _, data = parts[-1].partition(b"\x00")
+    split = split_array(data)
+    if split is None:  # a base that is not a list: cannot happen for values we wrote
+        raise ValueError("a stored tail extends a value that is not a list")
+    elements = data[split[1] :] + b"".join(reversed(parts[:-1]))
+    return vtype + b"\x00" + array_header(int(count)) + elements
+
+
+def decode_value(serde: SerializerProtocol, raw: bytes | list[Any]) -> Any:
+    """A stored value (or a chain of tails), deserialized."""
+    if isinstance(raw, list):
+        raw = join_chain(raw[0], raw[1])
     vtype, _, vbytes = raw.partition(b"\x00")
     return serde.loads_typed((vtype.decode(), vbytes))
 
@@ -136,20 +173,6 @@ def decode_tuple(
     return tup, record
 
 
-def new_values(
-    serde: SerializerProtocol, ns: str, checkpoint: Checkpoint, new_versions: ChannelVersions
-) -> list[bytes | str]:
-    """``field, value`` pairs of the channels ``put`` stores: those in ``new_versions``
-    that have a value (an empty channel has no field)."""
-    values = checkpoint["channel_values"]
-    out: list[bytes | str] = []
-    for channel, version in new_versions.items():
-        if channel in values:
-            out.append(value_field(ns, channel, str(version)))
-            out.append(encode_value(serde, values[channel]))
-    return out
-
-
 @dataclass
 class ThreadSnapshot:
     """What the maintenance operations read of a thread: records, value fields, writes."""
@@ -157,14 +180,31 @@ class ThreadSnapshot:
     records: dict[str, bytes] = field(default_factory=dict)
     value_fields: set[str] = field(default_factory=set)
     write_fields: list[str] = field(default_factory=list)
+    bases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_replies(
-        cls, records: Mapping[bytes, bytes], value_fields: list[bytes], write_fields: list[bytes]
+        cls,
+        records: Mapping[bytes, bytes],
+        value_fields: list[bytes],
+        write_fields: list[bytes],
+        bases: Mapping[bytes, bytes],
     ) -> ThreadSnapshot:
-        """From ``HGETALL cp``, ``HKEYS v``, ``ZRANGE wi 0 -1``."""
+        """From ``HGETALL cp``, ``HKEYS v``, ``ZRANGE wi 0 -1``, ``HGETALL vb``."""
         return cls(
             {k.decode(): v for k, v in records.items()},
             {f.decode() for f in value_fields},
             [f.decode() for f in write_fields],
+            {k.decode(): v.decode() for k, v in bases.items()},
         )
+
+    def closure(self, fields: set[str]) -> set[str]:
+        """``fields`` and every base their values are rebuilt from."""
+        out = set(fields)
+        todo = list(fields)
+        while todo:
+            base = self.bases.get(todo.pop())
+            if base is not None and base not in out:
+                out.add(base)
+                todo.append(base)
+        return out

@@ -20,11 +20,17 @@ from langgraph.checkpoint.base import (
 from redis import Redis
 from redis.exceptions import ResponseError, WatchError
 
-from graph_sessions.checkpoint.redis_core import PAGE, Command, RedisSaverCore, text
+from graph_sessions.checkpoint.redis_core import (
+    PAGE,
+    Command,
+    RedisSaverCore,
+    is_rebase,
+    text,
+)
 from graph_sessions.checkpoint.redis_keys import runs_key, threads_key
 from graph_sessions.checkpoint.redis_records import ThreadSnapshot
 from graph_sessions.checkpoint.redis_scripts import PUT, PUT_WRITES, READ
-from graph_sessions.errors import ConfigError
+from graph_sessions.errors import ConfigError, InvalidInput
 
 
 class RedisSaver(RedisSaverCore):
@@ -45,8 +51,16 @@ class RedisSaver(RedisSaverCore):
         prefix: str = "gs:",
         serde: SerializerProtocol | None = None,
         ttl: float | None = None,
+        snapshot_every: int = 256,
+        cache_threads: int = 512,
     ) -> None:
-        super().__init__(prefix=prefix, serde=serde, ttl=ttl)
+        super().__init__(
+            prefix=prefix,
+            serde=serde,
+            ttl=ttl,
+            snapshot_every=snapshot_every,
+            cache_threads=cache_threads,
+        )
         self._owned = isinstance(client_or_url, str)
         client = Redis.from_url(client_or_url) if isinstance(client_or_url, str) else client_or_url
         if client.get_connection_kwargs().get("decode_responses"):
@@ -140,12 +154,20 @@ class RedisSaver(RedisSaverCore):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint and the values of the channels in ``new_versions`` (one script)."""
-        keys, args, answer = self.put_call(config, checkpoint, metadata, new_versions)
+        call = self.put_call(config, checkpoint, metadata, new_versions)
         try:
-            self._put(keys=keys, args=args)
+            try:
+                self._put(keys=call.keys, args=call.args)
+            except ResponseError as exc:
+                if not is_rebase(exc):
+                    raise
+                self.forget(call.thread_id)  # a base was pruned meanwhile: store whole values
+                call = self.put_call(config, checkpoint, metadata, new_versions)
+                self._put(keys=call.keys, args=call.args)
         except ResponseError as exc:
-            raise self._lost(str(config["configurable"]["thread_id"]), exc) from exc
-        return answer
+            raise self._lost(call.thread_id, exc) from exc
+        self.remember(call)
+        return call.answer
 
     def put_writes(
         self,
@@ -188,13 +210,14 @@ class RedisSaver(RedisSaverCore):
             pipe.hgetall(k.cp)
             pipe.hgetall(k.v)
             pipe.hgetall(k.w)
-            records, values, writes = pipe.execute()
-        self._apply(self.copy_plan(str(target_thread_id), records, values, writes))
+            pipe.hgetall(k.vb)
+            records, values, writes, bases = pipe.execute()
+        self._apply(self.copy_plan(str(target_thread_id), records, values, writes, bases))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest`` or ``delete`` (see ``AsyncRedisSaver.aprune``)."""
         if strategy not in ("keep_latest", "delete"):
-            raise ValueError(f"unknown prune strategy {strategy!r}")
+            raise InvalidInput(f"unknown prune strategy {strategy!r}: keep_latest or delete")
         for thread_id in thread_ids:
             tid = str(thread_id)
             if strategy == "delete":
@@ -214,6 +237,7 @@ class RedisSaver(RedisSaverCore):
             pipe.execute()
 
     def _rewrite(self, thread_id: str, planner: Any) -> None:
+        self.forget(thread_id)
         keys = self.keys(thread_id).all()
         with self.client.pipeline(transaction=True) as pipe:
             while True:

@@ -3,7 +3,7 @@ index entry, new channel values), a ``put_writes``, a read of whole checkpoints 
 values, writes) in one snapshot. They run by ``EVALSHA`` (redis-py's ``Script`` loads
 them once and reloads on ``NOSCRIPT``).
 
-**Fencing.** ``put`` and ``put_writes`` take an optional fence: ``KEYS[8]`` names a key
+**Fencing.** ``put`` and ``put_writes`` take an optional fence: ``KEYS[9]`` names a key
 holding the writer's lease epoch and ``ARGV[2]`` the epoch the writer holds; when the key
 does not hold exactly that value the script writes nothing and fails with an error whose
 message starts with :data:`FENCED` (the saver raises ``errors.LeaseLost``). An empty
@@ -17,11 +17,13 @@ script), so all keys of a thread expire together.
 from __future__ import annotations
 
 FENCED = "GSFENCED"
+#: a put whose tails extend a value that is gone (pruned meanwhile): put again, whole
+REBASE = "GSREBASE"
 
-# KEYS: idx cp v w wi threads runs [lease]
+# KEYS: idx cp v w wi vb threads runs [lease]
 _PROLOGUE = """
 if ARGV[2] ~= '' then
-  local held = redis.call('GET', KEYS[8])
+  local held = redis.call('GET', KEYS[9])
   if held ~= ARGV[2] then
     return redis.error_reply('GSFENCED lease epoch is ' .. tostring(held) ..
       ', the writer holds ' .. ARGV[2])
@@ -31,20 +33,31 @@ end
 
 _EXPIRE = """
 if ARGV[1] ~= '' then
-  for i = 1, 7 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+  for i = 1, 8 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 end
 """
 
-#: ARGV: ttl, fence epoch, member, record, thread_id, run member or '', then field/value
-#: pairs of the new channel values
+#: ARGV: ttl, fence epoch, member, record, thread_id, run member or '', n, n base fields
+#: (values the tails below extend: all must exist, else nothing is written and the
+#: script fails with :data:`REBASE`), m, m field/base pairs (into ``vb``), then
+#: field/value pairs of the new channel values
 PUT = (
     _PROLOGUE
     + """
+local n = tonumber(ARGV[7])
+for i = 8, 7 + n do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then
+    return redis.error_reply('GSREBASE base value ' .. ARGV[i] .. ' is gone')
+  end
+end
+local at = 8 + n
+local m = tonumber(ARGV[at])
+for i = at + 1, at + 2 * m, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
 redis.call('ZADD', KEYS[1], 0, ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
-redis.call('ZADD', KEYS[6], 0, ARGV[5])
-if ARGV[6] ~= '' then redis.call('ZADD', KEYS[7], 0, ARGV[6]) end
+for i = at + 1 + 2 * m, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[7], 0, ARGV[5])
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[8], 0, ARGV[6]) end
 """
     + _EXPIRE
     + "return 1\n"
@@ -69,8 +82,24 @@ end
 )
 
 #: KEYS: idx cp v w wi. ARGV: 'latest', ns — or 'members', member… Answers a list of
-#: {member, record, {channel, value, …}, {write, …}}, one per checkpoint found.
+#: {member, record, {channel, value, …}, {write, …}}, one per checkpoint found; a value
+#: stored as a tail answers {count, {tail, …, whole}} (its chain, newest first).
 READ = r"""
+local function resolve(ns, ch, val)
+  if string.byte(val, 1) ~= 1 then return val end
+  local parts = {}
+  local count = nil
+  while val and string.byte(val, 1) == 1 do
+    local a = string.find(val, '\0', 2, true)
+    local b = string.find(val, '\0', a + 1, true)
+    if not count then count = string.sub(val, 2, a - 1) end
+    parts[#parts + 1] = string.sub(val, b + 1)
+    val = redis.call('HGET', KEYS[3], ns .. '\0' .. ch .. '\0' .. string.sub(val, a + 1, b - 1))
+  end
+  if not val then return false end
+  parts[#parts + 1] = val
+  return {count, parts}
+end
 local function load(member)
   local rec = redis.call('HGET', KEYS[2], member)
   if not rec then return false end
@@ -86,8 +115,11 @@ local function load(member)
     local vals = redis.call('HMGET', KEYS[3], unpack(fields))
     for i = 1, #fields do
       if vals[i] then
-        blobs[#blobs + 1] = parts[2 * i - 1]
-        blobs[#blobs + 1] = vals[i]
+        local val = resolve(ns, parts[2 * i - 1], vals[i])
+        if val then
+          blobs[#blobs + 1] = parts[2 * i - 1]
+          blobs[#blobs + 1] = val
+        end
       end
     end
   end
