@@ -20,9 +20,10 @@ key                    type  holds
 
 and two keys per prefix: ``P threads`` (zset of thread ids, for ``list(None)``) and
 ``P runs`` (zset of ``run_id \\0 thread_id``, for ``delete_for_runs``). Their members are
-removed when a thread is deleted; those of threads that expired are dropped lazily when a
-listing or a ``delete_for_runs`` finds the thread gone. With a ``ttl`` they expire too
-(renewed by every put), so an idle deployment's prefix empties itself.
+removed when a thread (or a run's last checkpoint) is deleted; those of a thread that
+expired stay until the two keys expire themselves: they carry the same ``ttl``, renewed by
+every put of any thread, so an idle deployment's prefix empties itself. Reads find such a
+thread empty.
 
 Suffixes are fixed and none ends another after a ``:``, so two threads never share a key
 whatever their ids contain. ``\\0`` separates the parts of fields and members (thread ids,
