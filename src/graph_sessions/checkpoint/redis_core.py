@@ -5,6 +5,7 @@ call, decoding, and the plans of the maintenance operations (``delete_for_runs``
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         self.cache_threads = cache_threads
         #: thread id → (ns, channel) → the last list version this process stored
         self._lists: OrderedDict[str, dict[tuple[str, str], Remembered]] = OrderedDict()
+        self._lists_lock = threading.Lock()  # the sync saver is shared between threads
         if not isinstance(prefix, str):
             raise ConfigError(f"prefix must be a string, got {type(prefix).__name__}")
         if ttl is not None and (isinstance(ttl, bool) or not ttl > 0):
@@ -201,7 +203,8 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         """Base fields to check, ``vb`` pairs, ``v`` pairs of the channels in
         ``new_versions`` that have a value (an empty channel has no field)."""
         values = checkpoint["channel_values"]
-        known = self._lists.get(call.thread_id, {})
+        with self._lists_lock:
+            known = dict(self._lists.get(call.thread_id, {}))
         bases: list[str] = []
         links: list[str] = []
         out: list[bytes | str] = []
@@ -236,15 +239,17 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         """After a put succeeded: its lists are the bases of the next tails."""
         if not call.remember or not self.cache_threads:
             return
-        known = self._lists.pop(call.thread_id, {})
-        known.update(call.remember)
-        self._lists[call.thread_id] = known
-        while len(self._lists) > self.cache_threads:
-            self._lists.popitem(last=False)
+        with self._lists_lock:
+            known = self._lists.pop(call.thread_id, {})
+            known.update(call.remember)
+            self._lists[call.thread_id] = known
+            while len(self._lists) > self.cache_threads:
+                self._lists.popitem(last=False)
 
     def forget(self, thread_id: str) -> None:
         """Drop what this process remembers of a thread's lists."""
-        self._lists.pop(thread_id, None)
+        with self._lists_lock:
+            self._lists.pop(thread_id, None)
 
     def writes_call(
         self,
