@@ -103,6 +103,8 @@ def test_ttl_expires_every_key_of_the_thread(
     keys = _prefix_keys(client, prefix)
     assert {thread_keys(prefix, "t1").cp.encode(), f"{prefix}threads".encode()} <= set(keys)
     assert all(0 < client.pttl(k) <= 1000 for k in keys)
+    # one absolute deadline for all of them (set in one script): they expire together
+    assert len({client.execute_command("PEXPIRETIME", k) for k in keys}) == 1
     for turn in range(1, 4):  # 1.8 s of activity: kept alive by each put
         time.sleep(0.6)
         _say(graph, "t1", turn)
