@@ -42,6 +42,7 @@ _BLOCK = re.compile(
 FRAGMENTS = {
     ("backends.md", "from graph_sessions import GraphSessionManager"),
     ("checkpoint-saver.md", "# from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver"),
+    ("checkpoint-saver.md", "from graph_sessions.checkpoint import AsyncRedisSaver"),
     ("configuration.md", "from graph_sessions import GraphSessionManager"),
     ("http-api.md", "import httpx"),
     ("langgraph-api.md", "from langgraph_sdk import get_client"),

@@ -4,7 +4,8 @@ with history.
 ``SqliteSaver`` and ``AsyncSqliteSaver`` are drop-in replacements for LangGraph's classes
 of the same names (``langgraph.checkpoint.sqlite``); ``PostgresSaver`` and
 ``AsyncPostgresSaver`` for ``langgraph.checkpoint.postgres``'s (they need the ``postgres``
-extra: psycopg 3 and its pool). Change the import, keep the code.
+extra: psycopg 3 and its pool). ``RedisSaver`` and ``AsyncRedisSaver`` store on plain
+Redis (the ``redis`` extra). Change the import, keep the code.
 See ``docs/checkpoint-saver.md``.
 """
 
@@ -18,21 +19,33 @@ from graph_sessions.checkpoint.sync_saver import SqliteSaver
 if TYPE_CHECKING:
     from graph_sessions.checkpoint.pg_async_saver import AsyncPostgresSaver
     from graph_sessions.checkpoint.pg_saver import PostgresSaver
+    from graph_sessions.checkpoint.redis_async_saver import AsyncRedisSaver
+    from graph_sessions.checkpoint.redis_saver import RedisSaver
 
-_POSTGRES = {
+_OPTIONAL = {
     "PostgresSaver": "graph_sessions.checkpoint.pg_saver",
     "AsyncPostgresSaver": "graph_sessions.checkpoint.pg_async_saver",
+    "RedisSaver": "graph_sessions.checkpoint.redis_saver",
+    "AsyncRedisSaver": "graph_sessions.checkpoint.redis_async_saver",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """The Postgres savers, imported on first use (psycopg is an optional extra)."""
-    if name in _POSTGRES:
+    """The Postgres and Redis savers, imported on first use (psycopg and redis are optional
+    extras)."""
+    if name in _OPTIONAL:
         import importlib
 
-        return getattr(importlib.import_module(_POSTGRES[name]), name)
+        return getattr(importlib.import_module(_OPTIONAL[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The storage engine under the savers (``checkpoint.engine``) is internal, not exported.
-__all__ = ["AsyncPostgresSaver", "AsyncSqliteSaver", "PostgresSaver", "SqliteSaver"]
+__all__ = [
+    "AsyncPostgresSaver",
+    "AsyncRedisSaver",
+    "AsyncSqliteSaver",
+    "PostgresSaver",
+    "RedisSaver",
+    "SqliteSaver",
+]

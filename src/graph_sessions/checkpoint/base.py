@@ -11,6 +11,18 @@ from graph_sessions.checkpoint.engine import StorageEngine
 from graph_sessions.checkpoint.schema import check_synchronous
 
 
+def next_channel_version(current: str | int | None) -> str:
+    """The version after ``current``: ``"<n:012>.<32 random bits:08x>"`` (see
+    ``SaverBase.get_next_version``)."""
+    if current is None:
+        current_v = 0
+    elif isinstance(current, int):
+        current_v = current
+    else:
+        current_v = int(current.split(".")[0])
+    return f"{current_v + 1:012}.{random.getrandbits(32):08x}"
+
+
 class EngineOptions(TypedDict, total=False):
     """The storage engine's options, as keyword arguments of every saver (``SaverBase``)."""
 
@@ -73,10 +85,4 @@ class SaverBase(BaseCheckpointSaver[str]):
         LangGraph's ``"<n:032>.<random:016>"`` (it is stored many times per checkpoint),
         and it still compares above any of LangGraph's versions below 10**12.
         """
-        if current is None:
-            current_v = 0
-        elif isinstance(current, int):
-            current_v = current
-        else:
-            current_v = int(current.split(".")[0])
-        return f"{current_v + 1:012}.{random.getrandbits(32):08x}"
+        return next_channel_version(current)
