@@ -17,7 +17,7 @@ from typing_extensions import Unpack
 from graph_sessions.checkpoint.async_saver import AsyncSaver
 from graph_sessions.checkpoint.base import EngineOptions
 from graph_sessions.checkpoint.dbapi import Connection
-from graph_sessions.checkpoint.pg_conn import BridgedConnection
+from graph_sessions.checkpoint.pg_conn import BridgedConnection, flushed
 from graph_sessions.checkpoint.pg_greenlet import run_in_greenlet
 from graph_sessions.checkpoint.pg_saver import postgres_engine
 from graph_sessions.checkpoint.pg_sql import setup_postgres
@@ -86,29 +86,14 @@ class AsyncPostgresSaver(AsyncSaver):
         else:
             yield BridgedConnection(self.conn)
 
-    @staticmethod
-    def _flushed(fn: Callable[[Connection], T]) -> Callable[[BridgedConnection], T]:
-        """``fn``, then what it left queued is sent."""
-
-        def run(conn: BridgedConnection) -> T:
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.discard()
-                raise
-            conn.flush()
-            return result
-
-        return run
-
     async def setup(self) -> None:
         """Create or migrate the tables (idempotent; under an advisory lock)."""
         async with self.lock, self._connection() as conn:
-            await run_in_greenlet(self._flushed(setup_postgres), conn)
+            await run_in_greenlet(flushed(setup_postgres), conn)
             self.is_setup = True
 
     async def _run(self, fn: Callable[[Connection], T]) -> T:
         if not self.is_setup:
             await self.setup()
         async with self.lock, self._connection() as conn:
-            return await run_in_greenlet(self._flushed(fn), conn)
+            return await run_in_greenlet(flushed(fn), conn)

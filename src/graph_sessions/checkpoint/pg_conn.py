@@ -18,16 +18,20 @@ setting) they are sent as they are; without it psycopg opens transactions itself
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, Connection
+from psycopg import AsyncConnection
+from psycopg import Connection as PsycopgConnection
 from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
+from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.pg_greenlet import await_only
 from graph_sessions.checkpoint.pg_sql import control, to_postgres
+
+T = TypeVar("T")
 
 
 class Statement:
@@ -170,7 +174,7 @@ def _sql(batch: list[Statement]) -> list[Statement]:
 _CONTROL = frozenset({b"BEGIN", b"COMMIT", b"ROLLBACK"})
 
 
-def _pipelined(conn: Connection[Any] | AsyncConnection[Any], sql: list[Statement]) -> bool:
+def _pipelined(conn: PsycopgConnection[Any] | AsyncConnection[Any], sql: list[Statement]) -> bool:
     """Whether to send ``sql`` in a pipeline: when there are several statements, and
     always on a connection in pipeline mode already (the caller's ``pipe``: only leaving
     a pipeline block makes the results arrive)."""
@@ -187,7 +191,7 @@ def _finish(statement: Statement, cur: Any) -> None:
 class PgConnection(_Queue):
     """A synchronous psycopg connection speaking the engine's calls."""
 
-    def __init__(self, conn: Connection[Any]) -> None:
+    def __init__(self, conn: PsycopgConnection[Any]) -> None:
         super().__init__(conn.autocommit)
         self.conn = conn
 
@@ -250,3 +254,19 @@ class BridgedConnection(_Queue):
                 await conn.commit()
             elif statement.verb == "ROLLBACK":
                 await conn.rollback()
+
+
+def flushed(fn: Callable[[Connection], T]) -> Callable[[PgConnection | BridgedConnection], T]:
+    """``fn`` (an engine call on a connection adapter), then what it left queued is sent;
+    on an error the queue is dropped."""
+
+    def run(conn: PgConnection | BridgedConnection) -> T:
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.discard()
+            raise
+        conn.flush()
+        return result
+
+    return run

@@ -16,26 +16,11 @@ import psycopg
 from psycopg import AsyncCursor
 
 from graph_sessions.checkpoint.dbapi import Connection
-from graph_sessions.checkpoint.pg_conn import BridgedConnection, PgConnection
+from graph_sessions.checkpoint.pg_conn import BridgedConnection, PgConnection, flushed
 from graph_sessions.checkpoint.pg_greenlet import run_in_greenlet
 from graph_sessions.storage.checkpoints.langgraph_postgres import saver_conninfo
 
 T = TypeVar("T")
-
-
-def _flushed(fn: Callable[[Connection], T]) -> Callable[[Any], T]:
-    """``fn`` on an adapter, then what it left queued is sent (dropped on an error)."""
-
-    def run(conn: Any) -> T:
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.discard()
-            raise
-        conn.flush()
-        return result
-
-    return run
 
 
 class SessionsPostgresAdmin:
@@ -48,15 +33,15 @@ class SessionsPostgresAdmin:
         self.conninfo = saver_conninfo(saver)
 
     async def _arun(self, cur: AsyncCursor[Any], fn: Callable[[Connection], T]) -> T:
-        return await run_in_greenlet(_flushed(fn), BridgedConnection(cur.connection))
+        return await run_in_greenlet(flushed(fn), BridgedConnection(cur.connection))
 
     def _sync(self, tx: psycopg.Connection[Any] | None, fn: Callable[[Connection], T]) -> T:
         if tx is not None:
-            return _flushed(fn)(PgConnection(tx))
+            return flushed(fn)(PgConnection(tx))
         if self.conninfo is None:
             raise RuntimeError("this saver's connection string is unknown: pass a connection")
         with psycopg.connect(self.conninfo) as conn, conn.transaction():
-            return _flushed(fn)(PgConnection(conn))
+            return flushed(fn)(PgConnection(conn))
 
     # the backend's async operations --------------------------------------------------
     async def alatest_id(self, cur: AsyncCursor[Any], thread_id: str) -> str | None:

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from graph_sessions.checkpoint.dbapi import Connection
 from graph_sessions.checkpoint.pg_async_saver import AsyncPostgresSaver as SessionsPostgresSaver
-from graph_sessions.checkpoint.pg_conn import BridgedConnection
+from graph_sessions.checkpoint.pg_conn import BridgedConnection, flushed
 from graph_sessions.checkpoint.pg_greenlet import run_in_greenlet
 from graph_sessions.errors import BackendError, LeaseLost
 from graph_sessions.storage.postgres.schema import FENCE_SQLSTATE
@@ -184,7 +184,7 @@ class FencedSessionsPostgresSaver(SessionsPostgresSaver):
         if not self.is_setup:
             await self.setup()
         async with self._connection() as conn:
-            return await run_in_greenlet(self._flushed(fn), conn)
+            return await run_in_greenlet(flushed(fn), conn)
 
     async def _fenced(self, thread_id: str, write: Callable[[Connection], T]) -> T:
         """``write`` (an engine call that joins the open transaction) after the lease
@@ -196,7 +196,7 @@ class FencedSessionsPostgresSaver(SessionsPostgresSaver):
             async with _ainternal.get_connection(self.conn) as conn, conn.transaction():
                 if fence is not None:
                     await conn.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
-                return await run_in_greenlet(self._flushed(write), BridgedConnection(conn))
+                return await run_in_greenlet(flushed(write), BridgedConnection(conn))
         except psycopg.Error as exc:
             if fence is not None and is_fence_refusal(exc):
                 raise lease_lost(thread_id, fence) from None
