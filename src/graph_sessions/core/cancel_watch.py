@@ -12,9 +12,9 @@ request would. The requester then waits for the lease to be released, as any run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from graph_sessions.core.background import BackgroundLoop
 from graph_sessions.core.context import CoreContext
 from graph_sessions.models import RunStatus
 
@@ -60,27 +60,10 @@ async def request_cancel_elsewhere(
     return await ctx.backend.request_cancel(session_id, run_id, action, ctx.now())
 
 
-class CancelWatch:
+class CancelWatch(BackgroundLoop):
     """Takes the cancel requests of this process's running runs and cancels them."""
 
-    def __init__(self, ctx: CoreContext) -> None:
-        self.ctx = ctx
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start watching (once)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="graph-sessions-cancel-watch"
-            )
-
-    async def stop(self) -> None:
-        """Stop watching."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    task_name = "graph-sessions-cancel-watch"
 
     async def check(self) -> int:
         """Take the requests of the runs executing here now and cancel those runs; returns

@@ -12,9 +12,9 @@ repairing the same session at once are safe: the repair is a compare-and-set on 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from graph_sessions.core.background import BackgroundLoop
 from graph_sessions.core.context import CoreContext
 from graph_sessions.core.leases import lease_clock
 from graph_sessions.core.repair import repair_if_stale
@@ -33,32 +33,15 @@ async def repair_lapsed(ctx: CoreContext) -> list[str]:
     return repaired
 
 
-class LeaseWatch:
+class LeaseWatch(BackgroundLoop):
     """Runs :func:`repair_lapsed` every ``lease_ttl / 3`` seconds in the background."""
 
-    def __init__(self, ctx: CoreContext) -> None:
-        self.ctx = ctx
-        self._task: asyncio.Task[None] | None = None
+    task_name = "graph-sessions-lease-watch"
 
     @property
     def interval(self) -> float:
         """Seconds between two passes."""
         return self.ctx.options.lease_ttl / 3
-
-    def start(self) -> None:
-        """Start the background pass (once)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="graph-sessions-lease-watch"
-            )
-
-    async def stop(self) -> None:
-        """Stop the background pass."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         while True:

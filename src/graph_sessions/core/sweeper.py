@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from graph_sessions.core.context import CoreContext
+from graph_sessions.core.background import BackgroundLoop
 from graph_sessions.core.repair import repair_stale
 from graph_sessions.models import EventType, SessionInfo, SessionStatus
 from graph_sessions.storage.backend import NewEvent
@@ -33,12 +32,15 @@ class SweepReport:
         return self.deleted + self.archived
 
 
-class Sweeper:
-    """Expires sessions of one manager, never touching a running one."""
+class Sweeper(BackgroundLoop):
+    """Expires sessions of one manager, never touching a running one; in the background
+    every ``sweep_interval`` seconds (none: no background sweep)."""
 
-    def __init__(self, ctx: CoreContext) -> None:
-        self.ctx = ctx
-        self._task: asyncio.Task[None] | None = None
+    task_name = "graph-sessions-sweeper"
+
+    def wanted(self) -> bool:
+        """Only with a ``sweep_interval``."""
+        return bool(self.ctx.options.sweep_interval)
 
     async def expire_one(self, info: SessionInfo, now: datetime) -> str | None:
         """Expire ``info`` by the manager's strategy; returns "deleted", "archived" or None."""
@@ -105,21 +107,6 @@ class Sweeper:
                 report.skipped_running,
             )
         return report
-
-    def start(self) -> None:
-        """Run :meth:`run_once` every ``sweep_interval`` seconds in the background."""
-        if self._task is None and self.ctx.options.sweep_interval:
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="graph-sessions-sweeper"
-            )
-
-    async def stop(self) -> None:
-        """Stop the background loop."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         interval = float(self.ctx.options.sweep_interval or 0)
