@@ -47,8 +47,10 @@ def test_the_checkpoint_package_does_not_export_its_engine() -> None:
     checkpoint = importlib.import_module("graph_sessions.checkpoint")
     assert sorted(checkpoint.__all__) == [
         "AsyncPostgresSaver",
+        "AsyncRedisSaver",
         "AsyncSqliteSaver",
         "PostgresSaver",
+        "RedisSaver",
         "SqliteSaver",
     ]
     for item in checkpoint.__all__:

@@ -21,7 +21,7 @@ from support.stream_replicas import start_replica
 pytestmark = pytest.mark.slow
 
 #: seconds the database stays down
-DOWN_SECONDS = 3.0
+DOWN_SECONDS = 5.0
 
 
 @pytest.fixture
@@ -119,9 +119,11 @@ def test_a_database_restart_under_load(server: ServerProcess, own_cluster: Postg
     # only 503 backend_error (or unavailable), never 500, never a dropped connection
     assert statuses <= {200, 503}, sorted({(r[2], r[3]) for r in failed})
     assert all(r[3] == "backend_error" for r in failed), sorted({r[3] for r in failed})
-    # fast: no request waited for the pool timeout, nor for the database to come back
+    # fast: no request waited for the pool timeout (30 s), nor for the database to come
+    # back (a run that fails may wait ~0.5 s at each of its few storage calls: a loaded
+    # 2-core machine has been seen at 3.3 s)
     slowest_503 = max(r[1] for r in failed)
-    assert max(r[1] for r in every) < 2.0, max(r[1] for r in every)
+    assert max(r[1] for r in every) < DOWN_SECONDS - 0.5, max(r[1] for r in every)
     # turns succeed again after the restart
     for s in sessions:
         assert turns[s][-1][2] == 200

@@ -139,3 +139,17 @@ async def test_tickets_lapse_unless_renewed_and_can_be_dropped(backend: Backend)
     await backend.drop_ticket(live)  # gone already: nothing
     assert await begin(backend, "s", QueueCheck(owner="A", now=at(50)))
     assert dead < live
+
+
+async def test_renewing_named_tickets_lets_a_forgotten_one_lapse(backend: Backend) -> None:
+    """A process renews only the tickets it knows of: one it lost track of (taken by a
+    cancelled caller, or whose drop failed) lapses instead of holding the queue for good."""
+    await backend.create_session(SessionInfo(session_id="s", created_at=T0, updated_at=T0))
+    known = await backend.take_ticket("s", "me", at(10))
+    forgotten = await backend.take_ticket("s", "me", at(10))
+    assert await backend.renew_tickets("me", at(100), [known]) == 1
+    assert await backend.renew_tickets("me", at(100), []) == 0
+    await backend.drop_ticket(known)
+    # at 50 the forgotten ticket has lapsed: another owner's run is not held behind it
+    assert await begin(backend, "s", QueueCheck(owner="other", now=at(50)))
+    assert known < forgotten

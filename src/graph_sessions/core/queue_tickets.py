@@ -52,9 +52,16 @@ class QueueTickets:
         """Give ``spot`` a ticket (if it has none yet)."""
         if spot.ticket is not None:
             return
-        spot.ticket = await self.backend.take_ticket(
-            session_id, self.owner, lease_clock() + self.lease_delta()
+        taking = asyncio.ensure_future(
+            self.backend.take_ticket(session_id, self.owner, lease_clock() + self.lease_delta())
         )
+        try:
+            spot.ticket = await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            # the insert commits anyway: drop the ticket it made, or it would hold the queue
+            with contextlib.suppress(Exception):
+                await self.backend.drop_ticket(await taking)
+            raise
         spot.session_id = session_id
         self._mine.setdefault(session_id, set()).add(spot.ticket)
         self.held += 1
@@ -112,6 +119,7 @@ class QueueTickets:
             if self.held <= 0:
                 return
             try:
-                await self.backend.renew_tickets(self.owner, lease_clock() + delta)
+                known = [seq for seqs in self._mine.values() for seq in seqs]
+                await self.backend.renew_tickets(self.owner, lease_clock() + delta, known)
             except Exception as exc:  # a storage hiccup: the next beat tries again
                 log.warning("renewing queue tickets failed: %s", exc)

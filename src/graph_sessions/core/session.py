@@ -268,8 +268,11 @@ class GraphSession:
         try:
             result, info = await self._runs.execute(prepared)
         except (RunFailed, RunCancelled):
-            # The run ended badly but the row moved on (failed, cancelled): show it.
-            self.info = await self.context.backend.get_session(self.session_id) or self.info
+            # The run ended badly but the row moved on (failed, cancelled): show it, if the
+            # storage still answers (a manager closing may have closed it): the run's own
+            # error is what the caller gets either way.
+            with contextlib.suppress(Exception):
+                self.info = await self.context.backend.get_session(self.session_id) or self.info
             raise
         self.info = info
         self.last_result = result

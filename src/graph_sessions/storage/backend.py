@@ -301,8 +301,12 @@ class Backend(ABC):
         before (in any process); it lives until ``expires_at`` unless renewed."""
 
     @abstractmethod
-    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
-        """Move the expiry of every ticket of ``owner`` to ``expires_at``; returns how many."""
+    async def renew_tickets(
+        self, owner: str, expires_at: datetime, tickets: Sequence[int] | None = None
+    ) -> int:
+        """Move the expiry of the tickets of ``owner`` (only those in ``tickets`` when
+        given: a ticket its process lost track of then lapses) to ``expires_at``; returns
+        how many."""
 
     @abstractmethod
     async def drop_ticket(self, ticket: int) -> None:

@@ -417,8 +417,14 @@ class MemoryBackend(Backend):
         self._tickets[self._ticket_seq] = _Ticket(session_id, owner, expires_at)
         return self._ticket_seq
 
-    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
-        mine = [t for t in self._tickets.values() if t.owner == owner]
+    async def renew_tickets(
+        self, owner: str, expires_at: datetime, tickets: Sequence[int] | None = None
+    ) -> int:
+        mine = [
+            t
+            for seq, t in self._tickets.items()
+            if t.owner == owner and (tickets is None or seq in tickets)
+        ]
         for ticket in mine:
             ticket.expires_at = expires_at
         return len(mine)

@@ -36,8 +36,9 @@ log = logging.getLogger("graph_sessions.server.langgraph_api")
 #: seconds after its end a run still answers follow requests (a follower that saw it
 #: running asked just before it ended)
 RECENT_SECONDS = 30.0
-#: attempts to write one batch while the database does not answer (0.5 s apart)
-WRITE_ATTEMPTS = 20
+#: attempts to write one batch while the database does not answer (0.5 s apart: a minute,
+#: so a database restart does not end a followed run's stream; its events wait meanwhile)
+WRITE_ATTEMPTS = 120
 
 
 def _now() -> datetime:

@@ -653,12 +653,22 @@ class PostgresBackend(Backend):
         assert row is not None
         return int(row[0])
 
-    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
+    async def renew_tickets(
+        self, owner: str, expires_at: datetime, tickets: Sequence[int] | None = None
+    ) -> int:
+        if tickets is not None and not tickets:
+            return 0
         async with self.connection.cursor() as cur:
-            await cur.execute(
-                "UPDATE run_tickets SET expires_at = %s WHERE owner = %s",
-                (dump_time(expires_at), owner),
-            )
+            if tickets is None:
+                await cur.execute(
+                    "UPDATE run_tickets SET expires_at = %s WHERE owner = %s",
+                    (dump_time(expires_at), owner),
+                )
+            else:
+                await cur.execute(
+                    "UPDATE run_tickets SET expires_at = %s WHERE owner = %s AND seq = ANY(%s)",
+                    (dump_time(expires_at), owner, list(tickets)),
+                )
             return int(cur.rowcount)
 
     async def drop_ticket(self, ticket: int) -> None:

@@ -617,17 +617,15 @@ class SqliteBackend(Backend):
         )
         return int(row[0])
 
-    async def renew_tickets(self, owner: str, expires_at: datetime) -> int:
-        return int(
-            await self._call(
-                lambda c: (
-                    c.execute(
-                        "UPDATE run_tickets SET expires_at = ? WHERE owner = ?",
-                        (dump_time(expires_at), owner),
-                    ).rowcount
-                )
-            )
-        )
+    async def renew_tickets(
+        self, owner: str, expires_at: datetime, tickets: Sequence[int] | None = None
+    ) -> int:
+        sql = "UPDATE run_tickets SET expires_at = ? WHERE owner = ?"
+        params: list[Any] = [dump_time(expires_at), owner]
+        if tickets is not None:
+            sql += f" AND seq IN ({', '.join('?' * len(tickets)) or 'NULL'})"
+            params.extend(tickets)
+        return int(await self._call(lambda c: c.execute(sql, params).rowcount))
 
     async def drop_ticket(self, ticket: int) -> None:
         await self._call(lambda c: c.execute("DELETE FROM run_tickets WHERE seq = ?", (ticket,)))
