@@ -15,7 +15,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from graph_sessions.storage.codec import dump_time
-from graph_sessions.storage.postgres.connection import Cursor
+from graph_sessions.storage.postgres.connection import CONNECT_TIMEOUT, Cursor
 from graph_sessions.storage.postgres.schema import CANCEL_CHANNEL
 
 log = logging.getLogger("graph_sessions.storage")
@@ -70,10 +70,18 @@ class CancelListener:
         loop = asyncio.get_running_loop()
         if loop.time() < self._retry_at:
             return None
+        conn = None
         try:
-            conn = await AsyncConnection.connect(self.conninfo, autocommit=True)
+            conn = await AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
             await conn.execute(f"LISTEN {CANCEL_CHANNEL}")
-        except psycopg.Error as exc:
+        except BaseException as exc:
+            if conn is not None:  # connected but could not listen: do not leak it
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if not isinstance(exc, psycopg.Error):
+                raise
             log.warning("cannot listen for cancel requests (polling instead): %s", exc)
             self._retry_at = loop.time() + 5.0
             return None

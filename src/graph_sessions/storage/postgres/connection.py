@@ -34,6 +34,9 @@ DEFAULT_MAX_SIZE = 10
 DEFAULT_TIMEOUT = 30.0
 #: seconds a request waits for a connection while the server was last found unreachable
 DOWN_TIMEOUT = 0.5
+#: seconds a listening connection (outside the pool) may take to connect: a partition that
+#: drops packets must not stall a listener for the system's TCP timeout
+CONNECT_TIMEOUT = 5
 #: seconds the server lets a connection of ours sit idle inside a transaction before it ends
 #: the connection (``idle_in_transaction_timeout``; 0: never). A replica paused (SIGSTOP, a
 #: long GC, a frozen VM) in the middle of a transaction holds its row locks until then:
@@ -198,6 +201,7 @@ __all__ = [
     "DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT",
     "DEFAULT_MAX_SIZE",
     "DEFAULT_MIN_SIZE",
+    "CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "DOWN_TIMEOUT",
     "PostgresPool",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from psycopg import AsyncConnection
 
-from graph_sessions.storage.postgres.connection import PostgresPool
+from graph_sessions.storage.postgres.connection import CONNECT_TIMEOUT, PostgresPool
 from graph_sessions.storage.run_streams import (
     END,
     POLL_SECONDS,
@@ -103,7 +103,7 @@ class PostgresRunStreams(RunStreamRelay):
             try:
                 await self._setup()
                 async with await AsyncConnection.connect(
-                    self.pool.conninfo, autocommit=True
+                    self.pool.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT
                 ) as conn:
                     await conn.execute(f"LISTEN {FOLLOW_CHANNEL}")
                     await conn.execute(f"LISTEN {CHUNKS_CHANNEL}")
