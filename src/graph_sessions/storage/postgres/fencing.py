@@ -12,7 +12,7 @@ never gain a checkpoint from a writer that lost its lease.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -51,6 +51,20 @@ def lease_lost(thread_id: str, fence: tuple[str | None, int]) -> LeaseLost:
 def is_fence_refusal(exc: BaseException) -> bool:
     """True for the error ``gs_check_fence`` raises (``schema.py``, migration 2)."""
     return getattr(exc, "sqlstate", None) == FENCE_SQLSTATE
+
+
+@contextlib.contextmanager
+def fenced_errors(thread_id: str, fence: tuple[str | None, int] | None) -> Iterator[None]:
+    """A fenced write's database errors as the backend's: a refused lease check is
+    ``LeaseLost``, a connection problem ``BackendError``; others pass."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if fence is not None and is_fence_refusal(exc):
+            raise lease_lost(thread_id, fence) from None
+        if isinstance(exc, psycopg.OperationalError):
+            raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
+        raise
 
 
 async def check_fence(cur: AsyncCursor[Any], fences: Fences, thread_id: str) -> None:
@@ -117,7 +131,7 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         """``write`` in one transaction after the lease check (see :attr:`pipelined`); a
         refused check aborts the transaction before anything is written."""
         fence = self.fences.get(thread_id)
-        try:
+        with fenced_errors(thread_id, fence):
             async with (
                 _ainternal.get_connection(self.conn) as conn,
                 conn.pipeline() if self.pipelined else contextlib.nullcontext(),
@@ -130,12 +144,6 @@ class FencedPostgresSaver(AsyncPostgresSaver):
                     return await write()
                 finally:
                     _JOINED.reset(token)
-        except psycopg.Error as exc:
-            if fence is not None and is_fence_refusal(exc):
-                raise lease_lost(thread_id, fence) from None
-            if isinstance(exc, psycopg.OperationalError):
-                raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
-            raise
 
     async def aput(
         self,
@@ -192,17 +200,11 @@ class FencedSessionsPostgresSaver(SessionsPostgresSaver):
         fence = self.fences.get(thread_id)
         if not self.is_setup:
             await self.setup()
-        try:
+        with fenced_errors(thread_id, fence):
             async with _ainternal.get_connection(self.conn) as conn, conn.transaction():
                 if fence is not None:
                     await conn.execute("SELECT gs_check_fence(%s, %s, %s)", (thread_id, *fence))
                 return await run_in_greenlet(flushed(write), BridgedConnection(conn))
-        except psycopg.Error as exc:
-            if fence is not None and is_fence_refusal(exc):
-                raise lease_lost(thread_id, fence) from None
-            if isinstance(exc, psycopg.OperationalError):
-                raise BackendError(f"Postgres checkpoint write failed: {exc}") from exc
-            raise
 
     async def aput(
         self,
@@ -239,6 +241,7 @@ __all__ = [
     "FencedPostgresSaver",
     "FencedSessionsPostgresSaver",
     "check_fence",
+    "fenced_errors",
     "is_fence_refusal",
     "lease_lost",
 ]
