@@ -6,6 +6,7 @@ test on both). Moved from the numbered section 10 of the former tests/test_flow.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -171,11 +172,7 @@ async def test_invoke_without_input_on_new_session_is_invalid_input(
 async def test_closed_manager_raises_manager_closed(any_backend: str) -> None:
     m = manager(chat_graph(), any_backend)
     with pytest.raises(ManagerClosed):
-        await m.create("early")
-    with pytest.raises(ManagerClosed):
-        await m.list()
-    with pytest.raises(ManagerClosed):
-        _ = m.graph
+        _ = m.graph  # a property cannot open storage: open first
     async with m:
         s = await m.create("later")
         await s.invoke({"user_input": "a"})
@@ -222,3 +219,24 @@ async def test_graph_with_its_own_checkpointer_is_rebound(db_url: str) -> None:
         s2 = await m2.get_or_create("rebound")
         result = await s2.invoke({"user_input": "b"})
         assert result.state["turns"] == ["a", "b"]
+
+
+async def test_a_manager_never_opened_opens_at_its_first_call(tmp_path: Path) -> None:
+    """The founding document's spelling: made at start-up, used at once, no open()."""
+    m = manager(chat_graph(), f"sqlite:///{tmp_path / 'seed.db'}")
+    assert not m.is_open
+    first, second = await asyncio.gather(m.get_or_create("a"), m.list())
+    assert (
+        m.is_open
+        and first.session_id == "a"
+        and [i.session_id for i in second]
+        in (
+            [],
+            ["a"],
+        )
+    )
+    await first.invoke({"user_input": "hi"})
+    await m.cleanup()
+    assert not m.is_open
+    with pytest.raises(ManagerClosed):  # closed by its owner: it stays closed
+        await m.get_or_create("a")

@@ -50,8 +50,16 @@ def write_config(folder: Path, db: Path, **section: Any) -> Path:
 class ServerProcess:
     """One server process: ``start``, ``url``, ``client(...)``, ``stop``."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, port: int) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        port: int,
+        ready_path: str = "/healthz",
+    ) -> None:
         self.args = args
+        self.ready_path = ready_path
         self.env = env
         self.cwd = cwd
         self.port = port
@@ -60,7 +68,7 @@ class ServerProcess:
         self.log_path = cwd / f"server-{port}.log"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        """Start the process and wait until /healthz answers."""
+        """Start the process and wait until ``ready_path`` (/healthz) answers 200."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
@@ -70,7 +78,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.logs()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -217,6 +217,8 @@ class GraphSessionManager:
         self.assistants = Assistants(self.context)
         #: ids of the sessions repaired when this manager opened
         self.repaired: list[str] = []
+        self._opened_once = False
+        self._first_open: asyncio.Lock | None = None
 
     @classmethod
     def from_config(
@@ -287,7 +289,7 @@ class GraphSessionManager:
 
     async def open(self) -> GraphSessionManager:
         """Open storage, bind the graph, repair sessions a dead process left running, start
-        the sweeper."""
+        the sweeper. A manager never opened also opens at its first session call."""
         ctx = self.context
         if ctx.is_open:
             return self
@@ -299,6 +301,7 @@ class GraphSessionManager:
             raise
         ctx.is_open = True
         ctx.closing = False
+        self._opened_once = True
         mark_live(ctx.lease_owner)
         self.repaired.extend(await repair.repair_stale(ctx))
         if self.repaired:
@@ -333,6 +336,18 @@ class GraphSessionManager:
     async def cleanup(self) -> None:
         """The seed's name for :meth:`close`."""
         await self.close()
+
+    async def _ensure_open(self) -> None:
+        # The founding document's spelling: a manager made at start-up is used at once
+        # (`await manager.get_or_create(...)`) with no `open()`. A manager that was never
+        # opened opens at its first call; one that was closed stays closed (ManagerClosed).
+        if self._opened_once:
+            return
+        if self._first_open is None:
+            self._first_open = asyncio.Lock()
+        async with self._first_open:
+            if not self._opened_once:
+                await self.open()
 
     async def __aenter__(self) -> GraphSessionManager:
         return await self.open()
@@ -376,6 +391,7 @@ class GraphSessionManager:
         """Register a new session (id generated when not given); ``SessionExists`` if taken.
         ``initial_state`` is written into the graph state before the first run; ``graph_id``
         picks one of the manager's graphs (the default when not given)."""
+        await self._ensure_open()
         info = await registry.create(
             self.context,
             session_id,
@@ -394,12 +410,14 @@ class GraphSessionManager:
         """A copy of the session under a new id (generated unless ``new_id``): same graph,
         owner, metadata, TTL and status, every checkpoint copied; its runs, events and
         messages are not. ``SessionNotFound`` when ``owner`` may not see the session."""
+        await self._ensure_open()
         return self.session(
             await registry.copy(self.context, session_id, new_id=new_id, owner=owner)
         )
 
     async def get(self, session_id: str, *, owner: str | None = None) -> GraphSession | None:
         """The session, or ``None`` when it does not exist, has expired, or is another owner's."""
+        await self._ensure_open()
         info = await registry.get(self.context, session_id, owner)
         return self.session(info) if info is not None else None
 
@@ -421,6 +439,7 @@ class GraphSessionManager:
         ``on_expire="keep_latest"`` where the archived session is revived with its latest state.
         Another owner's session id raises ``SessionNotFound``.
         """
+        await self._ensure_open()
         info = await registry.get_or_create(
             self.context,
             session_id,
@@ -436,11 +455,13 @@ class GraphSessionManager:
 
     async def info(self, session_id: str, *, owner: str | None = None) -> SessionInfo:
         """The registry row of a live session (raises ``SessionNotFound``/``SessionExpired``)."""
+        await self._ensure_open()
         return await registry.owned_info(self.context, session_id, owner)
 
     async def delete(self, session_id: str, *, owner: str | None = None) -> bool:
         """Delete everything of the session (registry, checkpoints, writes, runs, events,
         messages). A run in progress in this process is cancelled first. False if absent."""
+        await self._ensure_open()
         return await registry.delete(self.context, session_id, owner)
 
     async def update_metadata(
@@ -452,6 +473,7 @@ class GraphSessionManager:
         owner: str | None = None,
     ) -> SessionInfo:
         """Merge (or replace) the session's metadata."""
+        await self._ensure_open()
         return await registry.update_metadata(
             self.context, session_id, metadata, merge=merge, owner=owner
         )
@@ -461,6 +483,7 @@ class GraphSessionManager:
     ) -> SessionInfo:
         """Give the session a new lifetime: ``ttl`` seconds from now (``None``: it never
         expires). Later activity slides it as the session's ``ttl_mode`` says."""
+        await self._ensure_open()
         return await registry.set_ttl(self.context, session_id, ttl, owner=owner)
 
     async def rebind(
@@ -546,6 +569,7 @@ class GraphSessionManager:
         """One page of sessions matching ``status`` and every filter given (see
         :class:`SessionFilters`); ``metadata`` matches sessions whose metadata contains
         those key/value pairs. Pass ``next_cursor`` back for the next page."""
+        await self._ensure_open()
         return await listing.list_page(
             self.context, status, filters, sort=sort, order=order, limit=limit, cursor=cursor
         )
@@ -556,10 +580,12 @@ class GraphSessionManager:
         **filters: Unpack[SessionFilters],
     ) -> int:
         """How many sessions match (the filters of :meth:`list`)."""
+        await self._ensure_open()
         return await listing.count(self.context, status, filters)
 
     async def stats(self) -> SessionStats:
         """Totals by status, expired (not yet swept), oldest and newest, runs."""
+        await self._ensure_open()
         self.context.require_open()
         return await self.backend.stats(self.now())
 
