@@ -8,9 +8,12 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 import redis
 from support.redis import RedisServer
 from support.server import PY, ROOT, ServerProcess, base_env, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def _app(tmp_path: Path, redis_url: str) -> ServerProcess:
