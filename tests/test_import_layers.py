@@ -30,6 +30,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"{PACKAGE}.config": ("core", "server", "cli"),
     f"{PACKAGE}.settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
     f"{PACKAGE}.webhook_settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
+    # encryption sits below the savers and backends that use it
+    f"{PACKAGE}.crypto": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
 }
 
 # Cycles that exist outside the YAML compiler today, each named by its modules. Each one
