@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from graph_sessions.core.leases import mark_dead, mark_live
 from graph_sessions.core.listing import SessionFilters
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
+from graph_sessions.crypto import ENCRYPTION_KEY_VARIABLE, KeyRing, parse_keys
 from graph_sessions.errors import InvalidInput
 from graph_sessions.graphs.references import GraphSource
 from graph_sessions.models import (
@@ -160,6 +162,7 @@ class GraphSessionManager:
         shutdown_timeout: float = 30.0,
         lease_ttl: float = 15.0,
         wait_timeout: float | None = 120.0,
+        encryption_key: str | bytes | KeyRing | None = None,
     ) -> None:
         if graph is not None and graph_path is not None:
             raise InvalidInput("pass graph= or graph_path=, not both")
@@ -206,8 +209,12 @@ class GraphSessionManager:
             lease_ttl=float(lease_ttl),
             wait_timeout=wait_timeout,
         )
+        storage = backend_from_url(backend)
+        if encryption_key is None:
+            encryption_key = os.environ.get(ENCRYPTION_KEY_VARIABLE) or None
+        storage.use_encryption(parse_keys(encryption_key))
         #: what sessions, runs, the sweeper and lease repair work with
-        self.context = CoreContext(backend_from_url(backend), options, graphs, clock or utcnow)
+        self.context = CoreContext(storage, options, graphs, clock or utcnow)
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._sweeper = Sweeper(self.context)
