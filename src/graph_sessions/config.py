@@ -130,6 +130,8 @@ class Section(_Strict):
     lease_ttl: float | None = Field(default=None, gt=0)
     #: keys for encryption at rest (``graph_sessions.crypto``), or the path of a key file
     encryption_key: str | None = None
+    #: metadata keys whose values stay readable (and filterable) under encryption
+    indexable_metadata: list[str] | None = None
     # Checked against ServerSettings by _server_values (with the environment on top).
     server: dict[str, Any] = Field(default_factory=dict)
 

@@ -105,3 +105,73 @@ async def test_a_backend_that_cannot_encrypt_refuses_the_key() -> None:
     with pytest.raises(BackendError, match="does not support encryption"):
         GraphSessionManager(graph(), Plain(), encryption_key=KEY)
     GraphSessionManager(graph(), Plain())  # no key: fine
+
+
+class Asking(TypedDict, total=False):
+    messages: Annotated[list[str], operator.add]
+    answer: str
+
+
+def asking_graph() -> StateGraph:
+    """Asks a question naming the user's words; fails when told to."""
+    from langgraph.types import interrupt
+
+    def ask(state: dict[str, Any]) -> dict[str, Any]:
+        last = state["messages"][-1]
+        if last.startswith("fail"):
+            raise RuntimeError(f"cannot handle {last}")
+        answer = interrupt({"question": f"do you confirm {last}?", "resume_key": "answer"})
+        return {"answer": answer}
+
+    b = StateGraph(Asking)
+    b.add_node("ask", ask)
+    b.add_edge(START, "ask")
+    b.add_edge("ask", END)
+    return b
+
+
+async def everything_with_the_marker(db: Path, key: str | None) -> None:
+    async with GraphSessionManager(
+        asking_graph(), f"sqlite:///{db}", encryption_key=key, indexable_metadata=["plan"]
+    ) as manager:
+        session = await manager.create(
+            "s1", owner="alice", metadata={"plan": "pro", "address": f"1 {MARKER} road"}
+        )
+        result = await session.invoke({"messages": [f"send {MARKER} home"]})
+        assert result.status == "interrupted"
+        await session.messages.append("user", f"transcript {MARKER}", data={"note": MARKER})
+        failing = await manager.create("s2", owner="alice")
+        with pytest.raises(Exception, match="cannot handle"):
+            await failing.invoke({"messages": [f"fail {MARKER}"]})
+        # everything reads back in the clear through the manager
+        info = await manager.info("s1")
+        assert info.metadata["address"] == f"1 {MARKER} road"
+        assert MARKER in str(info.interrupts)
+        assert (await session.messages.load())[-1].data == {"note": MARKER}
+        assert MARKER in ((await manager.info("s2")).last_error or "")
+        runs = await failing.runs()
+        assert MARKER in (runs[0].error or "")
+        listed = await manager.list(metadata={"plan": "pro"})
+        assert [s.session_id for s in listed] == ["s1"]
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+async def test_registry_transcript_and_errors_are_sealed_too(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    db = tmp_path / "sessions.db"
+    await everything_with_the_marker(db, KEY if encrypted else None)
+    assert (MARKER.encode() in file_bytes(db)) is not encrypted
+    if encrypted:  # indexable values stay readable, by design
+        assert b'"plan":"pro"' in file_bytes(db)
+
+
+async def test_filtering_by_a_sealed_metadata_key_is_refused(tmp_path: Path) -> None:
+    from graph_sessions.errors import InvalidInput
+
+    async with GraphSessionManager(
+        graph(), f"sqlite:///{tmp_path / 's.db'}", encryption_key=KEY
+    ) as manager:
+        await manager.create("s1", metadata={"address": "x"})
+        with pytest.raises(InvalidInput, match="indexable_metadata"):
+            await manager.list(metadata={"address": "x"})

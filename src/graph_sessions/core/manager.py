@@ -42,6 +42,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import Backend, NewEvent
+from graph_sessions.storage.encrypted import with_encryption
 from graph_sessions.storage.urls import backend_from_url
 from graph_sessions.vocabulary import (
     DEFAULT_DURABILITY,
@@ -163,6 +164,7 @@ class GraphSessionManager:
         lease_ttl: float = 15.0,
         wait_timeout: float | None = 120.0,
         encryption_key: str | bytes | KeyRing | None = None,
+        indexable_metadata: Sequence[str] = (),
     ) -> None:
         if graph is not None and graph_path is not None:
             raise InvalidInput("pass graph= or graph_path=, not both")
@@ -209,10 +211,11 @@ class GraphSessionManager:
             lease_ttl=float(lease_ttl),
             wait_timeout=wait_timeout,
         )
-        storage = backend_from_url(backend)
         if encryption_key is None:
             encryption_key = os.environ.get(ENCRYPTION_KEY_VARIABLE) or None
-        storage.use_encryption(parse_keys(encryption_key))
+        storage = with_encryption(
+            backend_from_url(backend), parse_keys(encryption_key), indexable_metadata
+        )
         #: what sessions, runs, the sweeper and lease repair work with
         self.context = CoreContext(storage, options, graphs, clock or utcnow)
         self.session_class = session_class
