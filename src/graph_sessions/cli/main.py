@@ -191,6 +191,27 @@ def chat(
 
 
 @app.command()
+def keygen(
+    key_id: Annotated[
+        str | None,
+        typer.Option("--id", help="The key's id (default: derived from the key)."),
+    ] = None,
+) -> None:
+    """Print a new encryption key (AES-256) for GRAPH_SESSIONS_ENCRYPTION_KEY.
+
+    To rotate, put the new key first and keep the old ones after it, comma-separated:
+    "new-id:...,old-id:..." (the newest encrypts, every key decrypts)."""
+    from graph_sessions.crypto import generate_key, parse_keys
+
+    key = generate_key(key_id)
+    try:
+        parse_keys(key)  # the id is one a setting accepts
+    except GraphSessionError as exc:
+        raise fail(exc.message) from None
+    console.print(key, soft_wrap=True, highlight=False)
+
+
+@app.command()
 @command
 async def stats(
     as_json: JsonOpt = False, backend: BackendOpt = None, config: ConfigOpt = None

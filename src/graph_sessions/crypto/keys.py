@@ -24,6 +24,8 @@ from pathlib import Path
 from graph_sessions.errors import ConfigError
 
 KEY_BYTES = 32
+#: the environment variable a manager reads its keys from when none is passed
+ENCRYPTION_KEY_VARIABLE = "GRAPH_SESSIONS_ENCRYPTION_KEY"
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
