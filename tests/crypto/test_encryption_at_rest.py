@@ -175,3 +175,30 @@ async def test_filtering_by_a_sealed_metadata_key_is_refused(tmp_path: Path) -> 
         await manager.create("s1", metadata={"address": "x"})
         with pytest.raises(InvalidInput, match="indexable_metadata"):
             await manager.list(metadata={"address": "x"})
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+async def test_store_values_are_sealed(tmp_path: Path, encrypted: bool) -> None:
+    from graph_sessions.errors import InvalidInput
+
+    db = tmp_path / "sessions.db"
+    async with GraphSessionManager(
+        graph(), f"sqlite:///{db}", encryption_key=KEY if encrypted else None
+    ) as manager:
+        store = manager.backend.store
+        await store.aput(("users", "alice"), "profile", {"address": f"2 {MARKER} lane"})
+        await store.aput(("users", "bob"), "profile", {"address": "elsewhere"}, ttl=60)
+        item = await store.aget(("users", "alice"), "profile")
+        assert item is not None and item.value == {"address": f"2 {MARKER} lane"}
+        found = await store.asearch(("users",), limit=10)
+        assert sorted(i.namespace[1] for i in found) == ["alice", "bob"]
+        assert {i.key for i in found} == {"profile"}
+        assert any(i.value["address"] == "elsewhere" for i in found)
+        assert await store.alist_namespaces(prefix=("users",)) == [
+            ("users", "alice"),
+            ("users", "bob"),
+        ]
+        if encrypted:
+            with pytest.raises(InvalidInput, match="search by namespace only"):
+                await store.asearch(("users",), filter={"address": "elsewhere"})
+    assert (MARKER.encode() in file_bytes(db)) is not encrypted

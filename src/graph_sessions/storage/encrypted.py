@@ -18,16 +18,13 @@ bound to its session and field, so it fits every backend's JSON columns.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
-
-from graph_sessions.crypto import KeyRing, open_bytes, seal
-from graph_sessions.errors import EncryptionError, InvalidInput
+from graph_sessions.crypto import KeyRing
+from graph_sessions.errors import InvalidInput
 from graph_sessions.models import (
     AssistantInfo,
     CronInfo,
@@ -40,6 +37,8 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.encrypted_json import open_json, seal_json
+from graph_sessions.storage.encrypted_store import EncryptedStore
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
@@ -52,25 +51,7 @@ from graph_sessions.storage.records import (
 )
 from graph_sessions.storage.run_streams import RunStreamRelay
 
-PREFIX = "gse1:"
 T = TypeVar("T")
-
-
-def seal_json(ring: KeyRing, value: Any, aad: str) -> str:
-    """``value`` (JSON-able) sealed as a JSON string."""
-    sealed = seal(ring, orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), aad.encode())
-    return PREFIX + base64.b64encode(sealed).decode("ascii")
-
-
-def open_json(ring: KeyRing | None, value: Any, aad: str) -> Any:
-    """A value as :func:`seal_json` stored it, opened (other values as they are)."""
-    if not isinstance(value, str) or not value.startswith(PREFIX):
-        return value
-    try:
-        raw = base64.b64decode(value[len(PREFIX) :], validate=True)
-    except ValueError:
-        raise EncryptionError(f"a sealed value of {aad.split(chr(0))[1]!r} is malformed") from None
-    return orjson.loads(open_bytes(ring, raw, aad.encode()))
 
 
 class EncryptedBackend(Backend):
@@ -105,7 +86,13 @@ class EncryptedBackend(Backend):
 
     @property
     def store(self) -> Any:
-        return self.inner.store
+        inner = self.inner.store
+        if self.encryption is None or inner is None:
+            return inner
+        wrapped: EncryptedStore | None = self.__dict__.get("_store")
+        if wrapped is None or wrapped.inner is not inner:
+            wrapped = self.__dict__["_store"] = EncryptedStore(inner, self.encryption)
+        return wrapped
 
     @store.setter
     def store(self, value: Any) -> None:
