@@ -10,6 +10,7 @@ or altered fail to open with a typed :class:`~graph_sessions.errors.EncryptionEr
 
 from __future__ import annotations
 
+import functools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -22,6 +23,12 @@ MAGIC = b"\xc1GSE"
 VERSION = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
+
+
+@functools.lru_cache(maxsize=32)
+def _aead(key: bytes) -> AESGCM:
+    """One AES-GCM context per key (building one costs more than sealing a small value)."""
+    return AESGCM(key)
 
 
 def is_sealed(data: bytes | bytearray | memoryview | None) -> bool:
@@ -56,7 +63,7 @@ def seal(ring: KeyRing, plaintext: bytes, aad: bytes = b"") -> bytes:
     key_id = ring.current.encode("ascii")
     header = MAGIC + bytes((VERSION, len(key_id))) + key_id
     nonce = os.urandom(NONCE_BYTES)
-    return header + nonce + AESGCM(ring.current_key).encrypt(nonce, plaintext, header + aad)
+    return header + nonce + _aead(ring.current_key).encrypt(nonce, plaintext, header + aad)
 
 
 def open_bytes(ring: KeyRing | None, data: bytes, aad: bytes = b"") -> bytes:
@@ -84,7 +91,7 @@ def open_bytes(ring: KeyRing | None, data: bytes, aad: bytes = b"") -> bytes:
         )
     nonce = data[at : at + NONCE_BYTES]
     try:
-        return AESGCM(key).decrypt(nonce, data[at + NONCE_BYTES :], data[:at] + aad)
+        return _aead(key).decrypt(nonce, data[at + NONCE_BYTES :], data[:at] + aad)
     except InvalidTag:
         raise EncryptionError(
             f"a value encrypted with key {key_id!r} failed authentication: the key is wrong, "
