@@ -26,7 +26,12 @@ from mcp.shared.exceptions import MCPError
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.core.session import GraphSession
-from graph_sessions.errors import GraphSessionError, InvalidInput, SessionNotFound
+from graph_sessions.errors import (
+    GraphMismatch,
+    GraphSessionError,
+    InvalidInput,
+    SessionNotFound,
+)
 from graph_sessions.jsonable import dumps, to_jsonable
 from graph_sessions.mcp.caller import LOCAL, Caller
 from graph_sessions.mcp.schemas import (
@@ -401,6 +406,15 @@ class McpSurface:
             session = found or await self.manager.get_or_create(
                 session_id, owner=caller.owner, graph_id=graph_id
             )
+            if session.info.graph_id != graph_id:
+                other = next(
+                    (t for t, g in self.run_tools.items() if g == session.info.graph_id), None
+                )
+                raise GraphMismatch(
+                    f"session {session_id!r} runs the graph {session.info.graph_id!r}, not "
+                    f"{graph_id!r}" + (f": use the tool {other}" if other else ""),
+                    session_id=session_id,
+                )
         result = await self._streamed(ctx, session, value)
         return run_summary(result, session.session_id)
 
