@@ -36,6 +36,7 @@ class McpEndpoint:
 
     def __init__(self, manager: GraphSessionManager) -> None:
         self.manager = manager
+        self.route: Route | None = None  # named in the access log and the metrics
         self._sessions: Any = None  # StreamableHTTPSessionManager while running
 
     @contextlib.asynccontextmanager
@@ -56,6 +57,8 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one HTTP request to ``/mcp``."""
+        if self.route is not None:
+            scope["route"] = self.route
         request = Request(scope, receive)
         try:
             if self._sessions is None:
@@ -97,5 +100,6 @@ def mount_mcp(app: FastAPI, manager: GraphSessionManager) -> McpEndpoint | None:
     except ImportError:
         return None
     endpoint = McpEndpoint(manager)
-    app.router.routes.append(Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
+    endpoint.route = Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"])
+    app.router.routes.append(endpoint.route)
     return endpoint
