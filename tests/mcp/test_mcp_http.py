@@ -3,6 +3,7 @@ driven by the official MCP client over streamable HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -156,3 +157,32 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
     return [exc]
+
+
+async def test_cancelled_call_cancels_the_run_over_http(server: ServerProcess) -> None:
+    async with mcp_as(server, "alice") as client:
+        args = {"session_id": "a-slow", "input": {"user_input": "z", "delay": 60}}
+        call = asyncio.ensure_future(client.call_tool("run_work", args))
+        with server.client("alice") as rest:
+            for _ in range(200):  # until the run has begun
+                await asyncio.sleep(0.05)
+                r = rest.get("/sessions/a-slow")
+                if r.status_code == 200 and r.json()["status"] == "running":
+                    break
+            assert rest.get("/sessions/a-slow").json()["status"] == "running"
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(200):  # the run records its end
+                await asyncio.sleep(0.05)
+                if rest.get("/sessions/a-slow").json()["status"] != "running":
+                    break
+            assert rest.get("/sessions/a-slow").json()["status"] == "failed"
+            runs = rest.get("/sessions/a-slow/runs").json()
+            assert [run["status"] for run in runs] == ["cancelled"]
+        again = data(
+            await client.call_tool(
+                "run_work", {"session_id": "a-slow", "input": {"user_input": "q", "delay": 0}}
+            )
+        )
+        assert again["output"] == "echo:q"
