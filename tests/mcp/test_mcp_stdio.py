@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from support.server import base_env, write_config
+from support.server import GRAPHS, base_env, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -185,3 +186,48 @@ def _status_or_none(db: Path, session_id: str) -> str | None:
         return status_in_db(db, session_id)
     except (sqlite3.Error, TypeError):
         return None
+
+
+async def test_a_graph_reference_and_backend_on_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "graph_sessions.cli.main",
+            "mcp",
+            f"{GRAPHS}:approval",
+            "--backend",
+            f"sqlite:///{db}",
+        ],
+        env=base_env(),
+        cwd=tmp_path,
+    )
+    with (tmp_path / "stderr.log").open("w") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, read_timeout_seconds=60) as client,
+        ):
+            await client.initialize()
+            runs = [t.name for t in (await client.list_tools()).tools if t.name.startswith("run_")]
+            assert len(runs) == 1
+            first = data(await client.call_tool(runs[0], {"input": {"user_input": "cli"}}))
+            assert first["status"] == "interrupted"
+    assert status_in_db(db, first["session_id"]) == "interrupted"
+    assert "database:" in (tmp_path / "stderr.log").read_text()  # notes on stderr, not stdout
+
+
+def test_without_a_graph_it_says_so(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "graph_sessions.cli.main", "mcp"],
+        cwd=tmp_path,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "mcp needs a graph" in done.stderr
+    assert not (tmp_path / "sessions.db").exists()

@@ -133,7 +133,7 @@ def mcp_command(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the graphs and sessions as an MCP server over stdio (for desktop assistants;
-    needs the ``mcp`` extra). See docs/mcp.md."""
+    needs the mcp extra). See docs/mcp.md."""
     from graph_sessions.server.bootstrap import plan_server
 
     try:
@@ -144,7 +144,7 @@ def mcp_command(
         plan = plan_server(graph, config=config, backend=backend, on_config=print_header)
         run_stdio(GraphSessionManager(**plan.manager_kwargs))
     except GraphSessionError as exc:
-        raise fail(exc.message) from None
+        raise fail(exc.message.replace("serve needs", "mcp needs", 1)) from None
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,8 @@ from graph_sessions.mcp.schemas import (
     run_tool_schema,
 )
 from graph_sessions.models import InvokeResult, SessionInfo, SessionStatus
+
+log = logging.getLogger("graph_sessions.mcp")
 
 #: a state (or output) longer than this many JSON characters is summarized, not returned whole
 STATE_SUMMARY_CHARS = 4000
@@ -329,6 +332,7 @@ class McpSurface:
         except (asyncio.CancelledError, anyio.get_cancelled_exc_class()):
             raise
         except Exception as exc:  # never take the server down for one call
+            log.exception("MCP tool %s failed", params.name)
             return _error_result(exc)
         return _ok(data)
 
