@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from support.server import API_KEYS_ENV, KEYS, PY, ServerProcess, base_env, free_port, write_config
+from support.server import (
+    API_KEYS_ENV,
+    JWT_SECRET,
+    KEYS,
+    PY,
+    ServerProcess,
+    base_env,
+    free_port,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "--port",
         str(port),
     ]
-    env = base_env(GRAPH_SESSIONS_API_KEYS=API_KEYS_ENV)
+    env = base_env(GRAPH_SESSIONS_API_KEYS=API_KEYS_ENV, GRAPH_SESSIONS_JWT_SECRET=JWT_SECRET)
     proc = ServerProcess(args, env, folder, port).start()
     try:
         yield proc
@@ -186,3 +197,23 @@ async def test_cancelled_call_cancels_the_run_over_http(server: ServerProcess) -
             )
         )
         assert again["output"] == "echo:q"
+
+
+async def test_a_jwt_names_the_owner(server: ServerProcess) -> None:
+    token = jwt.encode({"sub": "dave", "exp": time.time() + 60}, JWT_SECRET, algorithm="HS256")
+    async with mcp_as(server, token, bearer=True) as dave:
+        made = data(await dave.call_tool("run_work", {"input": {"user_input": "jwt"}}))
+        listed = data(await dave.call_tool("list_sessions", {}))
+        assert [s["session_id"] for s in listed["sessions"]] == [made["session_id"]]
+        assert listed["sessions"][0]["owner"] == "dave"
+    expired = jwt.encode({"sub": "dave", "exp": time.time() - 60}, JWT_SECRET, algorithm="HS256")
+    r = httpx.post(
+        f"{server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={
+            "Authorization": f"Bearer {expired}",
+            "Accept": "application/json, text/event-stream",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 401
