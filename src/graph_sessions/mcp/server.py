@@ -257,6 +257,7 @@ class McpSurface:
         self.caller_of: CallerOf = caller_of or (lambda ctx: LOCAL)
         self.run_tools = run_tool_names(manager.graph_ids)
         self._schemas: dict[str, dict[str, Any]] = {}
+        self._validators: dict[str, Any] = {}
         self._handlers: dict[
             str, Callable[[ServerRequestContext[Any], Caller, dict[str, Any]], Awaitable[Any]]
         ] = {
@@ -278,6 +279,16 @@ class McpSurface:
             name: run_tool_schema(self.manager.graph_for(gid))
             for name, gid in self.run_tools.items()
         }
+
+    def _validator(self, tool: str) -> Any:
+        """The checked, compiled validator of a run tool's ``input`` (made once)."""
+        found = self._validators.get(tool)
+        if found is None:
+            schema = input_validation_schema(self._schemas[tool])
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            found = self._validators[tool] = cls(schema)
+        return found
 
     async def tools(self) -> list[types.Tool]:
         """Every tool: one per graph, then the session tools."""
@@ -396,7 +407,7 @@ class McpSurface:
             raise ToolError(f"unknown arguments: {', '.join(sorted(extra))}")
         value = args.get("input")
         try:
-            jsonschema.validate(value, input_validation_schema(self._schemas[tool]))
+            self._validator(tool).validate(value)
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path)
             raise ToolError(f"input{'/' + where if where else ''}: {exc.message}") from None
