@@ -126,6 +126,27 @@ def serve(
         raise fail(why, EXIT_CANNOT_LISTEN)
 
 
+@app.command("mcp")
+def mcp_command(
+    graph: GraphArg = None,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the graphs and sessions as an MCP server over stdio (for desktop assistants;
+    needs the mcp extra). See docs/mcp.md."""
+    from graph_sessions.server.bootstrap import plan_server
+
+    try:
+        from graph_sessions.mcp.stdio import run_stdio
+    except ImportError as exc:
+        raise fail(f"MCP needs the mcp extra: pip install 'graph-sessions[mcp]' ({exc})") from None
+    try:
+        plan = plan_server(graph, config=config, backend=backend, on_config=print_header)
+        run_stdio(GraphSessionManager(**plan.manager_kwargs))
+    except GraphSessionError as exc:
+        raise fail(exc.message.replace("serve needs", "mcp needs", 1)) from None
+
+
 @app.command()
 def chat(
     graph: GraphArg = None,
