@@ -239,6 +239,8 @@ async def test_no_vector_search_and_bad_input_are_typed_errors(
     await store.aput(("a",), "k", {"n": 1, "s": "text"})
     with pytest.raises(InvalidInput, match="operator"):
         await store.asearch(("a",), filter={"n": {"$in": [1]}})
+    with pytest.raises(InvalidInput, match="namespace"):
+        await store.abatch([PutOp((), "k", {"v": 1})])
     with pytest.raises(InvalidInput, match=">= 0"):
         await store.asearch(("a",), limit=-1)
     # a range operator on a value that is not a number does not match (InMemoryStore raises)
@@ -302,3 +304,44 @@ async def test_sweep_drops_index_entries_nobody_read(store: RedisStore, client: 
     assert await client.zcard(f"{p}store:ns:w") == 6  # expired items' entries linger
     assert await store.sweep_ttl() == 5
     assert await client.zrange(f"{p}store:ns:w", 0, -1) == [b"kept"]
+
+    # the server's way: a sweeper task every sweep_interval_minutes
+    await store.aput(("w",), "again", {"v": 9}, ttl=0.3 / 60)
+    task = await store.start_ttl_sweeper(sweep_interval_minutes=0.5 / 60)
+    assert await store.start_ttl_sweeper() is task  # one at a time
+    await asyncio.sleep(1.2)
+    assert await client.zrange(f"{p}store:ns:w", 0, -1) == [b"kept"]
+    assert await store.stop_ttl_sweeper(timeout=5) is True
+    assert task.done()
+
+
+async def test_concurrent_writers_leave_no_orphan_keys(
+    client: Redis, redis_server: RedisServer
+) -> None:
+    """Two replicas' stores (one prefix, two connections) put and delete the same items at
+    once; when every item is deleted, nothing of the store is left but its counter."""
+    prefix = redis_server.new_prefix()
+    other = Redis.from_url(redis_server.url())
+    stores = [RedisStore(client, prefix), RedisStore(other, prefix)]
+
+    async def writer(store: RedisStore, seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(150):
+            ns, key = rng.choice(NAMESPACES), f"k{rng.randrange(4)}"
+            if rng.random() < 0.6:
+                await store.aput(ns, key, {"n": rng.randrange(9)})
+            else:
+                await store.adelete(ns, key)
+            if rng.random() < 0.2:
+                await store.asearch(ns[:1])
+
+    try:
+        await asyncio.gather(*(writer(s, i) for i, s in enumerate(stores * 2)))
+        items = await stores[0].asearch((), limit=1000)
+        assert await stores[1].alist_namespaces(limit=100) == sorted({i.namespace for i in items})
+        for item in items:
+            await stores[1].adelete(item.namespace, item.key)
+        assert await stores[0].alist_namespaces() == []
+        assert await _keys(client, prefix) == [f"{prefix}store:seq"]
+    finally:
+        await other.aclose()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,8 @@ from langgraph.store.base import (
 from redis.asyncio import Redis
 
 from graph_sessions.errors import InvalidInput
+
+log = logging.getLogger("graph_sessions.storage.redis")
 
 #: item keys read per round trip while searching a namespace
 PAGE = 200
@@ -278,6 +281,7 @@ class RedisStore(BaseStore):
         self._prune = client.register_script(PRUNE)
         self._live_ns = client.register_script(LIVE)
         self._refresh = client.register_script(REFRESH)
+        self._sweeper: asyncio.Task[None] | None = None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -315,6 +319,8 @@ class RedisStore(BaseStore):
             elif isinstance(op, ListNamespacesOp):
                 results.append(await self._list_namespaces(op))
             elif isinstance(op, PutOp):
+                if not op.namespace:
+                    raise InvalidInput("a store item needs a namespace (a tuple of labels)")
                 puts[(tuple(op.namespace), op.key)] = op
                 results.append(None)
             else:
@@ -551,6 +557,37 @@ class RedisStore(BaseStore):
             removed += await self._prune_index(ns, gone)
             await self._live_namespaces([ns])  # an index that expired whole
         return removed
+
+    async def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> asyncio.Task[None]:
+        """Run :meth:`sweep_ttl` every ``sweep_interval_minutes`` (else the TTL config's
+        ``sweep_interval_minutes``, else 5) until :meth:`stop_ttl_sweeper`; as LangGraph's
+        SQL stores, which the server starts the same way."""
+        if self._sweeper is not None and not self._sweeper.done():
+            return self._sweeper
+        config: dict[str, Any] = dict(self.ttl_config or {})
+        minutes = float(sweep_interval_minutes or config.get("sweep_interval_minutes") or 5)
+
+        async def sweep_loop() -> None:
+            while True:
+                await asyncio.sleep(minutes * 60)
+                try:
+                    await self.sweep_ttl()
+                except Exception as exc:  # Redis away for a while: sweep next time
+                    log.warning("store: sweeping expired items' index entries failed (%s)", exc)
+
+        self._sweeper = asyncio.create_task(sweep_loop(), name="graph-sessions-redis-store-ttl")
+        return self._sweeper
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper; ``False`` when it did not stop within ``timeout`` seconds."""
+        task, self._sweeper = self._sweeper, None
+        if task is None or task.done():
+            return True
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        return task in done
 
 
 __all__ = ["NO_VECTORS", "RedisStore", "matches"]
