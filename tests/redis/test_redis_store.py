@@ -139,6 +139,7 @@ async def test_search_order_filters_and_pages(store: RedisStore) -> None:
         (("b",), "a", {"n": 9, "tag": "a"}),
         (("a", "c"), "x", {"n": 3, "tag": "a"}),
         (("b",), "z", {"n": 7, "tag": "c"}),  # an update keeps its place
+        (("c", "ü"), 'q"\\ é/\n\x00', {"n": 2, "tag": "a", "text": 'é"\\/'}),  # odd keys
     ]
     for target in (ref, store):
         for ns, key, value in puts:
@@ -159,6 +160,7 @@ async def test_search_order_filters_and_pages(store: RedisStore) -> None:
         (("b",), "a"),
         (("a",), "y"),
         (("a", "c"), "x"),
+        (("c", "ü"), 'q"\\ é/\n\x00'),
     ]
     z = await store.aget(("b",), "z")
     assert z is not None and z.value == {"n": 7, "tag": "c"} and z.created_at < z.updated_at

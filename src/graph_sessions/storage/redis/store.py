@@ -159,6 +159,37 @@ if pttl >= 0 and pttl < ms then redis.call('PEXPIRE', KEYS[2], ms) end
 return 1
 """
 
+# KEYS: item, ns index; ARGV: refresh ("1"/"0"). The item's fields v, c, u, t (false when
+# gone), its TTL renewed as REFRESH does.
+GET = """
+local f = redis.call('HMGET', KEYS[1], 'v', 'c', 'u', 't')
+if not f[1] then return false end
+if ARGV[1] == '1' and f[4] and f[4] ~= '' then
+  local ms = tonumber(f[4])
+  redis.call('PEXPIRE', KEYS[1], ms)
+  local pttl = redis.call('PTTL', KEYS[2])
+  if pttl >= 0 and pttl < ms then redis.call('PEXPIRE', KEYS[2], ms) end
+end
+return f
+"""
+
+# KEYS: ns index; ARGV: item key prefix (``…item:{namespace}\\0``), low score (exclusive
+# bound as ZRANGE takes it), count. A page of the namespace in insertion order as one JSON
+# text (one reply to parse, not six per item): [[key, score, value, created, updated,
+# ttl], …], value null for an item that is gone. Values are stored as JSON: embedded as is.
+PAGE_READ = """
+local page = redis.call('ZRANGE', KEYS[1], ARGV[2], '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[3],
+  'WITHSCORES')
+local out = {}
+for i = 1, #page, 2 do
+  local f = redis.call('HMGET', ARGV[1] .. page[i], 'v', 'c', 'u', 't')
+  out[#out + 1] = '[' .. cjson.encode(page[i]) .. ',' .. cjson.encode(page[i + 1]) .. ','
+    .. (f[1] or 'null') .. ',' .. cjson.encode(f[2] or '') .. ',' .. cjson.encode(f[3] or '')
+    .. ',' .. cjson.encode(f[4] or '') .. ']'
+end
+return '[' .. table.concat(out, ',') .. ']'
+"""
+
 
 def _ns(namespace: tuple[str, ...]) -> str:
     return ".".join(namespace)
@@ -281,6 +312,8 @@ class RedisStore(BaseStore):
         self._prune = client.register_script(PRUNE)
         self._live_ns = client.register_script(LIVE)
         self._refresh = client.register_script(REFRESH)
+        self._get_item = client.register_script(GET)
+        self._page = client.register_script(PAGE_READ)
         self._sweeper: asyncio.Task[None] | None = None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -366,14 +399,15 @@ class RedisStore(BaseStore):
 
     # reads ---------------------------------------------------------------------------
     @staticmethod
-    def _item(namespace: tuple[str, ...], key: str, fields: dict[Any, Any]) -> SearchItem:
-        f = {_text(k): v for k, v in fields.items()}
+    def _item(
+        namespace: tuple[str, ...], key: str, value: dict[str, Any], created: Any, updated: Any
+    ) -> SearchItem:
         return SearchItem(
             namespace=namespace,
             key=key,
-            value=json.loads(f["v"]),
-            created_at=datetime.fromisoformat(_text(f["c"])),
-            updated_at=datetime.fromisoformat(_text(f["u"])),
+            value=value,
+            created_at=datetime.fromisoformat(_text(created)),
+            updated_at=datetime.fromisoformat(_text(updated)),
         )
 
     async def _refresh_items(self, ns_keys: Sequence[tuple[str, str]]) -> None:
@@ -388,18 +422,18 @@ class RedisStore(BaseStore):
 
     async def _get(self, op: GetOp) -> Item | None:
         ns = _ns(tuple(op.namespace))
-        fields = await self.client.hgetall(self._item_key(ns, op.key))
+        fields = await self._get_item(
+            keys=[self._item_key(ns, op.key), self._index_key(ns)],
+            args=["1" if op.refresh_ttl else "0"],
+        )
         if not fields:
             return None
-        found = self._item(tuple(op.namespace), op.key, fields)
-        if op.refresh_ttl:
-            await self._refresh_items([(ns, op.key)])
         return Item(
-            namespace=found.namespace,
-            key=found.key,
-            value=found.value,
-            created_at=found.created_at,
-            updated_at=found.updated_at,
+            namespace=tuple(op.namespace),
+            key=op.key,
+            value=json.loads(fields[0]),
+            created_at=datetime.fromisoformat(_text(fields[1])),
+            updated_at=datetime.fromisoformat(_text(fields[2])),
         )
 
     async def _namespaces_under(self, prefix: tuple[str, ...]) -> list[str]:
@@ -430,49 +464,46 @@ class RedisStore(BaseStore):
             )
         ]
         want = op.offset + op.limit
-        found: list[tuple[str, SearchItem]] = []
+        found: list[tuple[str, SearchItem, bool]] = []
         for ns in ordered:
             if len(found) >= want:
                 break
             await self._search_namespace(ns, op.filter, want, found)
         page = found[op.offset : op.offset + op.limit]
         if op.refresh_ttl:
-            await self._refresh_items([(ns, item.key) for ns, item in page])
-        return [item for _, item in page]
+            await self._refresh_items([(ns, item.key) for ns, item, expiring in page if expiring])
+        return [item for _, item, _ in page]
 
     async def _search_namespace(
         self,
         ns: str,
         filter: dict[str, Any] | None,
         want: int,
-        found: list[tuple[str, SearchItem]],
+        found: list[tuple[str, SearchItem, bool]],
     ) -> None:
-        """Append the items of ``ns`` that pass ``filter`` to ``found``, in insertion order,
-        until it holds ``want``; index entries of expired items are dropped on the way."""
+        """Append the items of ``ns`` that pass ``filter`` to ``found`` (with whether they
+        have a TTL), in insertion order, until it holds ``want``; index entries of expired
+        items are dropped on the way. One script call per page."""
         index, labels = self._index_key(ns), _labels(ns)
-        low: float | str = "-inf"
+        item_prefix = self._item_key(ns, "")
+        low = "-inf"
         gone: list[str] = []
         while len(found) < want:
-            page: list[Any] = await self.client.zrange(
-                index, low, "+inf", byscore=True, offset=0, num=PAGE, withscores=True
-            )
-            if not page:
+            count = PAGE if filter else max(1, min(PAGE, want - len(found)))
+            rows = json.loads(await self._page(keys=[index], args=[item_prefix, low, count]))
+            if not rows:
                 break
-            keys = [_text(member) for member, _ in page]
-            low = f"({page[-1][1]!r}"
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(self._item_key(ns, key))
-                rows = await pipe.execute()
-            for key, fields in zip(keys, rows, strict=True):
-                if not fields:
+            for key, score, value, created, updated, t in rows:
+                low = f"({score}"
+                if value is None:
                     gone.append(key)
                     continue
-                item = self._item(labels, key, fields)
-                if matches(item.value, filter):
-                    found.append((ns, item))
+                if matches(value, filter):
+                    found.append((ns, self._item(labels, key, value, created, updated), bool(t)))
                     if len(found) >= want:
                         break
+            if len(rows) < count:
+                break
         if gone:
             await self._prune_index(ns, gone)
 
