@@ -37,6 +37,7 @@ async def on_follow_none(run_id: str) -> None:
     """A replica that executes nothing."""
 
 
+@pytest.mark.slow  # waits for a poll
 async def test_a_follow_request_reaches_the_executing_process(
     two: tuple[RedisRunStreams, RedisRunStreams],
 ) -> None:
@@ -117,6 +118,7 @@ async def test_purge_deletes_the_rows_of_runs_that_ended(
     assert 0 < await client.pttl(f"{relay.keys}chunks:running") <= 86_400_000  # a day at most
 
 
+@pytest.mark.slow  # waits for a poll
 async def test_a_prefix_keeps_deployments_apart(redis_server: RedisServer) -> None:
     client = Redis.from_url(redis_server.url())
     one = RedisRunStreams(client, redis_server.new_prefix())
