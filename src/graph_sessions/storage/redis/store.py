@@ -12,7 +12,9 @@ cannot contain):
   prefix without scanning the keyspace; ``nsorder``: the same scored by first insertion;
   ``seq``: the counter of both orders.
 
-Each write is one Lua script (item, index and namespace lists change together). An item
+Each write is one Lua script (item, index and namespace lists change together); a read is
+one script call too (a ``get`` with its TTL refresh; a page of a search as one JSON reply,
+since parsing many small replies is what costs in the client). An item
 that expired leaves its index entry behind until a read of its namespace or
 :meth:`RedisStore.sweep_ttl` removes it (again in a script that checks the item is gone).
 
