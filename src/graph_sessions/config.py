@@ -450,6 +450,9 @@ def _file_manager_values(parsed: _File, from_file: bool, base: Path, file: str) 
             )
         except BackendError as exc:
             raise ConfigError(f"{file}: graph_sessions.backend: {exc.message}") from None
+        key = manager.get("encryption_key")
+        if isinstance(key, str) and (base / key).is_file():  # a key file next to the file
+            manager["encryption_key"] = str(base / key)
     ttl = parsed.checkpointer.ttl if parsed.checkpointer else None
     if ttl is not None:
         if ttl.default_ttl is not None and "ttl" not in manager:

@@ -11,20 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from graph_sessions.crypto import generate_key, parse_keys
 from graph_sessions.storage import Backend, backend_from_url
+from graph_sessions.storage.encrypted import with_encryption
 from graph_sessions.storage.run_streams import END, RunStreamRelay, StreamChunk
 
+#: the key of the encrypted variants (storage/encrypted_relay.py): same behaviour
+KEY = parse_keys(generate_key("relay"))
 
-@pytest.fixture(params=["postgres", "sqlite"])
+
+@pytest.fixture(params=["postgres", "sqlite", "sqlite-encrypted"])
 async def two(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Backend, Backend]]:
     """Two opened backends on one database (two replicas' views of it)."""
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'shared.db'}"
     else:
         url = str(request.getfixturevalue("postgres_url"))
-    a, b = backend_from_url(url), backend_from_url(url)
+    ring = KEY if request.param.endswith("encrypted") else None
+    a, b = (with_encryption(backend_from_url(url), ring) for _ in range(2))
     await a.open()
     await b.open()
     try:

@@ -75,7 +75,16 @@ from graph_sessions.checkpoint.schema import (
     KIND_FULL,
     WRITES,
 )
-from graph_sessions.crypto import KeyRing, is_sealed, open_bytes, seal
+from graph_sessions.crypto import (
+    KeyRing,
+    aad_of,
+    is_sealed,
+    is_sealed_json,
+    open_bytes,
+    open_json,
+    seal,
+    seal_json,
+)
 
 CHECKPOINT_COLUMNS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
@@ -212,6 +221,31 @@ def _aad_value(ns: str, channel: str, version: str) -> bytes:
 
 def _aad_write(ns: str, checkpoint_id: str, task_id: str, idx: int, channel: str) -> bytes:
     return f"w\0{ns}\0{checkpoint_id}\0{task_id}\0{idx}\0{channel}".encode()
+
+
+#: checkpoint metadata keys kept readable under encryption: LangGraph's own (the engine,
+#: history filters and DeltaChannel retention read them) and the API's ids; the values of
+#: every other key (the caller's config and metadata, copied by LangGraph) are sealed
+PLAIN_METADATA = frozenset(
+    ("source", "step", "parents", "run_id", "counters_since_delta_snapshot", "thread_id")
+    + ("checkpoint_ns", "graph_id", "assistant_id")
+)
+
+
+def _seal_metadata(ring: KeyRing, md: dict[str, Any], ns: str, cid: str) -> dict[str, Any]:
+    return {
+        k: v if k in PLAIN_METADATA else seal_json(ring, v, aad_of("meta", ns, cid, k))
+        for k, v in md.items()
+    }
+
+
+def _open_metadata(ring: KeyRing | None, md: dict[str, Any], ns: str, cid: str) -> Any:
+    if not any(is_sealed_json(v) for v in md.values()):
+        return md
+    return {
+        k: v if k in PLAIN_METADATA else open_json(ring, v, aad_of("meta", ns, cid, k))
+        for k, v in md.items()
+    }
 
 
 def _open(ring: KeyRing | None, data: Any, aad: bytes) -> Any:
@@ -480,7 +514,9 @@ class StorageEngine:
         type_, blob = _compress(*serde.dumps_typed(body))
         if self.cipher is not None:
             blob = seal(self.cipher, blob, _aad_checkpoint(ns, checkpoint["id"]))
-        md = get_checkpoint_metadata(config, metadata)
+        md: dict[str, Any] = dict(get_checkpoint_metadata(config, metadata))
+        if self.cipher is not None:
+            md = _seal_metadata(self.cipher, md, ns, checkpoint["id"])
         meta = json.dumps(md, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "ignore")
         run_id = md.get("run_id")
         str_versions = {ch: str(v) for ch, v in versions.items()}
@@ -758,15 +794,32 @@ class StorageEngine:
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> list[Row]:
-        """Checkpoint rows matching LangGraph's ``list`` arguments, newest first."""
+        """Checkpoint rows matching LangGraph's ``list`` arguments, newest first.
+
+        Under encryption, filters on sealed metadata keys (see :data:`PLAIN_METADATA`) are
+        applied here to the opened values, after the query."""
+        sealed = {}
+        if filter and self.cipher is not None:
+            sealed = {k: v for k, v in filter.items() if k not in PLAIN_METADATA}
+            filter = {k: v for k, v in filter.items() if k in PLAIN_METADATA}
         where, params = self.search_where(config, filter, before)
         query = (
             f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} {where} ORDER BY checkpoint_id DESC"
         )
-        if limit is not None:
+        if limit is not None and not sealed:
             query += " LIMIT ?"
             params = (*params, limit)
-        return cast(list[Row], conn.execute(query, params).fetchall())
+        rows = cast(list[Row], conn.execute(query, params).fetchall())
+        if not sealed:
+            return rows
+        kept: list[Row] = []
+        for row in rows:
+            md = _open_metadata(self.cipher, json.loads(row[6] or b"{}"), row[1], row[2])
+            if all(k in md and md[k] == v for k, v in sealed.items()):
+                kept.append(row)
+                if limit is not None and len(kept) >= limit:
+                    break
+        return kept
 
     def materialize(
         self,
@@ -833,7 +886,12 @@ class StorageEngine:
                         }
                     },
                     cast(Checkpoint, cp),
-                    cast(CheckpointMetadata, json.loads(meta) if meta is not None else {}),
+                    cast(
+                        CheckpointMetadata,
+                        _open_metadata(self.cipher, json.loads(meta), ns, cid)
+                        if meta is not None
+                        else {},
+                    ),
                     (
                         {
                             "configurable": {

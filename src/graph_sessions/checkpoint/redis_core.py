@@ -85,6 +85,9 @@ def text(value: Any) -> str:
 class RedisSaverCore(BaseCheckpointSaver[str]):
     """Options and script arguments shared by ``RedisSaver`` and ``AsyncRedisSaver``."""
 
+    #: every stored byte goes through ``serde`` (encryption at rest wraps it)
+    seals_through_serde = True
+
     def __init__(
         self,
         *,

@@ -370,12 +370,14 @@ class GraphSessionManager:
         """Repair the running sessions of this manager's graphs whose lease lapsed (holder
         killed, paused or gone with its host); sessions of other graphs are left for a
         manager that serves them. Returns the ids repaired."""
+        await self._ensure_open()
         return await repair.repair_stale(self.context)
 
     async def repair_if_stale(self, info: SessionInfo) -> bool:
         """If ``info`` is ``running`` but its lease no longer holds (expired unrenewed, or its
         process is gone), set its status from its latest checkpoint (interrupted / completed
         / failed with the reason) and close its run."""
+        await self._ensure_open()
         return await repair.repair_if_stale(self.context, info)
 
     # sessions ------------------------------------------------------------------------
@@ -385,6 +387,7 @@ class GraphSessionManager:
 
     async def load_info(self, session_id: str) -> SessionInfo:
         """The registry row; raises ``SessionNotFound`` or ``SessionExpired``."""
+        await self._ensure_open()
         return await self.context.load_info(session_id)
 
     async def create(
@@ -502,6 +505,7 @@ class GraphSessionManager:
         """Bind the session to this manager's graph (``graph_id``, the default when not
         given): its next runs use it even though it belonged to another graph. The state is
         kept as it is; keys the new graph does not know stay in it."""
+        await self._ensure_open()
         return await registry.rebind(self.context, session_id, graph_id=graph_id, owner=owner)
 
     async def cancel_run(
@@ -512,6 +516,7 @@ class GraphSessionManager:
         ``core/cancel_watch.py``): its finished steps stay (``rollback=True``: the state
         goes back to where the run began). Its run row ends ``cancelled``. ``wait``: return
         once its end is recorded. False when that run is not executing."""
+        await self._ensure_open()
         active = self.context.gates.active_run(session_id)
         if active is None or active.run_id != run_id:
             action = "cancel-rollback" if rollback else "cancel"
@@ -536,6 +541,7 @@ class GraphSessionManager:
         """Append one entry to the session's event log, now, leaving its registry row as
         it is (no revision bump, so it never races a run's updates): for what happens
         beside a run, such as its webhook's delivery. False when the session is gone."""
+        await self._ensure_open()
         event = NewEvent(kind, run_id=run_id, data=dict(data or {}))
         return await self.context.backend.append_events(session_id, [event], self.context.now())
 
@@ -607,6 +613,7 @@ class GraphSessionManager:
     ) -> SweepReport:
         """Expire every session whose TTL has passed, now (the background sweeper does this
         every ``sweep_interval`` seconds); ``on_batch`` sees the totals after each batch."""
+        await self._ensure_open()
         self.context.require_open()
         return await self._sweeper.run_once(to_utc(now) if now else None, on_batch=on_batch)
 

@@ -121,7 +121,8 @@ def parse_keys(spec: str | bytes | KeyRing | None) -> KeyRing | None:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
         elif text.startswith(("/", "~", "./", "../")) and not _looks_like_key(text):
-            raise ConfigError(f"encryption key: {text!r} is neither a key nor a readable key file")
+            # not echoed: a mangled key could start like a path
+            raise ConfigError("the encryption key setting is neither a key nor a readable key file")
     entries: list[tuple[str, bytes]] = []
     for n, line in enumerate(re.split(r"[,\n]", text), 1):
         item = line.split("#", 1)[0].strip()

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from graph_sessions.crypto import KeyRing
+from graph_sessions.crypto import KeyRing, aad_of, open_json, seal_json
 from graph_sessions.errors import InvalidInput
 from graph_sessions.models import (
     AssistantInfo,
@@ -37,7 +37,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
-from graph_sessions.storage.encrypted_json import open_json, seal_json
+from graph_sessions.storage.encrypted_relay import EncryptedRelay
 from graph_sessions.storage.encrypted_store import EncryptedStore
 from graph_sessions.storage.records import (
     UNCHANGED,
@@ -52,6 +52,12 @@ from graph_sessions.storage.records import (
 from graph_sessions.storage.run_streams import RunStreamRelay
 
 T = TypeVar("T")
+
+
+def _ev(event: NewEvent | Event | Any) -> tuple[str, str]:
+    """What an event's sealed payload is bound to besides its session: type and run."""
+    kind = event.type
+    return str(getattr(kind, "value", kind)), event.run_id or ""
 
 
 class EncryptedBackend(Backend):
@@ -131,7 +137,13 @@ class EncryptedBackend(Backend):
         return await self.inner.change_token()
 
     def run_stream_relay(self) -> RunStreamRelay | None:
-        return self.inner.run_stream_relay()
+        inner = self.inner.run_stream_relay()
+        if inner is None or self.encryption is None:
+            return inner
+        relay: EncryptedRelay | None = self.__dict__.get("_relay")
+        if relay is None or relay.inner is not inner:
+            relay = self.__dict__["_relay"] = EncryptedRelay(inner, self.encryption)
+        return relay
 
     async def open(self) -> None:
         await self.inner.open()
@@ -152,13 +164,13 @@ class EncryptedBackend(Backend):
         return await self.inner.write_problem()
 
     # sealing ----------------------------------------------------------------------------
-    def _seal(self, session_id: str, field: str, value: Any) -> Any:
+    def _seal(self, session_id: str, field: str, value: Any, *more: str) -> Any:
         if value is None or self.encryption is None:
             return value
-        return seal_json(self.encryption, value, f"{session_id}\0{field}")
+        return seal_json(self.encryption, value, aad_of("registry", session_id, field, *more))
 
-    def _open(self, session_id: str, field: str, value: Any) -> Any:
-        return open_json(self.encryption, value, f"{session_id}\0{field}")
+    def _open(self, session_id: str, field: str, value: Any, *more: str) -> Any:
+        return open_json(self.encryption, value, aad_of("registry", session_id, field, *more))
 
     def _seal_metadata(self, session_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -169,7 +181,10 @@ class EncryptedBackend(Backend):
     def _open_metadata(self, session_id: str, metadata: Any) -> Any:
         if not isinstance(metadata, dict):
             return metadata
-        return {k: self._open(session_id, f"metadata.{k}", v) for k, v in metadata.items()}
+        return {
+            k: v if k in self.indexable_metadata else self._open(session_id, f"metadata.{k}", v)
+            for k, v in metadata.items()
+        }
 
     def _seal_info(self, info: SessionInfo) -> SessionInfo:
         sid = info.session_id
@@ -178,6 +193,7 @@ class EncryptedBackend(Backend):
                 "metadata": self._seal_metadata(sid, info.metadata or {}),
                 "interrupts": self._seal(sid, "interrupts", info.interrupts),
                 "last_error": self._seal(sid, "last_error", info.last_error),
+                "suspend_reason": self._seal(sid, "suspend_reason", info.suspend_reason),
             }
         )
 
@@ -190,6 +206,7 @@ class EncryptedBackend(Backend):
                 "metadata": self._open_metadata(sid, info.metadata),
                 "interrupts": self._open(sid, "interrupts", info.interrupts),
                 "last_error": self._open(sid, "last_error", info.last_error),
+                "suspend_reason": self._open(sid, "suspend_reason", info.suspend_reason),
             }
         )
 
@@ -199,7 +216,7 @@ class EncryptedBackend(Backend):
     def _seal_fields(self, session_id: str, record: T) -> T:
         """A record (``SessionUpdate``, ``RunStart``, ``RunFinish``) with its user fields sealed."""
         changes: dict[str, Any] = {}
-        for name in ("metadata", "interrupts", "last_error", "error"):
+        for name in ("metadata", "interrupts", "last_error", "suspend_reason"):
             value = getattr(record, name, UNCHANGED)
             if value is UNCHANGED:
                 continue
@@ -211,7 +228,7 @@ class EncryptedBackend(Backend):
 
     def _seal_events(self, session_id: str, events: Sequence[NewEvent]) -> list[NewEvent]:
         return [
-            NewEvent(e.type, e.run_id, {"sealed": self._seal(session_id, "event", e.data)})
+            NewEvent(e.type, e.run_id, {"sealed": self._seal(session_id, "event", e.data, *_ev(e))})
             if e.data
             else e
             for e in events
@@ -220,11 +237,12 @@ class EncryptedBackend(Backend):
     def _open_event(self, event: Event) -> Event:
         data = event.data
         if isinstance(data, dict) and set(data) == {"sealed"}:
-            data = self._open(event.session_id, "event", data["sealed"])
+            data = self._open(event.session_id, "event", data["sealed"], *_ev(event))
         return event.model_copy(update={"data": data})
 
     def _open_run(self, run: RunInfo) -> RunInfo:
-        return run.model_copy(update={"error": self._open(run.session_id, "error", run.error)})
+        error = self._open(run.session_id, "run.error", run.error, run.run_id)
+        return run.model_copy(update={"error": error})
 
     def _check_query(self, query: SessionQuery) -> SessionQuery:
         sealed = sorted(set(query.metadata or {}) - self.indexable_metadata)
@@ -283,11 +301,11 @@ class EncryptedBackend(Backend):
             record,
             info=self._seal_info(record.info),
             runs=tuple(
-                r.model_copy(update={"error": self._seal(sid, "error", r.error)})
+                r.model_copy(update={"error": self._seal(sid, "run.error", r.error, r.run_id)})
                 for r in record.runs
             ),
             events=tuple(
-                dataclasses.replace(e, data={"sealed": self._seal(sid, "event", e.data)})
+                dataclasses.replace(e, data={"sealed": self._seal(sid, "event", e.data, *_ev(e))})
                 if e.data
                 else e
                 for e in record.events
@@ -295,8 +313,10 @@ class EncryptedBackend(Backend):
             messages=tuple(
                 dataclasses.replace(
                     m,
-                    content=self._seal(sid, "message.content", m.content),
-                    data={"sealed": self._seal(sid, "message.data", m.data)} if m.data else {},
+                    content=self._seal(sid, "message.content", m.content, m.role),
+                    data={"sealed": self._seal(sid, "message.data", m.data, m.role)}
+                    if m.data
+                    else {},
                 )
                 for m in record.messages
             ),
@@ -344,10 +364,14 @@ class EncryptedBackend(Backend):
         expect_lease: str | None = None,
         expect_epoch: int | None = None,
     ) -> tuple[SessionInfo | None, str | None]:
+        sealed = self._seal_fields(session_id, finish)
+        if finish.error is not None:
+            error = self._seal(session_id, "run.error", finish.error, run_id)
+            sealed = dataclasses.replace(sealed, error=error)
         info, checkpoint_after = await self.inner.finish_run(
             session_id,
             run_id,
-            self._seal_fields(session_id, finish),
+            sealed,
             events=self._seal_events(session_id, events),
             expect_lease=expect_lease,
             expect_epoch=expect_epoch,
@@ -388,11 +412,13 @@ class EncryptedBackend(Backend):
     def _open_pending(self, pending: PendingRun) -> PendingRun:
         payload = pending.payload
         if set(payload) == {"sealed"}:
-            payload = self._open(pending.session_id, "pending", payload["sealed"])
+            payload = self._open(pending.session_id, "pending", payload["sealed"], pending.run_id)
         return dataclasses.replace(pending, payload=payload)
 
     async def add_pending_run(self, pending: PendingRun) -> bool:
-        sealed = {"sealed": self._seal(pending.session_id, "pending", pending.payload)}
+        sealed = {
+            "sealed": self._seal(pending.session_id, "pending", pending.payload, pending.run_id)
+        }
         return await self.inner.add_pending_run(dataclasses.replace(pending, payload=sealed))
 
     async def list_pending_runs(self, session_id: str | None = None) -> list[PendingRun]:
@@ -435,8 +461,10 @@ class EncryptedBackend(Backend):
         sealed = [
             NewMessage(
                 m.role,
-                self._seal(session_id, "message.content", m.content),
-                {"sealed": self._seal(session_id, "message.data", m.data)} if m.data else {},
+                self._seal(session_id, "message.content", m.content, m.role),
+                {"sealed": self._seal(session_id, "message.data", m.data, m.role)}
+                if m.data
+                else {},
             )
             for m in messages
         ]
@@ -451,8 +479,8 @@ class EncryptedBackend(Backend):
     def _open_message(self, message: Message) -> Message:
         data = message.data
         if isinstance(data, dict) and set(data) == {"sealed"}:
-            data = self._open(message.session_id, "message.data", data["sealed"])
-        content = self._open(message.session_id, "message.content", message.content)
+            data = self._open(message.session_id, "message.data", data["sealed"], message.role)
+        content = self._open(message.session_id, "message.content", message.content, message.role)
         return message.model_copy(update={"content": content, "data": data})
 
     async def clear_messages(self, session_id: str) -> int:
@@ -532,9 +560,8 @@ class EncryptedBackend(Backend):
 def with_encryption(
     backend: Backend, ring: KeyRing | None, indexable_metadata: Sequence[str] = ()
 ) -> Backend:
-    """``backend`` sealing what users wrote with ``ring`` (``None``: ``backend`` itself,
-    which still reads nothing sealed without a key)."""
-    if ring is None:
-        backend.use_encryption(None)
-        return backend
+    """``backend`` sealing what users wrote with ``ring``. ``None``, or a backend already
+    wrapped: ``backend`` itself, as the caller configured it."""
+    if isinstance(backend, EncryptedBackend) or ring is None:
+        return backend  # as configured by the caller (a ring set on it is kept)
     return EncryptedBackend(backend, ring, indexable_metadata)

@@ -18,16 +18,15 @@ from langgraph.store.base import (
     SearchOp,
 )
 
-from graph_sessions.crypto import KeyRing
+from graph_sessions.crypto import KeyRing, aad_of, open_json, seal_json
 from graph_sessions.errors import InvalidInput
-from graph_sessions.storage.encrypted_json import open_json, seal_json
 
 #: the one field of a stored (sealed) value
 FIELD = "__sealed__"
 
 
-def _aad(namespace: tuple[str, ...], key: str) -> str:
-    return "store\0" + "\0".join(namespace) + "\0\0" + key
+def _aad(namespace: tuple[str, ...], key: str) -> bytes:
+    return aad_of("store", key, *namespace)
 
 
 class EncryptedStore(BaseStore):
@@ -36,8 +35,28 @@ class EncryptedStore(BaseStore):
     def __init__(self, inner: BaseStore, ring: KeyRing) -> None:
         self.inner = inner
         self.ring = ring
-        self.supports_ttl = inner.supports_ttl
-        self.ttl_config = inner.ttl_config
+
+    @property
+    def supports_ttl(self) -> bool:
+        return self.inner.supports_ttl
+
+    @supports_ttl.setter
+    def supports_ttl(self, value: bool) -> None:
+        setattr(self.inner, "supports_ttl", value)  # noqa: B010
+
+    @property
+    def ttl_config(self) -> Any:
+        return self.inner.ttl_config
+
+    @ttl_config.setter
+    def ttl_config(self, value: Any) -> None:
+        setattr(self.inner, "ttl_config", value)  # noqa: B010
+
+    def __getattr__(self, name: str) -> Any:
+        # the inner store's own extras: sweep_ttl, start_ttl_sweeper, stop_ttl_sweeper...
+        if name in ("inner", "ring"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
     def _op(self, op: Op) -> Op:
         if isinstance(op, PutOp) and op.value is not None:
