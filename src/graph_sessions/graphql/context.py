@@ -90,7 +90,10 @@ async def authenticate(
 
 async def context_getter(connection: HTTPConnection) -> GraphQLContext:
     """FastAPI dependency of the GraphQL routes: the operation's context. An HTTP request is
-    authenticated now; a WebSocket in its connection_init."""
+    authenticated now (but GraphiQL's page, a GET without a query, which runs nothing); a
+    WebSocket in its connection_init."""
     if connection.scope["type"] == "websocket":
         return GraphQLContext(connection, None)
+    if connection.scope.get("method") == "GET" and "query" not in connection.query_params:
+        return GraphQLContext(connection, None)  # GraphiQL's page: it runs nothing
     return GraphQLContext(connection, await authenticate(connection))
