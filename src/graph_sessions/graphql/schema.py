@@ -8,13 +8,16 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
 from graph_sessions.graphql.errors import add_codes
@@ -45,15 +48,27 @@ def _is_introspection(ignore: Any) -> bool:
     return isinstance(name, str) and name.startswith("__")
 
 
+#: the validation rules of the bounds, made once: the same classes on every request, so that
+#: the validation cache (keyed by document and rules) hits
+_BOUNDS = (
+    depth_rule(MAX_DEPTH, _is_introspection, None),
+    alias_rule(MAX_ALIASES),
+)
+_NO_INTROSPECTION = (*_BOUNDS, NoSchemaIntrospectionCustomRule)
+#: distinct documents whose parse and validation are remembered
+CACHE_SIZE = 256
+
+
 def build_schema(*, introspection: bool = True) -> SessionsSchema:
-    """The GraphQL schema, bounded (``introspection=False`` refuses ``__schema``/``__type``)."""
+    """The GraphQL schema, bounded (``introspection=False`` refuses ``__schema``/``__type``).
+    Documents are parsed and validated once per distinct text (an LRU of ``CACHE_SIZE``)."""
+    rules = list(_BOUNDS if introspection else _NO_INTROSPECTION)
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_is_introspection),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
     return SessionsSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
