@@ -33,7 +33,11 @@ def bearer(who: str) -> dict[str, str]:
 def gql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = start_module_server(
         tmp_path_factory.mktemp("gql-server"),
-        env={"GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV, "GRAPH_SESSIONS_EVENTS_POLL_INTERVAL": "0.2"},
+        env={
+            "GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV,
+            "GRAPH_SESSIONS_EVENTS_POLL_INTERVAL": "0.2",
+            "GRAPH_SESSIONS_RUN_TIMEOUT": "5",
+        },
     )
     yield proc
     proc.stop()
@@ -92,6 +96,10 @@ async def test_events_arrive_while_a_run_executes_in_another_request(
             # bob's connection saw nothing else: his next message is his own operation's
             mine = await bob.subscribe(EVENTS, {"id": "bobs-own"})
             assert (await bob.message())["id"] == mine
+
+            # deleting the session completes the tail
+            assert (await c.delete("/sessions/live")).status_code == 204
+            assert (await next_of(alice, op))["type"] == "complete"
 
 
 async def test_run_streams_its_chunks_then_the_result(gql_server: ServerProcess) -> None:
@@ -160,3 +168,20 @@ async def test_wrong_key_is_refused_at_connection_init(gql_server: ServerProcess
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_a_run_past_the_run_timeout_ends_with_timeout(gql_server: ServerProcess) -> None:
+    async with ws_connect(ws_url(gql_server), bearer("alice")) as alice:
+        variables = {"id": "slow", "input": {"user_input": "z", "delay": 30}, "mode": ["custom"]}
+        op = await alice.subscribe(RUN, variables)
+        first = await next_of(alice, op)
+        assert first["payload"]["data"]["run"]["event"] == "custom"
+        msg = await next_of(alice, op)
+        assert msg["type"] == "next" and msg["payload"]["data"] is None, msg
+        error = msg["payload"]["errors"][0]
+        assert error["extensions"]["code"] == "TIMEOUT"
+        assert error["extensions"]["error"] == "run_timeout"
+        assert (await next_of(alice, op))["type"] == "complete"
+    async with httpx.AsyncClient(base_url=gql_server.url, headers=bearer("alice")) as c:
+        runs = (await c.get("/sessions/slow/runs")).json()
+        assert runs[0]["status"] != "running"

@@ -28,7 +28,9 @@ from graph_sessions.graphql.types import (
     js,
 )
 from graph_sessions.server.deps import session_for_run
+from graph_sessions.server.errors import ApiError
 from graph_sessions.server.routes.runs import _chunk_event as chunk_event
+from graph_sessions.server.routes.runs import _watch as record_run
 from graph_sessions.server.schemas import StreamRequest
 
 #: a live tail re-reads at least this often even when nothing woke it (as the SSE tail)
@@ -120,9 +122,18 @@ class Subscription:
             checkpoint_id=req.checkpoint_id,
             on_disconnect=req.on_disconnect or c.settings.on_disconnect,
         )
+        watcher = asyncio.ensure_future(record_run(c.request_like, run))  # metrics, as REST
+        timed_out = False
         timer: asyncio.TimerHandle | None = None
         if c.settings.run_timeout is not None:
-            timer = asyncio.get_running_loop().call_later(c.settings.run_timeout, run.cancel)
+
+            def expire() -> None:
+                nonlocal timed_out
+                if not watcher.done():
+                    timed_out = True
+                    run.cancel()
+
+            timer = asyncio.get_running_loop().call_later(c.settings.run_timeout, expire)
         chunks = aiter(run)
         seq = 0
         try:
@@ -131,12 +142,22 @@ class Subscription:
                 name, data = chunk_event(chunk, modes, req.subgraphs)
                 yield RunChunk(seq=seq, event=name, data=js(data))
             result = await run.result()
-            yield RunChunk(seq=seq + 1, event="result", data=js(result))
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise
+            raise ApiError(
+                504,
+                "run_timeout",
+                f"the run exceeded the server's run_timeout ({c.settings.run_timeout} s) "
+                "and was cancelled",
+                session_id=str(id),
+            ) from None
         finally:
             if timer is not None:
                 timer.cancel()
             await chunks.aclose()  # type: ignore[attr-defined]
             run.abandon()
+        yield RunChunk(seq=seq + 1, event="result", data=js(result))
 
     @strawberry.subscription(
         description="Each session of the filter whose status changed, appeared, or left it (removed: "
