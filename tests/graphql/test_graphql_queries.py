@@ -52,7 +52,7 @@ async def test_another_owners_session_does_not_exist(client: httpx.AsyncClient) 
     await gql(client, INVOKE, {"id": "mine", "input": {"user_input": "x"}})
     assert (await gql(client, SESSION, {"id": "mine"}, headers=BOB))["data"]["session"] is None
     for mutation in (
-        'suspend(id: "mine") { id }',
+        'invoke(id: "mine", input: {user_input: "steal"}) { status }',
         'updateMetadata(id: "mine", metadata: {a: 1}) { id }',
         'setTtl(id: "mine", ttl: 60) { id }',
         'fork(id: "mine", checkpointId: "x") { checkpointId }',
@@ -193,3 +193,21 @@ async def test_failed_run_and_bad_input_are_typed(client: httpx.AsyncClient) -> 
     assert codes(unknown) == ["GRAPHQL_VALIDATION_FAILED"]
     garbage = await gql(client, "{ sessions ", status=200)
     assert codes(garbage) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_messages_and_unknown_checkpoint(client: httpx.AsyncClient) -> None:
+    await gql(client, INVOKE, {"id": "m", "input": {"user_input": "x"}})
+    body = {"messages": [{"role": "user", "content": "hello"}, {"role": "ai", "content": "hi"}]}
+    assert (await client.post("/sessions/m/messages", json=body, headers=ALICE)).status_code == 201
+    out = await gql(
+        client,
+        '{ session(id: "m") { messages { role content } last: messages(last: 1) { role } } }',
+    )
+    assert out["data"]["session"]["messages"] == [
+        {"role": "user", "content": "hello"},
+        {"role": "ai", "content": "hi"},
+    ]
+    assert out["data"]["session"]["last"] == [{"role": "ai"}]
+    missing = await gql(client, '{ session(id: "m") { state(checkpointId: "nope") } }')
+    assert codes(missing) == ["NOT_FOUND"]
+    assert missing["errors"][0]["extensions"]["error"] == "checkpoint_not_found"

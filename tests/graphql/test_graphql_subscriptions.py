@@ -6,6 +6,7 @@ refused at connection_init."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import httpx
 import pytest
 import websockets
 from support.gql import WsClient, ws_connect
-from support.server import API_KEYS_ENV, KEYS, ServerProcess, start_module_server
+from support.server import API_KEYS_ENV, JWT_SECRET, KEYS, ServerProcess, start_module_server
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +38,7 @@ def gql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
             "GRAPH_SESSIONS_API_KEYS": API_KEYS_ENV,
             "GRAPH_SESSIONS_EVENTS_POLL_INTERVAL": "0.2",
             "GRAPH_SESSIONS_RUN_TIMEOUT": "5",
+            "GRAPH_SESSIONS_JWT_SECRET": JWT_SECRET,
         },
     )
     yield proc
@@ -185,3 +187,23 @@ async def test_a_run_past_the_run_timeout_ends_with_timeout(gql_server: ServerPr
     async with httpx.AsyncClient(base_url=gql_server.url, headers=bearer("alice")) as c:
         runs = (await c.get("/sessions/slow/runs")).json()
         assert runs[0]["status"] != "running"
+
+
+async def test_a_jwt_in_connection_init_names_the_owner(gql_server: ServerProcess) -> None:
+    import jwt
+
+    token = jwt.encode({"sub": "carol"}, JWT_SECRET, algorithm="HS256")
+    async with ws_connect(ws_url(gql_server), {"Authorization": f"Bearer {token}"}) as carol:
+        op = await carol.subscribe(RUN, {"id": "carols", "input": {"user_input": "c"}})
+        while (msg := await next_of(carol, op))["type"] != "complete":
+            assert "errors" not in msg["payload"], msg
+    async with httpx.AsyncClient(base_url=gql_server.url, headers=bearer("root")) as c:
+        assert (await c.get("/sessions/carols")).json()["owner"] == "carol"
+    bad = jwt.encode({"sub": "carol"}, "another-secret-of-enough-length!!", algorithm="HS256")
+    async with websockets.connect(ws_url(gql_server), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bad}"}})
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
