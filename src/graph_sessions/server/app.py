@@ -128,10 +128,12 @@ async def watch_other_writers(manager: GraphSessionManager, interval: float) -> 
 
 def _mount_graphql(app: FastAPI, settings: ServerSettings) -> None:
     """GraphQL at ``/graphql`` (``graph_sessions.graphql``), when Strawberry is installed."""
-    try:
-        from graph_sessions.graphql import mount_graphql
-    except ImportError:  # the ``graphql`` extra is not installed
+    import importlib.util
+
+    if importlib.util.find_spec("strawberry") is None:  # the ``graphql`` extra is not installed
         return
+    from graph_sessions.graphql import mount_graphql
+
     mount_graphql(app, settings)
 
 
