@@ -207,3 +207,18 @@ async def test_a_jwt_in_connection_init_names_the_owner(gql_server: ServerProces
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_a_websocket_runs_a_bounded_number_of_operations(gql_server: ServerProcess) -> None:
+    from graph_sessions.graphql.router import MAX_SUBSCRIPTIONS
+
+    async with httpx.AsyncClient(base_url=gql_server.url, headers=bearer("alice")) as c:
+        assert (await c.post("/sessions", json={"session_id": "many"})).status_code == 201
+    async with ws_connect(ws_url(gql_server), bearer("alice")) as alice:
+        for _ in range(MAX_SUBSCRIPTIONS):
+            await alice.subscribe(EVENTS, {"id": "many"})
+        one_more = await alice.subscribe(EVENTS, {"id": "many"})
+        msg = await alice.message()
+        while msg["id"] != one_more:  # the session's backlog to the others, if any
+            msg = await alice.message()
+        assert msg["type"] == "error" and "limit" in msg["payload"][0]["message"]

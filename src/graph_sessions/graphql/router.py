@@ -3,6 +3,7 @@ and :func:`mount_graphql`, the one call ``create_app`` makes."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,10 @@ from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.settings import ServerSettings
 
 PATH = "/graphql"
+#: operations one WebSocket may run at once (more are refused)
+MAX_SUBSCRIPTIONS = 20
+#: a WebSocket that has not sent connection_init by then is closed (4408)
+INIT_TIMEOUT = timedelta(seconds=10)
 
 
 class SessionsGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
@@ -61,6 +66,8 @@ def mount_graphql(app: FastAPI, settings: ServerSettings) -> None:
         graphql_ide="graphiql" if settings.graphql_ide else None,
         context_getter=context_getter,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        connection_init_wait_timeout=INIT_TIMEOUT,
         include_in_schema=False,
     )
     app.include_router(router)
