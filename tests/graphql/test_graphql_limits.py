@@ -13,7 +13,7 @@ from support.gql import ALICE, KEYS, codes, gql
 from support.server_graphs import work
 
 from graph_sessions import GraphSessionManager
-from graph_sessions.graphql.schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from graph_sessions.graphql.schema import MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_TOKENS
 from graph_sessions.graphql.types import MAX_PAGE
 from graph_sessions.server import ServerSettings, create_app
 
@@ -101,3 +101,25 @@ async def test_introspection_follows_the_setting(
         assert "errors" not in await gql(c, "{ graphs { default } }")
         page = await c.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 404
+
+
+async def test_an_operation_that_would_read_too_much_is_refused(client: httpx.AsyncClient) -> None:
+    heavy = "sessions(first: 100) { edges { node { checkpoints(first: 100) { values step } } } }"
+    wide = "{ " + " ".join(f"a{i}: {heavy}" for i in range(5)) + " }"
+    out = await gql(client, wide)
+    assert out.get("data") is None and codes(out) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert f"over the limit of {MAX_COST}" in out["errors"][0]["message"]
+    by_variable = """query($n: Int) { sessions(first: $n) { edges { node {
+        a: events(first: $n) { id data } b: events(first: $n) { id data }
+        c: events(first: $n) { id data } d: events(first: $n) { id data } } } } }"""
+    assert codes(await gql(client, by_variable, {"n": 1})) == ["GRAPHQL_VALIDATION_FAILED"]
+    via_fragment = "fragment F on Session { checkpoints(first: 100) { values step next } } " + (
+        "{ "
+        + " ".join(
+            f"s{i}: sessions(first: 100) {{ edges {{ node {{ ...F }} }} }}" for i in range(2)
+        )
+        + " }"
+    )
+    assert codes(await gql(client, via_fragment)) == ["GRAPHQL_VALIDATION_FAILED"]
+    one = "{ " + heavy.replace("first: 100) { values", "first: 20) { values") + " }"
+    assert "errors" not in await gql(client, one)

@@ -1,5 +1,5 @@
 """The schema, and its bounds against hostile documents: depth, aliases, tokens, page sizes
-(``types.MAX_PAGE``), introspection on or off (``ServerSettings.graphql_introspection``)."""
+(``types.MAX_PAGE``), the cost of an operation (``cost.py``), introspection on or off (``ServerSettings.graphql_introspection``)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,19 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
+from graph_sessions.graphql.cost import cost_rule
 from graph_sessions.graphql.errors import add_codes
 from graph_sessions.graphql.mutations import Mutation
 from graph_sessions.graphql.queries import Query
 from graph_sessions.graphql.subscriptions import Subscription
+from graph_sessions.graphql.types import MAX_PAGE
 
 #: the deepest selection a document may make (introspection's own fields not counted)
 MAX_DEPTH = 8
 #: the most aliases a document may use
 MAX_ALIASES = 20
+#: the most items an operation may make the server read (``cost.py``)
+MAX_COST = 50_000
 #: the most lexical tokens a document may hold (a bigger one is refused before parsing)
 MAX_TOKENS = 2000
 
@@ -53,6 +57,7 @@ def _is_introspection(ignore: Any) -> bool:
 _BOUNDS = (
     depth_rule(MAX_DEPTH, _is_introspection, None),
     alias_rule(MAX_ALIASES),
+    cost_rule(MAX_COST, MAX_PAGE),
 )
 _NO_INTROSPECTION = (*_BOUNDS, NoSchemaIntrospectionCustomRule)
 #: distinct documents whose parse and validation are remembered
