@@ -14,7 +14,6 @@ from graph_sessions.errors import SessionExpired, SessionNotFound
 from graph_sessions.graphql.access import ctx, owned
 from graph_sessions.graphql.errors import invalid_input
 from graph_sessions.graphql.types import (
-    MAX_PAGE,
     Graphs,
     PageInfo,
     Session,
@@ -154,8 +153,5 @@ class Query:
     @strawberry.field(description="The graph ids sessions can be created for.")
     async def graphs(self, info: Info[Any, Any]) -> Graphs:
         c = ctx(info)
-        _ = c.principal
+        _ = c.principal  # only for a caller who authenticated (as GET /graphs)
         return Graphs(graphs=c.manager.graph_ids, default=c.manager.graph_id)
-
-
-__all__ = ["MAX_PAGE", "Query"]

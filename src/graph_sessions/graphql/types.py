@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from graph_sessions.core.session import GraphSession
+from graph_sessions.errors import InvalidInput
 from graph_sessions.models import (
     CheckpointInfo,
     Event,
@@ -34,8 +35,6 @@ def js(value: Any) -> JSON:
 
 def page_size(first: int | None, default: int) -> int:
     """``first`` within 1..MAX_PAGE (``INVALID_INPUT`` below 1)."""
-    from graph_sessions.errors import InvalidInput
-
     if first is None:
         return default
     if first < 1:
