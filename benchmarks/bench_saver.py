@@ -72,8 +72,11 @@ from langgraph.graph.message import add_messages  # noqa: E402
 from typing_extensions import TypedDict  # noqa: E402
 
 from graph_sessions.checkpoint import AsyncSqliteSaver as OurSaver  # noqa: E402
+from graph_sessions.crypto import generate_key  # noqa: E402
 
-SIDES = ("none", "memory", "theirs", "ours", "shared")
+SIDES = ("none", "memory", "theirs", "ours", "ours-encrypted", "shared")
+#: the key of the ``ours-encrypted`` side (encryption at rest, docs/encryption.md)
+KEY = generate_key("bench")
 PG_SIDES = ("postgres-official", "postgres-ours")
 #: the tables of each Postgres side (LangGraph's; ours)
 PG_TABLES = {
@@ -195,7 +198,11 @@ async def run_side(
         if side == "theirs":
             saver = TheirSaver(conn)
         else:
-            saver = OurSaver(conn, share_values=side == "shared")
+            saver = OurSaver(
+                conn,
+                share_values=side == "shared",
+                encryption_key=KEY if side == "ours-encrypted" else None,
+            )
         await saver.setup()
     graph = graph_builder.compile(checkpointer=saver)
     config: dict[str, Any] = {"configurable": {"thread_id": "bench"}}
@@ -287,7 +294,7 @@ def table(results: dict[str, dict[str, dict[str, Any]]], turns: int) -> str:
     for flavour, sides in results.items():
         theirs, none = sides["theirs"], sides["none"]
         memory = sides.get("memory")
-        for name in ("ours", "shared"):
+        for name in ("ours", "ours-encrypted", "shared"):
             r = sides.get(name)
             if r is None:
                 continue
@@ -299,7 +306,29 @@ def table(results: dict[str, dict[str, dict[str, Any]]], turns: int) -> str:
                 f"{fmt(theirs['file_bytes'] / r['file_bytes'], 1)} | "
                 f"{fmt(r['get_state_ms'], 3)} | {fmt(r['history_page_ms'], 3)} |"
             )
+    lines += ["", *encryption_table(results)]
     return "\n".join(lines)
+
+
+def encryption_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Encryption at rest on our saver against the same saver without it (targets: <= 1.15
+    per turn, <= 1.1 file size)."""
+    lines = [
+        "| flavour | encrypted/plain turns 1-20 | encrypted/plain last 20 (<= 1.15) | "
+        "file encrypted/plain (<= 1.1) | get_state encrypted/plain |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for flavour, sides in results.items():
+        plain, sealed = sides.get("ours"), sides.get("ours-encrypted")
+        if plain is None or sealed is None:
+            continue
+        lines.append(
+            f"| {flavour} | {fmt(sealed['first_ms'] / plain['first_ms'])} | "
+            f"{fmt(sealed['last_ms'] / plain['last_ms'])} | "
+            f"{fmt(sealed['file_bytes'] / plain['file_bytes'])} | "
+            f"{fmt(sealed['get_state_ms'] / plain['get_state_ms'])} |"
+        )
+    return lines
 
 
 def pg_table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -344,7 +373,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="200 turns, for CI (about a minute)")
     p.add_argument("--turns", type=int, default=None, help="turns per thread (default 2000)")
     p.add_argument("--flavours", default=",".join(FLAVOURS), help="dict,langchain,delta")
-    p.add_argument("--sides", default=",".join(SIDES), help="none,memory,theirs,ours,shared")
+    p.add_argument("--sides", default=",".join(SIDES), help=",".join(SIDES))
     p.add_argument(
         "--postgres",
         default=None,

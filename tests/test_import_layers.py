@@ -26,10 +26,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"{PACKAGE}.storage": ("core", "server", "cli", "graphs"),
     f"{PACKAGE}.checkpoint": ("core", "server", "cli", "graphs"),
     f"{PACKAGE}.core": ("server", "cli"),
+    # the MCP surface calls the core; the HTTP app mounts it (server/mcp_mount.py), not back
+    f"{PACKAGE}.mcp": ("server", "cli"),
     # below the core: the configuration file and the settings model it checks
     f"{PACKAGE}.config": ("core", "server", "cli"),
     f"{PACKAGE}.settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
     f"{PACKAGE}.webhook_settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
+    # encryption sits below the savers and backends that use it
+    f"{PACKAGE}.crypto": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
 }
 
 # Cycles that exist outside the YAML compiler today, each named by its modules. Each one

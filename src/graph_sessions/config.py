@@ -95,6 +95,7 @@ ENV_MANAGER_KEYS = {
     "RECURSION_LIMIT": "recursion_limit",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "LEASE_TTL": "lease_ttl",
+    "ENCRYPTION_KEY": "encryption_key",
 }
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -127,6 +128,10 @@ class Section(_Strict):
     recursion_limit: int | None = Field(default=None, ge=1)
     shutdown_timeout: float | None = Field(default=None, ge=0)
     lease_ttl: float | None = Field(default=None, gt=0)
+    #: keys for encryption at rest (``graph_sessions.crypto``), or the path of a key file
+    encryption_key: str | None = None
+    #: metadata keys whose values stay readable (and filterable) under encryption
+    indexable_metadata: list[str] | None = None
     # Checked against ServerSettings by _server_values (with the environment on top).
     server: dict[str, Any] = Field(default_factory=dict)
 

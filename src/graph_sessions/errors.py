@@ -151,6 +151,20 @@ class GraphMismatch(InvalidTransition):
     code = "graph_mismatch"
 
 
+class EncryptionError(GraphSessionError):
+    """Encrypted data cannot be read or written: the key it names is not configured, the
+    key is wrong, or the bytes were truncated, altered or moved from another row.
+    ``key_id`` names the key the data needs (``None`` when the data names none)."""
+
+    code = "encryption_error"
+
+    def __init__(
+        self, message: str, *, key_id: str | None = None, session_id: str | None = None
+    ) -> None:
+        super().__init__(message, session_id=session_id)
+        self.key_id = key_id
+
+
 class ManagerClosed(GraphSessionError):
     """The manager is not open (use ``async with manager`` or ``await manager.open()``)."""
 
@@ -160,6 +174,7 @@ class ManagerClosed(GraphSessionError):
 __all__ = [
     "BackendError",
     "CheckpointNotFound",
+    "EncryptionError",
     "GraphLoadError",
     "GraphMismatch",
     "GraphSessionError",

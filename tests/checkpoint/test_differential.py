@@ -28,6 +28,10 @@ from support.delta_graphs import random_delta_builder
 from support.saver_graphs import NODES, build
 
 from graph_sessions.checkpoint import SqliteSaver
+from graph_sessions.crypto import generate_key
+
+#: the key of the runs with encryption at rest on (``encrypt``): same answers, sealed rows
+KEY = generate_key("diff")
 
 pytestmark = pytest.mark.slow
 
@@ -199,6 +203,7 @@ def _run_turn(graph: Any, config: Any, op: str, arg: int, turn: int) -> Any:
     ops=turns,
     snapshot_every=st.sampled_from([1, 2, 3, 100]),
     share=st.booleans(),
+    encrypt=st.booleans(),
 )
 def test_same_as_langgraph(
     tmp_path_factory: pytest.TempPathFactory,
@@ -206,6 +211,7 @@ def test_same_as_langgraph(
     ops: list[tuple[str, int]],
     snapshot_every: int,
     share: bool,
+    encrypt: bool,
 ) -> None:
     assume(not (share and IN_PLACE & set(kinds)))
     folder: Path = tmp_path_factory.mktemp("diff")
@@ -214,12 +220,22 @@ def test_same_as_langgraph(
     ours_conn = sqlite3.connect(folder / "ours.db", check_same_thread=False)
     try:
         theirs = builder.compile(checkpointer=LangGraphSqliteSaver(theirs_conn))
-        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
+        saver = SqliteSaver(
+            ours_conn,
+            snapshot_every=snapshot_every,
+            share_values=share,
+            encryption_key=KEY if encrypt else None,
+        )
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "t1"}}
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":  # a new process: nothing remembered
-                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
+                saver = SqliteSaver(
+                    ours_conn,
+                    snapshot_every=snapshot_every,
+                    share_values=share,
+                    encryption_key=KEY if encrypt else None,
+                )
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op == "delete_run":  # checkpoints of one earlier run vanish mid-thread
@@ -293,6 +309,7 @@ def _readings(graph: Any, config: Any) -> dict[str, Any]:
     ops=delta_turns,
     snapshot_every=st.sampled_from([1, 3, 100]),
     share=st.booleans(),
+    encrypt=st.booleans(),
 )
 def test_delta_channel_same_as_langgraph(
     tmp_path_factory: pytest.TempPathFactory,
@@ -305,6 +322,7 @@ def test_delta_channel_same_as_langgraph(
     ops: list[tuple[str, int]],
     snapshot_every: int,
     share: bool,
+    encrypt: bool,
 ) -> None:
     """DeltaChannel graphs on ours (copying reads, or ``share_values``), LangGraph's SqliteSaver and InMemorySaver: the same
     outputs, states and histories (with forks and interrupts); our fast history hook gives
@@ -322,13 +340,23 @@ def test_delta_channel_same_as_langgraph(
             "theirs": builder.compile(checkpointer=LangGraphSqliteSaver(theirs_conn)),
             "memory": builder.compile(checkpointer=InMemorySaver()),
         }
-        saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
+        saver = SqliteSaver(
+            ours_conn,
+            snapshot_every=snapshot_every,
+            share_values=share,
+            encryption_key=KEY if encrypt else None,
+        )
         ours = builder.compile(checkpointer=saver)
         config = {"configurable": {"thread_id": "t1"}}
         diverged = False  # ours lost checkpoints the others keep: compare heads only
         for turn, (op, arg) in enumerate(ops):
             if op == "reopen":
-                saver = SqliteSaver(ours_conn, snapshot_every=snapshot_every, share_values=share)
+                saver = SqliteSaver(
+                    ours_conn,
+                    snapshot_every=snapshot_every,
+                    share_values=share,
+                    encryption_key=KEY if encrypt else None,
+                )
                 ours = builder.compile(checkpointer=saver)
                 op = "input"
             if op in ("prune", "retain", "delete_run", "copy"):

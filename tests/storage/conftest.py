@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from graph_sessions.crypto import generate_key, parse_keys
 from graph_sessions.storage import Backend, backend_from_url
+from graph_sessions.storage.encrypted import with_encryption
 
 BACKENDS = {
     "memory": lambda tmp: "memory://",
@@ -22,7 +24,11 @@ BACKENDS = {
     "postgres": lambda tmp: "postgres",
     # LangGraph's AsyncPostgresSaver and tables instead of ours
     "postgres-langgraph": lambda tmp: "postgres?checkpointer=langgraph",
+    # encryption at rest (storage/encrypted.py) in front of SQLite: the suite unchanged
+    "sqlite-encrypted": lambda tmp: f"sqlite:///{tmp / 'contract.db'}#encrypted",
 }
+#: the metadata keys the suite filters by, readable under encryption
+INDEXABLE = ("team", "tag")
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -34,7 +40,10 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = str(request.getfixturevalue("postgres_url"))
         if query:
             url += ("&" if "?" in url else "?") + query
+    url, encrypted, _ = url.partition("#encrypted")
     opened = backend_from_url(url)
+    if encrypted:
+        opened = with_encryption(opened, parse_keys(generate_key("contract")), INDEXABLE)
     await opened.open()
     try:
         yield opened

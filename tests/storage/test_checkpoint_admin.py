@@ -31,6 +31,7 @@ from graph_sessions.storage.sqlite.fencing import immediate_tx
 
 async def in_tx(backend: Backend, fn: Callable[[Any], Any]) -> Any:
     """``fn(tx)`` inside one of the backend's transactions."""
+    backend = getattr(backend, "inner", backend)  # storage/encrypted.py's wrapper
     if isinstance(backend, SqliteBackend):
         return await backend.connection.call(lambda c: immediate_tx(c, fn))
     return fn(None)

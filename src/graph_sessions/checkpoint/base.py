@@ -9,6 +9,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, SerializerProtocol
 
 from graph_sessions.checkpoint.engine import StorageEngine
 from graph_sessions.checkpoint.schema import check_synchronous
+from graph_sessions.crypto import KeyRing, parse_keys
 
 
 def next_channel_version(current: str | int | None) -> str:
@@ -30,6 +31,7 @@ class EngineOptions(TypedDict, total=False):
     cache_threads: int
     cache_bytes: int
     share_values: bool
+    encryption_key: str | bytes | KeyRing | None
 
 
 class SaverBase(BaseCheckpointSaver[str]):
@@ -52,6 +54,11 @@ class SaverBase(BaseCheckpointSaver[str]):
             return new values, as LangGraph's reducers assume; ``add_messages`` does).
             A value mutated in place may be stored as it was before the mutation and is
             visible to other readers of the same thread in this process. Off by default.
+        encryption_key: encrypt what is stored (AES-256-GCM): each checkpoint body, each
+            stored value or list tail and each write, bound to its row; ids, versions and
+            checkpoint metadata stay readable. A key ring setting (``graph_sessions.crypto``:
+            ``"id:base64"``, several newest first, or a key file); rows written without
+            encryption stay readable. ``None``: plaintext.
     """
 
     is_setup: bool
@@ -65,6 +72,7 @@ class SaverBase(BaseCheckpointSaver[str]):
         cache_threads: int = 512,
         cache_bytes: int = 64 << 20,
         share_values: bool = False,
+        encryption_key: str | bytes | KeyRing | None = None,
     ) -> None:
         super().__init__(serde=serde)
         self.synchronous = check_synchronous(synchronous)
@@ -75,6 +83,7 @@ class SaverBase(BaseCheckpointSaver[str]):
             share_values=share_values,
         )
         self.engine.serde = self.serde
+        self.engine.cipher = parse_keys(encryption_key)
         self.is_setup = False
 
     def get_next_version(self, current: str | None, channel: None) -> str:

@@ -75,6 +75,7 @@ from graph_sessions.checkpoint.schema import (
     KIND_FULL,
     WRITES,
 )
+from graph_sessions.crypto import KeyRing, is_sealed, open_bytes, seal
 
 CHECKPOINT_COLUMNS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
@@ -199,6 +200,27 @@ def _decompress(type_: str, data: bytes) -> tuple[str, bytes]:
     return type_, data
 
 
+# Associated data binding a sealed column to its row (see ``StorageEngine.cipher``). The
+# thread id is left out on purpose: ``copy_thread`` copies rows as they are.
+def _aad_checkpoint(ns: str, checkpoint_id: str) -> bytes:
+    return f"c\0{ns}\0{checkpoint_id}".encode()
+
+
+def _aad_value(ns: str, channel: str, version: str) -> bytes:
+    return f"v\0{ns}\0{channel}\0{version}".encode()
+
+
+def _aad_write(ns: str, checkpoint_id: str, task_id: str, idx: int, channel: str) -> bytes:
+    return f"w\0{ns}\0{checkpoint_id}\0{task_id}\0{idx}\0{channel}".encode()
+
+
+def _open(ring: KeyRing | None, data: Any, aad: bytes) -> Any:
+    """A stored column's plaintext (unsealed bytes and ``None`` as they are)."""
+    if data is None or not is_sealed(data):
+        return data
+    return open_bytes(ring, data, aad)
+
+
 @dataclass
 class _Value:
     """The serialized value of one channel version of a thread, as stored or read last.
@@ -297,6 +319,10 @@ class StorageEngine:
         self.cache_threads = cache_threads
         self.cache_bytes = cache_bytes
         self.serde: SerializerProtocol = JsonPlusSerializer()  # set by the saver
+        #: encryption at rest (set by the saver): checkpoint bodies, each stored value or
+        #: list tail, and each write are sealed one by one; ``None`` stores plaintext (and
+        #: still reads sealed rows only with a key: ``EncryptionError`` names it)
+        self.cipher: KeyRing | None = None
         self._cache: OrderedDict[str, _ThreadCache] = OrderedDict()
         self._cache_total = 0
         self._guard = threading.Lock()
@@ -452,6 +478,8 @@ class StorageEngine:
         del body["id"]  # the checkpoint_id column
         body["channel_values"] = {k: v for k, v in values.items() if k not in versions}
         type_, blob = _compress(*serde.dumps_typed(body))
+        if self.cipher is not None:
+            blob = seal(self.cipher, blob, _aad_checkpoint(ns, checkpoint["id"]))
         md = get_checkpoint_metadata(config, metadata)
         meta = json.dumps(md, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "ignore")
         run_id = md.get("run_id")
@@ -530,6 +558,8 @@ class StorageEngine:
                     remembered[(ns, ch)] = _Value(version, "", b"", -1, 0, ())
                     continue
                 row, entry = self._encode(conn, cache, thread_id, ns, ch, version, p.typed[ch])
+                if self.cipher is not None and row[-1] is not None:
+                    row = (*row[:-1], seal(self.cipher, row[-1], _aad_value(ns, ch, version)))
                 cur = conn.execute(
                     f"INSERT OR IGNORE INTO {BLOBS} (thread_id, checkpoint_ns, channel, version, "
                     "kind, type, base_version, depth, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -660,20 +690,18 @@ class StorageEngine:
         conf = config["configurable"]
         verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
         seq = self._next_seq()
-        rows = [
-            (
-                str(conf["thread_id"]),
-                str(conf.get("checkpoint_ns") or ""),
-                str(conf["checkpoint_id"]),
-                task_id,
-                task_path,
-                WRITES_IDX_MAP.get(channel, idx),
-                channel,
-                *serde.dumps_typed(value),
-                seq,
+        ns = str(conf.get("checkpoint_ns") or "")
+        checkpoint_id = str(conf["checkpoint_id"])
+        rows: list[tuple[Any, ...]] = []
+        for idx, (channel, value) in enumerate(writes):
+            at = WRITES_IDX_MAP.get(channel, idx)
+            type_, data = serde.dumps_typed(value)
+            if self.cipher is not None:
+                data = seal(self.cipher, data, _aad_write(ns, checkpoint_id, task_id, at, channel))
+            rows.append(
+                (str(conf["thread_id"]), ns, checkpoint_id, task_id, task_path, at, channel)
+                + (type_, data, seq)
             )
-            for idx, (channel, value) in enumerate(writes)
-        ]
         return verb, rows
 
     def store_writes(
@@ -756,6 +784,7 @@ class StorageEngine:
             checkpoints: list[dict[str, Any]] = []
             keys: dict[BlobKey, None] = {}
             for thread_id, ns, _cid, _parent, type_, blob, _meta in rows:
+                blob = _open(self.cipher, blob, _aad_checkpoint(ns, _cid))
                 cp = serde.loads_typed(_decompress(type_, blob))
                 checkpoints.append(cp)
                 if thread_id not in caches:
@@ -901,8 +930,7 @@ class StorageEngine:
         chain.reverse()
         return tuple(chain)
 
-    @staticmethod
-    def _load_blobs(conn: Connection, keys: list[BlobKey]) -> dict[BlobKey, BlobRow]:
+    def _load_blobs(self, conn: Connection, keys: list[BlobKey]) -> dict[BlobKey, BlobRow]:
         """The blob rows of ``keys`` and, transitively, of their delta bases."""
         found: dict[BlobKey, BlobRow] = {}
         join = (
@@ -919,6 +947,7 @@ class StorageEngine:
                 f"SELECT {_BLOB_COLUMNS} FROM need JOIN {BLOBS} b ON {join}"
             )
             for t, n, c, v, kind, type_, base, count, data, depth in conn.execute(sql, params):
+                data = _open(self.cipher, data, _aad_value(n, c, v))
                 found[(t, n, c, v)] = (kind, type_, base, count, data, depth)
         return found
 
@@ -951,9 +980,8 @@ class StorageEngine:
         parts.reverse()
         return cast(str, type_), array_header(count) + b"".join(parts)
 
-    @staticmethod
     def _load_writes(
-        conn: Connection, serde: SerializerProtocol, rows: Sequence[Row]
+        self, conn: Connection, serde: SerializerProtocol, rows: Sequence[Row]
     ) -> dict[tuple[str, str, str], list[PendingWrite]]:
         groups: dict[tuple[str, str], list[str]] = {}
         for row in rows:
@@ -967,8 +995,11 @@ class StorageEngine:
                     f"WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
                     (thread_id, ns, *chunk),
                 )
-                for cid, *rest in cur:
-                    raw.setdefault((thread_id, ns, cid), []).append(rest)
+                for cid, task_id, channel, type_, value, task_path, idx in cur:
+                    value = _open(self.cipher, value, _aad_write(ns, cid, task_id, idx, channel))
+                    raw.setdefault((thread_id, ns, cid), []).append(
+                        [task_id, channel, type_, value, task_path, idx]
+                    )
         return {
             key: [
                 (task_id, channel, serde.loads_typed((type_, value)))
@@ -1057,12 +1088,13 @@ class StorageEngine:
                 break
             seen.add(cid)
             hit = known.get((ns, cid))
+            opened = _open(self.cipher, blob, _aad_checkpoint(ns, cid))
             if hit is None or hit[0] != blob:
-                cp = serde.loads_typed(_decompress(type_, blob))
+                cp = serde.loads_typed(_decompress(type_, opened))
                 versions = {k: str(v) for k, v in cp["channel_versions"].items()}
                 hit = (blob, versions, bool(cp.get("channel_values")))
             learnt[(ns, cid)] = hit
-            if walk.visit(serde, thread_id, ns, cid, hit, stored, (type_, blob)):
+            if walk.visit(serde, thread_id, ns, cid, hit, stored, (type_, opened)):
                 break
         cur.close()
         if len(known) + len(learnt) > _ANCESTRY_PER_THREAD:
@@ -1130,23 +1162,22 @@ class StorageEngine:
                 _, gone = self._ancestry.popitem(last=False)
                 self._ancestry_total -= len(gone)
 
-    @staticmethod
     def _chain_writes(
-        conn: Connection, thread_id: str, ns: str, chain_by_ch: dict[str, list[str]]
+        self, conn: Connection, thread_id: str, ns: str, chain_by_ch: dict[str, list[str]]
     ) -> list[tuple[str, str, str, int, str, bytes, str]]:
         """The writes to each channel stored with the checkpoints of its chain."""
         raw_writes: list[tuple[str, str, str, int, str, bytes, str]] = []
         for ch, ids in chain_by_ch.items():
             for start in range(0, len(ids), _IDS_PER_QUERY):
                 chunk = ids[start : start + _IDS_PER_QUERY]
-                raw_writes.extend(
-                    conn.execute(
-                        f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
-                        f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
-                        f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
-                        (thread_id, ns, ch, *chunk),
-                    )
-                )
+                for cid, channel, task_id, idx, type_, value, task_path in conn.execute(
+                    f"SELECT checkpoint_id, channel, task_id, idx, type, value, task_path "
+                    f"FROM {WRITES} WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? "
+                    f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
+                    (thread_id, ns, ch, *chunk),
+                ):
+                    value = _open(self.cipher, value, _aad_write(ns, cid, task_id, idx, channel))
+                    raw_writes.append((cid, channel, task_id, idx, type_, value, task_path))
         return raw_writes
 
     def _histories(
@@ -1488,7 +1519,8 @@ class StorageEngine:
                 if row is None:
                     info[cid] = None
                 else:
-                    cp = self.serde.loads_typed(_decompress(row[1], row[2]))
+                    body = _open(self.cipher, row[2], _aad_checkpoint(ns, cid))
+                    cp = self.serde.loads_typed(_decompress(row[1], body))
                     md = json.loads(row[3]) if row[3] is not None else {}
                     counters = md.get("counters_since_delta_snapshot") or {}
                     versions = {ch: str(v) for ch, v in cp["channel_versions"].items()}
@@ -1517,10 +1549,12 @@ class StorageEngine:
     def _collect_garbage(self, conn: Connection, thread_id: str) -> int:
         """Delete the thread's blobs that no checkpoint needs, directly or as a delta base."""
         live: set[tuple[str, str, str]] = set()
-        for ns, type_, blob in conn.execute(
-            f"SELECT checkpoint_ns, type, checkpoint FROM {CHECKPOINTS} WHERE thread_id = ?",
+        for ns, cid, type_, blob in conn.execute(
+            f"SELECT checkpoint_ns, checkpoint_id, type, checkpoint FROM {CHECKPOINTS} "
+            "WHERE thread_id = ?",
             (thread_id,),
         ):
+            blob = _open(self.cipher, blob, _aad_checkpoint(ns, cid))
             for ch, version in self.serde.loads_typed(_decompress(type_, blob))[
                 "channel_versions"
             ].items():

@@ -126,6 +126,27 @@ def serve(
         raise fail(why, EXIT_CANNOT_LISTEN)
 
 
+@app.command("mcp")
+def mcp_command(
+    graph: GraphArg = None,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the graphs and sessions as an MCP server over stdio (for desktop assistants;
+    needs the mcp extra). See docs/mcp.md."""
+    from graph_sessions.server.bootstrap import plan_server
+
+    try:
+        from graph_sessions.mcp.stdio import run_stdio
+    except ImportError as exc:
+        raise fail(f"MCP needs the mcp extra: pip install 'graph-sessions[mcp]' ({exc})") from None
+    try:
+        plan = plan_server(graph, config=config, backend=backend, on_config=print_header)
+        run_stdio(GraphSessionManager(**plan.manager_kwargs))
+    except GraphSessionError as exc:
+        raise fail(exc.message.replace("serve needs", "mcp needs", 1)) from None
+
+
 @app.command()
 def chat(
     graph: GraphArg = None,
@@ -188,6 +209,27 @@ def chat(
         raise fail(exc.message, exit_code_for(exc)) from None
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def keygen(
+    key_id: Annotated[
+        str | None,
+        typer.Option("--id", help="The key's id (default: derived from the key)."),
+    ] = None,
+) -> None:
+    """Print a new encryption key (AES-256) for GRAPH_SESSIONS_ENCRYPTION_KEY.
+
+    To rotate, put the new key first and keep the old ones after it, comma-separated:
+    "new-id:...,old-id:..." (the newest encrypts, every key decrypts)."""
+    from graph_sessions.crypto import generate_key, parse_keys
+
+    key = generate_key(key_id)
+    try:
+        parse_keys(key)  # the id is one a setting accepts
+    except GraphSessionError as exc:
+        raise fail(exc.message) from None
+    console.print(key, soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from graph_sessions.core.leases import mark_dead, mark_live
 from graph_sessions.core.listing import SessionFilters
 from graph_sessions.core.session import GraphSession
 from graph_sessions.core.sweeper import Sweeper, SweepReport
+from graph_sessions.crypto import ENCRYPTION_KEY_VARIABLE, KeyRing, parse_keys
 from graph_sessions.errors import InvalidInput
 from graph_sessions.graphs.references import GraphSource
 from graph_sessions.models import (
@@ -40,6 +42,7 @@ from graph_sessions.models import (
     SessionStatus,
 )
 from graph_sessions.storage.backend import Backend, NewEvent
+from graph_sessions.storage.encrypted import with_encryption
 from graph_sessions.storage.urls import backend_from_url
 from graph_sessions.vocabulary import (
     DEFAULT_DURABILITY,
@@ -160,6 +163,8 @@ class GraphSessionManager:
         shutdown_timeout: float = 30.0,
         lease_ttl: float = 15.0,
         wait_timeout: float | None = 120.0,
+        encryption_key: str | bytes | KeyRing | None = None,
+        indexable_metadata: Sequence[str] = (),
     ) -> None:
         if graph is not None and graph_path is not None:
             raise InvalidInput("pass graph= or graph_path=, not both")
@@ -206,8 +211,13 @@ class GraphSessionManager:
             lease_ttl=float(lease_ttl),
             wait_timeout=wait_timeout,
         )
+        if encryption_key is None:
+            encryption_key = os.environ.get(ENCRYPTION_KEY_VARIABLE) or None
+        storage = with_encryption(
+            backend_from_url(backend), parse_keys(encryption_key), indexable_metadata
+        )
         #: what sessions, runs, the sweeper and lease repair work with
-        self.context = CoreContext(backend_from_url(backend), options, graphs, clock or utcnow)
+        self.context = CoreContext(storage, options, graphs, clock or utcnow)
         self.session_class = session_class
         self.shutdown_timeout = shutdown_timeout
         self._sweeper = Sweeper(self.context)

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from graph_sessions.server.langgraph_api import background_work as lg_background
 from graph_sessions.server.langgraph_api import router as langgraph_router
 from graph_sessions.server.langgraph_api.cors import add_cors
 from graph_sessions.server.langgraph_api.lg_auth import load_lg_auth
+from graph_sessions.server.mcp_mount import McpEndpoint, mount_mcp
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
@@ -62,7 +64,7 @@ def create_app(
             name="graph-sessions-events-watcher",
         )
         try:
-            async with lg_background_work(app):
+            async with lg_background_work(app), _mcp_running(mcp_endpoint):
                 yield
         finally:
             watcher.cancel()
@@ -102,8 +104,14 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
     add_cors(app, settings.cors)  # outermost: preflights and errors get CORS headers too
+    mcp_endpoint = mount_mcp(app, manager)  # /mcp: MCP over streamable HTTP (mcp extra)
     _document_graph_ids(app, manager.graph_ids)
     return app
+
+
+def _mcp_running(endpoint: McpEndpoint | None) -> AbstractAsyncContextManager[None]:
+    """The MCP endpoint's session manager, for the lifespan (nothing without the extra)."""
+    return endpoint.running() if endpoint is not None else contextlib.nullcontext()
 
 
 async def watch_other_writers(manager: GraphSessionManager, interval: float) -> None:

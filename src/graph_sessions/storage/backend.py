@@ -12,11 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
+from graph_sessions.crypto import KeyRing
+from graph_sessions.errors import BackendError
 from graph_sessions.models import (
     AssistantInfo,
     CronInfo,
@@ -93,6 +95,10 @@ class Backend(ABC):
     store: BaseStore
     # Threads whose checkpoint writes are fenced: session id -> (lease owner, lease epoch).
     fences: dict[str, tuple[str | None, int]]
+    #: the keys what this backend stores is encrypted with (``use_encryption``)
+    encryption: KeyRing | None = None
+    #: whether ``use_encryption`` is supported by this kind of backend
+    supports_encryption: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -119,6 +125,17 @@ class Backend(ABC):
         (``storage/run_streams.py``), or ``None`` when no other process can use this
         storage (memory). One instance per backend: ask again, get the same."""
         return None
+
+    def use_encryption(self, ring: KeyRing | None) -> None:
+        """Encrypt what this backend stores with ``ring`` (call before ``open``): the
+        checkpointer's bodies, values and writes (``graph_sessions.crypto``). ``None``: no
+        encryption (sealed rows then raise ``EncryptionError`` naming their key)."""
+        if ring is not None and not self.supports_encryption:
+            raise BackendError(
+                f"{type(self).__name__} does not support encryption at rest yet; "
+                "use SQLite or Postgres, or leave encryption_key unset"
+            )
+        self.encryption = ring
 
     # lifecycle -----------------------------------------------------------------------
     @abstractmethod

@@ -138,6 +138,9 @@ class _Ticket:
 class MemoryBackend(Backend):
     """Dicts in this process; LangGraph's ``InMemorySaver`` and ``InMemoryStore``."""
 
+    #: nothing is stored at rest: a key is accepted and has nothing to do
+    supports_encryption = True
+
     def __init__(self) -> None:
         self.url = "memory://"
         self.fences: dict[str, tuple[str | None, int]] = {}

@@ -50,6 +50,7 @@ from graph_sessions.storage.checkpoints.langgraph_postgres import (
 )
 from graph_sessions.storage.checkpoints.sessions_postgres import SessionsPostgresAdmin
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
+from graph_sessions.storage.encryption import encrypt_saver
 from graph_sessions.storage.postgres import assistants, cancels, crons, pending
 from graph_sessions.storage.postgres.connection import (
     DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
@@ -164,6 +165,8 @@ def _metadata_leaves(value: dict[str, Any], prefix: list[str]) -> list[tuple[lis
 class PostgresBackend(Backend):
     """Everything in one Postgres database, through one connection pool."""
 
+    supports_encryption = True
+
     def __init__(
         self,
         url: str,
@@ -219,6 +222,7 @@ class PostgresBackend(Backend):
                     self.checkpointer_kind = await detect_checkpointer(conn)
                 saver = SAVERS[self.checkpointer_kind](self.connection)
                 saver.fences = self.fences
+                encrypt_saver(saver, self.encryption)
                 admin = admin_for(saver)
                 if not isinstance(admin, AsyncCheckpointAdmin):
                     raise BackendError(f"no Postgres admin adapter for {type(saver).__name__}")

@@ -37,6 +37,7 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import CheckpointAdmin, admin_for, langgraph_sqlite
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
+from graph_sessions.storage.encryption import encrypt_saver
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
@@ -108,6 +109,8 @@ def _detect_checkpointer(conn: sqlite3.Connection) -> str:
 class SqliteBackend(Backend):
     """Everything in one SQLite file (or ``:memory:``)."""
 
+    supports_encryption = True
+
     def __init__(
         self,
         path: str | Path,
@@ -167,6 +170,7 @@ class SqliteBackend(Backend):
             else:
                 saver = FencedLangGraphSaver(db)
             saver.fences = self.fences
+            encrypt_saver(saver, self.encryption)
             # One lock for every user of the connection: registry, checkpointer and store.
             saver.lock = self.connection.lock
             self.checkpointer = saver

@@ -1,0 +1,43 @@
+"""A checkpoint serializer that encrypts what another one produces, for savers that only
+see bytes through ``serde`` (LangGraph's own savers, kept for files they wrote earlier).
+
+``dumps_typed`` returns ``(type + "+gse", sealed bytes)``, the sealed bytes bound to the
+inner type; ``loads_typed`` opens those and passes every other type (old plaintext rows)
+to the inner serializer unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from graph_sessions.crypto.cipher import open_bytes, seal
+from graph_sessions.crypto.keys import KeyRing
+
+SUFFIX = "+gse"
+
+
+class EncryptedSerde(SerializerProtocol):
+    """``inner`` (LangGraph's ``JsonPlusSerializer`` by default) with its bytes sealed
+    by the ring's current key."""
+
+    def __init__(self, ring: KeyRing, inner: SerializerProtocol | None = None) -> None:
+        self.ring = ring
+        self.inner = inner or JsonPlusSerializer()
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        """Serialize with the inner serializer, then seal."""
+        type_, data = self.inner.dumps_typed(obj)
+        return type_ + SUFFIX, seal(self.ring, data, type_.encode())
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        """Open sealed bytes (``EncryptionError`` when they cannot be), then deserialize."""
+        type_, raw = data
+        if type_.endswith(SUFFIX):
+            inner_type = type_[: -len(SUFFIX)]
+            return self.inner.loads_typed(
+                (inner_type, open_bytes(self.ring, raw, inner_type.encode()))
+            )
+        return self.inner.loads_typed((type_, raw))

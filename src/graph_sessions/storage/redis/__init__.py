@@ -1,0 +1,1 @@
+"""The Redis backend (plain Redis >= 7, no modules)."""

@@ -1,0 +1,219 @@
+"""``/mcp`` on a real ``graph-sessions serve`` process (API keys on, real SQLite file),
+driven by the official MCP client over streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+from support.server import (
+    API_KEYS_ENV,
+    JWT_SECRET,
+    KEYS,
+    PY,
+    ServerProcess,
+    base_env,
+    free_port,
+    write_config,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    folder = tmp_path_factory.mktemp("mcp-http")
+    config = write_config(folder, folder / "sessions.db")
+    port = free_port()
+    args = [
+        PY,
+        "-m",
+        "graph_sessions.cli.main",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
+    env = base_env(GRAPH_SESSIONS_API_KEYS=API_KEYS_ENV, GRAPH_SESSIONS_JWT_SECRET=JWT_SECRET)
+    proc = ServerProcess(args, env, folder, port).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@asynccontextmanager
+async def mcp_as(
+    server: ServerProcess, who: str, *, bearer: bool = False
+) -> AsyncIterator[ClientSession]:
+    key = KEYS.get(who, who)
+    headers = {"Authorization": f"Bearer {key}"} if bearer else {"X-Api-Key": key}
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(f"{server.url}/mcp", http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=60) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+def data(result: Any) -> dict[str, Any]:
+    assert result.structured_content is not None, result
+    return dict(result.structured_content)
+
+
+async def test_flow_over_http(server: ServerProcess) -> None:
+    async with mcp_as(server, "alice") as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"run_work", "run_approval", "resume_session", "get_session"} <= names
+        progress: list[str | None] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append(message)
+
+        first = data(
+            await client.call_tool(
+                "run_approval",
+                {"session_id": "a-http", "input": {"user_input": "hi"}},
+                progress_callback=on_progress,
+            )
+        )
+        assert (first["session_id"], first["status"]) == ("a-http", "interrupted")
+        assert first["interrupt"]["question"] == "approve?"
+        assert progress[:1] == ["draft finished"]
+        done = data(
+            await client.call_tool("resume_session", {"session_id": "a-http", "answer": "no"})
+        )
+        assert (done["status"], done["output"]) == ("complete", "dropped")
+        state = await client.read_resource("session://a-http/state")
+        assert json.loads(state.contents[0].text)["approved"] is False  # type: ignore[union-attr]
+
+    # the same session through REST: same owner, same state
+    with server.client("alice") as rest:
+        r = rest.get("/sessions/a-http")
+        assert r.status_code == 200
+        assert r.json()["owner"] == "alice"
+        assert r.json()["status"] == "completed"
+
+
+async def test_second_owner_sees_nothing(server: ServerProcess) -> None:
+    async with mcp_as(server, "alice", bearer=True) as alice:
+        made = data(
+            await alice.call_tool("run_work", {"session_id": "a-own", "input": {"user_input": "x"}})
+        )
+        assert made["output"] == "echo:x"
+    async with mcp_as(server, "bob") as bob:
+        listed = data(await bob.call_tool("list_sessions", {}))
+        assert all(s["owner"] == "bob" for s in listed["sessions"])
+        assert "a-own" not in {s["session_id"] for s in listed["sessions"]}
+        hidden = await bob.call_tool("get_session", {"session_id": "a-own"})
+        assert hidden.is_error and data(hidden)["error"] == "session_not_found"
+        gone = await bob.call_tool("delete_session", {"session_id": "a-own"})
+        assert gone.is_error and data(gone)["error"] == "session_not_found"
+        taken = await bob.call_tool(
+            "run_work", {"session_id": "a-own", "input": {"user_input": "y"}}
+        )
+        assert taken.is_error
+        with pytest.raises(Exception, match="not found"):
+            await bob.read_resource("session://a-own/state")
+    async with mcp_as(server, "root") as root:  # the admin sees every session
+        got = data(await root.call_tool("get_session", {"session_id": "a-own"}))
+        assert (got["owner"], got["status"]) == ("alice", "completed")
+    with server.client("alice") as rest:  # alice's session is untouched
+        assert rest.get("/sessions/a-own/state").json()["values"]["log"] == ["x"]
+
+
+def test_wrong_key_is_refused(server: ServerProcess) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    headers = {"Accept": "application/json, text/event-stream"}
+    for extra in ({}, {"X-Api-Key": "wrong"}, {"Authorization": "Bearer wrong"}):
+        r = httpx.post(f"{server.url}/mcp", json=body, headers=headers | extra, timeout=10)
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "unauthorized"
+
+
+async def test_wrong_key_refuses_the_client(server: ServerProcess) -> None:
+    """The official client with a wrong key never gets a session: its initialize fails with
+    the MCP error the 401 becomes."""
+    initialized = False
+    with pytest.raises(BaseException) as caught:
+        async with mcp_as(server, "not-a-key"):
+            initialized = True
+    assert not initialized
+    assert any(isinstance(e, MCPError) for e in _leaves(caught.value)), caught.value
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+async def test_cancelled_call_cancels_the_run_over_http(server: ServerProcess) -> None:
+    async with mcp_as(server, "alice") as client:
+        args = {"session_id": "a-slow", "input": {"user_input": "z", "delay": 60}}
+        call = asyncio.ensure_future(client.call_tool("run_work", args))
+        with server.client("alice") as rest:
+            for _ in range(200):  # until the run has begun
+                await asyncio.sleep(0.05)
+                r = rest.get("/sessions/a-slow")
+                if r.status_code == 200 and r.json()["status"] == "running":
+                    break
+            assert rest.get("/sessions/a-slow").json()["status"] == "running"
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(200):  # the run records its end
+                await asyncio.sleep(0.05)
+                if rest.get("/sessions/a-slow").json()["status"] != "running":
+                    break
+            assert rest.get("/sessions/a-slow").json()["status"] == "failed"
+            runs = rest.get("/sessions/a-slow/runs").json()
+            assert [run["status"] for run in runs] == ["cancelled"]
+        again = data(
+            await client.call_tool(
+                "run_work", {"session_id": "a-slow", "input": {"user_input": "q", "delay": 0}}
+            )
+        )
+        assert again["output"] == "echo:q"
+
+
+async def test_a_jwt_names_the_owner(server: ServerProcess) -> None:
+    token = jwt.encode({"sub": "dave", "exp": time.time() + 60}, JWT_SECRET, algorithm="HS256")
+    async with mcp_as(server, token, bearer=True) as dave:
+        made = data(await dave.call_tool("run_work", {"input": {"user_input": "jwt"}}))
+        listed = data(await dave.call_tool("list_sessions", {}))
+        assert [s["session_id"] for s in listed["sessions"]] == [made["session_id"]]
+        assert listed["sessions"][0]["owner"] == "dave"
+    expired = jwt.encode({"sub": "dave", "exp": time.time() - 60}, JWT_SECRET, algorithm="HS256")
+    r = httpx.post(
+        f"{server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={
+            "Authorization": f"Bearer {expired}",
+            "Accept": "application/json, text/event-stream",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 401
