@@ -208,6 +208,10 @@ class ServerSettings(BaseModel):
         le=3600,
         description="seconds between two looks of the cron scheduler for due crons",
     )
+    graphql_introspection: bool = Field(
+        default=True, description="/graphql answers introspection (__schema, __type) queries"
+    )
+    graphql_ide: bool = Field(default=True, description="GET /graphql serves GraphiQL")
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors", mode="before")

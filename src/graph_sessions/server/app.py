@@ -100,6 +100,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(ops.router)
     app.include_router(langgraph_router)
+    _mount_graphql(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
     add_cors(app, settings.cors)  # outermost: preflights and errors get CORS headers too
@@ -131,6 +132,17 @@ async def watch_other_writers(manager: GraphSessionManager, interval: float) -> 
                 signals.notify_all()
             last, known = token, True
         await asyncio.sleep(interval)
+
+
+def _mount_graphql(app: FastAPI, settings: ServerSettings) -> None:
+    """GraphQL at ``/graphql`` (``graph_sessions.graphql``), when Strawberry is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("strawberry") is None:  # the ``graphql`` extra is not installed
+        return
+    from graph_sessions.graphql import mount_graphql
+
+    mount_graphql(app, settings)
 
 
 def _document_graph_ids(app: FastAPI, graph_ids: list[str]) -> None:

@@ -1,0 +1,200 @@
+"""``Subscription`` (graphql-transport-ws): ``sessionEvents`` (the live execution log, as
+``GET /events?follow=true`` tails it), ``run`` (a run's chunks, through
+``GraphSession.start_stream`` as ``POST /stream``), ``sessionChanges`` (status
+transitions of the sessions a filter matches, by polling ``manager.list``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from langgraph.types import Command
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graph_sessions.errors import SessionExpired, SessionNotFound
+from graph_sessions.graphql.access import ctx, owned
+from graph_sessions.graphql.mutations import body, config_of
+from graph_sessions.graphql.queries import list_filters, owner_filter, search_request
+from graph_sessions.graphql.types import (
+    MAX_PAGE,
+    RunChunk,
+    Session,
+    SessionChange,
+    SessionEvent,
+    SessionFilter,
+    js,
+)
+from graph_sessions.server.deps import session_for_run
+from graph_sessions.server.errors import ApiError
+from graph_sessions.server.routes.runs import _chunk_event as chunk_event
+from graph_sessions.server.routes.runs import _watch as record_run
+from graph_sessions.server.schemas import StreamRequest
+
+#: a live tail re-reads at least this often even when nothing woke it (as the SSE tail)
+SAFETY_SECONDS = 30.0
+#: sessionChanges watches at most this many sessions (the first page of its filter)
+MAX_WATCHED = 1000
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+@strawberry.type
+class Subscription:
+    """Live updates."""
+
+    @strawberry.subscription(
+        description="The session's execution log after event id after, then each new event as "
+        "it is logged; completes when the session is deleted or expires."
+    )
+    async def session_events(
+        self, info: Info[Any, Any], id: strawberry.ID, after: int | None = None
+    ) -> AsyncGenerator[SessionEvent, None]:
+        c = ctx(info)
+        session_id = str(id)
+        session = await owned(info, session_id)
+        identity = (session.info.owner, session.info.created_at)
+        last = after
+        with c.manager.backend.event_signals.watch(session_id) as grew:
+            while True:
+                grew.clear()  # before the read: a write from now on wakes the wait below
+                try:
+                    events = await session.events(after=last, limit=MAX_PAGE)
+                    row = await session.refresh()
+                except (SessionNotFound, SessionExpired):
+                    return
+                if (row.owner, row.created_at) != identity:  # deleted, the id taken again
+                    return
+                for event in events:
+                    last = event.id
+                    yield SessionEvent.of(event)
+                if len(events) == MAX_PAGE:
+                    continue
+                if c.stopping.is_set():
+                    return
+                await _first_of(grew, c.stopping, timeout=SAFETY_SECONDS)
+
+    @strawberry.subscription(
+        description="Run the graph and receive its chunks (event: the stream mode), then one "
+        "final chunk with event result (data: the InvokeResult)."
+    )
+    async def run(
+        self,
+        info: Info[Any, Any],
+        id: strawberry.ID,
+        input: JSON | None = None,
+        resume: JSON | None = None,
+        mode: list[str] | None = None,
+        graph_id: str | None = None,
+        multitask: str | None = None,
+        checkpoint_id: str | None = None,
+        config: JSON | None = None,
+    ) -> AsyncGenerator[RunChunk, None]:
+        c = ctx(info)
+        req = body(
+            StreamRequest,
+            input=input,
+            resume=resume,
+            mode=(mode[0] if len(mode) == 1 else mode) if mode else None,
+            graph_id=graph_id,
+            multitask=multitask,
+            checkpoint_id=checkpoint_id,
+            config=config,
+        )
+        session = await session_for_run(c.manager, str(id), c.principal, req.graph_id)
+        modes: str | list[str] = list(req.mode) if isinstance(req.mode, list) else req.mode
+        run = await session.start_stream(
+            Command(resume=req.resume) if req.has_resume else req.input,
+            mode=modes,
+            subgraphs=req.subgraphs,
+            multitask=req.multitask,
+            config=config_of(req.config),
+            checkpoint_id=req.checkpoint_id,
+            on_disconnect=req.on_disconnect or c.settings.on_disconnect,
+        )
+        watcher = asyncio.ensure_future(record_run(c.request_like, run))  # metrics, as REST
+        timed_out = False
+        timer: asyncio.TimerHandle | None = None
+        if c.settings.run_timeout is not None:
+
+            def expire() -> None:
+                nonlocal timed_out
+                if not watcher.done():
+                    timed_out = True
+                    run.cancel()
+
+            timer = asyncio.get_running_loop().call_later(c.settings.run_timeout, expire)
+        chunks = aiter(run)
+        seq = 0
+        try:
+            async for chunk in chunks:
+                seq += 1
+                name, data = chunk_event(chunk, modes, req.subgraphs)
+                yield RunChunk(seq=seq, event=name, data=js(data))
+            result = await run.result()
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise
+            raise ApiError(
+                504,
+                "run_timeout",
+                f"the run exceeded the server's run_timeout ({c.settings.run_timeout} s) "
+                "and was cancelled",
+                session_id=str(id),
+            ) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+            await chunks.aclose()  # type: ignore[attr-defined]
+            run.abandon()
+        yield RunChunk(seq=seq + 1, event="result", data=js(result))
+
+    @strawberry.subscription(
+        description="Each session of the filter whose status changed, appeared, or left it (removed: "
+        "deleted, expired or no longer matching), looked for every events_poll_interval seconds."
+    )
+    async def session_changes(
+        self, info: Info[Any, Any], filter: SessionFilter | None = None
+    ) -> AsyncGenerator[SessionChange, None]:
+        c = ctx(info)
+        req = search_request(filter, MAX_WATCHED, None)
+        owner, empty = owner_filter(c.principal, req.owner)
+        statuses = [s.value for s in req.status] if req.status else None
+        filters = list_filters(req, owner)
+        interval = c.settings.events_poll_interval
+        known: dict[str, Any] = {}
+        first = True
+        while not c.stopping.is_set():
+            if not empty:
+                page = await c.manager.list(
+                    statuses, sort=req.sort, order=req.order, limit=MAX_WATCHED, **filters
+                )
+                seen = {s.session_id: s for s in page.sessions}
+                if not first:
+                    for sid, row in seen.items():
+                        before = known.get(sid)
+                        if before is None or before.status != row.status:
+                            yield SessionChange(
+                                session=Session.of(c.manager.session(row)),
+                                previous_status=before.status if before is not None else None,
+                                removed=False,
+                            )
+                    for sid, row in known.items():
+                        if sid not in seen:
+                            yield SessionChange(
+                                session=Session.of(c.manager.session(row)),
+                                previous_status=row.status,
+                                removed=True,
+                            )
+                known, first = seen, False
+            await _first_of(c.stopping, timeout=interval)
