@@ -23,6 +23,7 @@ from graph_sessions.errors import (
     BackendError,
     CheckpointNotFound,
     ConfigError,
+    EncryptionError,
     GraphLoadError,
     GraphSessionError,
     InvalidInput,
@@ -59,6 +60,8 @@ STATUS_OF_ERROR: list[tuple[type[GraphSessionError], int]] = [
     (ManagerClosed, 503),
     (BackendError, 503),
     (GraphLoadError, 500),
+    # the server's keys do not open its own data (a key missing from its ring): its fault
+    (EncryptionError, 500),
 ]
 
 #: HTTP status -> the code used when no typed error names one.
