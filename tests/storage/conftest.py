@@ -22,6 +22,8 @@ BACKENDS = {
     "postgres": lambda tmp: "postgres",
     # LangGraph's AsyncPostgresSaver and tables instead of ours
     "postgres-langgraph": lambda tmp: "postgres?checkpointer=langgraph",
+    # a fresh key prefix on the test run's Redis server (tests/conftest.py: redis_server)
+    "redis": lambda tmp: "redis",
 }
 
 
@@ -34,6 +36,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = str(request.getfixturevalue("postgres_url"))
         if query:
             url += ("&" if "?" in url else "?") + query
+    if url == "redis":
+        server = request.getfixturevalue("redis_server")
+        url = f"{server.url()}?prefix={server.new_prefix()}"
     opened = backend_from_url(url)
     await opened.open()
     try:
