@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, WatchError
 
 from graph_sessions.checkpoint.redis_async_saver import AsyncRedisSaver
@@ -88,6 +88,11 @@ register_admin(AsyncRedisSaver, RedisSaverAdmin)
 DEFAULT_PREFIX = "gs:"
 #: seconds a session's keys outlive its ``expires_at`` (see the module doc)
 DEFAULT_EXPIRY_GRACE = 3600.0
+#: connections of the backend's client (``?max_connections=`` in the URL overrides it);
+#: a transaction holds one while it watches its keys
+DEFAULT_MAX_CONNECTIONS = 64
+#: seconds a command waits for a free connection before it fails
+DEFAULT_POOL_TIMEOUT = 30.0
 #: session ids read per round trip while listing
 _PAGE = 200
 
@@ -145,7 +150,12 @@ class RedisBackend(Backend):
         if self._client is not None and hasattr(self, "checkpointer"):
             return
         if self._client is None:
-            self._client = Redis.from_url(self.url, decode_responses=False)
+            # A blocking pool: a burst of transactions (each holds a connection while it
+            # watches) waits for a free connection instead of failing.
+            pool = BlockingConnectionPool.from_url(
+                self.url, max_connections=DEFAULT_MAX_CONNECTIONS, timeout=DEFAULT_POOL_TIMEOUT
+            )
+            self._client = Redis.from_pool(pool)
         try:
             await self._client.ping()
         except (RedisError, OSError) as exc:
