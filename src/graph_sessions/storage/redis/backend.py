@@ -488,15 +488,16 @@ class RedisBackend(Backend):
         out: list[SessionInfo] = []
         gone: list[str] = []
         offset = 0
+        size = _PAGE if limit is None else min(_PAGE, limit + 1)
         try:
             while limit is None or len(out) < limit:
                 if q.descending:
                     page = await self.client.zrevrangebyscore(
-                        source, hi, lo, start=offset, num=_PAGE, withscores=True
+                        source, hi, lo, start=offset, num=size, withscores=True
                     )
                 else:
                     page = await self.client.zrangebyscore(
-                        source, lo, hi, start=offset, num=_PAGE, withscores=True
+                        source, lo, hi, start=offset, num=size, withscores=True
                     )
                 offset += len(page)
                 ids = [
@@ -509,8 +510,9 @@ class RedisBackend(Backend):
                         gone.append(sid)
                     elif _matches(info, q) and (limit is None or len(out) < limit):
                         out.append(info)
-                if len(page) < _PAGE:
+                if len(page) < size:
                     break
+                size = min(_PAGE, size * 2)
         finally:
             if temp:
                 await self.client.delete(*temp)
@@ -777,10 +779,9 @@ class RedisBackend(Backend):
                 or (info.lease_owner, info.lease_epoch) != (lease_owner, epoch)
             ):
                 return False
+            renewed = info.model_copy(update={"lease_expires_at": expires_at})
             pipe.multi()
-            pipe.hset(
-                self.keys.row(session_id), "lease_expires_at", dump_json(dump_time(expires_at))
-            )
+            pipe.hset(self.keys.row(session_id), mapping=rows.session_fields(renewed))
             return True
 
         return bool(await self._tx([self.keys.row(session_id)], body))

@@ -7,7 +7,7 @@ Per session ``S`` (they all carry the session's Redis expiry, see ``backend.py``
 =================  ====  ===============================================================
 key                type  holds
 =================  ====  ===============================================================
-``P s:S:row``      hash  the registry row: one field per ``SessionInfo`` field (JSON)
+``P s:S:row``      hash  the registry row: field ``row``, its JSON
 ``P s:S:lease``    str   ``lease_owner \\0 lease_epoch``: the saver's fence checks it
 ``P s:S:ev``       zset  events: score = id, member ``id \\0 JSON``
 ``P s:S:msg``      zset  messages: score = id, member ``id \\0 JSON``

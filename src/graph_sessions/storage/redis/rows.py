@@ -1,5 +1,5 @@
-"""Records as Redis values and back: the registry row as a hash (one JSON field per
-``SessionInfo`` field), runs, log entries, pending runs, tickets, assistants, crons as
+"""Records as Redis values and back: the registry row as a hash (its JSON in field
+``row``), runs, log entries, pending runs, tickets, assistants, crons as
 JSON. Times are fixed-width UTC text (``storage/codec.py``); scores are microseconds."""
 
 from __future__ import annotations
@@ -43,15 +43,17 @@ def _plain(value: Any) -> Any:
 
 
 def session_fields(info: SessionInfo) -> dict[str, str]:
-    """The registry row as hash fields."""
-    return {name: dump_json(_plain(getattr(info, name))) for name in SessionInfo.model_fields}
+    """The registry row as hash fields: one, ``row``, the whole row as JSON (a read
+    parses one value, not one per column)."""
+    return {
+        "row": dump_json({name: _plain(getattr(info, name)) for name in SessionInfo.model_fields})
+    }
 
 
 def session_from_fields(fields: dict[bytes, bytes]) -> SessionInfo | None:
     """The row a ``HGETALL`` answered (``None`` for an empty answer: no such row)."""
-    if not fields or b"session_id" not in fields:
-        return None
-    return SessionInfo.model_validate({k.decode(): orjson.loads(v) for k, v in fields.items()})
+    raw = fields.get(b"row") if fields else None
+    return None if raw is None else SessionInfo.model_validate(orjson.loads(raw))
 
 
 def run_json(run: RunInfo) -> str:
