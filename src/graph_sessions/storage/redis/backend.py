@@ -346,7 +346,6 @@ class RedisBackend(Backend):
             self._queue_row(pipe, None, info)
             if event is not None:
                 self._queue_events(pipe, sid, [event], info.created_at)
-                self._queue_expiry(pipe, info)
             return True
 
         return bool(
@@ -379,7 +378,6 @@ class RedisBackend(Backend):
             self._queue_row(pipe, info, new)
             at = update.updated_at
             self._queue_events(pipe, session_id, events, new.updated_at if at is UNCHANGED else at)
-            self._queue_expiry(pipe, new)
             return new
 
         return await self._tx([self.keys.row(session_id)], body)
@@ -713,7 +711,6 @@ class RedisBackend(Backend):
             if queue is not None and queue.ticket is not None:
                 pipe.hdel(k.tickets, str(queue.ticket))
             self._queue_events(pipe, sid, events, run.started_at)
-            self._queue_expiry(pipe, new)
             return RunBegun(new, recorded)
 
         idx = self.admin.saver.keys(sid)
@@ -762,7 +759,6 @@ class RedisBackend(Backend):
                 pipe.hset(k.runs(sid), run_id, rows.run_json(done))
             self._queue_row(pipe, info, new)
             self._queue_events(pipe, sid, events, finish.updated_at)
-            self._queue_expiry(pipe, new)
             return new, latest
 
         idx = self.admin.saver.keys(sid)
