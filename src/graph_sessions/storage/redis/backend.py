@@ -88,6 +88,8 @@ register_admin(AsyncRedisSaver, RedisSaverAdmin)
 DEFAULT_PREFIX = "gs:"
 #: seconds a session's keys outlive its ``expires_at`` (see the module doc)
 DEFAULT_EXPIRY_GRACE = 3600.0
+#: statuses whose sessions never expire (``P i:due`` leaves them out)
+_NEVER_DUE = (SessionStatus.RUNNING, SessionStatus.EXPIRED)
 #: connections of the backend's client (``?max_connections=`` in the URL overrides it);
 #: a transaction holds one while it watches its keys
 DEFAULT_MAX_CONNECTIONS = 64
@@ -279,6 +281,10 @@ class RedisBackend(Backend):
         pipe.zadd(k.created, {sid: rows.score(new.created_at)})
         pipe.zadd(k.updated, {sid: rows.score(new.updated_at)})
         pipe.zadd(k.expires, {sid: rows.score(new.expires_at)})
+        if new.expires_at is not None and new.status not in _NEVER_DUE:
+            pipe.zadd(k.due, {sid: rows.score(new.expires_at)})
+        else:
+            pipe.zrem(k.due, sid)
         for old_key, new_key in (
             (
                 old and k.status(str(old.status)),
@@ -333,7 +339,6 @@ class RedisBackend(Backend):
             if await pipe.exists(self.keys.row(sid)):
                 return False
             stale = await self._pending_of(pipe, sid)
-            crons = await self._crons_of(pipe, sid)
             snap = await self.admin.snapshot(pipe, sid)
             pipe.multi()
             pipe.delete(*self._all_keys(sid))
@@ -342,7 +347,6 @@ class RedisBackend(Backend):
             pipe.zremrangebylex(self.keys.runs_all, "[" + sid + SEP, "(" + sid + "\x01")
             if stale:
                 pipe.hdel(self.keys.pending, *stale)
-            del crons  # a new session keeps the crons made for its id
             self._queue_row(pipe, None, info)
             if event is not None:
                 self._queue_events(pipe, sid, [event], info.created_at)
@@ -421,7 +425,7 @@ class RedisBackend(Backend):
 
     def _queue_unindex(self, pipe: Any, sid: str, where: dict[str, Any]) -> None:
         k = self.keys
-        for key in (k.created, k.updated, k.expires):
+        for key in (k.created, k.updated, k.expires, k.due):
             pipe.zrem(key, sid)
         for status in SessionStatus:
             pipe.zrem(k.status(str(status)), sid)
@@ -545,10 +549,11 @@ class RedisBackend(Backend):
         return len(await self._scan(query, None))
 
     async def _expired_candidates(self, now: datetime) -> list[SessionInfo]:
-        """Rows whose ``expires_at`` passed by ``now`` (gone ones dropped from the indexes)."""
+        """Rows neither running nor marked expired whose ``expires_at`` passed by ``now``
+        (``P i:due``); those whose keys Redis expired are dropped from the indexes (they
+        are all there: only such rows carry an expiry)."""
         ids = [
-            m.decode()
-            for m in await self.client.zrangebyscore(self.keys.expires, 1, rows.score(now))
+            m.decode() for m in await self.client.zrangebyscore(self.keys.due, 1, rows.score(now))
         ]
         found = await self._load_rows(ids)
         gone = [sid for sid, info in zip(ids, found, strict=True) if info is None]

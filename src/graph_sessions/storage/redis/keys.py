@@ -17,7 +17,8 @@ key                type  holds
 
 Indexes (no expiry; members of sessions Redis expired are dropped lazily by reads and by
 ``find_expired``): ``P i:created``/``P i:updated``/``P i:expires`` (zsets of session ids,
-score = microseconds since the epoch, ``0`` for no expiry), ``P i:status:X``,
+score = microseconds since the epoch, ``0`` for no expiry), ``P i:due`` (the sessions
+``find_expired`` looks at: an expiry, neither running nor marked expired), ``P i:status:X``,
 ``P i:owner:X``, ``P i:graph:X``, ``P i:task:X`` (zsets of ids, score 0),
 ``P i:where`` (hash: id → JSON of the index values it is filed under), ``P i:runs``
 (zset of ``S \\0 run id``, for the run count). Global: ``P pending`` (hash run id → JSON),
@@ -46,6 +47,7 @@ class Keys:
         self.created = f"{p}i:created"
         self.updated = f"{p}i:updated"
         self.expires = f"{p}i:expires"
+        self.due = f"{p}i:due"
         self.where = f"{p}i:where"
         self.runs_all = f"{p}i:runs"
         self.pending = f"{p}pending"
