@@ -260,6 +260,21 @@ async def test_a_lease_taken_over_by_another_process_fences_the_old_writer(
         await graph(b).ainvoke({"turns": ["u"]}, cfg("s"))
 
 
+async def test_a_cancel_request_wakes_the_other_process_waiting_for_one(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = pair
+    await a.create_session(info("s"))
+    assert await a.begin_run("s", run("s", "r"), RunStart(lease_owner="A"), expect_revision=0)
+    await b.wait_cancel_request(0.05)  # subscribed, nothing published: returns by itself
+    waiting = asyncio.create_task(b.wait_cancel_request(60.0))
+    await asyncio.sleep(0.1)
+    assert await a.request_cancel("s", "r", "interrupt", utcnow())
+    await asyncio.wait_for(waiting, 30.0)  # woken by the request, long before its 60 s
+    assert await b.take_cancel_requests(["r"]) == {"r": "interrupt"}
+    assert await a.take_cancel_requests(["r"]) == {}
+
+
 async def test_an_unreachable_server_is_a_backend_error_without_the_password() -> None:
     backend = backend_from_url("redis://user:secret@127.0.0.1:1/0")
     with pytest.raises(BackendError) as caught:

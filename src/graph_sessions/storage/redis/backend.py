@@ -30,6 +30,8 @@ reads that meet them and by ``find_expired``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -138,6 +140,8 @@ class RedisBackend(Backend):
         self._client = client
         self._owns_client = client is None
         self._relay: RunStreamRelay | None = None
+        self._cancel_pubsub: Any = None
+        self._cancel_lock = asyncio.Lock()
         self._relay_made = False
 
     # lifecycle -----------------------------------------------------------------------
@@ -177,6 +181,7 @@ class RedisBackend(Backend):
             log.warning("could not read Redis's persistence settings: %s", exc)
 
     async def close(self) -> None:
+        await self._close_cancel_listener()
         admin = getattr(self, "admin", None)
         if admin is not None:
             admin.close()
@@ -812,9 +817,42 @@ class RedisBackend(Backend):
                 return False
             pipe.multi()
             pipe.hset(k.cancels, run_id, f"{session_id}{SEP}{action}")
+            pipe.publish(k.cancel_channel, run_id)
             return True
 
         return bool(await self._tx([k.runs(session_id), k.cancels], body))
+
+    #: notifications (pub/sub) wake the waiters; this poll is the fallback
+    cancel_poll_interval = 2.0
+
+    async def wait_cancel_request(self, timeout: float) -> None:
+        """Return when a cancel request was published on the prefix's channel (by any
+        process), or after ``timeout`` seconds."""
+        if self._cancel_lock.locked():  # one listener per backend; others just wait
+            await asyncio.sleep(timeout)
+            return
+        async with self._cancel_lock:
+            try:
+                if self._cancel_pubsub is None:
+                    pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                    await pubsub.subscribe(self.keys.cancel_channel)
+                    self._cancel_pubsub = pubsub
+                deadline = asyncio.get_running_loop().time() + timeout
+                while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                    if await self._cancel_pubsub.get_message(timeout=left) is not None:
+                        return
+            except (RedisError, OSError):
+                await self._close_cancel_listener()
+                await asyncio.sleep(min(timeout, self.cancel_retry))
+
+    #: seconds before listening again after the listener's connection failed
+    cancel_retry = 0.5
+
+    async def _close_cancel_listener(self) -> None:
+        pubsub, self._cancel_pubsub = self._cancel_pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
         if not run_ids:

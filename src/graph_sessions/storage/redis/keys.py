@@ -59,6 +59,8 @@ class Keys:
         self.message_seq = f"{p}seq:message"
         self.ticket_seq = f"{p}seq:ticket"
         self.changes = f"{p}changes"
+        #: the pub/sub channel of cancel requests (a channel, not a key)
+        self.cancel_channel = f"{p}cancel"
 
     def _s(self, sid: str, suffix: str) -> str:
         return f"{self.prefix}s:{sid}:{suffix}"
