@@ -6,6 +6,7 @@ win, and a lease taken over by another process (another client) fences the old w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -273,6 +274,40 @@ async def test_a_cancel_request_wakes_the_other_process_waiting_for_one(
     await asyncio.wait_for(waiting, 30.0)  # woken by the request, long before its 60 s
     assert await b.take_cancel_requests(["r"]) == {"r": "interrupt"}
     assert await a.take_cancel_requests(["r"]) == {}
+
+
+async def test_counts_from_the_indexes_agree_with_the_listings(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, _ = pair
+    now = utcnow()
+    statuses = [SessionStatus.CREATED, SessionStatus.COMPLETED, SessionStatus.EXPIRED]
+    for i in range(30):
+        expires = now + timedelta(seconds=(-100 if i % 4 == 0 else 100)) if i % 3 else None
+        await a.create_session(
+            info(
+                f"s{i:02d}",
+                owner=f"o{i % 2}",
+                graph_id=f"g{i % 3}",
+                status=statuses[i % 3],
+                expires_at=expires,
+            )
+        )
+    queries = [
+        SessionQuery(now=now),
+        SessionQuery(now=now, include_expired=True),
+        SessionQuery(now=now, owner="o1"),
+        SessionQuery(now=now, owner="o0", graph_id="g1"),
+        SessionQuery(now=now, status=[SessionStatus.COMPLETED]),
+        SessionQuery(now=now, status=[SessionStatus.EXPIRED]),
+        SessionQuery(now=now, status=[SessionStatus.CREATED, SessionStatus.EXPIRED], owner="o1"),
+        SessionQuery(),
+        SessionQuery(status=[SessionStatus.CREATED, SessionStatus.COMPLETED]),
+    ]
+    for q in queries:
+        listed = await a.list_sessions(dataclasses.replace(q, limit=1000))
+        assert await a.count_sessions(q) == len(listed), q
+    assert 0 < await a.count_sessions(queries[0]) < 30
 
 
 async def test_an_unreachable_server_is_a_backend_error_without_the_password() -> None:

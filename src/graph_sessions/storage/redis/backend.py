@@ -531,27 +531,47 @@ class RedisBackend(Backend):
         return await self._scan(query, query.limit)
 
     async def count_sessions(self, query: SessionQuery) -> int:
-        plain = (
-            query.owner is None
-            and query.graph_id is None
-            and query.task_id is None
-            and not query.metadata
+        indexed = (
+            not query.metadata
             and query.created_after is None
             and query.created_before is None
             and query.updated_after is None
             and query.updated_before is None
-            and (query.include_expired or query.now is None)
-            and not (query.status and SessionStatus.EXPIRED in query.status)
+            and not (query.status and SessionStatus.EXPIRED in query.status and query.now)
         )
-        if plain:
-            await self._drop_gone(utcnow())
-            if not query.status:
-                return int(await self.client.zcard(self.keys.created))
-            total = 0
-            for status in set(query.status):
-                total += int(await self.client.zcard(self.keys.status(str(status))))
-            return total
-        return len(await self._scan(query, None))
+        if not indexed:
+            return len(await self._scan(query, None))
+        # |matching| from the indexes' sizes: the filter sets' intersection, less (unless
+        # expired ones count) those marked expired and those whose TTL passed by now
+        now = query.now or utcnow()
+        due = [
+            m.decode() for m in await self.client.zrangebyscore(self.keys.due, 1, rows.score(now))
+        ]
+        source, temp = await self._source(
+            query.__class__(**{**query.__dict__, "sort": "created_at"})
+        )
+        try:
+            total = int(await self.client.zcard(source))
+            if query.include_expired or query.now is None:
+                gone = [
+                    sid for sid, i in zip(due, await self._load_rows(due), strict=True) if i is None
+                ]
+                if gone:
+                    await self._forget(gone)
+                    return await self.count_sessions(query)
+                return total
+            marked = int(
+                await self.client.zintercard(
+                    2, [source, self.keys.status(str(SessionStatus.EXPIRED))]
+                )
+            )
+            lapsed = 0
+            if due:
+                lapsed = sum(1 for x in await self.client.zmscore(source, due) if x is not None)
+            return total - marked - lapsed
+        finally:
+            if temp:
+                await self.client.delete(*temp)
 
     async def _expired_candidates(self, now: datetime) -> list[SessionInfo]:
         """Rows neither running nor marked expired whose ``expires_at`` passed by ``now``
