@@ -144,7 +144,8 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     ``redis://[user:password@]host:6379/0`` (or ``rediss://``, TLS): options ``?prefix=gs:``
     (of every key: several deployments share one Redis under different prefixes) and
     ``?expiry_grace=3600`` (seconds Redis keeps a session's keys after its ``expires_at``;
-    ``0``: gone at once); any other query parameter goes to redis-py's ``from_url``.
+    ``0``: gone at once); any other query parameter goes to redis-py's ``from_url``
+    (``max_connections=64``: the client's pool, which a burst of transactions waits on).
     """
     if isinstance(url, Backend):
         return url
