@@ -140,8 +140,9 @@ class RedisBackend(Backend):
         self._client = client
         self._owns_client = client is None
         self._relay: RunStreamRelay | None = None
-        self._cancel_pubsub: Any = None
-        self._cancel_lock = asyncio.Lock()
+        self._cancel_task: asyncio.Task[None] | None = None
+        self._cancel_event = asyncio.Event()
+        self._closing = False
         self._relay_made = False
 
     # lifecycle -----------------------------------------------------------------------
@@ -155,6 +156,7 @@ class RedisBackend(Backend):
     async def open(self) -> None:
         if self._client is not None and hasattr(self, "checkpointer"):
             return
+        self._closing = False
         if self._client is None:
             # A blocking pool: a burst of transactions (each holds a connection while it
             # watches) waits for a free connection instead of failing.
@@ -283,18 +285,23 @@ class RedisBackend(Backend):
         pipe.hset(k.row(sid), mapping=rows.session_fields(new))
         if old is None or (old.lease_owner, old.lease_epoch) != (new.lease_owner, new.lease_epoch):
             pipe.set(k.lease(sid), self._lease_value(new.lease_owner, new.lease_epoch))
-        pipe.zadd(k.created, {sid: rows.score(new.created_at)})
-        pipe.zadd(k.updated, {sid: rows.score(new.updated_at)})
-        pipe.zadd(k.expires, {sid: rows.score(new.expires_at)})
-        if new.expires_at is not None and new.status not in _NEVER_DUE:
+        # indexes: only what changed (an index entry exists exactly while its row does)
+        for key, field in (
+            (k.created, "created_at"),
+            (k.updated, "updated_at"),
+            (k.expires, "expires_at"),
+        ):
+            if old is None or getattr(old, field) != getattr(new, field):
+                pipe.zadd(key, {sid: rows.score(getattr(new, field))})
+        due = new.expires_at is not None and new.status not in _NEVER_DUE
+        was_due = old is not None and old.expires_at is not None and old.status not in _NEVER_DUE
+        if due and (not was_due or old is None or old.expires_at != new.expires_at):
             pipe.zadd(k.due, {sid: rows.score(new.expires_at)})
-        else:
+        elif was_due and not due:
             pipe.zrem(k.due, sid)
+        changed = False
         for old_key, new_key in (
-            (
-                old and k.status(str(old.status)),
-                k.status(str(new.status)),
-            ),
+            (old and k.status(str(old.status)), k.status(str(new.status))),
             (
                 old and old.owner is not None and k.owner(old.owner),
                 new.owner is not None and k.owner(new.owner),
@@ -305,17 +312,21 @@ class RedisBackend(Backend):
                 new.task_id is not None and k.task(new.task_id),
             ),
         ):
-            if old_key and old_key != new_key:
+            if old_key == new_key and old is not None:
+                continue
+            changed = True
+            if old_key:
                 pipe.zrem(old_key, sid)
             if new_key:
                 pipe.zadd(new_key, {sid: 0})
-        where = {
-            "status": str(new.status),
-            "owner": new.owner,
-            "graph": new.graph_id,
-            "task": new.task_id,
-        }
-        pipe.hset(k.where, sid, dump_json(where))
+        if changed:
+            where = {
+                "status": str(new.status),
+                "owner": new.owner,
+                "graph": new.graph_id,
+                "task": new.task_id,
+            }
+            pipe.hset(k.where, sid, dump_json(where))
         self._queue_expiry(pipe, new)
 
     def _queue_events(
@@ -345,7 +356,10 @@ class RedisBackend(Backend):
                 return False
             stale = await self._pending_of(pipe, sid)
             snap = await self.admin.snapshot(pipe, sid)
+            where = load_json(await pipe.hget(self.keys.where, sid)) or {}
             pipe.multi()
+            # what a former session of this id left (its keys expired in Redis)
+            self._queue_unindex(pipe, sid, where)
             pipe.delete(*self._all_keys(sid))
             for command in self.admin.drop_plan(sid, snap):
                 pipe.execute_command(*command)
@@ -847,32 +861,43 @@ class RedisBackend(Backend):
 
     async def wait_cancel_request(self, timeout: float) -> None:
         """Return when a cancel request was published on the prefix's channel (by any
-        process), or after ``timeout`` seconds."""
-        if self._cancel_lock.locked():  # one listener per backend; others just wait
-            await asyncio.sleep(timeout)
-            return
-        async with self._cancel_lock:
-            try:
-                if self._cancel_pubsub is None:
-                    pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                    await pubsub.subscribe(self.keys.cancel_channel)
-                    self._cancel_pubsub = pubsub
-                deadline = asyncio.get_running_loop().time() + timeout
-                while (left := deadline - asyncio.get_running_loop().time()) > 0:
-                    if await self._cancel_pubsub.get_message(timeout=left) is not None:
-                        return
-            except (RedisError, OSError):
-                await self._close_cancel_listener()
-                await asyncio.sleep(min(timeout, self.cancel_retry))
+        process) since the last return, or after ``timeout`` seconds. A listener task of
+        the backend's own reads the channel; waiting here is plain asyncio."""
+        if self._cancel_task is None and not self._closing:
+            self._cancel_task = asyncio.create_task(
+                self._listen_cancels(), name="graph-sessions-redis-cancels"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._cancel_event.wait(), timeout)
+        self._cancel_event.clear()
 
     #: seconds before listening again after the listener's connection failed
     cancel_retry = 0.5
 
+    async def _listen_cancels(self) -> None:
+        """Set ``_cancel_event`` for each message on the cancel channel until close (it
+        checks ``_closing`` every second, so a swallowed cancellation cannot keep it)."""
+        while not self._closing:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.keys.cancel_channel)
+                self._cancel_event.set()  # requests made before we listened: look once
+                while not self._closing:
+                    if await pubsub.get_message(timeout=1.0) is not None:
+                        self._cancel_event.set()
+            except (RedisError, OSError) as exc:
+                log.debug("the Redis cancel listener lost its connection: %s", exc)
+                await asyncio.sleep(self.cancel_retry)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
     async def _close_cancel_listener(self) -> None:
-        pubsub, self._cancel_pubsub = self._cancel_pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()
+        self._closing = True
+        task, self._cancel_task = self._cancel_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=3.0)
 
     async def take_cancel_requests(self, run_ids: Sequence[str]) -> dict[str, str]:
         if not run_ids:
@@ -1266,7 +1291,9 @@ class RedisBackend(Backend):
             if await pipe.exists(k.row(sid)):
                 return False
             stale = await self._pending_of(pipe, sid)
+            where = load_json(await pipe.hget(k.where, sid)) or {}
             pipe.multi()
+            self._queue_unindex(pipe, sid, where)
             pipe.delete(*self.keys.session_keys(sid))
             pipe.zremrangebylex(k.runs_all, "[" + sid + SEP, "(" + sid + "\x01")
             if stale:
