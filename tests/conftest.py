@@ -24,12 +24,15 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'sessions.db'}"
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
+@pytest.fixture(params=["sqlite", "memory", "postgres", "redis"])
 def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Run a test on each backend: both embedded ones, and Postgres (a fresh database on the
-    test run's server, ``postgres_url``)."""
+    """Run a test on each backend: both embedded ones, Postgres (a fresh database on the
+    test run's server, ``postgres_url``) and Redis (a fresh key prefix on ``redis_server``)."""
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        return f"{server.url()}?prefix={server.new_prefix()}"
     return f"sqlite:///{tmp_path / 'sessions.db'}" if request.param == "sqlite" else "memory://"
 
 

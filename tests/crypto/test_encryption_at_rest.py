@@ -202,3 +202,34 @@ async def test_store_values_are_sealed(tmp_path: Path, encrypted: bool) -> None:
             with pytest.raises(InvalidInput, match="search by namespace only"):
                 await store.asearch(("users",), filter={"address": "elsewhere"})
     assert (MARKER.encode() in file_bytes(db)) is not encrypted
+
+
+async def test_redis_holds_the_conversation_only_sealed(redis_server: Any) -> None:
+    """Every key of the deployment's prefix, every value in it: no marker."""
+    from redis.asyncio import Redis
+
+    prefix = redis_server.new_prefix()
+    url = f"{redis_server.url()}?prefix={prefix}"
+    messages = await chat(url, KEY)
+    assert MARKER in messages[-1]
+    async with GraphSessionManager(graph(), url, encryption_key=KEY) as manager:
+        session = await manager.get("s1")
+        await session.update_metadata({"address": MARKER})
+        await session.messages.append("user", f"note {MARKER}")
+        assert (await manager.info("s1")).metadata["address"] == MARKER
+    client = Redis.from_url(redis_server.url())
+    stored = b""
+    async for key in client.scan_iter(match=f"{prefix}*"):
+        kind = (await client.type(key)).decode()
+        if kind == "string":
+            stored += await client.get(key) or b""
+        elif kind == "hash":
+            stored += b"".join(k + v for k, v in (await client.hgetall(key)).items())
+        elif kind == "zset":
+            stored += b"".join(await client.zrange(key, 0, -1))
+        elif kind == "list":
+            stored += b"".join(await client.lrange(key, 0, -1))
+        elif kind == "stream":
+            stored += repr(await client.xrange(key)).encode()
+    await client.aclose()
+    assert len(stored) > 1000 and MARKER.encode() not in stored

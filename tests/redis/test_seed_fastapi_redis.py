@@ -5,6 +5,7 @@ killed (SIGKILL) and started again, and the next turn resumes the paused session
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.slow
 def _app(tmp_path: Path, redis_url: str) -> ServerProcess:
     port = free_port()
     args = [PY, "-m", "uvicorn", "examples.fastapi_redis:app", "--port", str(port)]
-    env = base_env(REDIS_URL=redis_url, PYTHONPATH=str(ROOT))
+    # this checkout's src first: the example must run the code under test
+    env = base_env(REDIS_URL=redis_url, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     return ServerProcess(args, env, tmp_path, port, ready_path="/docs").start()
 
 

@@ -16,10 +16,13 @@ from graph_sessions import GraphSessionManager, RunCancelled, RunStatus, Session
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        return f"{server.url()}?prefix={server.new_prefix()}"
     return f"sqlite:///{tmp_path / 'shared.db'}"
 
 

@@ -20,13 +20,16 @@ from graph_sessions.storage.run_streams import END, RunStreamRelay, StreamChunk
 KEY = parse_keys(generate_key("relay"))
 
 
-@pytest.fixture(params=["postgres", "sqlite", "sqlite-encrypted"])
+@pytest.fixture(params=["postgres", "sqlite", "sqlite-encrypted", "redis"])
 async def two(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[Backend, Backend]]:
     """Two opened backends on one database (two replicas' views of it)."""
     if request.param.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'shared.db'}"
+    elif request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        url = f"{server.url()}?prefix={server.new_prefix()}"
     else:
         url = str(request.getfixturevalue("postgres_url"))
     ring = KEY if request.param.endswith("encrypted") else None

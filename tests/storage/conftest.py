@@ -26,6 +26,10 @@ BACKENDS = {
     "postgres-langgraph": lambda tmp: "postgres?checkpointer=langgraph",
     # encryption at rest (storage/encrypted.py) in front of SQLite: the suite unchanged
     "sqlite-encrypted": lambda tmp: f"sqlite:///{tmp / 'contract.db'}#encrypted",
+    # a fresh key prefix on the test run's Redis server (tests/conftest.py: redis_server)
+    "redis": lambda tmp: "redis",
+    # encryption at rest in front of Redis (its saver seals through serde)
+    "redis-encrypted": lambda tmp: "redis#encrypted",
 }
 #: the metadata keys the suite filters by, readable under encryption
 INDEXABLE = ("team", "tag")
@@ -40,6 +44,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         url = str(request.getfixturevalue("postgres_url"))
         if query:
             url += ("&" if "?" in url else "?") + query
+    if url.startswith("redis"):
+        server = request.getfixturevalue("redis_server")
+        url = f"{server.url()}?prefix={server.new_prefix()}" + url[len("redis") :]
     url, encrypted, _ = url.partition("#encrypted")
     opened = backend_from_url(url)
     if encrypted:

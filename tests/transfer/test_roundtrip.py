@@ -114,10 +114,13 @@ async def source(tmp_path: Path) -> AsyncIterator[GraphSessionManager]:
 def _target_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if kind == "postgres":
         return str(request.getfixturevalue("postgres_url"))
+    if kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        return f"{server.url()}?prefix={server.new_prefix()}"
     return {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path / 'dst.db'}"}[kind]
 
 
-@pytest.mark.parametrize("kind", ["postgres", "memory", "sqlite"])
+@pytest.mark.parametrize("kind", ["postgres", "memory", "sqlite", "redis"])
 async def test_export_import_export_is_identical(
     source: GraphSessionManager, kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

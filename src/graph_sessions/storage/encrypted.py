@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from graph_sessions.crypto import KeyRing, aad_of, open_json, seal_json
+from graph_sessions.crypto import KeyRing, aad_of, is_sealed_json, open_json, seal_json
 from graph_sessions.errors import InvalidInput
 from graph_sessions.models import (
     AssistantInfo,
@@ -186,12 +186,30 @@ class EncryptedBackend(Backend):
             for k, v in metadata.items()
         }
 
+    # interrupts keep their shape, a list of objects (backends may validate the row):
+    # one object holding the sealed list
+    def _seal_interrupts(self, session_id: str, value: Any) -> Any:
+        if not value or self.encryption is None:
+            return value
+        return [{"sealed": self._seal(session_id, "interrupts", value)}]
+
+    def _open_interrupts(self, session_id: str, value: Any) -> Any:
+        if (
+            isinstance(value, list)
+            and len(value) == 1
+            and isinstance(value[0], dict)
+            and set(value[0]) == {"sealed"}
+            and is_sealed_json(value[0]["sealed"])
+        ):
+            return self._open(session_id, "interrupts", value[0]["sealed"])
+        return value
+
     def _seal_info(self, info: SessionInfo) -> SessionInfo:
         sid = info.session_id
         return info.model_copy(
             update={
                 "metadata": self._seal_metadata(sid, info.metadata or {}),
-                "interrupts": self._seal(sid, "interrupts", info.interrupts),
+                "interrupts": self._seal_interrupts(sid, info.interrupts),
                 "last_error": self._seal(sid, "last_error", info.last_error),
                 "suspend_reason": self._seal(sid, "suspend_reason", info.suspend_reason),
             }
@@ -204,7 +222,7 @@ class EncryptedBackend(Backend):
         return info.model_copy(
             update={
                 "metadata": self._open_metadata(sid, info.metadata),
-                "interrupts": self._open(sid, "interrupts", info.interrupts),
+                "interrupts": self._open_interrupts(sid, info.interrupts),
                 "last_error": self._open(sid, "last_error", info.last_error),
                 "suspend_reason": self._open(sid, "suspend_reason", info.suspend_reason),
             }
@@ -222,6 +240,8 @@ class EncryptedBackend(Backend):
                 continue
             if name == "metadata":
                 changes[name] = self._seal_metadata(session_id, value)
+            elif name == "interrupts":
+                changes[name] = self._seal_interrupts(session_id, value)
             else:
                 changes[name] = self._seal(session_id, name, value)
         return dataclasses.replace(record, **changes) if changes else record  # type: ignore[type-var]

@@ -1,5 +1,8 @@
 """Pick a backend from a URL: ``sqlite:///path.db`` (default), ``memory://``,
-``postgresql://user:pw@host/db`` (or ``postgres://``; needs the ``postgres`` extra).
+``postgresql://user:pw@host/db`` (or ``postgres://``; needs the ``postgres`` extra),
+``redis://[user:pw@]host:port/db`` (or ``rediss://`` for TLS; needs the ``redis`` extra;
+``?prefix=gs:`` starts every key so one Redis serves several deployments,
+``?expiry_grace=3600`` is how long Redis keeps an expired session's keys).
 
 A typo must never silently create a new, empty database, so the accepted forms are strict:
 ``memory://`` (or ``memory``), ``sqlite:///path`` with any file name, and a plain path that
@@ -35,6 +38,15 @@ POSTGRES_OPTIONS = (
     "pool_timeout",
     "idle_in_transaction_timeout",
 )
+#: the Redis URL's query options that configure the backend (the others go to redis-py)
+REDIS_SCHEMES = ("redis", "rediss")
+REDIS_OPTIONS = ("prefix", "expiry_grace")
+
+
+def is_redis_url(url: str | Path | None) -> bool:
+    """True for a ``redis://`` or ``rediss://`` URL."""
+    text = str(url or "").strip()
+    return "://" in text and urlsplit(text).scheme.lower() in REDIS_SCHEMES
 
 
 def is_postgres_url(url: str | Path | None) -> bool:
@@ -82,14 +94,13 @@ def sqlite_path_of(url: str | Path | None) -> str | None:
         if not (parts.netloc or parts.path.strip("/") or parts.query):
             raise BackendError(f"{text!r} names no server or database; {_EXAMPLES}")
         return None
-    if scheme in ("redis", "rediss"):
-        raise BackendError(
-            f"the {scheme} backend is not available yet; use 'sqlite:///…', 'postgresql://…' "
-            "or 'memory://'"
-        )
+    if scheme in REDIS_SCHEMES:
+        if not parts.netloc:
+            raise BackendError(f"{text!r} names no server; use e.g. 'redis://localhost:6379/0'")
+        return None
     raise BackendError(
         f"unknown backend scheme {scheme!r} in {text!r}; use 'sqlite:///path.db', "
-        "'postgresql://…' or 'memory://'"
+        "'postgresql://…', 'redis://…' or 'memory://'"
     )
 
 
@@ -108,7 +119,7 @@ def describe_backend(url: str | Path | None) -> str:
     """Where a backend URL stores data, for humans: an absolute file path, ``memory``, or a
     Postgres URL without its password."""
     path = sqlite_path_of(url)
-    if is_postgres_url(url):
+    if is_postgres_url(url) or is_redis_url(url):
         return _redact_password(str(url).strip())
     return "memory (nothing is kept)" if path is None else str(Path(path).resolve())
 
@@ -129,6 +140,12 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     ``?checkpointer=langgraph`` (LangGraph's ``AsyncPostgresSaver`` instead of ours; a
     database that already holds its checkpoints keeps it); any other query parameter
     (``sslmode``…) goes to libpq.
+
+    ``redis://[user:password@]host:6379/0`` (or ``rediss://``, TLS): options ``?prefix=gs:``
+    (of every key: several deployments share one Redis under different prefixes) and
+    ``?expiry_grace=3600`` (seconds Redis keeps a session's keys after its ``expires_at``;
+    ``0``: gone at once); any other query parameter goes to redis-py's ``from_url``
+    (``max_connections=64``: the client's pool, which a burst of transactions waits on).
     """
     if isinstance(url, Backend):
         return url
@@ -138,6 +155,8 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     path = sqlite_path_of(text)
     if is_postgres_url(text):
         return _postgres_backend(text)
+    if is_redis_url(text):
+        return _redis_backend(text)
     if path is None and (text.lower() in _MEMORY_FORMS):
         from graph_sessions.storage.memory import MemoryBackend
 
@@ -203,6 +222,36 @@ def _postgres_backend(url: str) -> Backend:
         pool_timeout=number("pool_timeout", 30.0, float),
         idle_in_transaction_timeout=number("idle_in_transaction_timeout", 5.0, float),
     )
+
+
+def _redis_backend(url: str) -> Backend:
+    """A ``RedisBackend`` for ``url``, with the backend's own query options taken out."""
+    try:
+        from graph_sessions.storage.redis import RedisBackend
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise BackendError(
+            f"the Redis backend needs the redis extra (pip install 'graph-sessions[redis]'): {exc}"
+        ) from exc
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise BackendError(
+            f"{_redact_password(url)!r} names no server; use e.g. 'redis://localhost:6379/0'"
+        )
+    query = parse_qs(parts.query, keep_blank_values=True)
+    options = {k: v[-1] for k, v in query.items() if k in REDIS_OPTIONS}
+    rest = [(k, item) for k, v in query.items() if k not in REDIS_OPTIONS for item in v]
+    client_url = urlunsplit(parts._replace(query=urlencode(rest, quote_via=quote)))
+    grace_text = options.get("expiry_grace", "3600")
+    try:
+        grace = float(grace_text)
+    except ValueError:
+        grace = -1.0
+    if not grace >= 0:
+        raise BackendError(
+            f"expiry_grace must be a number of seconds >= 0, not {grace_text!r} in "
+            f"{_redact_password(url)!r}"
+        )
+    return RedisBackend(client_url, prefix=options.get("prefix", "gs:"), expiry_grace=grace)
 
 
 def _flag(value: str, name: str, url: str) -> bool:

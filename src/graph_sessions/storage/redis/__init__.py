@@ -1,1 +1,5 @@
-"""The Redis backend (plain Redis >= 7, no modules)."""
+"""The Redis backend (``redis://`` / ``rediss://``; needs the ``redis`` extra)."""
+
+from graph_sessions.storage.redis.backend import RedisBackend
+
+__all__ = ["RedisBackend"]

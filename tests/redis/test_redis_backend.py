@@ -1,0 +1,319 @@
+"""What only the Redis backend has to prove: its key prefix isolates deployments sharing one
+server, Redis's own expiry removes an expired session's keys (and the lists follow), a
+deleted session leaves no key behind, concurrent starts of a run on one session let one
+win, and a lease taken over by another process (another client) fences the old writer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import redis.asyncio as aredis
+from support.contract import cfg, graph, turns
+from support.graphs import chat_graph
+from support.redis import RedisServer
+
+from graph_sessions import GraphSessionManager
+from graph_sessions.clock import utcnow
+from graph_sessions.errors import BackendError, LeaseLost
+from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
+from graph_sessions.storage import backend_from_url
+from graph_sessions.storage.backend import NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.records import RunFinish, RunStart, SessionUpdate
+from graph_sessions.storage.redis import RedisBackend
+
+#: keys of a prefix that outlive every session: id counters and the change counter
+COUNTERS = {"seq:event", "seq:message", "seq:ticket", "changes"}
+
+
+async def keys_of(server: RedisServer, prefix: str) -> set[str]:
+    """Every key under ``prefix`` (SCAN), without the prefix."""
+    client = aredis.Redis.from_url(server.url())
+    try:
+        return {k.decode()[len(prefix) :] async for k in client.scan_iter(match=prefix + "*")}
+    finally:
+        await client.aclose()
+
+
+async def opened(server: RedisServer, prefix: str, query: str = "") -> RedisBackend:
+    backend = backend_from_url(f"{server.url()}?prefix={prefix}{query}")
+    assert isinstance(backend, RedisBackend)
+    await backend.open()
+    return backend
+
+
+@pytest.fixture
+async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
+    """Two backends (two clients: two processes) on one prefix."""
+    prefix = redis_server.new_prefix()
+    a = await opened(redis_server, prefix)
+    b = await opened(redis_server, prefix)
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+def info(sid: str, **fields: object) -> SessionInfo:
+    now = utcnow()
+    return SessionInfo(session_id=sid, created_at=now, updated_at=now, **fields)  # type: ignore[arg-type]
+
+
+def run(sid: str, rid: str) -> RunInfo:
+    return RunInfo(run_id=rid, session_id=sid, status=RunStatus.RUNNING, started_at=utcnow())
+
+
+async def test_two_prefixes_on_one_server_do_not_see_each_other(
+    redis_server: RedisServer,
+) -> None:
+    p1, p2 = redis_server.new_prefix(), redis_server.new_prefix()
+    one, two = await opened(redis_server, p1), await opened(redis_server, p2)
+    try:
+        assert await one.create_session(info("s", owner="alice"))
+        assert await two.create_session(info("s", owner="bob"))  # same id, other deployment
+        await turns(one, "s", 2)
+        await one.append_messages("s", [NewMessage(role="user", content="hi")])
+        assert (await one.get_session("s")).owner == "alice"  # type: ignore[union-attr]
+        assert (await two.get_session("s")).owner == "bob"  # type: ignore[union-attr]
+        assert await two.latest_checkpoint_id("s") is None
+        assert (await two.message_summary("s")).count == 0
+        assert [s.owner for s in await two.list_sessions(SessionQuery())] == ["bob"]
+        assert await two.count_sessions(SessionQuery(owner="alice")) == 0
+        assert await two.delete_session("s")
+        assert (await one.get_session("s")) is not None
+        assert len(await one.list_runs("s")) == 0
+        assert await one.latest_checkpoint_id("s") is not None
+        assert await keys_of(redis_server, p2) <= COUNTERS
+        assert "s:s:row" in await keys_of(redis_server, p1)
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_deleted_session_leaves_no_key_behind(redis_server: RedisServer) -> None:
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    try:
+        assert await backend.create_session(
+            info("gone", owner="o", task_id="t"), NewEvent(EventType.CREATED)
+        )
+        begun = await backend.begin_run(
+            "gone", run("gone", "r1"), RunStart(lease_owner="me"), expect_revision=0
+        )
+        assert begun is not None
+        await turns(backend, "gone", 3)
+        await backend.finish_run(
+            "gone", "r1", RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow())
+        )
+        await backend.append_messages("gone", [NewMessage(role="user", content="x")])
+        await backend.append_events("gone", [NewEvent(EventType.METADATA_UPDATED)], utcnow())
+        before = await keys_of(redis_server, prefix)
+        assert {"s:gone:row", "s:gone:ev", "s:gone:msg", "s:gone:runs", "t:gone:cp"} <= before
+        assert await backend.delete_session("gone")
+        assert await keys_of(redis_server, prefix) <= COUNTERS
+        assert await backend.get_session("gone") is None
+        assert (await backend.stats(utcnow())).total == 0
+    finally:
+        await backend.close()
+
+
+@pytest.mark.slow
+async def test_redis_expiry_removes_an_expired_sessions_keys_and_the_lists_follow(
+    redis_server: RedisServer,
+) -> None:
+    prefix = redis_server.new_prefix()
+    url = f"{redis_server.url()}?prefix={prefix}&expiry_grace=0"
+    # no sweeper: Redis alone removes the expired session
+    async with GraphSessionManager(
+        graph=chat_graph(), backend=url, ttl=1.0, sweep_interval=None
+    ) as m:
+        short = await m.create("short")
+        await short.invoke({"user_input": "hello"})
+        kept = await m.create("kept", ttl=30.0)
+        await kept.invoke({"user_input": "hello"})
+        backend = m.context.backend
+        assert {"s:short:row", "t:short:cp", "s:short:ev"} <= await keys_of(redis_server, prefix)
+        await asyncio.sleep(1.6)
+        left = await keys_of(redis_server, prefix)
+        assert not [k for k in left if k.startswith(("s:short:", "t:short:"))], left
+        assert await backend.get_session("short") is None
+        listed = await backend.list_sessions(SessionQuery(include_expired=True))
+        assert [s.session_id for s in listed] == ["kept"]
+        assert await backend.count_sessions(SessionQuery()) == 1
+        assert (await backend.stats(utcnow())).total == 1
+        # the indexes dropped the gone session as the reads met it
+        raw = aredis.Redis.from_url(redis_server.url())
+        try:
+            assert await raw.zrange(prefix + "i:created", 0, -1) == [b"kept"]
+            assert await raw.hkeys(prefix + "i:where") == [b"kept"]
+        finally:
+            await raw.aclose()
+
+
+async def test_keys_carry_the_grace_deadline_and_a_running_or_marked_session_none(
+    redis_server: RedisServer,
+) -> None:
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix, "&expiry_grace=100")
+    raw = aredis.Redis.from_url(redis_server.url())
+    try:
+        expires = utcnow() + timedelta(seconds=50)
+        await backend.create_session(info("s", expires_at=expires, ttl=50.0))
+        ttl = await raw.pttl(prefix + "s:s:row")
+        assert 140_000 < ttl <= 150_000
+        begun = await backend.begin_run(
+            "s", run("s", "r"), RunStart(lease_owner="me"), expect_revision=0
+        )
+        assert begun is not None
+        assert await raw.pttl(prefix + "s:s:row") == -1  # a running session never expires
+        await turns(backend, "s", 1)
+        finished, _ = await backend.finish_run(
+            "s",
+            "r",
+            RunFinish(
+                run_status=RunStatus.SUCCESS,
+                updated_at=utcnow(),
+                status=SessionStatus.COMPLETED,
+            ),
+        )
+        assert finished is not None
+        for key in ("s:s:row", "s:s:lease", "s:s:runs", "t:s:cp", "t:s:idx"):
+            assert 140_000 < await raw.pttl(prefix + key) <= 150_000, key
+        await backend.update_session("s", SessionUpdate(status=SessionStatus.EXPIRED))
+        assert await raw.pttl(prefix + "s:s:row") == -1  # marked expired: kept
+        assert await raw.pttl(prefix + "t:s:cp") == -1
+    finally:
+        await raw.aclose()
+        await backend.close()
+
+
+async def test_of_many_concurrent_begin_runs_on_one_session_one_wins(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = pair
+    assert await a.create_session(info("s"))
+
+    async def start(backend: RedisBackend, i: int) -> object:
+        return await backend.begin_run(
+            "s",
+            run("s", f"r{i}"),
+            RunStart(lease_owner=f"w{i}"),
+            expect_revision=0,
+            events=[NewEvent(EventType.RUN_STARTED, run_id=f"r{i}")],
+        )
+
+    results = await asyncio.gather(*(start(a if i % 2 else b, i) for i in range(40)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    row = await a.get_session("s")
+    assert row is not None and row.status == SessionStatus.RUNNING
+    assert row.lease_epoch == 1 and row.revision == 1
+    assert row.lease_owner == winners[0].session.lease_owner  # type: ignore[attr-defined]
+    assert [r.run_id for r in await a.list_runs("s")] == [winners[0].run.run_id]  # type: ignore[attr-defined]
+    assert [e.type for e in await b.list_events("s")] == [EventType.RUN_STARTED]
+
+
+async def test_a_lease_taken_over_by_another_process_fences_the_old_writer(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = pair
+    await a.create_session(info("s"))
+    await turns(a, "s", 1)
+    begun = await a.begin_run("s", run("s", "r1"), RunStart(lease_owner="A"), expect_revision=0)
+    assert begun is not None
+    a.fence("s", "A", begun.session.lease_epoch)
+    await graph(a).ainvoke({"turns": ["u"]}, cfg("s"))  # A holds the lease: it writes
+    # B repairs the run (the lease lapsed) and starts one of its own
+    repaired = await b.update_session(
+        "s",
+        SessionUpdate(status=SessionStatus.COMPLETED, lease_owner=None, lease_expires_at=None),
+        expect_status=[SessionStatus.RUNNING],
+    )
+    assert repaired is not None
+    taken = await b.begin_run(
+        "s", run("s", "r2"), RunStart(lease_owner="B"), expect_revision=repaired.revision
+    )
+    assert taken is not None and taken.session.lease_epoch == 2
+    b.fence("s", "B", 2)
+    latest = await b.latest_checkpoint_id("s")
+    with pytest.raises(LeaseLost):
+        await graph(a).ainvoke({"turns": ["u"]}, cfg("s"))
+    with pytest.raises(LeaseLost):
+        await a.delete_checkpoints_after("s", None)
+    assert await b.latest_checkpoint_id("s") == latest  # nothing of A's landed
+    late, _ = await a.finish_run(
+        "s",
+        "r1",
+        RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow()),
+        expect_lease="A",
+        expect_epoch=1,
+    )
+    assert late is None
+    await graph(b).ainvoke({"turns": ["u"]}, cfg("s"))  # the new holder writes
+    assert await b.latest_checkpoint_id("s") != latest
+    # deleting the session fences its writer too
+    assert await a.delete_session("s")
+    with pytest.raises(LeaseLost):
+        await graph(b).ainvoke({"turns": ["u"]}, cfg("s"))
+
+
+async def test_a_cancel_request_wakes_the_other_process_waiting_for_one(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = pair
+    await a.create_session(info("s"))
+    assert await a.begin_run("s", run("s", "r"), RunStart(lease_owner="A"), expect_revision=0)
+    await b.wait_cancel_request(0.05)  # subscribed, nothing published: returns by itself
+    waiting = asyncio.create_task(b.wait_cancel_request(60.0))
+    await asyncio.sleep(0.1)
+    assert await a.request_cancel("s", "r", "interrupt", utcnow())
+    await asyncio.wait_for(waiting, 30.0)  # woken by the request, long before its 60 s
+    assert await b.take_cancel_requests(["r"]) == {"r": "interrupt"}
+    assert await a.take_cancel_requests(["r"]) == {}
+
+
+async def test_counts_from_the_indexes_agree_with_the_listings(
+    pair: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, _ = pair
+    now = utcnow()
+    statuses = [SessionStatus.CREATED, SessionStatus.COMPLETED, SessionStatus.EXPIRED]
+    for i in range(30):
+        expires = now + timedelta(seconds=(-100 if i % 4 == 0 else 100)) if i % 3 else None
+        await a.create_session(
+            info(
+                f"s{i:02d}",
+                owner=f"o{i % 2}",
+                graph_id=f"g{i % 3}",
+                status=statuses[i % 3],
+                expires_at=expires,
+            )
+        )
+    queries = [
+        SessionQuery(now=now),
+        SessionQuery(now=now, include_expired=True),
+        SessionQuery(now=now, owner="o1"),
+        SessionQuery(now=now, owner="o0", graph_id="g1"),
+        SessionQuery(now=now, status=[SessionStatus.COMPLETED]),
+        SessionQuery(now=now, status=[SessionStatus.EXPIRED]),
+        SessionQuery(now=now, status=[SessionStatus.CREATED, SessionStatus.EXPIRED], owner="o1"),
+        SessionQuery(),
+        SessionQuery(status=[SessionStatus.CREATED, SessionStatus.COMPLETED]),
+    ]
+    for q in queries:
+        listed = await a.list_sessions(dataclasses.replace(q, limit=1000))
+        assert await a.count_sessions(q) == len(listed), q
+    assert 0 < await a.count_sessions(queries[0]) < 30
+
+
+async def test_an_unreachable_server_is_a_backend_error_without_the_password() -> None:
+    backend = backend_from_url("redis://user:secret@127.0.0.1:1/0")
+    with pytest.raises(BackendError) as caught:
+        await backend.open()
+    assert "secret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+    with pytest.raises(BackendError, match="expiry_grace"):
+        backend_from_url("redis://127.0.0.1:1/0?expiry_grace=soon")
