@@ -15,6 +15,7 @@ A backend without other processes (memory) has no relay (``Backend.run_stream_re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -122,3 +123,42 @@ __all__ = [
     "RunStreamRelay",
     "StreamChunk",
 ]
+
+
+class ListeningRelay(RunStreamRelay):
+    """A relay whose follow requests are heard by one background task (:meth:`_listen`: a
+    notice listener, a poll, or both), which hands each to :meth:`_dispatch`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._task: asyncio.Task[None] | None = None
+        self._on_follow: FollowHandler | None = None
+        self._active: Callable[[], Collection[str]] = tuple
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self, on_follow: FollowHandler, active: Callable[[], Collection[str]]) -> None:
+        self._on_follow = on_follow
+        self._active = active
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="graph-sessions-run-streams")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        tasks = [t for t in (task, *self._handlers) if t is not None]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+
+    def _dispatch(self, run_id: str) -> None:
+        """Call ``on_follow(run_id)`` (in a task of its own) if this process runs it."""
+        if self._on_follow is None or run_id not in self._active():
+            return
+        task = asyncio.ensure_future(self._on_follow(run_id))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    @abstractmethod
+    async def _listen(self) -> None:
+        """Hear follow requests until cancelled; :meth:`_dispatch` each."""

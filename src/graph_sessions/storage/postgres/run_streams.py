@@ -9,9 +9,8 @@ missed. Followers also read every :data:`POLL_SECONDS` without a notice."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Sequence
 
 from psycopg import AsyncConnection
 
@@ -20,8 +19,7 @@ from graph_sessions.storage.run_streams import (
     END,
     POLL_SECONDS,
     RETAIN_SECONDS,
-    FollowHandler,
-    RunStreamRelay,
+    ListeningRelay,
     StreamChunk,
 )
 
@@ -42,16 +40,12 @@ SETUP = (
 RECONNECT_SECONDS = 1.0
 
 
-class PostgresRunStreams(RunStreamRelay):
+class PostgresRunStreams(ListeningRelay):
     """The relay of one Postgres backend (``PostgresBackend.run_stream_relay()``)."""
 
     def __init__(self, pool: PostgresPool) -> None:
         super().__init__()
         self.pool = pool
-        self._task: asyncio.Task[None] | None = None
-        self._on_follow: FollowHandler | None = None
-        self._active: Callable[[], Collection[str]] = tuple
-        self._handlers: set[asyncio.Task[None]] = set()
         self._ready = False
 
     async def _setup(self) -> None:
@@ -63,29 +57,7 @@ class PostgresRunStreams(RunStreamRelay):
                 await cur.execute(statement.encode())
         self._ready = True
 
-    async def start(self, on_follow: FollowHandler, active: Callable[[], Collection[str]]) -> None:
-        self._on_follow = on_follow
-        self._active = active
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="graph-sessions-run-streams")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        tasks = [t for t in (task, *self._handlers) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
-
     # listening -----------------------------------------------------------------------
-    def _dispatch(self, run_id: str) -> None:
-        if self._on_follow is None or run_id not in self._active():
-            return
-        task = asyncio.ensure_future(self._on_follow(run_id))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
-
     async def _poll_follows(self) -> None:
         active = list(self._active())
         if not active:

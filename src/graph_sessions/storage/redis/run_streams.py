@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,8 +32,7 @@ from graph_sessions.storage.run_streams import (
     END,
     POLL_SECONDS,
     RETAIN_SECONDS,
-    FollowHandler,
-    RunStreamRelay,
+    ListeningRelay,
     StreamChunk,
 )
 
@@ -105,7 +104,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisRunStreams(RunStreamRelay):
+class RedisRunStreams(ListeningRelay):
     """The relay of one Redis backend (``RedisBackend.run_stream_relay()``).
 
     Args:
@@ -123,38 +122,12 @@ class RedisRunStreams(RunStreamRelay):
         self._append = client.register_script(APPEND)
         self._follow = client.register_script(FOLLOW)
         self._purge = client.register_script(PURGE)
-        self._task: asyncio.Task[None] | None = None
-        self._on_follow: FollowHandler | None = None
-        self._active: Callable[[], Collection[str]] = tuple
-        self._handlers: set[asyncio.Task[None]] = set()
 
     def _chunks(self, run_id: str) -> str:
         return f"{self.keys}chunks:{run_id}"
 
     # lifecycle -----------------------------------------------------------------------
-    async def start(self, on_follow: FollowHandler, active: Callable[[], Collection[str]]) -> None:
-        self._on_follow = on_follow
-        self._active = active
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="graph-sessions-run-streams")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        tasks = [t for t in (task, *self._handlers) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
-
     # listening -----------------------------------------------------------------------
-    def _dispatch(self, run_id: str) -> None:
-        if self._on_follow is None or run_id not in self._active():
-            return
-        task = asyncio.ensure_future(self._on_follow(run_id))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
-
     async def _poll_follows(self) -> None:
         active = list(self._active())
         if not active or self._on_follow is None:

@@ -7,17 +7,15 @@ notices: the process executing runs looks for follow requests of its runs every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Sequence
 
 from graph_sessions.storage.run_streams import (
     END,
     RETAIN_SECONDS,
-    FollowHandler,
-    RunStreamRelay,
+    ListeningRelay,
     StreamChunk,
 )
 from graph_sessions.storage.sqlite.connection import SqliteConnection
@@ -36,16 +34,12 @@ SETUP = (
 )
 
 
-class SqliteRunStreams(RunStreamRelay):
+class SqliteRunStreams(ListeningRelay):
     """The relay of one SQLite backend (``SqliteBackend.run_stream_relay()``)."""
 
     def __init__(self, connection: SqliteConnection) -> None:
         super().__init__()
         self.connection = connection
-        self._task: asyncio.Task[None] | None = None
-        self._on_follow: FollowHandler | None = None
-        self._active: Callable[[], Collection[str]] = tuple
-        self._handlers: set[asyncio.Task[None]] = set()
         self._ready = False
 
     async def _setup(self) -> None:
@@ -59,22 +53,7 @@ class SqliteRunStreams(RunStreamRelay):
         await self.connection.call(lambda c: immediate_tx(c, create))
         self._ready = True
 
-    async def start(self, on_follow: FollowHandler, active: Callable[[], Collection[str]]) -> None:
-        self._on_follow = on_follow
-        self._active = active
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll(), name="graph-sessions-run-streams")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        tasks = [t for t in (task, *self._handlers) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
-
-    async def _poll(self) -> None:
+    async def _listen(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             self._wake_all()
@@ -88,9 +67,7 @@ class SqliteRunStreams(RunStreamRelay):
                 log.warning("run streams: looking for follow requests failed (%s)", exc)
                 continue
             for (run_id,) in rows:
-                task = asyncio.ensure_future(self._on_follow(run_id))
-                self._handlers.add(task)
-                task.add_done_callback(self._handlers.discard)
+                self._dispatch(run_id)
 
     async def _requested(self, run_ids: list[str]) -> list[tuple[str]]:
         """Which of ``run_ids`` a follower asked for."""
