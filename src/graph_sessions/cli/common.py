@@ -77,7 +77,7 @@ BackendOpt = Annotated[
         "-b",
         metavar="URL",
         help="Storage URL: sqlite:///sessions.db (default), a .db path, memory://, "
-        "postgresql://user:pw@host/db. "
+        "postgresql://user:pw@host/db, redis://host:6379/0. "
         "Overrides the config file and GRAPH_SESSIONS_BACKEND.",
         show_default=False,
     ),
