@@ -241,3 +241,11 @@ async def test_a_manager_never_opened_opens_at_its_first_call(tmp_path: Path) ->
     assert not m.is_open
     with pytest.raises(ManagerClosed):  # closed by its owner: it stays closed
         await m.get_or_create("a")
+
+
+async def test_a_session_id_with_a_nul_character_is_refused(any_backend: str) -> None:
+    """Storage keys use NUL as a separator (Redis): such an id is bad input everywhere."""
+    async with manager(chat_graph(), any_backend) as m:
+        with pytest.raises(InvalidInput, match="NUL"):
+            await m.create("a\x00b")
+        assert await m.count() == 0

@@ -217,3 +217,51 @@ async def test_a_jwt_names_the_owner(server: ServerProcess) -> None:
         timeout=10,
     )
     assert r.status_code == 401
+
+
+BODY_AUTH_FILE = """
+from langgraph_sdk import Auth
+
+auth = Auth()
+
+
+@auth.authenticate
+async def authenticate(authorization: str | None, body: dict) -> str:
+    # reads the request body while authenticating (LangGraph passes it on request)
+    if authorization != "Bearer token-carol":
+        raise Auth.exceptions.HTTPException(status_code=401, detail="no")
+    return "carol"
+"""
+
+
+async def test_an_auth_file_that_reads_the_body_does_not_hang_mcp(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The auth handler reads the body; the MCP SDK must still get it (a replayed copy)."""
+    folder = tmp_path_factory.mktemp("mcp-body-auth")
+    (folder / "auth.py").write_text(BODY_AUTH_FILE)
+    config = json.loads(write_config(folder, folder / "sessions.db").read_text())
+    config["auth"] = {"path": "./auth.py:auth"}
+    (folder / "langgraph.json").write_text(json.dumps(config))
+    port = free_port()
+    args = [
+        PY,
+        "-m",
+        "graph_sessions.cli.main",
+        "serve",
+        "--config",
+        str(folder / "langgraph.json"),
+    ]
+    proc = ServerProcess([*args, "--port", str(port)], base_env(), folder, port).start()
+    try:
+        headers = {"Authorization": "Bearer token-carol"}
+        async with (
+            create_mcp_http_client(headers=headers) as http,
+            streamable_http_client(f"{proc.url}/mcp", http_client=http) as (read, write),
+            ClientSession(read, write, read_timeout_seconds=30) as session,
+        ):
+            await asyncio.wait_for(session.initialize(), 30)
+            tools = await asyncio.wait_for(session.list_tools(), 30)
+            assert any(t.name.startswith("run_") for t in tools.tools)
+    finally:
+        proc.stop()

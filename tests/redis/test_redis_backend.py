@@ -317,3 +317,17 @@ async def test_an_unreachable_server_is_a_backend_error_without_the_password() -
     assert "secret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
     with pytest.raises(BackendError, match="expiry_grace"):
         backend_from_url("redis://127.0.0.1:1/0?expiry_grace=soon")
+
+
+async def test_a_cursor_this_api_never_returned_is_bad_input(redis_server: RedisServer) -> None:
+    """Not a crash (a 500 over HTTP): a typed InvalidInput."""
+    from graph_sessions.errors import InvalidInput
+
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    try:
+        assert await backend.create_session(info("a"))
+        with pytest.raises(InvalidInput, match="cursor"):
+            await backend.list_sessions(SessionQuery(cursor=("zzz", "x")))
+    finally:
+        await backend.close()

@@ -35,6 +35,8 @@ def check_id(session_id: Any) -> str:
         raise InvalidInput("session id must be at most 256 characters", session_id=session_id[:64])
     if not _is_utf8(session_id):
         raise InvalidInput(f"session id {session_id!r} is not valid Unicode text")
+    if "\x00" in session_id:  # storage keys use it as a separator
+        raise InvalidInput(f"session id {session_id!r} must not contain NUL characters")
     return session_id
 
 

@@ -134,6 +134,9 @@ class Subscription:
                     run.cancel()
 
             timer = asyncio.get_running_loop().call_later(c.settings.run_timeout, expire)
+            # kept until the run ends, not the subscription: a client that leaves does not
+            # free its run from run_timeout (as REST's /stream)
+            watcher.add_done_callback(lambda _: timer.cancel() if timer is not None else None)
         chunks = aiter(run)
         seq = 0
         try:
@@ -153,8 +156,6 @@ class Subscription:
                 session_id=str(id),
             ) from None
         finally:
-            if timer is not None:
-                timer.cancel()
             await chunks.aclose()  # type: ignore[attr-defined]
             run.abandon()
         yield RunChunk(seq=seq + 1, event="result", data=js(result))

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.mcp.caller import Caller
@@ -59,16 +59,31 @@ class McpEndpoint:
         """Answer one HTTP request to ``/mcp``."""
         if self.route is not None:
             scope["route"] = self.route
-        request = Request(scope, receive)
+        # The body is read once here: an auth file's handler may read it while
+        # authenticating, and the SDK reads it again (from ``replay``).
+        body = await Request(scope, receive).body() if scope.get("method") == "POST" else b""
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        request = Request(scope, replay)
         try:
             if self._sessions is None:
                 raise ApiError(503, "unavailable", "the MCP endpoint is not running")
             scope[PRINCIPAL_KEY] = await _authenticate(request)
         except ApiError as exc:
-            status, body = error_body(exc)
-            await JSONResponse(body, status_code=status, headers=exc.headers)(scope, receive, send)
+            status, payload = error_body(exc)
+            await JSONResponse(payload, status_code=status, headers=exc.headers)(
+                scope, receive, send
+            )
             return
-        await self._sessions.handle_request(scope, receive, send)
+        replayed = False
+        await self._sessions.handle_request(scope, replay, send)
 
 
 async def _authenticate(request: Request) -> Principal:

@@ -47,7 +47,7 @@ from redis.exceptions import RedisError, WatchError
 from graph_sessions.checkpoint.redis_async_saver import AsyncRedisSaver
 from graph_sessions.checkpoint.redis_keys import SEP, run_member, runs_key, threads_key
 from graph_sessions.clock import utcnow
-from graph_sessions.errors import BackendError, LeaseLost
+from graph_sessions.errors import BackendError, InvalidInput, LeaseLost
 from graph_sessions.models import (
     AssistantInfo,
     CronInfo,
@@ -505,7 +505,10 @@ class RedisBackend(Backend):
         hi: Any = "+inf"
         cursor: tuple[int, str] | None = None
         if q.cursor is not None:
-            cursor = (rows.score_of_text(q.cursor[0]), q.cursor[1])
+            try:
+                cursor = (rows.score_of_text(q.cursor[0]), q.cursor[1])
+            except (TypeError, ValueError):
+                raise InvalidInput("this cursor is not one this API returned") from None
             if q.descending:
                 hi = cursor[0]
             else:
@@ -867,7 +870,7 @@ class RedisBackend(Backend):
         """Return when a cancel request was published on the prefix's channel (by any
         process) since the last return, or after ``timeout`` seconds. A listener task of
         the backend's own reads the channel; waiting here is plain asyncio."""
-        if self._cancel_task is None and not self._closing:
+        if (self._cancel_task is None or self._cancel_task.done()) and not self._closing:
             self._cancel_task = asyncio.create_task(
                 self._listen_cancels(), name="graph-sessions-redis-cancels"
             )
