@@ -65,6 +65,47 @@ class SessionQuery:
     limit: int = 50
     cursor: tuple[str | None, str] | None = None  # (sort value, session_id) of the last row seen
 
+    def matches(self, info: SessionInfo) -> bool:
+        """Whether ``info`` passes every filter of this query (not its cursor): what a
+        backend that filters in Python (memory; Redis after its indexes) keeps."""
+        if self.status and info.status not in self.status:
+            expired_by_time = self.now is not None and info.is_expired(self.now)
+            if not (SessionStatus.EXPIRED in self.status and expired_by_time):
+                return False
+        if self.owner is not None and info.owner != self.owner:
+            return False
+        if self.graph_id is not None and info.graph_id != self.graph_id:
+            return False
+        if self.task_id is not None and info.task_id != self.task_id:
+            return False
+        if self.created_after is not None and info.created_at < self.created_after:
+            return False
+        if self.created_before is not None and info.created_at >= self.created_before:
+            return False
+        if self.updated_after is not None and info.updated_at < self.updated_after:
+            return False
+        if self.updated_before is not None and info.updated_at >= self.updated_before:
+            return False
+        if self.metadata and not _contains(info.metadata, self.metadata):
+            return False
+        return self.include_expired or self.now is None or not info.is_expired(self.now)
+
+
+def _contains(actual: Any, expected: dict[str, Any]) -> bool:
+    """Metadata containment: every key of ``expected`` is in ``actual`` with an equal value;
+    nested dicts are compared key by key."""
+    if not isinstance(actual, dict):
+        return False
+    for key, value in expected.items():
+        if key not in actual:
+            return False
+        if isinstance(value, dict) and value:
+            if not _contains(actual[key], value):
+                return False
+        elif actual[key] != value or type(actual[key]) is not type(value):
+            return False
+    return True
+
 
 @dataclass
 class NewEvent:

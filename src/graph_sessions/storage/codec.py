@@ -1,9 +1,11 @@
-"""Encoding shared by the SQL backends: JSON columns and sortable UTC timestamps."""
+"""Encoding shared by the backends: JSON columns, sortable UTC timestamps, and URLs as
+messages show them (no password)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -34,3 +36,12 @@ def dump_time(value: datetime | None) -> str | None:
 def load_time(text: str | None) -> datetime | None:
     """Parse a timestamp column into an aware UTC datetime."""
     return None if text is None else datetime.fromisoformat(text)
+
+
+def redact_password(url: str) -> str:
+    """``url`` with its password, if any, as ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -50,46 +50,6 @@ from graph_sessions.storage.records import (
 )
 
 
-def _contains(actual: Any, expected: dict[str, Any]) -> bool:
-    """Metadata containment: every key of ``expected`` is in ``actual`` with an equal value;
-    nested dicts are compared key by key."""
-    if not isinstance(actual, dict):
-        return False
-    for key, value in expected.items():
-        if key not in actual:
-            return False
-        if isinstance(value, dict) and value:
-            if not _contains(actual[key], value):
-                return False
-        elif actual[key] != value or type(actual[key]) is not type(value):
-            return False
-    return True
-
-
-def _matches(info: SessionInfo, q: SessionQuery) -> bool:
-    if q.status and info.status not in q.status:
-        expired_by_time = q.now is not None and info.is_expired(q.now)
-        if not (SessionStatus.EXPIRED in q.status and expired_by_time):
-            return False
-    if q.owner is not None and info.owner != q.owner:
-        return False
-    if q.graph_id is not None and info.graph_id != q.graph_id:
-        return False
-    if q.task_id is not None and info.task_id != q.task_id:
-        return False
-    if q.created_after is not None and info.created_at < q.created_after:
-        return False
-    if q.created_before is not None and info.created_at >= q.created_before:
-        return False
-    if q.updated_after is not None and info.updated_at < q.updated_after:
-        return False
-    if q.updated_before is not None and info.updated_at >= q.updated_before:
-        return False
-    if q.metadata and not _contains(info.metadata, q.metadata):
-        return False
-    return q.include_expired or q.now is None or not info.is_expired(q.now)
-
-
 def _sort_value(info: SessionInfo, field: str) -> str:
     return dump_time(getattr(info, field)) or ""
 
@@ -227,7 +187,7 @@ class MemoryBackend(Backend):
             info.revision += 1
 
     async def list_sessions(self, query: SessionQuery) -> list[SessionInfo]:
-        rows = [s for s in self._sessions.values() if _matches(s, query)]
+        rows = [s for s in self._sessions.values() if query.matches(s)]
         rows.sort(
             key=lambda s: (_sort_value(s, query.sort), s.session_id), reverse=query.descending
         )
@@ -240,7 +200,7 @@ class MemoryBackend(Backend):
         return [s.model_copy(deep=True) for s in rows[: query.limit]]
 
     async def count_sessions(self, query: SessionQuery) -> int:
-        return sum(1 for s in self._sessions.values() if _matches(s, query))
+        return sum(1 for s in self._sessions.values() if query.matches(s))
 
     async def stats(self, now: datetime) -> SessionStats:
         by_status = Counter(str(s.status) for s in self._sessions.values())

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.backend import Backend
+from graph_sessions.storage.codec import redact_password
 
 DEFAULT_BACKEND_URL = "sqlite:///sessions.db"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
@@ -120,7 +121,7 @@ def describe_backend(url: str | Path | None) -> str:
     Postgres URL without its password."""
     path = sqlite_path_of(url)
     if is_postgres_url(url) or is_redis_url(url):
-        return _redact_password(str(url).strip())
+        return redact_password(str(url).strip())
     return "memory (nothing is kept)" if path is None else str(Path(path).resolve())
 
 
@@ -180,14 +181,6 @@ def backend_from_url(url: str | Path | Backend | None) -> Backend:
     )
 
 
-def _redact_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _postgres_backend(url: str) -> Backend:
     """A ``PostgresBackend`` for ``url``, with the backend's own query options taken out."""
     try:
@@ -211,7 +204,7 @@ def _postgres_backend(url: str) -> Backend:
             return kind(raw)
         except ValueError:
             raise BackendError(
-                f"{name} must be a number, not {raw!r} in {_redact_password(url)!r}"
+                f"{name} must be a number, not {raw!r} in {redact_password(url)!r}"
             ) from None
 
     return PostgresBackend(
@@ -235,7 +228,7 @@ def _redis_backend(url: str) -> Backend:
     parts = urlsplit(url)
     if not parts.netloc:
         raise BackendError(
-            f"{_redact_password(url)!r} names no server; use e.g. 'redis://localhost:6379/0'"
+            f"{redact_password(url)!r} names no server; use e.g. 'redis://localhost:6379/0'"
         )
     query = parse_qs(parts.query, keep_blank_values=True)
     options = {k: v[-1] for k, v in query.items() if k in REDIS_OPTIONS}
@@ -249,7 +242,7 @@ def _redis_backend(url: str) -> Backend:
     if not grace >= 0:
         raise BackendError(
             f"expiry_grace must be a number of seconds >= 0, not {grace_text!r} in "
-            f"{_redact_password(url)!r}"
+            f"{redact_password(url)!r}"
         )
     return RedisBackend(client_url, prefix=options.get("prefix", "gs:"), expiry_grace=grace)
 

@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError, WatchError
@@ -63,9 +62,14 @@ from graph_sessions.models import (
 from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.checkpoints import register_admin
 from graph_sessions.storage.checkpoints.redis import RedisSaverAdmin
-from graph_sessions.storage.codec import dump_json, dump_time, load_json, load_time
+from graph_sessions.storage.codec import (
+    dump_json,
+    dump_time,
+    load_json,
+    load_time,
+    redact_password,
+)
 from graph_sessions.storage.encryption import encrypt_saver
-from graph_sessions.storage.memory import _matches
 from graph_sessions.storage.records import (
     UNCHANGED,
     PendingRun,
@@ -107,16 +111,6 @@ class _After:
 
     def __init__(self, fn: Callable[[list[Any]], Any]) -> None:
         self.fn = fn
-
-
-def _redact(url: str) -> str:
-    """``url`` without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(
-        parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
-    )
 
 
 class RedisBackend(Backend):
@@ -173,7 +167,9 @@ class RedisBackend(Backend):
             if self._owns_client:
                 await self._client.aclose()
                 self._client = None
-            raise BackendError(f"cannot reach Redis at {_redact(self.url)!r}: {exc}") from exc
+            raise BackendError(
+                f"cannot reach Redis at {redact_password(self.url)!r}: {exc}"
+            ) from exc
         client = self._client
         saver = AsyncRedisSaver(client, prefix=self.prefix)
         encrypt_saver(saver, self.encryption)
@@ -536,7 +532,7 @@ class RedisBackend(Backend):
                 for sid, info in zip(ids, await self._load_rows(ids), strict=True):
                     if info is None:
                         gone.append(sid)
-                    elif _matches(info, q) and (limit is None or len(out) < limit):
+                    elif q.matches(info) and (limit is None or len(out) < limit):
                         out.append(info)
                 if len(page) < size:
                     break
@@ -1332,7 +1328,7 @@ class RedisBackend(Backend):
         return bool(await self._tx([k.row(sid), k.pending], body))
 
     def __repr__(self) -> str:
-        return f"RedisBackend({_redact(self.url)!r}, prefix={self.prefix!r})"
+        return f"RedisBackend({redact_password(self.url)!r}, prefix={self.prefix!r})"
 
 
 def _seen(cursor: tuple[int, str] | None, value: int, sid: str, descending: bool) -> bool:
