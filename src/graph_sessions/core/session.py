@@ -15,6 +15,7 @@ from langgraph.types import StateSnapshot
 
 from graph_sessions.core import sessions as registry
 from graph_sessions.core.context import CoreContext
+from graph_sessions.core.event_tail import follow_events
 from graph_sessions.core.identity import check_same_graph
 from graph_sessions.core.lifecycle import check_can_run, check_transition
 from graph_sessions.core.messages import SessionMessages
@@ -706,6 +707,18 @@ class GraphSession:
         """The execution log, oldest first; ``after`` an event id to page."""
         await self.refresh()
         return await self.context.backend.list_events(self.session_id, after_id=after, limit=limit)
+
+    def follow_events(
+        self,
+        after: int | None = None,
+        *,
+        page: int = 100,
+        stopped: Callable[[], bool] = lambda: False,
+        wake: tuple[asyncio.Event, ...] = (),
+    ) -> AsyncIterator[list[Event]]:
+        """The execution log live: pages after ``after``, then each new page as it is
+        logged, until ``stopped()`` (see ``core/event_tail.py``)."""
+        return follow_events(self, after, page=page, stopped=stopped, wake=wake)
 
     async def runs(self, limit: int = 50) -> list[RunInfo]:
         """The session's runs, newest first."""

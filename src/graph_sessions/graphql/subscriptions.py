@@ -14,6 +14,7 @@ from langgraph.types import Command
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph_sessions.core.event_tail import first_of
 from graph_sessions.errors import SessionExpired, SessionNotFound
 from graph_sessions.graphql.access import ctx, owned
 from graph_sessions.graphql.mutations import body, config_of
@@ -33,20 +34,8 @@ from graph_sessions.server.routes.runs import _chunk_event as chunk_event
 from graph_sessions.server.routes.runs import _watch as record_run
 from graph_sessions.server.schemas import StreamRequest
 
-#: a live tail re-reads at least this often even when nothing woke it (as the SSE tail)
-SAFETY_SECONDS = 30.0
 #: sessionChanges watches at most this many sessions (the first page of its filter)
 MAX_WATCHED = 1000
-
-
-async def _first_of(*events: asyncio.Event, timeout: float) -> None:
-    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 @strawberry.type
@@ -63,26 +52,15 @@ class Subscription:
         c = ctx(info)
         session_id = str(id)
         session = await owned(info, session_id)
-        identity = (session.info.owner, session.info.created_at)
-        last = after
-        with c.manager.backend.event_signals.watch(session_id) as grew:
-            while True:
-                grew.clear()  # before the read: a write from now on wakes the wait below
-                try:
-                    events = await session.events(after=last, limit=MAX_PAGE)
-                    row = await session.refresh()
-                except (SessionNotFound, SessionExpired):
-                    return
-                if (row.owner, row.created_at) != identity:  # deleted, the id taken again
-                    return
+        pages = session.follow_events(
+            after, page=MAX_PAGE, stopped=c.stopping.is_set, wake=(c.stopping,)
+        )
+        try:
+            async for events in pages:
                 for event in events:
-                    last = event.id
                     yield SessionEvent.of(event)
-                if len(events) == MAX_PAGE:
-                    continue
-                if c.stopping.is_set():
-                    return
-                await _first_of(grew, c.stopping, timeout=SAFETY_SECONDS)
+        except (SessionNotFound, SessionExpired):  # gone, or its id taken again
+            return
 
     @strawberry.subscription(
         description="Run the graph and receive its chunks (event: the stream mode), then one "
@@ -198,4 +176,4 @@ class Subscription:
                                 removed=True,
                             )
                 known, first = seen, False
-            await _first_of(c.stopping, timeout=interval)
+            await first_of(c.stopping, timeout=interval)

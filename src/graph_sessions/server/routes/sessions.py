@@ -456,20 +456,6 @@ _EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-#: a live tail re-reads at least this often even when nothing woke it
-FOLLOW_SAFETY_SECONDS = 30.0
-
-
-async def _first_of(*events: asyncio.Event, timeout: float) -> None:
-    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 @router.get(
     "/sessions/{session_id}/events",
     response_model=list[Event],
@@ -486,47 +472,31 @@ async def list_events(
 ) -> Response:
     """The execution log, oldest first, after event id ``after``. With ``follow=true`` the
     answer is an SSE stream: the events so far, then each new one as it is logged."""
-    manager = manager_of(request)
     if not follow:
         events = await session.events(after=after, limit=limit)
         return JSONResponse([e.model_dump() for e in events])
     stopping: asyncio.Event = request.app.state.stopping
     shutdown = anyio.Event()
 
-    # The session this stream follows: were it deleted and its id taken again (by another
-    # owner, say) between two polls, the stream must end, not tail the newcomer's log.
-    identity = (session.info.owner, session.info.created_at)
-
     async def tail() -> Any:
-        last = after
-        with manager.backend.event_signals.watch(session_id) as grew:
-            while True:
-                grew.clear()  # before the read: a write from now on wakes the wait below
-                try:
-                    events = await session.events(after=last, limit=limit)
-                    info = await session.refresh()  # after the read: the events were this one's
-                    if (info.owner, info.created_at) != identity:
-                        raise SessionNotFound(
-                            f"session {session_id!r} does not exist", session_id=session_id
-                        )
-                except (SessionNotFound, SessionExpired) as exc:
-                    yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
-                    return
+        pages = session.follow_events(
+            after,
+            page=limit,
+            stopped=lambda: stopping.is_set() or shutdown.is_set(),
+            wake=(stopping,),
+        )
+        try:
+            async for events in pages:
                 for event in events:
-                    last = event.id
                     yield ServerSentEvent(
                         id=str(event.id),
                         event=str(event.type),
                         data=dumps(event.model_dump()).decode(),
                     )
-                if len(events) == limit:
-                    continue
-                if stopping.is_set() or shutdown.is_set():
-                    yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
-                    return
-                # Push, not poll: this process's writes set `grew` at once; the app's watcher
-                # sets it when another process writes; the timeout is only a safety net.
-                await _first_of(grew, stopping, timeout=FOLLOW_SAFETY_SECONDS)
+        except (SessionNotFound, SessionExpired) as exc:  # gone, or its id taken again
+            yield ServerSentEvent(event="end", data=dumps(exc.to_dict()).decode())
+            return
+        yield ServerSentEvent(event="end", data='{"reason": "server shutting down"}')
 
     return EventSourceResponse(
         tail(), ping=15, sep="\n", shutdown_event=shutdown, shutdown_grace_period=1.0
