@@ -117,9 +117,10 @@ class _DeltaWalk:
         cid: str,
         hit: _Ancestor,
         stored: set[tuple[str, str]],
-        body: tuple[str, bytes],
+        body: Callable[[], tuple[str, bytes]],
     ) -> bool:
-        """Take one ancestor into the walk; True once every channel has its seed."""
+        """Take one ancestor into the walk; True once every channel has its seed. ``body``
+        gives its stored body (opened), read only for a value stored in the body itself."""
         for ch in self.active:
             self.chain_by_ch[ch].append(cid)
         versions = hit[1]
@@ -129,7 +130,7 @@ class _DeltaWalk:
                     self.seed_key[ch] = (thread_id, ns, ch, versions[ch])
                     self.active.discard(ch)
             elif hit[2]:  # a value stored in the body itself (not versioned)
-                inline = serde.loads_typed(_decompress(*body))["channel_values"]
+                inline = serde.loads_typed(_decompress(*body()))["channel_values"]
                 if ch in inline:
                     self.seed_inline[ch] = inline[ch]
                     self.active.discard(ch)
@@ -1146,13 +1147,16 @@ class StorageEngine:
                 break
             seen.add(cid)
             hit = known.get((ns, cid))
-            opened = _open(self.cipher, blob, _aad_checkpoint(ns, cid))
-            if hit is None or hit[0] != blob:
-                cp = serde.loads_typed(_decompress(type_, opened))
+
+            def body(type_: str = type_, blob: bytes = blob, cid: str = cid) -> tuple[str, bytes]:
+                return type_, _open(self.cipher, blob, _aad_checkpoint(ns, cid))
+
+            if hit is None or hit[0] != blob:  # not decoded before: decode (and open) it
+                cp = serde.loads_typed(_decompress(*body()))
                 versions = {k: str(v) for k, v in cp["channel_versions"].items()}
                 hit = (blob, versions, bool(cp.get("channel_values")))
             learnt[(ns, cid)] = hit
-            if walk.visit(serde, thread_id, ns, cid, hit, stored, (type_, opened)):
+            if walk.visit(serde, thread_id, ns, cid, hit, stored, body):
                 break
         cur.close()
         if len(known) + len(learnt) > _ANCESTRY_PER_THREAD:

@@ -30,8 +30,7 @@ from graph_sessions.graphql.types import (
 )
 from graph_sessions.server.deps import session_for_run
 from graph_sessions.server.errors import ApiError
-from graph_sessions.server.routes.runs import _chunk_event as chunk_event
-from graph_sessions.server.routes.runs import _watch as record_run
+from graph_sessions.server.routes.runs import chunk_event, record_run
 from graph_sessions.server.schemas import StreamRequest
 
 #: sessionChanges watches at most this many sessions (the first page of its filter)

@@ -155,7 +155,7 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _chunk_event(chunk: Any, modes: str | list[str], subgraphs: bool) -> tuple[str, Any]:
+def chunk_event(chunk: Any, modes: str | list[str], subgraphs: bool) -> tuple[str, Any]:
     """(event name, data) for one LangGraph chunk."""
     ns: Any = None
     if subgraphs and isinstance(chunk, tuple) and chunk and isinstance(chunk[0], tuple):
@@ -172,7 +172,7 @@ def _chunk_event(chunk: Any, modes: str | list[str], subgraphs: bool) -> tuple[s
     return name, data
 
 
-async def _watch(request: Request, run: RunStream) -> None:
+async def record_run(request: Request, run: RunStream) -> None:
     """Record the streamed run's metrics when it ends (and retrieve its outcome)."""
     metrics = metrics_of(request)
     start = time.perf_counter()
@@ -223,7 +223,7 @@ async def stream(
         checkpoint_id=body.checkpoint_id,
         on_disconnect=body.on_disconnect or settings.on_disconnect,
     )
-    watcher = asyncio.ensure_future(_watch(request, run))
+    watcher = asyncio.ensure_future(record_run(request, run))
     timed_out = False
     timer: asyncio.TimerHandle | None = None
     if settings.run_timeout is not None:
@@ -246,7 +246,7 @@ async def stream(
             )
             async for chunk in chunks:
                 seq += 1
-                name, data = _chunk_event(chunk, modes, body.subgraphs)
+                name, data = chunk_event(chunk, modes, body.subgraphs)
                 yield ServerSentEvent(id=str(seq), event=name, data=dumps(data).decode())
             result = await run.result()
         except asyncio.CancelledError:
