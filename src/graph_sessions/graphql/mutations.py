@@ -17,12 +17,12 @@ from graph_sessions.graphql.errors import invalid_input
 from graph_sessions.graphql.types import Checkpoint, InvokeOutcome, Session
 from graph_sessions.models import SessionStatus
 from graph_sessions.server.deps import run_with_limits, session_for_run
+from graph_sessions.server.routes.runs import config_of, invoke_call
 from graph_sessions.server.schemas import (
     CreateSessionRequest,
     ForkRequest,
     InvokeRequest,
     ResumeRequest,
-    RunConfig,
     SuspendRequest,
     UpdateSessionRequest,
     UpdateStateRequest,
@@ -37,11 +37,6 @@ def body(model: type[M], **values: Any) -> M:
         return model.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise invalid_input(exc) from None
-
-
-def config_of(config: RunConfig | None) -> dict[str, Any] | None:
-    """A validated run config as the core takes it."""
-    return config.model_dump(exclude_none=True) if config is not None else None
 
 
 @strawberry.type
@@ -113,24 +108,8 @@ class Mutation:
             config=config,
         )
         session = await session_for_run(c.manager, str(id), c.principal, req.graph_id)
-        call = (
-            session.resume(
-                req.resume,
-                multitask=req.multitask,
-                config=config_of(req.config),
-                durability=req.durability,
-            )
-            if req.has_resume
-            else session.invoke(
-                req.input,
-                multitask=req.multitask,
-                config=config_of(req.config),
-                durability=req.durability,
-                checkpoint_id=req.checkpoint_id,
-            )
-        )
         result = await run_with_limits(
-            c.request_like, "invoke", call, c.settings.run_timeout, str(id)
+            c.request_like, "invoke", invoke_call(session, req), c.settings.run_timeout, str(id)
         )
         assert result is not None  # resuming with a value never just lifts a suspension
         return InvokeOutcome.of(result)

@@ -17,7 +17,7 @@ from strawberry.types import Info
 from graph_sessions.core.event_tail import first_of
 from graph_sessions.errors import SessionExpired, SessionNotFound
 from graph_sessions.graphql.access import ctx, owned
-from graph_sessions.graphql.mutations import body, config_of
+from graph_sessions.graphql.mutations import body
 from graph_sessions.graphql.queries import list_filters, owner_filter, search_request
 from graph_sessions.graphql.types import (
     MAX_PAGE,
@@ -30,7 +30,7 @@ from graph_sessions.graphql.types import (
 )
 from graph_sessions.server.deps import session_for_run
 from graph_sessions.server.errors import ApiError
-from graph_sessions.server.routes.runs import chunk_event, record_run
+from graph_sessions.server.routes.runs import chunk_event, config_of, record_run
 from graph_sessions.server.schemas import StreamRequest
 
 #: sessionChanges watches at most this many sessions (the first page of its filter)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import Request, Response
@@ -12,7 +12,7 @@ from langgraph.types import Command
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
-from graph_sessions.core.session import RunStream
+from graph_sessions.core.session import GraphSession, RunStream
 from graph_sessions.errors import GraphSessionError
 from graph_sessions.models import InvokeResult, SessionStatus
 from graph_sessions.server.deps import (
@@ -42,8 +42,28 @@ router = GuardedRouter(tags=["runs"])
 RUN_ERRORS = error_responses(400, 401, 404, 409, 413, 422, 423, 503, 504)
 
 
-def _config(config: RunConfig | None) -> dict[str, Any] | None:
+def config_of(config: RunConfig | None) -> dict[str, Any] | None:
+    """A validated run config as the core takes it."""
     return config.model_dump(exclude_none=True) if config is not None else None
+
+
+def invoke_call(session: GraphSession, body: InvokeRequest) -> Awaitable[InvokeResult | None]:
+    """The core call an invoke body asks for: ``resume`` with its value, else ``invoke``
+    (REST's ``/invoke`` and GraphQL's ``invoke``)."""
+    if body.has_resume:
+        return session.resume(
+            body.resume,
+            multitask=body.multitask,
+            config=config_of(body.config),
+            durability=body.durability,
+        )
+    return session.invoke(
+        body.input,
+        multitask=body.multitask,
+        config=config_of(body.config),
+        durability=body.durability,
+        checkpoint_id=body.checkpoint_id,
+    )
 
 
 @router.post(
@@ -64,24 +84,8 @@ async def invoke(
     exceeds the server's ``run_timeout`` (the run is cancelled)."""
     manager = manager_of(request)
     session = await session_for_run(manager, session_id, principal, body.graph_id)
-    call = (
-        session.resume(
-            body.resume,
-            multitask=body.multitask,
-            config=_config(body.config),
-            durability=body.durability,
-        )
-        if body.has_resume
-        else session.invoke(
-            body.input,
-            multitask=body.multitask,
-            config=_config(body.config),
-            durability=body.durability,
-            checkpoint_id=body.checkpoint_id,
-        )
-    )
     result = await run_with_limits(
-        request, "invoke", call, settings_of(request).run_timeout, session_id
+        request, "invoke", invoke_call(session, body), settings_of(request).run_timeout, session_id
     )
     assert result is not None  # resuming with a value never just lifts a suspension
     return JSONResponse(result)
@@ -110,7 +114,7 @@ async def resume(
         return JSONResponse({"resumed": "suspension", "session": info_dict(session.info)})
     options: dict[str, Any] = {
         "multitask": body.multitask,
-        "config": _config(body.config),
+        "config": config_of(body.config),
         "durability": body.durability,
     }
     call = session.resume(body.value, **options) if has_value else session.resume(**options)
@@ -218,7 +222,7 @@ async def stream(
         mode=modes,
         subgraphs=body.subgraphs,
         multitask=body.multitask,
-        config=_config(body.config),
+        config=config_of(body.config),
         durability=body.durability,
         checkpoint_id=body.checkpoint_id,
         on_disconnect=body.on_disconnect or settings.on_disconnect,
