@@ -3,6 +3,7 @@ graphs, and the JavaScript packages of ``tests/clients/js`` installed once by ``
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -38,16 +39,19 @@ def js_packages() -> Path:
     lock = JS / "package-lock.json"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     stamp = JS / "node_modules" / ".graph-sessions-lock"
-    if not stamp.exists() or stamp.read_text() != digest:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-        stamp.write_text(digest)
+    # pytest-xdist workers share this folder: one installs while the others wait
+    with (JS / ".npm-install.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != digest:
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=JS,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+            stamp.write_text(digest)
     return JS
 
 

@@ -171,8 +171,10 @@ def test_readme_try_it_commands(tmp_path: Path) -> None:
         ".venv/bin/pip install -e .",
         ".venv/bin/python examples/quickstart.py",
         ".venv/bin/pip install -e '.[test]'",
-        ".venv/bin/pytest",
+        ".venv/bin/pytest -n auto --dist loadfile",
     ]
+    # .ci/run runs the README's test command
+    assert ".venv/bin/pytest -n auto --dist loadfile" in (ROOT / ".ci" / "run").read_text()
     assert "test = [" in (ROOT / "pyproject.toml").read_text()
     cwd = workdir(tmp_path)
     for _ in range(2):  # "run it again: the same session continues"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +35,8 @@ DEFAULT_MAX_SIZE = 10
 DEFAULT_TIMEOUT = 30.0
 #: seconds a request waits for a connection while the server was last found unreachable
 DOWN_TIMEOUT = 0.5
+#: seconds between two looks at the server's state for a request queued for a connection
+WAIT_SLICE = 1.0
 #: seconds a listening connection (outside the pool) may take to connect: a partition that
 #: drops packets must not stall a listener for the system's TCP timeout
 CONNECT_TIMEOUT = 5
@@ -147,9 +150,8 @@ class PostgresPool:
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection (autocommit, dict rows); database errors other than the
         backend's own (``LeaseLost``…) become ``BackendError``."""
-        timeout = min(DOWN_TIMEOUT, self.timeout) if self.down else None
         try:
-            async with self.pool.connection(timeout=timeout) as conn:
+            async with self._lend() as conn:
                 yield conn
         except (LeaseLost, BackendError):
             raise
@@ -162,6 +164,28 @@ class PostgresPool:
             self._went_down()
             raise BackendError(f"Postgres {redact(self.conninfo)!r}: {exc}") from exc
         self.down = False
+
+    @contextlib.asynccontextmanager
+    async def _lend(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """What ``pool.connection()`` does, but a request that queued for a connection
+        before the server was found away stops waiting within :data:`WAIT_SLICE` of it
+        (it would otherwise wait for the server to come back, up to the pool timeout)."""
+        pool = self.pool
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = min(DOWN_TIMEOUT if self.down else WAIT_SLICE, remaining)
+            try:
+                conn = await pool.getconn(timeout=wait)
+                break
+            except PoolTimeout:
+                if self.down or remaining <= wait:
+                    raise
+        try:
+            async with conn:
+                yield conn
+        finally:
+            await pool.putconn(conn)
 
     def _went_down(self) -> None:
         """A request found the server unreachable: fail the next ones fast, and replace
