@@ -28,6 +28,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"{PACKAGE}.core": ("server", "cli"),
     # the MCP surface calls the core; the HTTP app mounts it (server/mcp_mount.py), not back
     f"{PACKAGE}.mcp": ("server", "cli"),
+    # the inspector's assets: the server serves them, they import nothing of ours
+    f"{PACKAGE}.ui": ("core", "server", "cli", "graphs", "storage", "checkpoint"),
     # below the core: the configuration file and the settings model it checks
     f"{PACKAGE}.config": ("core", "server", "cli"),
     f"{PACKAGE}.settings": ("core", "server", "cli", "graphs", "storage", "checkpoint"),

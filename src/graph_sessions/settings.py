@@ -212,6 +212,7 @@ class ServerSettings(BaseModel):
         default=True, description="/graphql answers introspection (__schema, __type) queries"
     )
     graphql_ide: bool = Field(default=True, description="GET /graphql serves GraphiQL")
+    ui: bool = Field(default=True, description="/ui serves the web inspector (docs/ui.md)")
     _key_index: dict[str, ApiKey] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors", mode="before")

@@ -126,6 +126,45 @@ def serve(
         raise fail(why, EXIT_CANNOT_LISTEN)
 
 
+@app.command()
+def ui(
+    graph: GraphArg = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (127.0.0.1).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (8123; a free one when 8123 is taken).")
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the inspector in a browser.")
+    ] = True,
+    backend: BackendOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the sessions with the web inspector at /ui and open it in a browser (the same
+    server as `serve`; see docs/ui.md)."""
+    from graph_sessions.cli.ui import free_port, inspector_url, open_when_ready
+    from graph_sessions.server.bind import EXIT_CANNOT_LISTEN, cannot_listen
+    from graph_sessions.server.bootstrap import plan_server, run_plan
+
+    try:
+        plan = plan_server(
+            graph, config=config, host=host, port=port, backend=backend, on_config=print_header
+        )
+        settings = plan.settings
+        if not settings.ui:
+            raise fail("the inspector is turned off (setting ui: false)")
+        if port is None and cannot_listen(settings.host, settings.port) is not None:
+            settings.port = free_port(settings.host)
+        url = inspector_url(settings.host, settings.port)
+        console.print(f"inspector: {url}")
+        if open_browser:
+            open_when_ready(url)
+        why = run_plan(plan)
+    except GraphSessionError as exc:
+        raise fail(exc.message.replace("serve needs", "ui needs", 1)) from None
+    if why is not None:
+        raise fail(why, EXIT_CANNOT_LISTEN)
+
+
 @app.command("mcp")
 def mcp_command(
     graph: GraphArg = None,

@@ -23,6 +23,7 @@ from graph_sessions.server.mcp_mount import McpEndpoint, mount_mcp
 from graph_sessions.server.metrics import ServerMetrics
 from graph_sessions.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from graph_sessions.server.routes import ops, runs, sessions
+from graph_sessions.server.ui_mount import mount_ui
 from graph_sessions.settings import ServerSettings
 
 log = logging.getLogger("graph_sessions.server")
@@ -101,6 +102,8 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(langgraph_router)
     _mount_graphql(app, settings)
+    if settings.ui:
+        mount_ui(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=metrics, enabled=settings.access_log)
     add_cors(app, settings.cors)  # outermost: preflights and errors get CORS headers too
