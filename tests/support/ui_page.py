@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from support.server import KEYS, ServerProcess
@@ -38,6 +40,14 @@ class UiPage:
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_selector("#who:not(:empty)")
         return self
+
+    def shot(self, name: str) -> None:
+        """Save a screenshot of the page as ``<name>.png`` in the folder
+        ``$UI_SCREENSHOTS`` names (run by hand to refresh docs/images; nothing otherwise)."""
+        folder = os.environ.get("UI_SCREENSHOTS")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
 
     def close(self) -> None:
         self.context.close()
