@@ -24,9 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 GRAPH = f"{ROOT / 'tests' / 'support' / 'server_graphs.py'}:work"
 
 
+def _ui(*args: str) -> list[str]:
+    """The command line of ``graph-sessions ui --no-open ARGS``."""
+    return [sys.executable, "-m", "graph_sessions.cli.main", "ui", "--no-open", *args]
+
+
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graph_sessions.cli.main", "ui", GRAPH, "--no-open", *args],
+        _ui(GRAPH, *args),
         cwd=tmp_path,
         env=subprocess_env(),
         stdout=subprocess.PIPE,
@@ -81,16 +86,7 @@ def test_an_explicit_busy_port_is_refused(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "graph_sessions.cli.main",
-                "ui",
-                GRAPH,
-                "--no-open",
-                "--port",
-                str(port),
-            ],
+            _ui(GRAPH, "--port", str(port)),
             cwd=tmp_path,
             env=subprocess_env(),
             capture_output=True,
@@ -110,16 +106,7 @@ def test_the_browser_is_opened_once_the_server_answers(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert opened == []  # nothing listens yet
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "graph_sessions.cli.main",
-            "ui",
-            GRAPH,
-            "--no-open",
-            "--port",
-            str(port),
-        ],
+        _ui(GRAPH, "--port", str(port)),
         cwd=tmp_path,
         env=subprocess_env(),
         stdout=subprocess.DEVNULL,
