@@ -19,7 +19,14 @@ from support.redis import RedisServer
 from graph_sessions import GraphSessionManager
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError, LeaseLost
-from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
+from graph_sessions.models import (
+    CronInfo,
+    EventType,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStatus,
+)
 from graph_sessions.storage import backend_from_url
 from graph_sessions.storage.backend import NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.records import RunFinish, RunStart, SessionUpdate
@@ -94,30 +101,99 @@ async def test_two_prefixes_on_one_server_do_not_see_each_other(
         await two.close()
 
 
+async def naming(server: RedisServer, prefix: str, sid: str) -> list[str]:
+    """Every key under ``prefix`` whose name, or a member or field of which, names the
+    session ``sid`` (SCAN, then each set, sorted set and hash read whole)."""
+    client = aredis.Redis.from_url(server.url())
+    found: list[str] = []
+    try:
+        async for raw in client.scan_iter(match=prefix + "*"):
+            key = raw.decode()
+            if sid in key[len(prefix) :]:
+                found.append(key)
+                continue
+            kind = (await client.type(raw)).decode()
+            if kind == "zset":
+                items = await client.zrange(raw, 0, -1)
+            elif kind == "set":
+                items = list(await client.smembers(raw))
+            elif kind == "hash":
+                fields = await client.hgetall(raw)
+                items = [*fields, *fields.values()]
+            else:
+                items = []
+            found += [f"{key} ∋ {i!r}" for i in items if sid.encode() in i]
+    finally:
+        await client.aclose()
+    return found
+
+
+async def a_session_with_everything(backend: RedisBackend, sid: str) -> None:
+    """A session with a run, checkpoints, messages, events and a cron of its thread."""
+    assert await backend.create_session(
+        info(sid, owner="o", task_id="t"), NewEvent(EventType.CREATED)
+    )
+    begun = await backend.begin_run(
+        sid, run(sid, "r1"), RunStart(lease_owner="me"), expect_revision=0
+    )
+    assert begun is not None
+    await turns(backend, sid, 3)
+    await backend.finish_run(
+        sid, "r1", RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow())
+    )
+    await backend.append_messages(sid, [NewMessage(role="user", content="x")])
+    await backend.append_events(sid, [NewEvent(EventType.METADATA_UPDATED)], utcnow())
+    now = utcnow()
+    cron = CronInfo(
+        cron_id="c-" + sid,
+        assistant_id="a",
+        thread_id=sid,
+        schedule="* * * * *",
+        next_run_date=now,
+        created_at=now,
+        updated_at=now,
+    )
+    assert await backend.create_cron(cron)
+
+
 async def test_a_deleted_session_leaves_no_key_behind(redis_server: RedisServer) -> None:
     prefix = redis_server.new_prefix()
     backend = await opened(redis_server, prefix)
     try:
-        assert await backend.create_session(
-            info("gone", owner="o", task_id="t"), NewEvent(EventType.CREATED)
-        )
-        begun = await backend.begin_run(
-            "gone", run("gone", "r1"), RunStart(lease_owner="me"), expect_revision=0
-        )
-        assert begun is not None
-        await turns(backend, "gone", 3)
-        await backend.finish_run(
-            "gone", "r1", RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow())
-        )
-        await backend.append_messages("gone", [NewMessage(role="user", content="x")])
-        await backend.append_events("gone", [NewEvent(EventType.METADATA_UPDATED)], utcnow())
+        await a_session_with_everything(backend, "gone")
         before = await keys_of(redis_server, prefix)
         assert {"s:gone:row", "s:gone:ev", "s:gone:msg", "s:gone:runs", "t:gone:cp"} <= before
+        assert await naming(redis_server, prefix, "gone")
         assert await backend.delete_session("gone")
         assert await keys_of(redis_server, prefix) <= COUNTERS
+        assert await naming(redis_server, prefix, "gone") == []
         assert await backend.get_session("gone") is None
         assert (await backend.stats(utcnow())).total == 0
     finally:
+        await backend.close()
+
+
+async def test_a_session_redis_expired_leaves_no_member_behind(redis_server: RedisServer) -> None:
+    """When Redis drops a session's keys (its expiry), the next read forgets it: no index,
+    ``P runs`` member, pending run or cron names it after."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    raw = aredis.Redis.from_url(redis_server.url())
+    try:
+        await a_session_with_everything(backend, "gone")
+        await a_session_with_everything(backend, "kept")
+        # what Redis's expiry removes: the session's own keys and its saver's thread keys
+        own = [k async for k in raw.scan_iter(match=prefix + "s:gone:*")]
+        own += [k async for k in raw.scan_iter(match=prefix + "t:gone:*")]
+        assert own
+        await raw.delete(*own)
+        listed = await backend.list_sessions(SessionQuery(include_expired=True))
+        assert [s.session_id for s in listed] == ["kept"]
+        assert await naming(redis_server, prefix, "gone") == []
+        assert await naming(redis_server, prefix, "kept")
+        assert await backend.get_cron("c-kept") is not None
+    finally:
+        await raw.aclose()
         await backend.close()
 
 

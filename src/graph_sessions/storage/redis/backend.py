@@ -424,7 +424,8 @@ class RedisBackend(Backend):
         return [rows.session_from_fields(r) for r in replies]
 
     async def _forget(self, session_ids: Sequence[str]) -> None:
-        """Drop index entries (and global records) of sessions whose keys Redis expired."""
+        """Drop index entries (and global records: pending runs, crons, the saver's
+        ``P runs`` members) of sessions whose keys Redis expired."""
         k = self.keys
         for sid in session_ids:
 
@@ -433,14 +434,22 @@ class RedisBackend(Backend):
                     return None
                 where = load_json(await pipe.hget(k.where, sid)) or {}
                 stale = await self._pending_of(pipe, sid)
+                crons = await self._crons_of(pipe, sid)
+                # the run ids from the run-count index (the session's runs hash is gone)
+                members = await pipe.zrangebylex(k.runs_all, "[" + sid + SEP, "(" + sid + "\x01")
+                run_ids = [m.decode()[len(sid) + len(SEP) :] for m in members]
                 pipe.multi()
                 self._queue_unindex(pipe, sid, where)
                 if stale:
                     pipe.hdel(k.pending, *stale)
+                if crons:
+                    pipe.hdel(k.crons, *crons)
+                if run_ids:
+                    pipe.zrem(runs_key(self.prefix), *[run_member(r, sid) for r in run_ids])
                 pipe.zrem(threads_key(self.prefix), sid)
                 return None
 
-            await self._tx([k.row(sid), k.pending], body)
+            await self._tx([k.row(sid), k.pending, k.crons, k.runs_all], body)
 
     def _queue_unindex(self, pipe: Any, sid: str, where: dict[str, Any]) -> None:
         k = self.keys
