@@ -31,6 +31,7 @@ from graph_sessions.storage import backend_from_url
 from graph_sessions.storage.backend import NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.records import RunFinish, RunStart, SessionUpdate
 from graph_sessions.storage.redis import RedisBackend
+from graph_sessions.storage.redis.backend import _PAGE
 
 #: keys of a prefix that outlive every session: id counters and the change counter
 COUNTERS = {"seq:event", "seq:message", "seq:ticket", "changes"}
@@ -406,4 +407,44 @@ async def test_a_cursor_this_api_never_returned_is_bad_input(redis_server: Redis
         with pytest.raises(InvalidInput, match="cursor"):
             await backend.list_sessions(SessionQuery(cursor=("zzz", "x")))
     finally:
+        await backend.close()
+
+
+async def test_a_long_listing_is_stable_under_writes_between_its_pages(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing longer than one round of the sort index: sessions deleted and added after
+    the first round was read shift no later round (no row skipped, none twice)."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    other = await opened(redis_server, prefix)  # another process writing meanwhile
+    try:
+        start = utcnow()
+        n = 2 * _PAGE + 50
+        for i in range(n):
+            at = start + timedelta(seconds=i)
+            made = SessionInfo(session_id=f"s{i:04d}", created_at=at, updated_at=at)
+            assert await backend.create_session(made)
+        real = backend._load_rows
+        rounds = 0
+
+        async def load_rows(ids: list[str]) -> list[SessionInfo | None]:
+            nonlocal rounds
+            found = await real(ids)
+            rounds += 1
+            if rounds == 1:  # between the first round and the next: 10 rows read go away
+                for sid in ids[:10]:
+                    assert await other.delete_session(sid)
+            return found
+
+        monkeypatch.setattr(backend, "_load_rows", load_rows)
+        listed = await backend.list_sessions(
+            SessionQuery(sort="created_at", descending=False, limit=n)
+        )
+        assert rounds > 1
+        names = [s.session_id for s in listed]
+        assert names == [f"s{i:04d}" for i in range(n)]
+        assert await backend.count_sessions(SessionQuery()) == n - 10
+    finally:
+        await other.close()
         await backend.close()

@@ -519,33 +519,45 @@ class RedisBackend(Backend):
             else:
                 lo = cursor[0]
         out: list[SessionInfo] = []
+        taken: set[str] = set()
         gone: list[str] = []
-        offset = 0
         size = _PAGE if limit is None else min(_PAGE, limit + 1)
         try:
+            # Each round reads from the last row read (its score, then its id), not from an
+            # offset: rows added or removed meanwhile shift no later page.
             while limit is None or len(out) < limit:
+                if cursor is not None:
+                    if q.descending:
+                        hi = cursor[0]
+                    else:
+                        lo = cursor[0]
                 if q.descending:
                     page = await self.client.zrevrangebyscore(
-                        source, hi, lo, start=offset, num=size, withscores=True
+                        source, hi, lo, start=0, num=size, withscores=True
                     )
                 else:
                     page = await self.client.zrangebyscore(
-                        source, lo, hi, start=offset, num=size, withscores=True
+                        source, lo, hi, start=0, num=size, withscores=True
                     )
-                offset += len(page)
-                ids = [
-                    m.decode()
+                fresh = [
+                    (m.decode(), int(value))
                     for m, value in page
                     if not _seen(cursor, int(value), m.decode(), q.descending)
                 ]
+                ids = [sid for sid, _ in fresh if sid not in taken]
                 for sid, info in zip(ids, await self._load_rows(ids), strict=True):
                     if info is None:
                         gone.append(sid)
                     elif q.matches(info) and (limit is None or len(out) < limit):
                         out.append(info)
+                        taken.add(sid)  # a row moved past the cursor meanwhile: once only
                 if len(page) < size:
                     break
-                size = min(_PAGE, size * 2)
+                if fresh:
+                    cursor = (fresh[-1][1], fresh[-1][0])
+                    size = min(_PAGE, size * 2)
+                else:  # a whole page of one score, read already: read a longer one
+                    size *= 2
         finally:
             if temp:
                 await self.client.delete(*temp)
