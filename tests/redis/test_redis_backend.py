@@ -448,3 +448,43 @@ async def test_a_long_listing_is_stable_under_writes_between_its_pages(
     finally:
         await other.close()
         await backend.close()
+
+
+async def test_reopening_leaks_no_connection_and_no_task(redis_server: RedisServer) -> None:
+    """Open and close one backend 20 times, each time with its relay listening, the store's
+    TTL sweeper running and the admin's synchronous client made: the server's connections
+    and this loop's tasks do not grow, and each open gets a relay of its own client."""
+    prefix = redis_server.new_prefix()
+    backend = backend_from_url(f"{redis_server.url()}?prefix={prefix}")
+    assert isinstance(backend, RedisBackend)
+    watcher = aredis.Redis.from_url(redis_server.url())
+
+    async def follow(run_id: str) -> None:
+        return None
+
+    async def connections() -> int:
+        return len(await watcher.client_list())
+
+    try:
+        baseline = (await connections(), len(asyncio.all_tasks()))
+        relays = []
+        for _ in range(20):
+            await backend.open()
+            relay = backend.run_stream_relay()
+            assert relay is not None
+            relays.append(relay)
+            await relay.start(follow, list)
+            await backend.store.start_ttl_sweeper(1)
+            assert backend.admin.latest_id(None, "nothing") is None  # the sync client
+            assert await backend.list_sessions(SessionQuery()) == []
+            await backend.close()
+        assert len({id(r) for r in relays}) == 20  # never a stale relay of a closed client
+        for _ in range(50):  # closed connections leave the server's list shortly after
+            now = (await connections(), len(asyncio.all_tasks()))
+            if now[0] <= baseline[0] and now[1] <= baseline[1]:
+                break
+            await asyncio.sleep(0.05)
+        assert now[0] <= baseline[0] and now[1] <= baseline[1], (now, baseline)
+    finally:
+        await backend.close()
+        await watcher.aclose()

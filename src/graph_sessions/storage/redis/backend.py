@@ -183,7 +183,16 @@ class RedisBackend(Backend):
             log.warning("could not read Redis's persistence settings: %s", exc)
 
     async def close(self) -> None:
+        """Stop what runs on the client (cancel listener, run-stream relay, the store's TTL
+        sweeper), close the admin's synchronous client and the client this backend made.
+        A later :meth:`open` starts afresh: a new client, relay, saver and store."""
         await self._close_cancel_listener()
+        relay, self._relay, self._relay_made = self._relay, None, False
+        if relay is not None:
+            await relay.stop()
+        store = getattr(self, "store", None)
+        if store is not None:
+            await store.stop_ttl_sweeper(timeout=3.0)
         admin = getattr(self, "admin", None)
         if admin is not None:
             admin.close()
