@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aredis
 from support.contract import cfg, graph, turns
 from support.graphs import chat_graph
-from support.redis import RedisServer
+from support.redis import RedisServer, provision
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.clock import utcnow
@@ -488,3 +491,33 @@ async def test_reopening_leaks_no_connection_and_no_task(redis_server: RedisServ
     finally:
         await backend.close()
         await watcher.aclose()
+
+
+@pytest.mark.slow  # a redis-server of its own
+async def test_the_admins_sync_client_reaches_a_unix_socket_server() -> None:
+    """A backend on ``unix://``: the checkpoint admin's synchronous client talks to the same
+    server (from the URL; and, for a client given to the backend, over the same socket)."""
+    folder = Path(tempfile.mkdtemp(prefix="gs-sock-"))  # short: a socket path is bounded
+    sock = folder / "redis.sock"
+    try:
+        with provision("--unixsocket", str(sock), "--unixsocketperm", "700"):
+            url = f"unix://{sock}"
+            backend = RedisBackend(url, prefix="u:")
+            given = aredis.Redis.from_url(url)
+            other = RedisBackend(url, prefix="u:", client=given)
+            await backend.open()
+            await other.open()
+            try:
+                ids = await turns(backend, "th", 2)
+                for b in (backend, other):
+                    assert b.admin.latest_id(None, "th") == ids[-1]
+                    assert b.admin.writes_mark(None, "th", ids[-1]) >= 0
+                assert other.admin.keep_newest(None, "th", 1) >= 1
+                assert backend.admin.delete_thread(None, "th") >= 1
+                assert await backend.latest_checkpoint_id("th") is None
+            finally:
+                await other.close()
+                await given.aclose()
+                await backend.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

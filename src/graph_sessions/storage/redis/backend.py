@@ -174,7 +174,8 @@ class RedisBackend(Backend):
         saver = AsyncRedisSaver(client, prefix=self.prefix)
         encrypt_saver(saver, self.encryption)
         self.checkpointer = saver
-        self.admin = RedisSaverAdmin(saver)
+        # its synchronous client: of the same URL (unix sockets, TLS options), or like ours
+        self.admin = RedisSaverAdmin(saver, self.url if self._owns_client else None)
         self.store = RedisStore(client, self.prefix)
         self._append = client.register_script(APPEND_LOG)
         try:
