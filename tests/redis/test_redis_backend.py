@@ -521,3 +521,31 @@ async def test_the_admins_sync_client_reaches_a_unix_socket_server() -> None:
                 await backend.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_log_without_a_row_gets_no_expiry_and_keeps_the_one_it_has(
+    redis_server: RedisServer,
+) -> None:
+    """Appends follow the row's expiry; without a row they set none: a never-created
+    session's transcript has no TTL, and the log of a session whose row Redis removed first
+    keeps its deadline (an append does not make it permanent)."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    raw = aredis.Redis.from_url(redis_server.url())
+    try:
+        await backend.append_messages("loose", [NewMessage(role="user", content="x")])
+        assert await raw.pttl(prefix + "s:loose:msg") == -1
+        await backend.append_messages("loose", [NewMessage(role="user", content="y")])
+        assert await raw.pttl(prefix + "s:loose:msg") == -1
+        assert len(await backend.load_messages("loose")) == 2
+
+        expires = utcnow() + timedelta(seconds=100)
+        assert await backend.create_session(info("s", expires_at=expires, ttl=100.0))
+        await backend.append_messages("s", [NewMessage(role="user", content="x")])
+        assert 0 < await raw.pttl(prefix + "s:s:msg") <= (100 + backend.expiry_grace) * 1000
+        await raw.delete(prefix + "s:s:row")  # Redis removed the row first
+        await backend.append_messages("s", [NewMessage(role="user", content="late")])
+        assert await raw.pttl(prefix + "s:s:msg") > 0  # still dies with its session
+    finally:
+        await raw.aclose()
+        await backend.close()
