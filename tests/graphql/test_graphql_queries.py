@@ -3,7 +3,11 @@ results as REST, owner scoping, typed errors as extensions.code."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
+from fastapi import FastAPI
 from support.gql import ALICE, BOB, ROOT, codes, gql
 
 INVOKE = """
@@ -211,3 +215,27 @@ async def test_messages_and_unknown_checkpoint(client: httpx.AsyncClient) -> Non
     missing = await gql(client, '{ session(id: "m") { state(checkpointId: "nope") } }')
     assert codes(missing) == ["NOT_FOUND"]
     assert missing["errors"][0]["extensions"]["error"] == "checkpoint_not_found"
+
+
+async def test_total_count_is_counted_only_when_selected(
+    gql_app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sessions`` without ``totalCount`` runs no count query; with it, exactly one."""
+    backend = gql_app.state.manager.backend
+    counted: list[Any] = []
+    real = backend.count_sessions
+
+    async def count_sessions(query: Any) -> int:  # the real count, recorded
+        counted.append(query)
+        n: int = await real(query)
+        return n
+
+    monkeypatch.setattr(backend, "count_sessions", count_sessions)
+    for i in range(3):
+        await gql(client, f'mutation {{ createSession(id: "n{i}") {{ id }} }}')
+    page = await gql(client, "{ sessions(first: 2) { edges { node { id } } } }")
+    assert len(page["data"]["sessions"]["edges"]) == 2
+    assert counted == []
+    page = await gql(client, "{ sessions(first: 2) { totalCount edges { node { id } } } }")
+    assert page["data"]["sessions"]["totalCount"] == 3
+    assert len(counted) == 1

@@ -265,3 +265,55 @@ async def test_an_auth_file_that_reads_the_body_does_not_hang_mcp(
             assert any(t.name.startswith("run_") for t in tools.tools)
     finally:
         proc.stop()
+
+
+def run_counts(text: str, kind: str) -> dict[str, float]:
+    """``graph_sessions_runs_total`` of one kind, by outcome, from a /metrics page."""
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("graph_sessions_runs_total{") and f'kind="{kind}"' in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            counts[outcome] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+async def test_runs_honour_run_timeout_and_are_counted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A run tool past the server's run_timeout is cancelled and answers a ``run_timeout``
+    tool error (REST answers 504); MCP runs show in /metrics as REST's do."""
+    folder = tmp_path_factory.mktemp("mcp-run-timeout")
+    config = write_config(folder, folder / "sessions.db")
+    port = free_port()
+    args = [PY, "-m", "graph_sessions.cli.main", "serve", "--config", str(config)]
+    env = base_env(GRAPH_SESSIONS_API_KEYS=API_KEYS_ENV, GRAPH_SESSIONS_RUN_TIMEOUT="1.5")
+    proc = ServerProcess([*args, "--port", str(port)], env, folder, port).start()
+    try:
+        async with mcp_as(proc, "alice") as client:
+            slow = await client.call_tool(
+                "run_work", {"session_id": "t-slow", "input": {"user_input": "z", "delay": 30}}
+            )
+            assert slow.is_error, slow
+            assert data(slow)["error"] == "run_timeout"
+            assert data(slow)["session_id"] == "t-slow"
+            fast = data(
+                await client.call_tool(
+                    "run_work", {"session_id": "t-fast", "input": {"user_input": "ask"}}
+                )
+            )
+            assert fast["status"] == "interrupted"
+            resumed = data(
+                await client.call_tool("resume_session", {"session_id": "t-fast", "answer": "y"})
+            )
+            assert resumed["status"] == "complete"
+        with proc.client("alice") as rest:
+            # the timed-out run was cancelled and its end recorded
+            assert rest.get("/sessions/t-slow").json()["status"] == "failed"
+            runs = rest.get("/sessions/t-slow/runs").json()
+            assert [run["status"] for run in runs] == ["cancelled"]
+            metrics = rest.get("/metrics").text
+        assert run_counts(metrics, "mcp_run") == {"run_timeout": 1.0, "interrupted": 1.0}
+        assert run_counts(metrics, "mcp_resume") == {"complete": 1.0}
+        assert "graph_sessions_active_runs 0.0" in metrics
+    finally:
+        proc.stop()

@@ -7,23 +7,34 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aredis
 from support.contract import cfg, graph, turns
 from support.graphs import chat_graph
-from support.redis import RedisServer
+from support.redis import RedisServer, provision
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.clock import utcnow
 from graph_sessions.errors import BackendError, LeaseLost
-from graph_sessions.models import EventType, RunInfo, RunStatus, SessionInfo, SessionStatus
+from graph_sessions.models import (
+    CronInfo,
+    EventType,
+    RunInfo,
+    RunStatus,
+    SessionInfo,
+    SessionStatus,
+)
 from graph_sessions.storage import backend_from_url
 from graph_sessions.storage.backend import NewEvent, NewMessage, SessionQuery
 from graph_sessions.storage.records import RunFinish, RunStart, SessionUpdate
 from graph_sessions.storage.redis import RedisBackend
+from graph_sessions.storage.redis.backend import _PAGE
 
 #: keys of a prefix that outlive every session: id counters and the change counter
 COUNTERS = {"seq:event", "seq:message", "seq:ticket", "changes"}
@@ -94,30 +105,99 @@ async def test_two_prefixes_on_one_server_do_not_see_each_other(
         await two.close()
 
 
+async def naming(server: RedisServer, prefix: str, sid: str) -> list[str]:
+    """Every key under ``prefix`` whose name, or a member or field of which, names the
+    session ``sid`` (SCAN, then each set, sorted set and hash read whole)."""
+    client = aredis.Redis.from_url(server.url())
+    found: list[str] = []
+    try:
+        async for raw in client.scan_iter(match=prefix + "*"):
+            key = raw.decode()
+            if sid in key[len(prefix) :]:
+                found.append(key)
+                continue
+            kind = (await client.type(raw)).decode()
+            if kind == "zset":
+                items = await client.zrange(raw, 0, -1)
+            elif kind == "set":
+                items = list(await client.smembers(raw))
+            elif kind == "hash":
+                fields = await client.hgetall(raw)
+                items = [*fields, *fields.values()]
+            else:
+                items = []
+            found += [f"{key} ∋ {i!r}" for i in items if sid.encode() in i]
+    finally:
+        await client.aclose()
+    return found
+
+
+async def a_session_with_everything(backend: RedisBackend, sid: str) -> None:
+    """A session with a run, checkpoints, messages, events and a cron of its thread."""
+    assert await backend.create_session(
+        info(sid, owner="o", task_id="t"), NewEvent(EventType.CREATED)
+    )
+    begun = await backend.begin_run(
+        sid, run(sid, "r1"), RunStart(lease_owner="me"), expect_revision=0
+    )
+    assert begun is not None
+    await turns(backend, sid, 3)
+    await backend.finish_run(
+        sid, "r1", RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow())
+    )
+    await backend.append_messages(sid, [NewMessage(role="user", content="x")])
+    await backend.append_events(sid, [NewEvent(EventType.METADATA_UPDATED)], utcnow())
+    now = utcnow()
+    cron = CronInfo(
+        cron_id="c-" + sid,
+        assistant_id="a",
+        thread_id=sid,
+        schedule="* * * * *",
+        next_run_date=now,
+        created_at=now,
+        updated_at=now,
+    )
+    assert await backend.create_cron(cron)
+
+
 async def test_a_deleted_session_leaves_no_key_behind(redis_server: RedisServer) -> None:
     prefix = redis_server.new_prefix()
     backend = await opened(redis_server, prefix)
     try:
-        assert await backend.create_session(
-            info("gone", owner="o", task_id="t"), NewEvent(EventType.CREATED)
-        )
-        begun = await backend.begin_run(
-            "gone", run("gone", "r1"), RunStart(lease_owner="me"), expect_revision=0
-        )
-        assert begun is not None
-        await turns(backend, "gone", 3)
-        await backend.finish_run(
-            "gone", "r1", RunFinish(run_status=RunStatus.SUCCESS, updated_at=utcnow())
-        )
-        await backend.append_messages("gone", [NewMessage(role="user", content="x")])
-        await backend.append_events("gone", [NewEvent(EventType.METADATA_UPDATED)], utcnow())
+        await a_session_with_everything(backend, "gone")
         before = await keys_of(redis_server, prefix)
         assert {"s:gone:row", "s:gone:ev", "s:gone:msg", "s:gone:runs", "t:gone:cp"} <= before
+        assert await naming(redis_server, prefix, "gone")
         assert await backend.delete_session("gone")
         assert await keys_of(redis_server, prefix) <= COUNTERS
+        assert await naming(redis_server, prefix, "gone") == []
         assert await backend.get_session("gone") is None
         assert (await backend.stats(utcnow())).total == 0
     finally:
+        await backend.close()
+
+
+async def test_a_session_redis_expired_leaves_no_member_behind(redis_server: RedisServer) -> None:
+    """When Redis drops a session's keys (its expiry), the next read forgets it: no index,
+    ``P runs`` member, pending run or cron names it after."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    raw = aredis.Redis.from_url(redis_server.url())
+    try:
+        await a_session_with_everything(backend, "gone")
+        await a_session_with_everything(backend, "kept")
+        # what Redis's expiry removes: the session's own keys and its saver's thread keys
+        own = [k async for k in raw.scan_iter(match=prefix + "s:gone:*")]
+        own += [k async for k in raw.scan_iter(match=prefix + "t:gone:*")]
+        assert own
+        await raw.delete(*own)
+        listed = await backend.list_sessions(SessionQuery(include_expired=True))
+        assert [s.session_id for s in listed] == ["kept"]
+        assert await naming(redis_server, prefix, "gone") == []
+        assert await naming(redis_server, prefix, "kept")
+        assert await backend.get_cron("c-kept") is not None
+    finally:
+        await raw.aclose()
         await backend.close()
 
 
@@ -330,4 +410,142 @@ async def test_a_cursor_this_api_never_returned_is_bad_input(redis_server: Redis
         with pytest.raises(InvalidInput, match="cursor"):
             await backend.list_sessions(SessionQuery(cursor=("zzz", "x")))
     finally:
+        await backend.close()
+
+
+async def test_a_long_listing_is_stable_under_writes_between_its_pages(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing longer than one round of the sort index: sessions deleted and added after
+    the first round was read shift no later round (no row skipped, none twice)."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    other = await opened(redis_server, prefix)  # another process writing meanwhile
+    try:
+        start = utcnow()
+        n = 2 * _PAGE + 50
+        for i in range(n):
+            at = start + timedelta(seconds=i)
+            made = SessionInfo(session_id=f"s{i:04d}", created_at=at, updated_at=at)
+            assert await backend.create_session(made)
+        real = backend._load_rows
+        rounds = 0
+
+        async def load_rows(ids: list[str]) -> list[SessionInfo | None]:
+            nonlocal rounds
+            found = await real(ids)
+            rounds += 1
+            if rounds == 1:  # between the first round and the next: 10 rows read go away
+                for sid in ids[:10]:
+                    assert await other.delete_session(sid)
+            return found
+
+        monkeypatch.setattr(backend, "_load_rows", load_rows)
+        listed = await backend.list_sessions(
+            SessionQuery(sort="created_at", descending=False, limit=n)
+        )
+        assert rounds > 1
+        names = [s.session_id for s in listed]
+        assert names == [f"s{i:04d}" for i in range(n)]
+        assert await backend.count_sessions(SessionQuery()) == n - 10
+    finally:
+        await other.close()
+        await backend.close()
+
+
+async def test_reopening_leaks_no_connection_and_no_task(redis_server: RedisServer) -> None:
+    """Open and close one backend 20 times, each time with its relay listening, the store's
+    TTL sweeper running and the admin's synchronous client made: the server's connections
+    and this loop's tasks do not grow, and each open gets a relay of its own client."""
+    prefix = redis_server.new_prefix()
+    backend = backend_from_url(f"{redis_server.url()}?prefix={prefix}")
+    assert isinstance(backend, RedisBackend)
+    watcher = aredis.Redis.from_url(redis_server.url())
+
+    async def follow(run_id: str) -> None:
+        return None
+
+    async def connections() -> int:
+        return len(await watcher.client_list())
+
+    try:
+        baseline = (await connections(), len(asyncio.all_tasks()))
+        relays = []
+        for _ in range(20):
+            await backend.open()
+            relay = backend.run_stream_relay()
+            assert relay is not None
+            relays.append(relay)
+            await relay.start(follow, list)
+            await backend.store.start_ttl_sweeper(1)
+            assert backend.admin.latest_id(None, "nothing") is None  # the sync client
+            assert await backend.list_sessions(SessionQuery()) == []
+            await backend.close()
+        assert len({id(r) for r in relays}) == 20  # never a stale relay of a closed client
+        for _ in range(50):  # closed connections leave the server's list shortly after
+            now = (await connections(), len(asyncio.all_tasks()))
+            if now[0] <= baseline[0] and now[1] <= baseline[1]:
+                break
+            await asyncio.sleep(0.05)
+        assert now[0] <= baseline[0] and now[1] <= baseline[1], (now, baseline)
+    finally:
+        await backend.close()
+        await watcher.aclose()
+
+
+@pytest.mark.slow  # a redis-server of its own
+async def test_the_admins_sync_client_reaches_a_unix_socket_server() -> None:
+    """A backend on ``unix://``: the checkpoint admin's synchronous client talks to the same
+    server (from the URL; and, for a client given to the backend, over the same socket)."""
+    folder = Path(tempfile.mkdtemp(prefix="gs-sock-"))  # short: a socket path is bounded
+    sock = folder / "redis.sock"
+    try:
+        with provision("--unixsocket", str(sock), "--unixsocketperm", "700"):
+            url = f"unix://{sock}"
+            backend = RedisBackend(url, prefix="u:")
+            given = aredis.Redis.from_url(url)
+            other = RedisBackend(url, prefix="u:", client=given)
+            await backend.open()
+            await other.open()
+            try:
+                ids = await turns(backend, "th", 2)
+                for b in (backend, other):
+                    assert b.admin.latest_id(None, "th") == ids[-1]
+                    assert b.admin.writes_mark(None, "th", ids[-1]) >= 0
+                assert other.admin.keep_newest(None, "th", 1) >= 1
+                assert backend.admin.delete_thread(None, "th") >= 1
+                assert await backend.latest_checkpoint_id("th") is None
+            finally:
+                await other.close()
+                await given.aclose()
+                await backend.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_log_without_a_row_gets_no_expiry_and_keeps_the_one_it_has(
+    redis_server: RedisServer,
+) -> None:
+    """Appends follow the row's expiry; without a row they set none: a never-created
+    session's transcript has no TTL, and the log of a session whose row Redis removed first
+    keeps its deadline (an append does not make it permanent)."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    raw = aredis.Redis.from_url(redis_server.url())
+    try:
+        await backend.append_messages("loose", [NewMessage(role="user", content="x")])
+        assert await raw.pttl(prefix + "s:loose:msg") == -1
+        await backend.append_messages("loose", [NewMessage(role="user", content="y")])
+        assert await raw.pttl(prefix + "s:loose:msg") == -1
+        assert len(await backend.load_messages("loose")) == 2
+
+        expires = utcnow() + timedelta(seconds=100)
+        assert await backend.create_session(info("s", expires_at=expires, ttl=100.0))
+        await backend.append_messages("s", [NewMessage(role="user", content="x")])
+        assert 0 < await raw.pttl(prefix + "s:s:msg") <= (100 + backend.expiry_grace) * 1000
+        await raw.delete(prefix + "s:s:row")  # Redis removed the row first
+        await backend.append_messages("s", [NewMessage(role="user", content="late")])
+        assert await raw.pttl(prefix + "s:s:msg") > 0  # still dies with its session
+    finally:
+        await raw.aclose()
         await backend.close()

@@ -75,6 +75,10 @@ def list_filters(body: SearchRequest, owner: str | None) -> dict[str, Any]:
     }
 
 
+async def _none() -> int:
+    return 0
+
+
 @strawberry.type
 class Query:
     """Reads."""
@@ -101,7 +105,7 @@ class Query:
         owner, empty = owner_filter(c.principal, body.owner)
         if empty:
             return SessionConnection(
-                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), counter=_none
             )
         filters = list_filters(body, owner)
         statuses = [s.value for s in body.status] if body.status else None
@@ -113,7 +117,6 @@ class Query:
             cursor=body.cursor,
             **filters,
         )
-        total = await c.manager.count(statuses, **filters)
         edges = [
             SessionEdge(node=Session.of(c.manager.session(s)), cursor=encode_cursor(s, body.sort))
             for s in page.sessions
@@ -124,7 +127,8 @@ class Query:
                 has_next_page=page.next_cursor is not None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=total,
+            # totalCount is a second query: run only when the client selected it
+            counter=lambda: c.manager.count(statuses, **filters),
         )
 
     @strawberry.field(description="Totals by status over the sessions the caller can see.")

@@ -1,7 +1,8 @@
 """``Subscription`` (graphql-transport-ws): ``sessionEvents`` (the live execution log, as
 ``GET /events?follow=true`` tails it), ``run`` (a run's chunks, through
 ``GraphSession.start_stream`` as ``POST /stream``), ``sessionChanges`` (status
-transitions of the sessions a filter matches, by polling ``manager.list``)."""
+transitions of the sessions a filter matches: ``changes.py`` reads the sessions updated
+since its last look)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from strawberry.types import Info
 from graph_sessions.core.event_tail import first_of
 from graph_sessions.errors import SessionExpired, SessionNotFound
 from graph_sessions.graphql.access import ctx, owned
+from graph_sessions.graphql.changes import MAX_WATCHED, ChangeWatch
 from graph_sessions.graphql.mutations import body
 from graph_sessions.graphql.queries import list_filters, owner_filter, search_request
 from graph_sessions.graphql.types import (
@@ -32,9 +34,6 @@ from graph_sessions.server.deps import session_for_run
 from graph_sessions.server.errors import ApiError
 from graph_sessions.server.routes.runs import chunk_event, config_of, record_run
 from graph_sessions.server.schemas import StreamRequest
-
-#: sessionChanges watches at most this many sessions (the first page of its filter)
-MAX_WATCHED = 1000
 
 
 @strawberry.type
@@ -148,31 +147,14 @@ class Subscription:
         req = search_request(filter, MAX_WATCHED, None)
         owner, empty = owner_filter(c.principal, req.owner)
         statuses = [s.value for s in req.status] if req.status else None
-        filters = list_filters(req, owner)
+        watch = ChangeWatch(c.manager, statuses, list_filters(req, owner))
         interval = c.settings.events_poll_interval
-        known: dict[str, Any] = {}
-        first = True
         while not c.stopping.is_set():
             if not empty:
-                page = await c.manager.list(
-                    statuses, sort=req.sort, order=req.order, limit=MAX_WATCHED, **filters
-                )
-                seen = {s.session_id: s for s in page.sessions}
-                if not first:
-                    for sid, row in seen.items():
-                        before = known.get(sid)
-                        if before is None or before.status != row.status:
-                            yield SessionChange(
-                                session=Session.of(c.manager.session(row)),
-                                previous_status=before.status if before is not None else None,
-                                removed=False,
-                            )
-                    for sid, row in known.items():
-                        if sid not in seen:
-                            yield SessionChange(
-                                session=Session.of(c.manager.session(row)),
-                                previous_status=row.status,
-                                removed=True,
-                            )
-                known, first = seen, False
+                for change in await watch.look():
+                    yield SessionChange(
+                        session=Session.of(c.manager.session(change.info)),
+                        previous_status=change.previous_status,
+                        removed=change.removed,
+                    )
             await first_of(c.stopping, timeout=interval)

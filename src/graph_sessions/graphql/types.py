@@ -4,6 +4,7 @@ not asked for is not read."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -238,7 +239,13 @@ class PageInfo:
 class SessionConnection:
     edges: list[SessionEdge]
     page_info: PageInfo
-    total_count: int
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(
+        description="How many sessions the filter matches in all (counted only when asked)."
+    )
+    async def total_count(self) -> int:
+        return await self.counter()
 
 
 @strawberry.input(description="Every filter of manager.list.")

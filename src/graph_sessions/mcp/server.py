@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import jsonschema
@@ -35,6 +36,7 @@ from graph_sessions.errors import (
 )
 from graph_sessions.jsonable import dumps, to_jsonable
 from graph_sessions.mcp.caller import LOCAL, Caller
+from graph_sessions.mcp.limits import UNLIMITED, RunLimits
 from graph_sessions.mcp.schemas import (
     describe_graph,
     input_validation_schema,
@@ -58,10 +60,24 @@ _STATE_URI = re.compile(r"^session://(?P<id>[^/]+)/(?P<what>state|events)$")
 
 
 CallerOf = Callable[[ServerRequestContext[Any]], Caller]
+T = TypeVar("T")
 
 
 class ToolError(Exception):
     """A tool's refusal of its arguments (answered as an ``isError`` result)."""
+
+
+class RunTimedOut(Exception):
+    """A run went past the server's ``run_timeout`` and was cancelled (answered as an
+    ``isError`` result with the code ``run_timeout``, as REST answers 504)."""
+
+    code = "run_timeout"
+
+    def __init__(self, timeout: float, session_id: str) -> None:
+        super().__init__(
+            f"the run exceeded the server's run_timeout ({timeout} s) and was cancelled"
+        )
+        self.session_id = session_id
 
 
 def _text(value: Any) -> str:
@@ -138,6 +154,8 @@ def _error_result(exc: BaseException) -> types.CallToolResult:
         body: dict[str, Any] = dict(exc.to_dict())
     elif isinstance(exc, ToolError):
         body = {"error": "invalid_arguments", "message": str(exc), "session_id": None}
+    elif isinstance(exc, RunTimedOut):
+        body = {"error": exc.code, "message": str(exc), "session_id": exc.session_id}
     else:
         body = {"error": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
     text = f"{body['error']}: {body['message']}"
@@ -252,9 +270,15 @@ RESOURCE_TEMPLATES = [
 class McpSurface:
     """The tools and resources of one manager; :meth:`server` is the SDK server."""
 
-    def __init__(self, manager: GraphSessionManager, caller_of: CallerOf | None = None) -> None:
+    def __init__(
+        self,
+        manager: GraphSessionManager,
+        caller_of: CallerOf | None = None,
+        limits: RunLimits = UNLIMITED,
+    ) -> None:
         self.manager = manager
         self.caller_of: CallerOf = caller_of or (lambda ctx: LOCAL)
+        self.limits = limits
         self.run_tools = run_tool_names(manager.graph_ids)
         self._schemas: dict[str, dict[str, Any]] = {}
         self._validators: dict[str, Any] = {}
@@ -338,7 +362,7 @@ class McpSurface:
                 data = await self._handlers[params.name](ctx, caller, args)
             else:
                 raise ToolError(f"unknown tool {params.name!r}")
-        except (GraphSessionError, ToolError) as exc:
+        except (GraphSessionError, ToolError, RunTimedOut) as exc:
             return _error_result(exc)
         except (asyncio.CancelledError, anyio.get_cancelled_exc_class()):
             raise
@@ -430,15 +454,38 @@ class McpSurface:
                     f"{graph_id!r}" + (f": use the tool {other}" if other else ""),
                     session_id=session_id,
                 )
-        result = await self._streamed(ctx, session, value)
+        result = await self._metered("mcp_run", self._streamed(ctx, session, value))
         return run_summary(result, session.session_id)
+
+    async def _metered(self, kind: str, call: Awaitable[T]) -> T:
+        """Await a run, counted in the limits' meter (if any) by ``kind`` and outcome."""
+        meter = self.limits.meter
+        if meter is None:
+            return await call
+        start = time.perf_counter()
+        meter.active_runs.inc()
+        outcome = "error"
+        try:
+            value = await call
+            outcome = getattr(value, "status", None) or "complete"
+            return value
+        except (GraphSessionError, RunTimedOut) as exc:
+            outcome = exc.code
+            raise
+        except (asyncio.CancelledError, anyio.get_cancelled_exc_class()):
+            outcome = "cancelled"
+            raise
+        finally:
+            meter.active_runs.dec()
+            meter.observe_run(kind, outcome, time.perf_counter() - start)
 
     async def _streamed(
         self, ctx: ServerRequestContext[Any], session: GraphSession, value: Any
     ) -> InvokeResult:
         """Run with ``updates`` chunks: one progress notification per node finished (when
         the client asked for progress). A cancelled call cancels the run and waits for it
-        to record its end, so the session is not left ``running``."""
+        to record its end, so the session is not left ``running``; so does a run past the
+        limits' ``timeout`` (then :class:`RunTimedOut`)."""
         done = 0
 
         async def on_chunk(chunk: Any) -> None:
@@ -454,13 +501,28 @@ class McpSurface:
         stream = await session.start_stream(
             value, mode="updates", on_disconnect="cancel", on_chunk=on_chunk
         )
+        timeout = self.limits.timeout
         try:
-            return await asyncio.shield(stream.task)
+            if timeout is None:
+                return await asyncio.shield(stream.task)
+            try:
+                return await asyncio.wait_for(asyncio.shield(stream.task), timeout)
+            except TimeoutError:
+                if stream.task.done():  # ended just then: its own outcome
+                    return stream.task.result()
+                await self._cancelled(stream)
+                raise RunTimedOut(timeout, session.session_id) from None
         except (asyncio.CancelledError, anyio.get_cancelled_exc_class()):
-            stream.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait([stream.task], timeout=CANCEL_GRACE)
+            await self._cancelled(stream)
             raise
+
+    @staticmethod
+    async def _cancelled(stream: Any) -> None:
+        """Cancel a run and wait (shielded, up to ``CANCEL_GRACE``) for it to record its
+        end."""
+        stream.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([stream.task], timeout=CANCEL_GRACE)
 
     async def _list_sessions(
         self, ctx: ServerRequestContext[Any], caller: Caller, args: dict[str, Any]
@@ -496,12 +558,26 @@ class McpSurface:
     ) -> dict[str, Any]:
         session = await self._owned(caller, args)
         if "answer" not in args:
-            result = await session.resume()
+            if session.info.status == SessionStatus.SUSPENDED:  # lifts it: no run
+                return session_summary(await _lifted(session))
+            call = session.resume()
         else:
-            result = await session.resume(args["answer"])
+            call = session.resume(args["answer"])
+        result = await self._metered("mcp_resume", self._bounded(call, session.session_id))
         if result is None:  # a suspension lifted
             return session_summary(await session.refresh())
         return run_summary(result, session.session_id)
+
+    async def _bounded(self, call: Awaitable[T], session_id: str) -> T:
+        """Await ``call`` under the limits' ``timeout`` (past it the call is cancelled, which
+        records the run's end, and :class:`RunTimedOut` raised)."""
+        timeout = self.limits.timeout
+        if timeout is None:
+            return await call
+        try:
+            return await asyncio.wait_for(call, timeout)
+        except TimeoutError:
+            raise RunTimedOut(timeout, session_id) from None
 
     async def _suspend_session(
         self, ctx: ServerRequestContext[Any], caller: Caller, args: dict[str, Any]
@@ -517,12 +593,21 @@ class McpSurface:
         return {"session_id": session.session_id, "deleted": deleted}
 
 
+async def _lifted(session: GraphSession) -> SessionInfo:
+    """Lift a suspended session's suspension (no run); its row after."""
+    await session.resume()
+    return await session.refresh()
+
+
 def build_mcp_server(
-    manager: GraphSessionManager, caller_of: CallerOf | None = None
+    manager: GraphSessionManager,
+    caller_of: CallerOf | None = None,
+    limits: RunLimits = UNLIMITED,
 ) -> Server[Any]:
     """The MCP server of ``manager``'s graphs and sessions. ``caller_of(ctx)`` says who
-    calls (default: the local user, who sees every session)."""
-    return McpSurface(manager, caller_of).server()
+    calls (default: the local user, who sees every session); ``limits`` bound and count the
+    runs its tools start (default: neither)."""
+    return McpSurface(manager, caller_of, limits).server()
 
 
 def _version() -> str:

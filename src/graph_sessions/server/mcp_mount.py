@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.mcp.caller import Caller
+from graph_sessions.mcp.limits import UNLIMITED, RunLimits
 from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.errors import ApiError, error_body
 from graph_sessions.server.jsonable import JSONResponse
@@ -34,8 +35,9 @@ class McpEndpoint:
     """The ASGI endpoint of ``/mcp``: authenticate, then hand the request to the SDK's
     streamable HTTP session manager (running once :meth:`running` is entered)."""
 
-    def __init__(self, manager: GraphSessionManager) -> None:
+    def __init__(self, manager: GraphSessionManager, limits: RunLimits = UNLIMITED) -> None:
         self.manager = manager
+        self.limits = limits  # the server's run_timeout and metrics, as REST's runs have
         self.route: Route | None = None  # named in the access log and the metrics
         self._sessions: Any = None  # StreamableHTTPSessionManager while running
 
@@ -46,7 +48,7 @@ class McpEndpoint:
 
         from graph_sessions.mcp.server import build_mcp_server
 
-        server = build_mcp_server(self.manager, caller_of=caller_of_request)
+        server = build_mcp_server(self.manager, caller_of=caller_of_request, limits=self.limits)
         sessions = StreamableHTTPSessionManager(app=server)
         async with sessions.run():
             self._sessions = sessions
@@ -109,12 +111,20 @@ def caller_of_request(ctx: Any) -> Caller:
 
 def mount_mcp(app: FastAPI, manager: GraphSessionManager) -> McpEndpoint | None:
     """Add the ``/mcp`` route to ``app``; ``None`` (nothing mounted) without the ``mcp``
-    extra. Enter the returned endpoint's :meth:`~McpEndpoint.running` in the lifespan."""
+    extra. Enter the returned endpoint's :meth:`~McpEndpoint.running` in the lifespan.
+
+    The tools' runs honour ``app.state.settings.run_timeout`` and are counted in
+    ``app.state.metrics`` (set by ``create_app`` before it mounts this), as REST's are."""
     try:
         import mcp  # noqa: F401
     except ImportError:
         return None
-    endpoint = McpEndpoint(manager)
+    settings = getattr(app.state, "settings", None)
+    limits = RunLimits(
+        timeout=settings.run_timeout if settings is not None else None,
+        meter=getattr(app.state, "metrics", None),
+    )
+    endpoint = McpEndpoint(manager, limits)
     endpoint.route = Route(MCP_PATH, endpoint=endpoint, methods=["GET", "POST", "DELETE"])
     app.router.routes.append(endpoint.route)
     return endpoint

@@ -9,6 +9,7 @@ the caller to queue in its ``MULTI``, so that they commit with the backend's own
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import redis
@@ -19,12 +20,43 @@ from graph_sessions.checkpoint.redis_core import Command, text
 from graph_sessions.checkpoint.redis_keys import AFTER, SEP, split_member, threads_key
 from graph_sessions.checkpoint.redis_records import ThreadSnapshot
 
+#: the synchronous connection class of each asyncio one (by name: TCP, TLS, unix socket)
+_SYNC_CONNECTIONS: dict[str, type[Any]] = {
+    "Connection": redis.Connection,
+    "SSLConnection": redis.SSLConnection,
+    "UnixDomainSocketConnection": redis.UnixDomainSocketConnection,
+}
+
+
+def sync_twin(client: Any) -> redis.Redis:
+    """A synchronous client of the server an asyncio ``client`` talks to, over the same
+    kind of connection (TCP, TLS with its certificate options, unix socket) and with its
+    credentials and database: its pool's plain connection settings on the matching
+    synchronous connection class."""
+    pool = client.connection_pool
+    cls = _SYNC_CONNECTIONS.get(pool.connection_class.__name__, redis.Connection)
+    accepted: set[str] = set()
+    for base in cls.__mro__:
+        init = base.__dict__.get("__init__")
+        if init is not None:
+            accepted |= set(inspect.signature(init).parameters)
+    plain = (str, bytes, int, float, bool, type(None))
+    options: dict[str, Any] = {
+        k: v
+        for k, v in pool.connection_kwargs.items()
+        if k in accepted and k not in ("self", "retry") and isinstance(v, plain)
+    }
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=cls, **options))
+
 
 class RedisSaverAdmin:
     """Checkpoint administration of an ``AsyncRedisSaver`` (asyncio; see the module doc)."""
 
-    def __init__(self, saver: AsyncRedisSaver) -> None:
+    def __init__(self, saver: AsyncRedisSaver, url: str | None = None) -> None:
+        """``url``: the server's URL (``redis://``, ``rediss://``, ``unix://``), for the
+        synchronous client; without it, that client copies the saver's client's settings."""
         self.saver = saver
+        self.url = url
 
     def thread_keys(self, thread_id: str) -> list[str]:
         """Every key the saver keeps for ``thread_id``."""
@@ -111,13 +143,12 @@ class RedisSaverAdmin:
     def _sync_client(self) -> redis.Redis:
         client: redis.Redis | None = self.__dict__.get("_sync")
         if client is None:
-            kwargs = self.saver.client.connection_pool.connection_kwargs
-            wanted = ("host", "port", "db", "username", "password", "path")
-            options = {k: kwargs[k] for k in wanted if k in kwargs}
-            cls = self.saver.client.connection_pool.connection_class
-            if "SSL" in cls.__name__:
-                options["ssl"] = True
-            client = self.__dict__.setdefault("_sync", redis.Redis(**options))
+            made = (
+                redis.Redis.from_url(self.url)
+                if self.url is not None
+                else sync_twin(self.saver.client)
+            )
+            client = self.__dict__.setdefault("_sync", made)
         return client
 
     def _sync_rewrite(self, thread_id: str, planner: Any) -> Any:

@@ -174,7 +174,8 @@ class RedisBackend(Backend):
         saver = AsyncRedisSaver(client, prefix=self.prefix)
         encrypt_saver(saver, self.encryption)
         self.checkpointer = saver
-        self.admin = RedisSaverAdmin(saver)
+        # its synchronous client: of the same URL (unix sockets, TLS options), or like ours
+        self.admin = RedisSaverAdmin(saver, self.url if self._owns_client else None)
         self.store = RedisStore(client, self.prefix)
         self._append = client.register_script(APPEND_LOG)
         try:
@@ -183,7 +184,16 @@ class RedisBackend(Backend):
             log.warning("could not read Redis's persistence settings: %s", exc)
 
     async def close(self) -> None:
+        """Stop what runs on the client (cancel listener, run-stream relay, the store's TTL
+        sweeper), close the admin's synchronous client and the client this backend made.
+        A later :meth:`open` starts afresh: a new client, relay, saver and store."""
         await self._close_cancel_listener()
+        relay, self._relay, self._relay_made = self._relay, None, False
+        if relay is not None:
+            await relay.stop()
+        store = getattr(self, "store", None)
+        if store is not None:
+            await store.stop_ttl_sweeper(timeout=3.0)
         admin = getattr(self, "admin", None)
         if admin is not None:
             admin.close()
@@ -424,7 +434,8 @@ class RedisBackend(Backend):
         return [rows.session_from_fields(r) for r in replies]
 
     async def _forget(self, session_ids: Sequence[str]) -> None:
-        """Drop index entries (and global records) of sessions whose keys Redis expired."""
+        """Drop index entries (and global records: pending runs, crons, the saver's
+        ``P runs`` members) of sessions whose keys Redis expired."""
         k = self.keys
         for sid in session_ids:
 
@@ -433,14 +444,22 @@ class RedisBackend(Backend):
                     return None
                 where = load_json(await pipe.hget(k.where, sid)) or {}
                 stale = await self._pending_of(pipe, sid)
+                crons = await self._crons_of(pipe, sid)
+                # the run ids from the run-count index (the session's runs hash is gone)
+                members = await pipe.zrangebylex(k.runs_all, "[" + sid + SEP, "(" + sid + "\x01")
+                run_ids = [m.decode()[len(sid) + len(SEP) :] for m in members]
                 pipe.multi()
                 self._queue_unindex(pipe, sid, where)
                 if stale:
                     pipe.hdel(k.pending, *stale)
+                if crons:
+                    pipe.hdel(k.crons, *crons)
+                if run_ids:
+                    pipe.zrem(runs_key(self.prefix), *[run_member(r, sid) for r in run_ids])
                 pipe.zrem(threads_key(self.prefix), sid)
                 return None
 
-            await self._tx([k.row(sid), k.pending], body)
+            await self._tx([k.row(sid), k.pending, k.crons, k.runs_all], body)
 
     def _queue_unindex(self, pipe: Any, sid: str, where: dict[str, Any]) -> None:
         k = self.keys
@@ -510,33 +529,45 @@ class RedisBackend(Backend):
             else:
                 lo = cursor[0]
         out: list[SessionInfo] = []
+        taken: set[str] = set()
         gone: list[str] = []
-        offset = 0
         size = _PAGE if limit is None else min(_PAGE, limit + 1)
         try:
+            # Each round reads from the last row read (its score, then its id), not from an
+            # offset: rows added or removed meanwhile shift no later page.
             while limit is None or len(out) < limit:
+                if cursor is not None:
+                    if q.descending:
+                        hi = cursor[0]
+                    else:
+                        lo = cursor[0]
                 if q.descending:
                     page = await self.client.zrevrangebyscore(
-                        source, hi, lo, start=offset, num=size, withscores=True
+                        source, hi, lo, start=0, num=size, withscores=True
                     )
                 else:
                     page = await self.client.zrangebyscore(
-                        source, lo, hi, start=offset, num=size, withscores=True
+                        source, lo, hi, start=0, num=size, withscores=True
                     )
-                offset += len(page)
-                ids = [
-                    m.decode()
+                fresh = [
+                    (m.decode(), int(value))
                     for m, value in page
                     if not _seen(cursor, int(value), m.decode(), q.descending)
                 ]
+                ids = [sid for sid, _ in fresh if sid not in taken]
                 for sid, info in zip(ids, await self._load_rows(ids), strict=True):
                     if info is None:
                         gone.append(sid)
                     elif q.matches(info) and (limit is None or len(out) < limit):
                         out.append(info)
+                        taken.add(sid)  # a row moved past the cursor meanwhile: once only
                 if len(page) < size:
                     break
-                size = min(_PAGE, size * 2)
+                if fresh:
+                    cursor = (fresh[-1][1], fresh[-1][0])
+                    size = min(_PAGE, size * 2)
+                else:  # a whole page of one score, read already: read a longer one
+                    size *= 2
         finally:
             if temp:
                 await self.client.delete(*temp)

@@ -124,7 +124,10 @@ def run_member(sid: str, run_id: str) -> str:
 
 
 #: appends log entries (events, messages) with ids from a counter, in one step, giving the
-#: log key the row's expiry. KEYS: log, counter, changes, row; ARGV: JSON payloads.
+#: log key the row's expiry (none when the row has none). Without a row the log's expiry is
+#: left as it is: a log of a session never created has none (no TTL when no row), and the
+#: log of a session whose row Redis expired first keeps its deadline (never made
+#: permanent, an orphan). KEYS: log, counter, changes, row; ARGV: JSON payloads.
 #: Returns the new ids in order.
 APPEND_LOG = """
 local ids = {}
@@ -135,6 +138,6 @@ for i = 1, #ARGV do
 end
 redis.call('INCR', KEYS[3])
 local t = redis.call('PTTL', KEYS[4])
-if t > 0 then redis.call('PEXPIRE', KEYS[1], t) else redis.call('PERSIST', KEYS[1]) end
+if t > 0 then redis.call('PEXPIRE', KEYS[1], t) elseif t == -1 then redis.call('PERSIST', KEYS[1]) end
 return ids
 """
