@@ -351,9 +351,9 @@ def test_a_list_of_ten_thousand_items(
         assert "[10000 items]" in log.locator("summary").inner_text()
         log.locator("summary").click()
         entries = log.locator(":scope > ul > li")
-        assert entries.count() == 100
+        expect(entries).to_have_count(100)
         log.get_by_role("button", name="show 100 more (9900 left)").click()
-        assert entries.count() == 200
+        expect(entries).to_have_count(200)
         assert entries.nth(199).inner_text() == "199: item 199"
         # the page still answers: the next click is handled
         page.page.get_by_role("button", name="Events").click()
@@ -391,3 +391,119 @@ def test_readable_at_phone_width(
     assert width <= 390, f"the page is {width}px wide at 390"
     page.shot("session-phone")
     assert page.errors == []
+
+
+def test_chat_through_an_interrupt_on_a_graph_of_three_nodes(
+    open_page: Callable[..., UiPage], ui_server: ServerProcess
+) -> None:
+    sid = new_id("approve")
+    with ui_server.client("alice") as c:
+        r = c.post("/sessions", json={"session_id": sid, "graph_id": "approval"})
+        assert r.status_code == 201, r.text
+        page = open_as(open_page, "alice", sid)
+        page.page.fill("#chat-key", "user_input")
+        page.page.fill("#chat-input", "refund please")
+        page.page.get_by_role("button", name="Send").click()
+        page.page.wait_for_selector("#chat-stream [data-kind=result]")
+        nodes = page.page.eval_on_selector_all(
+            "#chat-stream [data-kind=update] .chunk-label", "els => els.map(e => e.textContent)"
+        )
+        assert nodes == ["draft", "__interrupt__"]
+        # the question shows without a reload; the chat's key is the interrupt's resume_key
+        expect(page.page.locator("#interrupt-question")).to_have_text("approve?")
+        wait_status(page, "interrupted")
+        assert page.page.input_value("#chat-key") == "user_input"
+        page.page.fill("#chat-input", "yes")
+        page.page.get_by_role("button", name="Send").click()
+        expect(page.page.locator("#chat-stream [data-kind=update] .chunk-label")).to_have_text(
+            ["approve", "respond"]
+        )
+        wait_status(page, "completed")
+        state = c.get(f"/sessions/{sid}/state").json()["values"]
+        assert state["response"] == "sent" and state["approved"] is True
+    assert page.errors == []
+
+
+def test_a_failing_run_shows_its_error(
+    open_page: Callable[..., UiPage], ui_server: ServerProcess
+) -> None:
+    sid = new_id("fail")
+    with ui_server.client("alice") as c:
+        invoke(c, sid, {"input": {"user_input": "ok"}})
+        page = open_as(open_page, "alice", sid)
+        page.page.fill("#chat-input", "fail")
+        page.page.get_by_role("button", name="Send").click()
+        page.page.wait_for_selector("#chat-stream [data-kind=error]")
+        assert "run_failed" in page.page.inner_text("#chat-stream [data-kind=error]")
+        wait_status(page, "failed")
+        page.page.wait_for_selector("#fact-error :text('boom')")
+        page.page.wait_for_selector("#run-rows tr[data-status=error] :text('boom')")
+        assert c.get(f"/sessions/{sid}").json()["status"] == "failed"
+    assert page.errors == []
+
+
+def test_older_checkpoints_load_a_page_at_a_time(
+    open_page: Callable[..., UiPage], ui_server: ServerProcess
+) -> None:
+    sid = new_id("older")
+    with ui_server.client("alice") as c:
+        for i in range(7):
+            invoke(c, sid, {"input": {"user_input": f"run {i}"}})
+        checkpoints = c.get(f"/sessions/{sid}/checkpoints", params={"limit": 100}).json()
+        assert len(checkpoints) > 20
+        page = open_as(open_page, "alice", sid)
+        rows = page.page.locator("#checkpoint-rows tr[data-checkpoint-id]")
+        expect(rows).to_have_count(20)
+        page.page.get_by_role("button", name="Load older").click()
+        expect(rows).to_have_count(len(checkpoints))
+        assert page.page.locator("#checkpoints-older").is_hidden()
+        shown = rows.evaluate_all("els => els.map(e => e.dataset.checkpointId)")
+        assert shown == [cp["checkpoint_id"] for cp in checkpoints]
+    assert page.errors == []
+
+
+def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
+    """The diff, the chat's input and the countdown, run in the page as the page runs them."""
+    page = open_page("alice")
+    out = page.page.evaluate(
+        """async () => {
+          const diff = await import('/ui/js/session/diff.js');
+          const chat = await import('/ui/js/session/chat.js');
+          const header = await import('/ui/js/session/header.js');
+          return {
+            diff: diff.diffValues(
+              {a: 1, b: {c: [1, 2], d: "x"}, gone: true},
+              {a: 1, b: {c: [1, 3, 4], d: "y"}, new: null}),
+            same: diff.diffValues({a: [1, {b: 2}]}, {a: [1, {b: 2}]}),
+            whole: diff.diffValues(1, "1"),
+            keyMessages: chat.defaultKey({messages: [], user_input: "x"}, null),
+            keyResume: chat.defaultKey({log: []}, {interrupts: [{value: {resume_key: "answer"}}]}),
+            keyString: chat.defaultKey({n: 1, topic: "x"}, null),
+            keyNone: chat.defaultKey({}, null),
+            messages: chat.buildInput("messages", "hi"),
+            other: chat.buildInput("question", "hi"),
+            countdown: [header.countdown(5), header.countdown(65), header.countdown(3 * 3600 + 5),
+                        header.countdown(2 * 86400 + 3600)],
+            typed: ["42", "{\\"a\\": 1}", "plain", "true", "\\"quoted\\""].map(header.typedValue),
+          };
+        }"""
+    )
+    assert out["diff"] == [
+        {"kind": "changed", "path": "b.c[1]", "before": 2, "after": 3},
+        {"kind": "added", "path": "b.c[2]", "after": 4},
+        {"kind": "changed", "path": "b.d", "before": "x", "after": "y"},
+        {"kind": "removed", "path": "gone", "before": True},
+        {"kind": "added", "path": "new", "after": None},
+    ]
+    assert out["same"] == []
+    assert out["whole"] == [{"kind": "changed", "path": "(whole state)", "before": 1, "after": "1"}]
+    assert (out["keyMessages"], out["keyResume"], out["keyString"], out["keyNone"]) == (
+        "messages",
+        "answer",
+        "topic",
+        "input",
+    )
+    assert out["messages"] == {"messages": [{"role": "user", "content": "hi"}]}
+    assert out["other"] == {"question": "hi"}
+    assert out["countdown"] == ["5 s", "1 min 05 s", "3 h 00 min 05 s", "2 d 1 h 00 min"]
+    assert out["typed"] == [42, {"a": 1}, "plain", True, "quoted"]
