@@ -1,7 +1,8 @@
 // The session's execution log, live: GET /events?follow=true read as SSE, resumed with
-// after=<last id> when the connection drops, stopped by the page's AbortController.
+// after=<last id> when the connection drops (or the server restarts), stopped by the page's
+// AbortController.
 
-import { ApiError, sessionPath, sse } from "../api.js";
+import { api, ApiError, sessionPath, sse } from "../api.js";
 import { fmtTime, h, preview } from "../dom.js";
 import { valueTree } from "./state_tree.js";
 
@@ -41,11 +42,22 @@ export function eventsPanel(ctx) {
   };
 
   const follow = async () => {
+    let wait = 1000;
+    let again = false;
     while (!ctx.signal.aborted) {
       try {
+        if (again) {
+          // back after a drop: is the server (and the session) there? then read what changed
+          await api("GET", sessionPath(ctx.id), { signal: ctx.signal });
+          state.textContent = "live";
+          ctx.later();
+        }
+        again = true;
         for await (const { event, data, id } of sse("GET", sessionPath(ctx.id, "/events"), { query: { follow: "true", after }, signal: ctx.signal })) {
           state.textContent = "live";
+          wait = 1000;
           if (event === "end") {
+            if (data && data.reason === "server shutting down") break; // reconnect below
             state.textContent = "ended (the session is gone)";
             ctx.gone();
             return;
@@ -66,7 +78,8 @@ export function eventsPanel(ctx) {
       }
       if (ctx.signal.aborted) return;
       state.textContent = "reconnecting…";
-      await sleep(1000, ctx.signal);
+      await sleep(wait, ctx.signal);
+      wait = Math.min(wait * 2, 15000);
     }
   };
 
