@@ -4,6 +4,7 @@ edited, delete, values shown as text, a 10,000-item list, and another owner's se
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -525,3 +526,33 @@ def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
     assert out["other"] == {"question": "hi"}
     assert out["countdown"] == ["5 s", "1 min 05 s", "3 h 00 min 05 s", "2 d 1 h 00 min"]
     assert out["typed"] == [42, {"a": 1}, "plain", True, "quoted"]
+
+
+def test_copy_as_json_and_leaving_the_page_stops_the_tail(
+    open_page: Callable[..., UiPage], ui_server: ServerProcess
+) -> None:
+    sid = new_id("copy")
+    with ui_server.client("alice") as c:
+        invoke(c, sid, {"input": {"user_input": "copy me"}})
+        values = c.get(f"/sessions/{sid}/state").json()["values"]
+    page = open_as(open_page, "alice", sid)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.page.wait_for_selector("#state-tree :text('echo:copy me')")
+    page.page.get_by_role("button", name="Copy as JSON").click()
+    expect(page.page.locator("#notice")).to_have_text("State copied as JSON.")
+    assert json.loads(page.page.evaluate("navigator.clipboard.readText()")) == values
+    # leaving the page aborts its live tail (the cleanup's AbortController)
+    expect(page.page.locator("#events-state")).to_have_text("live")
+    aborted: list[str] = []
+    page.page.on(
+        "requestfailed",
+        lambda r: aborted.append(r.url) if "/events" in r.url and "follow=true" in r.url else None,
+    )
+    page.page.get_by_role("link", name="Sessions", exact=True).click()
+    page.page.wait_for_url(lambda url: url.endswith("#/sessions"))
+    expect(page.page.locator("#header-panel")).to_have_count(0)
+    deadline = time.monotonic() + 10
+    while not aborted and time.monotonic() < deadline:
+        page.page.wait_for_timeout(50)
+    assert aborted, "the event tail was left open"
+    assert page.errors == []
