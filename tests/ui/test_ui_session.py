@@ -5,6 +5,7 @@ edited, delete, values shown as text, a 10,000-item list, and another owner's se
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -254,7 +255,10 @@ def test_metadata_is_edited_and_persisted(
 ) -> None:
     sid = new_id("meta")
     with ui_server.client("alice") as c:
-        r = c.post("/sessions", json={"session_id": sid, "metadata": {"plan": "pro", "seats": 3}})
+        r = c.post(
+            "/sessions",
+            json={"session_id": sid, "metadata": {"plan": "pro", "seats": 3}, "ttl": 3600},
+        )
         assert r.status_code == 201, r.text
         page = open_as(open_page, "alice", sid)
         page.page.wait_for_selector("#metadata-rows tr[data-meta-key=plan]")
@@ -274,9 +278,16 @@ def test_metadata_is_edited_and_persisted(
             "plan": "enterprise",
             "limits": {"daily": 5},
         }
-        # the TTL counts down (the server's default TTL) or says never
-        ttl = page.page.inner_text("#ttl")
-        assert ttl == "never" or ttl.startswith("in ")
+        # the TTL counts down every second
+        ttl = page.page.locator("#ttl")
+        expect(ttl).to_have_text(re.compile(r"^in (59|60) min \d\d s$"))
+        first = ttl.inner_text()
+        expect(ttl).not_to_have_text(first)
+        expect(ttl).to_have_text(re.compile(r"^in (59|60) min \d\d s$"))
+        # without a TTL: never
+        assert c.patch(f"/sessions/{sid}", json={"ttl": None}).status_code == 200
+        page.page.get_by_role("button", name="save plan").click()  # the answer is the new row
+        expect(ttl).to_have_text("never")
     assert page.errors == []
 
 
