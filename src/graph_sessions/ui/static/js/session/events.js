@@ -22,23 +22,36 @@ function sleep(ms, signal) {
   });
 }
 
+function row(event) {
+  const details = h(
+    "details",
+    {},
+    h("summary", {}, h("span", { class: "event-type", text: event.type }), " ", h("span", { class: "muted", text: fmtTime(event.at) }), " ", h("span", { class: "mono event-preview", text: preview(event.data, 100) })),
+    valueTree(event, { openDepth: 1 }),
+  );
+  return h("li", { dataset: { eventId: String(event.id), type: event.type } }, details);
+}
+
 /** The events panel; `start()` begins the live tail. */
 export function eventsPanel(ctx) {
   const list = h("ol", { class: "events", id: "events-list", "aria-label": "events, newest last" });
   const state = h("span", { class: "muted", id: "events-state", text: "connecting…" });
   let after = null;
 
-  const add = (event) => {
-    const details = h(
-      "details",
-      {},
-      h("summary", {}, h("span", { class: "event-type", text: event.type }), " ", h("span", { class: "muted", text: fmtTime(event.at) }), " ", h("span", { class: "mono event-preview", text: preview(event.data, 100) })),
-      valueTree(event, { openDepth: 1 }),
-    );
+  // events come in bursts (the backlog first): they are added once per frame, with one
+  // layout read for the whole batch
+  let queue = [];
+  const flush = () => {
+    const batch = queue.slice(-KEEP);
+    queue = [];
     const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
-    list.append(h("li", { dataset: { eventId: String(event.id), type: event.type } }, details));
+    list.append(...batch.map(row));
     while (list.childElementCount > KEEP) list.firstElementChild.remove();
     if (stick) list.scrollTop = list.scrollHeight;
+  };
+  const add = (event) => {
+    if (!queue.length) requestAnimationFrame(flush);
+    queue.push(event);
   };
 
   const follow = async () => {
