@@ -500,7 +500,14 @@ def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
           const diff = await import('/ui/js/session/diff.js');
           const chat = await import('/ui/js/session/chat.js');
           const header = await import('/ui/js/session/header.js');
+          const interrupt = await import('/ui/js/session/interrupt.js');
+          const two = [{id: "i1", value: {}}, {id: "i2", value: {}}];
+          let notJson = null;
+          try { interrupt.resumeValue(two, ["1", "{x"], true); } catch (e) { notJson = e.message; }
           return {
+            resumeOne: interrupt.resumeValue([{id: "i1"}], ["yes"], false),
+            resumeTwo: interrupt.resumeValue(two, ["[1]", "\\"b\\""], true),
+            notJson,
             diff: diff.diffValues(
               {a: 1, b: {c: [1, 2], d: "x"}, gone: true},
               {a: 1, b: {c: [1, 3, 4], d: "y"}, new: null}),
@@ -525,6 +532,9 @@ def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
         {"kind": "removed", "path": "gone", "before": True},
         {"kind": "added", "path": "new", "after": None},
     ]
+    assert out["resumeOne"] == "yes"
+    assert out["resumeTwo"] == {"i1": [1], "i2": "b"}
+    assert out["notJson"].startswith("answer 2 is not JSON")
     assert out["same"] == []
     assert out["whole"] == [{"kind": "changed", "path": "(whole state)", "before": 1, "after": "1"}]
     assert (out["keyMessages"], out["keyResume"], out["keyString"], out["keyNone"]) == (
