@@ -16,9 +16,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from support.server import ServerProcess
-from support.ui_page import UiPage
+from support.ui_page import WAIT_MS, UiPage
 
 pytestmark = pytest.mark.slow
+expect.set_options(timeout=WAIT_MS)  # as long as the page's own waits
 
 XSS = ['<img src=x onerror="window.__xss=1">', "<script>window.__xss=1</script>"]
 

@@ -9,9 +9,10 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import expect
 from support.server import ServerProcess
-from support.ui_page import UiPage
+from support.ui_page import WAIT_MS, UiPage
 
 pytestmark = pytest.mark.slow
+expect.set_options(timeout=WAIT_MS)  # as long as the page's own waits
 
 
 def test_the_event_tail_reconnects_after_a_restart(
