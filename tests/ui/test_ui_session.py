@@ -390,6 +390,11 @@ def test_another_owner_gets_not_found(
     assert "Session not found" in text and "secret" not in text
     assert page.page.locator("#state-panel").count() == 0
     assert all("404" in e for e in page.errors), page.errors
+    # an admin sees it
+    admin = open_as(open_page, "root", sid)
+    expect(admin.page.locator("#fact-owner")).to_have_text("alice")
+    admin.page.wait_for_selector('#state-tree :text("echo:alice\'s secret")')
+    assert admin.errors == []
 
 
 def test_readable_at_phone_width(
