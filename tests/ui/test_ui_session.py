@@ -124,6 +124,7 @@ def test_chat_streams_the_run_node_by_node(
         update = page.page.locator("#chat-stream [data-kind=update]").first.inner_text()
         assert "work" in update and "echo:hello there" in update
         page.page.wait_for_selector("#state-tree :text('echo:hello there')")
+        page.page.locator("#chat-panel").scroll_into_view_if_needed()
         page.shot("session-chat")
         state = c.get(f"/sessions/{sid}/state").json()["values"]
         assert state["response"] == "echo:hello there"
@@ -235,6 +236,7 @@ def test_events_arrive_live_during_a_run_of_another_client(
             expect(page.page.locator("#events-list li[data-type=run_started]")).to_have_count(2)
             seen_during_run = not done.is_set()
             wait_status(page, "running")
+            page.page.locator("#events-panel").scroll_into_view_if_needed()
             page.shot("session-events")
         finally:
             thread.join()
@@ -507,10 +509,12 @@ def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
           const chat = await import('/ui/js/session/chat.js');
           const header = await import('/ui/js/session/header.js');
           const interrupt = await import('/ui/js/session/interrupt.js');
+          const runs = await import('/ui/js/session/runs.js');
           const two = [{id: "i1", value: {}}, {id: "i2", value: {}}];
           let notJson = null;
           try { interrupt.resumeValue(two, ["1", "{x"], true); } catch (e) { notJson = e.message; }
           return {
+            durations: [0.0421, 2.46, 75].map(runs.duration),
             resumeOne: interrupt.resumeValue([{id: "i1"}], ["yes"], false),
             resumeTwo: interrupt.resumeValue(two, ["[1]", "\\"b\\""], true),
             notJson,
@@ -538,6 +542,7 @@ def test_the_page_helpers(open_page: Callable[..., UiPage]) -> None:
         {"kind": "removed", "path": "gone", "before": True},
         {"kind": "added", "path": "new", "after": None},
     ]
+    assert out["durations"] == ["42 ms", "2.5 s", "1 min"]
     assert out["resumeOne"] == "yes"
     assert out["resumeTwo"] == {"i1": [1], "i2": "b"}
     assert out["notJson"].startswith("answer 2 is not JSON")

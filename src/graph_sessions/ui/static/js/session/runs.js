@@ -6,6 +6,13 @@ import { clippedText } from "./state_tree.js";
 
 const STATUS_CLASS = { success: "completed", error: "failed", cancelled: "suspended", running: "running", interrupted: "interrupted" };
 
+/** A run's duration: "340 ms", "2.5 s", then minutes and hours. */
+export function duration(seconds) {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  return fmtSpan(seconds);
+}
+
 /** The runs panel; `refresh()` reads them again. */
 export function runsPanel(ctx) {
   const body = h("tbody", { id: "run-rows" });
@@ -25,7 +32,7 @@ export function runsPanel(ctx) {
       replace(
         body,
         runs.map((run) => {
-          const took = run.finished_at ? fmtSpan((new Date(run.finished_at) - new Date(run.started_at)) / 1000) : "…";
+          const took = run.finished_at ? duration((new Date(run.finished_at) - new Date(run.started_at)) / 1000) : "…";
           return h(
             "tr",
             { dataset: { runId: run.run_id, status: run.status } },
