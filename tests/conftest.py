@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.graphs import chat_graph
-from support.postgres import NoPostgres, PostgresServer, provision
+from support.postgres import ENV_URL, NoPostgres, PostgresServer, provision
 from support.redis import NoRedis, RedisServer
 from support.redis import provision as provision_redis
 
@@ -51,6 +51,19 @@ def postgres_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the whole run (``support/postgres.py``: started
     from Debian's binaries on 127.0.0.1, or the server ``GRAPH_SESSIONS_TEST_POSTGRES_URL``
     names). No server fails the tests that need one, loudly: they never skip."""
+    try:
+        with provision() as server:
+            yield server
+    except NoPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for one test only, which it may stop and start
+    (``support/pg_restart.py``); never the shared one, even when
+    ``GRAPH_SESSIONS_TEST_POSTGRES_URL`` names a server."""
+    monkeypatch.delenv(ENV_URL, raising=False)
     try:
         with provision() as server:
             yield server

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 from support import pg_restart
-from support.postgres import ENV_URL, PostgresServer, provision
+from support.postgres import PostgresServer
 
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.postgres.connection import WAIT_SLICE, PostgresPool
@@ -19,14 +18,6 @@ pytestmark = pytest.mark.slow
 
 #: seconds the server stays down
 DOWN_SECONDS = 6.0
-
-
-@pytest.fixture
-def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
-    """A cluster for this test only (it goes down)."""
-    monkeypatch.delenv(ENV_URL, raising=False)
-    with provision() as server:
-        yield server
 
 
 async def test_a_request_queued_before_the_server_went_away_fails_fast(

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -104,12 +105,15 @@ def test_reject_answers_409_on_every_other_replica_while_a_run_holds_the_session
     a, b, c = replicas.servers
     for trial in range(3):
         sid = f"busy{trial}"
-        done: dict[str, int] = {}
+        done: dict[str, Any] = {}
 
-        def long_run(sid: str = sid, done: dict[str, int] = done) -> None:
+        def long_run(sid: str = sid, done: dict[str, Any] = done) -> None:
             with httpx.Client(base_url=a.url, timeout=60) as client:
-                body = {"input": {"user_input": "x", "n": 8, "delay": 0.25}}
-                done["status"] = client.post(f"/sessions/{sid}/invoke", json=body).status_code
+                # long enough for any machine: the test ends it below
+                body = {"input": {"user_input": "x", "n": 240, "delay": 0.25}}
+                r = client.post(f"/sessions/{sid}/invoke", json=body)
+                done["status"] = r.status_code
+                done["error"] = r.json().get("error") if r.status_code != 200 else None
 
         t = threading.Thread(target=long_run)
         t.start()
@@ -130,6 +134,14 @@ def test_reject_answers_409_on_every_other_replica_while_a_run_holds_the_session
                     json={"input": {"user_input": "y"}, "multitask": "reject"},
                 )
                 answers.append(r.status_code)
+        # the run still held the session after every probe: an interrupting invoke from a
+        # third replica cancels it (so the probes above all met a running run)
+        with httpx.Client(base_url=c.url, timeout=60) as client:
+            r = client.post(
+                f"/sessions/{sid}/invoke",
+                json={"input": {"user_input": "z", "n": 0}, "multitask": "interrupt"},
+            )
         t.join(60)
         assert answers == [409] * 10
-        assert done["status"] == 200
+        assert r.status_code == 200, r.text
+        assert (done["status"], done["error"]) == (409, "run_cancelled")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support import pg_restart
-from support.postgres import ENV_URL, PostgresServer, provision
+from support.postgres import PostgresServer
 from support.server import ServerProcess
 from support.stream_replicas import start_replica
 
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.slow
 
 #: seconds the database stays down
 DOWN_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for this test only (never the shared one: it goes down)."""
-    monkeypatch.delenv(ENV_URL, raising=False)
-    with provision() as server:
-        yield server
 
 
 @pytest.fixture

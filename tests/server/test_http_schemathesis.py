@@ -71,7 +71,8 @@ def test_openapi_conformance(api_schema: schemathesis.BaseSchema, server: Server
         except Unsatisfiable:  # no parameters to break: nothing negative to send
             continue
         except (Exception, BaseExceptionGroup) as exc:  # keep going: report every failure
-            failures.append(f"{operation.label} ({mode.value}): {str(exc)[:1500]}")
+            inner = "; ".join(repr(e)[:500] for e in getattr(exc, "exceptions", ()))
+            failures.append(f"{operation.label} ({mode.value}): {str(exc)[:1500]} {inner}")
     print(f"schemathesis: {calls} requests over {operations} operation/mode pairs")
     assert operations >= 40 and calls >= 8 * operations
     assert not failures, "\n\n".join(failures)
