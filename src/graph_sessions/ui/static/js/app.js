@@ -7,7 +7,7 @@ import { h, replace } from "./dom.js";
 
 const ROUTES = [
   [/^\/sessions\/(.+)$/, "sessions", () => import("./pages/session.js")],
-  [/^\/sessions\/?$/, "sessions", () => import("./pages/sessions.js")],
+  [/^\/sessions\/?(?:\?.*)?$/, "sessions", () => import("./pages/sessions.js")],
   [/^\/overview\/?$/, "overview", () => import("./pages/overview.js")],
   [/^\/graphs(?:\/(.+))?$/, "graphs", () => import("./pages/graph.js")],
   [/^\/signin$/, "", () => import("./pages/signin.js")],
