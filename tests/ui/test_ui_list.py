@@ -134,7 +134,7 @@ def test_live_updates_show_another_clients_change(
         assert r.json()["status"] == "interrupted"
         page = signed_in(open_page, "alice", f"#/sessions?id=live{tag}")
         page.page.wait_for_selector(f'{ROWS}[data-session="{sid}"][data-status="interrupted"]')
-        loads = page.page.evaluate("document.getElementById('main').dataset.loaded")
+        loads = page.page.evaluate("document.getElementById('session-rows').dataset.loads")
         # another client answers the interrupt, creates a session and fails one
         r = alice.post(f"/sessions/{sid}/resume", json={"value": "yes"})
         assert r.status_code == 200, r.text
@@ -155,7 +155,7 @@ def test_live_updates_show_another_clients_change(
             arg=failed,
         )
     # no reload happened: the page was loaded once
-    assert page.page.evaluate("document.getElementById('main').dataset.loaded") == loads
+    assert page.page.evaluate("document.getElementById('session-rows').dataset.loads") == loads
     assert page.errors == []
 
 
@@ -227,3 +227,18 @@ def test_phone_width_has_no_horizontal_overflow(
     assert page.page.is_visible("#f-id")
     page.shot("sessions-list-phone")
     assert page.errors == []
+
+
+def test_a_bad_filter_shows_the_error_state(
+    open_page: Callable[..., UiPage], ui_server: ServerProcess
+) -> None:
+    page = signed_in(open_page, "alice", "#/sessions?meta=no-equals-sign")
+    page.page.wait_for_selector("#list-state .error-state")
+    assert "not key=value" in page.page.inner_text("#list-state")
+    assert page.page.query_selector(ROWS) is None
+    # fixing the filter in the form recovers
+    page.page.fill("#f-meta", "")
+    page.page.get_by_role("button", name="Apply").click()
+    page.page.wait_for_function("() => !document.querySelector('#list-state .error-state')")
+    page.errors.clear()  # fail() also reported the error in the console-free notice
+    assert page.page.is_hidden("#notice") or page.page.inner_text("#notice") == ""

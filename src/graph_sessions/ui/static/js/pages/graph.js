@@ -6,7 +6,10 @@ import { h, replace } from "../dom.js";
 import { drawGraph } from "../graph_view.js";
 
 async function list(main) {
+  const loading = h("p", { class: "muted", text: "Loading…" });
+  replace(main, loading);
   const graphs = await api("GET", "/graphs");
+  if (!loading.isConnected) return; // the person went elsewhere meanwhile
   replace(
     main,
     h("h1", { text: "Graphs" }),
@@ -29,7 +32,10 @@ async function list(main) {
 
 export default async function render(main, [graphId]) {
   if (!graphId) return list(main);
+  const loading = h("p", { class: "muted", text: "Loading…" });
+  replace(main, loading);
   const graph = await api("GET", `/graphs/${encodeURIComponent(graphId)}`);
+  if (!loading.isConnected) return; // the person went elsewhere meanwhile
   const view = h("div", { class: "graph-view panel", id: "graph-view" });
   const conditional = graph.edges.filter((e) => e.conditional).length;
   replace(

@@ -46,10 +46,13 @@ function sparkline(deltas) {
 export default async function render(main) {
   const controller = new AbortController();
   const signal = controller.signal;
+  const loading = h("p", { class: "muted", text: "Loading…" });
+  replace(main, loading);
   const [stats, failed] = await Promise.all([
     api("GET", "/stats", { signal }),
     api("GET", "/sessions", { query: { status: ["failed"], sort: "updated_at", order: "desc", limit: 20 }, signal }),
   ]);
+  if (!loading.isConnected) return null; // the person went elsewhere meanwhile
   const by = stats.by_status || {};
   const cards = h(
     "div",

@@ -126,11 +126,6 @@ function sessionRow(s, now = Date.now()) {
   );
 }
 
-function onListPage() {
-  const hash = window.location.hash;
-  return hash === "" || hash === "#" || /^#\/sessions\/?(\?.*)?$/.test(hash);
-}
-
 function label(forId, text) {
   return h("label", { for: forId, text });
 }
@@ -355,7 +350,7 @@ export default async function render(main) {
     prev.disabled = cursors.length <= 1;
     next.disabled = !nextCursor;
     pageLabel.textContent = `page ${cursors.length}`;
-    main.dataset.loaded = String(Number(main.dataset.loaded || 0) + 1);
+    rows.dataset.loads = String(Number(rows.dataset.loads || 0) + 1); // pages loaded (not live updates)
   }
 
   // live updates ------------------------------------------------------------------------
@@ -418,13 +413,21 @@ export default async function render(main) {
   };
 
   // first render -------------------------------------------------------------------
-  const [stats, graphs, latest] = await Promise.all([
-    api("GET", "/stats", { signal }),
-    api("GET", "/graphs", { signal }),
-    api("GET", "/sessions", { query: { sort: "updated_at", order: "desc", limit: 1 }, signal }),
-  ]);
-  if (!onListPage()) {
-    cleanup(); // the person went elsewhere while this page loaded
+  let stats;
+  let graphs;
+  let latest;
+  try {
+    [stats, graphs, latest] = await Promise.all([
+      api("GET", "/stats", { signal }),
+      api("GET", "/graphs", { signal }),
+      api("GET", "/sessions", { query: { sort: "updated_at", order: "desc", limit: 1 }, signal }),
+    ]);
+  } catch (error) {
+    fail(error);
+    return cleanup;
+  }
+  if (!form.isConnected) {
+    cleanup(); // the person went elsewhere (another page replaced this one) while it loaded
     return null;
   }
   drawFacets(stats);
