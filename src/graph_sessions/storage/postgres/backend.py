@@ -397,8 +397,8 @@ class PostgresBackend(Backend):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 params.append(value)
-        if query.id_prefix:  # LIKE with %, _ and \ escaped (the text's collation may not
-            # order by code point, so no range); an index serves it under the C collation
+        if query.id_prefix:  # LIKE with %, _ and \ escaped; session_id is COLLATE "C",
+            # so the primary key's btree serves a LIKE on a fixed prefix
             clauses.append("session_id LIKE %s")
             params.append(like_prefix(query.id_prefix))
         for column, op, moment in (
