@@ -119,6 +119,7 @@ def test_facets_form_id_search_sort_and_pages(
     assert page.page.is_disabled("#page-next")
     page.page.click("#page-prev")
     wait_rows(page, ids[50:100])
+    page.page.evaluate("() => window.scrollTo(0, 0)")
     page.shot("sessions-list")
     assert page.errors == []
 
@@ -173,6 +174,8 @@ def test_owners_see_their_own_and_the_admin_filters_by_owner(
     wait_rows(alice_page, [f"own{tag}-alice"])
     root = signed_in(open_page, "root", f"#/sessions?id=own{tag}")
     wait_rows(root, [f"own{tag}-bob", f"own{tag}-alice"])
+    assert root.page.is_hidden("#f-owner")  # under "More filters", closed
+    root.page.click("#more-filters summary")
     root.page.fill("#f-owner", "bob")
     root.page.get_by_role("button", name="Apply").click()
     root.page.wait_for_url(re.compile(r"owner=bob"))
@@ -237,6 +240,7 @@ def test_a_bad_filter_shows_the_error_state(
     assert "not key=value" in page.page.inner_text("#list-state")
     assert page.page.query_selector(ROWS) is None
     # fixing the filter in the form recovers
+    assert page.page.get_attribute("#more-filters", "open") is not None  # a filter is set
     page.page.fill("#f-meta", "")
     page.page.get_by_role("button", name="Apply").click()
     page.page.wait_for_function("() => !document.querySelector('#list-state .error-state')")

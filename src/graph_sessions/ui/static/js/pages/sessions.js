@@ -217,18 +217,27 @@ export default async function render(main) {
       h("legend", { text: "Status" }),
       STATUSES.map((s, i) => h("span", { class: "check" }, statusBoxes[i], label(`f-status-${s}`, s))),
     ),
-    ownerField,
-    h("div", { class: "field" }, label("f-graph", "Graph"), graphSelect),
-    h("div", { class: "field" }, label("f-meta", "Metadata"), metaInput),
-    RANGES.map((name) =>
-      h("div", { class: "field" }, label(`f-${name}`, name.replace("_", " ")), rangeInputs[name]),
-    ),
     h("div", { class: "field" }, label("f-sort", "Sort"), sortSelect),
     h(
       "div",
       { class: "field actions row" },
       h("button", { type: "submit", class: "primary", text: "Apply" }),
       h("button", { type: "button", id: "f-reset", text: "Reset", onclick: () => go(filtersFromHash("#/sessions")) }),
+    ),
+    h(
+      "details",
+      { id: "more-filters", class: "more", open: Boolean(f.owner || f.graph || f.meta || RANGES.some((n) => f[n])) },
+      h("summary", { text: "More filters" }),
+      h(
+        "div",
+        { class: "filters-more" },
+        ownerField,
+        h("div", { class: "field" }, label("f-graph", "Graph"), graphSelect),
+        h("div", { class: "field" }, label("f-meta", "Metadata"), metaInput),
+        RANGES.map((name) =>
+          h("div", { class: "field" }, label(`f-${name}`, name.replace("_", " ")), rangeInputs[name]),
+        ),
+      ),
     ),
   );
   form.addEventListener("submit", (event) => {
