@@ -26,6 +26,7 @@ function sparkline(deltas) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
   svg.setAttribute("class", "sparkline");
+  svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `runs per 10 s, last ${deltas.length} samples: ${deltas.join(", ")}`);
   const base = document.createElementNS(SVG, "line");

@@ -422,6 +422,8 @@ export default async function render(main) {
   };
 
   // first render -------------------------------------------------------------------
+  // the rows need no facet counts: they load alongside
+  const firstPage = loadPage().catch(fail);
   let stats;
   let graphs;
   let latest;
@@ -441,12 +443,9 @@ export default async function render(main) {
   }
   drawFacets(stats);
   for (const g of graphs.graphs) graphSelect.append(h("option", { value: g, text: g, selected: g === f.graph }));
-  newest = latest.sessions.length ? latest.sessions[0].updated_at : new Date(0).toISOString();
-  try {
-    await loadPage();
-  } catch (error) {
-    fail(error);
-  }
+  const base = latest.sessions.length ? latest.sessions[0].updated_at : new Date(0).toISOString();
+  if (!newest || base > newest) newest = base;
+  await firstPage;
   timer = setInterval(poll, POLL_MS);
   return cleanup;
 }
