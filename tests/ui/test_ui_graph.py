@@ -64,3 +64,65 @@ def test_graphs_list_and_the_work_graph_drawn(
     assert "nope" in page.page.inner_text("#notice")
     page.errors[:] = [e for e in page.errors if "404" not in e]  # the answer to /graphs/nope
     assert page.errors == []
+
+
+def test_draw_graph_with_a_cycle_a_self_loop_and_a_highlight(
+    open_page: Callable[..., UiPage],
+) -> None:
+    """drawGraph (the export the session page uses) on a graph with a loop back, a self
+    loop, a conditional branch and a node __start__ cannot reach; names are text."""
+    page = open_page("alice", "#/graphs")
+    page.errors.clear()  # the 401s before signing in
+    page.page.wait_for_selector('li[data-graph="work"]')
+    graph = {
+        "graph_id": "g",
+        "nodes": [
+            {"id": n, "name": n}
+            for n in [
+                "__start__",
+                "plan",
+                "act",
+                "check",
+                "<img src=x onerror=window.__xss=1>",
+                "__end__",
+                "orphan",
+            ]
+        ],
+        "edges": [
+            {"source": "__start__", "target": "plan", "conditional": False},
+            {"source": "plan", "target": "act", "conditional": False},
+            {"source": "act", "target": "check", "conditional": False},
+            {"source": "check", "target": "plan", "conditional": True},
+            {"source": "check", "target": "__end__", "conditional": True},
+            {"source": "act", "target": "act", "conditional": True},
+            {"source": "plan", "target": "<img src=x onerror=window.__xss=1>", "conditional": True},
+        ],
+    }
+    result = page.page.evaluate(
+        """async (graph) => {
+            const { drawGraph } = await import('./js/graph_view.js');
+            const box = document.createElement('div');
+            document.getElementById('main').append(box);
+            const svg = drawGraph(box, graph, { highlight: 'act' });
+            const y = (id) => box.querySelector(`g.gnode[data-node="${CSS.escape(id)}"]`)
+                .getBoundingClientRect().y;
+            return {
+                tag: svg.tagName,
+                nodes: box.querySelectorAll('g.gnode').length,
+                edges: box.querySelectorAll('path.gedge').length,
+                dashed: box.querySelectorAll('path.gedge.conditional').length,
+                current: [...box.querySelectorAll('g.gnode.current')].map(g => g.dataset.node),
+                order: ['__start__', 'plan', 'act', 'check', '__end__'].map(y),
+                imgs: box.querySelectorAll('img').length,
+                xss: window.__xss ?? null,
+            };
+        }""",
+        graph,
+    )
+    assert result["tag"] == "svg"
+    assert result["nodes"] == 7 and result["edges"] == 7 and result["dashed"] == 4
+    assert result["current"] == ["act"]
+    order = result["order"]
+    assert order == sorted(order) and len(set(order)) == 5  # one layer each, top-down
+    assert result["imgs"] == 0 and result["xss"] is None
+    assert page.errors == []
