@@ -58,3 +58,17 @@ async def test_filters_at_the_limits_still_work(any_backend: str) -> None:
         page = await manager.list(metadata=meta)
         assert [s.session_id for s in page.sessions] == ["s1"]
         assert await manager.count(metadata=_nested(MAX_FILTER_DEPTH - 1)) == 0
+
+
+async def test_id_prefix_lists_and_counts_through_the_manager(any_backend: str) -> None:
+    manager = GraphSessionManager(graph=chat_graph(), backend=any_backend)
+    async with manager:
+        for sid in ("job-1", "job-2", "job_3", "jobs", "other"):
+            await manager.create(sid, owner="ann" if sid != "job-2" else "bob")
+        page = await manager.list(id_prefix="job-", sort="created_at", order="asc")
+        assert [s.session_id for s in page.sessions] == ["job-1", "job-2"]
+        assert await manager.count(id_prefix="job_") == 1  # _ is no wildcard
+        assert await manager.count(id_prefix="job", owner="ann") == 3
+        assert await manager.count(id_prefix="") == 5  # empty: no filter
+        with pytest.raises(InvalidInput, match="id_prefix must be a string"):
+            await manager.list(id_prefix=3)  # type: ignore[arg-type]

@@ -153,6 +153,14 @@ async def test_create_list_filters_and_pages(client: httpx.AsyncClient) -> None:
         after = page["pageInfo"]["endCursor"]
     assert seen == ["c0", "c1", "c2", "c3", "c4"]
 
+    prefixed = await gql(
+        client, '{ sessions(filter: {idPrefix: "c"}) { totalCount edges { node { id } } } }'
+    )
+    assert prefixed["data"]["sessions"]["totalCount"] == 5
+    everyone = await gql(
+        client, '{ sessions(filter: {idPrefix: "b"}) { totalCount } }', headers=ROOT
+    )
+    assert everyone["data"]["sessions"]["totalCount"] == 1  # bob's b0
     odd = await gql(client, "{ sessions(filter: {metadata: {n: 1}}) { totalCount } }")
     assert odd["data"]["sessions"]["totalCount"] == 2
     status = await gql(

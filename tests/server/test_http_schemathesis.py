@@ -101,6 +101,7 @@ def test_openapi_document_is_complete(server: ServerProcess) -> None:
         "/readyz": {"get"},
         "/metrics": {"get"},
         "/graphs": {"get"},
+        "/graphs/{graph_id}": {"get"},
     }
     for path, methods in expected.items():
         assert set(paths[path]) >= methods, path

@@ -181,6 +181,37 @@ async def test_list_count_filters_sort_and_cursor(backend: Backend) -> None:
     assert seen == [f"s{i}" for i in range(7)]
 
 
+async def test_list_by_id_prefix_takes_the_text_literally(backend: Backend) -> None:
+    ids = ["a%b", "a%bc", "axb", "a_b", "acb", "a\\b", "a\\\\b", "ab", "b", "a", "é1", "éx"]
+    for i, sid in enumerate(ids):
+        await backend.create_session(info(sid, created_at=at(i), owner="ann" if i % 2 else "bob"))
+
+    async def listed(prefix: str, **more: Any) -> list[str]:
+        rows = await backend.list_sessions(SessionQuery(id_prefix=prefix, limit=100, **more))
+        count = await backend.count_sessions(SessionQuery(id_prefix=prefix, **more))
+        assert count == len(rows)
+        return sorted(s.session_id for s in rows)
+
+    assert await listed("a%") == ["a%b", "a%bc"]  # % is no wildcard
+    assert await listed("a_") == ["a_b"]  # nor _
+    assert await listed("a\\") == sorted(["a\\b", "a\\\\b"])  # a backslash escapes nothing
+    assert await listed("a\\\\") == ["a\\\\b"]
+    assert await listed("a%b") == ["a%b", "a%bc"]
+    assert await listed("é") == ["é1", "éx"]
+    assert await listed("zz") == []
+    assert await listed("a", owner="ann") == sorted(ids[i] for i in (1, 3, 5, 7, 9))
+    assert len(await listed("a")) == 9
+    # pages by cursor under a prefix: every match once
+    seen: list[str] = []
+    cursor = None
+    while page := await backend.list_sessions(
+        SessionQuery(id_prefix="a", descending=False, limit=3, cursor=cursor)
+    ):
+        seen.extend(s.session_id for s in page)
+        cursor = (dump_time(page[-1].created_at), page[-1].session_id)
+    assert seen == [sid for sid in ids if sid.startswith("a")]
+
+
 async def test_expiry_in_listing_stats_and_find_expired(backend: Backend) -> None:
     await backend.create_session(info("old", expires_at=at(10)))
     await backend.create_session(info("new", expires_at=at(100)))

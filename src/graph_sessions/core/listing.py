@@ -29,6 +29,7 @@ class SessionFilters(TypedDict, total=False):
     owner: str | None
     graph_id: str | None
     task_id: str | None
+    id_prefix: str | None
     metadata: dict[str, Any] | None
     created_after: datetime | None
     created_before: datetime | None
@@ -74,6 +75,9 @@ def build_query(status: StatusFilter, filters: SessionFilters, now: datetime) ->
             raise InvalidInput(f"unknown status in {raw!r}; known: {known}") from None
         if SessionStatus.EXPIRED in statuses:
             include_expired = True
+    id_prefix = filters.get("id_prefix")
+    if id_prefix is not None and not isinstance(id_prefix, str):
+        raise InvalidInput(f"id_prefix must be a string, not {type(id_prefix).__name__}")
     metadata = filters.get("metadata")
     if metadata is not None:
         check_metadata_filter(metadata)
@@ -89,6 +93,7 @@ def build_query(status: StatusFilter, filters: SessionFilters, now: datetime) ->
         owner=filters.get("owner"),
         graph_id=filters.get("graph_id"),
         task_id=filters.get("task_id"),
+        id_prefix=id_prefix or None,
         metadata=metadata,
         created_after=moment("created_after"),
         created_before=moment("created_before"),

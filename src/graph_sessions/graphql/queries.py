@@ -45,6 +45,7 @@ def search_request(where: SessionFilter | None, limit: int, cursor: str | None) 
             owner=w.owner,
             graph_id=w.graph_id,
             task_id=w.task_id,
+            id_prefix=w.id_prefix,
             metadata=w.metadata,  # type: ignore[arg-type]
             created_after=w.created_after,
             created_before=w.created_before,
@@ -66,6 +67,7 @@ def list_filters(body: SearchRequest, owner: str | None) -> dict[str, Any]:
         "owner": owner,
         "graph_id": body.graph_id,
         "task_id": body.task_id,
+        "id_prefix": body.id_prefix,
         "metadata": body.metadata,
         "created_after": body.created_after,
         "created_before": body.created_before,

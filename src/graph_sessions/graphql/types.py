@@ -254,6 +254,9 @@ class SessionFilter:
     owner: str | None = strawberry.field(default=None, description="admins: any; users: their own")
     graph_id: str | None = None
     task_id: str | None = None
+    id_prefix: str | None = strawberry.field(
+        default=None, description="sessions whose id starts with this text"
+    )
     metadata: JSON | None = strawberry.field(
         default=None, description="pairs the metadata contains"
     )

@@ -139,6 +139,9 @@ class SearchRequest(_Body):
     owner: str | None = Field(default=None, description="admins only (users see their own)")
     graph_id: str | None = None
     task_id: str | None = None
+    id_prefix: str | None = Field(
+        default=None, max_length=256, description="sessions whose id starts with this text"
+    )
     metadata: dict[str, Any] | None = Field(
         default=None, description="sessions whose metadata contains these pairs"
     )
@@ -349,3 +352,26 @@ class GraphsOut(BaseModel):
 
     graphs: list[str]
     default: str
+
+
+class GraphNodeOut(BaseModel):
+    """A node of a graph's drawing (``__start__`` and ``__end__`` included)."""
+
+    id: str
+    name: str
+
+
+class GraphEdgeOut(BaseModel):
+    """An edge of a graph's drawing; ``conditional`` when a routing function picks it."""
+
+    source: str
+    target: str
+    conditional: bool = False
+
+
+class GraphOut(BaseModel):
+    """A served graph's nodes and edges (``graph.get_graph()`` of the compiled graph)."""
+
+    graph_id: str
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]

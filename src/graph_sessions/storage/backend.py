@@ -53,6 +53,7 @@ class SessionQuery:
     owner: str | None = None
     graph_id: str | None = None
     task_id: str | None = None
+    id_prefix: str | None = None  # sessions whose id starts with this text
     metadata: dict[str, Any] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -78,6 +79,8 @@ class SessionQuery:
             return False
         if self.task_id is not None and info.task_id != self.task_id:
             return False
+        if self.id_prefix and not info.session_id.startswith(self.id_prefix):
+            return False
         if self.created_after is not None and info.created_at < self.created_after:
             return False
         if self.created_before is not None and info.created_at >= self.created_before:
@@ -89,6 +92,28 @@ class SessionQuery:
         if self.metadata and not _contains(info.metadata, self.metadata):
             return False
         return self.include_expired or self.now is None or not info.is_expired(self.now)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest text greater than every text starting with ``prefix`` in code point
+    (= UTF-8 byte) order, or ``None`` when there is none: ``prefix`` with its last character
+    moved one code point up (surrogates skipped; trailing U+10FFFF dropped). With it a
+    prefix filter is the index-friendly range ``prefix <= id < bound``."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop()) + 1
+        if last == 0xD800:
+            last = 0xE000
+        if last <= 0x10FFFF:
+            return "".join(chars) + chr(last)
+    return None
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching the texts starting with ``prefix``:
+    its ``\\``, ``%`` and ``_`` escaped, then ``%``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def _contains(actual: Any, expected: dict[str, Any]) -> bool:

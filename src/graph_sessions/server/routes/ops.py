@@ -16,10 +16,10 @@ from graph_sessions.server.auth import (
     require_admin,
 )
 from graph_sessions.server.deps import Caller, manager_of, metrics_of, settings_of
-from graph_sessions.server.errors import error_responses
+from graph_sessions.server.errors import ApiError, error_responses
 from graph_sessions.server.jsonable import JSONResponse
 from graph_sessions.server.routing import GuardedRouter
-from graph_sessions.server.schemas import GraphsOut, HealthOut, StatsOut, SweepOut
+from graph_sessions.server.schemas import GraphOut, GraphsOut, HealthOut, StatsOut, SweepOut
 
 router = GuardedRouter(tags=["ops"])
 #: seconds /readyz waits for the storage before answering 503 (a probe must not hang while
@@ -88,6 +88,36 @@ async def graphs(request: Request, principal: Caller) -> Response:
     """The graph ids sessions can be created for, the default first."""
     manager = manager_of(request)
     return JSONResponse({"graphs": manager.graph_ids, "default": manager.graph_id})
+
+
+@router.get(
+    "/graphs/{graph_id}",
+    response_model=GraphOut,
+    responses=error_responses(401, 404),
+    summary="A graph's nodes and edges",
+)
+async def graph_shape(graph_id: str, request: Request, principal: Caller) -> Response:
+    """The nodes and edges of a served graph (from its compiled ``get_graph()``), to draw
+    it; ``conditional`` marks the edges a routing function picks. 404 for a graph id this
+    server does not serve."""
+    manager = manager_of(request)
+    if graph_id not in manager.graph_ids:
+        raise ApiError(
+            404,
+            "graph_not_found",
+            f"no graph {graph_id!r} here (graphs: {', '.join(manager.graph_ids)})",
+        )
+    drawing = manager.graph_for(graph_id).get_graph()
+    return JSONResponse(
+        {
+            "graph_id": graph_id,
+            "nodes": [{"id": n.id, "name": n.name} for n in drawing.nodes.values()],
+            "edges": [
+                {"source": e.source, "target": e.target, "conditional": bool(e.conditional)}
+                for e in drawing.edges
+            ],
+        }
+    )
 
 
 @router.get(

@@ -107,6 +107,7 @@ async def _search(request: Request, principal: Principal, body: SearchRequest) -
         owner=owner,
         graph_id=body.graph_id,
         task_id=body.task_id,
+        id_prefix=body.id_prefix,
         metadata=body.metadata,
         created_after=body.created_after,
         created_before=body.created_before,
@@ -163,6 +164,9 @@ async def list_sessions(
     owner: Annotated[str | None, Query(description="admins: any owner; users: their own")] = None,
     graph_id: str | None = None,
     task_id: str | None = None,
+    id_prefix: Annotated[
+        str | None, Query(description="sessions whose id starts with this text", max_length=256)
+    ] = None,
     metadata: Annotated[
         str | None,
         Query(
@@ -197,6 +201,7 @@ async def list_sessions(
             owner=owner,
             graph_id=graph_id,
             task_id=task_id,
+            id_prefix=id_prefix,
             metadata=meta,
             created_after=_time("created_after", created_after),
             created_before=_time("created_before", created_before),

@@ -41,7 +41,13 @@ from graph_sessions.models import (
     SessionStats,
     SessionStatus,
 )
-from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.backend import (
+    Backend,
+    NewEvent,
+    NewMessage,
+    SessionQuery,
+    like_prefix,
+)
 from graph_sessions.storage.checkpoints import admin_for, register_admin
 from graph_sessions.storage.checkpoints.base import AsyncCheckpointAdmin
 from graph_sessions.storage.checkpoints.langgraph_postgres import (
@@ -391,6 +397,10 @@ class PostgresBackend(Backend):
             if value is not None:
                 clauses.append(f"{column} = %s")
                 params.append(value)
+        if query.id_prefix:  # LIKE with %, _ and \ escaped; session_id is COLLATE "C",
+            # so the primary key's btree serves a LIKE on a fixed prefix
+            clauses.append("session_id LIKE %s")
+            params.append(like_prefix(query.id_prefix))
         for column, op, moment in (
             ("created_at", ">=", query.created_after),
             ("created_at", "<", query.created_before),

@@ -514,7 +514,9 @@ class RedisBackend(Backend):
 
     async def _scan(self, q: SessionQuery, limit: int | None) -> list[SessionInfo]:
         """The rows matching ``q`` in its order, from its cursor: read by pages of the
-        sort index (intersected in Redis with the filter indexes first)."""
+        sort index (intersected in Redis with the filter indexes first). ``id_prefix`` has
+        no index here (no lex index of session ids): the rows are read and checked, so a
+        prefix search costs a scan of the (filtered) sort index until a page is full."""
         source, temp = await self._source(q)
         lo: Any = "-inf"
         hi: Any = "+inf"
@@ -581,6 +583,7 @@ class RedisBackend(Backend):
     async def count_sessions(self, query: SessionQuery) -> int:
         indexed = (
             not query.metadata
+            and not query.id_prefix
             and query.created_after is None
             and query.created_before is None
             and query.updated_after is None

@@ -34,7 +34,13 @@ from graph_sessions.models import (
     SessionStats,
     SessionStatus,
 )
-from graph_sessions.storage.backend import Backend, NewEvent, NewMessage, SessionQuery
+from graph_sessions.storage.backend import (
+    Backend,
+    NewEvent,
+    NewMessage,
+    SessionQuery,
+    prefix_upper_bound,
+)
 from graph_sessions.storage.checkpoints import CheckpointAdmin, admin_for, langgraph_sqlite
 from graph_sessions.storage.codec import dump_json, dump_time, load_time
 from graph_sessions.storage.encryption import encrypt_saver
@@ -341,6 +347,13 @@ class SqliteBackend(Backend):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if query.id_prefix:  # a range on the primary key: no LIKE, nothing to escape
+            clauses.append("session_id >= ?")
+            params.append(query.id_prefix)
+            bound = prefix_upper_bound(query.id_prefix)
+            if bound is not None:
+                clauses.append("session_id < ?")
+                params.append(bound)
         for column, op, moment in (
             ("created_at", ">=", query.created_after),
             ("created_at", "<", query.created_before),

@@ -7,7 +7,7 @@ import { h, replace } from "./dom.js";
 
 const ROUTES = [
   [/^\/sessions\/(.+)$/, "sessions", () => import("./pages/session.js")],
-  [/^\/sessions\/?$/, "sessions", () => import("./pages/sessions.js")],
+  [/^\/sessions\/?(?:\?.*)?$/, "sessions", () => import("./pages/sessions.js")],
   [/^\/overview\/?$/, "overview", () => import("./pages/overview.js")],
   [/^\/graphs(?:\/(.+))?$/, "graphs", () => import("./pages/graph.js")],
   [/^\/signin$/, "", () => import("./pages/signin.js")],
@@ -68,9 +68,14 @@ async function route() {
     });
     const page = await load();
     if (id !== renderId) return; // the person went elsewhere meanwhile
-    replace(main);
+    // each render gets its own container: a page still loading when the person moves on
+    // writes into a detached one, never over the next page
+    const container = h("div", { class: "page" });
+    replace(main, container);
     try {
-      cleanup = await page.default(main, match.slice(1).map((p) => p && decodeURIComponent(p)));
+      const done = await page.default(container, match.slice(1).map((p) => p && decodeURIComponent(p)));
+      if (id === renderId) cleanup = done;
+      else if (typeof done === "function") done(); // moved on meanwhile: stop it now
     } catch (error) {
       if (id === renderId) showError(error);
     }
