@@ -75,11 +75,17 @@ def test_the_interrupt_is_answered_in_its_form(
         assert status_badge(page) == "interrupted"
         assert page.page.inner_text("#fact-owner") == "alice"
         assert page.page.inner_text("#fact-runs") == "1"
+        # the graph is drawn with the node the session waits in highlighted
+        current = page.page.locator("#graph-panel g.gnode.current")
+        expect(current).to_have_count(1)
+        assert current.get_attribute("data-node") == "work"
+        expect(page.page.locator("#graph-panel g.gnode")).to_have_count(3)  # start, work, end
         page.shot("session")
         page.page.fill("#answer", "yes please")
         page.page.get_by_role("button", name="Answer").click()
         wait_status(page, "completed")
         page.page.wait_for_selector("#no-interrupt")
+        expect(page.page.locator("#graph-panel g.gnode.current")).to_have_count(0)
         page.page.wait_for_selector("#state-tree :text('yes please')")
         row = c.get(f"/sessions/{sid}").json()
         assert row["status"] == "completed" and row["interrupts"] == []

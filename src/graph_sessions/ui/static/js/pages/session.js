@@ -5,6 +5,7 @@
 import { api, ApiError, sessionPath } from "../api.js";
 import { navigate, showError, showNotice } from "../app.js";
 import { h, replace } from "../dom.js";
+import { drawGraph } from "../graph_view.js";
 import { chatPanel } from "../session/chat.js";
 import { checkpointsPanel } from "../session/checkpoints.js";
 import { eventsPanel } from "../session/events.js";
@@ -26,13 +27,33 @@ function notFound(main, id) {
   );
 }
 
-function graphPanel() {
+function graphPanel(signal) {
   const next = h("p", { id: "graph-next" });
+  const drawing = h("div", { class: "graph-drawing" });
+  let shape = null; // GET /graphs/{graph_id}, read once
+  let shapeOf = null;
   return {
-    element: h("section", { class: "panel", id: "graph-panel", "aria-labelledby": "graph-title" }, h("h2", { id: "graph-title", text: "Graph" }), next),
-    update(state) {
+    element: h(
+      "section",
+      { class: "panel", id: "graph-panel", "aria-labelledby": "graph-title" },
+      h("h2", { id: "graph-title", text: "Graph" }),
+      next,
+      drawing,
+    ),
+    async update(state, info) {
       const nodes = (state && state.next) || [];
       replace(next, nodes.length ? ["Next: ", h("span", { class: "mono", text: nodes.join(", ") })] : h("span", { class: "muted", text: "Next: nothing (the run is at its end)" }));
+      if (!info || !info.graph_id) return;
+      if (shapeOf !== info.graph_id) {
+        shapeOf = info.graph_id;
+        try {
+          shape = await api("GET", `/graphs/${encodeURIComponent(info.graph_id)}`, { signal });
+        } catch (error) {
+          shape = null;
+          if (!(error instanceof ApiError) || error.status !== 404) throw error;
+        }
+      }
+      if (shape) drawGraph(drawing, shape, { highlight: nodes[0] || null });
     },
   };
 }
@@ -124,7 +145,7 @@ export default async function render(main, [id]) {
   const interrupt = interruptPanel(ctx);
   const state = statePanel(ctx);
   const chat = chatPanel(ctx);
-  const graph = graphPanel();
+  const graph = graphPanel(signal);
   const checkpoints = checkpointsPanel(ctx);
   const events = eventsPanel(ctx);
   const runs = runsPanel(ctx);
@@ -140,7 +161,7 @@ export default async function render(main, [id]) {
       interrupt.update(info);
       state.update(values);
       chat.update(values, info);
-      graph.update(values);
+      graph.update(values, info).catch(showError);
       await Promise.all([runs.refresh(), transcript.refresh(), checkpoints.refresh(values)]);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) ctx.gone();
