@@ -4,6 +4,8 @@ session of the filter; deletions and sessions leaving the filter are still repor
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +52,13 @@ def test_a_tick_reads_only_what_changed(tmp_path: Path, monkeypatch: pytest.Monk
         return rows
 
     monkeypatch.setattr(manager.backend, "list_sessions", list_sessions)
+    # a look reads again what was updated within LOOKBACK of the newest update it saw:
+    # shortened, and waited out, so the 40 sessions made below are older than that
+    monkeypatch.setattr("graph_sessions.graphql.changes.LOOKBACK", timedelta(seconds=0.2))
     with TestClient(app) as http:
         for i in range(40):
             assert http.post("/sessions", json={"session_id": f"s{i}"}, headers=ALICE).is_success
+        time.sleep(0.3)
         with http.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             ws.send_json({"type": "connection_init", "payload": ALICE})
             assert ws.receive_json()["type"] == "connection_ack"
@@ -84,3 +90,50 @@ def test_a_tick_reads_only_what_changed(tmp_path: Path, monkeypatch: pytest.Monk
             change = next_change(ws)
             assert change["session"]["id"] == "s7" and change["removed"] is True
             ws.send_json({"id": "1", "type": "complete"})
+
+
+async def test_a_session_whose_ttl_passes_enters_expired_and_leaves_the_rest() -> None:
+    """Expiry by time changes no row: the count tells the watch, and membership is the
+    listing's own rule (a session past its TTL is ``expired``)."""
+    import asyncio
+
+    from graph_sessions.graphql.changes import ChangeWatch
+
+    async with GraphSessionManager(graph=work, backend="memory://", sweep_interval=None) as m:
+        await m.create("short", ttl=1)
+        await m.create("long")
+        expired = ChangeWatch(m, ["expired"], {})
+        every = ChangeWatch(m, None, {})
+        assert await expired.look() == [] and await every.look() == []
+        assert set(every.known) == {"short", "long"} and expired.known == {}
+        await asyncio.sleep(1.3)
+        entered = await expired.look()
+        assert [(c.info.session_id, c.removed) for c in entered] == [("short", False)]
+        left = await every.look()
+        assert [(c.info.session_id, c.removed) for c in left] == [("short", True)]
+        assert await expired.look() == [] and await every.look() == []
+
+
+async def test_an_update_older_than_the_newest_seen_is_still_read() -> None:
+    """A write that commits after a newer one was read (or comes from a server whose clock
+    is a little behind) lands behind the watch's newest update: the look-back reads it."""
+    from graph_sessions.graphql.changes import LOOKBACK, ChangeWatch
+
+    async with GraphSessionManager(graph=work, backend="memory://", sweep_interval=None) as m:
+        a = await m.create("a")
+        b = await m.create("b")
+        watch = ChangeWatch(m, None, {})  # a status change inside the filter: no count moves
+        await watch.look()
+        await b.invoke({"user_input": "ask"})
+        assert [c.info.session_id for c in await watch.look()] == ["b"]
+        assert watch.high_water is not None
+        # "a" is run by a writer whose clock runs 2 s behind
+        clock = m.context.clock
+        m.context.clock = lambda: clock() - timedelta(seconds=2)
+        try:
+            await a.invoke({"user_input": "ask"})
+        finally:
+            m.context.clock = clock
+        assert a.info.updated_at < watch.high_water
+        assert timedelta(seconds=2) < LOOKBACK
+        assert [c.info.session_id for c in await watch.look()] == ["a"]

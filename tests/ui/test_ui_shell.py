@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def test_ui_is_served_with_security_headers(ui_server: ServerProcess) -> None:
     with httpx.Client(base_url=ui_server.url) as c:
         redirect = c.get("/ui")
-        assert redirect.status_code == 307 and redirect.headers["location"] == "/ui/"
+        assert redirect.status_code == 307 and redirect.headers["location"] == "ui/"
         page = c.get("/ui/")
         assert page.status_code == 200 and "<title>graph-sessions</title>" in page.text
         csp = page.headers["content-security-policy"]

@@ -1,16 +1,20 @@
 """``ChangeWatch``: what ``sessionChanges`` looks at each tick. Its first look reads the
 sessions its filter matches (up to ``MAX_WATCHED``, once); every later look reads only the
-sessions updated since the last one (``updated_at`` order after a cursor, paged), and one
-count of the filter, so a tick's cost follows what changed, not how many sessions exist.
-A session that left without an update (deleted, expired) lowers the count: only then is the
-filter read whole again to name it."""
+sessions updated since the last one (``updated_at`` order, paged, from :data:`LOOKBACK`
+before the newest update seen, so a write that committed late or came from a server whose
+clock is a little behind is not missed), and one count of the filter, so a tick's cost
+follows what changed, not how many sessions exist. A session that left or entered without
+an update (deleted; its TTL passed) makes the count differ from what the watch expects:
+only then is the filter read whole again to name it. Membership is the listing's own rule
+(``SessionQuery.matches``: a session whose TTL passed is ``expired``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from graph_sessions.core.listing import encode_cursor
+from graph_sessions.core.listing import build_query
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.models import SessionInfo
 
@@ -18,6 +22,8 @@ from graph_sessions.models import SessionInfo
 MAX_WATCHED = 1000
 #: a later look reads the sessions updated since the last one in pages of this many
 CHANGES_PAGE = 100
+#: how far before the newest update seen a look starts reading again
+LOOKBACK = timedelta(seconds=3)
 
 
 @dataclass(frozen=True)
@@ -37,36 +43,29 @@ class ChangeWatch:
         self, manager: GraphSessionManager, statuses: list[str] | None, filters: dict[str, Any]
     ) -> None:
         self.manager = manager
-        self.statuses = set(statuses) if statuses else None
+        self.statuses = list(statuses) if statuses else None
         self.filters = filters
         self.known: dict[str, SessionInfo] = {}  # matching sessions by id
-        self.cursor: str | None = None  # after the last session updated we read
+        self.complete = True  # ``known`` holds every matching session (fewer than the cap)
         self.count = 0  # sessions the filter matched at the last look
+        self.high_water: datetime | None = None  # the newest update read
         self.started = False
-
-    def _matches(self, info: SessionInfo) -> bool:
-        return self.statuses is None or info.status.value in self.statuses
 
     async def _whole(self) -> dict[str, SessionInfo]:
         page = await self.manager.list(
-            list(self.statuses) if self.statuses else None,
-            sort="updated_at",
-            order="desc",
-            limit=MAX_WATCHED,
-            **self.filters,
+            self.statuses, sort="updated_at", order="desc", limit=MAX_WATCHED, **self.filters
         )
+        self.complete = page.next_cursor is None
         return {s.session_id: s for s in page.sessions}
 
     async def _count(self) -> int:
-        return await self.manager.count(
-            list(self.statuses) if self.statuses else None, **self.filters
-        )
+        return await self.manager.count(self.statuses, **self.filters)
 
     async def start(self) -> None:
-        """The first look: the sessions matching now, and where updates start."""
+        """The first look: the sessions matching now, and where updates start (taken
+        before the read, so an update made meanwhile is read again, not lost)."""
+        self.high_water = self.manager.now()
         self.known = await self._whole()
-        newest = await self.manager.list(sort="updated_at", order="desc", limit=1, **self.filters)
-        self.cursor = encode_cursor(newest.sessions[0], "updated_at") if newest.sessions else None
         self.count = await self._count()
         self.started = True
 
@@ -75,39 +74,54 @@ class ChangeWatch:
         if not self.started:
             await self.start()
             return []
+        query = build_query(self.statuses, self.filters, self.manager.now())  # type: ignore[arg-type]
+        since = self.high_water - LOOKBACK if self.high_water is not None else None
+        recent = {**self.filters, "updated_after": since, "include_expired": True}
         changes: list[Change] = []
+        added = removed = 0
+        cursor: str | None = None
         while True:
             page = await self.manager.list(
-                sort="updated_at",
-                order="asc",
-                limit=CHANGES_PAGE,
-                cursor=self.cursor,
-                **self.filters,
+                sort="updated_at", order="asc", limit=CHANGES_PAGE, cursor=cursor, **recent
             )
             for row in page.sessions:
+                if self.high_water is None or row.updated_at > self.high_water:
+                    self.high_water = row.updated_at
                 before = self.known.get(row.session_id)
-                if self._matches(row):
+                if query.matches(row):
                     self.known[row.session_id] = row
                     if before is None or before.status != row.status:
+                        added += before is None
                         prev = before.status if before is not None else None
                         changes.append(Change(row, prev, removed=False))
                 elif before is not None:
                     del self.known[row.session_id]
+                    removed += 1
                     changes.append(Change(before, before.status, removed=True))
-            if page.sessions:
-                self.cursor = encode_cursor(page.sessions[-1], "updated_at")
-            if page.next_cursor is None:
+            cursor = page.next_cursor
+            if cursor is None:
                 break
         count = await self._count()
-        if count < len(self.known) or count < self.count + sum(
-            1 if not c.removed else -1 for c in changes if c.previous_status is None or c.removed
-        ):
-            # a session left without an update (deleted, expired): read the filter whole
-            seen = await self._whole()
-            for sid, row in list(self.known.items()):
-                if sid not in seen:
-                    del self.known[sid]
-                    changes.append(Change(row, row.status, removed=True))
-            self.known.update(seen)
+        expected = len(self.known) if self.complete else self.count + added - removed
+        if count != expected:
+            # a session left or entered without an update: read the filter whole
+            changes.extend(await self._reconcile())
         self.count = count
+        return changes
+
+    async def _reconcile(self) -> list[Change]:
+        seen = await self._whole()
+        changes: list[Change] = []
+        for sid, row in seen.items():
+            before = self.known.get(sid)
+            if before is None or before.status != row.status:
+                prev = before.status if before is not None else None
+                changes.append(Change(row, prev, removed=False))
+        if self.complete:  # what the whole read did not return has left the filter
+            for sid, row in self.known.items():
+                if sid not in seen:
+                    changes.append(Change(row, row.status, removed=True))
+            self.known = seen
+        else:
+            self.known.update(seen)
         return changes

@@ -45,11 +45,12 @@ class _SecurityHeaders:
 
 
 def mount_ui(app: FastAPI) -> None:
-    """Serve the inspector at ``/ui/`` (``/ui`` redirects there)."""
+    """Serve the inspector at ``/ui/`` (``/ui`` redirects there; relative, so an app mounted
+    under a prefix serves it at ``<prefix>/ui/``)."""
 
     @app.get("/ui", include_in_schema=False)
     async def ui_root() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
+        return RedirectResponse("ui/", status_code=307)  # relative: under a prefix too
 
     app.mount("/ui", _SecurityHeaders(StaticFiles(directory=ASSETS, html=True)), name="ui")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,8 +34,6 @@ DEFAULT_MAX_SIZE = 10
 DEFAULT_TIMEOUT = 30.0
 #: seconds a request waits for a connection while the server was last found unreachable
 DOWN_TIMEOUT = 0.5
-#: seconds between two looks at the server's state for a request queued for a connection
-WAIT_SLICE = 1.0
 #: seconds a listening connection (outside the pool) may take to connect: a partition that
 #: drops packets must not stall a listener for the system's TCP timeout
 CONNECT_TIMEOUT = 5
@@ -94,6 +91,8 @@ class PostgresPool:
         #: the server was found unreachable and no request succeeded since
         self.down = False
         self._check: asyncio.Task[None] | None = None
+        #: the waits for a connection now queued (ended at once when the server is away)
+        self._waiting: set[asyncio.Timeout] = set()
 
     @property
     def pool(self) -> AsyncConnectionPool[AsyncConnection[Any]]:
@@ -168,19 +167,22 @@ class PostgresPool:
     @contextlib.asynccontextmanager
     async def _lend(self) -> AsyncIterator[AsyncConnection[Any]]:
         """What ``pool.connection()`` does, but a request that queued for a connection
-        before the server was found away stops waiting within :data:`WAIT_SLICE` of it
-        (it would otherwise wait for the server to come back, up to the pool timeout)."""
+        before the server was found away stops waiting as soon as it is (it would otherwise
+        wait for the server to come back, up to the pool timeout), keeping its place in
+        the pool's queue until then."""
         pool = self.pool
-        deadline = time.monotonic() + self.timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            wait = min(DOWN_TIMEOUT if self.down else WAIT_SLICE, remaining)
+        if self.down:
+            conn = await pool.getconn(timeout=min(DOWN_TIMEOUT, self.timeout))
+        else:
             try:
-                conn = await pool.getconn(timeout=wait)
-                break
-            except PoolTimeout:
-                if self.down or remaining <= wait:
-                    raise
+                async with asyncio.timeout(None) as waiting:
+                    self._waiting.add(waiting)
+                    try:
+                        conn = await pool.getconn(timeout=self.timeout)
+                    finally:
+                        self._waiting.discard(waiting)
+            except TimeoutError as exc:  # _went_down ended the wait
+                raise PoolTimeout("the server went away while waiting for a connection") from exc
         try:
             async with conn:
                 yield conn
@@ -191,6 +193,11 @@ class PostgresPool:
         """A request found the server unreachable: fail the next ones fast, and replace
         the idle connections a restart broke (once at a time)."""
         self.down = True
+        if self._waiting:
+            now = asyncio.get_running_loop().time()
+            for waiting in self._waiting:
+                if not waiting.expired():  # already ended by an earlier call
+                    waiting.reschedule(now)
         pool = self._pool
         if pool is not None and (self._check is None or self._check.done()):
             self._check = asyncio.ensure_future(self._check_idle(pool))

@@ -41,8 +41,12 @@ export function sessionPath(id, rest = "") {
   return `/sessions/${encodeURIComponent(id)}${rest}`;
 }
 
+// The API's root: the folder above the page's own (/ui/), so an app mounted under a prefix
+// (/gs/ui/ calls /gs/sessions) works as well as one at the root.
+const API_ROOT = new URL("../", document.baseURI);
+
 function url(path, query) {
-  const u = new URL(path, window.location.origin);
+  const u = new URL(path.replace(/^\//, ""), API_ROOT);
   for (const [key, value] of Object.entries(query || {})) {
     if (value === null || value === undefined || value === "") continue;
     if (Array.isArray(value)) value.forEach((v) => u.searchParams.append(key, v));

@@ -34,8 +34,18 @@ export function navigate(hash) {
   else window.location.hash = hash;
 }
 
+// The hash as written (ids in it percent-encoded once): routes match it raw and decode only
+// what they capture, so an id holding "%" or "/" reaches its page intact.
 function currentPath() {
-  return decodeURIComponent(window.location.hash.replace(/^#/, "")) || "/sessions";
+  return window.location.hash.replace(/^#/, "") || "/sessions";
+}
+
+function decodePart(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a hand-typed malformed escape: take the text as it is
+  }
 }
 
 async function refreshWho() {
@@ -73,7 +83,7 @@ async function route() {
     const container = h("div", { class: "page" });
     replace(main, container);
     try {
-      const done = await page.default(container, match.slice(1).map((p) => p && decodeURIComponent(p)));
+      const done = await page.default(container, match.slice(1).map((p) => p && decodePart(p)));
       if (id === renderId) cleanup = done;
       else if (typeof done === "function") done(); // moved on meanwhile: stop it now
     } catch (error) {

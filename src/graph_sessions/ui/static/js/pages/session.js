@@ -45,13 +45,14 @@ function graphPanel(signal) {
       replace(next, nodes.length ? ["Next: ", h("span", { class: "mono", text: nodes.join(", ") })] : h("span", { class: "muted", text: "Next: nothing (the run is at its end)" }));
       if (!info || !info.graph_id) return;
       if (shapeOf !== info.graph_id) {
-        shapeOf = info.graph_id;
         try {
           shape = await api("GET", `/graphs/${encodeURIComponent(info.graph_id)}`, { signal });
         } catch (error) {
           shape = null;
+          // a graph this server does not serve stays undrawn; other failures retry later
           if (!(error instanceof ApiError) || error.status !== 404) throw error;
         }
+        shapeOf = info.graph_id;
       }
       if (shape) drawGraph(drawing, shape, { highlight: nodes[0] || null });
     },

@@ -337,12 +337,14 @@ export default async function render(main) {
     showError(error);
   }
 
+  let loads = 0; // the newest load wins: an older one answering late is dropped
   async function loadPage() {
+    const seq = ++loads;
     const query = { ...apiFilters(f), sort: f.sort, order: f.order, limit: PAGE_SIZE };
     const cursor = cursors[cursors.length - 1];
     if (cursor) query.cursor = cursor;
     const page = await api("GET", "/sessions", { query, signal });
-    if (stopped) return;
+    if (stopped || seq !== loads) return;
     nextCursor = page.next_cursor;
     const now = Date.now();
     replace(rows, page.sessions.map((s) => sessionRow(s, now)));

@@ -31,11 +31,11 @@ export function diffValues(before, after, path = "", out = []) {
   if (out.length >= MAX_CHANGES || same(before, after)) return out;
   if (plain(before) && plain(after)) {
     for (const key of Object.keys(before)) {
-      if (!(key in after)) out.push({ kind: "removed", path: childPath(path, key), before: before[key] });
+      if (!Object.hasOwn(after, key)) out.push({ kind: "removed", path: childPath(path, key), before: before[key] });
       else diffValues(before[key], after[key], childPath(path, key), out);
     }
     for (const key of Object.keys(after)) {
-      if (!(key in before)) out.push({ kind: "added", path: childPath(path, key), after: after[key] });
+      if (!Object.hasOwn(before, key)) out.push({ kind: "added", path: childPath(path, key), after: after[key] });
     }
   } else if (Array.isArray(before) && Array.isArray(after)) {
     const n = Math.max(before.length, after.length);
