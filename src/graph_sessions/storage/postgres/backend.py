@@ -66,6 +66,7 @@ from graph_sessions.storage.postgres.fencing import (
     FencedSessionsPostgresSaver,
     check_fence,
 )
+from graph_sessions.storage.postgres.rekey import PostgresRekeySource
 from graph_sessions.storage.postgres.rows import (
     EVENT_SELECT,
     MESSAGE_SELECT,
@@ -266,6 +267,9 @@ class PostgresBackend(Backend):
         if relay is None:
             relay = self.__dict__.setdefault("_run_streams", PostgresRunStreams(self.connection))
         return relay
+
+    def rekey_source(self) -> PostgresRekeySource:
+        return PostgresRekeySource(self.connection)
 
     async def change_token(self) -> Any:
         # The newest committed event: moves when any process appends to any session's log.

@@ -56,6 +56,7 @@ from graph_sessions.storage.sqlite.fencing import (
     check_fence,
     immediate_tx,
 )
+from graph_sessions.storage.sqlite.rekey import SqliteRekeySource
 from graph_sessions.storage.sqlite.rows import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
@@ -203,6 +204,9 @@ class SqliteBackend(Backend):
         if relay is None:
             relay = self.__dict__.setdefault("_run_streams", SqliteRunStreams(self.connection))
         return relay
+
+    def rekey_source(self) -> SqliteRekeySource:
+        return SqliteRekeySource(self.connection)
 
     async def change_token(self) -> Any:
         # Changes when another connection (another process) commits; ours do not move it.
