@@ -174,6 +174,15 @@ class Backend(ABC):
         nothing at rest; Redis: not built yet)."""
         return None
 
+    async def read_setting(self, name: str) -> str | None:
+        """A database-wide setting kept in the storage itself (``storage/encryption.py``
+        keeps whether it is encrypted); ``None`` when unset or nothing persists (memory)."""
+        return None
+
+    async def write_setting(self, name: str, value: str) -> None:
+        """Keep a database-wide setting (see :meth:`read_setting`; memory: a no-op)."""
+        return None
+
     def use_encryption(self, ring: KeyRing | None) -> None:
         """Encrypt what this backend stores with ``ring`` (call before ``open``): the
         checkpointer's bodies, values and writes (``graph_sessions.crypto``). ``None``: no

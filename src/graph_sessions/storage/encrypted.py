@@ -140,6 +140,12 @@ class EncryptedBackend(Backend):
     def rekey_source(self) -> RekeySource | None:
         return self.inner.rekey_source()
 
+    async def read_setting(self, name: str) -> str | None:
+        return await self.inner.read_setting(name)
+
+    async def write_setting(self, name: str, value: str) -> None:
+        await self.inner.write_setting(name, value)
+
     def run_stream_relay(self) -> RunStreamRelay | None:
         inner = self.inner.run_stream_relay()
         if inner is None or self.encryption is None:
