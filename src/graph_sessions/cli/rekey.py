@@ -3,6 +3,7 @@ encryption key (``storage/rekey.py`` does the work), while servers keep running 
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -61,9 +62,15 @@ async def rekey_command(
                 f"rekey is not available for this backend ({type(getattr(store, 'inner', store)).__name__})"
             )
 
+        shown = {"at": 0.0}
+
         def progress(kind: str, count: KindCount) -> None:
+            now = time.monotonic()
+            if now - shown["at"] < 1.0:  # a line a second at most
+                return
+            shown["at"] = now
             err_console.print(
-                f"[dim]{safe(kind)}: {count.resealed} re-sealed, {count.current} current[/]",
+                f"[dim]{safe(kind)}: {count.resealed} re-sealed, {count.current} current…[/]",
                 highlight=False,
             )
 
