@@ -333,15 +333,22 @@ class RekeySource(Protocol):
         """The tables this database has, of :data:`SQL_TABLES` (or its own)."""
         ...
 
+    async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
+        """The table's highest primary key now (``None``: empty): the walk stops there, so
+        rows written meanwhile (by processes with the new key) cannot keep it going."""
+        ...
+
     async def batch(
         self,
         table: RekeyTable,
         after: tuple[Any, ...] | None,
+        until: tuple[Any, ...],
         limit: int,
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
-        """Read up to ``limit`` rows after primary key ``after``, call ``reseal`` on each,
+        """Read up to ``limit`` rows after primary key ``after`` up to ``until``
+        (included), call ``reseal`` on each,
         and (``write``) store what it returns in one short transaction, without losing a
         concurrent writer's change (re-read, re-sealed again)."""
         ...
@@ -400,9 +407,10 @@ async def _walk(
         def reseal(row: Row, table: RekeyTable = table) -> Row | None:
             return table.reseal(resealer, row)
 
+        until = await source.last_key(table)
         after: tuple[Any, ...] | None = None
-        while True:
-            done = await source.batch(table, after, batch, reseal, write)
+        while until is not None:
+            done = await source.batch(table, after, until, batch, reseal, write)
             count.resealed += done.resealed
             count.current += done.rows - done.resealed
             if progress is not None:

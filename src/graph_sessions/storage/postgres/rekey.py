@@ -39,23 +39,35 @@ class PostgresRekeySource:
             have = {r[0] for r in await cur.fetchall()}
         return [t for t in SQL_TABLES if t.table in have]
 
+    async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
+        """The highest primary key now (see ``RekeySource.last_key``)."""
+        keys = ", ".join(f"{k} DESC" for k in table.keys)
+        async with self.pool.cursor() as cur:
+            await cur.execute(
+                f"SELECT {', '.join(table.keys)} FROM {table.table} ORDER BY {keys} LIMIT 1"
+            )
+            row = await cur.fetchone()
+        return None if row is None else tuple(row)
+
     async def batch(
         self,
         table: RekeyTable,
         after: tuple[Any, ...] | None,
+        until: tuple[Any, ...],
         limit: int,
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
         """One batch (see ``RekeySource.batch``)."""
         keys = ", ".join(table.keys)
-        where = ""
+        marks = ", ".join(["%s"] * len(table.keys))
+        where = f"WHERE ({keys}) <= ({marks})"
         if after is not None:
-            where = f"WHERE ({keys}) > ({', '.join(['%s'] * len(after))})"
+            where += f" AND ({keys}) > ({marks})"
         sql = f"SELECT {_select(table)} FROM {table.table} {where} ORDER BY {keys} LIMIT %s"
         ctx = self.pool.transaction() if write else self.pool.cursor()
         async with ctx as cur:
-            await cur.execute(sql, (*(after or ()), limit))
+            await cur.execute(sql, (*until, *(after or ()), limit))
             rows = await cur.fetchall()
             resealed = 0
             for raw in rows:

@@ -40,17 +40,25 @@ class SqliteRekeySource:
         have = await self.connection.call(names)
         return [t for t in SQL_TABLES if t.table in have]
 
+    async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
+        """The highest primary key now (see ``RekeySource.last_key``)."""
+        keys = ", ".join(f"{k} DESC" for k in table.keys)
+        sql = f"SELECT {', '.join(table.keys)} FROM {table.table} ORDER BY {keys} LIMIT 1"
+        row = await self.connection.call(lambda c: c.execute(sql).fetchone())
+        return None if row is None else tuple(row)
+
     async def batch(
         self,
         table: RekeyTable,
         after: tuple[Any, ...] | None,
+        until: tuple[Any, ...],
         limit: int,
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
         """One batch (see ``RekeySource.batch``)."""
         return await self.connection.call(
-            lambda c: self._batch(c, table, after, limit, reseal, write)
+            lambda c: self._batch(c, table, after, until, limit, reseal, write)
         )
 
     @staticmethod
@@ -58,21 +66,23 @@ class SqliteRekeySource:
         c: sqlite3.Connection,
         table: RekeyTable,
         after: tuple[Any, ...] | None,
+        until: tuple[Any, ...],
         limit: int,
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
         keys = ", ".join(table.keys)
-        where = ""
+        marks = ", ".join("?" * len(table.keys))
+        where = f"WHERE ({keys}) <= ({marks})"
         if after is not None:
-            where = f"WHERE ({keys}) > ({', '.join('?' * len(after))})"
+            where += f" AND ({keys}) > ({marks})"
         sql = (
             f"SELECT {', '.join(table.columns)} FROM {table.table} {where} ORDER BY {keys} LIMIT ?"
         )
         if write:
             c.execute("BEGIN IMMEDIATE")
         try:
-            rows = c.execute(sql, (*(after or ()), limit)).fetchall()
+            rows = c.execute(sql, (*until, *(after or ()), limit)).fetchall()
             resealed = 0
             for raw in rows:
                 row = dict(zip(table.columns, raw, strict=True))
