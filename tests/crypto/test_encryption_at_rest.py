@@ -14,9 +14,10 @@ from typing_extensions import TypedDict
 
 from graph_sessions import GraphSessionManager
 from graph_sessions.crypto import ENCRYPTION_KEY_VARIABLE, generate_key
-from graph_sessions.errors import EncryptionError
+from graph_sessions.errors import ConfigError, EncryptionError
 from graph_sessions.storage.backend import Backend
 from graph_sessions.storage.memory import MemoryBackend
+from graph_sessions.storage.urls import backend_from_url
 
 KEY = generate_key("k1")
 MARKER = "OKAPI-5521-MARKER"
@@ -70,11 +71,20 @@ async def test_the_environment_variable_is_the_default_key(
     await chat(f"sqlite:///{db}", None)
     assert MARKER.encode() not in file_bytes(db)
     monkeypatch.delenv(ENCRYPTION_KEY_VARIABLE)
-    async with GraphSessionManager(graph(), f"sqlite:///{db}") as manager:
-        session = await manager.get("s1")
+    # the database records that it is encrypted: a manager without the key is refused at
+    # open, naming the key, before it could write anything in the clear
+    with pytest.raises(ConfigError, match="'k1'.*pass its encryption keys"):
+        async with GraphSessionManager(graph(), f"sqlite:///{db}"):
+            pass
+    # below the manager, a sealed read without the key is an EncryptionError naming it
+    backend = backend_from_url(f"sqlite:///{db}")
+    await backend.open()
+    try:
         with pytest.raises(EncryptionError, match="'k1'") as caught:
-            await session.get_state()
+            await backend.checkpointer.aget_tuple({"configurable": {"thread_id": "s1"}})
         assert caught.value.key_id == "k1"
+    finally:
+        await backend.close()
 
 
 async def test_postgres_tables_hold_the_conversation_only_sealed(postgres_url: str) -> None:

@@ -212,15 +212,15 @@ def _decompress(type_: str, data: bytes) -> tuple[str, bytes]:
 
 # Associated data binding a sealed column to its row (see ``StorageEngine.cipher``). The
 # thread id is left out on purpose: ``copy_thread`` copies rows as they are.
-def _aad_checkpoint(ns: str, checkpoint_id: str) -> bytes:
+def aad_checkpoint(ns: str, checkpoint_id: str) -> bytes:
     return f"c\0{ns}\0{checkpoint_id}".encode()
 
 
-def _aad_value(ns: str, channel: str, version: str) -> bytes:
+def aad_value(ns: str, channel: str, version: str) -> bytes:
     return f"v\0{ns}\0{channel}\0{version}".encode()
 
 
-def _aad_write(ns: str, checkpoint_id: str, task_id: str, idx: int, channel: str) -> bytes:
+def aad_write(ns: str, checkpoint_id: str, task_id: str, idx: int, channel: str) -> bytes:
     return f"w\0{ns}\0{checkpoint_id}\0{task_id}\0{idx}\0{channel}".encode()
 
 
@@ -514,7 +514,7 @@ class StorageEngine:
         body["channel_values"] = {k: v for k, v in values.items() if k not in versions}
         type_, blob = _compress(*serde.dumps_typed(body))
         if self.cipher is not None:
-            blob = seal(self.cipher, blob, _aad_checkpoint(ns, checkpoint["id"]))
+            blob = seal(self.cipher, blob, aad_checkpoint(ns, checkpoint["id"]))
         md: dict[str, Any] = dict(get_checkpoint_metadata(config, metadata))
         if self.cipher is not None:
             md = _seal_metadata(self.cipher, md, ns, checkpoint["id"])
@@ -596,7 +596,7 @@ class StorageEngine:
                     continue
                 row, entry = self._encode(conn, cache, thread_id, ns, ch, version, p.typed[ch])
                 if self.cipher is not None and row[-1] is not None:
-                    row = (*row[:-1], seal(self.cipher, row[-1], _aad_value(ns, ch, version)))
+                    row = (*row[:-1], seal(self.cipher, row[-1], aad_value(ns, ch, version)))
                 cur = conn.execute(
                     f"INSERT OR IGNORE INTO {BLOBS} (thread_id, checkpoint_ns, channel, version, "
                     "kind, type, base_version, depth, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -734,7 +734,7 @@ class StorageEngine:
             at = WRITES_IDX_MAP.get(channel, idx)
             type_, data = serde.dumps_typed(value)
             if self.cipher is not None:
-                data = seal(self.cipher, data, _aad_write(ns, checkpoint_id, task_id, at, channel))
+                data = seal(self.cipher, data, aad_write(ns, checkpoint_id, task_id, at, channel))
             rows.append(
                 (str(conf["thread_id"]), ns, checkpoint_id, task_id, task_path, at, channel)
                 + (type_, data, seq)
@@ -838,7 +838,7 @@ class StorageEngine:
             checkpoints: list[dict[str, Any]] = []
             keys: dict[BlobKey, None] = {}
             for thread_id, ns, _cid, _parent, type_, blob, _meta in rows:
-                blob = _open(self.cipher, blob, _aad_checkpoint(ns, _cid))
+                blob = _open(self.cipher, blob, aad_checkpoint(ns, _cid))
                 cp = serde.loads_typed(_decompress(type_, blob))
                 checkpoints.append(cp)
                 if thread_id not in caches:
@@ -1006,7 +1006,7 @@ class StorageEngine:
                 f"SELECT {_BLOB_COLUMNS} FROM need JOIN {BLOBS} b ON {join}"
             )
             for t, n, c, v, kind, type_, base, count, data, depth in conn.execute(sql, params):
-                data = _open(self.cipher, data, _aad_value(n, c, v))
+                data = _open(self.cipher, data, aad_value(n, c, v))
                 found[(t, n, c, v)] = (kind, type_, base, count, data, depth)
         return found
 
@@ -1055,7 +1055,7 @@ class StorageEngine:
                     (thread_id, ns, *chunk),
                 )
                 for cid, task_id, channel, type_, value, task_path, idx in cur:
-                    value = _open(self.cipher, value, _aad_write(ns, cid, task_id, idx, channel))
+                    value = _open(self.cipher, value, aad_write(ns, cid, task_id, idx, channel))
                     raw.setdefault((thread_id, ns, cid), []).append(
                         [task_id, channel, type_, value, task_path, idx]
                     )
@@ -1149,7 +1149,7 @@ class StorageEngine:
             hit = known.get((ns, cid))
 
             def body(type_: str = type_, blob: bytes = blob, cid: str = cid) -> tuple[str, bytes]:
-                return type_, _open(self.cipher, blob, _aad_checkpoint(ns, cid))
+                return type_, _open(self.cipher, blob, aad_checkpoint(ns, cid))
 
             if hit is None or hit[0] != blob:  # not decoded before: decode (and open) it
                 cp = serde.loads_typed(_decompress(*body()))
@@ -1238,7 +1238,7 @@ class StorageEngine:
                     f"AND checkpoint_id IN ({', '.join('?' * len(chunk))})",
                     (thread_id, ns, ch, *chunk),
                 ):
-                    value = _open(self.cipher, value, _aad_write(ns, cid, task_id, idx, channel))
+                    value = _open(self.cipher, value, aad_write(ns, cid, task_id, idx, channel))
                     raw_writes.append((cid, channel, task_id, idx, type_, value, task_path))
         return raw_writes
 
@@ -1581,7 +1581,7 @@ class StorageEngine:
                 if row is None:
                     info[cid] = None
                 else:
-                    body = _open(self.cipher, row[2], _aad_checkpoint(ns, cid))
+                    body = _open(self.cipher, row[2], aad_checkpoint(ns, cid))
                     cp = self.serde.loads_typed(_decompress(row[1], body))
                     md = json.loads(row[3]) if row[3] is not None else {}
                     counters = md.get("counters_since_delta_snapshot") or {}
@@ -1616,7 +1616,7 @@ class StorageEngine:
             "WHERE thread_id = ?",
             (thread_id,),
         ):
-            blob = _open(self.cipher, blob, _aad_checkpoint(ns, cid))
+            blob = _open(self.cipher, blob, aad_checkpoint(ns, cid))
             for ch, version in self.serde.loads_typed(_decompress(type_, blob))[
                 "channel_versions"
             ].items():

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from graph_sessions import __version__
+from graph_sessions.cli import rekey as rekey_cmd
 from graph_sessions.cli import sessions as sessions_cmd
 from graph_sessions.cli import transfer
 from graph_sessions.cli.chat import continue_command, run_chat
@@ -57,6 +58,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(sessions_cmd.app, name="sessions")
+app.command("rekey")(rekey_cmd.rekey_command)
 app.command("export")(transfer.export_command)
 app.command("import")(transfer.import_command)
 app.command("backup")(transfer.backup_command)

@@ -43,6 +43,7 @@ from graph_sessions.models import (
 )
 from graph_sessions.storage.backend import Backend, NewEvent
 from graph_sessions.storage.encrypted import with_encryption
+from graph_sessions.storage.encryption import check_encryption_marker
 from graph_sessions.storage.urls import backend_from_url
 from graph_sessions.vocabulary import (
     DEFAULT_DURABILITY,
@@ -305,6 +306,7 @@ class GraphSessionManager:
             return self
         await ctx.backend.open()
         try:
+            await check_encryption_marker(ctx.backend, ctx.backend.encryption)
             ctx.graphs.bind(ctx.backend.checkpointer, ctx.backend.store)
         except Exception:
             await ctx.backend.close()

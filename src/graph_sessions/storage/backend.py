@@ -40,6 +40,7 @@ from graph_sessions.storage.records import (
     SessionRecord,
     SessionUpdate,
 )
+from graph_sessions.storage.rekey import RekeySource
 from graph_sessions.storage.run_streams import RunStreamRelay
 from graph_sessions.storage.signals import EVENT_WRITERS, EventSignals, signalling
 from graph_sessions.vocabulary import DEFAULT_SORT, SortField
@@ -190,6 +191,21 @@ class Backend(ABC):
         """The table through which a run's events reach followers on other processes
         (``storage/run_streams.py``), or ``None`` when no other process can use this
         storage (memory). One instance per backend: ask again, get the same."""
+        return None
+
+    def rekey_source(self) -> RekeySource | None:
+        """Batched reading and re-sealing of what this backend stores at rest, for
+        ``graph-sessions rekey`` (``storage/rekey.py``); ``None`` when it cannot (memory:
+        nothing at rest; Redis: not built yet)."""
+        return None
+
+    async def read_setting(self, name: str) -> str | None:
+        """A database-wide setting kept in the storage itself (``storage/encryption.py``
+        keeps whether it is encrypted); ``None`` when unset or nothing persists (memory)."""
+        return None
+
+    async def write_setting(self, name: str, value: str) -> None:
+        """Keep a database-wide setting (see :meth:`read_setting`; memory: a no-op)."""
         return None
 
     def use_encryption(self, ring: KeyRing | None) -> None:

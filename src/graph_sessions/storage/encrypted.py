@@ -49,6 +49,7 @@ from graph_sessions.storage.records import (
     SessionRecord,
     SessionUpdate,
 )
+from graph_sessions.storage.rekey import RekeySource
 from graph_sessions.storage.run_streams import RunStreamRelay
 
 T = TypeVar("T")
@@ -135,6 +136,15 @@ class EncryptedBackend(Backend):
 
     async def change_token(self) -> Any:
         return await self.inner.change_token()
+
+    def rekey_source(self) -> RekeySource | None:
+        return self.inner.rekey_source()
+
+    async def read_setting(self, name: str) -> str | None:
+        return await self.inner.read_setting(name)
+
+    async def write_setting(self, name: str, value: str) -> None:
+        await self.inner.write_setting(name, value)
 
     def run_stream_relay(self) -> RunStreamRelay | None:
         inner = self.inner.run_stream_relay()

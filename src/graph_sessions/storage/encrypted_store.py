@@ -25,7 +25,7 @@ from graph_sessions.errors import InvalidInput
 FIELD = "__sealed__"
 
 
-def _aad(namespace: tuple[str, ...], key: str) -> bytes:
+def store_aad(namespace: tuple[str, ...], key: str) -> bytes:
     return aad_of("store", key, *namespace)
 
 
@@ -62,7 +62,7 @@ class EncryptedStore(BaseStore):
         if isinstance(op, PutOp) and op.value is not None:
             if op.index:
                 raise InvalidInput("a store item cannot be indexed for search when encrypted")
-            sealed = {FIELD: seal_json(self.ring, dict(op.value), _aad(op.namespace, op.key))}
+            sealed = {FIELD: seal_json(self.ring, dict(op.value), store_aad(op.namespace, op.key))}
             return PutOp(op.namespace, op.key, sealed, index=False, ttl=op.ttl)
         if isinstance(op, SearchOp) and (op.filter or op.query):
             raise InvalidInput(
@@ -77,7 +77,7 @@ class EncryptedStore(BaseStore):
             return item
         value = item.value
         if set(value) == {FIELD}:
-            value = open_json(self.ring, value[FIELD], _aad(item.namespace, item.key))
+            value = open_json(self.ring, value[FIELD], store_aad(item.namespace, item.key))
         if isinstance(item, SearchItem):
             return SearchItem(
                 item.namespace, item.key, value, item.created_at, item.updated_at, item.score

@@ -72,6 +72,7 @@ from graph_sessions.storage.postgres.fencing import (
     FencedSessionsPostgresSaver,
     check_fence,
 )
+from graph_sessions.storage.postgres.rekey import PostgresRekeySource
 from graph_sessions.storage.postgres.rows import (
     EVENT_SELECT,
     MESSAGE_SELECT,
@@ -272,6 +273,30 @@ class PostgresBackend(Backend):
         if relay is None:
             relay = self.__dict__.setdefault("_run_streams", PostgresRunStreams(self.connection))
         return relay
+
+    def rekey_source(self) -> PostgresRekeySource:
+        return PostgresRekeySource(self.connection)
+
+    async def read_setting(self, name: str) -> str | None:
+        async with self.connection.cursor() as cur:
+            await cur.execute("SELECT to_regclass('gs_settings') IS NOT NULL")
+            row = await cur.fetchone()
+            if not row or not row[0]:
+                return None
+            await cur.execute("SELECT value FROM gs_settings WHERE name = %s", (name,))
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+
+    async def write_setting(self, name: str, value: str) -> None:
+        async with self.connection.transaction() as cur:
+            await cur.execute(
+                "CREATE TABLE IF NOT EXISTS gs_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            await cur.execute(
+                "INSERT INTO gs_settings (name, value) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                (name, value),
+            )
 
     async def change_token(self) -> Any:
         # The newest committed event: moves when any process appends to any session's log.

@@ -217,6 +217,13 @@ class RedisBackend(Backend):
     async def change_token(self) -> Any:
         return await self.client.get(self.keys.changes)
 
+    async def read_setting(self, name: str) -> str | None:
+        value = await self.client.hget(f"{self.keys.prefix}settings", name)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def write_setting(self, name: str, value: str) -> None:
+        await self.client.hset(f"{self.keys.prefix}settings", name, value)
+
     async def write_problem(self) -> str | None:
         try:
             info = await self.client.info("replication")

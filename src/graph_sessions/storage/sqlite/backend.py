@@ -62,6 +62,7 @@ from graph_sessions.storage.sqlite.fencing import (
     check_fence,
     immediate_tx,
 )
+from graph_sessions.storage.sqlite.rekey import SqliteRekeySource
 from graph_sessions.storage.sqlite.rows import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
@@ -209,6 +210,31 @@ class SqliteBackend(Backend):
         if relay is None:
             relay = self.__dict__.setdefault("_run_streams", SqliteRunStreams(self.connection))
         return relay
+
+    def rekey_source(self) -> SqliteRekeySource:
+        return SqliteRekeySource(self.connection)
+
+    async def read_setting(self, name: str) -> str | None:
+        def read(c: sqlite3.Connection) -> str | None:
+            if not c.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gs_settings'"
+            ).fetchone():
+                return None
+            row = c.execute("SELECT value FROM gs_settings WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._call(read)
+
+    async def write_setting(self, name: str, value: str) -> None:
+        def write(c: sqlite3.Connection) -> None:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS gs_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            c.execute(
+                "INSERT OR REPLACE INTO gs_settings (name, value) VALUES (?, ?)", (name, value)
+            )
+
+        await self._call(lambda c: self._tx(c, write))
 
     async def change_token(self) -> Any:
         # Changes when another connection (another process) commits; ours do not move it.
