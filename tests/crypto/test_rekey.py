@@ -221,3 +221,49 @@ async def test_rekey_on_postgres(postgres_url: str, tmp_path: Path) -> None:
 async def test_rekey_where_nothing_is_stored_at_rest(url: str) -> None:
     refused = await rekey(url, KEY)
     assert refused.exit_code == 2 and "not available" in refused.stderr
+
+
+@pytest.mark.slow
+async def test_rekey_on_postgres_while_sessions_are_invoked(postgres_url: str) -> None:
+    """rekey (its own event loop and pool, on a thread), batches of 50, while 12
+    sessions take turns on the same database: no turn is lost, no writer fails, and the
+    new key alone reads every session afterwards."""
+    from support.graphs import chat_graph
+
+    sessions = [f"load-{i}" for i in range(12)]
+    async with GraphSessionManager(chat_graph(), postgres_url, encryption_key=OLD) as old:
+        for sid in sessions:
+            await (await old.create(sid, metadata={"who": f"{sid} {MARKER}"})).invoke(
+                {"user_input": "t0"}
+            )
+    async with GraphSessionManager(
+        chat_graph(), postgres_url, encryption_key=f"{NEW},{OLD}"
+    ) as both:
+        stop = asyncio.Event()
+        acked: dict[str, list[str]] = {sid: ["t0"] for sid in sessions}
+
+        async def turns(sid: str) -> None:
+            session = await both.get(sid)
+            assert session is not None
+            n = 0
+            while not stop.is_set():
+                n += 1
+                await session.invoke({"user_input": f"t{n}"})
+                acked[sid].append(f"t{n}")
+
+        writers = [asyncio.create_task(turns(sid)) for sid in sessions]
+        await asyncio.sleep(0.3)
+        done = await asyncio.wait_for(rekey(postgres_url, f"{NEW},{OLD}", "--batch", "50"), 120)
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.gather(*writers)  # a writer that failed raises here
+        assert done.exit_code == 0, done.stderr
+    async with GraphSessionManager(chat_graph(), postgres_url, encryption_key=NEW) as new:
+        for sid in sessions:
+            session = await new.get(sid)
+            assert session is not None
+            assert (await session.get_state())["turns"] == acked[sid]
+            assert (await new.info(sid)).metadata["who"] == f"{sid} {MARKER}"
+    # what the writers sealed with OLD before the ring changed is gone too
+    again = await rekey(postgres_url, NEW, "--json")
+    assert again.exit_code == 0, again.stderr

@@ -1,7 +1,9 @@
-"""``rekey`` on Postgres (``storage/rekey.py``): each batch one short transaction in which
-every row is written with a compare-and-set on the bytes it was read with
+"""``rekey`` on Postgres (``storage/rekey.py``): every row is written by its own statement
+(autocommit) with a compare-and-set on the bytes it was read with
 (``UPDATE ... WHERE <key> AND <column> = <old value>``); a row a server changed meanwhile
-is read again and re-sealed from what it holds now, so no concurrent write is lost."""
+is read again and re-sealed from what it holds now, so no concurrent write is lost. No
+transaction spans two rows: rekey never holds one row's lock while waiting for another's,
+so it cannot deadlock with the servers' own transactions nor make them wait for a batch."""
 
 from __future__ import annotations
 
@@ -65,8 +67,7 @@ class PostgresRekeySource:
         if after is not None:
             where += f" AND ({keys}) > ({marks})"
         sql = f"SELECT {_select(table)} FROM {table.table} {where} ORDER BY {keys} LIMIT %s"
-        ctx = self.pool.transaction() if write else self.pool.cursor()
-        async with ctx as cur:
+        async with self.pool.cursor() as cur:
             await cur.execute(sql, (*until, *(after or ()), limit))
             rows = await cur.fetchall()
             resealed = 0
