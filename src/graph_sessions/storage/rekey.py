@@ -49,7 +49,7 @@ from graph_sessions.crypto.sealed_json import PREFIX
 from graph_sessions.errors import EncryptionError
 from graph_sessions.storage.encrypted_store import FIELD, store_aad
 
-#: rows per batch (each batch one short transaction) unless asked otherwise
+#: rows per batch unless asked otherwise (on SQLite each batch is one short transaction)
 DEFAULT_BATCH = 200
 
 Row = dict[str, Any]
