@@ -244,6 +244,22 @@ class RekeyTable:
         seen = dict.fromkeys((*self.keys, *self.context, *self.values))
         return tuple(seen)
 
+    def last_key_sql(self) -> str:
+        """The query of the table's highest primary key."""
+        keys = ", ".join(f"{k} DESC" for k in self.keys)
+        return f"SELECT {', '.join(self.keys)} FROM {self.table} ORDER BY {keys} LIMIT 1"
+
+    def batch_sql(self, select: str, mark: str, after: bool) -> str:
+        """The query of a batch: ``select`` columns of the rows up to a key (and after
+        another one when ``after``), key order, a limit; parameters are written ``mark``
+        and bound as ``(*until, *after, limit)``."""
+        keys = ", ".join(self.keys)
+        marks = ", ".join([mark] * len(self.keys))
+        where = f"WHERE ({keys}) <= ({marks})"
+        if after:
+            where += f" AND ({keys}) > ({marks})"
+        return f"SELECT {select} FROM {self.table} {where} ORDER BY {keys} LIMIT {mark}"
+
 
 _J = frozenset
 #: the tables of the SQL backends (same names and columns on SQLite and Postgres)

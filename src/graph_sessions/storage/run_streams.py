@@ -15,7 +15,6 @@ A backend without other processes (memory) has no relay (``Backend.run_stream_re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ END = "__end__"
 LIVE = "__live__"
 #: seconds a follower waits for a notice before reading anyway (the poll fallback)
 POLL_SECONDS = 1.0
+#: seconds :meth:`ListeningRelay.stop` waits for its cancelled tasks to end
+STOP_TIMEOUT = 3.0
 #: seconds the rows of a run stay after its end marker
 RETAIN_SECONDS = 600.0
 
@@ -147,9 +148,11 @@ class ListeningRelay(RunStreamRelay):
         tasks = [t for t in (task, *self._handlers) if t is not None]
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        if tasks:  # bounded: a task that swallows its cancellation cannot hold a close
+            done, _ = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for t in done:
+                if not t.cancelled():
+                    t.exception()  # retrieved (a handler's failure is its own to report)
 
     def _dispatch(self, run_id: str) -> None:
         """Call ``on_follow(run_id)`` (in a task of its own) if this process runs it."""

@@ -43,11 +43,8 @@ class PostgresRekeySource:
 
     async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
         """The highest primary key now (see ``RekeySource.last_key``)."""
-        keys = ", ".join(f"{k} DESC" for k in table.keys)
         async with self.pool.cursor() as cur:
-            await cur.execute(
-                f"SELECT {', '.join(table.keys)} FROM {table.table} ORDER BY {keys} LIMIT 1"
-            )
+            await cur.execute(table.last_key_sql())
             row = await cur.fetchone()
         return None if row is None else tuple(row)
 
@@ -61,12 +58,7 @@ class PostgresRekeySource:
         write: bool,
     ) -> Batch:
         """One batch (see ``RekeySource.batch``)."""
-        keys = ", ".join(table.keys)
-        marks = ", ".join(["%s"] * len(table.keys))
-        where = f"WHERE ({keys}) <= ({marks})"
-        if after is not None:
-            where += f" AND ({keys}) > ({marks})"
-        sql = f"SELECT {_select(table)} FROM {table.table} {where} ORDER BY {keys} LIMIT %s"
+        sql = table.batch_sql(_select(table), "%s", after is not None)
         async with self.pool.cursor() as cur:
             await cur.execute(sql, (*until, *(after or ()), limit))
             rows = await cur.fetchall()

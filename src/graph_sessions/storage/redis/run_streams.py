@@ -148,6 +148,9 @@ class RedisRunStreams(ListeningRelay):
             self._wake(run_id)
 
     async def _listen(self) -> None:
+        # redis-py's get_message can swallow a cancellation (its own timeout handling):
+        # each turn looks whether this task was asked to stop, or stop() would wait forever
+        me = asyncio.current_task()
         while True:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -158,6 +161,8 @@ class RedisRunStreams(ListeningRelay):
                 due = time.monotonic() + POLL_SECONDS
                 while True:
                     message = await pubsub.get_message(timeout=POLL_SECONDS)
+                    if me is not None and me.cancelling():
+                        raise asyncio.CancelledError
                     if message is not None:
                         self._heard(message)
                     if time.monotonic() >= due:

@@ -42,8 +42,7 @@ class SqliteRekeySource:
 
     async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
         """The highest primary key now (see ``RekeySource.last_key``)."""
-        keys = ", ".join(f"{k} DESC" for k in table.keys)
-        sql = f"SELECT {', '.join(table.keys)} FROM {table.table} ORDER BY {keys} LIMIT 1"
+        sql = table.last_key_sql()
         row = await self.connection.call(lambda c: c.execute(sql).fetchone())
         return None if row is None else tuple(row)
 
@@ -71,14 +70,7 @@ class SqliteRekeySource:
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
-        keys = ", ".join(table.keys)
-        marks = ", ".join("?" * len(table.keys))
-        where = f"WHERE ({keys}) <= ({marks})"
-        if after is not None:
-            where += f" AND ({keys}) > ({marks})"
-        sql = (
-            f"SELECT {', '.join(table.columns)} FROM {table.table} {where} ORDER BY {keys} LIMIT ?"
-        )
+        sql = table.batch_sql(", ".join(table.columns), "?", after is not None)
         if write:
             c.execute("BEGIN IMMEDIATE")
         try:
