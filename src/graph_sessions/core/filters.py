@@ -51,6 +51,10 @@ class _FilterWalk:
     def _entry(self, key: Any, item: Any, depth: int, where: str) -> None:
         if not isinstance(key, str):
             raise InvalidInput(f"metadata filter keys must be strings, not {key!r}")
+        if '"' in key or "\x00" in key:  # SQLite's JSON paths cannot name such a key
+            raise InvalidInput(
+                f"metadata filter keys cannot hold a double quote or a NUL character: {key!r}"
+            )
         if not (isinstance(item, dict) and item):  # a non-empty object matches per key
             self.leaves += 1
             if self.leaves > MAX_FILTER_KEYS:
