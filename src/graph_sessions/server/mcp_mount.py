@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from graph_sessions.core.manager import GraphSessionManager
 from graph_sessions.mcp.caller import Caller
@@ -24,6 +24,7 @@ from graph_sessions.mcp.limits import UNLIMITED, RunLimits
 from graph_sessions.server.auth import Principal, current_principal
 from graph_sessions.server.errors import ApiError, error_body
 from graph_sessions.server.jsonable import JSONResponse
+from graph_sessions.server.middleware import replayed_body
 
 #: where the MCP endpoint answers
 MCP_PATH = "/mcp"
@@ -64,16 +65,7 @@ class McpEndpoint:
         # The body is read once here: an auth file's handler may read it while
         # authenticating, and the SDK reads it again (from ``replay``).
         body = await Request(scope, receive).body() if scope.get("method") == "POST" else b""
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        request = Request(scope, replay)
+        request = Request(scope, replayed_body(body, receive))
         try:
             if self._sessions is None:
                 raise ApiError(503, "unavailable", "the MCP endpoint is not running")
@@ -84,8 +76,8 @@ class McpEndpoint:
                 scope, receive, send
             )
             return
-        replayed = False
-        await self._sessions.handle_request(scope, replay, send)
+        # a fresh replay: the auth handler may have consumed the first one
+        await self._sessions.handle_request(scope, replayed_body(body, receive), send)
 
 
 async def _authenticate(request: Request) -> Principal:
