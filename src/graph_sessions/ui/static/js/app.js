@@ -20,6 +20,16 @@ let renderId = 0;
 
 /** Who is signed in: {scope: "all" | "owner"} once known (from GET /stats). */
 export const session = { scope: null };
+let shellStats = null; // the GET /stats the sign-in check read, until a page takes it
+let shellStatsAt = 0;
+
+/** The /stats answer the shell read in the last 5 s, once: the first page after a load
+ * or a sign-in need not ask again (null otherwise: ask the server). */
+export function freshStats() {
+  const stats = Date.now() - shellStatsAt < 5000 ? shellStats : null;
+  shellStats = null;
+  return stats;
+}
 
 /** Show `message` at the top of the page (kind "error" or "info"); empty hides it. */
 export function showNotice(message, kind = "error") {
@@ -54,6 +64,8 @@ async function refreshWho() {
   signout.hidden = !credential();
   try {
     const stats = await api("GET", "/stats");
+    shellStats = stats;
+    shellStatsAt = Date.now();
     session.scope = stats.scope;
     who.textContent = stats.scope === "all" ? "all sessions (admin)" : "your sessions";
   } catch (error) {

@@ -3,6 +3,7 @@
 // runs_total sampled every 10 s, the deltas drawn as a sparkline (no per-minute history is
 // kept by the server, so the line starts when the page opens).
 
+import { freshStats } from "../app.js";
 import { api } from "../api.js";
 import { fmtAgo, fmtTime, h, preview, replace, statusBadge } from "../dom.js";
 import { STATUSES } from "./sessions.js";
@@ -50,7 +51,7 @@ export default async function render(main) {
   const loading = h("p", { class: "muted", text: "Loading…" });
   replace(main, loading);
   const [stats, failed] = await Promise.all([
-    api("GET", "/stats", { signal }),
+    freshStats() ?? api("GET", "/stats", { signal }),
     api("GET", "/sessions", { query: { status: ["failed"], sort: "updated_at", order: "desc", limit: 20 }, signal }),
   ]);
   if (!loading.isConnected) return null; // the person went elsewhere meanwhile

@@ -4,7 +4,7 @@
 // filtered view can be bookmarked and Back goes to the previous one.
 
 import { api } from "../api.js";
-import { session as who, showError } from "../app.js";
+import { freshStats, session as who, showError } from "../app.js";
 import { fmtAgo, fmtSpan, fmtTime, h, preview, replace, statusBadge } from "../dom.js";
 
 export const STATUSES = ["created", "running", "interrupted", "completed", "failed", "suspended", "expired"];
@@ -431,7 +431,7 @@ export default async function render(main) {
   let latest;
   try {
     [stats, graphs, latest] = await Promise.all([
-      api("GET", "/stats", { signal }),
+      freshStats() ?? api("GET", "/stats", { signal }),
       api("GET", "/graphs", { signal }),
       api("GET", "/sessions", { query: { sort: "updated_at", order: "desc", limit: 1 }, signal }),
     ]);
