@@ -110,7 +110,7 @@ async def test_rekey_reseals_every_old_row_under_the_new_key(tmp_path: Path) -> 
     assert done.exit_code == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["key_id"] == "new" and report["resealed"] > 0
-    for kind in ("sessions", "runs", "events", "messages", "store", "checkpoints"):
+    for kind in ("sessions", "runs", "events", "messages", "store"):
         assert report["kinds"][kind]["resealed"] > 0, kind
     assert (
         report["kinds"]["checkpoint values"]["resealed"]
@@ -203,7 +203,7 @@ async def test_rekey_on_postgres(postgres_url: str, tmp_path: Path) -> None:
         postgres_url, f"{NEW},{OLD}", "--batch", "2", "--json", config=config_file(tmp_path)
     )
     assert done.exit_code == 0, done.stderr
-    assert json.loads(done.stdout)["kinds"]["checkpoints"]["resealed"] > 0
+    assert json.loads(done.stdout)["kinds"]["checkpoint values"]["resealed"] > 0
     after = dump()
     assert not pg_holds(after, "old") and pg_holds(after, "new") and MARKER not in after
     async with GraphSessionManager(

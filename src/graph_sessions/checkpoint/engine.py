@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -247,6 +247,38 @@ def _open_metadata(ring: KeyRing | None, md: dict[str, Any], ns: str, cid: str) 
         k: v if k in PLAIN_METADATA else open_json(ring, v, aad_of("meta", ns, cid, k))
         for k, v in md.items()
     }
+
+
+#: The keys of a checkpoint body (its channel values stored apart) that say nothing a
+#: graph was given: ids, a time, versions, channel and node names, all readable in other
+#: columns (``gs_checkpoint_blobs.channel``, ``gs_checkpoint_writes.task_path``) anyway.
+_STRUCTURAL_BODY = frozenset(
+    ("v", "ts", "channel_values", "channel_versions", "versions_seen", "updated_channels")
+    + ("pending_sends",)
+)
+
+
+def body_holds_values(body: dict[str, Any]) -> bool:
+    """Whether a checkpoint body holds values of the graph (inline channel values, pending
+    sends, or any key LangGraph may add): only those bodies are sealed. The others, the
+    usual case, stay readable: sealing them would hide nothing and cost 39 bytes each."""
+    return (
+        bool(body.get("channel_values"))
+        or bool(body.get("pending_sends"))
+        or not body.keys() <= _STRUCTURAL_BODY
+    )
+
+
+def stored_body_holds_values(type_: str, blob: bytes) -> bool:
+    """:func:`body_holds_values` of a body as stored (unsealed, maybe compressed)."""
+    body = JsonPlusSerializer().loads_typed(_decompress(type_, bytes(blob)))
+    return not isinstance(body, dict) or body_holds_values(body)
+
+
+def should_seal(data: bytes | None) -> TypeGuard[bytes]:
+    """Whether a serialized value is sealed: not when it is empty (a ``null`` or ``empty``
+    value: its type column already says so, as a ciphertext's length would)."""
+    return bool(data)
 
 
 def _open(ring: KeyRing | None, data: Any, aad: bytes) -> Any:
@@ -513,7 +545,7 @@ class StorageEngine:
         del body["id"]  # the checkpoint_id column
         body["channel_values"] = {k: v for k, v in values.items() if k not in versions}
         type_, blob = _compress(*serde.dumps_typed(body))
-        if self.cipher is not None:
+        if self.cipher is not None and body_holds_values(body):
             blob = seal(self.cipher, blob, aad_checkpoint(ns, checkpoint["id"]))
         md: dict[str, Any] = dict(get_checkpoint_metadata(config, metadata))
         if self.cipher is not None:
@@ -595,7 +627,7 @@ class StorageEngine:
                     remembered[(ns, ch)] = _Value(version, "", b"", -1, 0, ())
                     continue
                 row, entry = self._encode(conn, cache, thread_id, ns, ch, version, p.typed[ch])
-                if self.cipher is not None and row[-1] is not None:
+                if self.cipher is not None and should_seal(row[-1]):
                     row = (*row[:-1], seal(self.cipher, row[-1], aad_value(ns, ch, version)))
                 cur = conn.execute(
                     f"INSERT OR IGNORE INTO {BLOBS} (thread_id, checkpoint_ns, channel, version, "
@@ -733,7 +765,7 @@ class StorageEngine:
         for idx, (channel, value) in enumerate(writes):
             at = WRITES_IDX_MAP.get(channel, idx)
             type_, data = serde.dumps_typed(value)
-            if self.cipher is not None:
+            if self.cipher is not None and should_seal(data):
                 data = seal(self.cipher, data, aad_write(ns, checkpoint_id, task_id, at, channel))
             rows.append(
                 (str(conf["thread_id"]), ns, checkpoint_id, task_id, task_path, at, channel)

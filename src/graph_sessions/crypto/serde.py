@@ -28,8 +28,11 @@ class EncryptedSerde(SerializerProtocol):
         self.inner = inner or JsonPlusSerializer()
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        """Serialize with the inner serializer, then seal."""
+        """Serialize with the inner serializer, then seal (empty bytes, a ``null`` or
+        ``empty`` value, stay as they are: the type says as much as a ciphertext would)."""
         type_, data = self.inner.dumps_typed(obj)
+        if not data:
+            return type_, data
         return type_ + SUFFIX, seal(self.ring, data, type_.encode())
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:

@@ -33,6 +33,8 @@ from graph_sessions.checkpoint.engine import (
     aad_checkpoint,
     aad_value,
     aad_write,
+    should_seal,
+    stored_body_holds_values,
 )
 from graph_sessions.crypto import (
     KeyRing,
@@ -83,14 +85,18 @@ class Resealer:
         return seal_json(self.ring, value, aad), True
 
     def bytes_value(self, data: bytes | None, aad: bytes) -> tuple[bytes | None, bool]:
-        """A bytes column (a checkpoint body, value or write); ``None`` stays ``None``."""
+        """A bytes column (a checkpoint body, value or write); ``None`` stays ``None``, and
+        empty bytes (a ``null`` value) are not sealed (``should_seal``)."""
         if data is None:
             return None, False
         data = bytes(data)
         if is_sealed(data):
             if self.current(data):
                 return data, False
-            return seal(self.ring, open_bytes(self.ring, data, aad), aad), True
+            plain = open_bytes(self.ring, data, aad)
+            return (seal(self.ring, plain, aad) if should_seal(plain) else plain), True
+        if not should_seal(data):
+            return data, False
         return seal(self.ring, data, aad), True
 
     def wrapped(self, value: Any, aad: bytes, *, always: bool = False) -> tuple[Any, bool]:
@@ -188,9 +194,11 @@ def _store(r: Resealer, row: Row) -> Row | None:
 def _checkpoints(r: Resealer, row: Row) -> Row | None:
     ns, cid = row["checkpoint_ns"], row["checkpoint_id"]
     out: Row = {}
-    body, changed = r.bytes_value(row["checkpoint"], aad_checkpoint(ns, cid))
-    if changed:
-        out["checkpoint"] = body
+    body = row["checkpoint"]
+    if is_sealed(body) or (body is not None and stored_body_holds_values(row["type"], body)):
+        body, changed = r.bytes_value(body, aad_checkpoint(ns, cid))
+        if changed:
+            out["checkpoint"] = body
     if row["metadata"] is not None:
         md = json.loads(bytes(row["metadata"]) or b"{}")
         new_md, md_changed = {}, False
@@ -306,7 +314,7 @@ SQL_TABLES: tuple[RekeyTable, ...] = (
         "checkpoints",
         "gs_checkpoints",
         ("thread_id", "checkpoint_ns", "checkpoint_id"),
-        (),
+        ("type",),
         ("checkpoint", "metadata"),
         _J(),
         _checkpoints,
