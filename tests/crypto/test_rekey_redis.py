@@ -275,3 +275,65 @@ def test_rekey_command_on_redis(redis_server: Any) -> None:
     stored = flat(asyncio.run(dump(redis_server, prefix)))
     assert not holds_key(stored, "old") and holds_key(stored, "new")
     assert asyncio.run(chat_messages(url, NEW)) == messages
+
+
+async def test_a_value_changed_between_read_and_write_is_read_again(redis_server: Any) -> None:
+    """A server writes a session row and removes a message after rekey read them, before it
+    writes them back: the row's new content is what ends sealed (nothing lost, nothing
+    overwritten with what was read), the removed message stays removed."""
+    import redis as sync_redis
+
+    from graph_sessions.crypto.keys import parse_keys
+    from graph_sessions.storage.redis import RedisBackend
+    from graph_sessions.storage.redis.rekey import REDIS_TABLES
+    from graph_sessions.storage.rekey import Resealer
+
+    prefix = redis_server.new_prefix()
+    url = f"{redis_server.url()}?prefix={prefix}"
+    async with GraphSessionManager(graph(), url) as manager:
+        session = await manager.create("s1", metadata={"a": f"first {MARKER}"})
+        await session.messages.append("user", f"gone {MARKER}")
+        await session.messages.append("user", f"kept {MARKER}")
+    ring = parse_keys(NEW)
+    assert ring is not None
+    resealer = Resealer(ring)
+    other = sync_redis.Redis.from_url(redis_server.url())
+    row_key, msg_key = f"{prefix}s:s1:row", f"{prefix}s:s1:msg"
+    backend = RedisBackend(redis_server.url(), prefix=prefix)
+    await backend.open()
+    try:
+        source = backend.rekey_source()
+        tables = {t.kind: t for t in REDIS_TABLES}
+        meddled: list[str] = []
+
+        def meddling(kind: str) -> Any:
+            def reseal(row: dict[str, Any]) -> Any:
+                if kind not in meddled:  # a server's write between the read and the swap
+                    meddled.append(kind)
+                    if kind == "sessions":
+                        stored = json.loads(other.hget(row_key, "row"))
+                        stored["metadata"] = {"a": f"second {MARKER}"}
+                        other.hset(row_key, "row", json.dumps(stored))
+                    else:
+                        other.zremrangebyrank(msg_key, 0, 0)
+                return tables[kind].reseal(resealer, row)
+
+            return reseal
+
+        for kind in ("sessions", "messages"):
+            until = await source.last_key(tables[kind])
+            assert until is not None
+            done = await source.batch(tables[kind], None, until, 10, meddling(kind), True)
+            assert done.more is False
+        assert meddled == ["sessions", "messages"]
+        assert (done.rows, done.resealed) == (2, 1)  # the removed one is skipped
+        held = await dump(redis_server, prefix)
+        assert MARKER.encode() not in flat(held)
+        assert len(held[msg_key.encode()]) == 1
+    finally:
+        other.close()
+        await backend.close()
+    async with GraphSessionManager(graph(), url, encryption_key=NEW) as manager:
+        assert (await manager.info("s1")).metadata == {"a": f"second {MARKER}"}
+        loaded = await (await manager.get("s1")).messages.load()
+        assert [m.content for m in loaded] == [f"kept {MARKER}"]
