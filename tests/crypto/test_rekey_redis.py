@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,18 @@ from test_rekey import NEW, OLD, config_file, holds_key, read_everything, rekey,
 from graph_sessions import GraphSessionManager
 from graph_sessions.checkpoint.redis_records import TAIL
 from graph_sessions.crypto import ENCRYPTION_KEY_VARIABLE
+from graph_sessions.storage.records import PendingRun
 
 EXE = str(Path(sys.executable).parent / "graph-sessions")
+#: a queued run nobody claims (not before 2100)
+QUEUED = PendingRun(
+    run_id="queued-1",
+    session_id="chat",
+    owner="alice",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    payload={"input": {"messages": [f"later {MARKER}"]}},
+    not_before=datetime(2100, 1, 1, tzinfo=UTC),
+)
 
 
 async def dump(server: Any, prefix: str) -> dict[bytes, Any]:
@@ -101,15 +112,19 @@ async def everything_on(url: str, key: str | None) -> list[str]:
     await store_marker(url, key)
     async with GraphSessionManager(graph(), url, encryption_key=key) as manager:
         chat = await manager.create("chat", owner="alice")
+        assert await manager.backend.add_pending_run(QUEUED)
         for i in range(6):
             await chat.invoke({"messages": [f"turn {i}: my card is {MARKER}"]})
         return list((await chat.get_state())["messages"])
 
 
 async def chat_messages(url: str, key: str) -> list[str]:
+    """The chat's messages, read with ``key`` (and the queued run checked too)."""
     async with GraphSessionManager(graph(), url, encryption_key=key) as manager:
         chat = await manager.get("chat")
         assert chat is not None
+        queued = await manager.backend.list_pending_runs("chat")
+        assert [(p.run_id, p.payload) for p in queued] == [(QUEUED.run_id, QUEUED.payload)]
         return list((await chat.get_state())["messages"])
 
 
@@ -131,6 +146,7 @@ async def test_rekey_reseals_every_value_under_the_new_key(
         "runs",
         "events",
         "messages",
+        "queued runs",
         "store",
         "checkpoints",
         "checkpoint values",
