@@ -37,7 +37,7 @@ async def rekey_command(
         typer.Option(
             "--vacuum",
             help="SQLite: then rewrite the file (VACUUM) so no old bytes stay in its free "
-            "space; writers wait while it runs.",
+            "space; writers wait while it runs. Ignored on Postgres and Redis.",
         ),
     ] = False,
     backend: BackendOpt = None,
@@ -46,7 +46,8 @@ async def rekey_command(
 ) -> None:
     """Re-seal every stored value not under the newest encryption key (the first key of
     GRAPH_SESSIONS_ENCRYPTION_KEY / encryption_key), plaintext rows included, in batches
-    of short transactions; servers may keep running on the database. A value sealed with
+    of short transactions (Redis: compare-and-set writes); servers may keep running on the
+    database. A value sealed with
     a key that is not configured stops it before anything is changed."""
     async with open_manager(backend, config) as manager:
         store = manager.backend

@@ -196,7 +196,7 @@ class Backend(ABC):
     def rekey_source(self) -> RekeySource | None:
         """Batched reading and re-sealing of what this backend stores at rest, for
         ``graph-sessions rekey`` (``storage/rekey.py``); ``None`` when it cannot (memory:
-        nothing at rest; Redis: not built yet)."""
+        nothing at rest)."""
         return None
 
     async def read_setting(self, name: str) -> str | None:

@@ -11,8 +11,9 @@ checkpoint engine).
 The walking is this module's; reading and writing a batch is the backend's
 (:class:`RekeySource`, from ``Backend.rekey_source``): SQLite re-seals a batch inside one
 ``BEGIN IMMEDIATE`` transaction (the writers' own lock), Postgres with one ``UPDATE ...
-WHERE <column> = <old bytes>`` per row (a row a server changed meanwhile is read again).
-So a server can keep running on the same database.
+WHERE <column> = <old bytes>`` per row (a row a server changed meanwhile is read again),
+Redis with a compare-and-set script per value (``storage/redis/rekey.py``). So a server
+can keep running on the same database.
 
 Before writing anything, a first pass reads every row and opens every value that is not
 under the newest key: a value sealed with a key the ring lacks (or a wrong key) raises
@@ -342,24 +343,29 @@ SQL_TABLES: tuple[RekeyTable, ...] = (
 
 @dataclass
 class Batch:
-    """What one batch did: rows read, rows re-sealed, the last primary key (``None``: the
-    table has no more rows)."""
+    """What one batch did: rows read, rows re-sealed, the last position (``None``: the
+    table has no more rows), and whether more remain (``None``: when the batch was full,
+    as on SQL; a Redis batch may read fewer rows than asked while more remain)."""
 
     rows: int
     resealed: int
     last: tuple[Any, ...] | None
+    more: bool | None = None
 
 
 class RekeySource(Protocol):
     """A backend's reading and writing of one batch (``Backend.rekey_source``)."""
 
     async def tables(self) -> Sequence[RekeyTable]:
-        """The tables this database has, of :data:`SQL_TABLES` (or its own)."""
+        """The tables this database has, of :data:`SQL_TABLES` (or its own kinds of values:
+        Redis)."""
         ...
 
     async def last_key(self, table: RekeyTable) -> tuple[Any, ...] | None:
         """The table's highest primary key now (``None``: empty): the walk stops there, so
-        rows written meanwhile (by processes with the new key) cannot keep it going."""
+        rows written meanwhile (by processes with the new key) cannot keep it going. A
+        position of the backend's own may stand for the key (Redis: the end of a snapshot
+        of the owners of the values, taken now)."""
         ...
 
     async def batch(
@@ -371,10 +377,10 @@ class RekeySource(Protocol):
         reseal: Callable[[Row], Row | None],
         write: bool,
     ) -> Batch:
-        """Read up to ``limit`` rows after primary key ``after`` up to ``until``
-        (included), call ``reseal`` on each,
-        and (``write``) store what it returns in one short transaction, without losing a
-        concurrent writer's change (re-read, re-sealed again)."""
+        """Read up to ``limit`` rows after primary key (or position) ``after`` up to
+        ``until`` (included), call ``reseal`` on each, and (``write``) store what it
+        returns in one short transaction (Redis: a compare-and-set per value), without
+        losing a concurrent writer's change (re-read, re-sealed again)."""
         ...
 
     async def finish(self, compact: bool) -> None:
@@ -439,7 +445,8 @@ async def _walk(
             count.current += done.rows - done.resealed
             if progress is not None:
                 progress(table.kind, count)
-            if done.last is None or done.rows < batch:
+            more = done.rows >= batch if done.more is None else done.more
+            if done.last is None or not more:
                 break
             after = done.last
 

@@ -84,6 +84,7 @@ from graph_sessions.storage.redis import rows
 from graph_sessions.storage.redis.durability import read_durability
 from graph_sessions.storage.redis.keys import APPEND_LOG, Keys
 from graph_sessions.storage.redis.keys import run_member as session_run
+from graph_sessions.storage.redis.rekey import RedisRekeySource
 from graph_sessions.storage.redis.run_streams import RedisRunStreams
 from graph_sessions.storage.redis.store import RedisStore
 from graph_sessions.storage.run_streams import RunStreamRelay
@@ -216,6 +217,9 @@ class RedisBackend(Backend):
 
     async def change_token(self) -> Any:
         return await self.client.get(self.keys.changes)
+
+    def rekey_source(self) -> RedisRekeySource:
+        return RedisRekeySource(self.client, self.prefix)
 
     async def read_setting(self, name: str) -> str | None:
         value = await self.client.hget(f"{self.keys.prefix}settings", name)
