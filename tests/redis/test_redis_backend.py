@@ -549,3 +549,30 @@ async def test_a_log_without_a_row_gets_no_expiry_and_keeps_the_one_it_has(
     finally:
         await raw.aclose()
         await backend.close()
+
+
+async def test_a_cancel_watch_stops_when_cancelled_as_a_request_arrives(
+    redis_server: RedisServer,
+) -> None:
+    """Regression: ``wait_cancel_request`` used ``asyncio.wait_for``, which on Python 3.11
+    swallows a cancellation that arrives in the same loop step as the event it waits for;
+    the cancel watch (a ``while True`` around it) then never stopped and a manager's close
+    waited forever (seen in CI as a hung test). Cancelled as a request arrives, the loop
+    must end cancelled."""
+    backend = await opened(redis_server, redis_server.new_prefix())
+    try:
+        await backend.wait_cancel_request(0.01)  # the listener is up
+
+        async def watch() -> None:
+            while True:
+                await backend.wait_cancel_request(30)
+
+        for _ in range(20):
+            task = asyncio.create_task(watch())
+            await asyncio.sleep(0.01)  # parked in the wait
+            backend._cancel_event.set()  # a request arrives...
+            task.cancel()  # ...in the step the watch is cancelled
+            done, _ = await asyncio.wait({task}, timeout=5)
+            assert task in done and task.cancelled()
+    finally:
+        await backend.close()

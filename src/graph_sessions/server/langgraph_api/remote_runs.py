@@ -57,8 +57,9 @@ async def _rows(
                     return
             elif not await still_active():
                 ended_at = loop.time()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):  # (not wait_for: see wait_cancel_request)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await wake.wait()
     finally:
         relay.unwatch(run_id, wake)
 

@@ -915,8 +915,11 @@ class RedisBackend(Backend):
             self._cancel_task = asyncio.create_task(
                 self._listen_cancels(), name="graph-sessions-redis-cancels"
             )
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set, and the manager's close then waits forever
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._cancel_event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._cancel_event.wait()
         self._cancel_event.clear()
 
     #: seconds before listening again after the listener's connection failed

@@ -16,7 +16,7 @@ What is walked, per kind (``keys.py`` and ``checkpoint/redis_keys.py`` name the 
 - ``checkpoints``: both serialized values of each ``cp`` record (the checkpoint and its
   metadata), ``checkpoint writes``: each ``w`` write, ``checkpoint values``: each ``v``
   value: sealed as ``EncryptedSerde`` seals them (type ``+gse``, bound to the inner type).
-  A plaintext value with empty bytes is left as it is (the writers store those unsealed).
+  A value with empty bytes is stored unsealed, as the writers store it.
 - ``checkpoint value tails``: a plaintext list value stored as the tail of an earlier
   version (``checkpoint/redis_records.py``) is replaced by its whole value, sealed, and its
   ``vb`` entry dropped, deepest tails first, so every chain still read is whole: a base is
@@ -40,7 +40,7 @@ import ormsgpack
 
 from graph_sessions.checkpoint.redis_keys import thread_keys, threads_key
 from graph_sessions.checkpoint.redis_records import TAIL, join_chain
-from graph_sessions.crypto import seal
+from graph_sessions.crypto import is_sealed, seal
 from graph_sessions.crypto.serde import SUFFIX
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.codec import dump_json
@@ -105,8 +105,11 @@ def reseal_pair(r: Resealer, type_: str, data: bytes) -> tuple[str, bytes, bool]
     """A ``serde.dumps_typed`` pair sealed as ``EncryptedSerde`` seals it under the newest
     key; a plaintext pair with empty bytes stays as it is."""
     if type_.endswith(SUFFIX):
-        sealed, changed = r.bytes_value(data, type_[: -len(SUFFIX)].encode())
+        inner = type_[: -len(SUFFIX)]
+        sealed, changed = r.bytes_value(data, inner.encode())
         assert sealed is not None
+        if not is_sealed(sealed):  # an empty value an earlier version sealed
+            return inner, sealed, True
         return type_, sealed, changed
     if not data:
         return type_, data, False
