@@ -4,7 +4,14 @@ the shared server in tests/server/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import os
+
+# Wide CLI tables in every test, whatever module first imports the CLI: its console takes
+# its width from COLUMNS when created, and pytest-xdist's workers run with COLUMNS=80 (a
+# table squeezed to 80 columns wraps "interrupted": a test passed alone, failed in CI order)
+os.environ["COLUMNS"] = "200"
+
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
 from pathlib import Path
 
 import pytest
