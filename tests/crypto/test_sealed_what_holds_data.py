@@ -157,3 +157,20 @@ def test_the_serde_of_other_savers_leaves_empty_values_unsealed() -> None:
     assert type_.endswith(SUFFIX) and is_sealed(data) and MARKER.encode() not in data
     assert serde.loads_typed(("null", b"")) is None
     assert serde.loads_typed((type_, data)) == {"a": MARKER}
+
+
+def test_a_body_that_cannot_be_read_counts_as_holding_values() -> None:
+    """rekey decides whether a plaintext body needs sealing by its top-level keys alone; a
+    body of another serializer (a saver given a custom ``serde``) or malformed bytes gets
+    sealed rather than stopping rekey with an untyped error."""
+    import ormsgpack
+
+    bare = ormsgpack.packb({"v": 4, "ts": "t", "channel_values": {}, "channel_versions": {}})
+    assert not stored_body_holds_values("msgpack", bare)
+    inline = ormsgpack.packb({"v": 4, "channel_values": {"x": 1}})
+    assert stored_body_holds_values("msgpack", inline)
+    unknown_key = ormsgpack.packb({"v": 4, "channel_values": {}, "new_field": "?"})
+    assert stored_body_holds_values("msgpack", unknown_key)
+    assert stored_body_holds_values("pickle", b"\x80\x04N.")
+    assert stored_body_holds_values("msgpack", b"\xc1\xc1 not msgpack")
+    assert stored_body_holds_values("zd1:msgpack", b"not deflate")

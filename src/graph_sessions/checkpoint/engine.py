@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard, cast
 
+import ormsgpack
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -270,8 +271,16 @@ def body_holds_values(body: dict[str, Any]) -> bool:
 
 
 def stored_body_holds_values(type_: str, blob: bytes) -> bool:
-    """:func:`body_holds_values` of a body as stored (unsealed, maybe compressed)."""
-    body = JsonPlusSerializer().loads_typed(_decompress(type_, bytes(blob)))
+    """:func:`body_holds_values` of a body as stored (unsealed, maybe compressed). Only
+    its top-level keys are read (values are not deserialized); a body this cannot read (a
+    custom serializer's type, malformed bytes) counts as holding values: it gets sealed."""
+    try:
+        inner, data = _decompress(type_, bytes(blob))
+        if inner != "msgpack":
+            return True
+        body = ormsgpack.unpackb(data, ext_hook=lambda _code, _data: None)
+    except Exception:
+        return True
     return not isinstance(body, dict) or body_holds_values(body)
 
 

@@ -86,6 +86,7 @@ return 1
 #: KEYS: zset; ARGV: old member, new member: the new one gets the old one's score (added
 #: first: the zset never empties, so it keeps its expiry)
 SWAP_MEMBER = """
+if ARGV[1] == ARGV[2] then return 1 end
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then return 0 end
 redis.call('ZADD', KEYS[1], score, ARGV[2])
@@ -572,8 +573,9 @@ class RedisRekeySource:
                 return True
             if done == BLOCKED:
                 raise BackendError(
-                    "rekey: a plaintext list value of a thread was extended (as a tail) "
-                    "while rekey ran, by a process without the key; run it again"
+                    "rekey: a plaintext list value of a thread gained a tail while rekey "
+                    "ran (written by a process without the key, or a thread copied or "
+                    "forked meanwhile); run it again"
                 )
             current = await kind.reread(owner, current)
             if current is None or current.row is None:
