@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aredis
@@ -574,5 +575,55 @@ async def test_a_cancel_watch_stops_when_cancelled_as_a_request_arrives(
             task.cancel()  # ...in the step the watch is cancelled
             done, _ = await asyncio.wait({task}, timeout=5)
             assert task in done and task.cancelled()
+    finally:
+        await backend.close()
+
+
+@pytest.mark.parametrize("descending", [False, True])
+async def test_paging_through_one_big_group_of_a_score_reads_each_row_about_once(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, descending: bool
+) -> None:
+    """Sorted by ``expires_at``, every session without a TTL has the same score (0). Paging
+    through them by cursor reads on from the cursor's member (its rank), not from the start
+    of its score: each member of the index is read about once (before, each page read the
+    group again from its start up to the cursor: quadratic), and every session comes once,
+    in order."""
+    prefix = redis_server.new_prefix()
+    backend = await opened(redis_server, prefix)
+    try:
+        n = 3 * _PAGE
+        at = utcnow()
+        for i in range(n):
+            made = SessionInfo(session_id=f"s{i:04d}", created_at=at, updated_at=at)
+            assert await backend.create_session(made)
+        loaded = 0  # members of the sort index read
+
+        def counting(real: Any) -> Any:
+            async def read(*args: Any, **kwargs: Any) -> Any:
+                nonlocal loaded
+                found = await real(*args, **kwargs)
+                loaded += len(found or ()) // (2 if real is after else 1)
+                return found
+
+            return read
+
+        after = getattr(backend, "_after_member", None)
+        for name in ("zrangebyscore", "zrevrangebyscore"):
+            monkeypatch.setattr(backend.client, name, counting(getattr(backend.client, name)))
+        if after is not None:
+            monkeypatch.setattr(backend, "_after_member", counting(after))
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await backend.list_sessions(
+                SessionQuery(sort="expires_at", descending=descending, limit=50, cursor=cursor)
+            )
+            if not page:
+                break
+            seen.extend(s.session_id for s in page)
+            cursor = ("", page[-1].session_id)
+        expected = [f"s{i:04d}" for i in range(n)]
+        assert seen == (expected[::-1] if descending else expected)
+        assert loaded <= 2 * n, loaded
     finally:
         await backend.close()

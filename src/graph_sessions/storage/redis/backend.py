@@ -82,7 +82,7 @@ from graph_sessions.storage.records import (
 )
 from graph_sessions.storage.redis import rows
 from graph_sessions.storage.redis.durability import read_durability
-from graph_sessions.storage.redis.keys import APPEND_LOG, Keys
+from graph_sessions.storage.redis.keys import AFTER_MEMBER, APPEND_LOG, Keys
 from graph_sessions.storage.redis.keys import run_member as session_run
 from graph_sessions.storage.redis.rekey import RedisRekeySource
 from graph_sessions.storage.redis.run_streams import RedisRunStreams
@@ -179,6 +179,7 @@ class RedisBackend(Backend):
         self.admin = RedisSaverAdmin(saver, self.url if self._owns_client else None)
         self.store = RedisStore(client, self.prefix)
         self._append = client.register_script(APPEND_LOG)
+        self._after_member = client.register_script(AFTER_MEMBER)
         try:
             log.info("Redis durability: %s", (await read_durability(client)).summary())
         except Exception as exc:  # pragma: no cover - a report must not stop the open
@@ -487,6 +488,46 @@ class RedisBackend(Backend):
         pipe.hdel(k.where, sid)
         pipe.zremrangebylex(k.runs_all, "[" + sid + SEP, "(" + sid + "\x01")
 
+    async def _read_page(
+        self,
+        source: str,
+        cursor: tuple[int, str] | None,
+        lo: Any,
+        hi: Any,
+        size: int,
+        descending: bool,
+    ) -> list[tuple[bytes, float]]:
+        """Up to ``size`` members of ``source`` from the cursor on, in the listing's order:
+        by the cursor member's rank when it is still there, else by score."""
+        if cursor is not None:
+            page = await self._page_after(source, cursor, size, descending)
+            if page is not None:
+                return page
+        if descending:
+            found = await self.client.zrevrangebyscore(
+                source, hi, lo, start=0, num=size, withscores=True
+            )
+        else:
+            found = await self.client.zrangebyscore(
+                source, lo, hi, start=0, num=size, withscores=True
+            )
+        return list(found)
+
+    async def _page_after(
+        self, source: str, cursor: tuple[int, str], size: int, descending: bool
+    ) -> list[tuple[bytes, float]] | None:
+        """Up to ``size`` members after the cursor's member in the listing's order, found
+        by its rank (``None``: it left the index or changed score: read by score instead).
+        Reading by score from the cursor's score re-reads every member of that score
+        before it: quadratic over a big group of one score (``expires_at``: every session
+        without a TTL scores 0)."""
+        flat = await self._after_member(
+            keys=[source], args=[cursor[1], cursor[0], size, "1" if descending else "0"]
+        )
+        if flat is None:
+            return None
+        return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+
     async def _source(self, q: SessionQuery) -> tuple[str, list[str]]:
         """The zset to read ``q``'s rows from in its order: the sort index, or (with
         filters an index answers) a short-lived intersection of it with them; and the
@@ -554,14 +595,7 @@ class RedisBackend(Backend):
                         hi = cursor[0]
                     else:
                         lo = cursor[0]
-                if q.descending:
-                    page = await self.client.zrevrangebyscore(
-                        source, hi, lo, start=0, num=size, withscores=True
-                    )
-                else:
-                    page = await self.client.zrangebyscore(
-                        source, lo, hi, start=0, num=size, withscores=True
-                    )
+                page = await self._read_page(source, cursor, lo, hi, size, q.descending)
                 fresh = [
                     (m.decode(), int(value))
                     for m, value in page

@@ -141,3 +141,18 @@ local t = redis.call('PTTL', KEYS[4])
 if t > 0 then redis.call('PEXPIRE', KEYS[1], t) elseif t == -1 then redis.call('PERSIST', KEYS[1]) end
 return ids
 """
+
+
+#: the members after a listing's cursor member, by rank, in one step (so no member added or
+#: removed between finding the cursor and reading shifts the page). KEYS: the zset; ARGV:
+#: cursor member, its score, count, "1" for descending. Returns a flat member/score list,
+#: or false when the member is not there with that score any more (read by score then).
+AFTER_MEMBER = """
+local desc = ARGV[4] == '1'
+local r = redis.call(desc and 'ZREVRANK' or 'ZRANK', KEYS[1], ARGV[1])
+if not r then return false end
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if tonumber(s) ~= tonumber(ARGV[2]) then return false end
+local n = tonumber(ARGV[3])
+return redis.call(desc and 'ZREVRANGE' or 'ZRANGE', KEYS[1], r + 1, r + n, 'WITHSCORES')
+"""
