@@ -47,9 +47,13 @@ from graph_sessions.checkpoint.redis_records import (
     encode_record,
     encode_write,
     list_elements,
+    ring_of,
+    tail_aad,
     tail_value,
 )
 from graph_sessions.checkpoint.redis_scripts import FENCED, REBASE
+from graph_sessions.crypto.cipher import seal
+from graph_sessions.crypto.serde import SUFFIX, EncryptedSerde
 from graph_sessions.errors import ConfigError, LeaseLost
 
 #: checkpoints read per script call while listing
@@ -204,8 +208,16 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
         self, call: PutCall, ns: str, checkpoint: Checkpoint, new_versions: ChannelVersions
     ) -> tuple[list[str], list[str], list[bytes | str]]:
         """Base fields to check, ``vb`` pairs, ``v`` pairs of the channels in
-        ``new_versions`` that have a value (an empty channel has no field)."""
+        ``new_versions`` that have a value (an empty channel has no field). Under
+        encryption tails are found on the plaintext and each part sealed on its own
+        (``redis_records``' module doc)."""
         values = checkpoint["channel_values"]
+        ring = ring_of(self.serde)
+        dumps = (
+            self.serde.inner.dumps_typed
+            if isinstance(self.serde, EncryptedSerde)
+            else self.serde.dumps_typed
+        )
         with self._lists_lock:
             known = dict(self._lists.get(call.thread_id, {}))
         bases: list[str] = []
@@ -216,9 +228,13 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                 continue
             version = str(raw_version)
             target = value_field(ns, channel, version)
-            vtype, vbytes = self.serde.dumps_typed(values[channel])
+            vtype, vbytes = dumps(values[channel])
             listed = list_elements(vtype, vbytes)
-            stored: bytes = vtype.encode() + b"\x00" + vbytes
+            if ring is not None and vbytes:
+                sealed = seal(ring, vbytes, vtype.encode())
+                stored: bytes = (vtype + SUFFIX).encode() + b"\x00" + sealed
+            else:
+                stored = vtype.encode() + b"\x00" + vbytes
             if listed is not None:
                 count, elements = listed
                 chain = 0
@@ -230,7 +246,10 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
                     and elements.startswith(last[1])
                 ):
                     base = value_field(ns, channel, last[0])
-                    stored = tail_value(count, last[0], elements[len(last[1]) :])
+                    new = elements[len(last[1]) :]
+                    if ring is not None and new:
+                        new = seal(ring, new, tail_aad(vtype))
+                    stored = tail_value(count, last[0], new)
                     bases.append(base)
                     links += [target, base]
                     chain = last[2] + 1

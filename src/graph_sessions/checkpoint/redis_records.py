@@ -13,6 +13,15 @@ base_version \0 new element bytes``; the read script follows the chain to a whol
 and answers ``[count, [tail…, whole]]``, which :func:`join_chain` turns back into the exact
 bytes ``serde.dumps_typed`` gave. ``vb`` maps such a field to its base's, so the
 maintenance operations keep every base a kept value needs.
+
+**Under encryption** (``serde`` an :class:`~graph_sessions.crypto.serde.EncryptedSerde`)
+tails are computed on the plaintext elements and each part is sealed on its own: a whole
+value as ``EncryptedSerde`` stores it (``type+gse \0 seal(bytes, aad=type)``), a tail's
+new element bytes as ``seal(elements, aad=b"tail:" + type)`` (:func:`tail_aad`; only
+``msgpack`` values are lists, so that is ``b"tail:msgpack"``). Sealed bytes start with
+``0xc1``, a byte msgpack never emits, so a sealed tail part is told from a plaintext one
+by its bytes; empty bytes stay unsealed. :func:`join_chain` opens each part before
+joining (plaintext chains, old data or no key, read as before).
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ from langgraph.checkpoint.base import (
 
 from graph_sessions.checkpoint.msgpack_list import array_header, split_array
 from graph_sessions.checkpoint.redis_keys import SEP, split_member
+from graph_sessions.crypto.cipher import open_bytes
+from graph_sessions.crypto.keys import KeyRing
+from graph_sessions.crypto.serde import SUFFIX, EncryptedSerde
 
 _HEAD_END = b"\x00\x00"
 
@@ -105,20 +117,39 @@ def list_elements(vtype: str, data: bytes) -> tuple[int, bytes] | None:
     return split[0], data[split[1] :]
 
 
-def join_chain(count: bytes, parts: list[bytes]) -> bytes:
-    """The whole ``type \0 bytes`` of a value the read script answered as a chain."""
+def tail_aad(vtype: str) -> bytes:
+    """The associated data a tail's sealed element bytes are bound to (``vtype``: the
+    inner serializer's type of the whole value, ``msgpack``)."""
+    return b"tail:" + vtype.encode()
+
+
+def ring_of(serde: SerializerProtocol) -> KeyRing | None:
+    """The key ring of an encrypting serializer (``None``: values are not sealed)."""
+    return serde.ring if isinstance(serde, EncryptedSerde) else None
+
+
+def join_chain(count: bytes, parts: list[bytes], ring: KeyRing | None = None) -> bytes:
+    """The whole plaintext ``type \0 bytes`` of a value the read script answered as a
+    chain (newest tail first, the whole base last); sealed parts are opened with ``ring``
+    (``EncryptionError`` naming the key when that cannot be)."""
     vtype, _, data = parts[-1].partition(b"\x00")
+    inner = vtype.decode()
+    if inner.endswith(SUFFIX):
+        inner = inner[: -len(SUFFIX)]
+        data = open_bytes(ring, data, inner.encode())
     split = split_array(data)
     if split is None:  # a base that is not a list: cannot happen for values we wrote
         raise ValueError("a stored tail extends a value that is not a list")
-    elements = data[split[1] :] + b"".join(reversed(parts[:-1]))
-    return vtype + b"\x00" + array_header(int(count)) + elements
+    aad = tail_aad(inner)
+    tails = [open_bytes(ring, part, aad) for part in reversed(parts[:-1])]
+    elements = data[split[1] :] + b"".join(tails)
+    return inner.encode() + b"\x00" + array_header(int(count)) + elements
 
 
 def decode_value(serde: SerializerProtocol, raw: bytes | list[Any]) -> Any:
     """A stored value (or a chain of tails), deserialized."""
     if isinstance(raw, list):
-        raw = join_chain(raw[0], raw[1])
+        raw = join_chain(raw[0], raw[1], ring_of(serde))
     vtype, _, vbytes = raw.partition(b"\x00")
     return serde.loads_typed((vtype.decode(), vbytes))
 

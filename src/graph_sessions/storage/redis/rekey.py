@@ -17,10 +17,12 @@ What is walked, per kind (``keys.py`` and ``checkpoint/redis_keys.py`` name the 
   metadata), ``checkpoint writes``: each ``w`` write, ``checkpoint values``: each ``v``
   value: sealed as ``EncryptedSerde`` seals them (type ``+gse``, bound to the inner type).
   A value with empty bytes is stored unsealed, as the writers store it.
-- ``checkpoint value tails``: a plaintext list value stored as the tail of an earlier
-  version (``checkpoint/redis_records.py``) is replaced by its whole value, sealed, and its
-  ``vb`` entry dropped, deepest tails first, so every chain still read is whole: a base is
-  only sealed once no tail leans on it (the write script checks ``vb``).
+- ``checkpoint value tails``: a list value stored as the tail of an earlier version
+  (``checkpoint/redis_records.py``) keeps being a tail: its new element bytes alone are
+  opened (any key of the ring) and sealed again under the newest key (or sealed, when
+  plaintext), bound to ``b"tail:msgpack"`` as the saver seals them; its link to its base
+  (``vb``) is untouched, so no chain is ever broken, whatever servers write meanwhile. A
+  base is re-sealed as any whole value (readers open each part of a chain on its own).
 
 Positions are indexes into snapshots taken when a kind's walk starts: the session ids of
 ``P i:created``, the saver's ``P threads``, the store's namespaces (anything created later
@@ -39,7 +41,7 @@ import orjson
 import ormsgpack
 
 from graph_sessions.checkpoint.redis_keys import thread_keys, threads_key
-from graph_sessions.checkpoint.redis_records import TAIL, join_chain
+from graph_sessions.checkpoint.redis_records import TAIL, tail_aad
 from graph_sessions.crypto import is_sealed, seal
 from graph_sessions.crypto.serde import SUFFIX
 from graph_sessions.errors import BackendError
@@ -69,20 +71,6 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
-#: KEYS: v, vb; ARGV: field, old bytes, new bytes. As SET_FIELD, and the field's ``vb``
-#: entry dropped (it is whole now); -1 (nothing done) while a tail still leans on it
-SET_VALUE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-if redis.call('HLEN', KEYS[2]) > 0 then
-  for _, base in ipairs(redis.call('HVALS', KEYS[2])) do
-    if base == ARGV[1] then return -1 end
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
-
 #: KEYS: zset; ARGV: old member, new member: the new one gets the old one's score (added
 #: first: the zset never empties, so it keeps its expiry)
 SWAP_MEMBER = """
@@ -93,8 +81,6 @@ redis.call('ZADD', KEYS[1], score, ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 return 1
 """
-
-BLOCKED = -1
 
 
 def _text(value: bytes | str) -> str:
@@ -134,10 +120,20 @@ def _value(r: Resealer, row: Row) -> Row | None:
     return {"raw": new_type.encode() + b"\x00" + new_data} if changed else None
 
 
+#: what every tail's new element bytes are bound to (only ``msgpack`` values are lists)
+TAIL_AAD = tail_aad("msgpack")
+
+
 def _tail(r: Resealer, row: Row) -> Row | None:
-    vtype, _, data = row["whole"].partition(b"\x00")
-    new_type, new_data, _ = reseal_pair(r, vtype.decode(), data)
-    return {"raw": new_type.encode() + b"\x00" + new_data}  # whole now, sealed or not
+    """A tail ``\x01 count \0 base version \0 elements`` with its elements re-sealed."""
+    raw = bytes(row["raw"])
+    count, _, rest = raw[1:].partition(b"\x00")
+    base, _, chunk = rest.partition(b"\x00")
+    sealed, changed = r.bytes_value(chunk, TAIL_AAD)
+    if not changed:
+        return None
+    assert sealed is not None
+    return {"raw": TAIL + count + b"\x00" + base + b"\x00" + sealed}
 
 
 def _write(r: Resealer, row: Row) -> Row | None:
@@ -402,7 +398,7 @@ class _Writes(_ThreadKind):
 
 
 class _Values(_ThreadKind):
-    """Whole values (tails are the next kind's); a base is sealed once no tail needs it."""
+    """Whole values (tails are the next kind's)."""
 
     def hash_key(self, owner: str) -> str:
         return thread_keys(self.source.prefix, owner).v
@@ -411,78 +407,34 @@ class _Values(_ThreadKind):
         return {"raw": raw, "tail": raw.startswith(TAIL)}
 
     async def page(self, owner: str, after: Any, limit: int) -> list[Item]:
-        return [self._skip_tail(i) for i in await super().page(owner, after, limit)]
+        return [self._skip(i) for i in await super().page(owner, after, limit)]
 
     async def reread(self, owner: str, item: Item) -> Item | None:
         found = await super().reread(owner, item)
-        return None if found is None else self._skip_tail(found)
+        return None if found is None else self._skip(found)
 
-    @staticmethod
-    def _skip_tail(item: Item) -> Item:
-        if item.row is not None and item.row["tail"]:
-            item.row = None  # a tail written after its kind's walk: not ours to seal
+    def want(self, row: Row) -> bool:
+        """Whether this kind re-seals ``row``."""
+        return not row["tail"]
+
+    def _skip(self, item: Item) -> Item:
+        if item.row is not None and not self.want(item.row):
+            item.row = None  # the other kind's
         return item
-
-    async def swap(self, owner: str, item: Item, new: bytes) -> int:
-        keys = thread_keys(self.source.prefix, owner)
-        return int(
-            await self.source.set_value(keys=[keys.v, keys.vb], args=[item.name, item.old, new])
-        )
 
 
 class _Tails(_Values):
-    """Plaintext tails, replaced by their whole values, deepest first."""
+    """The values stored as tails (the fields ``vb`` links to a base), in field order."""
 
-    async def chain(self, v: str, name: bytes) -> tuple[bytes, bytes] | None:
-        """``(stored tail, whole value)`` of a tail field (``None``: not a tail, or a
-        base is gone)."""
-        raw = await self.client.hget(v, name)
-        if raw is None or not raw.startswith(TAIL):
-            return None
-        count = raw[1:].partition(b"\x00")[0]
-        parts: list[bytes] = []
-        ns, channel, _ = name.split(b"\x00", 2)
-        current: bytes | None = raw
-        while current is not None and current.startswith(TAIL):
-            _, _, rest = current[1:].partition(b"\x00")
-            base_version, _, tail = rest.partition(b"\x00")
-            parts.append(tail)
-            current = await self.client.hget(v, b"\x00".join((ns, channel, base_version)))
-        if current is None:
-            return None
-        parts.append(current)
-        return raw, join_chain(count, parts)
+    def want(self, row: Row) -> bool:
+        return bool(row["tail"])
 
-    async def page(self, owner: str, after: Any, limit: int) -> list[Item]:
-        keys = thread_keys(self.source.prefix, owner)
-        bases = await self.client.hgetall(keys.vb)
-
-        def depth_of(name: bytes) -> int:
-            depth, seen = 0, set()
-            while name in bases and name not in seen:
-                seen.add(name)
-                name = bases[name]
-                depth += 1
-            return depth
-
-        order = sorted((-depth_of(n), n) for n in bases)
+    async def names(self, key: str, after: Any, limit: int) -> list[bytes]:
+        vb = key + "b"
+        found = sorted(await self.client.hkeys(vb))
         if after is not None:
-            order = [p for p in order if p > after]
-        out = []
-        for pos in order[:limit]:
-            out.append(await self._item(keys.v, pos, pos[1]))
-        return out
-
-    async def _item(self, v: str, pos: Any, name: bytes) -> Item:
-        found = await self.chain(v, name)
-        if found is None:
-            return Item(pos, None)
-        raw, whole = found
-        return Item(pos, {"raw": raw, "whole": whole}, v, name, raw)
-
-    async def reread(self, owner: str, item: Item) -> Item | None:
-        found = await self._item(item.key, item.pos, item.name)
-        return None if found.row is None else found
+            found = [f for f in found if f > after]
+        return found[:limit]
 
 
 class RedisRekeySource:
@@ -494,7 +446,6 @@ class RedisRekeySource:
         self.prefix = prefix
         self.keys = Keys(prefix)
         self.set_field = client.register_script(SET_FIELD)
-        self.set_value = client.register_script(SET_VALUE)
         self.swap_member = client.register_script(SWAP_MEMBER)
         self.kinds: dict[str, _Kind] = {
             "sessions": _Sessions(self),
@@ -571,12 +522,6 @@ class RedisRekeySource:
             done = await kind.swap(owner, current, kind.encode(current, new))
             if done == 1:
                 return True
-            if done == BLOCKED:
-                raise BackendError(
-                    "rekey: a plaintext list value of a thread gained a tail while rekey "
-                    "ran (written by a process without the key, or a thread copied or "
-                    "forked meanwhile); run it again"
-                )
             current = await kind.reread(owner, current)
             if current is None or current.row is None:
                 return False
