@@ -156,4 +156,7 @@ async def test_the_wal_stays_bounded_under_sustained_writes_and_shrinks_when_the
             await asyncio.sleep(0.1)
         assert size <= 1024 * 1024, f"WAL {size} bytes after the pause (data {data} bytes)"
         assert wal.exists()  # still open: this is not the shutdown checkpoint
-    assert peak < 48 * 1024 * 1024, f"WAL peaked at {peak} bytes (data {data} bytes)"
+    # bounded: the regression's WAL was 10-15x the data; a machine that writes more in the
+    # 6 s (bigger data) may hold a WAL up to half of it between two checkpoints
+    bound = max(48 * 1024 * 1024, data // 2)
+    assert peak < bound, f"WAL peaked at {peak} bytes (data {data} bytes)"
