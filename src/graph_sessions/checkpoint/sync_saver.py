@@ -87,9 +87,13 @@ class SyncSaver(SaverBase):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        """Store a task's pending writes against the checkpoint in ``config``."""
+        """Store a task's pending writes against the checkpoint in ``config``. They are
+        serialized before the lock is taken: LangGraph calls this from a background thread
+        while the next step may already run, and a node that edits a value in place (a list
+        it was given) must not change the write while it waits for a concurrent put."""
+        prepared = self.engine.prepare_writes(self.serde, config, writes, task_id, task_path)
         with self._locked() as conn:
-            self.engine.put_writes(conn, self.serde, config, writes, task_id, task_path)
+            self.engine.store_writes(conn, prepared)
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete everything stored for a thread (then give free space back)."""
