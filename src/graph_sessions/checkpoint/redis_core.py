@@ -53,7 +53,7 @@ from graph_sessions.checkpoint.redis_records import (
 )
 from graph_sessions.checkpoint.redis_scripts import FENCED, REBASE
 from graph_sessions.crypto.cipher import seal
-from graph_sessions.crypto.serde import SUFFIX, EncryptedSerde
+from graph_sessions.crypto.serde import EncryptedSerde, seal_typed
 from graph_sessions.errors import ConfigError, LeaseLost
 
 #: checkpoints read per script call while listing
@@ -230,11 +230,8 @@ class RedisSaverCore(BaseCheckpointSaver[str]):
             target = value_field(ns, channel, version)
             vtype, vbytes = dumps(values[channel])
             listed = list_elements(vtype, vbytes)
-            if ring is not None and vbytes:
-                sealed = seal(ring, vbytes, vtype.encode())
-                stored: bytes = (vtype + SUFFIX).encode() + b"\x00" + sealed
-            else:
-                stored = vtype.encode() + b"\x00" + vbytes
+            stype, sbytes = (vtype, vbytes) if ring is None else seal_typed(ring, vtype, vbytes)
+            stored: bytes = stype.encode() + b"\x00" + sbytes
             if listed is not None:
                 count, elements = listed
                 chain = 0

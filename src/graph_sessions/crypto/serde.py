@@ -19,6 +19,16 @@ from graph_sessions.crypto.keys import KeyRing
 SUFFIX = "+gse"
 
 
+def seal_typed(ring: KeyRing, type_: str, data: bytes) -> tuple[str, bytes]:
+    """A serialized ``(type, bytes)`` pair as :class:`EncryptedSerde` stores it: the bytes
+    sealed with the ring's current key, bound to ``type_``, the type marked with
+    :data:`SUFFIX`; empty bytes (a ``null`` or ``empty`` value) stay as they are, the type
+    says as much as a ciphertext would."""
+    if not data:
+        return type_, data
+    return type_ + SUFFIX, seal(ring, bytes(data), type_.encode())
+
+
 class EncryptedSerde(SerializerProtocol):
     """``inner`` (LangGraph's ``JsonPlusSerializer`` by default) with its bytes sealed
     by the ring's current key."""
@@ -28,12 +38,8 @@ class EncryptedSerde(SerializerProtocol):
         self.inner = inner or JsonPlusSerializer()
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        """Serialize with the inner serializer, then seal (empty bytes, a ``null`` or
-        ``empty`` value, stay as they are: the type says as much as a ciphertext would)."""
-        type_, data = self.inner.dumps_typed(obj)
-        if not data:
-            return type_, data
-        return type_ + SUFFIX, seal(self.ring, data, type_.encode())
+        """Serialize with the inner serializer, then seal (:func:`seal_typed`)."""
+        return seal_typed(self.ring, *self.inner.dumps_typed(obj))
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         """Open sealed bytes (``EncryptionError`` when they cannot be), then deserialize."""

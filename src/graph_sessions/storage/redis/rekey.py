@@ -42,8 +42,8 @@ import ormsgpack
 
 from graph_sessions.checkpoint.redis_keys import thread_keys, threads_key
 from graph_sessions.checkpoint.redis_records import TAIL, tail_aad
-from graph_sessions.crypto import is_sealed, seal
-from graph_sessions.crypto.serde import SUFFIX
+from graph_sessions.crypto import is_sealed
+from graph_sessions.crypto.serde import SUFFIX, seal_typed
 from graph_sessions.errors import BackendError
 from graph_sessions.storage.codec import dump_json
 from graph_sessions.storage.redis.keys import Keys
@@ -98,9 +98,8 @@ def reseal_pair(r: Resealer, type_: str, data: bytes) -> tuple[str, bytes, bool]
         if not is_sealed(sealed):  # an empty value an earlier version sealed
             return inner, sealed, True
         return type_, sealed, changed
-    if not data:
-        return type_, data, False
-    return type_ + SUFFIX, seal(r.ring, bytes(data), type_.encode()), True
+    new_type, new_data = seal_typed(r.ring, type_, data)
+    return new_type, new_data, new_type != type_
 
 
 def _record(r: Resealer, row: Row) -> Row | None:
